@@ -1,0 +1,98 @@
+/* acs_http.h: the pure HTTP/1.1 layer of acsd (requests in, responses out).
+ *
+ * Bytes in, structs out: no sockets, no loop, no Lua. The net layer feeds
+ * whatever it read; the parser answers "need more", "a request is complete"
+ * or "error, answer with this status". Built on llhttp; request bodies may be
+ * chunked and/or gzip/deflate encoded (decoded here, with the body limit
+ * applied after decompression too). One request at a time: after a request
+ * completes the parser stops, and bytes that follow it (a pipelined request)
+ * stay unconsumed until the caller has answered and calls acs_http_next(). */
+#ifndef ACS_HTTP_H
+#define ACS_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/acs_buf.h"
+
+#define ACS_HTTP_MAX_HEADERS 64
+
+typedef struct acs_http_limits {
+  size_t max_head_bytes; /* request line + headers; default 16 KiB -> 431 */
+  size_t max_body_bytes; /* after dechunking and decompression; default 1 MiB -> 413 */
+} acs_http_limits;
+
+#define ACS_HTTP_LIMITS_DEFAULT {16384, 1048576}
+
+typedef struct acs_http_header {
+  const char *name; /* NUL-terminated, as received */
+  const char *value; /* NUL-terminated, leading/trailing blanks trimmed */
+} acs_http_header;
+
+typedef struct acs_http_request {
+  const char *method; /* "GET", "POST", ... */
+  const char *target; /* request target as received, e.g. "/api/v1/devices?limit=5" */
+  const char *path;   /* target up to '?', percent-encoding kept */
+  const char *query;  /* after '?', or "" */
+  int http_major, http_minor;
+  bool keep_alive; /* what the client asked for (HTTP/1.1 default, Connection) */
+  acs_http_header headers[ACS_HTTP_MAX_HEADERS];
+  size_t n_headers;
+  const char *body; /* decoded body, NUL-terminated (not counted in body_len) */
+  size_t body_len;
+} acs_http_request;
+
+typedef enum acs_http_status {
+  ACS_HTTP_NEED_MORE = 0, /* all bytes consumed, request not complete yet */
+  ACS_HTTP_REQUEST,       /* a request is complete: see acs_http_parser.req */
+  ACS_HTTP_ERROR,         /* answer error_status and close the connection */
+} acs_http_status;
+
+typedef struct acs_http_parser acs_http_parser; /* opaque */
+
+acs_http_parser *acs_http_parser_new(const acs_http_limits *limits);
+void acs_http_parser_free(acs_http_parser *p);
+
+/* Feeds len bytes. *consumed is set to the bytes used. On ACS_HTTP_REQUEST
+ * the bytes after *consumed belong to the next request: keep them, answer,
+ * call acs_http_next() and feed them again. After ACS_HTTP_ERROR the parser
+ * is dead (only acs_http_parser_free is valid). */
+acs_http_status acs_http_feed(acs_http_parser *p, const char *data, size_t len, size_t *consumed);
+
+/* The complete request, valid after ACS_HTTP_REQUEST until acs_http_next(). */
+const acs_http_request *acs_http_request_get(const acs_http_parser *p);
+
+/* Prepares for the next request on the same connection. */
+void acs_http_next(acs_http_parser *p);
+
+/* True once any byte of a request has been seen (for 408 vs a quiet close of
+ * an idle keep-alive connection). False again after acs_http_next(). */
+bool acs_http_in_progress(const acs_http_parser *p);
+
+/* After ACS_HTTP_ERROR: the status to answer (400, 408, 413, 415, 431, 501,
+ * 505), an ACS_E* code and a human-readable reason. */
+int acs_http_error_status(const acs_http_parser *p);
+int acs_http_error_code(const acs_http_parser *p);
+const char *acs_http_error_reason(const acs_http_parser *p);
+
+/* Case-insensitive header lookup; first match or NULL. */
+const char *acs_http_header_get(const acs_http_request *r, const char *name);
+
+/* Standard reason phrase ("Not Found"), "Unknown" for unknown codes. */
+const char *acs_http_reason(int status);
+
+typedef struct acs_http_response {
+  int status;
+  const char *content_type; /* NULL: no Content-Type header */
+  const char *body;         /* may be NULL when body_len is 0 */
+  size_t body_len;
+  bool keep_alive;           /* false adds "Connection: close" */
+  const char *extra_headers; /* NULL or complete "Name: value\r\n" lines */
+} acs_http_response;
+
+/* Serialises a response (status line, Date-less headers, Content-Length,
+ * body) into out. 1xx, 204 and 304 get no Content-Length and no body. */
+void acs_http_response_write(acs_buf *out, const acs_http_response *r);
+
+#endif
