@@ -28,7 +28,11 @@
   X(CONFIG, -1015, "invalid configuration")                                   \
   X(RANGE, -1016, "value out of range")                                       \
   X(NOTFOUND, -1017, "not found")                                             \
-  X(STATE, -1018, "operation not valid in this state")
+  X(STATE, -1018, "operation not valid in this state")                        \
+  X(PG, -1019, "database error")                                              \
+  X(UNAVAILABLE, -1020, "store unavailable")                                  \
+  X(CANCELED, -1021, "operation cancelled")                                   \
+  X(ABORTED, -1022, "skipped: an earlier statement of its transaction failed")
 
 enum {
 #define ACS_ERR_ENUM(name, code, msg) ACS_E##name = (code),

@@ -107,7 +107,7 @@ void acs_buf_put_xml(acs_buf *b, const char *str, size_t n) {
       case '\t': case '\n': break;
       case '\r': rep = "&#13;"; break; /* keep CR through end-of-line normalisation */
       default:
-        if (c < 0x20 || c == 0x7F) rep = "";
+        if (c < 0x20) rep = "";
         break;
       }
     } else {

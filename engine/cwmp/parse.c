@@ -388,7 +388,7 @@ static int parse_header(pctx *pc, xmlNode *hdr, acs_cwmp_msg *m, int *hdr_ns) {
 }
 
 static void strip_prefix(char *s) {
-  char *colon = s ? strchr(s, ':') : NULL;
+  char *colon = s ? strrchr(s, ':') : NULL;
   if (colon) memmove(s, colon + 1, strlen(colon + 1) + 1);
 }
 
@@ -486,6 +486,44 @@ static int parse_envelope(pctx *pc, xmlDoc *doc, acs_cwmp_msg *m) {
   return parse_struct(pc, acs__cwmp_bodies[m->kind], rpc, &m->u);
 }
 
+/* libxml2 2.9 checks each attribute and namespace declaration of a start tag
+ * against all earlier ones of that tag: quadratic. A few hundred KB of
+ * attributes on one element would pin a worker for minutes, so count them
+ * (roughly: '=' outside quotes inside a tag; comments, CDATA and PIs are
+ * skipped) before libxml2 sees the document. */
+#define ACS_CWMP_MAX_ATTRS 256
+static bool too_many_attributes(const char *d, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    const char *lt = memchr(d + i, '<', len - i);
+    if (!lt) return false;
+    i = (size_t)(lt - d) + 1;
+    if (i < len && (d[i] == '!' || d[i] == '?')) {
+      const char *end = d[i] == '?' ? "?>" : (i + 2 < len && d[i + 1] == '-') ? "-->" :
+                        (i + 1 < len && d[i + 1] == '[') ? "]]>" : ">";
+      const char *e = memmem(d + i, len - i, end, strlen(end));
+      if (!e) return false;
+      i = (size_t)(e - d) + strlen(end);
+      continue;
+    }
+    unsigned n = 0;
+    char q = 0;
+    for (; i < len; i++) {
+      char c = d[i];
+      if (q) {
+        if (c == q) q = 0;
+      } else if (c == '"' || c == '\'') {
+        q = c;
+      } else if (c == '=') {
+        if (++n > ACS_CWMP_MAX_ATTRS) return true;
+      } else if (c == '>') {
+        break;
+      }
+    }
+  }
+  return false;
+}
+
 int acs_cwmp_parse(const char *data, size_t len, acs_arena *arena,
                    const acs_cwmp_parse_limits *limits, acs_cwmp_msg *msg, acs_cwmp_error *err) {
   static const acs_cwmp_parse_limits defaults = ACS_CWMP_PARSE_LIMITS_DEFAULT;
@@ -499,6 +537,8 @@ int acs_cwmp_parse(const char *data, size_t len, acs_arena *arena,
   while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
     i++;
   if (i == len) return set_err(err, ACS_EXML, 0, "empty document");
+  if (too_many_attributes(data, len))
+    return set_err(err, ACS_ETOOBIG, 0, "more than %d attributes on one element", ACS_CWMP_MAX_ATTRS);
 
   pthread_once(&xml_once, xml_init);
   xmlParserCtxtPtr ctxt = xmlCreateMemoryParserCtxt(data, (int)len);

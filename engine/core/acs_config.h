@@ -1,0 +1,70 @@
+/* acs_config.h: acsd's configuration and where it comes from.
+ *
+ * Sources, each overriding the one before: built-in defaults, a config file
+ * (--config FILE or ACS_CONFIG: "key = value" lines, '#' comments, keys named
+ * like the long options, with '-' or '_'), the environment (ACS_WORKERS,
+ * ACS_CWMP, ACS_API, ACS_PG_DSN, ACS_POLICIES, ACS_LOG_LEVEL, ACS_MAX_BODY,
+ * ACS_MAX_HEAD, ACS_HEADER_TIMEOUT_MS, ACS_IDLE_TIMEOUT_MS,
+ * ACS_SHUTDOWN_TIMEOUT_MS; an empty variable counts as unset) and the command
+ * line (--key VALUE or --key=VALUE). Unknown keys and bad values fail with
+ * ACS_ECONFIG and a message that names the key and where it came from. */
+#ifndef ACS_CONFIG_H
+#define ACS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/acs_log.h"
+
+typedef struct acs_server_config acs_server_config;
+
+typedef struct acs_config {
+  unsigned workers;   /* 0: one per online core */
+  char *cwmp_listen;  /* "0.0.0.0:7547"; NULL ("off"): not listened on */
+  char *api_listen;   /* "127.0.0.1:7557"; NULL ("off"): not listened on */
+  char *pg_dsn;       /* NULL: no store */
+  char *policies_dir; /* NULL: no policies */
+  char *config_file;  /* the file that was read, or NULL */
+  acs_log_level log_level;
+  size_t max_body_bytes;        /* 1 MiB */
+  size_t max_head_bytes;        /* 16 KiB */
+  uint32_t header_timeout_ms;   /* 10000 */
+  uint32_t idle_timeout_ms;     /* 60000 */
+  uint32_t shutdown_timeout_ms; /* 30000 */
+  bool help;                    /* --help was given: print acs_config_usage() and exit */
+  bool version;                 /* --version was given */
+} acs_config;
+
+/* Built-in defaults; strings are owned by cfg (free with acs_config_free). */
+void acs_config_init(acs_config *cfg);
+void acs_config_free(acs_config *cfg);
+
+/* Applies file, environment and command line (argv[0] is the program name)
+ * over cfg, which acs_config_init() has prepared. Returns 0, ACS_ECONFIG with
+ * a message in errbuf, or ACS_ENOMEM. */
+int acs_config_load(int argc, char **argv, acs_config *cfg, char *errbuf, size_t errlen);
+
+/* Sets one key ("workers", "max-body", "max_body", ...) from text, as the
+ * config file would. Returns 0 or ACS_ECONFIG (message in errbuf). */
+int acs_config_set(acs_config *cfg, const char *key, const char *value, char *errbuf,
+                   size_t errlen);
+
+/* Fills a server configuration (defaults first) from cfg; the listen
+ * addresses are borrowed from cfg, and handlers are left for the caller. */
+void acs_config_to_server(const acs_config *cfg, acs_server_config *out);
+
+/* The --help text. */
+const char *acs_config_usage(void);
+
+/* Parses a listen address: "HOST:PORT" with a numeric IPv4 host, "localhost",
+ * "*" or nothing for all addresses, or "[IPv6]:PORT". Returns 0 or
+ * ACS_ECONFIG. */
+int acs_addr_parse(const char *s, struct sockaddr_storage *out);
+
+/* Parses a size: digits with an optional k/K, m/M or g/G suffix (powers of
+ * 1024). Returns 0 or ACS_ECONFIG. */
+int acs_size_parse(const char *s, size_t *out);
+
+#endif

@@ -1,0 +1,455 @@
+/* config.c: acsd's configuration: defaults < config file < environment <
+ * command line. One table describes every key once. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/acs_config.h"
+#include "core/acs_err.h"
+#include "net/acs_server.h"
+
+typedef enum { OPT_UINT, OPT_MS, OPT_SIZE, OPT_STR, OPT_ADDR, OPT_LEVEL, OPT_FLAG } opt_type;
+
+typedef struct opt_def {
+  const char *name; /* long option and config file key */
+  const char *env;  /* NULL: no environment variable */
+  opt_type type;
+  size_t off;
+  unsigned long long min, max;
+  const char *arg; /* for --help */
+  const char *help;
+} opt_def;
+
+#define OFF(f) offsetof(acs_config, f)
+#define MS_MAX 86400000ULL /* one day */
+
+static const opt_def opts[] = {
+    {"cwmp", "ACS_CWMP", OPT_ADDR, OFF(cwmp_listen), 0, 0, "HOST:PORT",
+     "CWMP listener (0.0.0.0:7547; \"off\": none)"},
+    {"api", "ACS_API", OPT_ADDR, OFF(api_listen), 0, 0, "HOST:PORT",
+     "API listener (127.0.0.1:7557; \"off\": none)"},
+    {"pg", "ACS_PG_DSN", OPT_STR, OFF(pg_dsn), 0, 0, "DSN", "PostgreSQL connection string"},
+    {"policies", "ACS_POLICIES", OPT_STR, OFF(policies_dir), 0, 0, "DIR",
+     "policy directory (none: no provisioning)"},
+    {"workers", "ACS_WORKERS", OPT_UINT, OFF(workers), 0, 1024, "N",
+     "worker threads (0: one per online core)"},
+    {"log-level", "ACS_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, "LEVEL",
+     "crit, err, warn, info (default) or debug"},
+    {"max-body", "ACS_MAX_BODY", OPT_SIZE, OFF(max_body_bytes), 1, 1ULL << 30, "BYTES",
+     "largest request body, decoded (1M)"},
+    {"max-head", "ACS_MAX_HEAD", OPT_SIZE, OFF(max_head_bytes), 256, 1ULL << 20, "BYTES",
+     "largest request line + headers (16K)"},
+    {"header-timeout-ms", "ACS_HEADER_TIMEOUT_MS", OPT_MS, OFF(header_timeout_ms), 1, MS_MAX, "MS",
+     "time allowed to send a request (10000)"},
+    {"idle-timeout-ms", "ACS_IDLE_TIMEOUT_MS", OPT_MS, OFF(idle_timeout_ms), 1, MS_MAX, "MS",
+     "idle keep-alive connections closed after (60000)"},
+    {"shutdown-timeout-ms", "ACS_SHUTDOWN_TIMEOUT_MS", OPT_MS, OFF(shutdown_timeout_ms), 0, MS_MAX,
+     "MS", "bound on requests in flight at stop (30000)"},
+    {"config", NULL, OPT_STR, OFF(config_file), 0, 0, "FILE", "read \"key = value\" lines"},
+    {"help", NULL, OPT_FLAG, OFF(help), 0, 0, "", "this text"},
+    {"version", NULL, OPT_FLAG, OFF(version), 0, 0, "", "print the version"},
+};
+#define N_OPTS (sizeof opts / sizeof opts[0])
+
+static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *errbuf, size_t errlen, const char *fmt, ...) {
+  if (errbuf && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return ACS_ECONFIG;
+}
+
+void acs_config_init(acs_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->workers = 0;
+  cfg->cwmp_listen = strdup("0.0.0.0:7547");
+  cfg->api_listen = strdup("127.0.0.1:7557");
+  cfg->log_level = ACS_LOG_INFO;
+  cfg->max_body_bytes = 1048576;
+  cfg->max_head_bytes = 16384;
+  cfg->header_timeout_ms = 10000;
+  cfg->idle_timeout_ms = 60000;
+  cfg->shutdown_timeout_ms = 30000;
+}
+
+void acs_config_free(acs_config *cfg) {
+  free(cfg->cwmp_listen);
+  free(cfg->api_listen);
+  free(cfg->pg_dsn);
+  free(cfg->policies_dir);
+  free(cfg->config_file);
+  memset(cfg, 0, sizeof *cfg);
+}
+
+/* --- value parsers */
+
+static int parse_ull(const char *s, unsigned long long *out) {
+  if (!isdigit((unsigned char)s[0])) return ACS_ECONFIG;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end) return ACS_ECONFIG;
+  *out = v;
+  return 0;
+}
+
+int acs_size_parse(const char *s, size_t *out) {
+  if (!isdigit((unsigned char)s[0])) return ACS_ECONFIG;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno) return ACS_ECONFIG;
+  unsigned shift = 0;
+  switch (*end) {
+    case '\0':
+      break;
+    case 'k':
+    case 'K':
+      shift = 10;
+      break;
+    case 'm':
+    case 'M':
+      shift = 20;
+      break;
+    case 'g':
+    case 'G':
+      shift = 30;
+      break;
+    default:
+      return ACS_ECONFIG;
+  }
+  if (*end && end[1]) return ACS_ECONFIG;
+  if (v > (SIZE_MAX >> shift)) return ACS_ECONFIG;
+  *out = (size_t)(v << shift);
+  return 0;
+}
+
+int acs_addr_parse(const char *s, struct sockaddr_storage *out) {
+  char host[64];
+  const char *port;
+  memset(out, 0, sizeof *out);
+  if (s[0] == '[') {
+    const char *rb = strchr(s, ']');
+    if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof host) return ACS_ECONFIG;
+    memcpy(host, s + 1, (size_t)(rb - s - 1));
+    host[rb - s - 1] = '\0';
+    port = rb + 2;
+  } else {
+    const char *colon = strrchr(s, ':');
+    if (!colon || (size_t)(colon - s) >= sizeof host) return ACS_ECONFIG;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    if (strchr(host, ':')) return ACS_ECONFIG; /* IPv6 needs brackets */
+    port = colon + 1;
+  }
+  unsigned long long p;
+  if (parse_ull(port, &p) || p > 65535) return ACS_ECONFIG;
+  if (s[0] == '[') {
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)p);
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1) return ACS_ECONFIG;
+    return 0;
+  }
+  struct sockaddr_in *a4 = (struct sockaddr_in *)out;
+  a4->sin_family = AF_INET;
+  a4->sin_port = htons((uint16_t)p);
+  if (host[0] == '\0' || strcmp(host, "*") == 0) {
+    a4->sin_addr.s_addr = htonl(INADDR_ANY);
+  } else if (strcmp(host, "localhost") == 0) {
+    a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  } else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) {
+    return ACS_ECONFIG;
+  }
+  return 0;
+}
+
+/* --- setting one key */
+
+static const opt_def *find_opt(const char *key) {
+  char norm[64];
+  size_t n = strlen(key);
+  if (n >= sizeof norm) return NULL;
+  for (size_t i = 0; i <= n; i++) norm[i] = key[i] == '_' ? '-' : key[i];
+  for (size_t i = 0; i < N_OPTS; i++) {
+    if (strcmp(opts[i].name, norm) == 0) return &opts[i];
+  }
+  return NULL;
+}
+
+/* where: "--workers", "ACS_WORKERS", "file.conf:3: workers" (for messages). */
+static int set_opt(acs_config *cfg, const opt_def *o, const char *value, const char *where,
+                   char *errbuf, size_t errlen) {
+  char *base = (char *)cfg + o->off;
+  unsigned long long v = 0;
+  switch (o->type) {
+    case OPT_UINT:
+    case OPT_MS:
+      if (parse_ull(value, &v) || v < o->min || v > o->max) {
+        return fail(errbuf, errlen, "%s: invalid value '%s' (expected an integer %llu..%llu)",
+                    where, value, o->min, o->max);
+      }
+      if (o->type == OPT_UINT) {
+        *(unsigned *)base = (unsigned)v;
+      } else {
+        *(uint32_t *)base = (uint32_t)v;
+      }
+      return 0;
+    case OPT_SIZE: {
+      size_t sz;
+      if (acs_size_parse(value, &sz) || sz < o->min || sz > o->max) {
+        return fail(errbuf, errlen,
+                    "%s: invalid size '%s' (expected %llu..%llu bytes; suffixes k, m, g)", where,
+                    value, o->min, o->max);
+      }
+      *(size_t *)base = sz;
+      return 0;
+    }
+    case OPT_LEVEL: {
+      acs_log_level lvl;
+      if (acs_log_parse_level(value, &lvl)) {
+        return fail(errbuf, errlen,
+                    "%s: invalid log level '%s' (expected crit, err, warn, info or debug)", where,
+                    value);
+      }
+      *(acs_log_level *)base = lvl;
+      return 0;
+    }
+    case OPT_ADDR: {
+      struct sockaddr_storage ss;
+      char *dup = NULL;
+      if (strcmp(value, "off") != 0) {
+        if (acs_addr_parse(value, &ss)) {
+          return fail(errbuf, errlen,
+                      "%s: invalid address '%s' (expected HOST:PORT or [IPV6]:PORT, or off)", where,
+                      value);
+        }
+        if (!(dup = strdup(value))) return ACS_ENOMEM;
+      }
+      free(*(char **)base);
+      *(char **)base = dup;
+      return 0;
+    }
+    case OPT_STR: {
+      if (value[0] == '\0') return fail(errbuf, errlen, "%s: empty value", where);
+      char *dup = strdup(value);
+      if (!dup) return ACS_ENOMEM;
+      free(*(char **)base);
+      *(char **)base = dup;
+      return 0;
+    }
+    case OPT_FLAG:
+      if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "yes") == 0) {
+        *(bool *)base = true;
+      } else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
+                 strcmp(value, "no") == 0) {
+        *(bool *)base = false;
+      } else {
+        return fail(errbuf, errlen, "%s: invalid value '%s' (expected true or false)", where,
+                    value);
+      }
+      return 0;
+  }
+  return fail(errbuf, errlen, "%s: unsupported option", where);
+}
+
+int acs_config_set(acs_config *cfg, const char *key, const char *value, char *errbuf,
+                   size_t errlen) {
+  const opt_def *o = find_opt(key);
+  if (!o) return fail(errbuf, errlen, "unknown configuration key '%s'", key);
+  return set_opt(cfg, o, value, key, errbuf, errlen);
+}
+
+/* --- config file */
+
+static char *trim(char *s) {
+  while (isspace((unsigned char)*s)) s++;
+  size_t n = strlen(s);
+  while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+  return s;
+}
+
+static int load_file(acs_config *cfg, const char *path, char *errbuf, size_t errlen) {
+  int rc = 0;
+  char *line = NULL;
+  size_t cap = 0;
+  unsigned lineno = 0;
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    rc = fail(errbuf, errlen, "config file %s: %s", path, strerror(errno));
+    goto cleanup;
+  }
+  while (getline(&line, &cap, f) != -1) {
+    lineno++;
+    char *s = trim(line);
+    if (*s == '\0' || *s == '#') continue;
+    char *eq = strchr(s, '=');
+    if (!eq) {
+      rc = fail(errbuf, errlen, "config file %s:%u: expected 'key = value'", path, lineno);
+      goto cleanup;
+    }
+    *eq = '\0';
+    char *key = trim(s);
+    char *value = trim(eq + 1);
+    size_t vn = strlen(value);
+    if (vn >= 2 && ((value[0] == '"' && value[vn - 1] == '"') ||
+                    (value[0] == '\'' && value[vn - 1] == '\''))) {
+      value[vn - 1] = '\0';
+      value++;
+    }
+    char where[512];
+    snprintf(where, sizeof where, "config file %s:%u: %s", path, lineno, key);
+    const opt_def *o = find_opt(key);
+    if (!o || o->type == OPT_FLAG || strcmp(o->name, "config") == 0) {
+      rc = fail(errbuf, errlen, "config file %s:%u: unknown key '%s'", path, lineno, key);
+      goto cleanup;
+    }
+    rc = set_opt(cfg, o, value, where, errbuf, errlen);
+    if (rc) goto cleanup;
+  }
+  if (ferror(f)) rc = fail(errbuf, errlen, "config file %s: read error", path);
+cleanup:
+  free(line);
+  if (f) fclose(f);
+  return rc;
+}
+
+/* --- command line */
+
+typedef struct arg_iter {
+  int argc, i;
+  char **argv;
+} arg_iter;
+
+/* Next option: *o and *value (NULL for flags); returns 1, 0 at the end, or an
+ * error. */
+static int next_arg(arg_iter *it, const opt_def **o, const char **value, char *tmp, size_t tmplen,
+                    char *errbuf, size_t errlen) {
+  if (it->i >= it->argc) return 0;
+  const char *a = it->argv[it->i++];
+  if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+    if (strcmp(a, "-h") == 0) {
+      *o = find_opt("help");
+      *value = NULL;
+      return 1;
+    }
+    return fail(errbuf, errlen, "unexpected argument '%s' (see --help)", a);
+  }
+  const char *name = a + 2;
+  const char *eq = strchr(name, '=');
+  size_t n = eq ? (size_t)(eq - name) : strlen(name);
+  if (n >= tmplen) return fail(errbuf, errlen, "unknown option '%s' (see --help)", a);
+  memcpy(tmp, name, n);
+  tmp[n] = '\0';
+  const opt_def *d = NULL;
+  for (size_t i = 0; i < N_OPTS; i++) {
+    if (strcmp(opts[i].name, tmp) == 0) d = &opts[i];
+  }
+  if (!d) return fail(errbuf, errlen, "unknown option '--%s' (see --help)", tmp);
+  *o = d;
+  if (d->type == OPT_FLAG) {
+    if (eq) return fail(errbuf, errlen, "option '--%s' takes no value", tmp);
+    *value = NULL;
+    return 1;
+  }
+  if (eq) {
+    *value = eq + 1;
+  } else if (it->i < it->argc) {
+    *value = it->argv[it->i++];
+  } else {
+    return fail(errbuf, errlen, "option '--%s' needs a value", tmp);
+  }
+  return 1;
+}
+
+int acs_config_load(int argc, char **argv, acs_config *cfg, char *errbuf, size_t errlen) {
+  int rc;
+  const opt_def *o;
+  const char *value;
+  char name[64], where[96];
+
+  /* Pass 1: syntax, --config, --help, --version. */
+  const char *file = NULL;
+  arg_iter it = {argc, 1, argv};
+  while ((rc = next_arg(&it, &o, &value, name, sizeof name, errbuf, errlen)) == 1) {
+    if (o->type == OPT_FLAG) {
+      *(bool *)((char *)cfg + o->off) = true;
+    } else if (strcmp(o->name, "config") == 0) {
+      file = value;
+    }
+  }
+  if (rc < 0) return rc;
+  if (cfg->help || cfg->version) return 0;
+
+  /* Config file. */
+  if (!file) {
+    const char *e = getenv("ACS_CONFIG");
+    if (e && *e) file = e;
+  }
+  if (file) {
+    if ((rc = set_opt(cfg, find_opt("config"), file, "--config", errbuf, errlen))) return rc;
+    if ((rc = load_file(cfg, cfg->config_file, errbuf, errlen))) return rc;
+  }
+
+  /* Environment. */
+  for (size_t i = 0; i < N_OPTS; i++) {
+    if (!opts[i].env) continue;
+    const char *e = getenv(opts[i].env);
+    if (!e || !*e) continue;
+    snprintf(where, sizeof where, "environment %s", opts[i].env);
+    if ((rc = set_opt(cfg, &opts[i], e, where, errbuf, errlen))) return rc;
+  }
+
+  /* Command line. */
+  it = (arg_iter){argc, 1, argv};
+  while ((rc = next_arg(&it, &o, &value, name, sizeof name, errbuf, errlen)) == 1) {
+    if (o->type == OPT_FLAG || strcmp(o->name, "config") == 0) continue;
+    snprintf(where, sizeof where, "--%s", o->name);
+    if ((rc = set_opt(cfg, o, value, where, errbuf, errlen))) return rc;
+  }
+  return rc;
+}
+
+void acs_config_to_server(const acs_config *cfg, acs_server_config *out) {
+  acs_server_config_defaults(out);
+  out->workers = cfg->workers;
+  out->listen[ACS_LISTENER_CWMP] = cfg->cwmp_listen;
+  out->listen[ACS_LISTENER_API] = cfg->api_listen;
+  out->http_limits.max_body_bytes = cfg->max_body_bytes;
+  out->http_limits.max_head_bytes = cfg->max_head_bytes;
+  out->header_timeout_ms = cfg->header_timeout_ms;
+  out->idle_timeout_ms = cfg->idle_timeout_ms;
+  out->shutdown_timeout_ms = cfg->shutdown_timeout_ms;
+}
+
+const char *acs_config_usage(void) {
+  static char text[4096];
+  static const char head[] =
+      "usage: acsd [options]\n"
+      "\n"
+      "Runs the acsd TR-069 ACS engine. Settings come from built-in defaults, then\n"
+      "the config file, then the environment (ACS_*), then these options.\n"
+      "\n";
+  /* Built on first use; the table is constant, so racing callers write the
+   * same bytes (main calls this once, before any thread exists). */
+  size_t n = 0;
+  n += (size_t)snprintf(text + n, sizeof text - n, "%s", head);
+  for (size_t i = 0; i < N_OPTS && n < sizeof text; i++) {
+    char left[64];
+    snprintf(left, sizeof left, "--%s %s", opts[i].name, opts[i].arg);
+    n += (size_t)snprintf(text + n, sizeof text - n, "  %-30s %s%s%s%s\n", left, opts[i].help,
+                          opts[i].env ? " [" : "", opts[i].env ? opts[i].env : "",
+                          opts[i].env ? "]" : "");
+  }
+  return text;
+}

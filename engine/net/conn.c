@@ -1,0 +1,429 @@
+/* conn.c: one HTTP/1.1 connection on a worker's loop.
+ *
+ * Life of a connection: read and feed the parser until a request is complete;
+ * stop reading and call the listener's handler; the handler answers (now or
+ * later) with acs_conn_respond(), which writes the response; after the write,
+ * either carry on with the bytes already read (pipelining, one request at a
+ * time) and read again, or shut down the sending side and discard input for
+ * a moment (a lingering close, so that unread input cannot turn our final
+ * response into a reset) before closing.
+ *
+ * One timer per connection, in one of these modes: header (a request must be
+ * complete in time: 408; counted from accept for the first request, from its
+ * first byte for later ones; it covers the body too, as the http layer does
+ * not say where the head ends), idle (between keep-alive requests: quiet
+ * close), write (a peer that does not read: idle_timeout_ms), linger.
+ *
+ * Memory: a connection is freed when both its handles are closed and no
+ * handler holds it. If it is closed while a handler is pending (peer gone,
+ * shutdown deadline), the handler's later acs_conn_respond() frees it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/acs_buf.h"
+#include "core/acs_err.h"
+#include "core/acs_log.h"
+#include "net/net_internal.h"
+
+typedef enum { T_NONE = 0, T_HEADER, T_IDLE, T_WRITE, T_LINGER } timer_mode;
+
+struct acs_conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  uv_write_t wreq;
+  uv_shutdown_t sreq;
+  acs_worker *w;
+  acs_conn *prev, *next;
+  acs_listener_kind kind;
+  acs_http_parser *parser; /* created with the first byte */
+  acs_buf pending;         /* bytes read after the current request... */
+  size_t pending_off;      /* ...from this offset on */
+  acs_buf out;             /* the response being written */
+  int handles;             /* open libuv handles (tcp, timer) */
+  timer_mode tmode;
+  bool reading;
+  bool handler_pending;
+  bool writing;
+  bool close_after_write;
+  bool lingering;
+  bool closing;
+  char peer[64];
+};
+
+static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void conn_feed(acs_conn *c, const char *data, size_t len, bool from_pending);
+
+static const acs_server_config *conn_cfg(const acs_conn *c) { return &c->w->srv->cfg; }
+
+static void conn_free(acs_conn *c) {
+  acs_worker *w = c->w;
+  if (c->prev) {
+    c->prev->next = c->next;
+  } else {
+    w->conns = c->next;
+  }
+  if (c->next) c->next->prev = c->prev;
+  if (c->parser) acs_http_parser_free(c->parser);
+  acs_buf_free(&c->pending);
+  acs_buf_free(&c->out);
+  atomic_fetch_sub_explicit(&w->st_open, 1, memory_order_relaxed);
+  free(c);
+}
+
+static void conn_close_cb(uv_handle_t *h) {
+  acs_conn *c = h->data;
+  if (--c->handles == 0 && !c->handler_pending) conn_free(c);
+}
+
+static void conn_close(acs_conn *c) {
+  if (c->closing) return;
+  c->closing = true;
+  c->reading = false;
+  c->tmode = T_NONE;
+  uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
+  uv_close((uv_handle_t *)&c->timer, conn_close_cb);
+  acs__worker_conn_closing(c->w);
+}
+
+static void conn_timer_cb(uv_timer_t *t);
+
+static void conn_timer(acs_conn *c, timer_mode m, uint64_t ms) {
+  c->tmode = m;
+  if (m == T_NONE) {
+    uv_timer_stop(&c->timer);
+  } else {
+    uv_timer_start(&c->timer, conn_timer_cb, ms, 0);
+  }
+}
+
+static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  acs_conn *c = h->data;
+  *buf = uv_buf_init(c->w->rbuf, ACS_NET_READ_BUF);
+}
+
+static void conn_read_start(acs_conn *c) {
+  if (c->reading || c->closing) return;
+  int rc = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_on_read);
+  if (rc) {
+    conn_close(c);
+    return;
+  }
+  c->reading = true;
+}
+
+static void conn_read_stop(acs_conn *c) {
+  if (!c->reading) return;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = false;
+}
+
+/* --- closing */
+
+static void conn_shutdown_cb(uv_shutdown_t *req, int status) {
+  acs_conn *c = req->data;
+  if (status < 0 && !c->closing) conn_close(c);
+}
+
+/* After a final response: FIN, then discard input until EOF or the linger
+ * timer, then close. */
+static void conn_linger(acs_conn *c) {
+  c->lingering = true;
+  c->sreq.data = c;
+  if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, conn_shutdown_cb)) {
+    conn_close(c);
+    return;
+  }
+  conn_timer(c, T_LINGER, ACS_NET_LINGER_MS);
+  conn_read_start(c);
+}
+
+/* --- writing */
+
+static void conn_resume(acs_conn *c);
+
+static void conn_write_cb(uv_write_t *req, int status) {
+  acs_conn *c = req->data;
+  c->writing = false;
+  acs_buf_reset(&c->out);
+  if (c->closing) return;
+  if (status < 0) {
+    acs_log(ACS_LOG_DEBUG, "net", "write to %s failed: %s", c->peer, uv_strerror(status));
+    conn_close(c);
+    return;
+  }
+  if (c->close_after_write) {
+    conn_linger(c);
+    return;
+  }
+  conn_resume(c);
+}
+
+/* Writes c->out; afterwards the connection goes on or closes. */
+static void conn_write(acs_conn *c, bool close_after) {
+  c->close_after_write = close_after;
+  conn_read_stop(c);
+  if (acs_buf_err(&c->out)) {
+    conn_close(c);
+    return;
+  }
+  uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+  c->wreq.data = c;
+  if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb)) {
+    conn_close(c);
+    return;
+  }
+  c->writing = true;
+  conn_timer(c, T_WRITE, conn_cfg(c)->idle_timeout_ms);
+}
+
+/* A response of our own (parse error, timeout), then close. */
+static void conn_error(acs_conn *c, int status, const char *reason) {
+  char body[256];
+  int n = snprintf(body, sizeof body, "%d %s%s%s\n", status, acs_http_reason(status),
+                   reason && *reason ? ": " : "", reason ? reason : "");
+  if (n < 0) n = 0;
+  if ((size_t)n >= sizeof body) n = (int)sizeof body - 1;
+  acs_http_response r = {
+      .status = status,
+      .content_type = "text/plain; charset=utf-8",
+      .body = body,
+      .body_len = (size_t)n,
+      .keep_alive = false,
+  };
+  acs_log(ACS_LOG_DEBUG, "net", "%s: %d %s", c->peer, status, reason ? reason : "");
+  acs_buf_reset(&c->out);
+  acs_http_response_write(&c->out, &r);
+  conn_write(c, true);
+}
+
+/* --- requests */
+
+static void conn_timer_cb(uv_timer_t *t) {
+  acs_conn *c = t->data;
+  timer_mode m = c->tmode;
+  c->tmode = T_NONE;
+  switch (m) {
+    case T_HEADER:
+      conn_read_stop(c);
+      conn_error(c, 408, "no complete request in time");
+      break;
+    case T_IDLE:
+    case T_WRITE:
+    case T_LINGER:
+      conn_close(c);
+      break;
+    case T_NONE:
+      break;
+  }
+}
+
+static void conn_dispatch(acs_conn *c) {
+  const acs_server_config *cfg = conn_cfg(c);
+  const acs_http_request *req = acs_http_request_get(c->parser);
+  acs_request_cb handler = cfg->handler[c->kind];
+  c->handler_pending = true;
+  if (acs_log_enabled(ACS_LOG_DEBUG)) {
+    acs_log(ACS_LOG_DEBUG, "net", "%s: %s %s (worker %u)", c->peer, req->method, req->target,
+            c->w->index);
+  }
+  if (!handler) {
+    static const char body[] = "{\"error\":\"not found\"}";
+    acs_http_response r = {404, "application/json", body, sizeof body - 1, true, NULL};
+    acs_conn_respond(c, &r);
+    return;
+  }
+  handler(c, req, cfg->handler_ctx);
+}
+
+/* Feeds bytes to the parser: a complete request is dispatched (the rest kept
+ * in c->pending), an error answered, and otherwise reading continues.
+ * from_pending: data is the unconsumed part of c->pending itself (pipelined
+ * requests are consumed in place, never copied again). */
+static void conn_feed(acs_conn *c, const char *data, size_t len, bool from_pending) {
+  if (!c->parser) {
+    c->parser = acs_http_parser_new(&conn_cfg(c)->http_limits);
+    if (!c->parser) {
+      acs_log(ACS_LOG_ERR, "net", "%s: out of memory", c->peer);
+      conn_close(c);
+      return;
+    }
+  }
+  size_t used = 0;
+  acs_http_status st = acs_http_feed(c->parser, data, len, &used);
+  if (from_pending) {
+    c->pending_off += used;
+    if (st != ACS_HTTP_REQUEST || c->pending_off >= c->pending.len) {
+      acs_buf_free(&c->pending); /* most connections never pipeline: keep no memory */
+      c->pending_off = 0;
+    }
+  }
+  switch (st) {
+    case ACS_HTTP_NEED_MORE:
+      if (c->tmode == T_IDLE && acs_http_in_progress(c->parser)) {
+        conn_timer(c, T_HEADER, conn_cfg(c)->header_timeout_ms);
+      }
+      conn_read_start(c);
+      return;
+    case ACS_HTTP_REQUEST:
+      if (!from_pending && used < len) {
+        acs_buf_append(&c->pending, data + used, len - used);
+        if (acs_buf_err(&c->pending)) {
+          conn_close(c);
+          return;
+        }
+      }
+      conn_read_stop(c);
+      conn_timer(c, T_NONE, 0);
+      conn_dispatch(c);
+      return;
+    case ACS_HTTP_ERROR:
+      conn_read_stop(c);
+      conn_timer(c, T_NONE, 0);
+      conn_error(c, acs_http_error_status(c->parser), acs_http_error_reason(c->parser));
+      return;
+  }
+}
+
+/* After a keep-alive response: the next pipelined request, or wait. */
+static void conn_resume(acs_conn *c) {
+  acs_http_next(c->parser);
+  conn_timer(c, T_IDLE, conn_cfg(c)->idle_timeout_ms);
+  if (c->pending_off < c->pending.len) {
+    /* Fed in idle mode: a partial request switches to header mode. */
+    conn_feed(c, c->pending.data + c->pending_off, c->pending.len - c->pending_off, true);
+    return;
+  }
+  conn_read_start(c);
+}
+
+static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  acs_conn *c = s->data;
+  if (nread == 0 || c->closing) return;
+  if (nread < 0) {
+    if (nread != UV_EOF) {
+      acs_log(ACS_LOG_DEBUG, "net", "read from %s: %s", c->peer, uv_strerror((int)nread));
+    }
+    conn_close(c);
+    return;
+  }
+  if (c->lingering) return; /* discarded */
+  conn_feed(c, buf->base, (size_t)nread, false);
+}
+
+/* --- public */
+
+void acs_conn_respond(acs_conn *c, const acs_http_response *r) {
+  if (acs_fails_assert(c->handler_pending)) return;
+  c->handler_pending = false;
+  acs_worker *w = c->w;
+  atomic_fetch_add_explicit(&w->st_requests, 1, memory_order_relaxed);
+  if (c->closing) {
+    if (c->handles == 0) conn_free(c);
+    return; /* the peer is gone or the deadline passed: nothing to send */
+  }
+  const acs_http_request *req = acs_http_request_get(c->parser);
+  acs_http_response copy = *r;
+  copy.keep_alive = r->keep_alive && req->keep_alive && !w->stopping;
+  acs_buf_reset(&c->out);
+  acs_http_response_write(&c->out, &copy);
+  conn_write(c, !copy.keep_alive);
+}
+
+const char *acs_conn_peer(const acs_conn *c) { return c->peer; }
+acs_worker *acs_conn_worker(const acs_conn *c) { return c->w; }
+acs_listener_kind acs_conn_listener(const acs_conn *c) { return c->kind; }
+
+/* --- worker side */
+
+static void conn_reject_close_cb(uv_handle_t *h) {
+  acs_worker *w = h->data;
+  w->reject_busy = false;
+}
+
+void acs__conn_accept(acs_worker *w, uv_stream_t *listener, acs_listener_kind kind) {
+  acs_conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    /* libuv holds the accepted socket until uv_accept(): take it with the
+     * worker's spare handle and close it, or this listener would stop
+     * accepting for good. */
+    acs_log(ACS_LOG_ERR, "net", "out of memory accepting a connection");
+    if (!w->reject_busy) {
+      uv_tcp_init(&w->loop, &w->reject);
+      w->reject.data = w;
+      w->reject_busy = true;
+      uv_accept(listener, (uv_stream_t *)&w->reject);
+      uv_close((uv_handle_t *)&w->reject, conn_reject_close_cb);
+    }
+    return;
+  }
+  c->w = w;
+  c->kind = kind;
+  acs_buf_init(&c->pending);
+  acs_buf_init(&c->out);
+  uv_tcp_init(&w->loop, &c->tcp);
+  uv_timer_init(&w->loop, &c->timer);
+  c->tcp.data = c;
+  c->timer.data = c;
+  c->handles = 2;
+  c->next = w->conns;
+  if (w->conns) w->conns->prev = c;
+  w->conns = c;
+  w->n_active++;
+  atomic_fetch_add_explicit(&w->st_open, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&w->st_total, 1, memory_order_relaxed);
+
+  int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+  if (rc) {
+    acs_log(ACS_LOG_WARN, "net", "accept: %s", uv_strerror(rc));
+    conn_close(c);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    uv_ip_name((struct sockaddr *)&ss, c->peer, sizeof c->peer);
+  } else {
+    strcpy(c->peer, "?");
+  }
+  /* Header mode from the start: a connection that sends nothing gets a 408
+   * after header_timeout_ms, like one that sends half a request. */
+  conn_timer(c, T_HEADER, conn_cfg(c)->header_timeout_ms);
+  conn_read_start(c);
+}
+
+void acs__conn_stop_all(acs_worker *w) {
+  acs_conn *next;
+  for (acs_conn *c = w->conns; c; c = next) {
+    next = c->next;
+    if (c->closing || c->lingering || c->handler_pending) continue;
+    if (c->writing) {
+      c->close_after_write = true;
+    } else if (!c->parser || !acs_http_in_progress(c->parser)) {
+      conn_close(c); /* idle */
+    }
+    /* else: a request is arriving; it is answered with Connection: close */
+  }
+}
+
+bool acs__conn_close_all(acs_worker *w) {
+  bool cut = false;
+  acs_conn *next;
+  for (acs_conn *c = w->conns; c; c = next) {
+    next = c->next;
+    if (c->closing) continue;
+    if (c->handler_pending || c->writing || (c->parser && acs_http_in_progress(c->parser))) {
+      cut = true;
+    }
+    conn_close(c);
+  }
+  return cut;
+}
+
+void acs__conn_free_remaining(acs_worker *w) {
+  while (w->conns) {
+    acs_conn *c = w->conns;
+    acs_log(ACS_LOG_WARN, "net", "worker %u: handler never answered %s", w->index, c->peer);
+    conn_free(c);
+  }
+}

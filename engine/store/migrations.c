@@ -1,0 +1,191 @@
+/* migrations.c: the schema, one SQL text per version (see docs/storage.md
+ * for the reasons behind each choice and the figures that decided them).
+ *
+ * Rules for a migration: it runs inside a transaction that acs_store_migrate
+ * opens (so no BEGIN/COMMIT, no CREATE INDEX CONCURRENTLY), as a role that
+ * owns the database but is not superuser (so no extensions that need one),
+ * and it is never edited once released: a change is a new version. */
+#include <stddef.h>
+
+#include "store/acs_store.h"
+
+/* Version 1: devices, parameters, events, tasks, faults, API tokens,
+ * secrets, audit log. */
+static const char v1_sql[] =
+    /* Identifiers and parameter paths sort and compare bytewise (COLLATE "C"):
+     * faster than a linguistic collation, a stable cursor order, and btree
+     * indexes that serve prefix searches (LIKE 'abc%', starts_with). */
+    "CREATE TABLE devices (\n"
+    "  id text COLLATE \"C\" PRIMARY KEY,         -- OUI-ProductClass-Serial (Contracts)\n"
+    "  oui text NOT NULL,\n"
+    "  product_class text NOT NULL DEFAULT '',\n"
+    "  serial_number text NOT NULL,\n"
+    "  manufacturer text NOT NULL DEFAULT '',\n"
+    "  hardware_version text,\n"
+    "  software_version text,\n"
+    "  created_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  last_inform timestamptz,\n"
+    "  last_boot timestamptz,                     -- last '1 BOOT'\n"
+    "  last_bootstrap timestamptz,                -- last '0 BOOTSTRAP'\n"
+    "  source_ip inet,\n"
+    "  connection_request_url text,\n"
+    "  cwmp_version text,\n"
+    "  tags text[] NOT NULL DEFAULT '{}',\n"
+    "  data_stale boolean NOT NULL DEFAULT false, -- set by 0 BOOTSTRAP\n"
+    "  refreshed jsonb NOT NULL DEFAULT '{}',     -- path prefix -> when last read whole\n"
+    "  session_fence bigint NOT NULL DEFAULT 0    -- highest lock fencing token seen\n"
+    ") WITH (fillfactor = 80);\n"
+    /* No index on last_inform: every Inform updates it, and an indexed column
+     * would make each of those updates non-HOT (new entries in every index). */
+    "CREATE INDEX devices_serial ON devices (serial_number);\n"
+    "CREATE INDEX devices_model ON devices (oui, product_class);\n"
+    "CREATE INDEX devices_tags ON devices USING gin (tags);\n"
+    "\n"
+    /* One row per parameter, hash-partitioned by device: a device's rows all
+     * live in one partition; 16 partitions keep each table and index a
+     * sixteenth of the size for vacuum, and let a later version spread them. */
+    "CREATE TABLE parameters (\n"
+    "  device_id text COLLATE \"C\" NOT NULL,\n"
+    "  name text COLLATE \"C\" NOT NULL,          -- full path; objects end with '.'\n"
+    "  value text,\n"
+    "  xsd_type text,                             -- 'xsd:string', 'xsd:unsignedInt', ...\n"
+    "  writable boolean,\n"
+    "  is_object boolean NOT NULL DEFAULT false,\n"
+    "  notification smallint,                     -- 0 off, 1 passive, 2 active, ...\n"
+    "  access_list text[],\n"
+    "  value_at timestamptz,                      -- value or type last changed\n"
+    "  names_at timestamptz,                      -- writable/is_object last changed\n"
+    "  attrs_at timestamptz,                      -- notification/access last changed\n"
+    "  PRIMARY KEY (device_id, name)\n"
+    ") PARTITION BY HASH (device_id);\n"
+    "DO $$\n"
+    "BEGIN\n"
+    "  FOR i IN 0..15 LOOP\n"
+    "    EXECUTE format('CREATE TABLE %I PARTITION OF parameters "
+    "FOR VALUES WITH (MODULUS 16, REMAINDER %s)', 'parameters_p' || lpad(i::text, 2, '0'), i);\n"
+    "  END LOOP;\n"
+    "END $$;\n"
+    "\n"
+    /* Events: ~29M rows a day at 100K devices informing every 5 minutes.
+     * Range-partitioned by day so that retention drops a partition (no
+     * DELETE, no vacuum debt); the default partition catches rows outside
+     * the partitions made ahead of time. No foreign key: history outlives
+     * devices and per-row key checks are not worth it at that rate. */
+    "CREATE TABLE events (\n"
+    "  id bigserial NOT NULL,\n"
+    "  device_id text COLLATE \"C\" NOT NULL,\n"
+    "  code text NOT NULL,                        -- '0 BOOTSTRAP', 'M Reboot', ...\n"
+    "  command_key text,\n"
+    "  received_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  payload jsonb\n"
+    ") PARTITION BY RANGE (received_at);\n"
+    "CREATE TABLE events_default PARTITION OF events DEFAULT;\n"
+    "CREATE INDEX events_device ON events (device_id, received_at, id);\n"
+    "\n"
+    /* Creates the daily partitions from today (UTC) to ahead_days, drops
+     * those older than retention_days. Idempotent; safe to run from several
+     * instances (a lost creation race is ignored). */
+    "CREATE FUNCTION acs_events_maintain(retention_days int DEFAULT 30, ahead_days int "
+    "DEFAULT 7)\n"
+    "RETURNS void LANGUAGE plpgsql AS $$\n"
+    "DECLARE\n"
+    "  today date := (now() AT TIME ZONE 'UTC')::date;\n"
+    "  d date;\n"
+    "  part text;\n"
+    "  r record;\n"
+    "BEGIN\n"
+    "  FOR i IN 0..ahead_days LOOP\n"
+    "    d := today + i;\n"
+    "    part := 'events_' || to_char(d, 'YYYYMMDD');\n"
+    "    CONTINUE WHEN to_regclass(part) IS NOT NULL;\n"
+    "    BEGIN\n"
+    "      EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES FROM (%L) TO (%L)',\n"
+    "                     part, d::timestamp AT TIME ZONE 'UTC',\n"
+    "                     (d + 1)::timestamp AT TIME ZONE 'UTC');\n"
+    "    EXCEPTION\n"
+    "      WHEN duplicate_table THEN NULL;\n"
+    "      WHEN check_violation THEN\n"
+    "        RAISE WARNING 'events_default holds rows of %; partition not created', d;\n"
+    "    END;\n"
+    "  END LOOP;\n"
+    "  FOR r IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid\n"
+    "           WHERE i.inhparent = 'events'::regclass AND c.relname ~ '^events_[0-9]{8}$'\n"
+    "             AND to_date(substr(c.relname, 8), 'YYYYMMDD') < today - retention_days\n"
+    "  LOOP\n"
+    "    EXECUTE format('DROP TABLE %I', r.relname);\n"
+    "  END LOOP;\n"
+    "END $$;\n"
+    "SELECT acs_events_maintain();\n"
+    "\n"
+    "CREATE TABLE tasks (\n"
+    "  id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+    "  device_id text COLLATE \"C\" NOT NULL REFERENCES devices (id) ON DELETE CASCADE,\n"
+    "  rpc text NOT NULL,                         -- 'Reboot', 'SetParameterValues', ...\n"
+    "  args jsonb NOT NULL DEFAULT '{}',\n"
+    "  status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'done',\n"
+    "         'fault', 'expired', 'cancelled', 'unknown')),\n"
+    "  command_key text,\n"
+    "  created_by text,\n"
+    "  created_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  sent_at timestamptz,\n"
+    "  done_at timestamptz,\n"
+    "  expires_at timestamptz,\n"
+    "  result jsonb,\n"
+    "  fault_code int,\n"
+    "  fault_string text\n"
+    ");\n"
+    /* "Pending tasks of a device, in order": a partial index that holds only
+     * open tasks, so it stays tiny however long the history grows. */
+    "CREATE INDEX tasks_open ON tasks (device_id, id) WHERE status IN ('pending', 'sent');\n"
+    "CREATE INDEX tasks_expiry ON tasks (expires_at) WHERE status = 'pending' AND\n"
+    "  expires_at IS NOT NULL;\n"
+    "\n"
+    "CREATE TABLE faults (\n"
+    "  device_id text COLLATE \"C\" NOT NULL REFERENCES devices (id) ON DELETE CASCADE,\n"
+    "  channel text NOT NULL DEFAULT 'default',\n"
+    "  code text NOT NULL,                        -- CWMP '9002', or 'script.timeout'...\n"
+    "  message text NOT NULL DEFAULT '',\n"
+    "  detail jsonb,\n"
+    "  retries int NOT NULL DEFAULT 0,\n"
+    "  first_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  last_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  PRIMARY KEY (device_id, channel)\n"
+    ");\n"
+    "\n"
+    "CREATE TABLE api_tokens (\n"
+    "  id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+    "  name text NOT NULL,\n"
+    "  role text NOT NULL CHECK (role IN ('readonly', 'operator', 'admin')),\n"
+    "  token_hash bytea NOT NULL UNIQUE CHECK (length(token_hash) = 32), -- sha256\n"
+    "  created_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  last_used_at timestamptz,\n"
+    "  revoked_at timestamptz\n"
+    ");\n"
+    "\n"
+    /* Secrets the ACS sets on CPEs (they read back empty): encrypted by acsd,
+     * never in parameters. */
+    "CREATE TABLE device_secrets (\n"
+    "  device_id text COLLATE \"C\" NOT NULL REFERENCES devices (id) ON DELETE CASCADE,\n"
+    "  name text COLLATE \"C\" NOT NULL,\n"
+    "  ciphertext bytea NOT NULL,                 -- nonce || AEAD ciphertext\n"
+    "  key_id text NOT NULL,\n"
+    "  set_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  PRIMARY KEY (device_id, name)\n"
+    ");\n"
+    "\n"
+    "CREATE TABLE audit_log (\n"
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "  at timestamptz NOT NULL DEFAULT now(),\n"
+    "  actor text NOT NULL,                       -- token name, or 'system'\n"
+    "  action text NOT NULL,                      -- 'task.create', 'token.revoke', ...\n"
+    "  target text,\n"
+    "  detail jsonb\n"
+    ");\n"
+    "CREATE INDEX audit_log_at ON audit_log (at);\n";
+
+const acs_store_migration acs_store_migrations[] = {
+    {1, "initial schema", v1_sql},
+};
+
+const size_t acs_store_migrations_count =
+    sizeof acs_store_migrations / sizeof acs_store_migrations[0];
