@@ -74,8 +74,10 @@ static int create_table(PGconn *pg, char *errbuf, size_t errlen) {
   int rc = 0;
   for (int attempt = 0; attempt < 10; attempt++) {
     rc = run(pg, create_sql, 0, NULL, NULL, state, errbuf, errlen);
-    /* lost the race against another instance: the table now exists */
-    if (rc == ACS_EPG && (strcmp(state, "23505") == 0 || strcmp(state, "42P07") == 0)) {
+    /* lost the race against another instance (unique violation on the
+     * catalog, duplicate table, or duplicate row type): the table now exists */
+    if (rc == ACS_EPG && (strcmp(state, "23505") == 0 || strcmp(state, "42P07") == 0 ||
+                            strcmp(state, "42710") == 0)) {
       usleep(10000u * (unsigned)(attempt + 1));
       continue;
     }
