@@ -9,7 +9,11 @@
 #
 # Options after -- go to acsd (see build/bin/acsd --help), e.g.
 #   deploy/quickstart.sh -- --api 0.0.0.0:7557 --workers 2
-# With ACS_PG_DSN set, acsd uses that PostgreSQL as its store.
+# With ACS_PG_DSN set, acsd uses that PostgreSQL as its store. Without it, a
+# private PostgreSQL cluster lives in ./var/pg (made on the first run, on a
+# free loopback port from 55432 up, started here and stopped when acsd
+# exits). On the first run an admin API token is created, kept in
+# ./var/admin-token (mode 600) and printed.
 set -euo pipefail
 
 usage() {
@@ -93,11 +97,81 @@ if [[ -d $ROOT/policies ]]; then
 else
   echo "quickstart: no ./policies directory: acsd runs no provisioning" >&2
 fi
+# --- the store: ACS_PG_DSN, or a private cluster in ./var/pg
+VAR=$ROOT/var
+PG_DATA=$VAR/pg/data
+PG_STARTED=0
+
+pg_run() { # runs a PostgreSQL server command as its owner (initdb refuses root)
+  if ((EUID == 0)); then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+private_pg() {
+  local bindir port
+  bindir=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -type d -name bin 2>/dev/null | sort -V | tail -n 1)
+  [[ -n $bindir && -x $bindir/pg_ctl ]] || die "no PostgreSQL server binaries (apt-get install postgresql), or set ACS_PG_DSN"
+  mkdir -p "$VAR/pg/run"
+  if ((EUID == 0)); then
+    id postgres >/dev/null 2>&1 || die "running as root and there is no user postgres (apt-get install postgresql)"
+    chown postgres: "$VAR/pg" "$VAR/pg/run"
+  fi
+  if [[ ! -f $PG_DATA/PG_VERSION ]]; then
+    echo "quickstart: creating a private PostgreSQL cluster in ${PG_DATA#"$ROOT"/}"
+    pg_run "$bindir/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  port=$(cat "$VAR/pg/port" 2>/dev/null || echo 55432)
+  if ! pg_run "$bindir/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+    while ! port_free "$port"; do port=$((port + 1)); done
+    echo "$port" >"$VAR/pg/port"
+    pg_run "$bindir/pg_ctl" -D "$PG_DATA" -l "$VAR/pg/server.log" -w -t 60 \
+      -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$VAR/pg/run" start >/dev/null ||
+      die "PostgreSQL did not start: see ${VAR#"$ROOT"/}/pg/server.log"
+    PG_STARTED=1
+  fi
+  PG_BINDIR=$bindir
+  # the application's role owns its database and is no superuser
+  "$bindir/psql" -qAt -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
+SELECT 'CREATE ROLE acsd LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'acsd')
+\gexec
+SELECT 'CREATE DATABASE acsd OWNER acsd' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'acsd')
+\gexec
+SQL
+  PG_DSN="hostaddr=127.0.0.1 port=$port dbname=acsd user=acsd"
+}
+
+# shellcheck disable=SC2317 # called through the EXIT trap
+stop_private_pg() {
+  if ((PG_STARTED)); then
+    pg_run "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}
+
 if [[ -n ${ACS_PG_DSN:-} ]]; then
-  ARGS+=(--pg "$ACS_PG_DSN")
+  PG_DSN=$ACS_PG_DSN
   store="PostgreSQL (ACS_PG_DSN)"
 else
-  store="none: ACS_PG_DSN is not set, so acsd runs without a store (nothing is kept across restarts)"
+  private_pg
+  store="private PostgreSQL in ${PG_DATA#"$ROOT"/} ($PG_DSN)"
+fi
+trap stop_private_pg EXIT
+ARGS+=(--pg "$PG_DSN")
+
+# --- the first admin token
+TOKEN_FILE=$VAR/admin-token
+if [[ ! -s $TOKEN_FILE ]]; then
+  mkdir -p "$VAR"
+  (umask 077 && "$ACSD" token create --role admin --name quickstart-admin --pg "$PG_DSN" >"$TOKEN_FILE.tmp") ||
+    die "could not create the admin token"
+  mv "$TOKEN_FILE.tmp" "$TOKEN_FILE"
+  token_note="$(cat "$TOKEN_FILE")   (new: shown once here, kept in ${TOKEN_FILE#"$ROOT"/})"
+else
+  token_note="in ${TOKEN_FILE#"$ROOT"/} (created on the first run)"
 fi
 ARGS+=("${ACSD_ARGS[@]}")
 
@@ -139,7 +213,9 @@ if [[ $api == off ]]; then
 else
   echo "  API:     $(url "$api" "")"
   echo "  health:  $(url "$api" health)"
+  echo "  devices: curl -H \"Authorization: Bearer \$(cat ${TOKEN_FILE#"$ROOT"/})\" $(url "$api" api/v1/devices)"
 fi
+echo "  token:   $token_note"
 echo "  store:   $store"
 shown=()
 for a in "${ARGS[@]}"; do # no password on the screen
@@ -152,4 +228,14 @@ done
 echo "  command: ${ACSD#"$ROOT"/} ${shown[*]}"
 echo "  Ctrl-C to stop"
 echo
-exec "$ACSD" "${ARGS[@]}"
+# acsd runs as a child so that the private PostgreSQL stops after it; Ctrl-C
+# reaches both through the terminal's process group, SIGTERM is passed on.
+"$ACSD" "${ARGS[@]}" &
+acsd_pid=$!
+trap 'kill -TERM "$acsd_pid" 2>/dev/null' TERM INT
+rc=0
+wait "$acsd_pid" || rc=$?
+if ((rc > 128)) && kill -0 "$acsd_pid" 2>/dev/null; then
+  wait "$acsd_pid" || rc=$?
+fi
+exit "$rc"

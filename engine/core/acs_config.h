@@ -5,7 +5,8 @@
  * like the long options, with '-' or '_'), the environment (ACS_WORKERS,
  * ACS_CWMP, ACS_API, ACS_PG_DSN, ACS_POLICIES, ACS_LOG_LEVEL, ACS_MAX_BODY,
  * ACS_MAX_HEAD, ACS_HEADER_TIMEOUT_MS, ACS_IDLE_TIMEOUT_MS,
- * ACS_SHUTDOWN_TIMEOUT_MS; an empty variable counts as unset) and the command
+ * ACS_SHUTDOWN_TIMEOUT_MS, ACS_MAX_SESSIONS, ACS_SESSION_TIMEOUT_MS, ACS_PG_SLOW_MS,
+ * ACS_RETRY_AFTER, ACS_INSTANCE_ID; an empty variable counts as unset) and the command
  * line (--key VALUE or --key=VALUE). Unknown keys and bad values fail with
  * ACS_ECONFIG and a message that names the key and where it came from. */
 #ifndef ACS_CONFIG_H
@@ -33,6 +34,11 @@ typedef struct acs_config {
   uint32_t header_timeout_ms;   /* 10000 */
   uint32_t idle_timeout_ms;     /* 60000 */
   uint32_t shutdown_timeout_ms; /* 30000 */
+  unsigned max_sessions;        /* CWMP sessions in flight before 503 (20000) */
+  uint32_t session_timeout_ms;  /* waiting for the CPE (30000) */
+  uint32_t pg_slow_ms;          /* store latency above which Informs get 503 (2000) */
+  unsigned retry_after_s;       /* Retry-After of a 503 (30) */
+  char *instance_id;            /* in session cookies; NULL: random at start */
   bool help;                    /* --help was given: print acs_config_usage() and exit */
   bool version;                 /* --version was given */
 } acs_config;

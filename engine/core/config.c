@@ -50,6 +50,16 @@ static const opt_def opts[] = {
      "idle keep-alive connections closed after (60000)"},
     {"shutdown-timeout-ms", "ACS_SHUTDOWN_TIMEOUT_MS", OPT_MS, OFF(shutdown_timeout_ms), 0, MS_MAX,
      "MS", "bound on requests in flight at stop (30000)"},
+    {"max-sessions", "ACS_MAX_SESSIONS", OPT_UINT, OFF(max_sessions), 1, 10000000, "N",
+     "CWMP sessions in flight on this instance before new Informs get 503 (20000)"},
+    {"session-timeout-ms", "ACS_SESSION_TIMEOUT_MS", OPT_MS, OFF(session_timeout_ms), 100, MS_MAX,
+     "MS", "a session waiting this long for the CPE ends (30000)"},
+    {"pg-slow-ms", "ACS_PG_SLOW_MS", OPT_MS, OFF(pg_slow_ms), 1, MS_MAX, "MS",
+     "store slower than this: new Informs get 503 (2000)"},
+    {"retry-after", "ACS_RETRY_AFTER", OPT_UINT, OFF(retry_after_s), 1, 86400, "SECONDS",
+     "Retry-After of a 503 (30)"},
+    {"instance-id", "ACS_INSTANCE_ID", OPT_STR, OFF(instance_id), 0, 0, "NAME",
+     "this instance's name in session cookies (default: random)"},
     {"config", NULL, OPT_STR, OFF(config_file), 0, 0, "FILE", "read \"key = value\" lines"},
     {"help", NULL, OPT_FLAG, OFF(help), 0, 0, "", "this text"},
     {"version", NULL, OPT_FLAG, OFF(version), 0, 0, "", "print the version"},
@@ -80,6 +90,10 @@ void acs_config_init(acs_config *cfg) {
   cfg->header_timeout_ms = 10000;
   cfg->idle_timeout_ms = 60000;
   cfg->shutdown_timeout_ms = 30000;
+  cfg->max_sessions = 20000;
+  cfg->session_timeout_ms = 30000;
+  cfg->pg_slow_ms = 2000;
+  cfg->retry_after_s = 30;
 }
 
 void acs_config_free(acs_config *cfg) {
@@ -88,6 +102,7 @@ void acs_config_free(acs_config *cfg) {
   free(cfg->pg_dsn);
   free(cfg->policies_dir);
   free(cfg->config_file);
+  free(cfg->instance_id);
   memset(cfg, 0, sizeof *cfg);
 }
 

@@ -501,4 +501,12 @@ int acs_cwmp_time_parse(const char *s, int64_t *unix_seconds, bool *unknown);
 /* Writes t as "YYYY-MM-DDThh:mm:ssZ" into buf (at least 21 bytes). */
 void acs_cwmp_time_format(int64_t unix_seconds, char buf[static 21]);
 
+/* Appends the device id of DESIGN.md's Contracts to out:
+ * OUI-ProductClass-SerialNumber, or OUI-SerialNumber when product_class is
+ * NULL or empty; in each part every byte outside [A-Za-z0-9_.~] is
+ * percent-encoded (upper-case hex). Returns 0, ACS_EINVAL (no OUI or no
+ * serial number) or ACS_ENOMEM. */
+int acs_cwmp_device_id_format(const char *oui, const char *product_class, const char *serial,
+                              acs_buf *out);
+
 #endif

@@ -95,4 +95,23 @@ typedef struct acs_http_response {
  * body) into out. 1xx, 204 and 304 get no Content-Length and no body. */
 void acs_http_response_write(acs_buf *out, const acs_http_response *r);
 
+/* Percent-decodes n bytes of s (a path segment or a query value; with
+ * plus_is_space, '+' decodes to ' ' as in form-encoded queries) into out.
+ * Returns 0, ACS_EINVAL for a malformed escape or a decoded NUL, or
+ * ACS_ENOMEM. */
+int acs_http_url_decode(const char *s, size_t n, bool plus_is_space, acs_buf *out);
+/* Percent-encodes s for a URL path segment or query value: every byte
+ * outside [A-Za-z0-9_.~-] becomes %XX. */
+void acs_http_url_encode(const char *s, acs_buf *out);
+/* The value of key in a query string ("a=1&b=2"), decoded into out. Returns
+ * 0, ACS_ENOTFOUND, ACS_EINVAL (bad escape) or ACS_ENOMEM. */
+int acs_http_query_get(const char *query, const char *key, acs_buf *out);
+
+/* Serialises a parsed request back to HTTP/1.1 bytes: request line, the
+ * headers as received except the body's framing (Content-Length,
+ * Transfer-Encoding, Content-Encoding), a Content-Length for the decoded
+ * body, the body. Parsing the output again yields the same request (used to
+ * hand a connection to another worker with the request already read). */
+void acs_http_request_write(acs_buf *out, const acs_http_request *r);
+
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/acs_err.h"
 #include "http/acs_http.h"
 
 const char *acs_http_reason(int status) {
@@ -116,4 +117,80 @@ void acs_http_response_write(acs_buf *out, const acs_http_response *r) {
   if (r->extra_headers) acs_buf_puts(out, r->extra_headers);
   acs_buf_append(out, "\r\n", 2);
   if (!no_body && r->body_len) acs_buf_append(out, r->body, r->body_len);
+}
+
+void acs_http_request_write(acs_buf *out, const acs_http_request *r) {
+  acs_buf_printf(out, "%s %s HTTP/%d.%d\r\n", r->method, r->target, r->http_major, r->http_minor);
+  for (size_t i = 0; i < r->n_headers; i++) {
+    const char *n = r->headers[i].name;
+    /* The body is written decoded, so its framing headers are replaced. */
+    if (strcasecmp(n, "Content-Length") == 0 || strcasecmp(n, "Transfer-Encoding") == 0 ||
+        strcasecmp(n, "Content-Encoding") == 0)
+      continue;
+    acs_buf_printf(out, "%s: %s\r\n", n, r->headers[i].value);
+  }
+  if (r->body_len || strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0)
+    acs_buf_printf(out, "Content-Length: %zu\r\n", r->body_len);
+  acs_buf_append(out, "\r\n", 2);
+  if (r->body_len) acs_buf_append(out, r->body, r->body_len);
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int acs_http_url_decode(const char *s, size_t n, bool plus_is_space, acs_buf *out) {
+  for (size_t i = 0; i < n; i++) {
+    char ch = s[i];
+    if (ch == '%') {
+      if (i + 2 >= n) return ACS_EINVAL;
+      int hi = hexval(s[i + 1]);
+      int lo = hexval(s[i + 2]);
+      if (hi < 0 || lo < 0) return ACS_EINVAL;
+      ch = (char)(hi << 4 | lo);
+      if (ch == '\0') return ACS_EINVAL;
+      i += 2;
+    } else if (ch == '+' && plus_is_space) {
+      ch = ' ';
+    }
+    acs_buf_putc(out, ch);
+  }
+  if (out->cap == 0) acs_buf_reserve(out, 1); /* "" is a valid, NUL-terminated result */
+  return acs_buf_err(out);
+}
+
+void acs_http_url_encode(const char *s, acs_buf *out) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    unsigned char ch = *p;
+    if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+        ch == '_' || ch == '.' || ch == '~' || ch == '-') {
+      acs_buf_putc(out, (char)ch);
+    } else {
+      char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+      acs_buf_append(out, esc, 3);
+    }
+  }
+}
+
+int acs_http_query_get(const char *query, const char *key, acs_buf *out) {
+  size_t klen = strlen(key);
+  const char *p = query ? query : "";
+  while (*p) {
+    const char *end = strchr(p, '&');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    const char *eq = memchr(p, '=', len);
+    size_t nlen = eq ? (size_t)(eq - p) : len;
+    if (nlen == klen && memcmp(p, key, klen) == 0) {
+      acs_buf_reset(out);
+      if (!eq) return acs_http_url_decode("", 0, true, out);
+      return acs_http_url_decode(eq + 1, len - nlen - 1, true, out);
+    }
+    if (!end) break;
+    p = end + 1;
+  }
+  return ACS_ENOTFOUND;
 }

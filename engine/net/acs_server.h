@@ -4,7 +4,7 @@
  *
  * Threading: every callback below runs on the worker thread that owns the
  * connection; a connection never changes thread except by an explicit
- * hand-off (later: device-affine workers). */
+ * hand-off (acs_conn_handoff: device-affine workers). */
 #ifndef ACS_SERVER_H
 #define ACS_SERVER_H
 
@@ -30,11 +30,23 @@ typedef enum acs_listener_kind {
  * The request and everything it points to stay valid until the answer. */
 typedef void (*acs_request_cb)(acs_conn *c, const acs_http_request *req, void *ctx);
 
+/* Per-worker hooks. start runs for every worker on the caller's thread of
+ * acs_server_start(), before any worker thread runs (so its handles can be
+ * made on the worker's loop and a failure fails the start); stop runs once
+ * on the worker's thread when the worker stops and its last connection has
+ * closed (or the shutdown deadline cut the rest): it must close every handle
+ * start opened so that the loop can end. stop runs for every worker whose
+ * start succeeded, also when acs_server_start() fails later. */
+typedef int (*acs_worker_start_cb)(acs_worker *w, void *ctx);
+typedef void (*acs_worker_stop_cb)(acs_worker *w, void *ctx);
+
 typedef struct acs_server_config {
   unsigned workers;               /* 0: one per online core */
   const char *listen[ACS_LISTENER_COUNT]; /* "HOST:PORT", "[v6]:PORT"; NULL: not listened on */
   acs_request_cb handler[ACS_LISTENER_COUNT];
   void *handler_ctx;
+  acs_worker_start_cb worker_start; /* may be NULL; ctx: handler_ctx */
+  acs_worker_stop_cb worker_stop;   /* may be NULL */
   acs_http_limits http_limits;
   uint32_t header_timeout_ms;   /* no complete request head in time -> 408 + close (10000) */
   uint32_t idle_timeout_ms;     /* idle keep-alive connection closed after (60000) */
@@ -73,9 +85,35 @@ void acs_conn_respond(acs_conn *c, const acs_http_response *r);
 const char *acs_conn_peer(const acs_conn *c);
 acs_worker *acs_conn_worker(const acs_conn *c);
 unsigned acs_worker_index(const acs_worker *w);
+/* Workers of w's server, and one of them by index (NULL when out of range). */
+unsigned acs_worker_count(const acs_worker *w);
+acs_worker *acs_server_worker(acs_server *s, unsigned index);
+/* The handler's per-worker pointer (set by the start hook, say). */
+void acs_worker_set_data(acs_worker *w, void *data);
+void *acs_worker_data(const acs_worker *w);
+/* True once the worker has begun to stop. */
+bool acs_worker_stopping(const acs_worker *w);
 
 /* Which listener accepted c. */
 acs_listener_kind acs_conn_listener(const acs_conn *c);
+
+/* Hands c, with the request being handled (not answered yet), to worker
+ * number target of the same server: the socket travels to the target's loop
+ * with the request (re-serialised, see acs_http_request_write) and any bytes
+ * read after it, and the target's handler sees the request again. On 0, c
+ * is gone: do not answer it. On error (ACS_EINVAL: same worker or a bad
+ * index; ACS_ESTATE: the target is stopping or c is closing; ACS_ENOMEM;
+ * a negated errno), c is still the caller's to answer. */
+int acs_conn_handoff(acs_conn *c, unsigned target);
+/* True when c arrived through acs_conn_handoff (a handler must not hand it
+ * on again). */
+bool acs_conn_handed_off(const acs_conn *c);
+
+/* One pointer of the handler's per connection. on_close (may be NULL) runs
+ * once when the connection closes, on its worker, with data. */
+typedef void (*acs_conn_close_cb)(acs_conn *c, void *data);
+void acs_conn_set_data(acs_conn *c, void *data, acs_conn_close_cb on_close);
+void *acs_conn_data(const acs_conn *c);
 
 /* The worker's libuv loop, for handlers that answer later (timers, clients).
  * Handles a handler opens there must be closed by the time the server stops:

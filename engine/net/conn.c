@@ -17,8 +17,10 @@
  * Memory: a connection is freed when both its handles are closed and no
  * handler holds it. If it is closed while a handler is pending (peer gone,
  * shutdown deadline), the handler's later acs_conn_respond() frees it. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/acs_buf.h"
 #include "core/acs_err.h"
@@ -47,6 +49,9 @@ struct acs_conn {
   bool close_after_write;
   bool lingering;
   bool closing;
+  bool handed_off; /* arrived from another worker */
+  void *data;      /* the handler's (acs_conn_set_data) */
+  acs_conn_close_cb on_close;
   char peer[64];
 };
 
@@ -80,6 +85,11 @@ static void conn_close(acs_conn *c) {
   c->closing = true;
   c->reading = false;
   c->tmode = T_NONE;
+  if (c->on_close) {
+    acs_conn_close_cb cb = c->on_close;
+    c->on_close = NULL;
+    cb(c, c->data);
+  }
   uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
   uv_close((uv_handle_t *)&c->timer, conn_close_cb);
   acs__worker_conn_closing(c->w);
@@ -329,6 +339,57 @@ void acs_conn_respond(acs_conn *c, const acs_http_response *r) {
   conn_write(c, !copy.keep_alive);
 }
 
+void acs_conn_set_data(acs_conn *c, void *data, acs_conn_close_cb on_close) {
+  c->data = data;
+  c->on_close = on_close;
+}
+void *acs_conn_data(const acs_conn *c) { return c->data; }
+bool acs_conn_handed_off(const acs_conn *c) { return c->handed_off; }
+
+void acs__handoff_free(acs__handoff *h) {
+  if (h->fd >= 0) close(h->fd);
+  acs_buf_free(&h->bytes);
+  free(h);
+}
+
+int acs_conn_handoff(acs_conn *c, unsigned target) {
+  acs_worker *w = c->w;
+  acs_server *s = w->srv;
+  uv_os_fd_t fd;
+  int rc;
+  if (target >= s->n_workers || target == w->index) return ACS_EINVAL;
+  if (!c->handler_pending || c->closing || c->writing) return ACS_ESTATE;
+  if (uv_fileno((uv_handle_t *)&c->tcp, &fd)) return ACS_ESTATE;
+  acs__handoff *h = calloc(1, sizeof *h);
+  if (!h) return ACS_ENOMEM;
+  h->fd = -1;
+  h->kind = c->kind;
+  acs_buf_init(&h->bytes);
+  acs_http_request_write(&h->bytes, acs_http_request_get(c->parser));
+  if (c->pending_off < c->pending.len)
+    acs_buf_append(&h->bytes, c->pending.data + c->pending_off, c->pending.len - c->pending_off);
+  if (acs_buf_err(&h->bytes)) {
+    acs__handoff_free(h);
+    return ACS_ENOMEM;
+  }
+  /* The duplicate keeps the socket open once this worker closes its handle
+   * (which also takes the fd out of this loop's epoll set). */
+  h->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (h->fd < 0) {
+    rc = -errno;
+    acs__handoff_free(h);
+    return rc;
+  }
+  if ((rc = acs__worker_handoff_push(&s->workers[target], h))) {
+    acs__handoff_free(h);
+    return rc;
+  }
+  c->handler_pending = false; /* nobody answers here any more */
+  conn_read_stop(c);
+  conn_close(c);
+  return 0;
+}
+
 const char *acs_conn_peer(const acs_conn *c) { return c->peer; }
 acs_worker *acs_conn_worker(const acs_conn *c) { return c->w; }
 acs_listener_kind acs_conn_listener(const acs_conn *c) { return c->kind; }
@@ -338,6 +399,36 @@ acs_listener_kind acs_conn_listener(const acs_conn *c) { return c->kind; }
 static void conn_reject_close_cb(uv_handle_t *h) {
   acs_worker *w = h->data;
   w->reject_busy = false;
+}
+
+static void conn_init(acs_worker *w, acs_conn *c, acs_listener_kind kind) {
+  c->w = w;
+  c->kind = kind;
+  acs_buf_init(&c->pending);
+  acs_buf_init(&c->out);
+  uv_tcp_init(&w->loop, &c->tcp);
+  uv_timer_init(&w->loop, &c->timer);
+  c->tcp.data = c;
+  c->timer.data = c;
+  c->handles = 2;
+  c->next = w->conns;
+  if (w->conns) w->conns->prev = c;
+  w->conns = c;
+  w->n_active++;
+  atomic_fetch_add_explicit(&w->st_open, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&w->st_total, 1, memory_order_relaxed);
+}
+
+/* Socket options and the peer's address, once the handle has its socket. */
+static void conn_start(acs_conn *c) {
+  uv_tcp_nodelay(&c->tcp, 1);
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    uv_ip_name((struct sockaddr *)&ss, c->peer, sizeof c->peer);
+  } else {
+    strcpy(c->peer, "?");
+  }
 }
 
 void acs__conn_accept(acs_worker *w, uv_stream_t *listener, acs_listener_kind kind) {
@@ -356,40 +447,41 @@ void acs__conn_accept(acs_worker *w, uv_stream_t *listener, acs_listener_kind ki
     }
     return;
   }
-  c->w = w;
-  c->kind = kind;
-  acs_buf_init(&c->pending);
-  acs_buf_init(&c->out);
-  uv_tcp_init(&w->loop, &c->tcp);
-  uv_timer_init(&w->loop, &c->timer);
-  c->tcp.data = c;
-  c->timer.data = c;
-  c->handles = 2;
-  c->next = w->conns;
-  if (w->conns) w->conns->prev = c;
-  w->conns = c;
-  w->n_active++;
-  atomic_fetch_add_explicit(&w->st_open, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&w->st_total, 1, memory_order_relaxed);
-
+  conn_init(w, c, kind);
   int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
   if (rc) {
     acs_log(ACS_LOG_WARN, "net", "accept: %s", uv_strerror(rc));
     conn_close(c);
     return;
   }
-  uv_tcp_nodelay(&c->tcp, 1);
-  struct sockaddr_storage ss;
-  int len = sizeof ss;
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-    uv_ip_name((struct sockaddr *)&ss, c->peer, sizeof c->peer);
-  } else {
-    strcpy(c->peer, "?");
-  }
+  conn_start(c);
   /* Header mode from the start: a connection that sends nothing gets a 408
    * after header_timeout_ms, like one that sends half a request. */
   conn_timer(c, T_HEADER, conn_cfg(c)->header_timeout_ms);
   conn_read_start(c);
+}
+
+void acs__conn_adopt(acs_worker *w, acs__handoff *h) {
+  acs_conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    acs_log(ACS_LOG_ERR, "net", "out of memory adopting a connection");
+    acs__handoff_free(h);
+    return;
+  }
+  conn_init(w, c, h->kind);
+  c->handed_off = true;
+  int rc = uv_tcp_open(&c->tcp, h->fd);
+  if (rc) {
+    acs_log(ACS_LOG_WARN, "net", "worker %u: adopting a connection: %s", w->index, uv_strerror(rc));
+    acs__handoff_free(h);
+    conn_close(c);
+    return;
+  }
+  h->fd = -1; /* the handle owns it */
+  conn_start(c);
+  conn_timer(c, T_HEADER, conn_cfg(c)->header_timeout_ms);
+  conn_feed(c, h->bytes.data, h->bytes.len, false);
+  acs__handoff_free(h);
 }
 
 void acs__conn_stop_all(acs_worker *w) {

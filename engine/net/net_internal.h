@@ -12,10 +12,19 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "core/acs_buf.h"
 #include "net/acs_server.h"
 
 #define ACS_NET_READ_BUF (64 * 1024) /* per worker, shared by its connections */
 #define ACS_NET_LINGER_MS 2000       /* discard input this long after a final response */
+
+/* A connection travelling between workers (acs_conn_handoff). */
+typedef struct acs__handoff {
+  struct acs__handoff *next;
+  uv_os_sock_t fd;
+  acs_listener_kind kind;
+  acs_buf bytes; /* the request, then what was read after it */
+} acs__handoff;
 
 struct acs_worker {
   acs_server *srv;
@@ -38,6 +47,17 @@ struct acs_worker {
   acs_conn *conns;   /* all connections not yet freed (doubly linked) */
   unsigned n_active; /* connections not closing */
   _Atomic uint64_t st_open, st_total, st_requests;
+  void *data;      /* the handler's (acs_worker_set_data) */
+  bool app_started; /* worker_start hook succeeded */
+  bool app_stopped; /* worker_stop hook ran */
+  /* Hand-off inbox: other workers push under hq_lock and wake hq_async;
+   * once hq_closed is set (under the lock) nobody pushes any more. */
+  uv_mutex_t hq_lock;
+  bool hq_lock_ready;
+  uv_async_t hq_async;
+  bool hq_async_open;
+  bool hq_closed;
+  acs__handoff *hq_head, *hq_tail;
 };
 
 struct acs_server {
@@ -60,7 +80,14 @@ bool acs__conn_close_all(acs_worker *w);
  * answered (after the loop has ended). */
 void acs__conn_free_remaining(acs_worker *w);
 
+/* A connection handed over by another worker: adopt its socket and feed
+ * its bytes (frees h). */
+void acs__conn_adopt(acs_worker *w, acs__handoff *h);
+void acs__handoff_free(acs__handoff *h); /* closes the socket too */
+
 /* server.c: called by conn.c when a connection starts closing. */
 void acs__worker_conn_closing(acs_worker *w);
+/* Queues h on worker t; ACS_ESTATE when t no longer takes hand-offs. */
+int acs__worker_handoff_push(acs_worker *t, acs__handoff *h);
 
 #endif

@@ -87,6 +87,8 @@ static int probe_free(const struct sockaddr_storage *ss) {
 
 /* --- workers */
 
+static void worker_app_stop(acs_worker *w);
+
 static void worker_shutdown_cb(uv_timer_t *t) {
   acs_worker *w = t->data;
   if (acs__conn_close_all(w)) {
@@ -94,11 +96,39 @@ static void worker_shutdown_cb(uv_timer_t *t) {
     acs_log(ACS_LOG_WARN, "net", "worker %u: shutdown deadline passed, requests in flight cut",
             w->index);
   }
+  worker_app_stop(w);
+}
+
+/* The handler's stop hook, once, when nothing is active any more. */
+static void worker_app_stop(acs_worker *w) {
+  if (!w->app_started || w->app_stopped) return;
+  w->app_stopped = true;
+  if (w->srv->cfg.worker_stop) w->srv->cfg.worker_stop(w, w->srv->cfg.handler_ctx);
+}
+
+static void worker_close_inbox(acs_worker *w) {
+  acs__handoff *h;
+  if (!w->hq_lock_ready) return;
+  uv_mutex_lock(&w->hq_lock);
+  w->hq_closed = true;
+  h = w->hq_head;
+  w->hq_head = w->hq_tail = NULL;
+  uv_mutex_unlock(&w->hq_lock);
+  while (h) {
+    acs__handoff *next = h->next;
+    acs__handoff_free(h);
+    h = next;
+  }
+  if (w->hq_async_open) {
+    uv_close((uv_handle_t *)&w->hq_async, NULL);
+    w->hq_async_open = false;
+  }
 }
 
 static void worker_begin_stop(acs_worker *w) {
   if (w->stopping) return;
   w->stopping = true;
+  worker_close_inbox(w);
   for (int k = 0; k < ACS_LISTENER_COUNT; k++) {
     if (w->listener_open[k]) {
       uv_close((uv_handle_t *)&w->listener[k], NULL);
@@ -112,12 +142,53 @@ static void worker_begin_stop(acs_worker *w) {
   acs__conn_stop_all(w);
   if (w->n_active > 0) {
     uv_timer_start(&w->shutdown_timer, worker_shutdown_cb, w->srv->cfg.shutdown_timeout_ms, 0);
+  } else {
+    worker_app_stop(w);
   }
 }
 
 void acs__worker_conn_closing(acs_worker *w) {
   w->n_active--;
-  if (w->stopping && w->n_active == 0) uv_timer_stop(&w->shutdown_timer);
+  if (w->stopping && w->n_active == 0) {
+    uv_timer_stop(&w->shutdown_timer);
+    worker_app_stop(w);
+  }
+}
+
+int acs__worker_handoff_push(acs_worker *t, acs__handoff *h) {
+  int rc = 0;
+  h->next = NULL;
+  uv_mutex_lock(&t->hq_lock);
+  if (t->hq_closed) {
+    rc = ACS_ESTATE;
+  } else {
+    if (t->hq_tail) {
+      t->hq_tail->next = h;
+    } else {
+      t->hq_head = h;
+    }
+    t->hq_tail = h;
+    uv_async_send(&t->hq_async); /* under the lock: the handle is open */
+  }
+  uv_mutex_unlock(&t->hq_lock);
+  return rc;
+}
+
+static void worker_inbox_cb(uv_async_t *a) {
+  acs_worker *w = a->data;
+  uv_mutex_lock(&w->hq_lock);
+  acs__handoff *h = w->hq_head;
+  w->hq_head = w->hq_tail = NULL;
+  uv_mutex_unlock(&w->hq_lock);
+  while (h) {
+    acs__handoff *next = h->next;
+    if (w->stopping) {
+      acs__handoff_free(h);
+    } else {
+      acs__conn_adopt(w, h);
+    }
+    h = next;
+  }
 }
 
 static void worker_stop_cb(uv_async_t *a) { worker_begin_stop(a->data); }
@@ -135,6 +206,7 @@ static void worker_walk_cb(uv_handle_t *h, void *arg) {
 static void worker_teardown(acs_worker *w) {
   worker_begin_stop(w);
   if (acs__conn_close_all(w)) w->cut = true;
+  worker_app_stop(w);
   if (w->shutdown_timer_open) {
     uv_close((uv_handle_t *)&w->shutdown_timer, NULL);
     w->shutdown_timer_open = false;
@@ -182,6 +254,11 @@ static int worker_init(acs_server *s, acs_worker *w, unsigned index) {
   uv_timer_init(&w->loop, &w->shutdown_timer);
   w->shutdown_timer.data = w;
   w->shutdown_timer_open = true;
+  if ((rc = uv_mutex_init(&w->hq_lock))) return rc;
+  w->hq_lock_ready = true;
+  uv_async_init(&w->loop, &w->hq_async, worker_inbox_cb);
+  w->hq_async.data = w;
+  w->hq_async_open = true;
   return 0;
 }
 
@@ -247,7 +324,10 @@ static void server_abort(acs_server *s) {
 
 static void server_free(acs_server *s) {
   if (!s) return;
-  for (unsigned i = 0; s->workers && i < s->n_workers; i++) free(s->workers[i].rbuf);
+  for (unsigned i = 0; s->workers && i < s->n_workers; i++) {
+    free(s->workers[i].rbuf);
+    if (s->workers[i].hq_lock_ready) uv_mutex_destroy(&s->workers[i].hq_lock);
+  }
   free(s->workers);
   for (int k = 0; k < ACS_LISTENER_COUNT; k++) free((char *)s->cfg.listen[k]);
   free(s);
@@ -280,6 +360,11 @@ int acs_server_start(const acs_server_config *cfg, acs_server **out) {
   }
   for (int k = 0; k < ACS_LISTENER_COUNT; k++) {
     if (s->cfg.listen[k] && (rc = server_listen(s, (acs_listener_kind)k))) goto fail;
+  }
+  for (unsigned i = 0; cfg->worker_start && i < n; i++) {
+    acs_worker *w = &s->workers[i];
+    if ((rc = cfg->worker_start(w, cfg->handler_ctx))) goto fail;
+    w->app_started = true;
   }
   for (unsigned i = 0; i < n; i++) {
     acs_worker *w = &s->workers[i];
@@ -331,6 +416,13 @@ void acs_server_stats_get(const acs_server *s, acs_server_stats *out) {
 }
 
 unsigned acs_worker_index(const acs_worker *w) { return w->index; }
+unsigned acs_worker_count(const acs_worker *w) { return w->srv->n_workers; }
+acs_worker *acs_server_worker(acs_server *s, unsigned index) {
+  return index < s->n_workers ? &s->workers[index] : NULL;
+}
+void acs_worker_set_data(acs_worker *w, void *data) { w->data = data; }
+void *acs_worker_data(const acs_worker *w) { return w->data; }
+bool acs_worker_stopping(const acs_worker *w) { return w->stopping; }
 struct uv_loop_s *acs_worker_loop(acs_worker *w) {
   return &w->loop;
 }

@@ -1,7 +1,8 @@
 /* batch.c: group commit without a timer (acs_store.h, docs/storage.md).
  *
- * Items wait in a FIFO. When no transaction is in flight, the prepare phase
- * (end of the loop iteration in which something was submitted) or the
+ * Items wait in a FIFO. When no transaction is in flight, the idle phase
+ * (the loop iteration after the one in which something was submitted: an
+ * active idle handle keeps the loop from blocking) or the
  * previous transaction's sync takes up to max_items of them, sorts them by
  * key, has each build its statements into one sync group, and sends it.
  * Whatever is submitted while that transaction is in flight waits and forms
@@ -43,7 +44,7 @@ typedef struct bgroup {
 struct acs_store_batch {
   acs_pg *c;
   acs_store_batch_opts o;
-  uv_prepare_t prep;
+  uv_idle_t prep;
   bool prep_active;
   bool freeing;
   bool prep_closed;
@@ -71,15 +72,15 @@ static void tell(acs_store_batch *b, bitem *it, int status, const acs_pg_result 
   item_free(it);
 }
 
-static void batch_prep_cb(uv_prepare_t *h);
+static void batch_prep_cb(uv_idle_t *h);
 
 static void batch_kick(acs_store_batch *b) {
   if (b->prep_active || b->freeing) return;
-  uv_prepare_start(&b->prep, batch_prep_cb);
+  uv_idle_start(&b->prep, batch_prep_cb);
   b->prep_active = true;
 }
 
-/* Tells an item later, from the prepare phase. */
+/* Tells an item later, from the idle phase. */
 static void tell_later(acs_store_batch *b, bitem *it, int status) {
   it->status = status;
   it->next = NULL;
@@ -260,13 +261,13 @@ static void sync_cb(acs_pg_result *r, void *arg) {
   batch_start(b);
 }
 
-static void batch_prep_cb(uv_prepare_t *h) {
+static void batch_prep_cb(uv_idle_t *h) {
   acs_store_batch *b = h->data;
   run_told(b);
   batch_start(b);
   run_told(b); /* items whose build failed just now */
   if (!b->freeing && !b->told_head) {
-    uv_prepare_stop(&b->prep);
+    uv_idle_stop(&b->prep);
     b->prep_active = false;
   }
 }
@@ -277,7 +278,7 @@ int acs_store_batch_new(acs_pg *c, const acs_store_batch_opts *opts, acs_store_b
   if (!b) return ACS_ENOMEM;
   b->c = c;
   b->o.max_items = opts && opts->max_items ? opts->max_items : 256;
-  uv_prepare_init(acs_pg_loop(c), &b->prep);
+  uv_idle_init(acs_pg_loop(c), &b->prep);
   b->prep.data = b;
   *out = b;
   return 0;

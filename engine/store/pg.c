@@ -5,15 +5,18 @@
  * CLOSING.
  *
  * Requests travel through three FIFO lists: batch (statements of the open
- * sync group, held back), pending (queued, not sent: waiting for the prepare
+ * sync group, held back), pending (queued, not sent: waiting for the idle
  * phase, or for a connection) and inflight (sent, answered in order). A
  * statement queued outside a group carries its own sync ("autosync"): after
  * its results it stays at the head of inflight until the sync's answer.
  * Failed requests move to the done list, whose callbacks run from the
- * prepare handle (or from the last close callback), never from the call that
- * queued them.
+ * idle handle (or from the last close callback), never from the call that
+ * queued them. Deferred work uses an idle handle, not a prepare handle: a
+ * prepare handle started from another prepare callback (the group-commit
+ * batcher's) would wait for the next I/O event, while an active idle handle
+ * keeps the loop from blocking until it has run.
  *
- * Handles: the timer and the prepare handle live in struct acs_pg; the poll
+ * Handles: the timer and the idle handle live in struct acs_pg; the poll
  * handle is allocated per socket, because the socket changes with every
  * connection (and can change during PQconnectPoll): it is stopped and closed
  * before libpq closes its socket, and freed in its close callback. */
@@ -67,7 +70,7 @@ struct acs_pg {
   uv_os_sock_t poll_fd;
   int poll_events;
   uv_timer_t timer;  /* connect timeout (CONNECTING) or back-off (WAIT) */
-  uv_prepare_t prep; /* deferred work: send pending, run done callbacks */
+  uv_idle_t prep; /* deferred work: send pending, run done callbacks */
   bool prep_active;
   bool want_write;
   bool in_batch;
@@ -140,11 +143,11 @@ static void req_free(pg_req *r) {
 
 /* --- deferred work */
 
-static void pg_prep_cb(uv_prepare_t *h);
+static void pg_prep_cb(uv_idle_t *h);
 
 static void pg_kick(acs_pg *c) {
   if (c->prep_active || c->state == ST_CLOSING) return;
-  uv_prepare_start(&c->prep, pg_prep_cb);
+  uv_idle_start(&c->prep, pg_prep_cb);
   c->prep_active = true;
 }
 
@@ -418,14 +421,14 @@ static void pg_send_pending(acs_pg *c) {
  * in one write. Loops until stable, because the poll that follows is not
  * shortened by work done here: callbacks that queue more statements must
  * see them sent now, not after the next I/O event. */
-static void pg_prep_cb(uv_prepare_t *h) {
+static void pg_prep_cb(uv_idle_t *h) {
   acs_pg *c = h->data;
   while (c->state != ST_CLOSING && (c->done.head || (c->state == ST_UP && c->pending.head))) {
     run_done(c);
     if (c->state == ST_UP && c->pending.head) pg_send_pending(c);
   }
   if (c->state != ST_CLOSING) {
-    uv_prepare_stop(&c->prep);
+    uv_idle_stop(&c->prep);
     c->prep_active = false;
   }
 }
@@ -693,7 +696,7 @@ int acs_pg_open(uv_loop_t *loop, const char *dsn, const acs_pg_opts *opts, acs_p
   c->grp_failed = -1;
   c->backoff_ms = c->o.backoff_min_ms;
   uv_timer_init(loop, &c->timer); /* cannot fail on Unix */
-  uv_prepare_init(loop, &c->prep);
+  uv_idle_init(loop, &c->prep);
   c->timer.data = c;
   c->prep.data = c;
   pg_attempt(c);

@@ -1,0 +1,52 @@
+/* acs_app.h: acsd put together. The process-wide context and the
+ * per-worker one that the CWMP sessions (engine/session) and the REST API
+ * (engine/api) share: the worker's store connection, its group-commit
+ * batcher and its session table.
+ *
+ * Threading: an acs_app_worker belongs to its worker's thread; the acs_app
+ * is read-only once the server runs, but for its atomics. */
+#ifndef ACS_APP_H
+#define ACS_APP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/acs_config.h"
+#include "net/acs_server.h"
+#include "store/acs_pg.h"
+#include "store/acs_store.h"
+
+typedef struct acs_session_table acs_session_table;
+typedef struct acs_api_worker acs_api_worker;
+
+typedef struct acs_app {
+  const acs_config *cfg;
+  acs_server *srv;
+  char instance_id[48]; /* cfg->instance_id, or random hex */
+  _Atomic long sessions;          /* CWMP sessions in flight, all workers */
+  _Atomic uint64_t sessions_total; /* started since start */
+  _Atomic uint64_t sessions_rejected; /* Informs answered 503 */
+  _Atomic uint64_t supersedes;    /* sessions aborted by a newer Inform */
+  _Atomic uint64_t handoffs;      /* connections handed to their owner worker */
+} acs_app;
+
+typedef struct acs_app_worker {
+  acs_app *app;
+  acs_worker *w;
+  acs_pg *pg;                /* NULL when no store is configured */
+  acs_store_batch *batch;    /* group commit on pg (NULL with pg) */
+  acs_session_table *sessions;
+  acs_api_worker *api;
+} acs_app_worker;
+
+static inline acs_app_worker *acs_app_worker_of(acs_worker *w) {
+  return (acs_app_worker *)acs_worker_data(w);
+}
+
+/* Runs acsd with cfg until SIGTERM/SIGINT: applies the schema migrations
+ * when a store is configured, starts the workers, stops gracefully.
+ * Returns the process exit status. */
+int acs_app_run(const acs_config *cfg);
+
+#endif

@@ -1,0 +1,164 @@
+/* app.c: acsd put together: migrations, the per-worker contexts (store
+ * connection, group commit, sessions, API), the server, signals. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include <openssl/rand.h>
+
+#include "api/acs_api.h"
+#include "app/acs_app.h"
+#include "core/acs_err.h"
+#include "core/acs_log.h"
+#include "session/acs_session.h"
+
+static void worker_free(acs_app_worker *aw) {
+  free(aw);
+}
+
+static void pg_closed_cb(void *arg) { worker_free(arg); }
+
+static void worker_stop(acs_worker *w, void *ctx) {
+  acs_app_worker *aw = acs_app_worker_of(w);
+  if (!aw) return;
+  acs_worker_set_data(w, NULL);
+  if (aw->sessions) acs_session_table_stop(aw->sessions);
+  if (aw->api) acs_api_worker_stop(aw);
+  if (aw->batch) acs_store_batch_free(aw->batch);
+  aw->batch = NULL;
+  if (aw->pg) {
+    if (acs_pg_close(aw->pg, pg_closed_cb, aw) == 0) return;
+  }
+  worker_free(aw);
+}
+
+static int worker_start(acs_worker *w, void *ctx) {
+  acs_app *app = ctx;
+  int rc;
+  acs_app_worker *aw = calloc(1, sizeof *aw);
+  if (!aw) return ACS_ENOMEM;
+  aw->app = app;
+  aw->w = w;
+  acs_worker_set_data(w, aw);
+  if (app->cfg->pg_dsn) {
+    acs_pg_opts o;
+    acs_pg_opts_defaults(&o);
+    char name[32];
+    snprintf(name, sizeof name, "pg-w%u", acs_worker_index(w));
+    o.name = name;
+    if ((rc = acs_pg_open(acs_worker_loop(w), app->cfg->pg_dsn, &o, &aw->pg))) goto fail;
+    if ((rc = acs_store_batch_new(aw->pg, NULL, &aw->batch))) goto fail;
+  }
+  if ((rc = acs_session_table_new(aw, &aw->sessions))) goto fail;
+  if ((rc = acs_api_worker_init(aw))) goto fail;
+  return 0;
+fail:
+  acs_log(ACS_LOG_ERR, "app", "worker %u: cannot start: %s", acs_worker_index(w), acs_strerror(rc));
+  /* the server calls the stop hook only for workers whose start succeeded */
+  worker_stop(w, ctx);
+  return rc;
+}
+
+typedef struct main_ctx {
+  acs_server *srv;
+  uv_signal_t sig[2];
+} main_ctx;
+
+static void on_signal(uv_signal_t *h, int signum) {
+  main_ctx *m = h->data;
+  acs_log(ACS_LOG_INFO, "main", "%s received, stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  acs_server_stop(m->srv);
+  /* Closing the watchers restores the default actions: a second signal
+   * ends the process at once. */
+  for (int i = 0; i < 2; i++) uv_close((uv_handle_t *)&m->sig[i], NULL);
+}
+
+static void make_instance_id(acs_app *app) {
+  if (app->cfg->instance_id) {
+    snprintf(app->instance_id, sizeof app->instance_id, "%s", app->cfg->instance_id);
+    return;
+  }
+  unsigned char r[6];
+  if (RAND_bytes(r, sizeof r) != 1) {
+    uint64_t t = uv_hrtime();
+    memcpy(r, &t, sizeof r);
+  }
+  for (size_t i = 0; i < sizeof r; i++) snprintf(app->instance_id + 2 * i, 3, "%02x", r[i]);
+}
+
+int acs_app_run(const acs_config *cfg) {
+  int rc = 0;
+  uv_loop_t loop;
+  main_ctx m = {0};
+  bool loop_ready = false;
+  acs_app *app = calloc(1, sizeof *app);
+  if (!app) return 1;
+  app->cfg = cfg;
+  make_instance_id(app);
+
+  if (cfg->pg_dsn) {
+    char err[512];
+    if ((rc = acs_store_migrate(cfg->pg_dsn, err, sizeof err))) {
+      fprintf(stderr, "acsd: store: %s\n", err);
+      goto cleanup;
+    }
+  } else {
+    acs_log(ACS_LOG_WARN, "main", "no store configured (--pg): sessions are not recorded");
+  }
+
+  acs_server_config scfg;
+  acs_config_to_server(cfg, &scfg);
+  scfg.handler[ACS_LISTENER_CWMP] = acs_session_handle;
+  scfg.handler[ACS_LISTENER_API] = acs_api_handle;
+  scfg.handler_ctx = app;
+  scfg.worker_start = worker_start;
+  scfg.worker_stop = worker_stop;
+
+  if ((rc = uv_loop_init(&loop))) goto cleanup;
+  loop_ready = true;
+  /* Watch the signals before the workers exist, so that no signal arriving
+   * during start-up takes the default action. */
+  static const int signums[2] = {SIGTERM, SIGINT};
+  for (int i = 0; i < 2; i++) {
+    uv_signal_init(&loop, &m.sig[i]);
+    m.sig[i].data = &m;
+  }
+  for (int i = 0; i < 2; i++) {
+    if ((rc = uv_signal_start(&m.sig[i], on_signal, signums[i]))) goto cleanup;
+  }
+  if ((rc = acs_server_start(&scfg, &m.srv))) {
+    fprintf(stderr, "acsd: cannot start: %s\n", acs_strerror(rc));
+    goto cleanup;
+  }
+  app->srv = m.srv;
+  acs_log(ACS_LOG_INFO, "main",
+          "acsd %s started: cwmp %s (port %d), api %s (port %d), %u workers, instance %s",
+          ACS_VERSION, cfg->cwmp_listen ? cfg->cwmp_listen : "off",
+          acs_server_port(m.srv, ACS_LISTENER_CWMP), cfg->api_listen ? cfg->api_listen : "off",
+          acs_server_port(m.srv, ACS_LISTENER_API), acs_server_workers(m.srv), app->instance_id);
+  uv_run(&loop, UV_RUN_DEFAULT);
+
+  acs_server_stats st;
+  acs_server_stats_get(m.srv, &st);
+  int jrc = acs_server_join(m.srv);
+  m.srv = NULL;
+  app->srv = NULL;
+  acs_log(jrc ? ACS_LOG_WARN : ACS_LOG_INFO, "main",
+          "acsd stopped%s (%llu connections, %llu requests served, %llu sessions)",
+          jrc ? ", requests in flight cut at the deadline" : "",
+          (unsigned long long)st.connections_total, (unsigned long long)st.requests,
+          (unsigned long long)atomic_load(&app->sessions_total));
+
+cleanup:
+  if (loop_ready) {
+    for (int i = 0; i < 2; i++) {
+      if (!uv_is_closing((uv_handle_t *)&m.sig[i])) uv_close((uv_handle_t *)&m.sig[i], NULL);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+  }
+  free(app);
+  return rc ? 1 : 0;
+}

@@ -1,0 +1,744 @@
+/* session.c: the CWMP session state machine (acs_session.h).
+ *
+ * Every request of a session is handled on the device's owner worker. A
+ * request is matched to its session by the session cookie (instance.worker.
+ * random: a cookie naming another worker of this instance sends the
+ * connection there) or, for CPEs that drop cookies but keep the TCP
+ * connection, by the connection it arrived on. An Inform always starts a new
+ * session (stale cookies are ignored); one from a device already in session
+ * supersedes it.
+ *
+ * A session holds at most one request waiting for its answer (s->req), and
+ * answers it once the store has what it must keep: the Inform before the
+ * InformResponse, a CPE request before its response, an RPC's result before
+ * the next RPC goes out, a one-shot RPC's 'sent' mark before it does. */
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "core/acs_err.h"
+#include "core/acs_log.h"
+#include "net/acs_health.h"
+#include "session/acs_endpoint.h"
+#include "session/acs_rpc_json.h"
+#include "session/session_internal.h"
+
+#define XML_TYPE "text/xml; charset=\"utf-8\""
+
+/* The current request and the RPC in flight of each session live in arenas
+ * that survive the handler (store writes are built again on retries). */
+typedef struct sess_ext {
+  acs__session s;
+  acs_arena req_arena; /* the request being answered */
+  acs_cwmp_msg req_msg;
+  acs_arena rpc_arena; /* the RPC sent, until its answer is stored */
+  acs_cwmp_msg rpc_msg;
+} sess_ext;
+
+static sess_ext *ext(acs__session *s) { return (sess_ext *)s; }
+
+/* --- the table */
+
+unsigned acs_session_owner(const char *device_id, unsigned n) {
+  uint32_t h = 2166136261u;
+  for (const unsigned char *p = (const unsigned char *)device_id; *p; p++) {
+    h ^= *p;
+    h *= 16777619u;
+  }
+  return n ? h % n : 0;
+}
+
+static size_t bucket(const acs_session_table *t, const char *key) {
+  return acs_session_owner(key, 0xffffffffu) & (t->nbuckets - 1);
+}
+
+int acs_session_table_new(acs_app_worker *aw, acs_session_table **out) {
+  acs_session_table *t = calloc(1, sizeof *t);
+  if (!t) return ACS_ENOMEM;
+  t->aw = aw;
+  t->nbuckets = 1024;
+  t->by_device = calloc(t->nbuckets, sizeof *t->by_device);
+  t->by_cookie = calloc(t->nbuckets, sizeof *t->by_cookie);
+  if (!t->by_device || !t->by_cookie) {
+    free(t->by_device);
+    free(t->by_cookie);
+    free(t);
+    return ACS_ENOMEM;
+  }
+  *out = t;
+  return 0;
+}
+
+size_t acs_session_table_count(const acs_session_table *t) { return t->count; }
+
+static void table_grow(acs_session_table *t) {
+  size_t n = t->nbuckets * 2;
+  acs__session **bd = calloc(n, sizeof *bd), **bc = calloc(n, sizeof *bc);
+  if (!bd || !bc) {
+    free(bd);
+    free(bc);
+    return; /* longer chains, still correct */
+  }
+  size_t old = t->nbuckets;
+  t->nbuckets = n;
+  for (size_t i = 0; i < old; i++) {
+    for (acs__session *s = t->by_device[i], *next; s; s = next) {
+      next = s->next_dev;
+      size_t b = bucket(t, s->device_id);
+      s->next_dev = bd[b];
+      bd[b] = s;
+    }
+    for (acs__session *s = t->by_cookie[i], *next; s; s = next) {
+      next = s->next_cookie;
+      size_t b = bucket(t, s->cookie);
+      s->next_cookie = bc[b];
+      bc[b] = s;
+    }
+  }
+  free(t->by_device);
+  free(t->by_cookie);
+  t->by_device = bd;
+  t->by_cookie = bc;
+}
+
+static acs__session *find_device(acs_session_table *t, const char *id) {
+  for (acs__session *s = t->by_device[bucket(t, id)]; s; s = s->next_dev)
+    if (strcmp(s->device_id, id) == 0) return s;
+  return NULL;
+}
+
+static acs__session *find_cookie(acs_session_table *t, const char *cookie) {
+  for (acs__session *s = t->by_cookie[bucket(t, cookie)]; s; s = s->next_cookie)
+    if (strcmp(s->cookie, cookie) == 0) return s;
+  return NULL;
+}
+
+static void table_link(acs_session_table *t, acs__session *s) {
+  if (t->count >= t->nbuckets) table_grow(t);
+  size_t b = bucket(t, s->device_id);
+  s->next_dev = t->by_device[b];
+  t->by_device[b] = s;
+  b = bucket(t, s->cookie);
+  s->next_cookie = t->by_cookie[b];
+  t->by_cookie[b] = s;
+  t->count++;
+}
+
+static void table_unlink(acs_session_table *t, acs__session *s) {
+  acs__session **pp;
+  for (pp = &t->by_device[bucket(t, s->device_id)]; *pp; pp = &(*pp)->next_dev) {
+    if (*pp == s) {
+      *pp = s->next_dev;
+      break;
+    }
+  }
+  for (pp = &t->by_cookie[bucket(t, s->cookie)]; *pp; pp = &(*pp)->next_cookie) {
+    if (*pp == s) {
+      *pp = s->next_cookie;
+      break;
+    }
+  }
+  t->count--;
+}
+
+/* --- session life */
+
+void acs__sess_ref(acs__session *s) { s->refs++; }
+
+void acs__sess_unref(acs__session *s) {
+  if (--s->refs > 0) return;
+  sess_ext *e = ext(s);
+  for (size_t i = 0; i < s->ntasks; i++) {
+    free(s->tasks[i].rpc);
+    free(s->tasks[i].args);
+    free(s->tasks[i].command_key);
+  }
+  free(s->tasks);
+  free(s->device_id);
+  acs_arena_reset(&s->arena);
+  acs_arena_reset(&e->req_arena);
+  acs_arena_reset(&e->rpc_arena);
+  free(e);
+}
+
+static void timer_close_cb(uv_handle_t *h) { acs__sess_unref(h->data); }
+
+static void conn_closed_cb(acs_conn *c, void *data) {
+  acs__session *s = data;
+  if (s->bound == c) s->bound = NULL;
+}
+
+static void bind_conn(acs__session *s, acs_conn *c) {
+  if (s->bound == c) return;
+  if (s->bound) acs_conn_set_data(s->bound, NULL, NULL);
+  s->bound = c;
+  acs_conn_set_data(c, s, conn_closed_cb);
+}
+
+/* The outcome of an RPC sent and never answered: a one-shot RPC may have
+ * run, so it is 'unknown' (never sent again); any other goes back to
+ * 'pending' and is sent again in the device's next session. */
+static void drop_outstanding(acs__session *s) {
+  if (!s->outstanding) return;
+  acs__sess_store_task_status(s, s->outstanding->id,
+                              s->outstanding_one_shot ? "unknown" : "pending", 0, NULL);
+  s->outstanding = NULL;
+}
+
+static void sess_end(acs__session *s, const char *why) {
+  if (s->st == ACS__S_DONE) return;
+  acs_app *app = s->t->aw->app;
+  if (why) acs_log(ACS_LOG_DEBUG, "session", "%s: session ended: %s", s->device_id, why);
+  drop_outstanding(s);
+  s->st = ACS__S_DONE;
+  table_unlink(s->t, s);
+  atomic_fetch_sub_explicit(&app->sessions, 1, memory_order_relaxed);
+  if (s->bound) {
+    acs_conn_set_data(s->bound, NULL, NULL);
+    s->bound = NULL;
+  }
+  if (s->timer_open) {
+    s->timer_open = false;
+    uv_close((uv_handle_t *)&s->timer, timer_close_cb);
+  }
+  acs__sess_unref(s); /* the table's */
+}
+
+static void sess_timeout_cb(uv_timer_t *h) {
+  acs__session *s = h->data;
+  acs_log(ACS_LOG_INFO, "session", "%s: no answer from the CPE within %u ms", s->device_id,
+          s->t->aw->app->cfg->session_timeout_ms);
+  sess_end(s, "timeout");
+}
+
+static void sess_wait_cpe(acs__session *s) {
+  if (s->timer_open)
+    uv_timer_start(&s->timer, sess_timeout_cb, s->t->aw->app->cfg->session_timeout_ms, 0);
+}
+
+static acs__session *sess_new(acs_session_table *t, const char *device_id) {
+  acs_app *app = t->aw->app;
+  sess_ext *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  acs__session *s = &e->s;
+  s->t = t;
+  if (!(s->device_id = strdup(device_id))) {
+    free(e);
+    return NULL;
+  }
+  acs_arena_init(&s->arena, 16384);
+  acs_arena_init(&e->req_arena, 8192);
+  acs_arena_init(&e->rpc_arena, 4096);
+  unsigned char r[12];
+  if (RAND_bytes(r, sizeof r) != 1) {
+    uint64_t x = uv_hrtime() ^ (++t->seq << 32);
+    memset(r, 0, sizeof r);
+    memcpy(r, &x, sizeof x);
+  }
+  int n = snprintf(s->cookie, sizeof s->cookie, "%s.%u.", app->instance_id,
+                   acs_worker_index(t->aw->w));
+  for (size_t i = 0; i < sizeof r && n + 2 < (int)sizeof s->cookie; i++, n += 2)
+    snprintf(s->cookie + n, 3, "%02x", r[i]);
+  uv_timer_init(acs_worker_loop(t->aw->w), &s->timer);
+  s->timer.data = s;
+  s->timer_open = true;
+  s->refs = 2; /* the table's and the timer's */
+  s->st = ACS__S_INFORM;
+  table_link(t, s);
+  atomic_fetch_add_explicit(&app->sessions, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&app->sessions_total, 1, memory_order_relaxed);
+  return s;
+}
+
+void acs_session_table_stop(acs_session_table *t) {
+  t->stopping = true;
+  for (size_t i = 0; i < t->nbuckets; i++) {
+    while (t->by_device[i]) sess_end(t->by_device[i], "acsd stopping");
+  }
+  free(t->by_device);
+  free(t->by_cookie);
+  free(t);
+}
+
+/* --- answering */
+
+static void reply(acs_conn *c, int status, const char *type, const acs_buf *body,
+                  const char *extra) {
+  acs_http_response r = {
+      .status = status,
+      .content_type = body && body->len ? type : NULL,
+      .body = body ? body->data : NULL,
+      .body_len = body ? body->len : 0,
+      .keep_alive = true,
+      .extra_headers = extra,
+  };
+  acs_conn_respond(c, &r);
+}
+
+static void reply_503(acs_conn *c, const acs_app *app, const char *why) {
+  char extra[64];
+  acs_buf body = ACS_BUF_INIT;
+  snprintf(extra, sizeof extra, "Retry-After: %u\r\n", app->cfg->retry_after_s);
+  acs_buf_printf(&body, "503 Service Unavailable: %s\n", why);
+  reply(c, 503, "text/plain; charset=utf-8", &body, extra);
+  acs_buf_free(&body);
+}
+
+static void reply_fault(acs_conn *c, const acs_cwmp_msg *in, uint32_t code, const char *text) {
+  acs_buf body = ACS_BUF_INIT;
+  acs_cwmp_encode_fault(in->ns, in->id, code, text, &body);
+  reply(c, 500, XML_TYPE, &body, NULL);
+  acs_buf_free(&body);
+}
+
+/* Answers the session's waiting request with msg (or 204 when NULL). */
+static void sess_reply_msg(acs__session *s, const acs_cwmp_msg *msg, bool set_cookie) {
+  acs_conn *c = s->req;
+  if (!c) return;
+  s->req = NULL;
+  acs_buf body = ACS_BUF_INIT;
+  char extra[160];
+  extra[0] = '\0';
+  if (set_cookie)
+    snprintf(extra, sizeof extra, "Set-Cookie: " ACS_SESSION_COOKIE "=%s; Path=/\r\n", s->cookie);
+  if (msg && acs_cwmp_encode(msg, &body) == 0) {
+    reply(c, 200, XML_TYPE, &body, extra[0] ? extra : NULL);
+  } else {
+    reply(c, msg ? 500 : 204, NULL, NULL, extra[0] ? extra : NULL);
+  }
+  acs_buf_free(&body);
+}
+
+static void sess_reply_503(acs__session *s, const char *why) {
+  acs_conn *c = s->req;
+  if (!c) return;
+  s->req = NULL;
+  reply_503(c, s->t->aw->app, why);
+}
+
+/* --- the ACS's turn: queued tasks, one RPC per response */
+
+static void next_rpc(acs__session *s);
+
+static char **command_key_field(acs_cwmp_msg *m) {
+  switch (m->kind) {
+    case ACS_CWMP_REBOOT:
+      return &m->u.command_key_req.command_key;
+    case ACS_CWMP_DOWNLOAD:
+      return &m->u.download.command_key;
+    case ACS_CWMP_UPLOAD:
+      return &m->u.upload.command_key;
+    case ACS_CWMP_SCHEDULE_INFORM:
+      return &m->u.schedule_inform.command_key;
+    case ACS_CWMP_SCHEDULE_DOWNLOAD:
+      return &m->u.schedule_download.command_key;
+    case ACS_CWMP_CHANGE_DU_STATE:
+      return &m->u.change_du_state.command_key;
+    default:
+      return NULL;
+  }
+}
+
+static void send_outstanding(acs__session *s) {
+  sess_ext *e = ext(s);
+  acs__sess_ref(s); /* sess_reply_msg may not end it, but keep the order clear */
+  sess_reply_msg(s, &e->rpc_msg, false);
+  sess_wait_cpe(s);
+  acs__sess_unref(s);
+}
+
+static void marked_sent_cb(acs__session *s, int status) {
+  if (s->st == ACS__S_DONE) {
+    sess_reply_msg(s, NULL, false);
+    return;
+  }
+  if (status) {
+    /* cannot record it: do not send it; the CPE gets 204, the task waits */
+    s->outstanding = NULL;
+    sess_reply_msg(s, NULL, false);
+    sess_end(s, "store unavailable");
+    return;
+  }
+  if (!s->outstanding) { /* cancelled or sent elsewhere meanwhile */
+    next_rpc(s);
+    return;
+  }
+  send_outstanding(s);
+}
+
+static void next_rpc(acs__session *s) {
+  sess_ext *e = ext(s);
+  char err[256];
+  while (s->next_task < s->ntasks) {
+    acs__task *task = &s->tasks[s->next_task++];
+    acs_cwmp_kind kind = acs_cwmp_kind_from_name(task->rpc);
+    if (!acs_rpc_is_task_kind(kind)) {
+      acs__sess_store_task_status(s, task->id, "fault", 8000, "not an ACS RPC");
+      continue;
+    }
+    acs_arena_reset(&e->rpc_arena);
+    json_error_t jerr;
+    json_t *args = json_loads(task->args ? task->args : "{}", 0, &jerr);
+    int rc = args ? acs_rpc_from_json(kind, args, &e->rpc_arena, &e->rpc_msg, err, sizeof err)
+                  : ACS_EINVAL;
+    if (!args) snprintf(err, sizeof err, "args: %s", jerr.text);
+    json_decref(args);
+    if (rc) {
+      acs__sess_store_task_status(s, task->id, "fault", 8003, err);
+      continue;
+    }
+    e->rpc_msg.ns = s->ns;
+    snprintf(s->outstanding_id, sizeof s->outstanding_id, "acsd-%llx",
+             (unsigned long long)++s->t->seq);
+    e->rpc_msg.id = s->outstanding_id;
+    s->outstanding = task;
+    s->outstanding_kind = kind;
+    s->outstanding_one_shot = acs_rpc_is_one_shot(kind);
+    if (s->outstanding_one_shot && s->t->aw->pg) {
+      char **ck = command_key_field(&e->rpc_msg);
+      char key[48];
+      if (ck && (!*ck || !**ck)) {
+        snprintf(key, sizeof key, "acsd-task-%lld", (long long)task->id);
+        *ck = acs_arena_strdup(&e->rpc_arena, key);
+      }
+      if (acs__sess_store_mark_sent(s, task, ck ? *ck : NULL, marked_sent_cb) == 0)
+        return;
+      s->outstanding = NULL;
+      sess_reply_msg(s, NULL, false);
+      sess_end(s, "store unavailable");
+      return;
+    }
+    send_outstanding(s);
+    return;
+  }
+  /* nothing more to do: 204 ends the session */
+  sess_reply_msg(s, NULL, false);
+  sess_end(s, NULL);
+}
+
+static void result_stored_cb(acs__session *s, int status) {
+  if (s->st == ACS__S_DONE) {
+    sess_reply_msg(s, NULL, false);
+    return;
+  }
+  if (status) {
+    /* the result is lost: the task goes back to pending (not one-shot)
+     * or unknown when the store returns; end the session quietly */
+    sess_reply_msg(s, NULL, false);
+    sess_end(s, "store unavailable");
+    return;
+  }
+  next_rpc(s);
+}
+
+/* The CPE's answer (a response or a fault) to the RPC in flight. */
+static void on_rpc_answer(acs__session *s, const acs_cwmp_msg *in) {
+  sess_ext *e = ext(s);
+  acs__task *task = s->outstanding;
+  s->outstanding = NULL;
+  if (!s->t->aw->pg) {
+    next_rpc(s);
+    return;
+  }
+  if (acs__sess_store_result(s, task, &e->rpc_msg, in, result_stored_cb) == 0) return;
+  s->outstanding = task;
+  sess_reply_msg(s, NULL, false);
+  sess_end(s, "store unavailable");
+}
+
+/* --- the CPE's turn */
+
+static void cpe_request_stored_cb(acs__session *s, int status) {
+  sess_ext *e = ext(s);
+  if (status) {
+    /* not durable: no response, so that the CPE sends it again later */
+    sess_reply_503(s, "store unavailable");
+    sess_end(s, "store unavailable");
+    return;
+  }
+  acs_cwmp_msg rsp;
+  acs_cwmp_endpoint_reply(&e->req_msg, &rsp);
+  sess_reply_msg(s, &rsp, false);
+  if (s->st != ACS__S_DONE) sess_wait_cpe(s);
+}
+
+static void on_cpe_request(acs__session *s) {
+  sess_ext *e = ext(s);
+  acs_cwmp_msg rsp;
+  acs_cwmp_msg *in = &e->req_msg;
+  acs_cwmp_reply r = acs_cwmp_endpoint_reply(in, &rsp);
+  if (r == ACS_CWMP_REPLY_FAULT) {
+    acs_conn *c = s->req;
+    s->req = NULL;
+    reply_fault(c, in, 8000, NULL);
+    sess_wait_cpe(s);
+    return;
+  }
+  bool keep = in->kind == ACS_CWMP_TRANSFER_COMPLETE ||
+              in->kind == ACS_CWMP_AUTONOMOUS_TRANSFER_COMPLETE ||
+              in->kind == ACS_CWMP_REQUEST_DOWNLOAD || in->kind == ACS_CWMP_DU_STATE_CHANGE_COMPLETE ||
+              in->kind == ACS_CWMP_AUTONOMOUS_DU_STATE_CHANGE_COMPLETE ||
+              in->kind == ACS_CWMP_KICKED;
+  if (keep && s->t->aw->pg) {
+    if (acs__sess_store_event(s, in, cpe_request_stored_cb) == 0) return;
+    sess_reply_503(s, "store unavailable");
+    sess_end(s, "store unavailable");
+    return;
+  }
+  sess_reply_msg(s, &rsp, false);
+  sess_wait_cpe(s);
+}
+
+static void on_empty_post(acs__session *s) {
+  switch (s->st) {
+    case ACS__S_CPE_TURN:
+      s->st = ACS__S_ACS_TURN;
+      next_rpc(s);
+      return;
+    case ACS__S_ACS_TURN:
+      /* an empty POST where an answer was due: the RPC's fate is unknown */
+      if (s->outstanding) {
+        drop_outstanding(s);
+        sess_reply_msg(s, NULL, false);
+        sess_end(s, "empty POST instead of an RPC answer");
+        return;
+      }
+      next_rpc(s);
+      return;
+    default:
+      sess_reply_msg(s, NULL, false);
+      return;
+  }
+}
+
+/* --- the Inform */
+
+static void inform_stored_cb(acs__session *s, int status) {
+  sess_ext *e = ext(s);
+  (void)e;
+  if (s->st == ACS__S_DONE) { /* superseded meanwhile */
+    sess_reply_msg(s, NULL, false);
+    return;
+  }
+  if (status) {
+    acs_log(ACS_LOG_WARN, "session", "%s: Inform not stored: %s", s->device_id,
+            acs_strerror(status));
+    sess_reply_503(s, "store unavailable");
+    sess_end(s, NULL);
+    return;
+  }
+  acs_cwmp_msg rsp;
+  acs_cwmp_endpoint_reply(&s->inform, &rsp);
+  s->st = ACS__S_CPE_TURN;
+  sess_reply_msg(s, &rsp, true);
+  if (s->st != ACS__S_DONE) sess_wait_cpe(s);
+}
+
+/* Why new sessions are refused right now, or NULL. */
+static const char *admission(acs_app_worker *aw) {
+  acs_app *app = aw->app;
+  if (atomic_load_explicit(&app->sessions, memory_order_relaxed) >= (long)app->cfg->max_sessions)
+    return "too many sessions in flight";
+  if (!aw->pg) return NULL;
+  if (!acs_pg_is_up(aw->pg)) return "store unavailable";
+  uint64_t slow = (uint64_t)app->cfg->pg_slow_ms * 1000;
+  if (acs_pg_stall_us(aw->pg) > slow) return "store too slow";
+  if (acs_store_batch_depth(aw->batch) > app->cfg->max_sessions) return "store backlog";
+  return NULL;
+}
+
+static bool blank(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isspace((unsigned char)p[i])) return false;
+  return true;
+}
+
+/* An acsd_session value of this instance: its worker, or -1. */
+static int cookie_worker(const acs_app *app, const char *v) {
+  size_t il = strlen(app->instance_id);
+  if (strncmp(v, app->instance_id, il) != 0 || v[il] != '.') return -1;
+  char *end;
+  long w = strtol(v + il + 1, &end, 10);
+  if (end == v + il + 1 || *end != '.' || w < 0 || w > 65535) return -1;
+  return (int)w;
+}
+
+/* Looks at every acsd_session cookie the request carries (CPEs send stale
+ * ones from earlier sessions, echo attributes such as $Path or Path, and
+ * some send several Cookie headers): the live session, or in *route the
+ * worker a cookie of this instance names. */
+static acs__session *match_cookie(acs_session_table *t, const acs_http_request *req, int *route) {
+  *route = -1;
+  for (size_t h = 0; h < req->n_headers; h++) {
+    if (strcasecmp(req->headers[h].name, "Cookie") != 0) continue;
+    const char *p = req->headers[h].value;
+    while (*p) {
+      while (*p == ' ' || *p == '\t' || *p == ';' || *p == ',') p++;
+      const char *end = p + strcspn(p, ";,");
+      const char *eq = memchr(p, '=', (size_t)(end - p));
+      size_t nlen = eq ? (size_t)(eq - p) : 0;
+      while (nlen && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t')) nlen--;
+      if (eq && nlen == strlen(ACS_SESSION_COOKIE) && memcmp(p, ACS_SESSION_COOKIE, nlen) == 0) {
+        const char *v = eq + 1;
+        while (*v == ' ' || *v == '"') v++;
+        size_t vlen = (size_t)(end - v);
+        while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '"')) vlen--;
+        char val[128];
+        if (vlen < sizeof val) {
+          memcpy(val, v, vlen);
+          val[vlen] = '\0';
+          acs__session *s = find_cookie(t, val);
+          if (s) return s;
+          int w = cookie_worker(t->aw->app, val);
+          if (w >= 0) *route = w;
+        }
+      }
+      p = end;
+    }
+  }
+  return NULL;
+}
+
+static bool try_handoff(acs_conn *c, unsigned owner) {
+  acs_worker *w = acs_conn_worker(c);
+  if (owner == acs_worker_index(w) || acs_conn_handed_off(c) || owner >= acs_worker_count(w))
+    return false;
+  if (acs_conn_handoff(c, owner) != 0) return false;
+  acs_app *app = acs_app_worker_of(w)->app;
+  atomic_fetch_add_explicit(&app->handoffs, 1, memory_order_relaxed);
+  return true;
+}
+
+static void supersede(acs__session *old) {
+  acs_app *app = old->t->aw->app;
+  atomic_fetch_add_explicit(&app->supersedes, 1, memory_order_relaxed);
+  acs_log(ACS_LOG_INFO, "session", "%s: a newer Inform supersedes the session in progress%s",
+          old->device_id, old->outstanding ? " (its RPC's outcome is unknown)" : "");
+  sess_end(old, "superseded");
+}
+
+static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_msg *in) {
+  acs_app_worker *aw = t->aw;
+  const acs_cwmp_device_id *d = &in->u.inform.device_id;
+  acs_buf id = ACS_BUF_INIT;
+  if (acs_cwmp_device_id_format(d->oui, d->product_class, d->serial_number, &id)) {
+    reply_fault(c, in, 8003, "Inform: DeviceId needs an OUI and a SerialNumber");
+    goto done;
+  }
+  if (try_handoff(c, acs_session_owner(id.data, acs_worker_count(aw->w)))) goto done;
+  const char *why = admission(aw);
+  if (why) {
+    atomic_fetch_add_explicit(&aw->app->sessions_rejected, 1, memory_order_relaxed);
+    reply_503(c, aw->app, why);
+    goto done;
+  }
+  acs__session *old = find_device(t, id.data);
+  if (old) supersede(old);
+  acs__session *s = sess_new(t, id.data);
+  if (!s) {
+    reply_503(c, aw->app, "out of memory");
+    goto done;
+  }
+  s->arena = *a; /* the parse now lives with the session */
+  acs_arena_init(a, 0);
+  s->inform = *in;
+  s->ns = in->ns;
+  snprintf(s->peer, sizeof s->peer, "%s", acs_conn_peer(c));
+  s->req = c;
+  bind_conn(s, c);
+  if (!aw->pg) {
+    inform_stored_cb(s, 0);
+  } else {
+    int rc = acs__sess_store_inform(s, inform_stored_cb);
+    if (rc) inform_stored_cb(s, rc);
+  }
+done:
+  acs_buf_free(&id);
+}
+
+void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
+  acs_app_worker *aw = acs_app_worker_of(acs_conn_worker(c));
+  acs_session_table *t = aw->sessions;
+  if (acs_health_try(c, req)) return;
+  if (strcmp(req->method, "POST") != 0) {
+    acs_http_response r = {405, NULL, NULL, 0, true, "Allow: POST\r\n"};
+    acs_conn_respond(c, &r);
+    return;
+  }
+  int route;
+  acs__session *s = match_cookie(t, req, &route);
+  if (!s && route >= 0 && try_handoff(c, (unsigned)route)) return;
+  if (!s) {
+    acs__session *b = acs_conn_data(c);
+    if (b && b->st != ACS__S_DONE) s = b;
+  }
+  if (s && s->req) {
+    /* the CPE gave up on its last request and sent another */
+    reply_503(c, aw->app, "a request of this session is still being processed");
+    return;
+  }
+  bool empty = blank(req->body, req->body_len);
+  if (empty) {
+    if (!s) {
+      reply(c, 204, NULL, NULL, NULL);
+      return;
+    }
+    uv_timer_stop(&s->timer);
+    bind_conn(s, c);
+    s->req = c;
+    on_empty_post(s);
+    return;
+  }
+
+  acs_arena a;
+  acs_arena_init(&a, 16384);
+  acs_cwmp_msg in;
+  acs_cwmp_error err;
+  int rc = acs_cwmp_parse(req->body, req->body_len, &a, NULL, &in, &err);
+  if (rc) {
+    acs_buf body = ACS_BUF_INIT;
+    int status = acs_cwmp_endpoint_refuse(&in, rc, &err, &body);
+    reply(c, status, status == 400 ? "text/plain; charset=utf-8" : XML_TYPE, &body, NULL);
+    acs_buf_free(&body);
+    goto done;
+  }
+  if (in.kind == ACS_CWMP_INFORM) {
+    on_inform(c, t, &a, &in);
+    goto done;
+  }
+  if (!s) {
+    reply_fault(c, &in, 8003, "no session: a CWMP session begins with an Inform");
+    goto done;
+  }
+  uv_timer_stop(&s->timer);
+  bind_conn(s, c);
+  s->req = c;
+  sess_ext *e = ext(s);
+  acs_arena_reset(&e->req_arena);
+  e->req_arena = a; /* the request's parse lives as long as its answer needs */
+  acs_arena_init(&a, 0);
+  e->req_msg = in;
+  if (s->st == ACS__S_ACS_TURN && s->outstanding &&
+      (in.kind == ACS_CWMP_FAULT || in.kind == acs_cwmp_response_kind(s->outstanding_kind))) {
+    on_rpc_answer(s, &e->req_msg);
+  } else if (acs_cwmp_is_cpe_request(in.kind) || in.kind == ACS_CWMP_UNKNOWN) {
+    on_cpe_request(s);
+  } else if (s->st == ACS__S_ACS_TURN) {
+    /* an answer that does not match the RPC in flight */
+    if (s->outstanding) {
+      acs__sess_store_task_status(s, s->outstanding->id, "fault", 8003,
+                                  "the CPE answered with another message");
+      s->outstanding = NULL;
+    }
+    next_rpc(s);
+  } else {
+    sess_reply_msg(s, NULL, false); /* a response while it was the CPE's turn */
+    sess_wait_cpe(s);
+  }
+done:
+  acs_arena_reset(&a);
+}

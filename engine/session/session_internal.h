@@ -1,0 +1,97 @@
+/* session_internal.h: what session.c (the state machine) and
+ * session_store.c (its statements) share. Not a public header.
+ *
+ * Threading: a session and its table belong to the owner worker's thread. */
+#ifndef ACS_SESSION_INTERNAL_H
+#define ACS_SESSION_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/acs_arena.h"
+#include "cwmp/acs_cwmp.h"
+#include "session/acs_session.h"
+
+#define ACS_SESSION_COOKIE "acsd_session"
+
+typedef enum acs__sess_state {
+  ACS__S_INFORM = 0, /* Inform received, its write in flight */
+  ACS__S_CPE_TURN,   /* InformResponse sent: CPE requests until its empty POST */
+  ACS__S_ACS_TURN,   /* our RPCs, one per response */
+  ACS__S_DONE,       /* ended (204 sent, superseded, timed out): unlinked */
+} acs__sess_state;
+
+/* A queued task, as read from the store in the Inform's transaction. */
+typedef struct acs__task {
+  int64_t id;
+  char *rpc;         /* element name: "SetParameterValues" */
+  char *args;        /* JSON text */
+  char *command_key; /* as recorded, or NULL */
+} acs__task;
+
+typedef struct acs__session acs__session;
+
+struct acs_session_table {
+  acs_app_worker *aw;
+  acs__session **by_device; /* chained on next_dev */
+  acs__session **by_cookie; /* chained on next_cookie */
+  size_t nbuckets, count;
+  uint64_t seq; /* cookies and cwmp:IDs */
+  bool stopping;
+};
+
+struct acs__session {
+  acs_session_table *t;
+  acs__session *next_dev, *next_cookie;
+  char *device_id;
+  char cookie[96]; /* instance.worker.random */
+  acs__sess_state st;
+  acs_cwmp_ns ns;
+  uv_timer_t timer; /* waiting for the CPE */
+  bool timer_open;
+  int refs;         /* the table's, store operations', the timer's close */
+  acs_conn *req;    /* a request of this session waiting for its answer */
+  acs_conn *bound;  /* the connection the CPE used last (weak; cleared on close) */
+  /* Inform data kept for the writes */
+  acs_arena arena; /* the Inform's parse, cookies; freed with the session */
+  acs_cwmp_msg inform;
+  char peer[64];
+  /* tasks */
+  acs__task *tasks;
+  size_t ntasks, next_task;
+  acs__task *outstanding; /* RPC sent, answer awaited */
+  acs_cwmp_kind outstanding_kind;
+  char outstanding_id[32];
+  bool outstanding_one_shot;
+  bool had_store_error;
+};
+
+/* session_store.c: each submits one group-commit item; done(s, status)
+ * runs once (status 0: committed). The session is referenced meanwhile. */
+typedef void (*acs__sess_done_fn)(acs__session *s, int status);
+
+/* The Inform: device row, parameters, events, expiry and recovery of old
+ * tasks, and the queued tasks read back (into s->tasks). */
+int acs__sess_store_inform(acs__session *s, acs__sess_done_fn done);
+/* One-shot RPC about to go out: status 'sent' with its CommandKey, only if
+ * still pending; when it no longer was (cancelled meanwhile), done finds
+ * s->outstanding cleared and the RPC must not go out. */
+int acs__sess_store_mark_sent(acs__session *s, acs__task *task, const char *command_key,
+                              acs__sess_done_fn done);
+/* The CPE's answer to task: its result (or fault) and the data model
+ * changes it implies. rsp is the parsed answer; sent is the RPC as sent. */
+int acs__sess_store_result(acs__session *s, acs__task *task, const acs_cwmp_msg *sent,
+                           const acs_cwmp_msg *rsp, acs__sess_done_fn done);
+/* A task that failed before reaching the CPE, or whose outcome is unknown
+ * (status "fault" / "unknown" / "pending" again). Fire and forget. */
+void acs__sess_store_task_status(acs__session *s, int64_t task_id, const char *status,
+                                 int fault_code, const char *fault_string);
+/* A CPE request worth keeping (TransferComplete, RequestDownload, DU state
+ * changes, Kicked) as an event row with its payload. */
+int acs__sess_store_event(acs__session *s, const acs_cwmp_msg *req, acs__sess_done_fn done);
+
+void acs__sess_ref(acs__session *s);
+void acs__sess_unref(acs__session *s);
+
+#endif

@@ -1,0 +1,576 @@
+/* session_store.c: what a CWMP session writes and reads, each operation one
+ * item of the worker's group commit (acs_store.h), keyed by device id.
+ *
+ * An item's build function runs once per attempt (a failed transaction is
+ * split and retried), so it rebuilds its statements from the session's own
+ * data each time; what a statement reads (the queued tasks, a row count) is
+ * taken from the last attempt, the one whose commit the done callback
+ * reports. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/acs_err.h"
+#include "core/acs_log.h"
+#include "session/acs_rpc_json.h"
+#include "session/session_internal.h"
+
+typedef enum { OP_INFORM, OP_MARK_SENT, OP_RESULT, OP_STATUS, OP_EVENT } op_kind;
+
+typedef struct sess_op {
+  acs__session *s;
+  acs__sess_done_fn done;
+  op_kind kind;
+  acs__task *task;
+  const acs_cwmp_msg *sent, *rsp;
+  int64_t task_id;
+  char status[16];
+  int fault_code;
+  char *text;  /* command key, fault string */
+  char *json;  /* result or payload */
+  long long rows;
+  acs__task *tasks; /* OP_INFORM: read back by the last attempt */
+  size_t ntasks;
+} sess_op;
+
+static void free_tasks(acs__task *t, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(t[i].rpc);
+    free(t[i].args);
+    free(t[i].command_key);
+  }
+  free(t);
+}
+
+static void op_free(sess_op *op) {
+  free_tasks(op->tasks, op->ntasks);
+  free(op->text);
+  free(op->json);
+  free(op);
+}
+
+static const char *xsd_name(acs_cwmp_type t, char buf[32]) {
+  if (t == ACS_XSD_ANY) return NULL;
+  snprintf(buf, 32, "xsd:%s", acs_cwmp_type_name(t));
+  return buf;
+}
+
+/* --- statements */
+
+static const char sql_device[] =
+    "INSERT INTO devices AS d (id, oui, product_class, serial_number, manufacturer,\n"
+    "  hardware_version, software_version, last_inform, last_boot, last_bootstrap, source_ip,\n"
+    "  connection_request_url, cwmp_version, data_stale)\n"
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, now(), CASE WHEN $8::boolean THEN now() END,\n"
+    "  CASE WHEN $9::boolean THEN now() END, $10::inet, $11, $12, $9::boolean)\n"
+    "ON CONFLICT (id) DO UPDATE SET\n"
+    "  manufacturer = excluded.manufacturer,\n"
+    "  hardware_version = coalesce(excluded.hardware_version, d.hardware_version),\n"
+    "  software_version = coalesce(excluded.software_version, d.software_version),\n"
+    "  last_inform = excluded.last_inform,\n"
+    "  last_boot = coalesce(excluded.last_boot, d.last_boot),\n"
+    "  last_bootstrap = coalesce(excluded.last_bootstrap, d.last_bootstrap),\n"
+    "  source_ip = excluded.source_ip,\n"
+    "  connection_request_url = coalesce(excluded.connection_request_url,\n"
+    "                                    d.connection_request_url),\n"
+    "  cwmp_version = excluded.cwmp_version,\n"
+    "  data_stale = d.data_stale OR excluded.data_stale,\n"
+    "  refreshed = CASE WHEN excluded.data_stale THEN '{}'::jsonb ELSE d.refreshed END";
+
+static const char sql_events[] =
+    "INSERT INTO events (device_id, code, command_key)\n"
+    "SELECT $1, e.code, nullif(e.key, '') FROM unnest($2::text[], $3::text[]) AS e(code, key)";
+
+/* Tasks at the start of a session, in one statement: a one-shot RPC still
+ * 'sent' from an earlier session went out and was never answered; it is
+ * 'done' if the CPE now reports its CommandKey in an "M ..." event, else
+ * 'unknown' (never sent twice). Pending tasks past their expiry are
+ * 'expired'. The rest of the pending ones are read back in order. */
+static const char sql_tasks[] =
+    "WITH old AS (\n"
+    "  UPDATE tasks SET done_at = now(), status = CASE\n"
+    "    WHEN status = 'pending' THEN 'expired'\n"
+    "    WHEN command_key = ANY($2::text[]) THEN 'done' ELSE 'unknown' END\n"
+    "  WHERE device_id = $1 AND status IN ('pending', 'sent')\n"
+    "    AND (status = 'sent' OR expires_at <= now())\n"
+    "  RETURNING id)\n"
+    "SELECT id, rpc, args::text, command_key FROM tasks\n"
+    "WHERE device_id = $1 AND status = 'pending' AND id NOT IN (SELECT id FROM old)\n"
+    "ORDER BY id";
+
+static const char sql_mark_sent[] =
+    "UPDATE tasks SET status = 'sent', sent_at = now(), command_key = $2\n"
+    "WHERE id = $1 AND status = 'pending'";
+
+static const char sql_task_done[] =
+    "UPDATE tasks SET status = $2, done_at = now(), result = $3::jsonb,\n"
+    "  fault_code = $4::int, fault_string = $5\n"
+    "WHERE id = $1";
+
+static const char sql_task_status[] =
+    "UPDATE tasks SET status = $2, done_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END,\n"
+    "  sent_at = CASE WHEN $2 = 'pending' THEN NULL ELSE sent_at END,\n"
+    "  fault_code = $3::int, fault_string = $4\n"
+    "WHERE id = $1 AND status IN ('pending', 'sent')";
+
+/* A GetParameterNames of a whole subtree: what is stored under it and was
+ * not listed has vanished from the CPE. */
+static const char sql_gpn_vanished[] =
+    "DELETE FROM parameters WHERE device_id = $1 AND starts_with(name, $2)\n"
+    "  AND name <> ALL($3::text[]) AND name <> $2";
+
+/* SetParameterAttributes: only what the request says changes. */
+static const char sql_spa[] =
+    "UPDATE parameters AS p SET\n"
+    "  notification = CASE WHEN u.nc THEN u.n ELSE p.notification END,\n"
+    "  access_list = CASE WHEN u.ac THEN string_to_array(u.al, ',') ELSE p.access_list END,\n"
+    "  attrs_at = now()\n"
+    "FROM unnest($2::text[], $3::boolean[], $4::smallint[], $5::boolean[], $6::text[])\n"
+    "  AS u(name, nc, n, ac, al)\n"
+    "WHERE p.device_id = $1 AND p.name = u.name";
+
+static const char sql_event_payload[] =
+    "INSERT INTO events (device_id, code, command_key, payload) VALUES ($1, $2, $3, $4::jsonb)";
+
+/* TransferComplete: the Download/Upload task with that CommandKey gets it. */
+static const char sql_transfer_done[] =
+    "UPDATE tasks SET result = coalesce(result, '{}'::jsonb) ||\n"
+    "  jsonb_build_object('TransferComplete', $3::jsonb),\n"
+    "  status = CASE WHEN ($3::jsonb #>> '{FaultStruct,FaultCode}')::int > 0\n"
+    "    THEN 'fault' ELSE status END\n"
+    "WHERE device_id = $1 AND command_key = $2 AND rpc IN ('Download', 'Upload',\n"
+    "  'ScheduleDownload')";
+
+/* --- helpers */
+
+static void bool_array(acs_buf *b, const bool *v, size_t n) {
+  acs_buf_putc(b, '{');
+  for (size_t i = 0; i < n; i++) acs_buf_puts(b, i ? (v[i] ? ",t" : ",f") : (v[i] ? "t" : "f"));
+  acs_buf_putc(b, '}');
+}
+
+static void int_array(acs_buf *b, const int *v, size_t n) {
+  acs_buf_putc(b, '{');
+  for (size_t i = 0; i < n; i++) acs_buf_printf(b, "%s%d", i ? "," : "", v[i]);
+  acs_buf_putc(b, '}');
+}
+
+static void join(acs_buf *b, const acs_cwmp_strings *s) {
+  for (size_t i = 0; i < s->n; i++) {
+    if (i) acs_buf_putc(b, ',');
+    acs_buf_puts(b, s->v[i] ? s->v[i] : "");
+  }
+  if (b->cap == 0) acs_buf_reserve(b, 1);
+}
+
+/* An Inform parameter's value by the end of its name (the same under
+ * Device. and InternetGatewayDevice.). */
+static const char *inform_value(const acs_cwmp_inform *in, const char *suffix) {
+  size_t sl = strlen(suffix);
+  for (size_t i = 0; i < in->params.n; i++) {
+    const char *n = in->params.v[i].name;
+    size_t nl = n ? strlen(n) : 0;
+    if (nl >= sl && strcmp(n + nl - sl, suffix) == 0 && (nl == sl || n[nl - sl - 1] == '.'))
+      return in->params.v[i].value;
+  }
+  return NULL;
+}
+
+static int put_values(acs_pg *c, const char *dev, const acs_cwmp_param_values *pv) {
+  size_t n = pv->n;
+  if (n == 0) return 0;
+  const char **names = calloc(n, sizeof *names), **vals = calloc(n, sizeof *vals);
+  const char **types = calloc(n, sizeof *types);
+  char (*tb)[32] = calloc(n, sizeof *tb);
+  int rc = ACS_ENOMEM;
+  if (names && vals && types && tb) {
+    for (size_t i = 0; i < n; i++) {
+      names[i] = pv->v[i].name ? pv->v[i].name : "";
+      vals[i] = pv->v[i].value ? pv->v[i].value : "";
+      types[i] = xsd_name(pv->v[i].type, tb[i]);
+    }
+    rc = acs_store_put_values(c, dev, n, names, vals, types, 0, NULL, NULL);
+  }
+  free(names);
+  free(vals);
+  free(types);
+  free(tb);
+  return rc;
+}
+
+/* --- callbacks */
+
+static void tasks_read_cb(acs_pg_result *r, void *arg) {
+  sess_op *op = arg;
+  if (r->status) return;
+  free_tasks(op->tasks, op->ntasks);
+  op->tasks = NULL;
+  op->ntasks = 0;
+  if (r->ntuples == 0) return;
+  acs__task *t = calloc((size_t)r->ntuples, sizeof *t);
+  if (!t) return;
+  for (int i = 0; i < r->ntuples; i++) {
+    t[i].id = strtoll(acs_pg_getvalue(r, i, 0), NULL, 10);
+    t[i].rpc = strdup(acs_pg_getvalue(r, i, 1));
+    t[i].args = strdup(acs_pg_getvalue(r, i, 2));
+    t[i].command_key = acs_pg_isnull(r, i, 3) ? NULL : strdup(acs_pg_getvalue(r, i, 3));
+  }
+  op->tasks = t;
+  op->ntasks = (size_t)r->ntuples;
+}
+
+static void rows_cb(acs_pg_result *r, void *arg) {
+  sess_op *op = arg;
+  if (r->status == 0) op->rows = acs_pg_cmd_tuples(r);
+}
+
+/* --- builders */
+
+static int build_inform(acs_pg *c, sess_op *op) {
+  acs__session *s = op->s;
+  const acs_cwmp_inform *in = &s->inform.u.inform;
+  const acs_cwmp_device_id *d = &in->device_id;
+  bool boot = false, bootstrap = false;
+  size_t ne = in->events.n;
+  const char **codes = calloc(ne + 1, sizeof *codes), **keys = calloc(ne + 1, sizeof *keys);
+  const char **mkeys = calloc(ne + 1, sizeof *mkeys);
+  size_t nm = 0;
+  acs_buf a[3] = {ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT};
+  int rc = ACS_ENOMEM;
+  if (!codes || !keys || !mkeys) goto cleanup;
+  for (size_t i = 0; i < ne; i++) {
+    const char *code = in->events.v[i].code ? in->events.v[i].code : "";
+    codes[i] = code;
+    keys[i] = in->events.v[i].command_key ? in->events.v[i].command_key : "";
+    if (strcmp(code, "1 BOOT") == 0) boot = true;
+    if (strcmp(code, "0 BOOTSTRAP") == 0) bootstrap = true;
+    if (code[0] == 'M' && code[1] == ' ' && keys[i][0]) mkeys[nm++] = keys[i];
+  }
+  static const char *const vers[ACS_CWMP_NS_COUNT] = {"1.0", "1.1", "1.2", "1.3", "1.4"};
+  const char *ver = s->inform.use_cwmp_version ? s->inform.use_cwmp_version : vers[s->inform.ns];
+  const char *ip = strchr(s->peer, '?') ? NULL : s->peer;
+  const char *p[12] = {
+      s->device_id,
+      d->oui,
+      d->product_class ? d->product_class : "",
+      d->serial_number,
+      d->manufacturer ? d->manufacturer : "",
+      inform_value(in, "DeviceInfo.HardwareVersion"),
+      inform_value(in, "DeviceInfo.SoftwareVersion"),
+      boot ? "t" : "f",
+      bootstrap ? "t" : "f",
+      ip,
+      inform_value(in, "ManagementServer.ConnectionRequestURL"),
+      ver,
+  };
+  if ((rc = acs_pg_query(c, sql_device, 12, p, 0, NULL, NULL))) goto cleanup;
+  if ((rc = put_values(c, s->device_id, &in->params))) goto cleanup;
+  if (ne) {
+    acs_pg_array_append(&a[0], codes, ne);
+    acs_pg_array_append(&a[1], keys, ne);
+    if (acs_buf_err(&a[0]) || acs_buf_err(&a[1])) goto cleanup;
+    const char *pe[3] = {s->device_id, a[0].data, a[1].data};
+    if ((rc = acs_pg_query(c, sql_events, 3, pe, 0, NULL, NULL))) goto cleanup;
+  }
+  acs_pg_array_append(&a[2], mkeys, nm);
+  if (acs_buf_err(&a[2])) goto cleanup;
+  const char *pt[2] = {s->device_id, a[2].data};
+  rc = acs_pg_query(c, sql_tasks, 2, pt, 0, tasks_read_cb, op);
+cleanup:
+  free(codes);
+  free(keys);
+  free(mkeys);
+  for (int i = 0; i < 3; i++) acs_buf_free(&a[i]);
+  return rc;
+}
+
+/* What the CPE's answer changes in the stored data model. */
+static int build_model(acs_pg *c, const char *dev, const acs_cwmp_msg *sent,
+                       const acs_cwmp_msg *rsp) {
+  acs_buf a[5] = {ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT};
+  const char **names = NULL, **lists = NULL;
+  bool *b1 = NULL, *b2 = NULL;
+  int *iv = NULL;
+  int rc = 0;
+  size_t n;
+  switch (rsp->kind) {
+    case ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE:
+      rc = put_values(c, dev, &rsp->u.get_parameter_values_response.params);
+      break;
+    case ACS_CWMP_SET_PARAMETER_VALUES_RESPONSE:
+      rc = put_values(c, dev, &sent->u.set_parameter_values.params);
+      break;
+    case ACS_CWMP_GET_PARAMETER_NAMES_RESPONSE: {
+      n = rsp->u.get_parameter_names_response.params.n;
+      names = calloc(n + 1, sizeof *names);
+      b1 = calloc(n + 1, sizeof *b1);
+      if (!names || !b1) goto nomem;
+      for (size_t i = 0; i < n; i++) {
+        names[i] = rsp->u.get_parameter_names_response.params.v[i].name;
+        if (!names[i]) names[i] = "";
+        b1[i] = rsp->u.get_parameter_names_response.params.v[i].writable;
+      }
+      if (n && (rc = acs_store_put_names(c, dev, n, names, b1, 0, NULL, NULL))) break;
+      const char *path = sent->u.get_parameter_names.parameter_path;
+      if (!path) path = "";
+      size_t pl = strlen(path);
+      if (!sent->u.get_parameter_names.next_level && (pl == 0 || path[pl - 1] == '.')) {
+        acs_pg_array_append(&a[0], names, n);
+        if (acs_buf_err(&a[0])) goto nomem;
+        const char *p[3] = {dev, path, a[0].data};
+        rc = acs_pg_query(c, sql_gpn_vanished, 3, p, 0, NULL, NULL);
+      }
+      break;
+    }
+    case ACS_CWMP_GET_PARAMETER_ATTRIBUTES_RESPONSE: {
+      n = rsp->u.get_parameter_attributes_response.params.n;
+      if (!n) break;
+      names = calloc(n, sizeof *names);
+      lists = calloc(n, sizeof *lists);
+      iv = calloc(n, sizeof *iv);
+      acs_buf *lb = calloc(n, sizeof *lb);
+      if (!names || !lists || !iv || !lb) {
+        free(lb);
+        goto nomem;
+      }
+      for (size_t i = 0; i < n; i++) {
+        const acs_cwmp_param_attr *pa = &rsp->u.get_parameter_attributes_response.params.v[i];
+        names[i] = pa->name ? pa->name : "";
+        iv[i] = pa->notification;
+        join(&lb[i], &pa->access_list);
+        lists[i] = lb[i].data ? lb[i].data : "";
+      }
+      rc = acs_store_put_attrs(c, dev, n, names, iv, lists, 0, NULL, NULL);
+      for (size_t i = 0; i < n; i++) acs_buf_free(&lb[i]);
+      free(lb);
+      break;
+    }
+    case ACS_CWMP_SET_PARAMETER_ATTRIBUTES_RESPONSE: {
+      n = sent->u.set_parameter_attributes.params.n;
+      if (!n) break;
+      names = calloc(n, sizeof *names);
+      lists = calloc(n, sizeof *lists);
+      b1 = calloc(n, sizeof *b1);
+      b2 = calloc(n, sizeof *b2);
+      iv = calloc(n, sizeof *iv);
+      acs_buf *lb = calloc(n, sizeof *lb);
+      if (!names || !lists || !b1 || !b2 || !iv || !lb) {
+        free(lb);
+        goto nomem;
+      }
+      for (size_t i = 0; i < n; i++) {
+        const acs_cwmp_set_attr *sa = &sent->u.set_parameter_attributes.params.v[i];
+        names[i] = sa->name ? sa->name : "";
+        b1[i] = sa->notification_change;
+        iv[i] = sa->notification;
+        b2[i] = sa->access_list_change;
+        join(&lb[i], &sa->access_list);
+        lists[i] = lb[i].data ? lb[i].data : "";
+      }
+      acs_pg_array_append(&a[0], names, n);
+      bool_array(&a[1], b1, n);
+      int_array(&a[2], iv, n);
+      bool_array(&a[3], b2, n);
+      acs_pg_array_append(&a[4], lists, n);
+      for (size_t i = 0; i < n; i++) acs_buf_free(&lb[i]);
+      free(lb);
+      for (int i = 0; i < 5; i++)
+        if (acs_buf_err(&a[i])) goto nomem;
+      const char *p[6] = {dev, a[0].data, a[1].data, a[2].data, a[3].data, a[4].data};
+      rc = acs_pg_query(c, sql_spa, 6, p, 0, NULL, NULL);
+      break;
+    }
+    case ACS_CWMP_ADD_OBJECT_RESPONSE: {
+      const char *obj = sent->u.add_object.object_name ? sent->u.add_object.object_name : "";
+      acs_buf_printf(&a[0], "%s%s%u.", obj,
+                     (*obj && obj[strlen(obj) - 1] != '.') ? "." : "",
+                     rsp->u.add_object_response.instance_number);
+      if (acs_buf_err(&a[0])) goto nomem;
+      const char *nm[1] = {a[0].data};
+      bool w[1] = {true};
+      rc = acs_store_put_names(c, dev, 1, nm, w, 0, NULL, NULL);
+      break;
+    }
+    case ACS_CWMP_DELETE_OBJECT_RESPONSE:
+      if (sent->u.delete_object.object_name)
+        rc = acs_store_delete_subtree(c, dev, sent->u.delete_object.object_name, 0, NULL, NULL);
+      break;
+    default:
+      break;
+  }
+  goto cleanup;
+nomem:
+  rc = ACS_ENOMEM;
+cleanup:
+  free(names);
+  free(lists);
+  free(b1);
+  free(b2);
+  free(iv);
+  for (int i = 0; i < 5; i++) acs_buf_free(&a[i]);
+  return rc;
+}
+
+static int op_build(acs_pg *c, void *arg) {
+  sess_op *op = arg;
+  acs__session *s = op->s;
+  char id[24], code[16];
+  snprintf(id, sizeof id, "%lld", (long long)op->task_id);
+  snprintf(code, sizeof code, "%d", op->fault_code);
+  op->rows = 0;
+  switch (op->kind) {
+    case OP_INFORM:
+      return build_inform(c, op);
+    case OP_MARK_SENT: {
+      const char *p[2] = {id, op->text};
+      return acs_pg_query(c, sql_mark_sent, 2, p, 0, rows_cb, op);
+    }
+    case OP_RESULT: {
+      const char *p[5] = {id, op->status, op->json, op->fault_code ? code : NULL, op->text};
+      int rc = acs_pg_query(c, sql_task_done, 5, p, 0, NULL, NULL);
+      if (rc || op->rsp->kind == ACS_CWMP_FAULT) return rc;
+      return build_model(c, s->device_id, op->sent, op->rsp);
+    }
+    case OP_STATUS: {
+      const char *p[4] = {id, op->status, op->fault_code ? code : NULL, op->text};
+      return acs_pg_query(c, sql_task_status, 4, p, 0, NULL, NULL);
+    }
+    case OP_EVENT: {
+      const char *name = acs_cwmp_kind_name(op->rsp->kind);
+      const char *p[4] = {s->device_id, name, op->text, op->json};
+      int rc = acs_pg_query(c, sql_event_payload, 4, p, 0, NULL, NULL);
+      if (rc || op->rsp->kind != ACS_CWMP_TRANSFER_COMPLETE || !op->text) return rc;
+      const char *pt[3] = {s->device_id, op->text, op->json};
+      return acs_pg_query(c, sql_transfer_done, 3, pt, 0, NULL, NULL);
+    }
+  }
+  return ACS_EINVAL;
+}
+
+static void op_done(int status, const acs_pg_result *r, void *arg) {
+  sess_op *op = arg;
+  acs__session *s = op->s;
+  if (status && r && r->error)
+    acs_log(ACS_LOG_WARN, "session", "%s: store: %s", s->device_id, r->error);
+  if (status == 0) {
+    if (op->kind == OP_INFORM) {
+      free_tasks(s->tasks, s->ntasks);
+      s->tasks = op->tasks;
+      s->ntasks = op->ntasks;
+      s->next_task = 0;
+      op->tasks = NULL;
+      op->ntasks = 0;
+    } else if (op->kind == OP_MARK_SENT && op->rows == 0 && s->outstanding == op->task) {
+      s->outstanding = NULL; /* no longer pending: cancelled or expired meanwhile */
+    }
+  }
+  if (op->done) op->done(s, status);
+  acs__sess_unref(s);
+  op_free(op);
+}
+
+static int submit(acs__session *s, sess_op *op, unsigned flags) {
+  acs_app_worker *aw = s->t->aw;
+  op->s = s;
+  if (!aw->batch) {
+    op_free(op);
+    return ACS_EUNAVAILABLE;
+  }
+  acs__sess_ref(s);
+  int rc = acs_store_batch_submit(aw->batch, s->device_id, flags, op_build, op_done, op);
+  if (rc) {
+    acs__sess_unref(s);
+    op_free(op);
+  }
+  return rc;
+}
+
+static sess_op *op_new(op_kind kind, acs__sess_done_fn done) {
+  sess_op *op = calloc(1, sizeof *op);
+  if (op) {
+    op->kind = kind;
+    op->done = done;
+  }
+  return op;
+}
+
+static char *dump(json_t *j) {
+  char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  return t;
+}
+
+/* --- operations */
+
+int acs__sess_store_inform(acs__session *s, acs__sess_done_fn done) {
+  sess_op *op = op_new(OP_INFORM, done);
+  if (!op) return ACS_ENOMEM;
+  return submit(s, op, ACS_PG_FAILFAST);
+}
+
+int acs__sess_store_mark_sent(acs__session *s, acs__task *task, const char *command_key,
+                              acs__sess_done_fn done) {
+  sess_op *op = op_new(OP_MARK_SENT, done);
+  if (!op) return ACS_ENOMEM;
+  op->task = task;
+  op->task_id = task->id;
+  if (command_key && !(op->text = strdup(command_key))) {
+    op_free(op);
+    return ACS_ENOMEM;
+  }
+  return submit(s, op, 0);
+}
+
+int acs__sess_store_result(acs__session *s, acs__task *task, const acs_cwmp_msg *sent,
+                           const acs_cwmp_msg *rsp, acs__sess_done_fn done) {
+  sess_op *op = op_new(OP_RESULT, done);
+  if (!op) return ACS_ENOMEM;
+  op->task = task;
+  op->task_id = task->id;
+  op->sent = sent;
+  op->rsp = rsp;
+  op->json = dump(acs_rpc_to_json(rsp));
+  if (rsp->kind == ACS_CWMP_FAULT) {
+    snprintf(op->status, sizeof op->status, "fault");
+    op->fault_code = (int)rsp->u.fault.code;
+    op->text = strdup(rsp->u.fault.string ? rsp->u.fault.string : "");
+  } else {
+    snprintf(op->status, sizeof op->status, "done");
+  }
+  if (!op->json) {
+    op_free(op);
+    return ACS_ENOMEM;
+  }
+  return submit(s, op, 0);
+}
+
+void acs__sess_store_task_status(acs__session *s, int64_t task_id, const char *status,
+                                 int fault_code, const char *fault_string) {
+  sess_op *op = op_new(OP_STATUS, NULL);
+  if (!op) return;
+  op->task_id = task_id;
+  snprintf(op->status, sizeof op->status, "%s", status);
+  op->fault_code = fault_code;
+  if (fault_string) op->text = strdup(fault_string);
+  if (submit(s, op, 0))
+    acs_log(ACS_LOG_WARN, "session", "%s: task %lld: cannot record status %s", s->device_id,
+            (long long)task_id, status);
+}
+
+int acs__sess_store_event(acs__session *s, const acs_cwmp_msg *req, acs__sess_done_fn done) {
+  sess_op *op = op_new(OP_EVENT, done);
+  if (!op) return ACS_ENOMEM;
+  op->rsp = req;
+  op->json = dump(acs_rpc_to_json(req));
+  const char *key = NULL;
+  if (req->kind == ACS_CWMP_TRANSFER_COMPLETE) key = req->u.transfer_complete.command_key;
+  if (req->kind == ACS_CWMP_DU_STATE_CHANGE_COMPLETE)
+    key = req->u.du_state_change_complete.command_key;
+  if (key && *key) op->text = strdup(key);
+  if (!op->json) {
+    op_free(op);
+    return ACS_ENOMEM;
+  }
+  return submit(s, op, 0);
+}
