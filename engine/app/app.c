@@ -1,12 +1,11 @@
 /* app.c: acsd put together: migrations, the per-worker contexts (store
  * connection, group commit, sessions, API), the server, signals. */
+#include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
-
-#include <openssl/rand.h>
 
 #include "api/acs_api.h"
 #include "app/acs_app.h"
@@ -14,9 +13,7 @@
 #include "core/acs_log.h"
 #include "session/acs_session.h"
 
-static void worker_free(acs_app_worker *aw) {
-  free(aw);
-}
+static void worker_free(acs_app_worker *aw) { free(aw); }
 
 static void pg_closed_cb(void *arg) { worker_free(arg); }
 

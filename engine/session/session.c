@@ -14,11 +14,10 @@
  * the next RPC goes out, a one-shot RPC's 'sent' mark before it does. */
 #include <ctype.h>
 #include <jansson.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/rand.h>
 
 #include "core/acs_err.h"
 #include "core/acs_log.h"
@@ -239,8 +238,8 @@ static acs__session *sess_new(acs_session_table *t, const char *device_id) {
     memset(r, 0, sizeof r);
     memcpy(r, &x, sizeof x);
   }
-  int n = snprintf(s->cookie, sizeof s->cookie, "%s.%u.", app->instance_id,
-                   acs_worker_index(t->aw->w));
+  int n =
+      snprintf(s->cookie, sizeof s->cookie, "%s.%u.", app->instance_id, acs_worker_index(t->aw->w));
   for (size_t i = 0; i < sizeof r && n + 2 < (int)sizeof s->cookie; i++, n += 2)
     snprintf(s->cookie + n, 3, "%02x", r[i]);
   uv_timer_init(acs_worker_loop(t->aw->w), &s->timer);
@@ -405,8 +404,7 @@ static void next_rpc(acs__session *s) {
         snprintf(key, sizeof key, "acsd-task-%lld", (long long)task->id);
         *ck = acs_arena_strdup(&e->rpc_arena, key);
       }
-      if (acs__sess_store_mark_sent(s, task, ck ? *ck : NULL, marked_sent_cb) == 0)
-        return;
+      if (acs__sess_store_mark_sent(s, task, ck ? *ck : NULL, marked_sent_cb) == 0) return;
       s->outstanding = NULL;
       sess_reply_msg(s, NULL, false);
       sess_end(s, "store unavailable");
@@ -478,11 +476,10 @@ static void on_cpe_request(acs__session *s) {
     sess_wait_cpe(s);
     return;
   }
-  bool keep = in->kind == ACS_CWMP_TRANSFER_COMPLETE ||
-              in->kind == ACS_CWMP_AUTONOMOUS_TRANSFER_COMPLETE ||
-              in->kind == ACS_CWMP_REQUEST_DOWNLOAD || in->kind == ACS_CWMP_DU_STATE_CHANGE_COMPLETE ||
-              in->kind == ACS_CWMP_AUTONOMOUS_DU_STATE_CHANGE_COMPLETE ||
-              in->kind == ACS_CWMP_KICKED;
+  bool keep =
+      in->kind == ACS_CWMP_TRANSFER_COMPLETE || in->kind == ACS_CWMP_AUTONOMOUS_TRANSFER_COMPLETE ||
+      in->kind == ACS_CWMP_REQUEST_DOWNLOAD || in->kind == ACS_CWMP_DU_STATE_CHANGE_COMPLETE ||
+      in->kind == ACS_CWMP_AUTONOMOUS_DU_STATE_CHANGE_COMPLETE || in->kind == ACS_CWMP_KICKED;
   if (keep && s->t->aw->pg) {
     if (acs__sess_store_event(s, in, cpe_request_stored_cb) == 0) return;
     sess_reply_503(s, "store unavailable");
@@ -676,57 +673,58 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
     acs__session *b = acs_conn_data(c);
     if (b && b->st != ACS__S_DONE) s = b;
   }
-  if (s && s->req) {
-    /* the CPE gave up on its last request and sent another */
-    reply_503(c, aw->app, "a request of this session is still being processed");
-    return;
-  }
-  bool empty = blank(req->body, req->body_len);
-  if (empty) {
-    if (!s) {
-      reply(c, 204, NULL, NULL, NULL);
-      return;
-    }
-    uv_timer_stop(&s->timer);
-    bind_conn(s, c);
-    s->req = c;
-    on_empty_post(s);
-    return;
-  }
-
   acs_arena a;
   acs_arena_init(&a, 16384);
   acs_cwmp_msg in;
-  acs_cwmp_error err;
-  int rc = acs_cwmp_parse(req->body, req->body_len, &a, NULL, &in, &err);
-  if (rc) {
-    acs_buf body = ACS_BUF_INIT;
-    int status = acs_cwmp_endpoint_refuse(&in, rc, &err, &body);
-    reply(c, status, status == 400 ? "text/plain; charset=utf-8" : XML_TYPE, &body, NULL);
-    acs_buf_free(&body);
-    goto done;
-  }
-  if (in.kind == ACS_CWMP_INFORM) {
-    on_inform(c, t, &a, &in);
-    goto done;
+  memset(&in, 0, sizeof in);
+  bool empty = blank(req->body, req->body_len);
+  if (!empty) {
+    acs_cwmp_error err;
+    int rc = acs_cwmp_parse(req->body, req->body_len, &a, NULL, &in, &err);
+    if (rc) {
+      acs_buf body = ACS_BUF_INIT;
+      int status = acs_cwmp_endpoint_refuse(&in, rc, &err, &body);
+      reply(c, status, status == 400 ? "text/plain; charset=utf-8" : XML_TYPE, &body, NULL);
+      acs_buf_free(&body);
+      goto done;
+    }
+    if (in.kind == ACS_CWMP_INFORM) { /* a new session, whatever the cookie says */
+      on_inform(c, t, &a, &in);
+      goto done;
+    }
   }
   if (!s) {
-    reply_fault(c, &in, 8003, "no session: a CWMP session begins with an Inform");
+    if (empty) {
+      reply(c, 204, NULL, NULL, NULL);
+    } else {
+      reply_fault(c, &in, 8003, "no session: a CWMP session begins with an Inform");
+    }
+    goto done;
+  }
+  if (s->req) {
+    /* the CPE gave up on its last request and sent another */
+    reply_503(c, aw->app, "a request of this session is still being processed");
     goto done;
   }
   uv_timer_stop(&s->timer);
   bind_conn(s, c);
   s->req = c;
+  if (empty) {
+    on_empty_post(s);
+    goto done;
+  }
   sess_ext *e = ext(s);
   acs_arena_reset(&e->req_arena);
   e->req_arena = a; /* the request's parse lives as long as its answer needs */
   acs_arena_init(&a, 0);
   e->req_msg = in;
+  bool is_request =
+      in.kind == ACS_CWMP_UNKNOWN || acs_cwmp_response_kind(in.kind) != ACS_CWMP_UNKNOWN;
   if (s->st == ACS__S_ACS_TURN && s->outstanding &&
       (in.kind == ACS_CWMP_FAULT || in.kind == acs_cwmp_response_kind(s->outstanding_kind))) {
     on_rpc_answer(s, &e->req_msg);
-  } else if (acs_cwmp_is_cpe_request(in.kind) || in.kind == ACS_CWMP_UNKNOWN) {
-    on_cpe_request(s);
+  } else if (is_request) {
+    on_cpe_request(s); /* CPE requests answered; ACS-only methods get 8000 */
   } else if (s->st == ACS__S_ACS_TURN) {
     /* an answer that does not match the RPC in flight */
     if (s->outstanding) {

@@ -27,8 +27,8 @@ typedef struct sess_op {
   int64_t task_id;
   char status[16];
   int fault_code;
-  char *text;  /* command key, fault string */
-  char *json;  /* result or payload */
+  char *text; /* command key, fault string */
+  char *json; /* result or payload */
   long long rows;
   acs__task *tasks; /* OP_INFORM: read back by the last attempt */
   size_t ntasks;
@@ -182,7 +182,7 @@ static int put_values(acs_pg *c, const char *dev, const acs_cwmp_param_values *p
   if (n == 0) return 0;
   const char **names = calloc(n, sizeof *names), **vals = calloc(n, sizeof *vals);
   const char **types = calloc(n, sizeof *types);
-  char (*tb)[32] = calloc(n, sizeof *tb);
+  char(*tb)[32] = calloc(n, sizeof *tb);
   int rc = ACS_ENOMEM;
   if (names && vals && types && tb) {
     for (size_t i = 0; i < n; i++) {
@@ -383,8 +383,7 @@ static int build_model(acs_pg *c, const char *dev, const acs_cwmp_msg *sent,
     }
     case ACS_CWMP_ADD_OBJECT_RESPONSE: {
       const char *obj = sent->u.add_object.object_name ? sent->u.add_object.object_name : "";
-      acs_buf_printf(&a[0], "%s%s%u.", obj,
-                     (*obj && obj[strlen(obj) - 1] != '.') ? "." : "",
+      acs_buf_printf(&a[0], "%s%s%u.", obj, (*obj && obj[strlen(obj) - 1] != '.') ? "." : "",
                      rsp->u.add_object_response.instance_number);
       if (acs_buf_err(&a[0])) goto nomem;
       const char *nm[1] = {a[0].data};
