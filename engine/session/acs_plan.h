@@ -1,0 +1,104 @@
+/* acs_plan.h: a device's data model as the engine knows it during a session,
+ * and the planner that turns declarations into the fewest RPCs.
+ *
+ * Pure: no I/O, no loop, no Lua. The session loads the device's stored
+ * parameters into an acs_dm, policies declare what they need (values at
+ * least as fresh as a time, values to set, instance counts, notification
+ * attributes), and acs_plan_next() answers with the RPCs of the next stage:
+ *
+ *   1. GetParameterNames for subtrees the engine does not know (or knows
+ *      from before the declared time), one per subtree, NextLevel false;
+ *   2. AddObject / DeleteObject to reach declared instance counts;
+ *   3. one GetParameterValues for every value older than its declared time;
+ *   4. one SetParameterValues for every declared value that differs;
+ *   5. one SetParameterAttributes for every notification that differs.
+ *
+ * The caller sends them, applies the answers with acs_dm_apply(), and plans
+ * again, until a round has nothing left to do. Stage after stage, so a
+ * value declared on every instance of a table is set on the instances that
+ * exist after AddObject, and nothing is read twice.
+ *
+ * Paths: "Device.WiFi.SSID.1.SSID" (a parameter), "Device.WiFi.SSID." (an
+ * object; instances are its children with numeric names), with "*" for any
+ * instance and "[Name:value,Name2:value2]" for the instances whose child
+ * parameters have those values (alias selectors), e.g.
+ * "Device.WiFi.SSID.[SSID:guest].Enable". */
+#ifndef ACS_PLAN_H
+#define ACS_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/acs_arena.h"
+#include "cwmp/acs_cwmp.h"
+
+/* --- the data model */
+
+typedef struct acs_dm_param {
+  char *name;  /* full path; objects end with '.' */
+  char *value; /* NULL: never read (objects have none) */
+  acs_cwmp_type type;
+  int8_t writable;     /* -1 unknown */
+  int8_t notification; /* -1 unknown */
+  bool object;
+  bool absent;      /* an object the CPE said it does not have (9005) */
+  int64_t value_at; /* ms, engine clock; 0: never read */
+  int64_t names_at; /* when its existence (and, for objects, its subtree) was last listed */
+} acs_dm_param;
+
+typedef struct acs_dm {
+  acs_dm_param *v; /* sorted by name (bytewise) */
+  size_t n, cap;
+} acs_dm;
+
+void acs_dm_init(acs_dm *dm);
+void acs_dm_free(acs_dm *dm);
+/* The entry for name, or NULL. */
+acs_dm_param *acs_dm_get(const acs_dm *dm, const char *name);
+/* Finds or adds name (and, for a parameter, nothing else: parents are
+ * implied). Returns NULL on allocation failure. */
+acs_dm_param *acs_dm_put(acs_dm *dm, const char *name);
+/* Removes name and, for an object, everything under it. */
+void acs_dm_remove_subtree(acs_dm *dm, const char *name);
+/* Range [*first, *end) of the entries under prefix (prefix itself included). */
+void acs_dm_range(const acs_dm *dm, const char *prefix, size_t *first, size_t *end);
+
+/* The CPE's answer to an RPC that the planner made (or any task): updates
+ * the model as of now_ms. sent is the RPC, rsp its response (a fault changes
+ * nothing). Returns 0 or ACS_ENOMEM. */
+int acs_dm_apply(acs_dm *dm, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp, int64_t now_ms);
+
+/* --- declarations */
+
+typedef struct acs_decl {
+  const char *path;
+  int64_t value_at;   /* values must be at least this fresh (0: no need) */
+  int64_t path_at;    /* existence / instances at least this fresh (0: no need) */
+  const char *value;  /* to set (NULL: none) */
+  acs_cwmp_type type; /* of value; ACS_XSD_ANY: the device's own type */
+  int instances;      /* object paths: ensure this many instances (-1: no) */
+  int notification;   /* ensure this attribute (-1: no) */
+} acs_decl;
+
+#define ACS_DECL_INIT \
+  { NULL, 0, 0, NULL, ACS_XSD_ANY, -1, -1 }
+
+/* Does name match the pattern path (wildcards, alias selectors) in dm? */
+bool acs_plan_match(const acs_dm *dm, const char *pattern, const char *name);
+
+/* --- planning */
+
+typedef struct acs_plan {
+  acs_cwmp_msg *rpcs; /* arena memory; ns and id left for the caller */
+  size_t n;
+  int stage; /* 1..5 as above, 0 when nothing is left */
+} acs_plan;
+
+/* The RPCs of the next stage for these declarations. now_ms is the engine
+ * clock (used for declarations that ask for "now"). Returns 0 or
+ * ACS_ENOMEM / ACS_EINVAL (a malformed path). */
+int acs_plan_next(const acs_dm *dm, const acs_decl *decls, size_t n, int64_t now_ms,
+                  acs_arena *arena, acs_plan *out);
+
+#endif

@@ -1,0 +1,234 @@
+/* dm.c: a device's data model during a session (acs_plan.h): a sorted array
+ * of parameters and objects, so that everything under an object is one
+ * contiguous range found by binary search. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/acs_err.h"
+#include "session/acs_plan.h"
+
+void acs_dm_init(acs_dm *dm) { memset(dm, 0, sizeof *dm); }
+
+static void param_clear(acs_dm_param *p) {
+  free(p->name);
+  free(p->value);
+}
+
+void acs_dm_free(acs_dm *dm) {
+  for (size_t i = 0; i < dm->n; i++) param_clear(&dm->v[i]);
+  free(dm->v);
+  memset(dm, 0, sizeof *dm);
+}
+
+/* First index whose name is >= key. */
+static size_t lower_bound(const acs_dm *dm, const char *key) {
+  size_t lo = 0, hi = dm->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(dm->v[mid].name, key) < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+acs_dm_param *acs_dm_get(const acs_dm *dm, const char *name) {
+  size_t i = lower_bound(dm, name);
+  return i < dm->n && strcmp(dm->v[i].name, name) == 0 ? &dm->v[i] : NULL;
+}
+
+acs_dm_param *acs_dm_put(acs_dm *dm, const char *name) {
+  size_t i = lower_bound(dm, name);
+  if (i < dm->n && strcmp(dm->v[i].name, name) == 0) return &dm->v[i];
+  if (dm->n == dm->cap) {
+    size_t cap = dm->cap ? dm->cap * 2 : 64;
+    acs_dm_param *v = realloc(dm->v, cap * sizeof *v);
+    if (!v) return NULL;
+    dm->v = v;
+    dm->cap = cap;
+  }
+  char *copy = strdup(name);
+  if (!copy) return NULL;
+  memmove(&dm->v[i + 1], &dm->v[i], (dm->n - i) * sizeof *dm->v);
+  dm->n++;
+  acs_dm_param *p = &dm->v[i];
+  memset(p, 0, sizeof *p);
+  p->name = copy;
+  p->type = ACS_XSD_ANY;
+  p->writable = -1;
+  p->notification = -1;
+  size_t len = strlen(name);
+  p->object = len == 0 || name[len - 1] == '.';
+  return p;
+}
+
+void acs_dm_range(const acs_dm *dm, const char *prefix, size_t *first, size_t *end) {
+  size_t len = strlen(prefix);
+  size_t i = lower_bound(dm, prefix), j = i;
+  while (j < dm->n && strncmp(dm->v[j].name, prefix, len) == 0) j++;
+  *first = i;
+  *end = j;
+}
+
+void acs_dm_remove_subtree(acs_dm *dm, const char *name) {
+  size_t len = strlen(name);
+  size_t first, end;
+  if (len && name[len - 1] == '.') {
+    acs_dm_range(dm, name, &first, &end);
+  } else {
+    first = lower_bound(dm, name);
+    end = first < dm->n && strcmp(dm->v[first].name, name) == 0 ? first + 1 : first;
+  }
+  for (size_t i = first; i < end; i++) param_clear(&dm->v[i]);
+  memmove(&dm->v[first], &dm->v[end], (dm->n - end) * sizeof *dm->v);
+  dm->n -= end - first;
+}
+
+static int set_value(acs_dm *dm, const char *name, const char *value, acs_cwmp_type type,
+                     int64_t now) {
+  if (!name) return 0;
+  acs_dm_param *p = acs_dm_put(dm, name);
+  if (!p) return ACS_ENOMEM;
+  char *v = strdup(value ? value : "");
+  if (!v) return ACS_ENOMEM;
+  free(p->value);
+  p->value = v;
+  if (type != ACS_XSD_ANY) p->type = type;
+  p->value_at = now;
+  p->absent = false;
+  return 0;
+}
+
+/* GetParameterNames of path with NextLevel false: what is not listed under
+ * path has vanished; everything listed is known as of now. */
+static int apply_names(acs_dm *dm, const acs_cwmp_gpn *req, const acs_cwmp_gpn_response *r,
+                       int64_t now) {
+  const char *path = req->parameter_path ? req->parameter_path : "";
+  size_t plen = strlen(path);
+  bool subtree = !req->next_level && (plen == 0 || path[plen - 1] == '.');
+  if (subtree) {
+    /* mark, then sweep the unmarked */
+    size_t first, end;
+    acs_dm_range(dm, path, &first, &end);
+    for (size_t i = first; i < end; i++) dm->v[i].names_at = -1;
+  }
+  for (size_t i = 0; i < r->params.n; i++) {
+    const char *n = r->params.v[i].name;
+    if (!n) continue;
+    acs_dm_param *p = acs_dm_put(dm, n);
+    if (!p) return ACS_ENOMEM;
+    p->writable = r->params.v[i].writable;
+    p->names_at = now;
+    p->absent = false;
+  }
+  if (subtree) {
+    size_t first, end, out;
+    acs_dm_range(dm, path, &first, &end);
+    out = first;
+    for (size_t i = first; i < end; i++) {
+      if (dm->v[i].names_at == -1 && strcmp(dm->v[i].name, path) != 0) {
+        param_clear(&dm->v[i]);
+        continue;
+      }
+      dm->v[out++] = dm->v[i];
+    }
+    memmove(&dm->v[out], &dm->v[end], (dm->n - end) * sizeof *dm->v);
+    dm->n -= end - out;
+    acs_dm_param *p = acs_dm_put(dm, path);
+    if (!p) return ACS_ENOMEM;
+    p->names_at = now;
+    p->absent = false;
+  }
+  return 0;
+}
+
+int acs_dm_apply(acs_dm *dm, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp, int64_t now) {
+  int rc = 0;
+  if (rsp->kind == ACS_CWMP_FAULT) {
+    /* listing a subtree that is not there: remember it is absent */
+    if (sent->kind == ACS_CWMP_GET_PARAMETER_NAMES && rsp->u.fault.code == 9005) {
+      const char *path = sent->u.get_parameter_names.parameter_path;
+      if (!path) return 0;
+      acs_dm_remove_subtree(dm, path);
+      acs_dm_param *p = acs_dm_put(dm, path);
+      if (!p) return ACS_ENOMEM;
+      p->names_at = now;
+      p->absent = true;
+    }
+    return 0;
+  }
+  switch (rsp->kind) {
+    case ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE: {
+      const acs_cwmp_param_values *pv = &rsp->u.get_parameter_values_response.params;
+      for (size_t i = 0; i < pv->n && !rc; i++)
+        rc = set_value(dm, pv->v[i].name, pv->v[i].value, pv->v[i].type, now);
+      return rc;
+    }
+    case ACS_CWMP_SET_PARAMETER_VALUES_RESPONSE: {
+      const acs_cwmp_param_values *pv = &sent->u.set_parameter_values.params;
+      for (size_t i = 0; i < pv->n && !rc; i++)
+        rc = set_value(dm, pv->v[i].name, pv->v[i].value, pv->v[i].type, now);
+      return rc;
+    }
+    case ACS_CWMP_GET_PARAMETER_NAMES_RESPONSE:
+      return apply_names(dm, &sent->u.get_parameter_names, &rsp->u.get_parameter_names_response,
+                         now);
+    case ACS_CWMP_GET_PARAMETER_ATTRIBUTES_RESPONSE: {
+      const acs_cwmp_gpa_response *g = &rsp->u.get_parameter_attributes_response;
+      for (size_t i = 0; i < g->params.n; i++) {
+        if (!g->params.v[i].name) continue;
+        acs_dm_param *p = acs_dm_put(dm, g->params.v[i].name);
+        if (!p) return ACS_ENOMEM;
+        p->notification = (int8_t)g->params.v[i].notification;
+      }
+      return 0;
+    }
+    case ACS_CWMP_SET_PARAMETER_ATTRIBUTES_RESPONSE: {
+      const acs_cwmp_spa *s = &sent->u.set_parameter_attributes;
+      for (size_t i = 0; i < s->params.n; i++) {
+        if (!s->params.v[i].name || !s->params.v[i].notification_change) continue;
+        acs_dm_param *p = acs_dm_get(dm, s->params.v[i].name);
+        if (p) p->notification = (int8_t)s->params.v[i].notification;
+      }
+      return 0;
+    }
+    case ACS_CWMP_ADD_OBJECT_RESPONSE: {
+      const char *obj = sent->u.add_object.object_name;
+      if (!obj) return 0;
+      size_t len = strlen(obj);
+      char *name = malloc(len + 16);
+      if (!name) return ACS_ENOMEM;
+      snprintf(name, len + 16, "%s%s%u.", obj, len && obj[len - 1] == '.' ? "" : ".",
+               rsp->u.add_object_response.instance_number);
+      acs_dm_param *p = acs_dm_put(dm, name);
+      free(name);
+      if (!p) return ACS_ENOMEM;
+      p->writable = 1;
+      /* the listings of the table and its ancestors no longer tell what is
+       * under the new instance */
+      char buf[1024];
+      size_t blen = strlen(obj);
+      if (blen >= sizeof buf) return 0;
+      memcpy(buf, obj, blen + 1);
+      for (;;) {
+        acs_dm_param *t = acs_dm_get(dm, buf);
+        if (t) t->names_at = 0;
+        if (blen == 0) break;
+        size_t j = blen - 1;
+        while (j > 0 && buf[j - 1] != '.') j--;
+        blen = j;
+        buf[blen] = '\0';
+      }
+      return 0;
+    }
+    case ACS_CWMP_DELETE_OBJECT_RESPONSE:
+      if (sent->u.delete_object.object_name)
+        acs_dm_remove_subtree(dm, sent->u.delete_object.object_name);
+      return 0;
+    default:
+      return 0;
+  }
+}

@@ -1,0 +1,321 @@
+/* test_plan: the data model and the declaration planner (acs_plan.h). Pins
+ * the RPC counts of the scenarios the policy runtime is judged by:
+ *   all values fresh: 0 RPCs; 20 stale values over the tree: 1
+ *   GetParameterValues; 3 values set of which 1 differs: 1
+ *   SetParameterValues with 1 value; 2 instances wanted where 4 exist: 2
+ *   DeleteObjects; an unknown subtree: 1 GetParameterNames, then 1
+ *   GetParameterValues, then nothing. */
+#include "acs_test.h"
+#include "core/acs_err.h"
+#include "session/acs_plan.h"
+
+static void put(acs_dm *dm, const char *name, const char *value, acs_cwmp_type t, int writable,
+                int64_t at) {
+  acs_dm_param *p = acs_dm_put(dm, name);
+  if (!p) return;
+  if (value) {
+    free(p->value);
+    p->value = strdup(value);
+    p->value_at = at;
+  }
+  p->type = t;
+  p->writable = (int8_t)writable;
+}
+
+static void gateway(acs_dm *dm, int64_t at) {
+  char n[128];
+  for (int i = 0; i < 20; i++) {
+    snprintf(n, sizeof n, "Device.Area%d.Leaf%d", i % 5, i);
+    put(dm, n, "v", ACS_XSD_STRING, 1, at);
+  }
+  put(dm, "Device.ManagementServer.PeriodicInformInterval", "300", ACS_XSD_UNSIGNEDINT, 1, at);
+  put(dm, "Device.ManagementServer.PeriodicInformEnable", "1", ACS_XSD_BOOLEAN, 1, at);
+  put(dm, "Device.DeviceInfo.ProvisioningCode", "abc", ACS_XSD_STRING, 1, at);
+  put(dm, "Device.DeviceInfo.SoftwareVersion", "1.0", ACS_XSD_STRING, 0, at);
+  acs_dm_param *t = acs_dm_put(dm, "Device.WiFi.SSID.");
+  if (t) t->names_at = at;
+  for (int i = 1; i <= 4; i++) {
+    snprintf(n, sizeof n, "Device.WiFi.SSID.%d.", i);
+    acs_dm_param *o = acs_dm_put(dm, n);
+    if (o) o->names_at = at;
+    snprintf(n, sizeof n, "Device.WiFi.SSID.%d.SSID", i);
+    put(dm, n, i == 2 ? "guest" : "home", ACS_XSD_STRING, 1, at);
+    snprintf(n, sizeof n, "Device.WiFi.SSID.%d.Enable", i);
+    put(dm, n, "true", ACS_XSD_BOOLEAN, 1, at);
+  }
+}
+
+static int plan(const acs_dm *dm, const acs_decl *d, size_t n, acs_arena *a, acs_plan *p) {
+  int rc = acs_plan_next(dm, d, n, 5000, a, p);
+  CHECK_INT(rc, 0);
+  return rc;
+}
+
+static void test_fresh(void) {
+  acs_dm dm;
+  acs_dm_init(&dm);
+  gateway(&dm, 1000);
+  acs_arena a;
+  acs_arena_init(&a, 0);
+  acs_decl d[3] = {ACS_DECL_INIT, ACS_DECL_INIT, ACS_DECL_INIT};
+  d[0].path = "Device.ManagementServer.PeriodicInformInterval";
+  d[0].value_at = 900;
+  d[1].path = "Device.DeviceInfo.SoftwareVersion";
+  d[1].value_at = 1000;
+  d[2].path = "Device.WiFi.SSID.*.SSID";
+  d[2].value_at = 500;
+  acs_plan p;
+  plan(&dm, d, 3, &a, &p);
+  CHECK_INT(p.n, 0);
+  CHECK_INT(p.stage, 0);
+  acs_arena_reset(&a);
+  acs_dm_free(&dm);
+}
+
+static void test_stale(void) {
+  acs_dm dm;
+  acs_dm_init(&dm);
+  gateway(&dm, 1000);
+  acs_arena a;
+  acs_arena_init(&a, 0);
+  acs_decl d[20];
+  char names[20][64];
+  for (int i = 0; i < 20; i++) {
+    d[i] = (acs_decl)ACS_DECL_INIT;
+    snprintf(names[i], sizeof names[i], "Device.Area%d.Leaf%d", i % 5, i);
+    d[i].path = names[i];
+    d[i].value_at = 2000;
+  }
+  acs_plan p;
+  plan(&dm, d, 20, &a, &p);
+  CHECK_INT(p.n, 1);
+  CHECK_INT(p.stage, 3);
+  if (p.n == 1) {
+    CHECK_INT(p.rpcs[0].kind, ACS_CWMP_GET_PARAMETER_VALUES);
+    CHECK_INT(p.rpcs[0].u.get_parameter_values.names.n, 20);
+  }
+  acs_arena_reset(&a);
+  acs_dm_free(&dm);
+}
+
+static void test_set(void) {
+  acs_dm dm;
+  acs_dm_init(&dm);
+  gateway(&dm, 1000);
+  acs_arena a;
+  acs_arena_init(&a, 0);
+  acs_decl d[4] = {ACS_DECL_INIT, ACS_DECL_INIT, ACS_DECL_INIT, ACS_DECL_INIT};
+  d[0].path = "Device.ManagementServer.PeriodicInformInterval";
+  d[0].value = "0300"; /* the same number */
+  d[1].path = "Device.ManagementServer.PeriodicInformEnable";
+  d[1].value = "true"; /* the same boolean as "1" */
+  d[2].path = "Device.DeviceInfo.ProvisioningCode";
+  d[2].value = "xyz";
+  d[3].path = "Device.DeviceInfo.SoftwareVersion"; /* read-only: never set */
+  d[3].value = "2.0";
+  acs_plan p;
+  plan(&dm, d, 4, &a, &p);
+  CHECK_INT(p.n, 1);
+  CHECK_INT(p.stage, 4);
+  if (p.n == 1) {
+    CHECK_INT(p.rpcs[0].kind, ACS_CWMP_SET_PARAMETER_VALUES);
+    CHECK_INT(p.rpcs[0].u.set_parameter_values.params.n, 1);
+    if (p.rpcs[0].u.set_parameter_values.params.n == 1) {
+      CHECK_STR(p.rpcs[0].u.set_parameter_values.params.v[0].name,
+                "Device.DeviceInfo.ProvisioningCode");
+      CHECK_STR(p.rpcs[0].u.set_parameter_values.params.v[0].value, "xyz");
+      CHECK_INT(p.rpcs[0].u.set_parameter_values.params.v[0].type, ACS_XSD_STRING);
+      /* applying the answer makes the next plan empty */
+      acs_cwmp_msg ok = {.kind = ACS_CWMP_SET_PARAMETER_VALUES_RESPONSE};
+      CHECK_INT(acs_dm_apply(&dm, &p.rpcs[0], &ok, 6000), 0);
+      plan(&dm, d, 4, &a, &p);
+      CHECK_INT(p.n, 0);
+      CHECK_STR(acs_dm_get(&dm, "Device.DeviceInfo.ProvisioningCode")->value, "xyz");
+    }
+  }
+  acs_arena_reset(&a);
+  acs_dm_free(&dm);
+}
+
+static void test_instances(void) {
+  acs_dm dm;
+  acs_dm_init(&dm);
+  gateway(&dm, 1000);
+  acs_arena a;
+  acs_arena_init(&a, 0);
+  acs_decl d = ACS_DECL_INIT;
+  d.path = "Device.WiFi.SSID.*";
+  d.instances = 2;
+  acs_plan p;
+  plan(&dm, &d, 1, &a, &p);
+  CHECK_INT(p.n, 2);
+  CHECK_INT(p.stage, 2);
+  if (p.n == 2) {
+    CHECK_INT(p.rpcs[0].kind, ACS_CWMP_DELETE_OBJECT);
+    CHECK_INT(p.rpcs[1].kind, ACS_CWMP_DELETE_OBJECT);
+    CHECK_STR(p.rpcs[0].u.delete_object.object_name, "Device.WiFi.SSID.3.");
+    CHECK_STR(p.rpcs[1].u.delete_object.object_name, "Device.WiFi.SSID.4.");
+    acs_cwmp_msg ok = {.kind = ACS_CWMP_DELETE_OBJECT_RESPONSE};
+    acs_cwmp_msg sent0 = p.rpcs[0], sent1 = p.rpcs[1];
+    CHECK_INT(acs_dm_apply(&dm, &sent0, &ok, 6000), 0);
+    CHECK_INT(acs_dm_apply(&dm, &sent1, &ok, 6000), 0);
+    CHECK(acs_dm_get(&dm, "Device.WiFi.SSID.4.SSID") == NULL);
+    plan(&dm, &d, 1, &a, &p);
+    CHECK_INT(p.n, 0);
+  }
+  /* three wanted where two exist: one AddObject, then a listing of the table */
+  d.instances = 3;
+  plan(&dm, &d, 1, &a, &p);
+  CHECK_INT(p.n, 1);
+  if (p.n == 1) {
+    CHECK_INT(p.rpcs[0].kind, ACS_CWMP_ADD_OBJECT);
+    CHECK_STR(p.rpcs[0].u.add_object.object_name, "Device.WiFi.SSID.");
+    acs_cwmp_msg sent = p.rpcs[0];
+    acs_cwmp_msg rsp = {.kind = ACS_CWMP_ADD_OBJECT_RESPONSE};
+    rsp.u.add_object_response.instance_number = 7;
+    CHECK_INT(acs_dm_apply(&dm, &sent, &rsp, 6000), 0);
+    CHECK(acs_dm_get(&dm, "Device.WiFi.SSID.7.") != NULL);
+    plan(&dm, &d, 1, &a, &p);
+    CHECK_INT(p.stage, 1); /* the new instance's parameters are unknown */
+  }
+  acs_arena_reset(&a);
+  acs_dm_free(&dm);
+}
+
+static void test_alias_and_wildcard_set(void) {
+  acs_dm dm;
+  acs_dm_init(&dm);
+  gateway(&dm, 1000);
+  acs_arena a;
+  acs_arena_init(&a, 0);
+  CHECK(acs_plan_match(&dm, "Device.WiFi.SSID.[SSID:guest].Enable", "Device.WiFi.SSID.2.Enable"));
+  CHECK(!acs_plan_match(&dm, "Device.WiFi.SSID.[SSID:guest].Enable", "Device.WiFi.SSID.1.Enable"));
+  CHECK(acs_plan_match(&dm, "Device.WiFi.SSID.*.Enable", "Device.WiFi.SSID.3.Enable"));
+  CHECK(!acs_plan_match(&dm, "Device.WiFi.SSID.*.Enable", "Device.WiFi.SSID.X.Enable"));
+  acs_decl d = ACS_DECL_INIT;
+  d.path = "Device.WiFi.SSID.[SSID:guest].Enable";
+  d.value = "false";
+  acs_plan p;
+  plan(&dm, &d, 1, &a, &p);
+  CHECK_INT(p.n, 1);
+  if (p.n == 1) {
+    CHECK_INT(p.rpcs[0].u.set_parameter_values.params.n, 1);
+    CHECK_STR(p.rpcs[0].u.set_parameter_values.params.v[0].name, "Device.WiFi.SSID.2.Enable");
+    CHECK_INT(p.rpcs[0].u.set_parameter_values.params.v[0].type, ACS_XSD_BOOLEAN);
+  }
+  d.path = "Device.WiFi.SSID.*.Enable";
+  plan(&dm, &d, 1, &a, &p);
+  CHECK_INT(p.n, 1);
+  if (p.n == 1) CHECK_INT(p.rpcs[0].u.set_parameter_values.params.n, 4);
+  d.value = NULL;
+  d.notification = 2;
+  plan(&dm, &d, 1, &a, &p);
+  CHECK_INT(p.stage, 5);
+  if (p.n == 1) CHECK_INT(p.rpcs[0].u.set_parameter_attributes.params.n, 4);
+  acs_arena_reset(&a);
+  acs_dm_free(&dm);
+}
+
+static void test_discovery(void) {
+  acs_dm dm;
+  acs_dm_init(&dm);
+  gateway(&dm, 1000);
+  acs_arena a;
+  acs_arena_init(&a, 0);
+  acs_decl d[2] = {ACS_DECL_INIT, ACS_DECL_INIT};
+  d[0].path = "Device.Hosts.Host.*.HostName";
+  d[0].value_at = 5000;
+  d[1].path = "Device.Hosts.Host.*.IPAddress";
+  d[1].value_at = 5000;
+  acs_plan p;
+  plan(&dm, d, 2, &a, &p);
+  CHECK_INT(p.n, 1);
+  CHECK_INT(p.stage, 1);
+  if (p.n != 1) goto out;
+  CHECK_INT(p.rpcs[0].kind, ACS_CWMP_GET_PARAMETER_NAMES);
+  CHECK_STR(p.rpcs[0].u.get_parameter_names.parameter_path, "Device.Hosts.Host.");
+  CHECK_INT(p.rpcs[0].u.get_parameter_names.next_level, 0);
+  acs_cwmp_msg sent = p.rpcs[0];
+  acs_cwmp_param_info info[] = {
+      {"Device.Hosts.Host.1.", false},          {"Device.Hosts.Host.1.HostName", false},
+      {"Device.Hosts.Host.1.IPAddress", false}, {"Device.Hosts.Host.2.", false},
+      {"Device.Hosts.Host.2.HostName", false},  {"Device.Hosts.Host.2.IPAddress", false},
+  };
+  acs_cwmp_msg rsp = {.kind = ACS_CWMP_GET_PARAMETER_NAMES_RESPONSE};
+  rsp.u.get_parameter_names_response.params.v = info;
+  rsp.u.get_parameter_names_response.params.n = 6;
+  CHECK_INT(acs_dm_apply(&dm, &sent, &rsp, 5000), 0);
+  plan(&dm, d, 2, &a, &p);
+  CHECK_INT(p.n, 1);
+  CHECK_INT(p.stage, 3);
+  if (p.n != 1) goto out;
+  CHECK_INT(p.rpcs[0].u.get_parameter_values.names.n, 4);
+  acs_cwmp_msg gpv = p.rpcs[0];
+  acs_cwmp_param_value vals[4];
+  for (size_t i = 0; i < 4; i++)
+    vals[i] = (acs_cwmp_param_value){gpv.u.get_parameter_values.names.v[i], "x", ACS_XSD_STRING};
+  acs_cwmp_msg vr = {.kind = ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE};
+  vr.u.get_parameter_values_response.params.v = vals;
+  vr.u.get_parameter_values_response.params.n = 4;
+  CHECK_INT(acs_dm_apply(&dm, &gpv, &vr, 5000), 0);
+  plan(&dm, d, 2, &a, &p);
+  CHECK_INT(p.n, 0);
+  /* a subtree the CPE does not have: one listing, answered 9005, then nothing */
+  acs_decl e = ACS_DECL_INIT;
+  e.path = "Device.Nope.X";
+  e.value_at = 5000;
+  plan(&dm, &e, 1, &a, &p);
+  CHECK_INT(p.n, 1);
+  if (p.n == 1) {
+    CHECK_STR(p.rpcs[0].u.get_parameter_names.parameter_path, "Device.Nope.");
+    acs_cwmp_msg s2 = p.rpcs[0];
+    acs_cwmp_msg f = {.kind = ACS_CWMP_FAULT};
+    f.u.fault.code = 9005;
+    CHECK_INT(acs_dm_apply(&dm, &s2, &f, 5000), 0);
+    plan(&dm, &e, 1, &a, &p);
+    CHECK_INT(p.n, 0);
+  }
+out:
+  acs_arena_reset(&a);
+  acs_dm_free(&dm);
+}
+
+static void test_vanished(void) {
+  acs_dm dm;
+  acs_dm_init(&dm);
+  gateway(&dm, 1000);
+  acs_cwmp_msg gpn = {.kind = ACS_CWMP_GET_PARAMETER_NAMES};
+  gpn.u.get_parameter_names.parameter_path = "Device.WiFi.SSID.";
+  acs_cwmp_param_info info[] = {{"Device.WiFi.SSID.1.", true}, {"Device.WiFi.SSID.1.SSID", true}};
+  acs_cwmp_msg rsp = {.kind = ACS_CWMP_GET_PARAMETER_NAMES_RESPONSE};
+  rsp.u.get_parameter_names_response.params.v = info;
+  rsp.u.get_parameter_names_response.params.n = 2;
+  CHECK_INT(acs_dm_apply(&dm, &gpn, &rsp, 3000), 0);
+  CHECK(acs_dm_get(&dm, "Device.WiFi.SSID.1.SSID") != NULL);
+  CHECK(acs_dm_get(&dm, "Device.WiFi.SSID.1.Enable") == NULL);
+  CHECK(acs_dm_get(&dm, "Device.WiFi.SSID.2.") == NULL);
+  CHECK(acs_dm_get(&dm, "Device.WiFi.SSID.4.SSID") == NULL);
+  CHECK(acs_dm_get(&dm, "Device.DeviceInfo.SoftwareVersion") != NULL);
+  acs_dm_param *t = acs_dm_get(&dm, "Device.WiFi.SSID.");
+  CHECK(t && t->names_at == 3000);
+  acs_arena a;
+  acs_arena_init(&a, 0);
+  acs_decl d = ACS_DECL_INIT;
+  d.path = "Device.WiFi.[bad";
+  d.value_at = 1;
+  acs_plan p;
+  CHECK_INT(acs_plan_next(&dm, &d, 1, 0, &a, &p), ACS_EINVAL);
+  acs_arena_reset(&a);
+  acs_dm_free(&dm);
+}
+
+int main(void) {
+  test_fresh();
+  test_stale();
+  test_set();
+  test_instances();
+  test_alias_and_wildcard_set();
+  test_discovery();
+  test_vanished();
+  return acs_test_result("test_plan");
+}
