@@ -158,7 +158,7 @@ int acs_http_url_decode(const char *s, size_t n, bool plus_is_space, acs_buf *ou
     }
     acs_buf_putc(out, ch);
   }
-  if (out->cap == 0) acs_buf_reserve(out, 1); /* "" is a valid, NUL-terminated result */
+  acs_buf_append(out, "", 0); /* NUL-terminated, "" included */
   return acs_buf_err(out);
 }
 

@@ -161,7 +161,7 @@ static void join(acs_buf *b, const acs_cwmp_strings *s) {
     if (i) acs_buf_putc(b, ',');
     acs_buf_puts(b, s->v[i] ? s->v[i] : "");
   }
-  if (b->cap == 0) acs_buf_reserve(b, 1);
+  acs_buf_append(b, "", 0); /* NUL-terminated, "" included */
 }
 
 /* An Inform parameter's value by the end of its name (the same under

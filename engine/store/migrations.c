@@ -183,8 +183,14 @@ static const char v1_sql[] =
     ");\n"
     "CREATE INDEX audit_log_at ON audit_log (at);\n";
 
+/* Version 2: a device's task history in order (GET /api/v1/devices/{id}/tasks
+ * and its count; the cascade from devices), which tasks_open does not cover
+ * once tasks are done. */
+static const char v2_sql[] = "CREATE INDEX tasks_device ON tasks (device_id, id);\n";
+
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
+    {2, "tasks by device", v2_sql},
 };
 
 const size_t acs_store_migrations_count =

@@ -79,6 +79,8 @@ static void test_url(void) {
   CHECK_INT(acs_http_query_get("limit=5&cursor=ab%3D&flag", "cursor", &b), 0);
   CHECK_STR(b.data, "ab=");
   CHECK_INT(acs_http_query_get("limit=5&cursor=ab%3D&flag", "flag", &b), 0);
+  CHECK_STR(b.data, ""); /* the old "ab=" must not show through */
+  CHECK_INT(acs_http_query_get("limit=&x=1", "limit", &b), 0);
   CHECK_STR(b.data, "");
   CHECK_INT(acs_http_query_get("limit=5&cursor=x", "limi", &b), ACS_ENOTFOUND);
   CHECK_INT(acs_http_query_get("", "limit", &b), ACS_ENOTFOUND);

@@ -1,0 +1,177 @@
+/* api_internal.h: what the files of engine/api share (not a public header).
+ *
+ * One acs__api_req per API request, from the router's first look to the
+ * answer: it carries the connection, the request (valid until the answer),
+ * the worker, the authenticated caller and whatever the route's handler
+ * builds. Every answer goes through acs__api_respond() or acs__api_error(),
+ * which answer the connection and free the request: nothing may touch r
+ * afterwards.
+ *
+ * Store access: statements are queued with acs__api_query() (between
+ * acs__api_begin() and acs__api_sync() for a transaction). Each statement
+ * callback starts with acs__api_stmt_ok() (records the first error; true when
+ * the statement succeeded) and ends with acs__api_stmt_done(); when the last
+ * statement (and sync) of the step has been told, r->done runs once and
+ * answers or starts the next step. A statement that could not be queued is
+ * simply not counted, so aborted groups and synchronous failures end the same
+ * way: r->done sees r->pg_status. */
+#ifndef ACS_API_INTERNAL_H
+#define ACS_API_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/acs_api.h"
+#include "core/acs_buf.h"
+#include "store/acs_pg.h"
+
+/* Roles, ordered: a role may do what every lower role may. */
+typedef enum acs__api_role {
+  ACS__ROLE_NONE = 0,
+  ACS__ROLE_READONLY,
+  ACS__ROLE_OPERATOR,
+  ACS__ROLE_ADMIN,
+} acs__api_role;
+
+/* "readonly", "operator", "admin" <-> role; ACS__ROLE_NONE if unknown. */
+acs__api_role acs__api_role_parse(const char *s);
+const char *acs__api_role_name(acs__api_role r);
+
+/* A verified token stays cached this long per worker: a revoked token stops
+ * working within it. last_used_at is written at most once per this interval
+ * by the lookup, and the statement only writes it when it is a minute old. */
+#define ACS__API_TOKEN_TTL_MS 5000
+
+/* Lists: ?limit= default and maximum, and the devices count past which
+ * X-Total-Count is pg_class.reltuples (flagged X-Total-Count-Estimated). */
+#define ACS__API_LIMIT_DEFAULT 100
+#define ACS__API_LIMIT_MAX 1000
+#define ACS__API_EXACT_COUNT_MAX 100000
+
+#define ACS__STR_(x) #x
+#define ACS__STR(x) ACS__STR_(x)
+
+/* A timestamptz column as RFC 3339 UTC text ("2026-12-01T08:00:00Z"). */
+#define ACS__SQL_TIME(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+typedef struct acs__api_req acs__api_req;
+typedef void (*acs__api_step_fn)(acs__api_req *r);
+
+struct acs__api_req {
+  acs_conn *c;
+  const acs_http_request *req;
+  acs_app_worker *aw;
+  const acs_app *app;
+  int route;         /* router.c's route number */
+  const char *allow; /* the route's methods, for 405 */
+  char *device_id;   /* decoded {id} of /devices/{id}..., or NULL */
+  char *task_id;     /* digits of /tasks/{id}, or NULL */
+
+  /* the caller, once authenticated */
+  unsigned char token_hash[32];
+  long long token_id;
+  char *token_name;
+  acs__api_role role;
+  acs__api_step_fn after_auth;
+
+  /* statements of the current step */
+  int pending;
+  acs__api_step_fn done;
+  int pg_status; /* first failure of the step: 0 or an ACS_E* code */
+  char pg_sqlstate[6];
+  char *pg_error; /* its message (logs only) */
+
+  /* what handlers build */
+  json_t *doc;     /* the answer's document */
+  json_t *aux;     /* a second document (a device's parameters) */
+  json_t *body;    /* the parsed request body */
+  long long total; /* X-Total-Count, -1 unknown */
+  bool total_estimated;
+  bool found;
+  int limit;
+  char *cursor;      /* decoded cursor key, NULL for the first page */
+  char *next_cursor; /* encoded, or NULL for the last page */
+  char *location;    /* Location header value, or NULL */
+};
+
+/* --- router.c */
+void acs__api_req_free(acs__api_req *r);
+
+/* --- auth.c: authenticates r from its Authorization header (cache, else
+ * one statement), then calls next(r); answers 401/503 itself. */
+void acs__api_authenticate(acs__api_req *r, acs__api_step_fn next);
+/* sha256 of n bytes. */
+void acs__api_sha256(const void *data, size_t n, unsigned char out[32]);
+
+/* --- respond.c: answers (each answers c and frees r) */
+/* doc is consumed (may be NULL: no body); extra: NULL or complete header
+ * lines. */
+void acs__api_respond(acs__api_req *r, int status, json_t *doc, const char *extra);
+/* {"error": message}; adds WWW-Authenticate to 401, Allow (r->allow) to 405
+ * and Retry-After to 503. */
+void acs__api_error(acs__api_req *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Answers the failure recorded in r->pg_status: 503 when the store is down
+ * or the statement was cancelled, 500 otherwise (logged). */
+void acs__api_fail_store(acs__api_req *r);
+/* A list answer: {"items": r->doc, "next_cursor": r->next_cursor} with the
+ * X-Total-Count header from r->total / r->total_estimated. */
+void acs__api_respond_list(acs__api_req *r);
+
+/* --- respond.c: store helpers */
+/* Starts a step: resets the step's counters; done runs when it ends. */
+void acs__api_step(acs__api_req *r, acs__api_step_fn done);
+/* Queues a statement (failfast once the connection has been up). Returns 0,
+ * or an error, recorded in r->pg_status (the statement is not counted). */
+int acs__api_query(acs__api_req *r, const char *sql, int n, const char *const *params,
+                   acs_pg_cb cb);
+int acs__api_begin(acs__api_req *r);
+/* Closes the group (its callback is counted); on failure aborts the group. */
+int acs__api_sync(acs__api_req *r);
+/* Ends the step now if nothing was queued (call after queueing). */
+void acs__api_step_queued(acs__api_req *r);
+bool acs__api_stmt_ok(acs__api_req *r, const acs_pg_result *res);
+void acs__api_stmt_done(acs__api_req *r);
+
+/* --- respond.c: JSON from result columns */
+typedef enum acs__col_type {
+  ACS__COL_STR,  /* text, NULL -> null */
+  ACS__COL_INT,  /* integer */
+  ACS__COL_BOOL, /* boolean ('t'/'f') */
+  ACS__COL_JSON, /* JSON text (to_json(x)::text, jsonb::text) */
+  ACS__COL_SKIP, /* not copied into the object */
+} acs__col_type;
+
+typedef struct acs__col {
+  const char *name; /* key in the object */
+  acs__col_type type;
+} acs__col;
+
+/* The value of one column (never NULL but on allocation failure). */
+json_t *acs__api_col_value(const acs_pg_result *res, int row, int col, acs__col_type t);
+/* An object of columns first .. first+n-1 of row, named by cols. */
+json_t *acs__api_row_object(const acs_pg_result *res, int row, int first, const acs__col *cols,
+                            size_t n);
+/* A JSON string of n bytes; invalid UTF-8 bytes become U+FFFD. */
+json_t *acs__api_string(const char *s, size_t n);
+
+/* --- respond.c: lists */
+/* Reads ?limit= and ?cursor= into r->limit and r->cursor (the cursor's
+ * kind letter must match). Answers 400 and returns false when invalid. */
+bool acs__api_list_params(acs__api_req *r, char kind);
+/* An opaque cursor for key: base64url of "<kind>:<key>" (malloc'd). */
+char *acs__api_cursor_encode(char kind, const char *key);
+
+/* base64url without padding of n bytes, appended to out. */
+void acs__api_base64url(const unsigned char *data, size_t n, acs_buf *out);
+
+/* --- devices.c, tasks.c: route handlers (r authenticated and authorised) */
+void acs__api_devices_list(acs__api_req *r);
+void acs__api_device_get(acs__api_req *r);
+void acs__api_device_tasks_list(acs__api_req *r);
+void acs__api_task_create(acs__api_req *r);
+void acs__api_task_get(acs__api_req *r);
+
+#endif

@@ -1,0 +1,329 @@
+/* tasks.c: POST /api/v1/devices/{id}/tasks (queue an RPC for a device, with
+ * its audit record, in one transaction), GET /api/v1/devices/{id}/tasks
+ * (newest first) and GET /api/v1/tasks/{id}. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api_internal.h"
+#include "core/acs_arena.h"
+#include "core/acs_err.h"
+#include "session/acs_rpc_json.h"
+
+/* Longest expires_in accepted: ten years. */
+#define EXPIRES_MAX_S 315360000
+
+/* clang-format off */
+#define TASK_COLS                                                                  \
+  "id, device_id, rpc, args::text, status, command_key, created_by, "              \
+  ACS__SQL_TIME("created_at") ", " ACS__SQL_TIME("sent_at") ", "                   \
+  ACS__SQL_TIME("done_at") ", " ACS__SQL_TIME("expires_at") ", result::text, "     \
+  "fault_code, fault_string"
+/* clang-format on */
+
+static const acs__col task_cols[] = {
+    {"id", ACS__COL_INT},         {"device_id", ACS__COL_STR},  {"rpc", ACS__COL_STR},
+    {"args", ACS__COL_JSON},      {"status", ACS__COL_STR},     {"command_key", ACS__COL_STR},
+    {"created_by", ACS__COL_STR}, {"created_at", ACS__COL_STR}, {"sent_at", ACS__COL_STR},
+    {"done_at", ACS__COL_STR},    {"expires_at", ACS__COL_STR}, {"result", ACS__COL_JSON},
+};
+#define N_TASK_COLS (sizeof task_cols / sizeof task_cols[0])
+#define COL_FAULT_CODE ((int)N_TASK_COLS)
+
+/* The task object of one row: the columns above plus
+ * "fault": {"code", "string"} or null. */
+static json_t *task_object(const acs_pg_result *res, int row) {
+  json_t *o = acs__api_row_object(res, row, 0, task_cols, N_TASK_COLS);
+  if (!o) return NULL;
+  json_t *fault;
+  if (acs_pg_isnull(res, row, COL_FAULT_CODE) && acs_pg_isnull(res, row, COL_FAULT_CODE + 1)) {
+    fault = json_null();
+  } else {
+    fault = json_object();
+    if (fault) {
+      json_object_set_new(fault, "code",
+                          acs__api_col_value(res, row, COL_FAULT_CODE, ACS__COL_INT));
+      json_object_set_new(fault, "string",
+                          acs__api_col_value(res, row, COL_FAULT_CODE + 1, ACS__COL_STR));
+    }
+  }
+  if (!fault || json_object_set_new(o, "fault", fault)) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* --- POST /api/v1/devices/{id}/tasks */
+
+static const char sql_insert[] =
+    "INSERT INTO tasks (device_id, rpc, args, created_by, expires_at) "
+    "VALUES ($1, $2, $3::jsonb, $4, now() + $5::int * interval '1 second') RETURNING " TASK_COLS;
+/* Same transaction, same session: currval is the id the INSERT just took. */
+static const char sql_audit[] =
+    "INSERT INTO audit_log (actor, action, target, detail) VALUES ($1, 'task.create', $2, "
+    "jsonb_build_object('task_id', currval(pg_get_serial_sequence('tasks', 'id')), "
+    "'rpc', $3::text, 'token_id', $4::bigint))";
+
+static bool is_json_type(const char *ct) {
+  if (!ct) return false;
+  while (*ct == ' ' || *ct == '\t') ct++;
+  size_t n = strcspn(ct, ";");
+  while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t')) n--;
+  return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
+}
+
+static void insert_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
+    json_decref(r->doc);
+    r->doc = task_object(res, 0);
+    free(r->location);
+    r->location = NULL;
+    if (asprintf(&r->location, "/api/v1/tasks/%s", acs_pg_getvalue(res, 0, 0)) < 0)
+      r->location = NULL;
+    if (!r->doc || !r->location) r->pg_status = ACS_ENOMEM;
+  }
+  acs__api_stmt_done(r);
+}
+
+static void audit_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  acs__api_stmt_ok(r, res);
+  acs__api_stmt_done(r);
+}
+
+static void create_done(acs__api_req *r) {
+  if (r->pg_status == ACS_EPG && strcmp(r->pg_sqlstate, "23503") == 0) {
+    acs__api_error(r, 404, "no device '%s'", r->device_id); /* tasks.device_id's key */
+    return;
+  }
+  if (r->pg_status) {
+    acs__api_fail_store(r);
+    return;
+  }
+  char extra[96];
+  snprintf(extra, sizeof extra, "Location: %s\r\n", r->location);
+  json_t *doc = r->doc;
+  r->doc = NULL;
+  acs__api_respond(r, 201, doc, extra);
+}
+
+/* Checks the body; on success fills kind name, args text and expiry. */
+static bool parse_task(acs__api_req *r, const char **rpc, char **args_text, char *expires,
+                       size_t explen) {
+  if (!is_json_type(acs_http_header_get(r->req, "Content-Type"))) {
+    acs__api_error(r, 415, "Content-Type must be application/json");
+    return false;
+  }
+  json_error_t jerr;
+  r->body =
+      json_loadb(r->req->body ? r->req->body : "", r->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!r->body) {
+    acs__api_error(r, 400, "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                   jerr.column);
+    return false;
+  }
+  if (!json_is_object(r->body)) {
+    acs__api_error(r, 400, "expected a JSON object {\"rpc\": ..., \"args\": {...}}");
+    return false;
+  }
+  const char *key;
+  json_t *v;
+  json_object_foreach(r->body, key, v) {
+    if (strcmp(key, "rpc") != 0 && strcmp(key, "args") != 0 && strcmp(key, "expires_in") != 0) {
+      acs__api_error(r, 400, "unknown key '%s' (expected rpc, args, expires_in)", key);
+      return false;
+    }
+  }
+  json_t *jrpc = json_object_get(r->body, "rpc");
+  if (!json_is_string(jrpc)) {
+    acs__api_error(r, 400, "rpc: expected the CWMP name of an RPC, such as \"Reboot\"");
+    return false;
+  }
+  *rpc = json_string_value(jrpc);
+  acs_cwmp_kind kind = acs_cwmp_kind_from_name(*rpc);
+  if (!acs_rpc_is_task_kind(kind)) {
+    acs__api_error(r, 400, "rpc: '%s' is not an RPC the ACS can send to a CPE", *rpc);
+    return false;
+  }
+  json_t *args = json_object_get(r->body, "args");
+  if (args && !json_is_null(args) && !json_is_object(args)) {
+    acs__api_error(r, 400, "args: expected an object");
+    return false;
+  }
+  json_t *jexp = json_object_get(r->body, "expires_in");
+  expires[0] = '\0';
+  if (jexp && !json_is_null(jexp)) {
+    json_int_t e = json_is_integer(jexp) ? json_integer_value(jexp) : 0;
+    if (e < 1 || e > EXPIRES_MAX_S) {
+      acs__api_error(r, 400, "expires_in: expected seconds, an integer 1..%d", EXPIRES_MAX_S);
+      return false;
+    }
+    snprintf(expires, explen, "%lld", (long long)e);
+  }
+
+  /* the arguments must convert to the RPC, as the session will convert them */
+  char err[256] = "";
+  acs_arena arena;
+  acs_cwmp_msg msg;
+  acs_arena_init(&arena, 0);
+  memset(&msg, 0, sizeof msg);
+  int rc =
+      acs_rpc_from_json(kind, json_is_object(args) ? args : NULL, &arena, &msg, err, sizeof err);
+  acs_arena_free(&arena);
+  if (rc) {
+    if (rc == ACS_ENOMEM) {
+      acs__api_error(r, 500, "out of memory");
+    } else {
+      acs__api_error(r, 400, "args: %s", err[0] ? err : acs_strerror(rc));
+    }
+    return false;
+  }
+  *args_text = json_is_object(args) ? json_dumps(args, JSON_COMPACT) : strdup("{}");
+  if (!*args_text) {
+    acs__api_error(r, 500, "out of memory");
+    return false;
+  }
+  return true;
+}
+
+void acs__api_task_create(acs__api_req *r) {
+  const char *rpc = NULL;
+  char *args_text = NULL;
+  char expires[24];
+  if (!parse_task(r, &rpc, &args_text, expires, sizeof expires)) return;
+  char token_id[24];
+  snprintf(token_id, sizeof token_id, "%lld", r->token_id);
+  const char *pi[5] = {r->device_id, rpc, args_text, r->token_name, expires[0] ? expires : NULL};
+  const char *pa[4] = {r->token_name, r->device_id, rpc, token_id};
+  acs__api_step(r, create_done);
+  if (acs__api_begin(r) == 0) {
+    if (acs__api_query(r, sql_insert, 5, pi, insert_cb) == 0)
+      acs__api_query(r, sql_audit, 4, pa, audit_cb);
+    acs__api_sync(r);
+  }
+  free(args_text); /* the statements copied their parameters */
+  acs__api_step_queued(r);
+}
+
+/* --- GET /api/v1/tasks/{id} */
+
+static const char sql_task[] = "SELECT " TASK_COLS " FROM tasks WHERE id = $1::bigint";
+
+static void task_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
+    r->found = true;
+    r->doc = task_object(res, 0);
+    if (!r->doc) r->pg_status = ACS_ENOMEM;
+  }
+  acs__api_stmt_done(r);
+}
+
+static void task_done(acs__api_req *r) {
+  if (r->pg_status) {
+    acs__api_fail_store(r);
+    return;
+  }
+  if (!r->found) {
+    acs__api_error(r, 404, "no task %s", r->task_id);
+    return;
+  }
+  json_t *doc = r->doc;
+  r->doc = NULL;
+  acs__api_respond(r, 200, doc, NULL);
+}
+
+void acs__api_task_get(acs__api_req *r) {
+  const char *p[1] = {r->task_id};
+  acs__api_step(r, task_done);
+  acs__api_query(r, sql_task, 1, p, task_cb);
+  acs__api_step_queued(r);
+}
+
+/* --- GET /api/v1/devices/{id}/tasks: newest first */
+
+static const char sql_tasks_first[] =
+    "SELECT " TASK_COLS " FROM tasks WHERE device_id = $1 ORDER BY id DESC LIMIT $2";
+static const char sql_tasks_after[] = "SELECT " TASK_COLS
+                                      " FROM tasks WHERE device_id = $1 AND id < $2::bigint "
+                                      "ORDER BY id DESC LIMIT $3";
+static const char sql_tasks_count[] =
+    "SELECT EXISTS (SELECT 1 FROM devices WHERE id = $1), "
+    "(SELECT count(*) FROM tasks WHERE device_id = $1)";
+
+static void tasks_page_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res)) {
+    int n = res->ntuples < r->limit ? res->ntuples : r->limit;
+    r->doc = json_array();
+    for (int i = 0; r->doc && i < n; i++) {
+      json_t *o = task_object(res, i);
+      if (!o || json_array_append_new(r->doc, o)) {
+        json_decref(r->doc);
+        r->doc = NULL;
+      }
+    }
+    if (r->doc && res->ntuples > r->limit) {
+      r->next_cursor = acs__api_cursor_encode('t', acs_pg_getvalue(res, n - 1, 0));
+      if (!r->next_cursor) {
+        json_decref(r->doc);
+        r->doc = NULL;
+      }
+    }
+    if (!r->doc) r->pg_status = ACS_ENOMEM;
+  }
+  acs__api_stmt_done(r);
+}
+
+static void tasks_count_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
+    r->found = acs_pg_getvalue(res, 0, 0)[0] == 't';
+    r->total = strtoll(acs_pg_getvalue(res, 0, 1), NULL, 10);
+  }
+  acs__api_stmt_done(r);
+}
+
+static void tasks_list_done(acs__api_req *r) {
+  if (r->pg_status) {
+    acs__api_fail_store(r);
+    return;
+  }
+  if (!r->found) {
+    acs__api_error(r, 404, "no device '%s'", r->device_id);
+    return;
+  }
+  acs__api_respond_list(r);
+}
+
+void acs__api_device_tasks_list(acs__api_req *r) {
+  if (!acs__api_list_params(r, 't')) return;
+  if (r->cursor) {
+    size_t n = strlen(r->cursor);
+    bool ok = n > 0 && n <= 18;
+    for (size_t i = 0; ok && i < n; i++) ok = r->cursor[i] >= '0' && r->cursor[i] <= '9';
+    if (!ok) {
+      acs__api_error(r, 400, "cursor: invalid (use next_cursor of a previous page)");
+      return;
+    }
+  }
+  char lim[16];
+  snprintf(lim, sizeof lim, "%d", r->limit + 1);
+  acs__api_step(r, tasks_list_done);
+  if (acs__api_begin(r) == 0) {
+    if (r->cursor) {
+      const char *p[3] = {r->device_id, r->cursor, lim};
+      acs__api_query(r, sql_tasks_after, 3, p, tasks_page_cb);
+    } else {
+      const char *p[2] = {r->device_id, lim};
+      acs__api_query(r, sql_tasks_first, 2, p, tasks_page_cb);
+    }
+    const char *pc[1] = {r->device_id};
+    acs__api_query(r, sql_tasks_count, 1, pc, tasks_count_cb);
+    acs__api_sync(r);
+  }
+  acs__api_step_queued(r);
+}
