@@ -1,0 +1,50 @@
+/* acs_digest.h: HTTP authentication from the client's side, pure: reading a
+ * WWW-Authenticate challenge (Digest or Basic, as CPEs send them: quoted or
+ * bare values, any order, header lines folded or LF-only) and writing the
+ * Authorization header that answers it (RFC 7616 Digest with MD5 or
+ * MD5-sess and qop=auth, or RFC 7617 Basic). Used for connection requests
+ * (the ACS is the client there). No I/O. */
+#ifndef ACS_DIGEST_H
+#define ACS_DIGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/acs_buf.h"
+
+typedef enum acs_auth_scheme {
+  ACS_AUTH_NONE = 0,
+  ACS_AUTH_BASIC,
+  ACS_AUTH_DIGEST,
+} acs_auth_scheme;
+
+typedef struct acs_auth_challenge {
+  acs_auth_scheme scheme;
+  char realm[256];
+  char nonce[256];
+  char opaque[256];
+  char algorithm[32]; /* "MD5" (default) or "MD5-sess" */
+  bool qop_auth;      /* qop offered and includes "auth" */
+  bool stale;
+} acs_auth_challenge;
+
+/* Parses the value of one WWW-Authenticate header (after "WWW-Authenticate:",
+ * continuation lines already joined or not: CR, LF and tabs count as
+ * spaces). When several challenges are offered the strongest understood is
+ * taken (Digest with MD5 over Basic). Returns 0, or ACS_EINVAL when no
+ * challenge is understood (an unsupported algorithm, say). */
+int acs_auth_parse(const char *value, size_t len, acs_auth_challenge *out);
+
+/* Finds the WWW-Authenticate header(s) in a raw HTTP response head (status
+ * line and headers, "\r\n" or bare "\n" line ends, folded continuation lines)
+ * and parses the best challenge. Returns 0, ACS_ENOTFOUND or ACS_EINVAL. */
+int acs_auth_from_head(const char *head, size_t len, acs_auth_challenge *out);
+
+/* Appends "Authorization: ...\r\n" answering ch for a request of method and
+ * uri. cnonce: client nonce (hex, NUL-terminated; ignored for Basic); nc: the
+ * nonce count (1 for the first use). Returns 0 or ACS_EINVAL / ACS_ENOMEM. */
+int acs_auth_header(const acs_auth_challenge *ch, const char *user, const char *pass,
+                    const char *method, const char *uri, const char *cnonce, unsigned nc,
+                    acs_buf *out);
+
+#endif
