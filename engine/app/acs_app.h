@@ -19,6 +19,7 @@
 
 typedef struct acs_session_table acs_session_table;
 typedef struct acs_api_worker acs_api_worker;
+typedef struct acs_policy_vm acs_policy_vm;
 
 typedef struct acs_app {
   const acs_config *cfg;
@@ -38,6 +39,7 @@ typedef struct acs_app_worker {
   acs_store_batch *batch;    /* group commit on pg (NULL with pg) */
   acs_session_table *sessions;
   acs_api_worker *api;
+  acs_policy_vm *policies;   /* NULL without --policies */
 } acs_app_worker;
 
 static inline acs_app_worker *acs_app_worker_of(acs_worker *w) {

@@ -11,6 +11,7 @@
 #include "app/acs_app.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
+#include "session/acs_policy.h"
 #include "session/acs_session.h"
 
 static void worker_free(acs_app_worker *aw) { free(aw); }
@@ -47,6 +48,16 @@ static int worker_start(acs_worker *w, void *ctx) {
     o.name = name;
     if ((rc = acs_pg_open(acs_worker_loop(w), app->cfg->pg_dsn, &o, &aw->pg))) goto fail;
     if ((rc = acs_store_batch_new(aw->pg, NULL, &aw->batch))) goto fail;
+  }
+  if (app->cfg->policies_dir) {
+    char err[512] = "";
+    if (!(aw->policies = acs_policy_vm_new(app->cfg->policies_dir, err, sizeof err))) {
+      rc = ACS_ENOMEM;
+      goto fail;
+    }
+    if (acs_worker_index(w) == 0 && !aw->policies->error)
+      acs_log(ACS_LOG_INFO, "policy", "policies of %s loaded: %zu files, %zu presets files",
+              app->cfg->policies_dir, aw->policies->chunks, aw->policies->npresets);
   }
   if ((rc = acs_session_table_new(aw, &aw->sessions))) goto fail;
   if ((rc = acs_api_worker_init(aw))) goto fail;

@@ -157,6 +157,10 @@ void acs__sess_unref(acs__session *s) {
     free(s->tasks[i].command_key);
   }
   free(s->tasks);
+  acs__policy_free(s);
+  acs_dm_free(&s->dm);
+  for (size_t i = 0; i < s->ntags; i++) free(s->tags[i]);
+  free(s->tags);
   free(s->device_id);
   acs_arena_reset(&s->arena);
   acs_arena_reset(&e->req_arena);
@@ -182,6 +186,7 @@ static void bind_conn(acs__session *s, acs_conn *c) {
  * run, so it is 'unknown' (never sent again); any other goes back to
  * 'pending' and is sent again in the device's next session. */
 static void drop_outstanding(acs__session *s) {
+  s->outstanding_policy = false;
   if (!s->outstanding) return;
   acs__sess_store_task_status(s, s->outstanding->id,
                               s->outstanding_one_shot ? "unknown" : "pending", 0, NULL);
@@ -247,6 +252,8 @@ static acs__session *sess_new(acs_session_table *t, const char *device_id) {
   s->timer_open = true;
   s->refs = 2; /* the table's and the timer's */
   s->st = ACS__S_INFORM;
+  acs_dm_init(&s->dm);
+  s->with_policies = t->aw->policies && !t->aw->policies->error;
   table_link(t, s);
   atomic_fetch_add_explicit(&app->sessions, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&app->sessions_total, 1, memory_order_relaxed);
@@ -413,6 +420,19 @@ static void next_rpc(acs__session *s) {
     send_outstanding(s);
     return;
   }
+  /* the tasks are done: the policies' turn */
+  if (s->with_policies && acs__policy_next(s, s->t->aw->policies, &e->rpc_msg)) {
+    e->rpc_msg.ns = s->ns;
+    snprintf(s->outstanding_id, sizeof s->outstanding_id, "acsd-%llx",
+             (unsigned long long)++s->t->seq);
+    e->rpc_msg.id = s->outstanding_id;
+    s->outstanding = NULL;
+    s->outstanding_policy = true;
+    s->outstanding_kind = e->rpc_msg.kind;
+    s->outstanding_one_shot = false;
+    send_outstanding(s);
+    return;
+  }
   /* nothing more to do: 204 ends the session */
   sess_reply_msg(s, NULL, false);
   sess_end(s, NULL);
@@ -438,6 +458,14 @@ static void on_rpc_answer(acs__session *s, const acs_cwmp_msg *in) {
   sess_ext *e = ext(s);
   acs__task *task = s->outstanding;
   s->outstanding = NULL;
+  if (s->outstanding_policy) {
+    s->outstanding_policy = false;
+    acs__policy_answer(s, &e->rpc_msg, in);
+    if (!s->t->aw->pg || in->kind == ACS_CWMP_FAULT ||
+        acs__sess_store_model(s, &e->rpc_msg, in, result_stored_cb) != 0)
+      next_rpc(s);
+    return;
+  }
   if (!s->t->aw->pg) {
     next_rpc(s);
     return;
@@ -498,7 +526,7 @@ static void on_empty_post(acs__session *s) {
       return;
     case ACS__S_ACS_TURN:
       /* an empty POST where an answer was due: the RPC's fate is unknown */
-      if (s->outstanding) {
+      if (s->outstanding || s->outstanding_policy) {
         drop_outstanding(s);
         sess_reply_msg(s, NULL, false);
         sess_end(s, "empty POST instead of an RPC answer");
@@ -720,7 +748,7 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   e->req_msg = in;
   bool is_request =
       in.kind == ACS_CWMP_UNKNOWN || acs_cwmp_response_kind(in.kind) != ACS_CWMP_UNKNOWN;
-  if (s->st == ACS__S_ACS_TURN && s->outstanding &&
+  if (s->st == ACS__S_ACS_TURN && (s->outstanding || s->outstanding_policy) &&
       (in.kind == ACS_CWMP_FAULT || in.kind == acs_cwmp_response_kind(s->outstanding_kind))) {
     on_rpc_answer(s, &e->req_msg);
   } else if (is_request) {
@@ -732,6 +760,7 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
                                   "the CPE answered with another message");
       s->outstanding = NULL;
     }
+    s->outstanding_policy = false;
     next_rpc(s);
   } else {
     sess_reply_msg(s, NULL, false); /* a response while it was the CPE's turn */

@@ -11,6 +11,8 @@
 
 #include "core/acs_arena.h"
 #include "cwmp/acs_cwmp.h"
+#include "session/acs_plan.h"
+#include "session/acs_policy.h"
 #include "session/acs_session.h"
 
 #define ACS_SESSION_COOKIE "acsd_session"
@@ -31,6 +33,7 @@ typedef struct acs__task {
 } acs__task;
 
 typedef struct acs__session acs__session;
+typedef struct acs__policy acs__policy;
 
 struct acs_session_table {
   acs_app_worker *aw;
@@ -50,9 +53,9 @@ struct acs__session {
   acs_cwmp_ns ns;
   uv_timer_t timer; /* waiting for the CPE */
   bool timer_open;
-  int refs;         /* the table's, store operations', the timer's close */
-  acs_conn *req;    /* a request of this session waiting for its answer */
-  acs_conn *bound;  /* the connection the CPE used last (weak; cleared on close) */
+  int refs;        /* the table's, store operations', the timer's close */
+  acs_conn *req;   /* a request of this session waiting for its answer */
+  acs_conn *bound; /* the connection the CPE used last (weak; cleared on close) */
   /* Inform data kept for the writes */
   acs_arena arena; /* the Inform's parse, cookies; freed with the session */
   acs_cwmp_msg inform;
@@ -64,7 +67,14 @@ struct acs__session {
   acs_cwmp_kind outstanding_kind;
   char outstanding_id[32];
   bool outstanding_one_shot;
+  bool outstanding_policy; /* the RPC in flight is the planner's, not a task */
   bool had_store_error;
+  /* policies: the device's data model and tags, read with the Inform */
+  bool with_policies;
+  acs_dm dm;
+  char **tags;
+  size_t ntags;
+  acs__policy *pol;
 };
 
 /* session_store.c: each submits one group-commit item; done(s, status)
@@ -90,6 +100,23 @@ void acs__sess_store_task_status(acs__session *s, int64_t task_id, const char *s
 /* A CPE request worth keeping (TransferComplete, RequestDownload, DU state
  * changes, Kicked) as an event row with its payload. */
 int acs__sess_store_event(acs__session *s, const acs_cwmp_msg *req, acs__sess_done_fn done);
+
+/* A planner RPC's answer: the data-model changes only. */
+int acs__sess_store_model(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp,
+                          acs__sess_done_fn done);
+/* A policy channel's fault (upserted in the faults table with a retry
+ * count), and its clearing when the channel completes. Fire and forget. */
+void acs__sess_store_fault(acs__session *s, const char *channel, const char *code,
+                           const char *message, const char *provision);
+void acs__sess_store_fault_clear(acs__session *s, const char *channel);
+
+/* policy.c: the session's policy phase, after its tasks. Fills out with
+ * the next RPC of the planner and returns true, or returns false when every
+ * policy is done. */
+bool acs__policy_next(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out);
+/* The CPE's answer to the planner's RPC sent. */
+void acs__policy_answer(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp);
+void acs__policy_free(acs__session *s);
 
 void acs__sess_ref(acs__session *s);
 void acs__sess_unref(acs__session *s);

@@ -16,7 +16,16 @@
 #include "session/acs_rpc_json.h"
 #include "session/session_internal.h"
 
-typedef enum { OP_INFORM, OP_MARK_SENT, OP_RESULT, OP_STATUS, OP_EVENT } op_kind;
+typedef enum {
+  OP_INFORM,
+  OP_MARK_SENT,
+  OP_RESULT,
+  OP_STATUS,
+  OP_EVENT,
+  OP_MODEL,
+  OP_FAULT,
+  OP_FAULT_CLEAR
+} op_kind;
 
 typedef struct sess_op {
   acs__session *s;
@@ -25,13 +34,17 @@ typedef struct sess_op {
   acs__task *task;
   const acs_cwmp_msg *sent, *rsp;
   int64_t task_id;
-  char status[16];
+  char status[32]; /* task status, or a fault code */
   int fault_code;
   char *text; /* command key, fault string */
   char *json; /* result or payload */
   long long rows;
   acs__task *tasks; /* OP_INFORM: read back by the last attempt */
   size_t ntasks;
+  acs_dm dm; /* OP_INFORM with policies: the stored data model */
+  char **tags;
+  size_t ntags;
+  char *channel, *provision; /* OP_FAULT, OP_FAULT_CLEAR */
 } sess_op;
 
 static void free_tasks(acs__task *t, size_t n) {
@@ -43,8 +56,17 @@ static void free_tasks(acs__task *t, size_t n) {
   free(t);
 }
 
+static void free_tags(char **t, size_t n) {
+  for (size_t i = 0; i < n; i++) free(t[i]);
+  free(t);
+}
+
 static void op_free(sess_op *op) {
   free_tasks(op->tasks, op->ntasks);
+  acs_dm_free(&op->dm);
+  free_tags(op->tags, op->ntags);
+  free(op->channel);
+  free(op->provision);
   free(op->text);
   free(op->json);
   free(op);
@@ -129,6 +151,22 @@ static const char sql_spa[] =
     "FROM unnest($2::text[], $3::boolean[], $4::smallint[], $5::boolean[], $6::text[])\n"
     "  AS u(name, nc, n, ac, al)\n"
     "WHERE p.device_id = $1 AND p.name = u.name";
+
+/* The device's stored data model and tags, for its policies (times in ms). */
+static const char sql_dm[] =
+    "SELECT name, value, xsd_type, writable, is_object, notification,\n"
+    "  (extract(epoch FROM value_at) * 1000)::bigint, (extract(epoch FROM names_at) * "
+    "1000)::bigint\n"
+    "FROM parameters WHERE device_id = $1";
+static const char sql_tags[] = "SELECT unnest(tags) FROM devices WHERE id = $1";
+
+static const char sql_fault[] =
+    "INSERT INTO faults AS f (device_id, channel, code, message, detail)\n"
+    "VALUES ($1, $2, $3, $4, jsonb_build_object('provision', $5::text))\n"
+    "ON CONFLICT (device_id, channel) DO UPDATE SET code = excluded.code,\n"
+    "  message = excluded.message, detail = excluded.detail, retries = f.retries + 1,\n"
+    "  last_at = now()";
+static const char sql_fault_clear[] = "DELETE FROM faults WHERE device_id = $1 AND channel = $2";
 
 static const char sql_event_payload[] =
     "INSERT INTO events (device_id, code, command_key, payload) VALUES ($1, $2, $3, $4::jsonb)";
@@ -220,6 +258,41 @@ static void tasks_read_cb(acs_pg_result *r, void *arg) {
   op->ntasks = (size_t)r->ntuples;
 }
 
+static void dm_read_cb(acs_pg_result *r, void *arg) {
+  sess_op *op = arg;
+  if (r->status) return;
+  acs_dm_free(&op->dm);
+  acs_dm_init(&op->dm);
+  for (int i = 0; i < r->ntuples; i++) {
+    acs_dm_param *p = acs_dm_put(&op->dm, acs_pg_getvalue(r, i, 0));
+    if (!p) return;
+    if (!acs_pg_isnull(r, i, 1)) p->value = strdup(acs_pg_getvalue(r, i, 1));
+    if (!acs_pg_isnull(r, i, 2)) {
+      const char *t = acs_pg_getvalue(r, i, 2);
+      const char *colon = strchr(t, ':');
+      p->type = acs_cwmp_type_from_name(colon ? colon + 1 : t);
+    }
+    if (!acs_pg_isnull(r, i, 3)) p->writable = acs_pg_getvalue(r, i, 3)[0] == 't';
+    p->object = acs_pg_getvalue(r, i, 4)[0] == 't';
+    if (!acs_pg_isnull(r, i, 5)) p->notification = (int8_t)atoi(acs_pg_getvalue(r, i, 5));
+    if (!acs_pg_isnull(r, i, 6)) p->value_at = strtoll(acs_pg_getvalue(r, i, 6), NULL, 10);
+    if (!acs_pg_isnull(r, i, 7)) p->names_at = strtoll(acs_pg_getvalue(r, i, 7), NULL, 10);
+  }
+}
+
+static void tags_read_cb(acs_pg_result *r, void *arg) {
+  sess_op *op = arg;
+  if (r->status) return;
+  free_tags(op->tags, op->ntags);
+  op->tags = NULL;
+  op->ntags = 0;
+  if (r->ntuples <= 0) return;
+  op->tags = calloc((size_t)r->ntuples, sizeof *op->tags);
+  if (!op->tags) return;
+  for (int i = 0; i < r->ntuples; i++)
+    if ((op->tags[op->ntags] = strdup(acs_pg_getvalue(r, i, 0)))) op->ntags++;
+}
+
 static void rows_cb(acs_pg_result *r, void *arg) {
   sess_op *op = arg;
   if (r->status == 0) op->rows = acs_pg_cmd_tuples(r);
@@ -276,7 +349,12 @@ static int build_inform(acs_pg *c, sess_op *op) {
   acs_pg_array_append(&a[2], mkeys, nm);
   if (acs_buf_err(&a[2])) goto cleanup;
   const char *pt[2] = {s->device_id, a[2].data};
-  rc = acs_pg_query(c, sql_tasks, 2, pt, 0, tasks_read_cb, op);
+  if ((rc = acs_pg_query(c, sql_tasks, 2, pt, 0, tasks_read_cb, op))) goto cleanup;
+  if (s->with_policies) {
+    const char *pd[1] = {s->device_id};
+    if ((rc = acs_pg_query(c, sql_dm, 1, pd, 0, dm_read_cb, op))) goto cleanup;
+    rc = acs_pg_query(c, sql_tags, 1, pd, 0, tags_read_cb, op);
+  }
 cleanup:
   free(codes);
   free(keys);
@@ -435,6 +513,16 @@ static int op_build(acs_pg *c, void *arg) {
       const char *p[4] = {id, op->status, op->fault_code ? code : NULL, op->text};
       return acs_pg_query(c, sql_task_status, 4, p, 0, NULL, NULL);
     }
+    case OP_MODEL:
+      return build_model(c, s->device_id, op->sent, op->rsp);
+    case OP_FAULT: {
+      const char *p[5] = {s->device_id, op->channel, op->status, op->text, op->provision};
+      return acs_pg_query(c, sql_fault, 5, p, 0, NULL, NULL);
+    }
+    case OP_FAULT_CLEAR: {
+      const char *p[2] = {s->device_id, op->channel};
+      return acs_pg_query(c, sql_fault_clear, 2, p, 0, NULL, NULL);
+    }
     case OP_EVENT: {
       const char *name = acs_cwmp_kind_name(op->rsp->kind);
       const char *p[4] = {s->device_id, name, op->text, op->json};
@@ -460,6 +548,16 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
       s->next_task = 0;
       op->tasks = NULL;
       op->ntasks = 0;
+      if (s->with_policies) {
+        acs_dm_free(&s->dm);
+        s->dm = op->dm;
+        acs_dm_init(&op->dm);
+        free_tags(s->tags, s->ntags);
+        s->tags = op->tags;
+        s->ntags = op->ntags;
+        op->tags = NULL;
+        op->ntags = 0;
+      }
     } else if (op->kind == OP_MARK_SENT && op->rows == 0 && s->outstanding == op->task) {
       s->outstanding = NULL; /* no longer pending: cancelled or expired meanwhile */
     }
@@ -490,6 +588,7 @@ static sess_op *op_new(op_kind kind, acs__sess_done_fn done) {
   if (op) {
     op->kind = kind;
     op->done = done;
+    acs_dm_init(&op->dm);
   }
   return op;
 }
@@ -572,4 +671,33 @@ int acs__sess_store_event(acs__session *s, const acs_cwmp_msg *req, acs__sess_do
     return ACS_ENOMEM;
   }
   return submit(s, op, 0);
+}
+
+int acs__sess_store_model(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp,
+                          acs__sess_done_fn done) {
+  sess_op *op = op_new(OP_MODEL, done);
+  if (!op) return ACS_ENOMEM;
+  op->sent = sent;
+  op->rsp = rsp;
+  return submit(s, op, 0);
+}
+
+void acs__sess_store_fault(acs__session *s, const char *channel, const char *code,
+                           const char *message, const char *provision) {
+  if (!s->t->aw->batch) return;
+  sess_op *op = op_new(OP_FAULT, NULL);
+  if (!op) return;
+  snprintf(op->status, sizeof op->status, "%s", code ? code : "script.error");
+  op->channel = strdup(channel ? channel : "default");
+  op->text = strdup(message ? message : "");
+  op->provision = strdup(provision ? provision : "");
+  submit(s, op, 0);
+}
+
+void acs__sess_store_fault_clear(acs__session *s, const char *channel) {
+  if (!s->t->aw->batch) return;
+  sess_op *op = op_new(OP_FAULT_CLEAR, NULL);
+  if (!op) return;
+  op->channel = strdup(channel ? channel : "default");
+  submit(s, op, 0);
 }
