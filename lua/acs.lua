@@ -26,8 +26,8 @@ local function ms(t)
   if t == nil or t == false then return nil end
   if t == true then return acs.now() end
   if type(t) ~= "number" then error("a time must be a number of seconds, true or nil", 3) end
-  if t < 0 then return acs.now() + t * 1000 end
-  return t * 1000
+  if t < 0 then return acs.now() + math.floor(t * 1000) end
+  return math.floor(t * 1000)
 end
 
 local handle_mt = {}
@@ -100,8 +100,8 @@ function declare(path, timestamps, values)
 end
 
 -- Sugar over declare.
-function refresh(path, max_age)  -- a value no older than max_age seconds (0: now)
-  return declare(path, {value = -(max_age or 0)})
+function refresh(path, max_age)  -- a value no older than max_age seconds (0: read it now)
+  return declare(path, {value = acs.now() / 1000 - (max_age or 0)})
 end
 
 function set(path, value, xsd_type)

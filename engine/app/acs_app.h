@@ -20,27 +20,31 @@
 typedef struct acs_session_table acs_session_table;
 typedef struct acs_api_worker acs_api_worker;
 typedef struct acs_policy_vm acs_policy_vm;
+typedef struct acs_policy_poller acs_policy_poller;
 
 typedef struct acs_app {
   const acs_config *cfg;
   acs_server *srv;
-  char instance_id[48]; /* cfg->instance_id, or random hex */
-  _Atomic long sessions;          /* CWMP sessions in flight, all workers */
-  _Atomic uint64_t sessions_total; /* started since start */
+  char instance_id[48];               /* cfg->instance_id, or random hex */
+  _Atomic long sessions;              /* CWMP sessions in flight, all workers */
+  _Atomic uint64_t sessions_total;    /* started since start */
   _Atomic uint64_t sessions_rejected; /* Informs answered 503 */
-  _Atomic uint64_t supersedes;    /* sessions aborted by a newer Inform */
-  _Atomic uint64_t handoffs;      /* connections handed to their owner worker */
+  _Atomic uint64_t supersedes;        /* sessions aborted by a newer Inform */
+  _Atomic uint64_t handoffs;          /* connections handed to their owner worker */
+  long long policy_generation;        /* the store's generation of --policies at start */
 } acs_app;
 
-typedef struct acs_app_worker {
+typedef struct acs_app_worker acs_app_worker;
+struct acs_app_worker {
   acs_app *app;
   acs_worker *w;
-  acs_pg *pg;                /* NULL when no store is configured */
-  acs_store_batch *batch;    /* group commit on pg (NULL with pg) */
+  acs_pg *pg;             /* NULL when no store is configured */
+  acs_store_batch *batch; /* group commit on pg (NULL with pg) */
   acs_session_table *sessions;
   acs_api_worker *api;
   acs_policy_vm *policies;   /* NULL without --policies */
-} acs_app_worker;
+  acs_policy_poller *poller; /* generations in the store (with --policies and a store) */
+};
 
 static inline acs_app_worker *acs_app_worker_of(acs_worker *w) {
   return (acs_app_worker *)acs_worker_data(w);

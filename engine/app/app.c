@@ -23,6 +23,8 @@ static void worker_stop(acs_worker *w, void *ctx) {
   if (!aw) return;
   acs_worker_set_data(w, NULL);
   if (aw->sessions) acs_session_table_stop(aw->sessions);
+  if (aw->poller) acs_policy_poller_stop(aw->poller);
+  aw->poller = NULL;
   if (aw->api) acs_api_worker_stop(aw);
   if (aw->batch) acs_store_batch_free(aw->batch);
   aw->batch = NULL;
@@ -58,6 +60,10 @@ static int worker_start(acs_worker *w, void *ctx) {
     if (acs_worker_index(w) == 0 && !aw->policies->error)
       acs_log(ACS_LOG_INFO, "policy", "policies of %s loaded: %zu files, %zu presets files",
               app->cfg->policies_dir, aw->policies->chunks, aw->policies->npresets);
+    aw->policies->generation = app->policy_generation;
+    if (aw->pg && (rc = acs_policy_poller_start(
+                       aw, acs_worker_index(w) == 0 ? app->cfg->policies_dir : NULL, &aw->poller)))
+      goto fail;
   }
   if ((rc = acs_session_table_new(aw, &aw->sessions))) goto fail;
   if ((rc = acs_api_worker_init(aw))) goto fail;
@@ -111,6 +117,24 @@ int acs_app_run(const acs_config *cfg) {
     if ((rc = acs_store_migrate(cfg->pg_dsn, err, sizeof err))) {
       fprintf(stderr, "acsd: store: %s\n", err);
       goto cleanup;
+    }
+    if (cfg->policies_dir) {
+      /* the directory becomes the newest generation unless it already is */
+      bool created = false;
+      rc = acs_policy_push(cfg->pg_dsn, cfg->policies_dir, "acsd:start", false,
+                           &app->policy_generation, &created, err, sizeof err);
+      if (rc == ACS_EINVAL) {
+        acs_log(ACS_LOG_ERR, "policy", "%s is refused (generation %lld, not valid): %s",
+                cfg->policies_dir, app->policy_generation, err);
+        app->policy_generation = 0;
+        rc = 0;
+      } else if (rc) {
+        fprintf(stderr, "acsd: policies: %s\n", err);
+        goto cleanup;
+      } else {
+        acs_log(ACS_LOG_INFO, "policy", "%s is policy generation %lld%s", cfg->policies_dir,
+                app->policy_generation, created ? " (new)" : "");
+      }
     }
   } else {
     acs_log(ACS_LOG_WARN, "main", "no store configured (--pg): sessions are not recorded");

@@ -6,6 +6,7 @@
 #ifndef ACS_POLICY_H
 #define ACS_POLICY_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,8 +17,9 @@ typedef struct acs_policy_vm {
   acs_script_vm *vm;
   char **presets; /* "presets/NAME" of the current generation, in name order */
   size_t npresets;
-  size_t chunks; /* chunks of the current generation (0: none loaded) */
-  bool error;    /* no generation could be loaded: sessions run no policies */
+  size_t chunks;        /* chunks of the current generation (0: none loaded) */
+  bool error;           /* no generation could be loaded: sessions run no policies */
+  long long generation; /* the store's generation loaded (0: a directory's tree) */
 } acs_policy_vm;
 
 /* A VM with the host functions and the tree of dir loaded (dir NULL: the
@@ -30,8 +32,37 @@ acs_policy_vm *acs_policy_vm_new(const char *dir, char *err, size_t errlen);
 int acs_policy_vm_reload(acs_policy_vm *pv, const char *dir, char *err, size_t errlen);
 void acs_policy_vm_free(acs_policy_vm *pv);
 
+/* A tree as one generation's files: {"provisions/NAME": "text", ...}. */
+int acs_policy_read_tree(const char *dir, json_t **out, char *err, size_t errlen);
+/* Compiles files (and the standard library) as the next generation; on any
+ * error the current one stays. */
+int acs_policy_vm_load_json(acs_policy_vm *pv, const json_t *files, char *err, size_t errlen);
+/* sha256 over the files in name order, hex. */
+void acs_policy_checksum(const json_t *files, char out[65]);
+
 /* The engine's clock, ms since the epoch: the real time plus
  * ACS_CLOCK_OFFSET_MS from the environment (tests move time with it). */
 int64_t acs_policy_now_ms(void);
+
+/* --- generations in the store (policy_gen.c) */
+
+/* Compiles the tree of dir and stores it as a new generation (blocking; the
+ * command line and start-up). *gen gets its number, or the newest's when
+ * that already is this tree (unless force): *created tells. A tree that
+ * does not compile is stored as refused: ACS_EINVAL, *created true, the
+ * error in err. Other errors: nothing stored. */
+int acs_policy_push(const char *dsn, const char *dir, const char *who, bool force, long long *gen,
+                    bool *created, char *err, size_t errlen);
+/* `acsd policies push DIR | list` (argv[0] is "policies"). */
+int acs_policy_cli_main(int argc, char **argv);
+
+/* A worker's poller: once a second, the newest valid generation's number;
+ * a newer one is fetched, compiled and swapped in. With watch_dir (one
+ * worker), the directory is also watched and a changed tree stored. */
+struct acs_app_worker;
+typedef struct acs_policy_poller acs_policy_poller;
+int acs_policy_poller_start(struct acs_app_worker *aw, const char *watch_dir,
+                            acs_policy_poller **out);
+void acs_policy_poller_stop(acs_policy_poller *p);
 
 #endif

@@ -17,7 +17,6 @@
  * round has nothing to do and every channel is done. No policy is re-run
  * from the top. A CPE fault on an RPC of the planner fails the declarations
  * it served: their reads return nil and the fault. */
-#include <dirent.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +32,6 @@
 #include "session/session_internal.h"
 
 #define MAX_ROUNDS 32
-#define MAX_FILE (1u << 20)
-
-typedef struct acs_lualib_file {
-  const char *name;
-  const char *text;
-} acs_lualib_file;
-extern const acs_lualib_file acs_lualib[];
 
 typedef struct pdecl {
   acs_decl d;  /* strings owned */
@@ -298,161 +290,6 @@ static const struct {
     {"declare", l_acs_declare}, {"read", l_acs_read}, {"commit", l_acs_commit},
     {"now", l_acs_now},         {"log", l_acs_log},   {"device", l_acs_device},
 };
-
-/* --- loading the tree */
-
-typedef struct chunks {
-  acs_script_chunk *v;
-  size_t n, cap;
-  char **owned; /* names and texts to free */
-  size_t nowned, capowned;
-} chunks;
-
-static void own(chunks *c, char *p) {
-  if (c->nowned == c->capowned) {
-    c->capowned = c->capowned ? c->capowned * 2 : 32;
-    c->owned = realloc(c->owned, c->capowned * sizeof *c->owned);
-    if (!c->owned) abort();
-  }
-  c->owned[c->nowned++] = p;
-}
-
-static void add_chunk(chunks *c, char *name, char *text, size_t len) {
-  if (c->n == c->cap) {
-    c->cap = c->cap ? c->cap * 2 : 32;
-    c->v = realloc(c->v, c->cap * sizeof *c->v);
-    if (!c->v) abort();
-  }
-  c->v[c->n++] = (acs_script_chunk){name, text, len};
-}
-
-static void chunks_free(chunks *c) {
-  for (size_t i = 0; i < c->nowned; i++) free(c->owned[i]);
-  free(c->owned);
-  free(c->v);
-}
-
-/* The .lua files of dir/sub as "sub/NAME" chunks, sorted by name. */
-static int read_dir(const char *dir, const char *sub, chunks *c, char *err, size_t errlen) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s", dir, sub);
-  struct dirent **list = NULL;
-  int n = scandir(path, &list, NULL, alphasort);
-  if (n < 0) return 0; /* no such folder: nothing of that kind */
-  int rc = 0;
-  for (int i = 0; i < n; i++) {
-    const char *f = list[i]->d_name;
-    size_t fl = strlen(f);
-    if (rc || fl < 5 || strcmp(f + fl - 4, ".lua") != 0 || f[0] == '.') {
-      free(list[i]);
-      continue;
-    }
-    char file[8192];
-    snprintf(file, sizeof file, "%.4000s/%.4000s", path, f);
-    FILE *fp = fopen(file, "rb");
-    struct stat st;
-    if (!fp || fstat(fileno(fp), &st) || st.st_size > (off_t)MAX_FILE) {
-      snprintf(err, errlen, "%s: %s", file, fp ? "larger than 1 MiB" : "cannot read");
-      if (fp) fclose(fp);
-      rc = ACS_EINVAL;
-      free(list[i]);
-      continue;
-    }
-    char *text = malloc((size_t)st.st_size + 1);
-    size_t got = text ? fread(text, 1, (size_t)st.st_size, fp) : 0;
-    fclose(fp);
-    if (!text || got != (size_t)st.st_size) {
-      free(text);
-      snprintf(err, errlen, "%s: cannot read", file);
-      rc = ACS_EINVAL;
-      free(list[i]);
-      continue;
-    }
-    text[got] = '\0';
-    char *name = malloc(strlen(sub) + fl);
-    if (!name) abort();
-    sprintf(name, "%s/%.*s", sub, (int)(fl - 4), f);
-    own(c, name);
-    own(c, text);
-    add_chunk(c, name, text, got);
-    free(list[i]);
-  }
-  free(list);
-  return rc;
-}
-
-static int load_dir(acs_policy_vm *pv, const char *dir, char *err, size_t errlen) {
-  chunks c = {0};
-  int rc = 0;
-  for (const acs_lualib_file *f = acs_lualib; f->name; f++) {
-    char *name = malloc(strlen(f->name) + 5);
-    if (!name) abort();
-    sprintf(name, "lib/%s", f->name);
-    own(&c, name);
-    add_chunk(&c, name, (char *)f->text, strlen(f->text));
-  }
-  if (dir) {
-    struct stat st;
-    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-      snprintf(err, errlen, "%s: not a directory", dir);
-      rc = ACS_EINVAL;
-      goto cleanup;
-    }
-    if ((rc = read_dir(dir, "provisions", &c, err, errlen))) goto cleanup;
-    if ((rc = read_dir(dir, "presets", &c, err, errlen))) goto cleanup;
-  }
-  rc = acs_script_vm_load_set(pv->vm, c.v, c.n, err, errlen);
-  if (rc == 0) { /* the new generation's presets files */
-    size_t np = 0;
-    for (size_t i = 0; i < c.n; i++) np += strncmp(c.v[i].name, "presets/", 8) == 0;
-    char **names = calloc(np + 1, sizeof *names);
-    if (!names) abort();
-    np = 0;
-    for (size_t i = 0; i < c.n; i++)
-      if (strncmp(c.v[i].name, "presets/", 8) == 0 && !(names[np++] = strdup(c.v[i].name))) abort();
-    for (size_t i = 0; i < pv->npresets; i++) free(pv->presets[i]);
-    free(pv->presets);
-    pv->presets = names;
-    pv->npresets = np;
-    pv->chunks = c.n;
-  }
-cleanup:
-  chunks_free(&c);
-  return rc;
-}
-
-acs_policy_vm *acs_policy_vm_new(const char *dir, char *err, size_t errlen) {
-  acs_policy_vm *pv = calloc(1, sizeof *pv);
-  if (!pv) return NULL;
-  acs_script_vm_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.clock = vm_clock;
-  if (!(pv->vm = acs_script_vm_new(&cfg))) goto fail;
-  for (size_t i = 0; i < sizeof host_fns / sizeof host_fns[0]; i++)
-    if (acs_script_vm_register(pv->vm, "acs", host_fns[i].name, host_fns[i].fn)) goto fail;
-  if (load_dir(pv, dir, err, errlen)) {
-    acs_log(ACS_LOG_ERR, "policy", "policies not loaded: %s", err);
-    pv->error = true;
-  }
-  return pv;
-fail:
-  acs_policy_vm_free(pv);
-  return NULL;
-}
-
-int acs_policy_vm_reload(acs_policy_vm *pv, const char *dir, char *err, size_t errlen) {
-  int rc = load_dir(pv, dir, err, errlen);
-  pv->error = rc != 0 && pv->chunks == 0;
-  return rc;
-}
-
-void acs_policy_vm_free(acs_policy_vm *pv) {
-  if (!pv) return;
-  if (pv->vm) acs_script_vm_free(pv->vm);
-  for (size_t i = 0; i < pv->npresets; i++) free(pv->presets[i]);
-  free(pv->presets);
-  free(pv);
-}
 
 /* --- a session's policy phase */
 
@@ -846,3 +683,13 @@ void acs__policy_free(acs__session *s) {
   free(p);
   s->pol = NULL;
 }
+
+int acs__policy_register(acs_script_vm *vm) {
+  for (size_t i = 0; i < sizeof host_fns / sizeof host_fns[0]; i++) {
+    int rc = acs_script_vm_register(vm, "acs", host_fns[i].name, host_fns[i].fn);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+acs_script_clock_fn acs__policy_clock(void) { return vm_clock; }

@@ -117,6 +117,9 @@ bool acs__policy_next(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out);
 /* The CPE's answer to the planner's RPC sent. */
 void acs__policy_answer(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp);
 void acs__policy_free(acs__session *s);
+/* The host functions (acs.declare, ...) for a new VM, and the engine clock. */
+int acs__policy_register(acs_script_vm *vm);
+acs_script_clock_fn acs__policy_clock(void);
 
 void acs__sess_ref(acs__session *s);
 void acs__sess_unref(acs__session *s);

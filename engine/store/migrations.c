@@ -188,9 +188,101 @@ static const char v1_sql[] =
  * once tasks are done. */
 static const char v2_sql[] = "CREATE INDEX tasks_device ON tasks (device_id, id);\n";
 
+/* Version 3: device queries (GET /api/v1/devices?q=, docs/api.md; the
+ * figures behind each choice are in docs/storage.md, "Device queries").
+ * - Typed comparisons of parameter values: acs_num, acs_time and acs_bool
+ *   read a stored value as its xsd type says, never raising (NULL when it
+ *   does not parse), so that indexes on them cannot fail a session's write;
+ *   acs_time is plain arithmetic (no timezone setting involved), hence
+ *   truly IMMUTABLE.
+ * - parameters (name, left(value, 256)) for strings, = and prefixes (the
+ *   first 256 characters: a btree entry must stay under ~2.7 kB); partial
+ *   expression indexes for numeric and dateTime values.
+ * - Identity fields bytewise (COLLATE "C") with id, for filters and for
+ *   keyset pages sorted by them; the version 1 indexes on serial_number and
+ *   (oui, product_class), in the database's collation, are replaced.
+ * - last_inform: every Inform writes it, and an index on it would make
+ *   every one of those updates non-HOT (measured: 5x the WAL). Its hour,
+ *   kept by a trigger, changes at most once an hour per device: indexed. */
+static const char v3_sql[] =
+    "CREATE FUNCTION acs_num(v text) RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE AS\n"
+    "$$ SELECT CASE WHEN v ~ '^[[:space:]]*[-+]?[0-9]{1,40}([.][0-9]{1,40})?[[:space:]]*$'\n"
+    "  THEN btrim(v)::numeric END $$;\n"
+    "CREATE FUNCTION acs_bool(v text) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS\n"
+    "$$ SELECT CASE lower(btrim(v)) WHEN 'true' THEN true WHEN '1' THEN true\n"
+    "  WHEN 'false' THEN false WHEN '0' THEN false END $$;\n"
+    /* xsd:dateTime: without an offset it is read as UTC; days past the end
+     * of the month roll over (no error is possible) */
+    "CREATE FUNCTION acs_time(v text) RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE "
+    "AS\n"
+    "$$ SELECT CASE WHEN m IS NULL OR m[1] = '0000' THEN NULL ELSE\n"
+    "  ((make_timestamp(m[1]::int, m[2]::int, 1, 0, 0, 0)\n"
+    "    + make_interval(days => m[3]::int - 1, hours => m[4]::int, mins => m[5]::int,\n"
+    "                    secs => m[6]::float8))\n"
+    "   - CASE WHEN m[7] IS NULL OR m[7] IN ('Z', 'z') THEN interval '0'\n"
+    "     ELSE (substr(m[7], 1, 1) || '1')::int * make_interval(hours => substr(m[7], 2, 2)::int,\n"
+    "                                                  mins => substr(m[7], 5, 2)::int) END)\n"
+    "  AT TIME ZONE 'UTC' END\n"
+    "FROM regexp_match(v, '^([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]"
+    "([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9](?:[.][0-9]{1,9})?)"
+    "([Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?$') AS m $$;\n"
+    "\n"
+    "CREATE INDEX parameters_name_value ON parameters (name, (left(value, 256) COLLATE \"C\"));\n"
+    "CREATE INDEX parameters_name_num ON parameters (name, acs_num(value))\n"
+    "  WHERE xsd_type IN ('xsd:int', 'xsd:unsignedInt', 'xsd:long', 'xsd:unsignedLong');\n"
+    "CREATE INDEX parameters_name_time ON parameters (name, acs_time(value))\n"
+    "  WHERE xsd_type = 'xsd:dateTime';\n"
+    "\n"
+    "DROP INDEX devices_serial;\n"
+    "DROP INDEX devices_model;\n"
+    "CREATE INDEX devices_oui ON devices ((oui COLLATE \"C\"), id);\n"
+    "CREATE INDEX devices_product_class ON devices ((product_class COLLATE \"C\"), id);\n"
+    "CREATE INDEX devices_serial_number ON devices ((serial_number COLLATE \"C\"), id);\n"
+    "CREATE INDEX devices_manufacturer ON devices ((manufacturer COLLATE \"C\"), id);\n"
+    "CREATE INDEX devices_software_version ON devices "
+    "((coalesce(software_version, '') COLLATE \"C\"), id);\n"
+    "CREATE INDEX devices_hardware_version ON devices "
+    "((coalesce(hardware_version, '') COLLATE \"C\"), id);\n"
+    "\n"
+    "ALTER TABLE devices ADD COLUMN last_inform_hour timestamptz;\n"
+    "CREATE FUNCTION acs_devices_inform_hour() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  NEW.last_inform_hour := date_trunc('hour', NEW.last_inform, 'UTC');\n"
+    "  RETURN NEW;\n"
+    "END $$;\n"
+    "CREATE TRIGGER devices_inform_hour BEFORE INSERT OR UPDATE OF last_inform ON devices\n"
+    "  FOR EACH ROW EXECUTE FUNCTION acs_devices_inform_hour();\n"
+    "UPDATE devices SET last_inform_hour = date_trunc('hour', last_inform, 'UTC')\n"
+    "  WHERE last_inform IS NOT NULL;\n"
+    "CREATE INDEX devices_last_inform_hour ON devices (last_inform_hour);\n"
+    "\n"
+    /* GET /api/v1/tasks?status=, GET /api/v1/audit?target=|actor=|action= */
+    "CREATE INDEX tasks_status ON tasks (status, id);\n"
+    "CREATE INDEX audit_log_target ON audit_log (target, id);\n"
+    "CREATE INDEX audit_log_actor ON audit_log (actor, id);\n"
+    "CREATE INDEX audit_log_action ON audit_log (action, id);\n";
+
+/* Version 4: the policy tree as numbered generations. A push that does not
+ * compile is kept too (valid false, with its error) so that the API can show
+ * what was refused and why; instances run the newest valid one. */
+static const char v4_sql[] =
+    "CREATE TABLE policy_generations (\n"
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "  created_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  created_by text NOT NULL,                  -- 'cli:USER', 'watcher', a token name\n"
+    "  source text,                               -- the directory it came from\n"
+    "  checksum text NOT NULL,                    -- sha256 of the files in name order\n"
+    "  files jsonb NOT NULL,                      -- {\"provisions/NAME\": \"text\", ...}\n"
+    "  valid boolean NOT NULL,\n"
+    "  error jsonb                                -- {file, line, message} when not valid\n"
+    ");\n"
+    "CREATE INDEX policy_generations_valid ON policy_generations (id) WHERE valid;\n";
+
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
     {2, "tasks by device", v2_sql},
+    {3, "device queries", v3_sql},
+    {4, "policy generations", v4_sql},
 };
 
 const size_t acs_store_migrations_count =
