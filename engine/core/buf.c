@@ -29,6 +29,7 @@ int acs_buf_reserve(acs_buf *b, size_t extra) {
   while (cap < need) cap *= 2;
   char *p = realloc(b->data, cap);
   if (!p) goto fail;
+  p[b->len] = '\0'; /* the header's promise: NUL-terminated once allocated */
   b->data = p;
   b->cap = cap;
   return 0;

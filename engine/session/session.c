@@ -182,14 +182,20 @@ static void bind_conn(acs__session *s, acs_conn *c) {
   acs_conn_set_data(c, s, conn_closed_cb);
 }
 
-/* The outcome of an RPC sent and never answered: a one-shot RPC may have
- * run, so it is 'unknown' (never sent again); any other goes back to
- * 'pending' and is sent again in the device's next session. */
-static void drop_outstanding(acs__session *s) {
+/* The outcome of an RPC sent and never answered. A one-shot RPC may have
+ * run: it is 'unknown' (never sent again), and becomes 'done' if a later
+ * Inform reports its CommandKey in an "M ..." event. When a newer Inform
+ * supersedes the session, that Inform's own transaction settles it (writing
+ * 'unknown' first would race it). Any other RPC goes back to 'pending' and
+ * is sent again in the next session. */
+static void drop_outstanding(acs__session *s, bool superseded) {
   s->outstanding_policy = false;
   if (!s->outstanding) return;
-  acs__sess_store_task_status(s, s->outstanding->id,
-                              s->outstanding_one_shot ? "unknown" : "pending", 0, NULL);
+  if (!s->outstanding_one_shot) {
+    acs__sess_store_task_status(s, s->outstanding->id, "pending", 0, NULL);
+  } else if (!superseded) {
+    acs__sess_store_task_status(s, s->outstanding->id, "unknown", 0, NULL);
+  }
   s->outstanding = NULL;
 }
 
@@ -197,7 +203,7 @@ static void sess_end(acs__session *s, const char *why) {
   if (s->st == ACS__S_DONE) return;
   acs_app *app = s->t->aw->app;
   if (why) acs_log(ACS_LOG_DEBUG, "session", "%s: session ended: %s", s->device_id, why);
-  drop_outstanding(s);
+  drop_outstanding(s, why && strcmp(why, "superseded") == 0);
   s->st = ACS__S_DONE;
   table_unlink(s->t, s);
   atomic_fetch_sub_explicit(&app->sessions, 1, memory_order_relaxed);
@@ -527,7 +533,7 @@ static void on_empty_post(acs__session *s) {
     case ACS__S_ACS_TURN:
       /* an empty POST where an answer was due: the RPC's fate is unknown */
       if (s->outstanding || s->outstanding_policy) {
-        drop_outstanding(s);
+        drop_outstanding(s, false);
         sess_reply_msg(s, NULL, false);
         sess_end(s, "empty POST instead of an RPC answer");
         return;

@@ -105,17 +105,20 @@ static const char sql_events[] =
     "SELECT $1, e.code, nullif(e.key, '') FROM unnest($2::text[], $3::text[]) AS e(code, key)";
 
 /* Tasks at the start of a session, in one statement: a one-shot RPC still
- * 'sent' from an earlier session went out and was never answered; it is
- * 'done' if the CPE now reports its CommandKey in an "M ..." event, else
- * 'unknown' (never sent twice). Pending tasks past their expiry are
- * 'expired'. The rest of the pending ones are read back in order. */
+ * 'sent' from an earlier session (superseded, or acsd stopped) went out and
+ * was never answered; it is 'done' if the CPE now reports its CommandKey in
+ * an "M ..." event, else 'unknown' (never sent twice); one already 'unknown'
+ * (its session timed out) becomes 'done' the same way. Pending tasks past
+ * their expiry are 'expired'. The rest of the pending ones are read back in
+ * order. */
 static const char sql_tasks[] =
     "WITH old AS (\n"
     "  UPDATE tasks SET done_at = now(), status = CASE\n"
     "    WHEN status = 'pending' THEN 'expired'\n"
     "    WHEN command_key = ANY($2::text[]) THEN 'done' ELSE 'unknown' END\n"
-    "  WHERE device_id = $1 AND status IN ('pending', 'sent')\n"
-    "    AND (status = 'sent' OR expires_at <= now())\n"
+    "  WHERE device_id = $1 AND (status = 'sent'\n"
+    "    OR (status = 'pending' AND expires_at <= now())\n"
+    "    OR (status = 'unknown' AND command_key = ANY($2::text[])))\n"
     "  RETURNING id)\n"
     "SELECT id, rpc, args::text, command_key FROM tasks\n"
     "WHERE device_id = $1 AND status = 'pending' AND id NOT IN (SELECT id FROM old)\n"
