@@ -1,0 +1,299 @@
+/* run.c: runs (one per CWMP session), channels (one coroutine per policy
+ * started), resuming them, and turning what comes back into DONE, YIELD or
+ * FAULT.
+ *
+ * A channel's coroutine is created from the VM's main thread, carries its
+ * channel pointer (tagged as a root) in lua_getextraspace() and gets the
+ * count hook. Its function is the policy's compiled function(_ENV, ...)
+ * called with the run's environment and the args table, so each run's
+ * globals stay in that run. A fault releases the coroutine at once; a DONE
+ * channel keeps its results until the run is freed. */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/acs_err.h"
+#include "script/script_internal.h"
+
+const char acs__yield_sentinel = 0;
+
+/* --- runs */
+static int acs__run_new_p(lua_State *L) {
+  acs_script_run *run = lua_touserdata(L, 1);
+  acs__env_push(L, run->vm);
+  run->ref_env = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, run->vm->ref_gen);
+  run->ref_gen = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
+acs_script_run *acs_script_run_new(acs_script_vm *vm, const acs_script_limits *limits,
+                                   void *ctx) {
+  if (vm->cur) return NULL;
+  acs_script_run *run = calloc(1, sizeof *run);
+  if (!run) return NULL;
+  run->vm = vm;
+  run->ctx = ctx;
+  run->ref_env = run->ref_gen = LUA_NOREF;
+  acs__limits_resolve(vm, limits, &run->limits);
+  if (run->limits.hook_every > 1000000) run->limits.hook_every = 1000000;
+  acs__rng_seed(run->rng, vm->seed + 0x9e3779b97f4a7c15u * ++vm->run_seq);
+  if (acs__owner_add(vm, run)) {
+    free(run);
+    return NULL;
+  }
+  vm->cur = run; /* the environment is the run's memory */
+  int rc = acs__pcall(vm, acs__run_new_p, run);
+  vm->cur = NULL;
+  if (rc) {
+    acs_script_run_free(run);
+    return NULL;
+  }
+  vm->frozen = true;
+  return run;
+}
+
+static void acs__chan_release(acs_script_chan *ch) {
+  if (ch->ref != LUA_NOREF) luaL_unref(ch->run->vm->L, LUA_REGISTRYINDEX, ch->ref);
+  ch->ref = LUA_NOREF;
+  ch->L = NULL;
+  ch->nvals = 0;
+}
+
+void acs_script_run_free(acs_script_run *run) {
+  if (!run) return;
+  acs_script_vm *vm = run->vm;
+  acs_require(vm->cur != run);
+  for (acs_script_chan *ch = run->chans, *next; ch; ch = next) {
+    next = ch->next;
+    acs__chan_release(ch);
+    free(ch);
+  }
+  luaL_unref(vm->L, LUA_REGISTRYINDEX, run->ref_env);
+  luaL_unref(vm->L, LUA_REGISTRYINDEX, run->ref_gen);
+  acs__owner_drop(vm, run);
+  free(run);
+}
+
+void *acs_script_run_ctx(const acs_script_run *run) { return run->ctx; }
+uint64_t acs_script_run_instructions(const acs_script_run *run) { return run->used; }
+size_t acs_script_run_memory(const acs_script_run *run) { return run->mem; }
+
+/* --- faults */
+/* A long message keeps its beginning and its end. */
+static void acs__copy_msg(char *dst, size_t cap, const char *s, size_t n) {
+  if (n >= cap) {
+    size_t head = cap / 2, tail = cap - head - 6;
+    memcpy(dst, s, head);
+    memcpy(dst + head, " ... ", 5);
+    memcpy(dst + head + 5, s + n - tail, tail);
+    dst[cap - 1] = '\0';
+  } else {
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+  }
+}
+
+/* The error object at the top of co, as text, without calling any of its
+ * metamethods (no __tostring, __name or __index). */
+static void acs__fault_from_error(acs_script_chan *ch, lua_State *co, int status) {
+  if (status == LUA_ERRMEM) {
+    ch->fault = ACS_SCRIPT_FAULT_MEMORY;
+    snprintf(ch->msg, sizeof ch->msg, "not enough memory");
+    return;
+  }
+  ch->fault = ACS_SCRIPT_FAULT_ERROR;
+  switch (lua_type(co, -1)) {
+    case LUA_TSTRING: {
+      size_t n;
+      const char *s = lua_tolstring(co, -1, &n);
+      acs__copy_msg(ch->msg, sizeof ch->msg, s, n);
+      if (memmem(s, n, "stack overflow", 14)) ch->fault = ACS_SCRIPT_FAULT_STACK;
+      return;
+    }
+    case LUA_TNUMBER:
+      if (lua_isinteger(co, -1))
+        snprintf(ch->msg, sizeof ch->msg, "%lld", (long long)lua_tointeger(co, -1));
+      else
+        snprintf(ch->msg, sizeof ch->msg, "%.14g", (double)lua_tonumber(co, -1));
+      break;
+    default:
+      snprintf(ch->msg, sizeof ch->msg, "(error object is a %s value)",
+               lua_typename(co, lua_type(co, -1)));
+      break;
+  }
+}
+
+/* --- resuming */
+static int acs__resume(acs_script_chan *ch, int nargs) {
+  acs_script_run *run = ch->run;
+  acs_script_vm *vm = run->vm;
+  lua_State *co = ch->L;
+  uint64_t now = acs__mono_ns();
+  run->slice_used = 0;
+  run->deadline_ns = now + (uint64_t)run->limits.slice_ms * 1000000u;
+  run->last_hook_ns = now;
+  vm->cur = run;
+  run->cur_chan = ch;
+  run->cur_L = co;
+  ch->state = -1;
+  lua_sethook(co, acs__hook, LUA_MASKCOUNT, (int)run->limits.hook_every);
+  if (run->used >= run->limits.instructions)
+    acs__kill(ch, ACS_SCRIPT_FAULT_TIMEOUT, "instruction budget exhausted (%llu per run)",
+              (unsigned long long)run->limits.instructions);
+  int nres = 0;
+  int st = ch->kill ? LUA_ERRRUN : lua_resume(co, vm->L, nargs, &nres);
+  vm->cur = NULL;
+  run->cur_chan = NULL;
+  run->cur_L = NULL;
+  if (ch->kill) {
+    ch->fault = ch->kill; /* the message was written when it was killed */
+  } else if (st == LUA_OK) {
+    ch->state = ACS_SCRIPT_DONE;
+    ch->nvals = nres;
+    return ACS_SCRIPT_DONE;
+  } else if (st == LUA_YIELD) {
+    if (nres > 0 && lua_touserdata(co, -nres) == &acs__yield_sentinel) {
+      lua_remove(co, -nres);
+      ch->state = ACS_SCRIPT_YIELD;
+      ch->nvals = nres - 1;
+      return ACS_SCRIPT_YIELD;
+    }
+    ch->fault = ACS_SCRIPT_FAULT_ERROR;
+    snprintf(ch->msg, sizeof ch->msg, "the policy yielded outside a host function");
+  } else {
+    acs__fault_from_error(ch, co, st);
+  }
+  ch->state = ACS_SCRIPT_FAULT;
+  acs__chan_release(ch);
+  return ACS_SCRIPT_FAULT;
+}
+
+typedef struct acs__call_req {
+  acs_script_run *run;
+  acs_script_chan *ch;
+  const char *policy;
+  const char *const *kv;
+  acs_script_args_fn fn;
+  void *ud;
+  int rc;
+} acs__call_req;
+
+static int acs__call_p(lua_State *L) {
+  acs__call_req *c = lua_touserdata(L, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->run->ref_gen); /* 2 */
+  if (lua_getfield(L, 2, c->policy) != LUA_TFUNCTION) { /* 3 */
+    c->rc = ACS_ENOTFOUND;
+    return 0;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->run->ref_env); /* 4 */
+  lua_newtable(L);                                   /* 5: args */
+  for (const char *const *kv = c->kv; kv && kv[0]; kv += 2) {
+    if (!kv[1]) break;
+    lua_pushstring(L, kv[1]);
+    lua_setfield(L, 5, kv[0]);
+  }
+  if (c->fn) {
+    c->fn(L, c->ud);
+    lua_settop(L, 5);
+  }
+  lua_State *co = lua_newthread(L); /* 6 */
+  lua_pushvalue(L, 3);
+  lua_pushvalue(L, 4);
+  lua_pushvalue(L, 5);
+  lua_xmove(L, co, 3);
+  lua_pushvalue(L, 6);
+  c->ch->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  c->ch->L = co;
+  acs__set_root(co, c->ch);
+  c->rc = 0;
+  return 0;
+}
+
+static int acs__start(acs_script_run *run, const char *policy, const char *const *kv,
+                     acs_script_args_fn fn, void *ud, acs_script_chan **out) {
+  acs_script_vm *vm = run->vm;
+  *out = NULL;
+  if (vm->cur) return ACS_ESTATE;
+  if (!policy) return ACS_EINVAL;
+  acs_script_chan *ch = calloc(1, sizeof *ch);
+  if (!ch) return ACS_ENOMEM;
+  ch->run = run;
+  ch->ref = LUA_NOREF;
+  ch->state = -1;
+  snprintf(ch->policy, sizeof ch->policy, "%s", policy);
+  acs__call_req c = {run, ch, policy, kv, fn, ud, ACS_ENOMEM};
+  vm->cur = run;
+  int rc = acs__pcall(vm, acs__call_p, &c);
+  vm->cur = NULL;
+  if (!rc) rc = c.rc;
+  if (rc) {
+    if (ch->ref != LUA_NOREF) luaL_unref(vm->L, LUA_REGISTRYINDEX, ch->ref);
+    free(ch);
+    return rc;
+  }
+  ch->next = run->chans;
+  run->chans = ch;
+  *out = ch;
+  return acs__resume(ch, 2);
+}
+
+int acs_script_run_call(acs_script_run *run, const char *policy, const char *const *kv,
+                        acs_script_chan **out) {
+  return acs__start(run, policy, kv, NULL, NULL, out);
+}
+
+int acs_script_run_call_fn(acs_script_run *run, const char *policy, acs_script_args_fn fn,
+                           void *ud, acs_script_chan **out) {
+  return acs__start(run, policy, NULL, fn, ud, out);
+}
+
+int acs_script_chan_resume(acs_script_chan *ch, int nargs) {
+  if (ch->run->vm->cur || ch->state != ACS_SCRIPT_YIELD) return ACS_ESTATE;
+  lua_State *co = ch->L;
+  if (nargs < 0 || lua_gettop(co) < nargs + ch->nvals) return ACS_EINVAL;
+  if (ch->nvals) { /* drop what the channel yielded, keep what was pushed since */
+    lua_rotate(co, -(nargs + ch->nvals), nargs);
+    lua_pop(co, ch->nvals);
+    ch->nvals = 0;
+  }
+  return acs__resume(ch, nargs);
+}
+
+/* --- channels */
+lua_State *acs_script_chan_values(acs_script_chan *ch, int *n) {
+  if (n) *n = ch->L ? ch->nvals : 0;
+  return ch->L;
+}
+int acs_script_chan_state(const acs_script_chan *ch) { return ch->state; }
+acs_script_fault acs_script_chan_fault(const acs_script_chan *ch) { return ch->fault; }
+const char *acs_script_chan_fault_code(const acs_script_chan *ch) {
+  return acs_script_fault_code(ch->fault);
+}
+const char *acs_script_chan_fault_message(const acs_script_chan *ch) {
+  return ch->fault ? ch->msg : "";
+}
+const char *acs_script_chan_policy(const acs_script_chan *ch) { return ch->policy; }
+acs_script_run *acs_script_chan_run(const acs_script_chan *ch) { return ch->run; }
+
+/* --- for host functions */
+acs_script_chan *acs_script_chan_of(lua_State *L) { return acs__chan_of(L); }
+
+acs_script_run *acs_script_run_of(lua_State *L) {
+  acs_script_chan *ch = acs__chan_of(L);
+  return ch ? ch->run : NULL;
+}
+
+void *acs_script_ctx(lua_State *L) {
+  acs_script_chan *ch = acs__chan_of(L);
+  return ch ? ch->run->ctx : NULL;
+}
+
+int acs_script_yield(lua_State *L, int nvalues, lua_KContext ctx, lua_KFunction k) {
+  if (!acs__chan_of(L)) return luaL_error(L, "no policy run to yield to");
+  luaL_checkstack(L, 1, NULL);
+  lua_pushlightuserdata(L, (void *)&acs__yield_sentinel);
+  lua_insert(L, -(nvalues + 1));
+  return lua_yieldk(L, nvalues + 1, ctx, k);
+}
