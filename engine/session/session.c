@@ -578,6 +578,9 @@ static const char *admission(acs_app_worker *aw) {
   if (!acs_pg_is_up(aw->pg)) return "store unavailable";
   uint64_t slow = (uint64_t)app->cfg->pg_slow_ms * 1000;
   if (acs_pg_stall_us(aw->pg) > slow) return "store too slow";
+  /* the Informs queued for the next transactions: one that has waited
+   * longer than the bound means a new one would wait longer still */
+  if (acs_store_batch_wait_us(aw->batch) > slow / 2) return "store backlog too long";
   if (acs_store_batch_depth(aw->batch) > app->cfg->max_sessions) return "store backlog";
   return NULL;
 }

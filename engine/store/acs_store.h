@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/acs_pg.h"
 
@@ -103,6 +104,10 @@ int acs_store_batch_submit(acs_store_batch *b, const char *key, unsigned flags,
                            acs_store_build_fn build, acs_store_done_cb done, void *arg);
 /* Items waiting plus items in the transaction in flight. */
 size_t acs_store_batch_depth(const acs_store_batch *b);
+/* How long the oldest item not yet sent has waited (0 when none waits):
+ * with group commit a slow store shows here first, as a growing queue of
+ * items each of whose transactions commits quickly. */
+uint64_t acs_store_batch_wait_us(const acs_store_batch *b);
 /* Transactions committed / sent since creation (for tests and metrics). */
 typedef struct acs_store_batch_stats {
   unsigned long long transactions, items, splits, failed_items;

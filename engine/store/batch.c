@@ -32,6 +32,7 @@ typedef struct bitem {
   void *arg;
   int nstmts; /* statements appended by the last build */
   int status; /* for the told list */
+  uint64_t submitted_ns;
 } bitem;
 
 typedef struct bgroup {
@@ -296,6 +297,7 @@ int acs_store_batch_submit(acs_store_batch *b, const char *key, unsigned flags,
     return ACS_ENOMEM;
   }
   it->seq = b->seq++;
+  it->submitted_ns = uv_hrtime();
   it->build = build;
   it->done = done;
   it->arg = arg;
@@ -308,6 +310,11 @@ int acs_store_batch_submit(acs_store_batch *b, const char *key, unsigned flags,
   b->nwait++;
   if (!b->cur) batch_kick(b);
   return 0;
+}
+
+uint64_t acs_store_batch_wait_us(const acs_store_batch *b) {
+  if (!b->wait_head) return 0;
+  return (uv_hrtime() - b->wait_head->submitted_ns) / 1000;
 }
 
 size_t acs_store_batch_depth(const acs_store_batch *b) {
