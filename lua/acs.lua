@@ -13,8 +13,10 @@
 --   acs.now()          -> the engine's clock, ms since the epoch
 --   acs.device()       -> {id, oui, product_class, serial_number, manufacturer,
 --                          software_version, hardware_version, events = {...},
---                          command_keys = {...}, tags = {...}}
+--                          command_keys = {...}, tags = {...},
+--                          events_1h = {[code] = n}, events_24h = {[code] = n}}
 --   acs.log(level, message)
+--   acs.alarm(key, severity, message) / acs.alarm(key): raise / clear (alarm rules only)
 --
 -- docs/policies.md is the manual; every function below has an example there.
 
@@ -165,4 +167,22 @@ end
 -- The data model root: "Device." (TR-181) or "InternetGatewayDevice." (TR-098).
 function root()
   return device.root
+end
+
+-- Alarm rules (alarms/NAME.lua) raise and clear alarms of their own rule,
+-- one per instance key (default ""): the engine keeps one row per device,
+-- rule and key, with first/last seen and a count.
+SEVERITIES = {critical = true, major = true, minor = true, warning = true, info = true}
+
+function raise_alarm(severity, message, key)
+  acs.alarm(key or "", severity, message or "")
+end
+
+function clear_alarm(key)
+  acs.alarm(key or "")
+end
+
+-- The declarative form: raised while cond holds, cleared when it no longer does.
+function alarm_if(cond, severity, message, key)
+  if cond then raise_alarm(severity, message, key) else clear_alarm(key) end
 end

@@ -17,6 +17,8 @@ typedef struct acs_policy_vm {
   acs_script_vm *vm;
   char **presets; /* "presets/NAME" of the current generation, in name order */
   size_t npresets;
+  char **alarms; /* "alarms/NAME": alarm rules, run in every session */
+  size_t nalarms;
   size_t chunks;        /* chunks of the current generation (0: none loaded) */
   bool error;           /* no generation could be loaded: sessions run no policies */
   long long generation; /* the store's generation loaded (0: a directory's tree) */

@@ -58,6 +58,7 @@ struct acs__policy {
   int rounds;
   bool started;
   bool rpc_failed; /* the last planner RPC got a fault */
+  bool split_gpv;  /* a GetParameterValues of several names got 9005: one name per RPC */
   char last_fault[160];
 };
 
@@ -162,11 +163,21 @@ static int read_now(lua_State *L) {
     lua_pushstring(L, d->error ? d->error : "failed");
     return 2;
   }
+  /* "T.*" and "T.[K:v]" name the instances, as they do for the planner */
+  const char *pat = d->d.path;
+  size_t pl = strlen(pat);
+  char *inst = NULL;
+  if ((pl >= 2 && pat[pl - 1] == '*' && pat[pl - 2] == '.') || (pl && pat[pl - 1] == ']')) {
+    if (!(inst = malloc(pl + 2))) return luaL_error(L, "out of memory");
+    memcpy(inst, pat, pl);
+    memcpy(inst + pl, ".", 2);
+    pat = inst;
+  }
   lua_newtable(L);
   lua_Integer k = 0;
   for (size_t i = 0; i < s->dm.n; i++) {
     const acs_dm_param *pm = &s->dm.v[i];
-    if (pm->absent || !acs_plan_match(&s->dm, d->d.path, pm->name)) continue;
+    if (pm->absent || !acs_plan_match(&s->dm, pat, pm->name)) continue;
     acs_script_charge(L, 10);
     lua_createtable(L, 0, 5);
     lua_pushstring(L, pm->name);
@@ -187,6 +198,7 @@ static int read_now(lua_State *L) {
     lua_setfield(L, -2, "object");
     lua_rawseti(L, -2, ++k);
   }
+  free(inst);
   return 1;
 }
 
@@ -200,17 +212,27 @@ static int l_acs_read(lua_State *L) {
   return read_now(L);
 }
 
-static int commit_k(lua_State *L, int status, lua_KContext k) { return 0; }
+static int commit_wait(lua_State *L, size_t upto);
 
-static int l_acs_commit(lua_State *L) {
+/* resumed after a stage: the next stages may still have work to do */
+static int commit_k(lua_State *L, int status, lua_KContext k) { return commit_wait(L, (size_t)k); }
+
+/* Suspends until the first upto declarations (those made before the
+ * commit) need nothing more, stage after stage. */
+static int commit_wait(lua_State *L, size_t upto) {
   acs__session *s = sess_of(L);
   acs__policy *p = s->pol;
   bool any = false;
-  for (size_t i = 0; i < p->ndecls && !any; i++) any = needs_work(s, &p->decls[i]);
+  for (size_t i = 0; i < upto && i < p->ndecls && !any; i++) any = needs_work(s, &p->decls[i]);
   if (!any || p->rounds >= MAX_ROUNDS) return 0;
   for (size_t i = 0; i < p->nchans; i++)
     if (p->chans[i].ch == acs_script_chan_of(L)) p->chans[i].waiting = true;
-  return acs_script_yield(L, 0, 0, commit_k);
+  return acs_script_yield(L, 0, (lua_KContext)upto, commit_k);
+}
+
+static int l_acs_commit(lua_State *L) {
+  acs__session *s = sess_of(L);
+  return commit_wait(L, s->pol->ndecls);
 }
 
 static int l_acs_now(lua_State *L) {
@@ -280,15 +302,55 @@ static int l_acs_device(lua_State *L) {
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_setfield(L, -2, "tags");
+  /* how often each event came in the last hour and day (alarm rules) */
+  lua_newtable(L);
+  lua_newtable(L);
+  for (const char *p = s->recent_events; p && *p;) {
+    const char *tab1 = strchr(p, '\t'), *tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
+    const char *nl = tab2 ? strchr(tab2, '\n') : NULL;
+    if (!nl) break;
+    lua_pushlstring(L, p, (size_t)(tab1 - p));
+    lua_pushinteger(L, strtoll(tab1 + 1, NULL, 10));
+    lua_settable(L, -4);
+    lua_pushlstring(L, p, (size_t)(tab1 - p));
+    lua_pushinteger(L, strtoll(tab2 + 1, NULL, 10));
+    lua_settable(L, -3);
+    p = nl + 1;
+  }
+  lua_setfield(L, -3, "events_24h");
+  lua_setfield(L, -2, "events_1h");
   return 1;
+}
+
+/* acs.alarm(key, severity, message) / acs.alarm(key): raise or clear the
+ * alarm (device, this rule, key); only alarm rules (alarms/NAME) may. */
+static int l_acs_alarm(lua_State *L) {
+  acs__session *s = sess_of(L);
+  const char *rule = acs_script_chan_policy(acs_script_chan_of(L));
+  if (!rule || strncmp(rule, "alarms/", 7) != 0)
+    return luaL_error(L, "alarms are raised and cleared by alarm rules (alarms/NAME) only");
+  const char *key = luaL_optstring(L, 1, "");
+  const char *sev = luaL_optstring(L, 2, NULL);
+  const char *msg = luaL_optstring(L, 3, "");
+  static const char *const sevs[] = {"critical", "major", "minor", "warning", "info"};
+  if (sev) {
+    bool ok = false;
+    for (size_t i = 0; i < sizeof sevs / sizeof sevs[0]; i++) ok |= !strcmp(sev, sevs[i]);
+    if (!ok) return luaL_error(L, "alarm severity must be critical, major, minor, warning or info");
+  }
+  if (strlen(key) > 256 || strlen(msg) > 1024)
+    return luaL_error(L, "alarm key or message too long");
+  acs__sess_store_alarm(s, rule, key, sev, msg);
+  return 0;
 }
 
 static const struct {
   const char *name;
   lua_CFunction fn;
 } host_fns[] = {
-    {"declare", l_acs_declare}, {"read", l_acs_read}, {"commit", l_acs_commit},
-    {"now", l_acs_now},         {"log", l_acs_log},   {"device", l_acs_device},
+    {"alarm", l_acs_alarm},   {"declare", l_acs_declare}, {"read", l_acs_read},
+    {"commit", l_acs_commit}, {"now", l_acs_now},         {"log", l_acs_log},
+    {"device", l_acs_device},
 };
 
 /* --- a session's policy phase */
@@ -536,6 +598,14 @@ static void policy_start(acs__session *s, acs_policy_vm *pv) {
     return;
   }
   start_presets(s, pv);
+  /* alarm rules: every one, each in its own channel, after the provisions */
+  for (size_t i = 0; i < pv->nalarms; i++) {
+    acs_script_chan *ach = NULL;
+    int ast = acs_script_run_call(p->run, pv->alarms[i], NULL, &ach);
+    if (ast < 0 || !ach) continue;
+    chan_add(p, ach, pv->alarms[i], pv->alarms[i]);
+    chan_stopped(s, &p->chans[p->nchans - 1], ast);
+  }
 }
 
 static bool any_waiting(const acs__policy *p) {
@@ -556,6 +626,25 @@ static void resume_waiting(acs__session *s) {
   }
 }
 
+/* After a 9005 on a GetParameterValues of several names (the CPE does not
+ * say which one it refused), the values go one name per RPC, so that a
+ * fault fails only the declarations of the name refused. */
+static int split_values(acs__policy *p) {
+  if (!p->split_gpv || p->plan.stage != 3 || p->plan.n != 1) return 0;
+  acs_cwmp_strings *names = &p->plan.rpcs[0].u.get_parameter_values.names;
+  if (names->n < 2) return 0;
+  acs_cwmp_msg *v = acs_arena_calloc(&p->plan_arena, names->n, sizeof *v);
+  if (!v) return ACS_ENOMEM;
+  for (size_t i = 0; i < names->n; i++) {
+    v[i].kind = ACS_CWMP_GET_PARAMETER_VALUES;
+    v[i].u.get_parameter_values.names.v = &names->v[i];
+    v[i].u.get_parameter_values.names.n = 1;
+  }
+  p->plan.rpcs = v;
+  p->plan.n = names->n;
+  return 0;
+}
+
 /* The declarations the planner still works on. */
 static int plan_all(acs__session *s) {
   acs__policy *p = s->pol;
@@ -568,7 +657,7 @@ static int plan_all(acs__session *s) {
   int rc = acs_plan_next(&s->dm, live, n, acs_policy_now_ms(), &p->plan_arena, &p->plan);
   free(live);
   p->plan_next = 0;
-  return rc;
+  return rc ? rc : split_values(p);
 }
 
 bool acs__policy_next(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out) {
@@ -617,6 +706,20 @@ bool acs__policy_next(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out) {
   return false;
 }
 
+/* Would this declaration alone read name (a GetParameterValues of it)? */
+static bool gpv_serves(acs__session *s, const pdecl *d, const char *name) {
+  acs_arena a;
+  acs_arena_init(&a, 4096);
+  acs_plan plan;
+  bool hit = false;
+  if (acs_plan_next(&s->dm, &d->d, 1, acs_policy_now_ms(), &a, &plan) == 0 && plan.stage == 3) {
+    const acs_cwmp_strings *n = &plan.rpcs[0].u.get_parameter_values.names;
+    for (size_t i = 0; i < n->n && !hit; i++) hit = n->v[i] && strcmp(n->v[i], name) == 0;
+  }
+  acs_arena_reset(&a);
+  return hit;
+}
+
 /* Which declarations did this RPC serve? Those the planner would redo. */
 static void fail_decls(acs__session *s, const acs_cwmp_msg *sent, const char *why) {
   acs__policy *p = s->pol;
@@ -627,7 +730,8 @@ static void fail_decls(acs__session *s, const acs_cwmp_msg *sent, const char *wh
     if (sent->kind == ACS_CWMP_SET_PARAMETER_VALUES) {
       hit = d->d.value != NULL;
     } else if (sent->kind == ACS_CWMP_GET_PARAMETER_VALUES) {
-      hit = d->d.value_at > 0;
+      hit = d->d.value_at > 0 && (sent->u.get_parameter_values.names.n != 1 ||
+                                  gpv_serves(s, d, sent->u.get_parameter_values.names.v[0]));
     } else if (sent->kind == ACS_CWMP_SET_PARAMETER_ATTRIBUTES) {
       hit = d->d.notification >= 0;
     } else if (sent->kind == ACS_CWMP_ADD_OBJECT || sent->kind == ACS_CWMP_DELETE_OBJECT) {
@@ -659,8 +763,15 @@ void acs__policy_answer(acs__session *s, const acs_cwmp_msg *sent, const acs_cwm
                f->spv_faults.v[0].parameter_name ? f->spv_faults.v[0].parameter_name : "?",
                f->spv_faults.v[0].code);
     }
-    /* a listing the CPE refuses with 9005 is an answer: the subtree is absent */
-    if (!(sent->kind == ACS_CWMP_GET_PARAMETER_NAMES && f->code == 9005)) fail_decls(s, sent, why);
+    /* a listing the CPE refuses with 9005 is an answer: the subtree is absent;
+     * values of several names refused with 9005 are asked for one by one */
+    if (sent->kind == ACS_CWMP_GET_PARAMETER_NAMES && f->code == 9005) return;
+    if (sent->kind == ACS_CWMP_GET_PARAMETER_VALUES && f->code == 9005 &&
+        sent->u.get_parameter_values.names.n > 1) {
+      p->split_gpv = true;
+      return;
+    }
+    fail_decls(s, sent, why);
   }
 }
 

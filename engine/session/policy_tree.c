@@ -86,6 +86,7 @@ int acs_policy_read_tree(const char *dir, json_t **out, char *err, size_t errlen
   if (!files) return ACS_ENOMEM;
   int rc = read_sub(dir, "provisions", files, err, errlen);
   if (!rc) rc = read_sub(dir, "presets", files, err, errlen);
+  if (!rc) rc = read_sub(dir, "alarms", files, err, errlen);
   if (rc) {
     json_decref(files);
     return rc;
@@ -123,6 +124,38 @@ void acs_policy_checksum(const json_t *files, char out[65]) {
   for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
+static void free_names(char **v, size_t n) {
+  for (size_t i = 0; i < n; i++) free(v[i]);
+  free(v);
+}
+
+/* The chunk names that start with prefix, sorted. */
+static int names_with(const acs_script_chunk *c, size_t k, const char *prefix, char ***out,
+                      size_t *nout) {
+  size_t pl = strlen(prefix), n = 0;
+  for (size_t i = 0; i < k; i++) n += strncmp(c[i].name, prefix, pl) == 0;
+  char **v = calloc(n + 1, sizeof *v);
+  if (!v) return ACS_ENOMEM;
+  n = 0;
+  for (size_t i = 0; i < k; i++) {
+    if (strncmp(c[i].name, prefix, pl) != 0) continue;
+    if (!(v[n] = strdup(c[i].name))) {
+      free_names(v, n);
+      return ACS_ENOMEM;
+    }
+    n++;
+  }
+  for (size_t i = 1; i < n; i++)
+    for (size_t j = i; j > 0 && strcmp(v[j - 1], v[j]) > 0; j--) {
+      char *t = v[j];
+      v[j] = v[j - 1];
+      v[j - 1] = t;
+    }
+  *out = v;
+  *nout = n;
+  return 0;
+}
+
 int acs_policy_vm_load_json(acs_policy_vm *pv, const json_t *files, char *err, size_t errlen) {
   size_t nlib = 0;
   for (const acs_lualib_file *f = acs_lualib; f->name; f++) nlib++;
@@ -141,35 +174,29 @@ int acs_policy_vm_load_json(acs_policy_vm *pv, const json_t *files, char *err, s
   json_t *v;
   json_object_foreach((json_t *)files, key, v) {
     if (!json_is_string(v) ||
-        (strncmp(key, "provisions/", 11) != 0 && strncmp(key, "presets/", 8) != 0)) {
-      snprintf(err, errlen, "%s: not a policy file (provisions/NAME or presets/NAME)", key);
+        (strncmp(key, "provisions/", 11) != 0 && strncmp(key, "presets/", 8) != 0 &&
+         strncmp(key, "alarms/", 7) != 0)) {
+      snprintf(err, errlen, "%s: not a policy file (provisions/, presets/ or alarms/NAME)", key);
       rc = ACS_EINVAL;
       goto cleanup;
     }
     c[k++] = (acs_script_chunk){key, json_string_value(v), json_string_length(v)};
   }
   if ((rc = acs_script_vm_load_set(pv->vm, c, k, err, errlen))) goto cleanup;
-  /* the new generation's presets files, in name order */
-  size_t np = 0;
-  for (size_t i = 0; i < k; i++) np += strncmp(c[i].name, "presets/", 8) == 0;
-  char **names = calloc(np + 1, sizeof *names);
-  if (!names) {
-    rc = ACS_ENOMEM;
+  /* the new generation's presets and alarm rule files, in name order */
+  char **names = NULL, **alarms = NULL;
+  size_t np = 0, na = 0;
+  if ((rc = names_with(c, k, "presets/", &names, &np)) ||
+      (rc = names_with(c, k, "alarms/", &alarms, &na))) {
+    free_names(names, np);
     goto cleanup;
   }
-  np = 0;
-  for (size_t i = 0; i < k; i++)
-    if (strncmp(c[i].name, "presets/", 8) == 0) names[np++] = strdup(c[i].name);
-  for (size_t i = 1; i < np; i++)
-    for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-      char *t = names[j];
-      names[j] = names[j - 1];
-      names[j - 1] = t;
-    }
-  for (size_t i = 0; i < pv->npresets; i++) free(pv->presets[i]);
-  free(pv->presets);
+  free_names(pv->presets, pv->npresets);
   pv->presets = names;
   pv->npresets = np;
+  free_names(pv->alarms, pv->nalarms);
+  pv->alarms = alarms;
+  pv->nalarms = na;
   pv->chunks = k;
   pv->error = false;
 cleanup:
@@ -214,7 +241,7 @@ acs_policy_vm *acs_policy_vm_new(const char *dir, char *err, size_t errlen) {
 void acs_policy_vm_free(acs_policy_vm *pv) {
   if (!pv) return;
   if (pv->vm) acs_script_vm_free(pv->vm);
-  for (size_t i = 0; i < pv->npresets; i++) free(pv->presets[i]);
-  free(pv->presets);
+  free_names(pv->presets, pv->npresets);
+  free_names(pv->alarms, pv->nalarms);
   free(pv);
 }

@@ -161,6 +161,7 @@ void acs__sess_unref(acs__session *s) {
   acs_dm_free(&s->dm);
   for (size_t i = 0; i < s->ntags; i++) free(s->tags[i]);
   free(s->tags);
+  free(s->recent_events);
   free(s->device_id);
   acs_arena_reset(&s->arena);
   acs_arena_reset(&e->req_arena);

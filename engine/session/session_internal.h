@@ -74,6 +74,7 @@ struct acs__session {
   acs_dm dm;
   char **tags;
   size_t ntags;
+  char *recent_events; /* "code\tlast hour\tlast day\n" lines */
   acs__policy *pol;
 };
 
@@ -109,6 +110,10 @@ int acs__sess_store_model(acs__session *s, const acs_cwmp_msg *sent, const acs_c
 void acs__sess_store_fault(acs__session *s, const char *channel, const char *code,
                            const char *message, const char *provision);
 void acs__sess_store_fault_clear(acs__session *s, const char *channel);
+/* An alarm rule raises (severity set) or clears (severity NULL) its alarm
+ * (device, rule, key). Fire and forget. */
+void acs__sess_store_alarm(acs__session *s, const char *rule, const char *key, const char *severity,
+                           const char *message);
 
 /* policy.c: the session's policy phase, after its tasks. Fills out with
  * the next RPC of the planner and returns true, or returns false when every

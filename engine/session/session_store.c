@@ -24,7 +24,9 @@ typedef enum {
   OP_EVENT,
   OP_MODEL,
   OP_FAULT,
-  OP_FAULT_CLEAR
+  OP_FAULT_CLEAR,
+  OP_ALARM_RAISE,
+  OP_ALARM_CLEAR
 } op_kind;
 
 typedef struct sess_op {
@@ -44,7 +46,7 @@ typedef struct sess_op {
   acs_dm dm; /* OP_INFORM with policies: the stored data model */
   char **tags;
   size_t ntags;
-  char *channel, *provision; /* OP_FAULT, OP_FAULT_CLEAR */
+  char *channel, *provision; /* OP_FAULT, OP_FAULT_CLEAR; OP_ALARM_*: rule, key */
 } sess_op;
 
 static void free_tasks(acs__task *t, size_t n) {
@@ -169,6 +171,25 @@ static const char sql_fault[] =
     "ON CONFLICT (device_id, channel) DO UPDATE SET code = excluded.code,\n"
     "  message = excluded.message, detail = excluded.detail, retries = f.retries + 1,\n"
     "  last_at = now()";
+static const char sql_alarm_raise[] =
+    "INSERT INTO alarms AS a (device_id, rule, instance_key, severity, message)\n"
+    "VALUES ($1, $2, $3, $4, $5)\n"
+    "ON CONFLICT (device_id, rule, instance_key) DO UPDATE SET\n"
+    "  severity = excluded.severity, message = excluded.message, last_seen = now(),\n"
+    "  count = CASE WHEN a.cleared_at IS NULL THEN a.count + 1 ELSE 1 END,\n"
+    "  first_seen = CASE WHEN a.cleared_at IS NULL THEN a.first_seen ELSE now() END,\n"
+    "  acknowledged_at = CASE WHEN a.cleared_at IS NULL THEN a.acknowledged_at END,\n"
+    "  acknowledged_by = CASE WHEN a.cleared_at IS NULL THEN a.acknowledged_by END,\n"
+    "  cleared_at = NULL";
+static const char sql_alarm_clear[] =
+    "UPDATE alarms SET cleared_at = now() WHERE device_id = $1 AND rule = $2\n"
+    "  AND instance_key = $3 AND cleared_at IS NULL";
+/* How often each event came in the last hour and day, for alarm rules. */
+static const char sql_recent_events[] =
+    "SELECT code, count(*) FILTER (WHERE received_at > now() - interval '1 hour'), count(*)\n"
+    "FROM events WHERE device_id = $1 AND received_at > now() - interval '1 day'\n"
+    "GROUP BY code";
+
 static const char sql_fault_clear[] = "DELETE FROM faults WHERE device_id = $1 AND channel = $2";
 
 static const char sql_event_payload[] =
@@ -296,6 +317,20 @@ static void tags_read_cb(acs_pg_result *r, void *arg) {
     if ((op->tags[op->ntags] = strdup(acs_pg_getvalue(r, i, 0)))) op->ntags++;
 }
 
+static void recent_read_cb(acs_pg_result *r, void *arg) {
+  sess_op *op = arg;
+  if (r->status) return;
+  free(op->json);
+  op->json = NULL;
+  /* kept as "code\tlast hour\tlast day\n" lines until the session takes them */
+  acs_buf b = ACS_BUF_INIT;
+  for (int i = 0; i < r->ntuples; i++)
+    acs_buf_printf(&b, "%s\t%s\t%s\n", acs_pg_getvalue(r, i, 0), acs_pg_getvalue(r, i, 1),
+                   acs_pg_getvalue(r, i, 2));
+  acs_buf_append(&b, "", 0);
+  op->json = acs_buf_steal(&b, NULL);
+}
+
 static void rows_cb(acs_pg_result *r, void *arg) {
   sess_op *op = arg;
   if (r->status == 0) op->rows = acs_pg_cmd_tuples(r);
@@ -356,7 +391,8 @@ static int build_inform(acs_pg *c, sess_op *op) {
   if (s->with_policies) {
     const char *pd[1] = {s->device_id};
     if ((rc = acs_pg_query(c, sql_dm, 1, pd, 0, dm_read_cb, op))) goto cleanup;
-    rc = acs_pg_query(c, sql_tags, 1, pd, 0, tags_read_cb, op);
+    if ((rc = acs_pg_query(c, sql_tags, 1, pd, 0, tags_read_cb, op))) goto cleanup;
+    rc = acs_pg_query(c, sql_recent_events, 1, pd, 0, recent_read_cb, op);
   }
 cleanup:
   free(codes);
@@ -526,6 +562,14 @@ static int op_build(acs_pg *c, void *arg) {
       const char *p[2] = {s->device_id, op->channel};
       return acs_pg_query(c, sql_fault_clear, 2, p, 0, NULL, NULL);
     }
+    case OP_ALARM_RAISE: {
+      const char *p[5] = {s->device_id, op->channel, op->provision, op->status, op->text};
+      return acs_pg_query(c, sql_alarm_raise, 5, p, 0, NULL, NULL);
+    }
+    case OP_ALARM_CLEAR: {
+      const char *p[3] = {s->device_id, op->channel, op->provision};
+      return acs_pg_query(c, sql_alarm_clear, 3, p, 0, NULL, NULL);
+    }
     case OP_EVENT: {
       const char *name = acs_cwmp_kind_name(op->rsp->kind);
       const char *p[4] = {s->device_id, name, op->text, op->json};
@@ -560,6 +604,9 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
         s->ntags = op->ntags;
         op->tags = NULL;
         op->ntags = 0;
+        free(s->recent_events);
+        s->recent_events = op->json;
+        op->json = NULL;
       }
     } else if (op->kind == OP_MARK_SENT && op->rows == 0 && s->outstanding == op->task) {
       s->outstanding = NULL; /* no longer pending: cancelled or expired meanwhile */
@@ -703,4 +750,21 @@ void acs__sess_store_fault_clear(acs__session *s, const char *channel) {
   if (!op) return;
   op->channel = strdup(channel ? channel : "default");
   submit(s, op, 0);
+}
+
+static void alarm_op(acs__session *s, op_kind kind, const char *rule, const char *key,
+                     const char *severity, const char *message) {
+  if (!s->t->aw->batch) return;
+  sess_op *op = op_new(kind, NULL);
+  if (!op) return;
+  snprintf(op->status, sizeof op->status, "%s", severity ? severity : "");
+  op->channel = strdup(rule);
+  op->provision = strdup(key ? key : "");
+  op->text = strdup(message ? message : "");
+  submit(s, op, 0);
+}
+
+void acs__sess_store_alarm(acs__session *s, const char *rule, const char *key, const char *severity,
+                           const char *message) {
+  alarm_op(s, severity ? OP_ALARM_RAISE : OP_ALARM_CLEAR, rule, key, severity, message);
 }

@@ -278,11 +278,35 @@ static const char v4_sql[] =
     ");\n"
     "CREATE INDEX policy_generations_valid ON policy_generations (id) WHERE valid;\n";
 
+/* Version 5: alarms raised and cleared by the policies' alarm rules, one
+ * row per (device, rule, instance key): a raise of an open alarm counts and
+ * moves last_seen, a raise of a cleared one opens it again. The partial
+ * index keeps "what is open now" small whatever the history. */
+static const char v5_sql[] =
+    "CREATE TABLE alarms (\n"
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "  device_id text COLLATE \"C\" NOT NULL REFERENCES devices (id) ON DELETE CASCADE,\n"
+    "  rule text NOT NULL,                        -- 'alarms/wan_down'\n"
+    "  instance_key text NOT NULL DEFAULT '',     -- e.g. the interface, for one alarm each\n"
+    "  severity text NOT NULL CHECK (severity IN ('critical', 'major', 'minor', 'warning',\n"
+    "           'info')),\n"
+    "  message text NOT NULL DEFAULT '',\n"
+    "  first_seen timestamptz NOT NULL DEFAULT now(),\n"
+    "  last_seen timestamptz NOT NULL DEFAULT now(),\n"
+    "  count int NOT NULL DEFAULT 1,\n"
+    "  cleared_at timestamptz,\n"
+    "  acknowledged_at timestamptz,\n"
+    "  acknowledged_by text,\n"
+    "  UNIQUE (device_id, rule, instance_key)\n"
+    ");\n"
+    "CREATE INDEX alarms_open ON alarms (last_seen) WHERE cleared_at IS NULL;\n";
+
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
     {2, "tasks by device", v2_sql},
     {3, "device queries", v3_sql},
     {4, "policy generations", v4_sql},
+    {5, "alarms", v5_sql},
 };
 
 const size_t acs_store_migrations_count =
