@@ -16,6 +16,7 @@
 --                          command_keys = {...}, tags = {...},
 --                          events_1h = {[code] = n}, events_24h = {[code] = n}}
 --   acs.log(level, message)
+--   acs.kind()         -> "session" or "job"
 --   acs.alarm(key, severity, message) / acs.alarm(key): raise / clear (alarm rules only)
 --
 -- docs/policies.md is the manual; every function below has an example there.
@@ -136,7 +137,8 @@ function log(level, ...)
   acs.log(level, table.concat(parts, " ", 1, parts.n))
 end
 
-device = acs.device()
+-- The device of the session (fleet jobs run outside any session: no device).
+if acs.kind() == "session" then device = acs.device() end
 
 -- Did this session's Inform carry the event? has_event("1 BOOT")
 function has_event(code)

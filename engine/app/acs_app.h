@@ -21,6 +21,7 @@ typedef struct acs_session_table acs_session_table;
 typedef struct acs_api_worker acs_api_worker;
 typedef struct acs_policy_vm acs_policy_vm;
 typedef struct acs_policy_poller acs_policy_poller;
+typedef struct acs_policy_jobs acs_policy_jobs;
 
 typedef struct acs_app {
   const acs_config *cfg;
@@ -44,6 +45,7 @@ struct acs_app_worker {
   acs_api_worker *api;
   acs_policy_vm *policies;   /* NULL without --policies */
   acs_policy_poller *poller; /* generations in the store (with --policies and a store) */
+  acs_policy_jobs *jobs;     /* fleet jobs (worker 0, with --policies and a store) */
 };
 
 static inline acs_app_worker *acs_app_worker_of(acs_worker *w) {

@@ -25,6 +25,8 @@ static void worker_stop(acs_worker *w, void *ctx) {
   if (aw->sessions) acs_session_table_stop(aw->sessions);
   if (aw->poller) acs_policy_poller_stop(aw->poller);
   aw->poller = NULL;
+  if (aw->jobs) acs_policy_jobs_stop(aw->jobs);
+  aw->jobs = NULL;
   if (aw->api) acs_api_worker_stop(aw);
   if (aw->batch) acs_store_batch_free(aw->batch);
   aw->batch = NULL;
@@ -63,6 +65,8 @@ static int worker_start(acs_worker *w, void *ctx) {
     aw->policies->generation = app->policy_generation;
     if (aw->pg && (rc = acs_policy_poller_start(
                        aw, acs_worker_index(w) == 0 ? app->cfg->policies_dir : NULL, &aw->poller)))
+      goto fail;
+    if (aw->pg && acs_worker_index(w) == 0 && (rc = acs_policy_jobs_start(aw, &aw->jobs)))
       goto fail;
   }
   if ((rc = acs_session_table_new(aw, &aw->sessions))) goto fail;

@@ -18,7 +18,9 @@
  *
  * Policies can only resume and close their own run's coroutines, never a
  * channel's root. Nesting of resumes is bounded (ACS__MAX_NEST, on top of
- * Lua's own C-call limit) and coroutine.close() does not nest. */
+ * Lua's own C-call limit) and coroutine.close() does not nest. A coroutine
+ * that dies with an error is closed at once (its pending to-be-closed
+ * variables are closed then, as coroutine.wrap does in Lua 5.4). */
 #include <lauxlib.h>
 #include <string.h>
 
@@ -106,6 +108,7 @@ static int acs__co_resume(lua_State *L, lua_State *co, int narg, lua_KFunction k
   acs_script_vm *vm = acs__vm_of(L);
   acs_script_chan *ch = acs__chan_of(L);
   acs_script_run *run = ch->run;
+  if (acs__stopped(ch)) acs__kill_raise(L, ch);
   int st = lua_status(co);
   if ((st == LUA_OK && lua_gettop(co) == 0) || (st != LUA_OK && st != LUA_YIELD)) {
     lua_pop(L, narg);
@@ -126,8 +129,22 @@ static int acs__co_resume(lua_State *L, lua_State *co, int narg, lua_KFunction k
   st = lua_resume(co, L, narg, &nres);
   vm->nest--;
   run->cur_L = L;
-  if (ch->kill) acs__kill_raise(L, ch);
-  if (st == LUA_OK || st == LUA_YIELD) {
+  if (st != LUA_OK && st != LUA_YIELD) {
+    lua_xmove(co, L, 1); /* the error object */
+    /* It died: close its pending to-be-closed slots now (C buffers among
+     * them), as coroutine.wrap does in Lua, unless a close is running. */
+    if (!vm->closing) {
+      run->cur_L = co;
+      vm->closing = 1;
+      lua_resetthread(co);
+      vm->closing = 0;
+      run->cur_L = L;
+    }
+    if (acs__stopped(ch)) acs__kill_raise(L, ch);
+    return -1;
+  }
+  if (acs__stopped(ch)) acs__kill_raise(L, ch);
+  {
     if (st == LUA_YIELD && nres > 0 && lua_touserdata(co, -nres) == &acs__yield_sentinel) {
       acs__set_waiting(L, co, 1);
       if (!lua_isyieldable(L)) {
@@ -152,8 +169,6 @@ static int acs__co_resume(lua_State *L, lua_State *co, int narg, lua_KFunction k
     lua_xmove(co, L, nres);
     return nres;
   }
-  lua_xmove(co, L, 1); /* the error object */
-  return -1;
 }
 
 static int acs__resume_results(lua_State *L, int r) {
@@ -245,6 +260,7 @@ static int l_coroutine_close(lua_State *L) {
   if (strcmp(st, "dead") != 0 && strcmp(st, "suspended") != 0)
     return luaL_error(L, "cannot close a %s coroutine", st);
   if (vm->closing) return luaL_error(L, "coroutine.close cannot nest (inside a __close handler)");
+  if (acs__stopped(ch)) acs__kill_raise(L, ch);
   acs__set_chan(co, ch);
   ch->run->cur_L = co;
   vm->closing = 1;

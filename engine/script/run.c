@@ -80,6 +80,28 @@ void *acs_script_run_ctx(const acs_script_run *run) { return run->ctx; }
 uint64_t acs_script_run_instructions(const acs_script_run *run) { return run->used; }
 size_t acs_script_run_memory(const acs_script_run *run) { return run->mem; }
 
+/* A faulted coroutine still holds its pending to-be-closed slots (Lua
+ * closes them only for coroutine.close): among them the buffers of C
+ * functions that were building a string (luaL_Buffer). Closing it now
+ * frees them at once; the policy's own __close handlers do not get to run
+ * (the hook raises on their first instruction), as they would not in Lua. */
+static void acs__chan_close(acs_script_chan *ch) {
+  acs_script_run *run = ch->run;
+  acs_script_vm *vm = run->vm;
+  lua_State *co = ch->L;
+  ch->closing = true;
+  if (lua_gethookcount(co) != 1) lua_sethook(co, acs__hook, LUA_MASKCOUNT, 1);
+  vm->cur = run;
+  run->cur_chan = ch;
+  run->cur_L = co;
+  vm->closing = 1;
+  lua_resetthread(co);
+  vm->closing = 0;
+  vm->cur = NULL;
+  run->cur_chan = NULL;
+  run->cur_L = NULL;
+}
+
 /* --- faults */
 /* A long message keeps its beginning and its end. */
 static void acs__copy_msg(char *dst, size_t cap, const char *s, size_t n) {
@@ -162,10 +184,17 @@ static int acs__resume(acs_script_chan *ch, int nargs) {
     }
     ch->fault = ACS_SCRIPT_FAULT_ERROR;
     snprintf(ch->msg, sizeof ch->msg, "the policy yielded outside a host function");
+  } else if (run->mem_retry) {
+    /* the error came from an allocation refused for the budget (lauxlib's
+     * buffers raise "not enough memory" without Lua's emergency collection) */
+    ch->fault = ACS_SCRIPT_FAULT_MEMORY;
+    snprintf(ch->msg, sizeof ch->msg, "memory budget exhausted (%zu bytes per run)",
+             run->limits.memory);
   } else {
     acs__fault_from_error(ch, co, st);
   }
   ch->state = ACS_SCRIPT_FAULT;
+  acs__chan_close(ch);
   acs__chan_release(ch);
   return ACS_SCRIPT_FAULT;
 }

@@ -35,6 +35,12 @@
  * every error at depth d costs O(d) inside Lua. */
 #define ACS__MAX_PCALL 200
 #define ACS__FAULT_MSG 512
+/* Past its budget (or once killed) a run may still make allocations of at
+ * most ACS__SMALL bytes, up to ACS__GRACE bytes over: what Lua needs to
+ * raise errors, call a __close or __gc (a finalizer whose call cannot be
+ * allocated is never retried: its memory would stay until lua_close). */
+#define ACS__SMALL 512
+#define ACS__GRACE (256u << 10)
 
 /* The std functions the sandbox wraps or hands out (taken from the opened
  * libraries once per VM). */
@@ -108,6 +114,7 @@ struct acs_script_chan {
   int state; /* ACS_SCRIPT_* or -1 before the first resume */
   int nvals; /* values left on L by the last stop */
   acs_script_fault kill;  /* set by a budget breach: sticks */
+  bool closing;           /* its coroutine is being closed after a fault */
   acs_script_fault fault; /* the outcome */
   char policy[64];
   char msg[ACS__FAULT_MSG];
@@ -129,6 +136,9 @@ static inline void acs__set_chan(lua_State *L, acs_script_chan *ch) {
 static inline void acs__set_root(lua_State *L, acs_script_chan *ch) {
   *(uintptr_t *)lua_getextraspace(L) = (uintptr_t)ch | 1;
 }
+/* Killed, or being closed: no policy code may run in it any more. */
+static inline bool acs__stopped(const acs_script_chan *ch) { return ch->kill || ch->closing; }
+
 static inline acs_script_vm *acs__vm_of(lua_State *L) {
   void *ud = NULL;
   lua_getallocf(L, &ud);

@@ -56,7 +56,8 @@ int64_t acs__now_ms(acs_script_vm *vm) { return vm->clock(vm->clock_ud); }
  * Each block has an 8-byte header naming the run that allocated it (or
  * nobody, for the engine's own allocations). Growth is charged to the run
  * being resumed and checked against its budget while one of its channels
- * runs; a free or shrink credits the block's owner. Over budget, the first
+ * runs; a free or shrink credits the block's owner (and never fails, as Lua
+ * requires). Over budget, the first
  * refusal lets Lua collect (its emergency collection) and retry; the second
  * kills the channel. A killed channel's allocations fail. */
 typedef struct acs__hdr {
@@ -89,15 +90,19 @@ static void *acs__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   acs_script_run *run = vm->cur;
   acs_script_chan *ch = run ? run->cur_chan : NULL;
   size_t mine = owner && owner == run ? old : 0; /* what run already pays for */
-  if (ch && nsize > mine) {
-    if (ch->kill) return NULL;
-    if (run->mem - (mine < run->mem ? mine : run->mem) + nsize > run->limits.memory) {
+  /* Lua requires that shrinking never fails: only growth is refused */
+  if (ch && nsize > old) {
+    size_t after = run->mem - (mine < run->mem ? mine : run->mem) + nsize;
+    size_t limit = run->limits.memory;
+    bool grace = nsize <= ACS__SMALL && after <= limit + ACS__GRACE;
+    if (acs__stopped(ch)) {
+      if (!grace) return NULL;
+    } else if (after > limit && !grace) {
       if (!run->mem_retry) {
         run->mem_retry = true;
         return NULL;
       }
-      acs__kill(ch, ACS_SCRIPT_FAULT_MEMORY, "memory budget exhausted (%zu bytes per run)",
-                run->limits.memory);
+      acs__kill(ch, ACS_SCRIPT_FAULT_MEMORY, "memory budget exhausted (%zu bytes per run)", limit);
       return NULL;
     }
   }
@@ -197,8 +202,8 @@ static void acs__account(acs_script_chan *ch, uint64_t units) {
 void acs__charge(lua_State *L, uint64_t units) {
   acs_script_chan *ch = acs__chan_of(L);
   if (!ch) return;
-  if (!ch->kill) acs__account(ch, units);
-  if (ch->kill) acs__kill_raise(L, ch);
+  if (!acs__stopped(ch)) acs__account(ch, units);
+  if (acs__stopped(ch)) acs__kill_raise(L, ch);
 }
 
 void acs_script_charge(lua_State *L, uint64_t units) { acs__charge(L, units); }
@@ -212,7 +217,7 @@ void acs__hook(lua_State *L, lua_Debug *ar) {
   acs_script_chan *ch = acs__chan_of(L);
   if (!ch) return;
   acs_script_run *run = ch->run;
-  if (!ch->kill) {
+  if (!acs__stopped(ch)) {
     int n = lua_gethookcount(L);
     acs__account(ch, n > 0 ? (uint64_t)n : 1);
     if (!ch->kill) {
@@ -226,7 +231,7 @@ void acs__hook(lua_State *L, lua_Debug *ar) {
       run->last_hook_ns = now;
     }
   }
-  if (ch->kill) acs__kill_raise(L, ch);
+  if (acs__stopped(ch)) acs__kill_raise(L, ch);
 }
 
 /* --- the VM */

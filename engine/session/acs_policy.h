@@ -67,4 +67,11 @@ int acs_policy_poller_start(struct acs_app_worker *aw, const char *watch_dir,
                             acs_policy_poller **out);
 void acs_policy_poller_stop(acs_policy_poller *p);
 
+/* Fleet jobs (jobs.c), on one worker per instance: jobs/schedule.lua says
+ * which jobs/NAME.lua run how often; a lease in the store makes each run on
+ * one instance at a time. */
+typedef struct acs_policy_jobs acs_policy_jobs;
+int acs_policy_jobs_start(struct acs_app_worker *aw, acs_policy_jobs **out);
+void acs_policy_jobs_stop(acs_policy_jobs *j);
+
 #endif

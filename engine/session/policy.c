@@ -44,6 +44,8 @@ typedef struct pchan {
   char *channel; /* the faults table's channel */
   char *provision;
   bool waiting; /* suspended in acs.read / acs.commit */
+  bool done;    /* completed */
+  bool faulted; /* its fault is in the faults table */
 } pchan;
 
 struct acs__policy {
@@ -57,6 +59,7 @@ struct acs__policy {
   size_t plan_next;
   int rounds;
   bool started;
+  bool over; /* the policy phase ended, faults cleared */
   bool rpc_failed; /* the last planner RPC got a fault */
   bool split_gpv;  /* a GetParameterValues of several names got 9005: one name per RPC */
   char last_fault[160];
@@ -85,7 +88,8 @@ static int64_t vm_clock(void *ud) { return acs_policy_now_ms(); }
 
 static acs__session *sess_of(lua_State *L) {
   acs__session *s = acs_script_ctx(L);
-  if (!s || !s->pol) luaL_error(L, "no session");
+  if (!s || s->magic != ACS__SESSION_MAGIC || !s->pol)
+    luaL_error(L, "only policies that run in a CWMP session can do this");
   return s;
 }
 
@@ -235,6 +239,13 @@ static int l_acs_commit(lua_State *L) {
   return commit_wait(L, s->pol->ndecls);
 }
 
+/* "session" or "job": what the policy runs for. */
+static int l_acs_kind(lua_State *L) {
+  const acs__session *s = acs_script_ctx(L);
+  lua_pushstring(L, s && s->magic == ACS__SESSION_MAGIC ? "session" : "job");
+  return 1;
+}
+
 static int l_acs_now(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)acs_policy_now_ms());
   return 1;
@@ -242,12 +253,14 @@ static int l_acs_now(lua_State *L) {
 
 static int l_acs_log(lua_State *L) {
   acs__session *s = acs_script_ctx(L);
+  if (s && s->magic != ACS__SESSION_MAGIC) s = NULL; /* a fleet job */
   const char *level = luaL_checkstring(L, 1);
   const char *msg = luaL_checkstring(L, 2);
   acs_log_level lvl = ACS_LOG_INFO;
   if (acs_log_parse_level(level, &lvl)) lvl = ACS_LOG_INFO;
   if (lvl < ACS_LOG_WARN) lvl = ACS_LOG_WARN; /* policies cannot log as crit/err */
-  acs_log(lvl, "policy", "%s: %.*s", s ? s->device_id : "?", 400, msg);
+  acs_log(lvl, "policy", "%s: %.*s",
+          s ? s->device_id : acs_script_chan_policy(acs_script_chan_of(L)), 400, msg);
   return 0;
 }
 
@@ -348,9 +361,9 @@ static const struct {
   const char *name;
   lua_CFunction fn;
 } host_fns[] = {
-    {"alarm", l_acs_alarm},   {"declare", l_acs_declare}, {"read", l_acs_read},
-    {"commit", l_acs_commit}, {"now", l_acs_now},         {"log", l_acs_log},
-    {"device", l_acs_device},
+    {"alarm", l_acs_alarm}, {"kind", l_acs_kind},     {"declare", l_acs_declare},
+    {"read", l_acs_read},   {"commit", l_acs_commit}, {"now", l_acs_now},
+    {"log", l_acs_log},     {"device", l_acs_device},
 };
 
 /* --- a session's policy phase */
@@ -367,20 +380,24 @@ static void chan_add(acs__policy *p, acs_script_chan *ch, const char *channel,
   c->channel = strdup(channel ? channel : "default");
   c->provision = strdup(provision ? provision : "?");
   c->waiting = false;
+  c->done = false;
+  c->faulted = false;
 }
 
-/* A channel stopped: a fault goes to the faults table of its channel; a
- * channel that completed clears its fault. */
+/* A channel stopped: a fault goes to the faults table of its channel (the
+ * preset's channel, shared by its provisions); a channel whose provisions
+ * all completed clears its fault when the policy phase is over
+ * (policy_over). */
 static void chan_stopped(acs__session *s, pchan *c, int st) {
   c->waiting = st == ACS_SCRIPT_YIELD;
+  c->done = st == ACS_SCRIPT_DONE;
+  c->faulted = st == ACS_SCRIPT_FAULT;
   if (st == ACS_SCRIPT_FAULT) {
     const char *code = acs_script_chan_fault_code(c->ch);
     const char *msg = acs_script_chan_fault_message(c->ch);
     acs_log(ACS_LOG_WARN, "policy", "%s: %s (channel %s): %s: %s", s->device_id, c->provision,
             c->channel, code, msg);
     acs__sess_store_fault(s, c->channel, code, msg, c->provision);
-  } else if (st == ACS_SCRIPT_DONE) {
-    acs__sess_store_fault_clear(s, c->channel);
   }
 }
 
@@ -492,6 +509,8 @@ static void start_provision(acs__session *s, const char *name, const char *chann
             st == ACS_ENOTFOUND ? "no such provision" : acs_strerror(st));
     acs__sess_store_fault(s, channel, "script.missing",
                           st == ACS_ENOTFOUND ? "no such provision" : acs_strerror(st), name);
+    chan_add(p, NULL, channel, name); /* no channel to run: only its fault */
+    p->chans[p->nchans - 1].faulted = true;
     return;
   }
   chan_add(p, ch, channel, name);
@@ -660,7 +679,32 @@ static int plan_all(acs__session *s) {
   return rc ? rc : split_values(p);
 }
 
+/* The policy phase is over: each channel whose provisions all completed
+ * clears its fault (once); one with a provision that faulted keeps it. */
+static void policy_over(acs__session *s) {
+  acs__policy *p = s->pol;
+  if (p->over) return;
+  p->over = true;
+  for (size_t i = 0; i < p->nchans; i++) {
+    bool clear = true;
+    for (size_t j = 0; j < p->nchans && clear; j++) {
+      if (strcmp(p->chans[j].channel, p->chans[i].channel) != 0) continue;
+      /* decided at the channel's first entry; all of them must have completed */
+      if (j < i || !p->chans[j].done) clear = false;
+    }
+    if (clear) acs__sess_store_fault_clear(s, p->chans[i].channel);
+  }
+}
+
+static bool policy_step(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out);
+
 bool acs__policy_next(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out) {
+  if (policy_step(s, pv, out)) return true;
+  if (s->pol && s->pol->run) policy_over(s);
+  return false;
+}
+
+static bool policy_step(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out) {
   if (!pv || pv->error) return false;
   if (!s->pol) {
     s->pol = calloc(1, sizeof *s->pol);
@@ -699,6 +743,7 @@ bool acs__policy_next(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out) {
   for (size_t i = 0; i < p->nchans; i++) {
     if (!p->chans[i].waiting) continue;
     p->chans[i].waiting = false;
+    p->chans[i].faulted = true;
     acs__sess_store_fault(s, p->chans[i].channel, "script.rounds",
                           "more round trips to the CPE than a session allows",
                           p->chans[i].provision);
@@ -800,7 +845,7 @@ int acs__policy_register(acs_script_vm *vm) {
     int rc = acs_script_vm_register(vm, "acs", host_fns[i].name, host_fns[i].fn);
     if (rc) return rc;
   }
-  return 0;
+  return acs__jobs_register(vm);
 }
 
 acs_script_clock_fn acs__policy_clock(void) { return vm_clock; }

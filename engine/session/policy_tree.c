@@ -87,6 +87,7 @@ int acs_policy_read_tree(const char *dir, json_t **out, char *err, size_t errlen
   int rc = read_sub(dir, "provisions", files, err, errlen);
   if (!rc) rc = read_sub(dir, "presets", files, err, errlen);
   if (!rc) rc = read_sub(dir, "alarms", files, err, errlen);
+  if (!rc) rc = read_sub(dir, "jobs", files, err, errlen);
   if (rc) {
     json_decref(files);
     return rc;
@@ -175,8 +176,9 @@ int acs_policy_vm_load_json(acs_policy_vm *pv, const json_t *files, char *err, s
   json_object_foreach((json_t *)files, key, v) {
     if (!json_is_string(v) ||
         (strncmp(key, "provisions/", 11) != 0 && strncmp(key, "presets/", 8) != 0 &&
-         strncmp(key, "alarms/", 7) != 0)) {
-      snprintf(err, errlen, "%s: not a policy file (provisions/, presets/ or alarms/NAME)", key);
+         strncmp(key, "alarms/", 7) != 0 && strncmp(key, "jobs/", 5) != 0)) {
+      snprintf(err, errlen, "%s: not a policy file (provisions/, presets/, alarms/ or jobs/NAME)",
+               key);
       rc = ACS_EINVAL;
       goto cleanup;
     }

@@ -236,6 +236,7 @@ static acs__session *sess_new(acs_session_table *t, const char *device_id) {
   sess_ext *e = calloc(1, sizeof *e);
   if (!e) return NULL;
   acs__session *s = &e->s;
+  s->magic = ACS__SESSION_MAGIC;
   s->t = t;
   if (!(s->device_id = strdup(device_id))) {
     free(e);

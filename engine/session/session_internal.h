@@ -44,7 +44,11 @@ struct acs_session_table {
   bool stopping;
 };
 
+#define ACS__SESSION_MAGIC 0x53455353u /* policies' ctx is a session */
+#define ACS__JOB_MAGIC 0x4a4f4253u     /* ... or a fleet job */
+
 struct acs__session {
+  uint32_t magic;
   acs_session_table *t;
   acs__session *next_dev, *next_cookie;
   char *device_id;
@@ -125,6 +129,8 @@ void acs__policy_free(acs__session *s);
 /* The host functions (acs.declare, ...) for a new VM, and the engine clock. */
 int acs__policy_register(acs_script_vm *vm);
 acs_script_clock_fn acs__policy_clock(void);
+/* The fleet jobs' host functions (store.devices, job.alarm). */
+int acs__jobs_register(acs_script_vm *vm);
 
 void acs__sess_ref(acs__session *s);
 void acs__sess_unref(acs__session *s);

@@ -102,6 +102,12 @@ static const char sql_device[] =
     "  data_stale = d.data_stale OR excluded.data_stale,\n"
     "  refreshed = CASE WHEN excluded.data_stale THEN '{}'::jsonb ELSE d.refreshed END";
 
+/* A device that informs is not silent: the fleet jobs' alarms that say so
+ * clear (a probe of a partial index that is empty almost always). */
+static const char sql_alarms_informed[] =
+    "UPDATE alarms SET cleared_at = now() WHERE device_id = $1 AND cleared_at IS NULL\n"
+    "  AND clear_on_inform";
+
 static const char sql_events[] =
     "INSERT INTO events (device_id, code, command_key)\n"
     "SELECT $1, e.code, nullif(e.key, '') FROM unnest($2::text[], $3::text[]) AS e(code, key)";
@@ -376,6 +382,7 @@ static int build_inform(acs_pg *c, sess_op *op) {
       ver,
   };
   if ((rc = acs_pg_query(c, sql_device, 12, p, 0, NULL, NULL))) goto cleanup;
+  if ((rc = acs_pg_query(c, sql_alarms_informed, 1, p, 0, NULL, NULL))) goto cleanup;
   if ((rc = put_values(c, s->device_id, &in->params))) goto cleanup;
   if (ne) {
     acs_pg_array_append(&a[0], codes, ne);

@@ -297,16 +297,27 @@ static const char v5_sql[] =
     "  cleared_at timestamptz,\n"
     "  acknowledged_at timestamptz,\n"
     "  acknowledged_by text,\n"
+    "  clear_on_inform boolean NOT NULL DEFAULT false, -- fleet jobs' \"silent\" alarms\n"
     "  UNIQUE (device_id, rule, instance_key)\n"
     ");\n"
-    "CREATE INDEX alarms_open ON alarms (last_seen) WHERE cleared_at IS NULL;\n";
+    "CREATE INDEX alarms_open ON alarms (last_seen) WHERE cleared_at IS NULL;\n"
+    "CREATE INDEX alarms_inform ON alarms (device_id) WHERE cleared_at IS NULL AND "
+    "clear_on_inform;\n"
+    /* fleet jobs: one instance at a time runs each, by lease */
+    "CREATE TABLE job_leases (\n"
+    "  job text PRIMARY KEY,\n"
+    "  holder text NOT NULL,\n"
+    "  expires_at timestamptz NOT NULL,\n"
+    "  last_run_at timestamptz NOT NULL,\n"
+    "  last_status text\n"
+    ");\n";
 
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
     {2, "tasks by device", v2_sql},
     {3, "device queries", v3_sql},
     {4, "policy generations", v4_sql},
-    {5, "alarms", v5_sql},
+    {5, "alarms and fleet jobs", v5_sql},
 };
 
 const size_t acs_store_migrations_count =
