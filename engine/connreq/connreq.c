@@ -402,19 +402,9 @@ int acs_connreq_send(acs_connreq_pool *p, const char *url, const char *user, con
   }
   p->tail = r;
   p->waiting++;
-  /* started from the loop, so that cb never runs inside this call */
-  if (p->in_flight < p->max) {
-    creq *first = p->head;
-    p->head = first->next;
-    if (!p->head) p->tail = NULL;
-    p->waiting--;
-    first->next = p->active;
-    first->prev = NULL;
-    if (p->active) p->active->prev = first;
-    p->active = first;
-    p->in_flight++;
-    start(first);
-  }
+  /* a free slot starts it now: every path to its callback goes through a
+   * handle's close callback, so cb never runs inside this call */
+  pool_next(p);
   return 0;
 }
 
