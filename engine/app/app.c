@@ -14,7 +14,11 @@
 #include "session/acs_policy.h"
 #include "session/acs_session.h"
 
-static void worker_free(acs_app_worker *aw) { free(aw); }
+/* Last: the sessions released their policy runs when their table stopped. */
+static void worker_free(acs_app_worker *aw) {
+  acs_policy_vm_free(aw->policies);
+  free(aw);
+}
 
 static void pg_closed_cb(void *arg) { worker_free(arg); }
 

@@ -59,11 +59,11 @@ enum {
 };
 
 /* Fault kinds: enum name, stable code, meaning. */
-#define ACS_SCRIPT_FAULT_MAP(X)                                                  \
-  X(ERROR, "script.error", "the policy raised an error")                        \
-  X(TIMEOUT, "script.timeout", "instruction or time budget exhausted")          \
-  X(MEMORY, "script.memory", "memory budget exhausted")                         \
-  X(PATTERN, "script.pattern", "pattern too complex")                           \
+#define ACS_SCRIPT_FAULT_MAP(X)                                        \
+  X(ERROR, "script.error", "the policy raised an error")               \
+  X(TIMEOUT, "script.timeout", "instruction or time budget exhausted") \
+  X(MEMORY, "script.memory", "memory budget exhausted")                \
+  X(PATTERN, "script.pattern", "pattern too complex")                  \
   X(STACK, "script.stack", "stack overflow (Lua stack or C calls nested too deep)")
 
 typedef enum acs_script_fault {
@@ -86,8 +86,8 @@ typedef struct acs_script_vm_config {
   acs_script_limits limits; /* defaults for runs (0 fields: built-in defaults) */
   size_t max_memory;        /* hard cap for the whole VM, bytes (0: none) */
   acs_script_clock_fn clock;
-  void *clock_ud;  /* NULL clock: CLOCK_REALTIME */
-  uint64_t seed;   /* math.random seeds derive from it (0: random) */
+  void *clock_ud; /* NULL clock: CLOCK_REALTIME */
+  uint64_t seed;  /* math.random seeds derive from it (0: random) */
 } acs_script_vm_config;
 
 /* cfg may be NULL (all defaults). Returns NULL when out of memory. */
@@ -116,12 +116,12 @@ typedef struct acs_script_chunk {
  * new generation made of the current one plus (or with a replaced) name.
  * Returns 0; ACS_EINVAL with "name:line: message" in err on a syntax error
  * or a refused chunk (the current generation stays); ACS_ENOMEM. */
-int acs_script_vm_load(acs_script_vm *vm, const char *name, const char *text, size_t len,
-                       char *err, size_t errlen);
+int acs_script_vm_load(acs_script_vm *vm, const char *name, const char *text, size_t len, char *err,
+                       size_t errlen);
 /* Compiles chunks[0..n) into a new generation that replaces the current
  * one as a whole; on any error the current one stays. Same returns. */
-int acs_script_vm_load_set(acs_script_vm *vm, const acs_script_chunk *chunks, size_t n,
-                           char *err, size_t errlen);
+int acs_script_vm_load_set(acs_script_vm *vm, const acs_script_chunk *chunks, size_t n, char *err,
+                           size_t errlen);
 /* Number of the current generation: 0 before the first load, +1 per load. */
 uint64_t acs_script_vm_generation(const acs_script_vm *vm);
 bool acs_script_vm_has(acs_script_vm *vm, const char *name);
@@ -153,8 +153,8 @@ typedef void (*acs_script_args_fn)(lua_State *L, void *ud);
  * with *out NULL. */
 int acs_script_run_call(acs_script_run *run, const char *policy, const char *const *kv,
                         acs_script_chan **out);
-int acs_script_run_call_fn(acs_script_run *run, const char *policy, acs_script_args_fn fn,
-                           void *ud, acs_script_chan **out);
+int acs_script_run_call_fn(acs_script_run *run, const char *policy, acs_script_args_fn fn, void *ud,
+                           acs_script_chan **out);
 
 /* --- channels (owned by their run, freed with it) */
 

@@ -26,23 +26,31 @@
 
 #include "script/script_internal.h"
 
-static int acs__is_waiting(lua_State *L, lua_State *co) {
+/* Marks on coroutines, in a weak table: ACS__WAITING while an engine
+ * yield passes through it, ACS__KILLED once it died of a kill. A kill is
+ * raised from the count hook, and Lua leaves hooks off in a thread where a
+ * hook raised until a pcall restores them: a coroutine that died that way
+ * must never run policy code again (its __close handlers, say). */
+enum { ACS__WAITING = 1, ACS__KILLED = 2 };
+
+static int acs__mark(lua_State *L, lua_State *co) {
   acs_script_vm *vm = acs__vm_of(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_waiting);
   lua_pushthread(co);
   lua_xmove(co, L, 1);
-  int r = lua_rawget(L, -2) != LUA_TNIL;
-  lua_pop(L, 1);
+  lua_rawget(L, -2);
+  int r = (int)lua_tointeger(L, -1);
+  lua_pop(L, 2);
   return r;
 }
 
-static void acs__set_waiting(lua_State *L, lua_State *co, int on) {
+static void acs__set_mark(lua_State *L, lua_State *co, int mark) {
   acs_script_vm *vm = acs__vm_of(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_waiting);
   lua_pushthread(co);
   lua_xmove(co, L, 1);
-  if (on)
-    lua_pushboolean(L, 1);
+  if (mark)
+    lua_pushinteger(L, mark);
   else
     lua_pushnil(L);
   lua_rawset(L, -3);
@@ -55,7 +63,9 @@ static lua_State *acs__co_check(lua_State *L, lua_State *co) {
   if (!mine || !its || its->run != mine->run || acs__is_root(co))
     luaL_error(L, "not a coroutine of this policy run");
   luaL_checkstack(L, 4, NULL);
-  if (acs__is_waiting(L, co)) luaL_error(L, "the coroutine is waiting for the engine");
+  int mark = acs__mark(L, co);
+  if (mark == ACS__WAITING) luaL_error(L, "the coroutine is waiting for the engine");
+  if (mark == ACS__KILLED) luaL_error(L, "the coroutine was killed by the engine");
   return co;
 }
 
@@ -87,8 +97,7 @@ static int l_coroutine_create(lua_State *L) {
   if (!ch) return luaL_error(L, "no policy run");
   acs_script_run *run = ch->run;
   if (run->coroutines >= run->limits.coroutines)
-    return luaL_error(L, "too many coroutines (%I per run)",
-                      (lua_Integer)run->limits.coroutines);
+    return luaL_error(L, "too many coroutines (%I per run)", (lua_Integer)run->limits.coroutines);
   run->coroutines++;
   acs__charge(L, run->limits.hook_every);
   lua_State *co = lua_newthread(L); /* inherits L's hook */
@@ -106,19 +115,14 @@ static int acs__wrap_k(lua_State *L, int status, lua_KContext ctx);
  * of co does not return: L yields too, and k continues. */
 static int acs__co_resume(lua_State *L, lua_State *co, int narg, lua_KFunction k) {
   acs_script_vm *vm = acs__vm_of(L);
-  acs_script_chan *ch = acs__chan_of(L);
+  acs_script_chan *ch = acs__chan_of(L); /* not NULL: acs__co_check passed */
   acs_script_run *run = ch->run;
   if (acs__stopped(ch)) acs__kill_raise(L, ch);
-  int st = lua_status(co);
-  if ((st == LUA_OK && lua_gettop(co) == 0) || (st != LUA_OK && st != LUA_YIELD)) {
-    lua_pop(L, narg);
-    lua_pushliteral(L, "cannot resume dead coroutine");
-    return -1;
-  }
+  int st;
   if (vm->nest >= ACS__MAX_NEST || !lua_checkstack(co, narg)) {
     lua_pop(L, narg);
     lua_pushstring(L, vm->nest >= ACS__MAX_NEST ? "C stack overflow (coroutines nested too deeply)"
-                                                 : "too many arguments to resume");
+                                                : "too many arguments to resume");
     return -1;
   }
   lua_xmove(L, co, narg);
@@ -133,7 +137,11 @@ static int acs__co_resume(lua_State *L, lua_State *co, int narg, lua_KFunction k
     lua_xmove(co, L, 1); /* the error object */
     /* It died: close its pending to-be-closed slots now (C buffers among
      * them), as coroutine.wrap does in Lua, unless a close is running. */
-    if (!vm->closing) {
+    int dead = lua_status(co) != LUA_OK && lua_status(co) != LUA_YIELD; /* not a refusal */
+    if (dead && acs__stopped(ch)) {
+      lua_checkstack(L, 4);
+      acs__set_mark(L, co, ACS__KILLED);
+    } else if (dead && !vm->closing) {
       run->cur_L = co;
       vm->closing = 1;
       lua_resetthread(co);
@@ -146,7 +154,7 @@ static int acs__co_resume(lua_State *L, lua_State *co, int narg, lua_KFunction k
   if (acs__stopped(ch)) acs__kill_raise(L, ch);
   {
     if (st == LUA_YIELD && nres > 0 && lua_touserdata(co, -nres) == &acs__yield_sentinel) {
-      acs__set_waiting(L, co, 1);
+      acs__set_mark(L, co, ACS__WAITING);
       if (!lua_isyieldable(L)) {
         lua_pop(co, nres);
         lua_pushliteral(L, "attempt to yield across a C-call boundary");
@@ -192,7 +200,7 @@ static int acs__resume_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   lua_State *co = lua_tothread(L, 1);
   int narg = lua_gettop(L) - (int)ctx;
-  acs__set_waiting(L, co, 0);
+  acs__set_mark(L, co, 0);
   return acs__resume_results(L, acs__co_resume(L, co, narg, acs__resume_k));
 }
 
@@ -217,7 +225,7 @@ static int acs__wrap_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   lua_State *co = lua_tothread(L, lua_upvalueindex(1));
   int narg = lua_gettop(L) - (int)ctx;
-  acs__set_waiting(L, co, 0);
+  acs__set_mark(L, co, 0);
   return acs__wrap_results(L, acs__co_resume(L, co, narg, acs__wrap_k));
 }
 
@@ -279,10 +287,14 @@ static int l_coroutine_close(lua_State *L) {
 
 void acs__coro_fill(lua_State *L, int idx) {
   static const luaL_Reg funcs[] = {
-      {"create", l_coroutine_create},   {"resume", l_coroutine_resume},
-      {"yield", l_coroutine_yield},     {"status", l_coroutine_status},
-      {"wrap", l_coroutine_wrap},       {"running", l_coroutine_running},
-      {"isyieldable", l_coroutine_isyieldable}, {"close", l_coroutine_close},
+      {"create", l_coroutine_create},
+      {"resume", l_coroutine_resume},
+      {"yield", l_coroutine_yield},
+      {"status", l_coroutine_status},
+      {"wrap", l_coroutine_wrap},
+      {"running", l_coroutine_running},
+      {"isyieldable", l_coroutine_isyieldable},
+      {"close", l_coroutine_close},
       {NULL, NULL},
   };
   lua_pushvalue(L, idx);

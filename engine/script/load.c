@@ -62,8 +62,8 @@ static const char *acs__skip_long(const char *p, const char *e, size_t lvl, int 
 /* Skips whitespace and comments. */
 static const char *acs__skip_space(const char *p, const char *e, int *line) {
   for (;;) {
-    while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == '\f' ||
-                     *p == '\v')) {
+    while (p < e &&
+           (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == '\f' || *p == '\v')) {
       if (*p == '\n') (*line)++;
       p++;
     }
@@ -112,9 +112,9 @@ static int acs__env_attrib_line(const char *p, size_t len) {
         if (q < e && *q == '<') return at;
       }
     } else if (c >= '0' && c <= '9') { /* numbers: digits, letters, '.', exponent signs */
-      while (p < e && ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-                       (*p >= 'A' && *p <= 'Z') || *p == '.' || *p == '_' ||
-                       ((*p == '+' || *p == '-') && strchr("eEpP", p[-1]))))
+      while (p < e &&
+             ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              *p == '.' || *p == '_' || ((*p == '+' || *p == '-') && strchr("eEpP", p[-1]))))
         p++;
     } else {
       p++;
@@ -144,8 +144,8 @@ static int acs__compile(lua_State *L, const acs_script_chunk *c, char *err, size
     lua_pop(L, 1);
     int line = acs__env_attrib_line(c->text, c->len);
     if (line) {
-      snprintf(err, errlen, "%s:%d: _ENV cannot be declared with an attribute in policies",
-               c->name, line);
+      snprintf(err, errlen, "%s:%d: _ENV cannot be declared with an attribute in policies", c->name,
+               line);
       lua_pop(L, 1);
       return ACS_EINVAL;
     }
@@ -167,7 +167,7 @@ static int acs__compile(lua_State *L, const acs_script_chunk *c, char *err, size
   lua_remove(L, -2); /* the chunk name */
   lua_pushnil(L);
   if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1); /* the wrapper's _ENV: nothing */
-  lua_call(L, 0, 1);        /* creates the function, runs no policy code */
+  lua_call(L, 0, 1);                            /* creates the function, runs no policy code */
   if (lua_type(L, -1) != LUA_TFUNCTION) {
     lua_pop(L, 1);
     snprintf(err, errlen, "%s: does not compile as a policy", c->name);
@@ -228,7 +228,7 @@ static int acs__load_p(lua_State *L) {
 }
 
 static int acs__load_gen(acs_script_vm *vm, const acs_script_chunk *chunks, size_t n, bool merge,
-                     char *err, size_t errlen) {
+                         char *err, size_t errlen) {
   char dummy[8];
   if (!err || !errlen) err = dummy, errlen = sizeof dummy;
   err[0] = '\0';
@@ -242,14 +242,14 @@ static int acs__load_gen(acs_script_vm *vm, const acs_script_chunk *chunks, size
   return ld.rc;
 }
 
-int acs_script_vm_load(acs_script_vm *vm, const char *name, const char *text, size_t len,
-                       char *err, size_t errlen) {
+int acs_script_vm_load(acs_script_vm *vm, const char *name, const char *text, size_t len, char *err,
+                       size_t errlen) {
   acs_script_chunk c = {name, text, len};
   return acs__load_gen(vm, &c, 1, true, err, errlen);
 }
 
-int acs_script_vm_load_set(acs_script_vm *vm, const acs_script_chunk *chunks, size_t n,
-                           char *err, size_t errlen) {
+int acs_script_vm_load_set(acs_script_vm *vm, const acs_script_chunk *chunks, size_t n, char *err,
+                           size_t errlen) {
   return acs__load_gen(vm, chunks, n, false, err, errlen);
 }
 

@@ -9,8 +9,8 @@
  * budget as it goes. Past the per-call cap the channel is killed with
  * script.pattern ("pattern too complex"); past the run's budget, with
  * script.timeout. Recursion is bounded too (200 levels, as in Lua; past it
- * the channel is killed with script.pattern as well). Plain finds (plain = true, or no special characters) are a
- * memmem. */
+ * the channel is killed with script.pattern as well). Plain finds (plain = true, or no special
+ * characters) are a memmem. */
 #include <ctype.h>
 #include <lauxlib.h>
 #include <string.h>
@@ -108,18 +108,41 @@ static const char *pat_item_end(pat_state *ms, const char *p) {
 static int pat_class(int c, int cl) {
   int r;
   switch (tolower(cl)) {
-    case 'a': r = isalpha(c); break;
-    case 'c': r = iscntrl(c); break;
-    case 'd': r = isdigit(c); break;
-    case 'g': r = isgraph(c); break;
-    case 'l': r = islower(c); break;
-    case 'p': r = ispunct(c); break;
-    case 's': r = isspace(c); break;
-    case 'u': r = isupper(c); break;
-    case 'w': r = isalnum(c); break;
-    case 'x': r = isxdigit(c); break;
-    case 'z': r = c == 0; break; /* deprecated in Lua, still there */
-    default: return cl == c;
+    case 'a':
+      r = isalpha(c);
+      break;
+    case 'c':
+      r = iscntrl(c);
+      break;
+    case 'd':
+      r = isdigit(c);
+      break;
+    case 'g':
+      r = isgraph(c);
+      break;
+    case 'l':
+      r = islower(c);
+      break;
+    case 'p':
+      r = ispunct(c);
+      break;
+    case 's':
+      r = isspace(c);
+      break;
+    case 'u':
+      r = isupper(c);
+      break;
+    case 'w':
+      r = isalnum(c);
+      break;
+    case 'x':
+      r = isxdigit(c);
+      break;
+    case 'z':
+      r = c == 0;
+      break; /* deprecated in Lua, still there */
+    default:
+      return cl == c;
   }
   r = r != 0;
   return isupper(cl) ? !r : r;
@@ -152,10 +175,14 @@ static int pat_single(pat_state *ms, const char *s, const char *p, const char *e
   if (s >= ms->se) return 0;
   int c = (unsigned char)*s;
   switch (*p) {
-    case '.': return 1;
-    case PAT_ESC: return pat_class(c, (unsigned char)p[1]);
-    case '[': return pat_in_set(c, p, ep - 1);
-    default: return (unsigned char)*p == c;
+    case '.':
+      return 1;
+    case PAT_ESC:
+      return pat_class(c, (unsigned char)p[1]);
+    case '[':
+      return pat_in_set(c, p, ep - 1);
+    default:
+      return (unsigned char)*p == c;
   }
 }
 
@@ -405,8 +432,8 @@ static int l_string_find(lua_State *L) { return pat_find_aux(L, 1); }
 static int l_string_match(lua_State *L) { return pat_find_aux(L, 0); }
 
 typedef struct pat_gm {
-  size_t pos;       /* where the next search starts */
-  ptrdiff_t last;   /* end of the last match, -1: none */
+  size_t pos;     /* where the next search starts */
+  ptrdiff_t last; /* end of the last match, -1: none */
 } pat_gm;
 
 static int pat_gmatch_next(lua_State *L) {
@@ -448,31 +475,29 @@ static int l_string_gmatch(lua_State *L) {
 }
 
 /* The replacement string at index 3, with %0..%9 and %%. */
-static void pat_add_string(pat_state *ms, luaL_Buffer *b, const char *s, const char *e) {
+static void pat_add_string(pat_state *ms, acs__sbuf *b, const char *s, const char *e) {
   size_t l;
   const char *r = lua_tolstring(ms->L, 3, &l), *end = r + l, *p;
   while ((p = memchr(r, PAT_ESC, (size_t)(end - r))) != NULL) {
-    luaL_addlstring(b, r, (size_t)(p - r));
+    acs__sb_add(b, r, (size_t)(p - r));
     p++;
     if (p < end && *p == PAT_ESC) {
-      luaL_addchar(b, PAT_ESC);
+      acs__sb_add(b, p, 1);
     } else if (p < end && *p == '0') {
-      luaL_addlstring(b, s, (size_t)(e - s));
+      acs__sb_add(b, s, (size_t)(e - s));
     } else if (p < end && isdigit((unsigned char)*p)) {
-      pat_push_capture(ms, *p - '1', s, e);
-      luaL_tolstring(ms->L, -1, NULL); /* a position capture is a number */
-      lua_remove(ms->L, -2);
-      luaL_addvalue(b);
+      pat_push_capture(ms, *p - '1', s, e); /* a position capture is a number */
+      acs__sb_addvalue(b);
     } else {
       luaL_error(ms->L, "invalid use of '%c' in replacement string", PAT_ESC);
     }
     r = p + 1;
   }
-  luaL_addlstring(b, r, (size_t)(end - r));
+  acs__sb_add(b, r, (size_t)(end - r));
 }
 
 /* Adds the replacement of [s, e); returns whether it differs from the match. */
-static int pat_add_value(pat_state *ms, luaL_Buffer *b, const char *s, const char *e, int tr) {
+static int pat_add_value(pat_state *ms, acs__sbuf *b, const char *s, const char *e, int tr) {
   lua_State *L = ms->L;
   if (tr == LUA_TFUNCTION) {
     pat_settle(ms);
@@ -489,12 +514,12 @@ static int pat_add_value(pat_state *ms, luaL_Buffer *b, const char *s, const cha
   }
   if (!lua_toboolean(L, -1)) {
     lua_pop(L, 1);
-    luaL_addlstring(b, s, (size_t)(e - s));
+    acs__sb_add(b, s, (size_t)(e - s));
     return 0;
   }
   if (!lua_isstring(L, -1))
     return luaL_error(L, "invalid replacement value (a %s)", luaL_typename(L, -1));
-  luaL_addvalue(b);
+  acs__sb_addvalue(b);
   return 1;
 }
 
@@ -505,15 +530,16 @@ static int l_string_gsub(lua_State *L) {
   const char *last = NULL;
   int tr = lua_type(L, 3);
   lua_Integer max_n = luaL_optinteger(L, 4, (lua_Integer)ls + 1);
-  luaL_argexpected(L, tr == LUA_TNUMBER || tr == LUA_TSTRING || tr == LUA_TFUNCTION ||
-                          tr == LUA_TTABLE, 3, "string/function/table");
+  luaL_argexpected(
+      L, tr == LUA_TNUMBER || tr == LUA_TSTRING || tr == LUA_TFUNCTION || tr == LUA_TTABLE, 3,
+      "string/function/table");
   size_t max = acs__limits_of(L)->max_string;
   int anchor = lp > 0 && *p == '^', changed = 0;
   lua_Integer n = 0;
   if (anchor) p++, lp--;
   lua_settop(L, 3);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
+  acs__sbuf b;
+  acs__sb_init(L, &b);
   pat_state ms;
   pat_prepare(&ms, L, src, ls, p, lp);
   while (n < max_n) {
@@ -524,25 +550,23 @@ static int l_string_gsub(lua_State *L) {
       changed = pat_add_value(&ms, &b, src, e, tr) | changed;
       src = last = e;
     } else if (src < ms.se) {
-      luaL_addchar(&b, *src++);
+      acs__sb_add(&b, src++, 1);
     } else {
       break;
     }
-    if (luaL_bufflen(&b) > max)
-      return luaL_error(L, "string.gsub: result too large (at most %I bytes)",
-                        (lua_Integer)max);
+    if (b.n > max)
+      return luaL_error(L, "string.gsub: result too large (at most %I bytes)", (lua_Integer)max);
     if (anchor) break;
   }
   pat_settle(&ms);
   if (!changed) {
     lua_pushvalue(L, 1);
   } else {
-    if (luaL_bufflen(&b) + (size_t)(ms.se - src) > max)
-      return luaL_error(L, "string.gsub: result too large (at most %I bytes)",
-                        (lua_Integer)max);
-    luaL_addlstring(&b, src, (size_t)(ms.se - src));
-    acs__charge(L, acs__bytes_units(luaL_bufflen(&b)));
-    luaL_pushresult(&b);
+    if (b.n + (size_t)(ms.se - src) > max)
+      return luaL_error(L, "string.gsub: result too large (at most %I bytes)", (lua_Integer)max);
+    acs__sb_add(&b, src, (size_t)(ms.se - src));
+    acs__charge(L, acs__bytes_units(b.n));
+    acs__sb_result(&b);
   }
   lua_pushinteger(L, n);
   return 2;
@@ -550,8 +574,11 @@ static int l_string_gsub(lua_State *L) {
 
 void acs__pattern_fill(lua_State *L, int idx) {
   static const luaL_Reg funcs[] = {
-      {"find", l_string_find}, {"match", l_string_match}, {"gmatch", l_string_gmatch},
-      {"gsub", l_string_gsub}, {NULL, NULL},
+      {"find", l_string_find},
+      {"match", l_string_match},
+      {"gmatch", l_string_gmatch},
+      {"gsub", l_string_gsub},
+      {NULL, NULL},
   };
   lua_pushvalue(L, idx);
   luaL_setfuncs(L, funcs, 0);

@@ -28,8 +28,7 @@ static int acs__run_new_p(lua_State *L) {
   return 0;
 }
 
-acs_script_run *acs_script_run_new(acs_script_vm *vm, const acs_script_limits *limits,
-                                   void *ctx) {
+acs_script_run *acs_script_run_new(acs_script_vm *vm, const acs_script_limits *limits, void *ctx) {
   if (vm->cur) return NULL;
   acs_script_run *run = calloc(1, sizeof *run);
   if (!run) return NULL;
@@ -84,8 +83,12 @@ size_t acs_script_run_memory(const acs_script_run *run) { return run->mem; }
  * closes them only for coroutine.close): among them the buffers of C
  * functions that were building a string (luaL_Buffer). Closing it now
  * frees them at once; the policy's own __close handlers do not get to run
- * (the hook raises on their first instruction), as they would not in Lua. */
+ * (the hook raises on their first instruction), as they would not in Lua.
+ * Not after a kill: the kill was raised from the hook, which leaves hooks
+ * off in that thread, so nothing may run in it any more (its buffers are
+ * freed by their finalizers). */
 static void acs__chan_close(acs_script_chan *ch) {
+  if (ch->kill) return;
   acs_script_run *run = ch->run;
   acs_script_vm *vm = run->vm;
   lua_State *co = ch->L;
@@ -154,6 +157,7 @@ static int acs__resume(acs_script_chan *ch, int nargs) {
   lua_State *co = ch->L;
   uint64_t now = acs__mono_ns();
   run->slice_used = 0;
+  run->mem_retry = false;
   run->deadline_ns = now + (uint64_t)run->limits.slice_ms * 1000000u;
   run->last_hook_ns = now;
   vm->cur = run;
@@ -211,13 +215,13 @@ typedef struct acs__call_req {
 
 static int acs__call_p(lua_State *L) {
   acs__call_req *c = lua_touserdata(L, 1);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, c->run->ref_gen); /* 2 */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->run->ref_gen);   /* 2 */
   if (lua_getfield(L, 2, c->policy) != LUA_TFUNCTION) { /* 3 */
     c->rc = ACS_ENOTFOUND;
     return 0;
   }
   lua_rawgeti(L, LUA_REGISTRYINDEX, c->run->ref_env); /* 4 */
-  lua_newtable(L);                                   /* 5: args */
+  lua_newtable(L);                                    /* 5: args */
   for (const char *const *kv = c->kv; kv && kv[0]; kv += 2) {
     if (!kv[1]) break;
     lua_pushstring(L, kv[1]);
@@ -241,7 +245,7 @@ static int acs__call_p(lua_State *L) {
 }
 
 static int acs__start(acs_script_run *run, const char *policy, const char *const *kv,
-                     acs_script_args_fn fn, void *ud, acs_script_chan **out) {
+                      acs_script_args_fn fn, void *ud, acs_script_chan **out) {
   acs_script_vm *vm = run->vm;
   *out = NULL;
   if (vm->cur) return ACS_ESTATE;
@@ -273,8 +277,8 @@ int acs_script_run_call(acs_script_run *run, const char *policy, const char *con
   return acs__start(run, policy, kv, NULL, NULL, out);
 }
 
-int acs_script_run_call_fn(acs_script_run *run, const char *policy, acs_script_args_fn fn,
-                           void *ud, acs_script_chan **out) {
+int acs_script_run_call_fn(acs_script_run *run, const char *policy, acs_script_args_fn fn, void *ud,
+                           acs_script_chan **out) {
   return acs__start(run, policy, NULL, fn, ud, out);
 }
 

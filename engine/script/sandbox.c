@@ -84,7 +84,8 @@ static int acs__is_frozen(lua_State *L, int idx) {
 static int l_env_index(lua_State *L) {
   lua_pushvalue(L, 2);
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-  if (lua_type(L, 2) == LUA_TSTRING) return luaL_error(L, "unknown global '%s'", lua_tostring(L, 2));
+  if (lua_type(L, 2) == LUA_TSTRING)
+    return luaL_error(L, "unknown global '%s'", lua_tostring(L, 2));
   return luaL_error(L, "unknown global (a %s key)", luaL_typename(L, 2));
 }
 
@@ -171,9 +172,24 @@ static int l_base_pcall(lua_State *L) {
   return acs__pcall_k(L, status, 0);
 }
 
+/* The message handler, called by Lua where the error was raised. After a
+ * kill it is not called at all: the kill was raised from the count hook,
+ * and Lua runs the handler with hooks still off at that point. */
+static int l_base_xpcall_handler(lua_State *L) {
+  acs_script_chan *ch = acs__chan_of(L);
+  if (ch && acs__stopped(ch)) return 1;
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
 static int l_base_xpcall(lua_State *L) {
   int n = lua_gettop(L);
   luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 2);
+  lua_pushcclosure(L, l_base_xpcall_handler, 1);
+  lua_replace(L, 2);
   acs__pcall_enter(L);
   lua_pushboolean(L, 1);
   lua_pushvalue(L, 1);
@@ -395,11 +411,11 @@ static int l_os_date(lua_State *L) {
     return 1;
   }
   acs__charge(L, acs__bytes_units(fl) * 8);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
+  acs__sbuf b;
+  acs__sb_init(L, &b);
   while (f < fe) {
     if (*f != '%') {
-      luaL_addchar(&b, *f++);
+      acs__sb_add(&b, f++, 1);
       continue;
     }
     char conv[4] = {'%', 0, 0, 0};
@@ -416,10 +432,10 @@ static int l_os_date(lua_State *L) {
         return luaL_argerror(L, 1, "invalid conversion specifier");
       conv[1] = *f++;
     }
-    char *buff = luaL_prepbuffsize(&b, 256);
-    luaL_addsize(&b, strftime(buff, 256, conv, &tm));
+    char *buff = acs__sb_reserve(&b, 256);
+    b.n += strftime(buff, 256, conv, &tm);
   }
-  luaL_pushresult(&b);
+  acs__sb_result(&b);
   return 1;
 }
 
@@ -454,29 +470,29 @@ static const luaL_Reg acs__base_wrapped[] = {
 };
 
 static const char *const acs__base_std[] = {
-    "assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget",
+    "assert", "error",  "ipairs",   "next", "pairs",    "rawequal", "rawget",
     "rawlen", "select", "tostring", "type", "_VERSION", NULL,
 };
 
 static const char *const acs__math_std[] = {
-    "abs", "ceil", "cos", "deg", "exp", "floor", "fmod", "huge", "log", "max", "maxinteger",
-    "min", "mininteger", "modf", "pi", "rad", "sin", "sqrt", "tan", "tointeger", "type", "ult",
-    "acos", "asin", "atan", NULL,
+    "abs", "ceil",       "cos",  "deg",        "exp",  "floor", "fmod", "huge", "log",
+    "max", "maxinteger", "min",  "mininteger", "modf", "pi",    "rad",  "sin",  "sqrt",
+    "tan", "tointeger",  "type", "ult",        "acos", "asin",  "atan", NULL,
 };
 
 static int acs__ref(lua_State *L) { return luaL_ref(L, LUA_REGISTRYINDEX); }
 
 int acs__sandbox_open(lua_State *L) {
   acs_script_vm *vm = acs__vm_of(L);
-  luaL_requiref(L, LUA_GNAME, luaopen_base, 0);       /* 1 */
+  luaL_requiref(L, LUA_GNAME, luaopen_base, 0);          /* 1 */
   luaL_requiref(L, LUA_COLIBNAME, luaopen_coroutine, 0); /* 2 (wrapped: see coro.c) */
-  luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);   /* 3 */
-  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);  /* 4 */
-  luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 0);   /* 5 */
-  luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 0);   /* 6 */
+  luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);    /* 3 */
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);   /* 4 */
+  luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 0);    /* 5 */
+  luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 0);    /* 6 */
   const int g = 1, tab = 3, str = 4, math = 5, utf = 6;
-#define ACS__STD(field, idx, name) \
-  lua_getfield(L, idx, name);      \
+#define ACS__STD(field, idx, name)        \
+  lua_getfield(L, idx, name);             \
   vm->std.field = lua_tocfunction(L, -1); \
   lua_pop(L, 1);
   ACS__STD(s_byte, str, "byte")
@@ -561,7 +577,7 @@ int acs__sandbox_open(lua_State *L) {
 
   t = acs__ns_new(L, vm, api, ns, "os");
   static const luaL_Reg os_funcs[] = {
-      {"time", l_os_time}, {"clock", l_os_clock}, {"date", l_os_date},
+      {"time", l_os_time},         {"clock", l_os_clock}, {"date", l_os_date},
       {"difftime", l_os_difftime}, {NULL, NULL},
   };
   luaL_setfuncs(L, os_funcs, 0);

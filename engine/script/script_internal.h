@@ -69,10 +69,10 @@ struct acs_script_vm {
   uint64_t seed;
   uint64_t run_seq;
   uint64_t generation;
-  bool frozen; /* a run exists or existed: no more registration */
-  bool ready;  /* the sandbox is built */
-  int nest;    /* coroutine resumes nested right now (policy coroutines) */
-  int closing; /* a coroutine.close is running */
+  bool frozen;         /* a run exists or existed: no more registration */
+  bool ready;          /* the sandbox is built */
+  int nest;            /* coroutine resumes nested right now (policy coroutines) */
+  int closing;         /* a coroutine.close is running */
   acs_script_run *cur; /* the run being resumed (memory attribution) */
   acs__owner *owners;  /* [0] is "nobody" */
   uint32_t nowners, capowners, free_owner;
@@ -111,8 +111,8 @@ struct acs_script_chan {
   acs_script_chan *next;
   lua_State *L; /* the channel's coroutine (NULL after a fault) */
   int ref;
-  int state; /* ACS_SCRIPT_* or -1 before the first resume */
-  int nvals; /* values left on L by the last stop */
+  int state;              /* ACS_SCRIPT_* or -1 before the first resume */
+  int nvals;              /* values left on L by the last stop */
   acs_script_fault kill;  /* set by a budget breach: sticks */
   bool closing;           /* its coroutine is being closed after a fault */
   acs_script_fault fault; /* the outcome */
@@ -180,6 +180,26 @@ void acs__proxy_push(lua_State *L, acs_script_vm *vm, int idx);
 /* Creates the environment table of a new run (pushed). */
 void acs__env_push(lua_State *L, acs_script_vm *vm);
 void acs__rng_seed(uint64_t s[4], uint64_t seed);
+
+/* strlib.c: a string builder without finalizers. lauxlib's luaL_Buffer
+ * keeps a growing buffer in a userdata freed by __close or __gc; in a
+ * coroutine that dies (or is killed) while building, that is left to a
+ * finalizer, and a finalizer whose call fails is never retried. This one
+ * keeps its bytes in plain userdata (in a stack slot it owns): an old block
+ * is garbage like any other. */
+typedef struct acs__sbuf {
+  lua_State *L;
+  int slot;
+  char *p;
+  size_t n, cap;
+} acs__sbuf;
+void acs__sb_init(lua_State *L, acs__sbuf *b); /* pushes its slot */
+char *acs__sb_reserve(acs__sbuf *b, size_t extra);
+void acs__sb_add(acs__sbuf *b, const char *s, size_t n);
+/* Adds the string or number on top of the stack and pops it. */
+void acs__sb_addvalue(acs__sbuf *b);
+/* Replaces the slot with the result string. */
+void acs__sb_result(acs__sbuf *b);
 
 /* strlib.c, tablib.c, pattern.c, coro.c: fill the real (hidden) tables */
 void acs__strlib_fill(lua_State *L, acs_script_vm *vm, int idx);

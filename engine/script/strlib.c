@@ -5,12 +5,59 @@
  * it (about one unit per 64 bytes), and the ones that build strings from
  * small inputs cap their result: string.rep, string.format (widths and
  * precisions of at most two digits, as Lua 5.4 has it, and a capped result).
+ * Strings are built with acs__sbuf, which needs no finalizer.
  * string.dump, string.pack, string.packsize and string.unpack are left out.
  * The pattern functions are in pattern.c. */
 #include <lauxlib.h>
 #include <string.h>
 
 #include "script/script_internal.h"
+
+/* --- the string builder (script_internal.h) */
+void acs__sb_init(lua_State *L, acs__sbuf *b) {
+  b->L = L;
+  lua_pushnil(L);
+  b->slot = lua_gettop(L);
+  b->p = NULL;
+  b->n = b->cap = 0;
+}
+
+char *acs__sb_reserve(acs__sbuf *b, size_t extra) {
+  if (b->cap - b->n >= extra) return b->p + b->n;
+  size_t cap = b->cap ? b->cap : 128;
+  while (cap - b->n < extra) {
+    if (cap > SIZE_MAX / 2) luaL_error(b->L, "string too large");
+    cap *= 2;
+  }
+  char *p = lua_newuserdatauv(b->L, cap, 0);
+  if (b->n) memcpy(p, b->p, b->n);
+  lua_replace(b->L, b->slot);
+  b->p = p;
+  b->cap = cap;
+  return p + b->n;
+}
+
+void acs__sb_add(acs__sbuf *b, const char *s, size_t n) {
+  if (!n) return;
+  memcpy(acs__sb_reserve(b, n), s, n);
+  b->n += n;
+}
+
+void acs__sb_addvalue(acs__sbuf *b) {
+  size_t n;
+  const char *s = lua_tolstring(b->L, -1, &n);
+  if (n) {
+    char *d = acs__sb_reserve(b, n); /* the string stays on the stack: s stays valid */
+    memcpy(d, s, n);
+    b->n += n;
+  }
+  lua_pop(b->L, 1);
+}
+
+void acs__sb_result(acs__sbuf *b) {
+  lua_pushlstring(b->L, b->p ? b->p : "", b->n);
+  lua_replace(b->L, b->slot);
+}
 
 /* Lua's posrelatI / getendpos, for computing what a call will cost. */
 static size_t acs__pos_start(lua_Integer pos, size_t len) {
@@ -56,12 +103,12 @@ static int l_string_char(lua_State *L) {
   return acs__vm_of(L)->std.s_char(L);
 }
 
-#define ACS__LINEAR(fname, field)                       \
-  static int fname(lua_State *L) {                      \
-    size_t n;                                           \
-    luaL_checklstring(L, 1, &n);                        \
-    acs__charge(L, acs__bytes_units(n));                \
-    return acs__vm_of(L)->std.field(L);                 \
+#define ACS__LINEAR(fname, field)        \
+  static int fname(lua_State *L) {       \
+    size_t n;                            \
+    luaL_checklstring(L, 1, &n);         \
+    acs__charge(L, acs__bytes_units(n)); \
+    return acs__vm_of(L)->std.field(L);  \
   }
 ACS__LINEAR(l_string_lower, s_lower)
 ACS__LINEAR(l_string_upper, s_upper)
@@ -86,8 +133,9 @@ static int l_string_rep(lua_State *L) {
       __builtin_add_overflow(total, seps, &total) || total > max)
     return luaL_error(L, "string.rep: result too large (at most %I bytes)", (lua_Integer)max);
   acs__charge(L, acs__bytes_units(total));
-  luaL_Buffer b;
-  char *p = luaL_buffinitsize(L, &b, total);
+  acs__sbuf b;
+  acs__sb_init(L, &b);
+  char *p = acs__sb_reserve(&b, total);
   for (lua_Integer i = 0; i < n; i++) {
     memcpy(p, s, l);
     p += l;
@@ -96,7 +144,8 @@ static int l_string_rep(lua_State *L) {
       p += lsep;
     }
   }
-  luaL_pushresultsize(&b, total);
+  b.n = total;
+  acs__sb_result(&b);
   return 1;
 }
 
@@ -106,12 +155,14 @@ static int l_string_format(lua_State *L) {
   size_t fl;
   const char *f = luaL_checklstring(L, 1, &fl);
   const char *p = f, *e = f + fl;
+  int arg = 1, top = lua_gettop(L);
   while ((p = memchr(p, '%', (size_t)(e - p))) != NULL) {
     p++;
     if (p < e && *p == '%') {
       p++;
       continue;
     }
+    arg++;
     while (p < e && *p && strchr("-+ #0", *p)) p++;
     int digits = 0;
     while (p < e && *p >= '0' && *p <= '9') p++, digits++;
@@ -122,13 +173,20 @@ static int l_string_format(lua_State *L) {
       while (p < e && *p >= '0' && *p <= '9') p++, digits++;
       if (digits > 2) return luaL_error(L, "invalid conversion (precision over 99) to 'format'");
     }
+    /* %s of a value with __tostring: call it here, so that no policy code
+     * runs while Lua's format holds its buffer */
+    if (p < e && *p == 's' && arg <= top && lua_type(L, arg) != LUA_TSTRING &&
+        lua_type(L, arg) != LUA_TNUMBER) {
+      luaL_tolstring(L, arg, NULL);
+      lua_replace(L, arg);
+    }
   }
   acs__charge(L, acs__bytes_units(fl));
   int n = acs__vm_of(L)->std.s_format(L);
   size_t rl, max = acs__limits_of(L)->max_string;
   lua_tolstring(L, -1, &rl);
-  if (rl > max) return luaL_error(L, "string.format: result too large (at most %I bytes)",
-                      (lua_Integer)max);
+  if (rl > max)
+    return luaL_error(L, "string.format: result too large (at most %I bytes)", (lua_Integer)max);
   acs__charge(L, acs__bytes_units(rl));
   return n;
 }
@@ -136,10 +194,11 @@ static int l_string_format(lua_State *L) {
 void acs__strlib_fill(lua_State *L, acs_script_vm *vm, int idx) {
   (void)vm;
   static const luaL_Reg funcs[] = {
-      {"byte", l_string_byte},       {"char", l_string_char}, {"format", l_string_format},
-      {"len", l_string_len},         {"lower", l_string_lower}, {"upper", l_string_upper},
-      {"reverse", l_string_reverse}, {"rep", l_string_rep},   {"sub", l_string_sub},
-      {NULL, NULL},
+      {"byte", l_string_byte},       {"char", l_string_char},
+      {"format", l_string_format},   {"len", l_string_len},
+      {"lower", l_string_lower},     {"upper", l_string_upper},
+      {"reverse", l_string_reverse}, {"rep", l_string_rep},
+      {"sub", l_string_sub},         {NULL, NULL},
   };
   lua_pushvalue(L, idx);
   luaL_setfuncs(L, funcs, 0);

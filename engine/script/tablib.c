@@ -110,8 +110,8 @@ static int l_table_concat(lua_State *L) {
   lua_Integer i = luaL_optinteger(L, 3, 1);
   last = luaL_optinteger(L, 4, last);
   size_t max = acs__limits_of(L)->max_string;
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
+  acs__sbuf b;
+  acs__sb_init(L, &b);
   for (; i <= last; i++) {
     acs__charge(L, 1);
     lua_geti(L, 1, i);
@@ -119,15 +119,14 @@ static int l_table_concat(lua_State *L) {
       return luaL_error(L, "invalid value (at index %I) in table for 'concat'", i);
     size_t n;
     lua_tolstring(L, -1, &n);
-    if (luaL_bufflen(&b) + n + (i < last ? lsep : 0) > max)
-      return luaL_error(L, "table.concat: result too large (at most %I bytes)",
-                        (lua_Integer)max);
+    if (b.n + n + (i < last ? lsep : 0) > max)
+      return luaL_error(L, "table.concat: result too large (at most %I bytes)", (lua_Integer)max);
     acs__charge(L, n / 64);
-    luaL_addvalue(&b);
+    acs__sb_addvalue(&b);
     if (i == last) break;
-    luaL_addlstring(&b, sep, lsep);
+    acs__sb_add(&b, sep, lsep);
   }
-  luaL_pushresult(&b);
+  acs__sb_result(&b);
   return 1;
 }
 
@@ -194,8 +193,9 @@ static int l_table_sort(lua_State *L) {
 
 void acs__tablib_fill(lua_State *L, int idx) {
   static const luaL_Reg funcs[] = {
-      {"concat", l_table_concat}, {"insert", l_table_insert}, {"move", l_table_move},
-      {"pack", l_table_pack},     {"remove", l_table_remove}, {"sort", l_table_sort},
+      {"concat", l_table_concat}, {"insert", l_table_insert},
+      {"move", l_table_move},     {"pack", l_table_pack},
+      {"remove", l_table_remove}, {"sort", l_table_sort},
       {"unpack", l_table_unpack}, {NULL, NULL},
   };
   lua_pushvalue(L, idx);

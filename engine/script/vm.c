@@ -57,9 +57,9 @@ int64_t acs__now_ms(acs_script_vm *vm) { return vm->clock(vm->clock_ud); }
  * nobody, for the engine's own allocations). Growth is charged to the run
  * being resumed and checked against its budget while one of its channels
  * runs; a free or shrink credits the block's owner (and never fails, as Lua
- * requires). Over budget, the first
- * refusal lets Lua collect (its emergency collection) and retry; the second
- * kills the channel. A killed channel's allocations fail. */
+ * requires). Over budget, the first refusal lets Lua collect (its emergency
+ * collection) and retry; the second kills the channel. A killed channel's
+ * allocations fail. Small ones get some grace (ACS__SMALL, ACS__GRACE). */
 typedef struct acs__hdr {
   uint32_t slot, gen;
 } acs__hdr;
@@ -108,7 +108,7 @@ static void *acs__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   }
   if (vm->max_memory && nsize > old && vm->total + (nsize - old) > vm->max_memory) return NULL;
   acs__hdr *nh = realloc(h, sizeof *nh + nsize);
-  if (!nh) return NULL;
+  if (!nh) return nsize <= old ? ptr : NULL; /* a shrink must not fail: keep the block */
   vm->total = vm->total - old + nsize;
   if (owner) acs__credit(owner, old);
   if (run) {
@@ -194,8 +194,7 @@ static void acs__account(acs_script_chan *ch, uint64_t units) {
     acs__kill(ch, ACS_SCRIPT_FAULT_TIMEOUT, "instruction budget exhausted (%llu per run)",
               (unsigned long long)run->limits.instructions);
   else if (run->slice_used > run->limits.slice)
-    acs__kill(ch, ACS_SCRIPT_FAULT_TIMEOUT,
-              "instruction budget exhausted (%llu per resume)",
+    acs__kill(ch, ACS_SCRIPT_FAULT_TIMEOUT, "instruction budget exhausted (%llu per resume)",
               (unsigned long long)run->limits.slice);
 }
 

@@ -59,7 +59,7 @@ struct acs__policy {
   size_t plan_next;
   int rounds;
   bool started;
-  bool over; /* the policy phase ended, faults cleared */
+  bool over;       /* the policy phase ended, faults cleared */
   bool rpc_failed; /* the last planner RPC got a fault */
   bool split_gpv;  /* a GetParameterValues of several names got 9005: one name per RPC */
   char last_fault[160];
@@ -170,13 +170,8 @@ static int read_now(lua_State *L) {
   /* "T.*" and "T.[K:v]" name the instances, as they do for the planner */
   const char *pat = d->d.path;
   size_t pl = strlen(pat);
-  char *inst = NULL;
-  if ((pl >= 2 && pat[pl - 1] == '*' && pat[pl - 2] == '.') || (pl && pat[pl - 1] == ']')) {
-    if (!(inst = malloc(pl + 2))) return luaL_error(L, "out of memory");
-    memcpy(inst, pat, pl);
-    memcpy(inst + pl, ".", 2);
-    pat = inst;
-  }
+  if ((pl >= 2 && pat[pl - 1] == '*' && pat[pl - 2] == '.') || (pl && pat[pl - 1] == ']'))
+    pat = lua_pushfstring(L, "%s.", pat); /* on the stack until the function returns */
   lua_newtable(L);
   lua_Integer k = 0;
   for (size_t i = 0; i < s->dm.n; i++) {
@@ -202,7 +197,6 @@ static int read_now(lua_State *L) {
     lua_setfield(L, -2, "object");
     lua_rawseti(L, -2, ++k);
   }
-  free(inst);
   return 1;
 }
 

@@ -327,7 +327,10 @@ static void import_cb(acs_pg_result *r, void *arg) {
     acs_log(ACS_LOG_WARN, "policy", "the watcher could not store the changed tree: %s", r->error);
 }
 
-/* The watcher: a changed directory, still for one tick, becomes a generation. */
+/* The watcher: a changed directory, still for one tick, becomes a generation
+ * unless its tree is the newest generation's already (a file written again
+ * with the same text, an editor's swap file: the signature changed, the
+ * tree did not). */
 static void watch(acs_policy_poller *p) {
   char sig[65];
   dir_sig(p->dir, sig);
@@ -358,11 +361,12 @@ static void watch(acs_policy_poller *p) {
   json_decref(ej);
   json_decref(files);
   const char *params[5] = {p->dir, sum, text, vrc ? "f" : "t", etext};
-  if (text &&
-      acs_pg_query(p->aw->pg,
-                   "INSERT INTO policy_generations (created_by, source, checksum, files, "
-                   "valid, error) VALUES ('watcher', $1, $2, $3::jsonb, $4::boolean, $5::jsonb)",
-                   5, params, ACS_PG_FAILFAST, import_cb, p) == 0)
+  if (text && acs_pg_query(p->aw->pg,
+                           "INSERT INTO policy_generations (created_by, source, checksum, files, "
+                           "valid, error) SELECT 'watcher', $1, $2::text, $3::jsonb, $4::boolean, "
+                           "$5::jsonb WHERE $2::text IS DISTINCT FROM (SELECT checksum FROM "
+                           "policy_generations ORDER BY id DESC LIMIT 1)",
+                           5, params, ACS_PG_FAILFAST, import_cb, p) == 0)
     p->importing = true;
   free(text);
   free(etext);

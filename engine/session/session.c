@@ -216,6 +216,9 @@ static void sess_end(acs__session *s, const char *why) {
     s->timer_open = false;
     uv_close((uv_handle_t *)&s->timer, timer_close_cb);
   }
+  /* acsd stopping: the VM goes with the worker, before store callbacks that
+   * still hold the session may have run */
+  if (s->t->stopping) acs__policy_free(s);
   acs__sess_unref(s); /* the table's */
 }
 
