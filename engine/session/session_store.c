@@ -153,6 +153,15 @@ static const char sql_gpn_vanished[] =
     "DELETE FROM parameters WHERE device_id = $1 AND starts_with(name, $2)\n"
     "  AND name <> ALL($3::text[]) AND name <> $2";
 
+/* When a subtree or name was last read (values) or listed (names), kept in
+ * the device row: an unchanged value is not written, so its value_at alone
+ * would make it look as old as its last change. */
+static const char sql_refreshed[] =
+    "UPDATE devices SET refreshed = refreshed || (SELECT jsonb_object_agg(n,\n"
+    "  (extract(epoch FROM now()) * 1000)::bigint) FROM unnest($2::text[]) AS n)\n"
+    "WHERE id = $1";
+static const char sql_refreshed_read[] = "SELECT refreshed::text FROM devices WHERE id = $1";
+
 /* SetParameterAttributes: only what the request says changes. */
 static const char sql_spa[] =
     "UPDATE parameters AS p SET\n"
@@ -337,6 +346,37 @@ static void recent_read_cb(acs_pg_result *r, void *arg) {
   op->json = acs_buf_steal(&b, NULL);
 }
 
+/* devices.refreshed onto the loaded model: a name or subtree read at T makes
+ * its values at least that fresh; "#names:PATH" listed at T, its names. */
+static void refreshed_read_cb(acs_pg_result *r, void *arg) {
+  sess_op *op = arg;
+  if (r->status || r->ntuples != 1) return;
+  json_t *m = json_loads(acs_pg_getvalue(r, 0, 0), 0, NULL);
+  const char *k;
+  json_t *v;
+  json_object_foreach(m, k, v) {
+    if (!json_is_integer(v)) continue;
+    int64_t at = json_integer_value(v);
+    bool names = strncmp(k, "#names:", 7) == 0;
+    const char *path = names ? k + 7 : k;
+    size_t pl = strlen(path);
+    if (names) {
+      acs_dm_param *p = acs_dm_get(&op->dm, path);
+      if (!p && (pl == 0 || path[pl - 1] == '.')) p = acs_dm_put(&op->dm, path);
+      if (p && p->names_at < at) p->names_at = at;
+    } else if (pl && path[pl - 1] == '.') {
+      size_t first, end;
+      acs_dm_range(&op->dm, path, &first, &end);
+      for (size_t i = first; i < end; i++)
+        if (!op->dm.v[i].object && op->dm.v[i].value_at < at) op->dm.v[i].value_at = at;
+    } else {
+      acs_dm_param *p = acs_dm_get(&op->dm, path);
+      if (p && p->value_at < at) p->value_at = at;
+    }
+  }
+  json_decref(m);
+}
+
 static void rows_cb(acs_pg_result *r, void *arg) {
   sess_op *op = arg;
   if (r->status == 0) op->rows = acs_pg_cmd_tuples(r);
@@ -399,7 +439,8 @@ static int build_inform(acs_pg *c, sess_op *op) {
     const char *pd[1] = {s->device_id};
     if ((rc = acs_pg_query(c, sql_dm, 1, pd, 0, dm_read_cb, op))) goto cleanup;
     if ((rc = acs_pg_query(c, sql_tags, 1, pd, 0, tags_read_cb, op))) goto cleanup;
-    rc = acs_pg_query(c, sql_recent_events, 1, pd, 0, recent_read_cb, op);
+    if ((rc = acs_pg_query(c, sql_recent_events, 1, pd, 0, recent_read_cb, op))) goto cleanup;
+    rc = acs_pg_query(c, sql_refreshed_read, 1, pd, 0, refreshed_read_cb, op);
   }
 cleanup:
   free(codes);
@@ -419,9 +460,16 @@ static int build_model(acs_pg *c, const char *dev, const acs_cwmp_msg *sent,
   int rc = 0;
   size_t n;
   switch (rsp->kind) {
-    case ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE:
+    case ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE: {
       rc = put_values(c, dev, &rsp->u.get_parameter_values_response.params);
+      const acs_cwmp_strings *asked = &sent->u.get_parameter_values.names;
+      if (rc || !asked->n) break;
+      acs_pg_array_append(&a[0], (const char *const *)asked->v, asked->n);
+      if (acs_buf_err(&a[0])) goto nomem;
+      const char *p[2] = {dev, a[0].data};
+      rc = acs_pg_query(c, sql_refreshed, 2, p, 0, NULL, NULL);
       break;
+    }
     case ACS_CWMP_SET_PARAMETER_VALUES_RESPONSE:
       rc = put_values(c, dev, &sent->u.set_parameter_values.params);
       break;
@@ -443,7 +491,14 @@ static int build_model(acs_pg *c, const char *dev, const acs_cwmp_msg *sent,
         acs_pg_array_append(&a[0], names, n);
         if (acs_buf_err(&a[0])) goto nomem;
         const char *p[3] = {dev, path, a[0].data};
-        rc = acs_pg_query(c, sql_gpn_vanished, 3, p, 0, NULL, NULL);
+        if ((rc = acs_pg_query(c, sql_gpn_vanished, 3, p, 0, NULL, NULL))) break;
+        /* the whole subtree is listed as of now */
+        acs_buf_printf(&a[1], "#names:%s", path);
+        const char *key[1] = {a[1].data};
+        acs_pg_array_append(&a[2], key, 1);
+        if (acs_buf_err(&a[1]) || acs_buf_err(&a[2])) goto nomem;
+        const char *pr[2] = {dev, a[2].data};
+        rc = acs_pg_query(c, sql_refreshed, 2, pr, 0, NULL, NULL);
       }
       break;
     }
