@@ -368,7 +368,7 @@ static int stage_instances(const acs_dm *dm, const acs_decl *decls, size_t n, ac
       for (size_t k = have; k < want && sel.kind == SEG_STAR; k++)
         names_add(&add, tables.v[t], strlen(tables.v[t]));
       if (have > want) {
-        /* the highest-numbered instances go first */
+        /* the highest-numbered instances are the ones deleted (sent in name order) */
         for (size_t x = 0; x + 1 < inst.n; x++)
           for (size_t y = x + 1; y < inst.n; y++)
             if (inst_num(tables.v[t], inst.v[y]) > inst_num(tables.v[t], inst.v[x])) {
