@@ -91,7 +91,7 @@ int main(void) {
   const char *extra[] = {"--policies", dir, NULL};
   if (cs_acsd_start(&acsd, 2, extra) != 0) return 1;
   for (int w = 0; w < 2; w++) {
-    char prefix[16];
+    char prefix[32];
     snprintf(prefix, sizeof prefix, "SN-WATCH%d", w);
     pt_cpe_on_worker(&devs[w].c, acsd.cwmp_port, "00D09E", "PT", prefix, (unsigned)w, 2);
     pt_model_init(&devs[w].m, &devs[w].c);
