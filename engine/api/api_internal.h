@@ -56,6 +56,26 @@ const char *acs__api_role_name(acs__api_role r);
 /* A timestamptz column as RFC 3339 UTC text ("2026-12-01T08:00:00Z"). */
 #define ACS__SQL_TIME(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
+/* The task object's columns (tasks.c). */
+/* clang-format off */
+#define ACS__TASK_COLS                                                             \
+  "id, device_id, rpc, args::text, status, command_key, created_by, "              \
+  ACS__SQL_TIME("created_at") ", " ACS__SQL_TIME("sent_at") ", "                   \
+  ACS__SQL_TIME("done_at") ", " ACS__SQL_TIME("expires_at") ", result::text, "     \
+  "fault_code, fault_string"
+/* clang-format on */
+
+/* The device object's columns, in device_cols order (devices.c). */
+/* clang-format off */
+#define ACS__DEVICE_COLS                                                          \
+  "id, oui, product_class, serial_number, manufacturer, hardware_version, "       \
+  "software_version, " ACS__SQL_TIME("created_at") ", "                           \
+  ACS__SQL_TIME("last_inform") ", " ACS__SQL_TIME("last_boot") ", "               \
+  ACS__SQL_TIME("last_bootstrap") ", host(source_ip), connection_request_url, "   \
+  "cwmp_version, to_json(tags)::text, data_stale"
+/* clang-format on */
+#define ACS__N_DEVICE_COLS 16
+
 typedef struct acs__api_req acs__api_req;
 typedef void (*acs__api_step_fn)(acs__api_req *r);
 
@@ -66,8 +86,9 @@ struct acs__api_req {
   const acs_app *app;
   int route;         /* router.c's route number */
   const char *allow; /* the route's methods, for 405 */
-  char *device_id;   /* decoded {id} of /devices/{id}..., or NULL */
-  char *task_id;     /* digits of /tasks/{id}, or NULL */
+  char *device_id;   /* decoded {id} of /devices/{id}..., /faults/{device}/..., or NULL */
+  char *task_id;     /* digits of /tasks/{id} or /tokens/{id}, or NULL */
+  char *channel;     /* decoded {channel} of /faults/{device}/{channel}, or NULL */
 
   /* the caller, once authenticated */
   unsigned char token_hash[32];
@@ -94,6 +115,10 @@ struct acs__api_req {
   char *cursor;      /* decoded cursor key, NULL for the first page */
   char *next_cursor; /* encoded, or NULL for the last page */
   char *location;    /* Location header value, or NULL */
+  char *state;       /* a row's current state, for a 409 (tasks) */
+  int action;        /* what the handler does (tasks.c: cancel or retry) */
+  void *aux_ctx;     /* a handler's own state, freed by aux_free with r */
+  void (*aux_free)(void *aux_ctx);
 };
 
 /* --- router.c */
@@ -167,11 +192,54 @@ char *acs__api_cursor_encode(char kind, const char *key);
 /* base64url without padding of n bytes, appended to out. */
 void acs__api_base64url(const unsigned char *data, size_t n, acs_buf *out);
 
-/* --- devices.c, tasks.c: route handlers (r authenticated and authorised) */
+/* --- respond.c: requests */
+/* The decoded query parameter key into *out (malloc'd; NULL when absent).
+ * Answers 400 (malformed, or a NUL) and returns false. */
+bool acs__api_query_param(acs__api_req *r, const char *key, char **out);
+/* Checks Content-Type (415) and parses the body into r->body: a JSON
+ * object (400) whose keys are all among keys (NULL-terminated; 400 naming
+ * the known ones). Answers and returns false on failure. */
+bool acs__api_json_body(acs__api_req *r, const char *const *keys);
+/* A page: items from the first min(ntuples, limit) rows made by row(), and
+ * when there are more, next_cursor of kind from column key_col of the last
+ * item. Sets r->doc and r->next_cursor, or r->pg_status = ACS_ENOMEM. */
+void acs__api_page(acs__api_req *r, const acs_pg_result *res,
+                   json_t *(*row)(const acs_pg_result *res, int i), char kind, int key_col);
+/* Statement callbacks: a count (column 0; column 1, if any, 't' when it is
+ * an estimate) into r->total; a statement whose rows do not matter. */
+void acs__api_count_cb(acs_pg_result *res, void *arg);
+void acs__api_ignore_cb(acs_pg_result *res, void *arg);
+/* A step's done that answers the list (or the store's failure). */
+void acs__api_list_done(acs__api_req *r);
+/* The token id as text, for statements. */
+void acs__api_token_id(const acs__api_req *r, char out[24]);
+/* A digits-only cursor key (task and token ids): else 400, false. */
+bool acs__api_cursor_is_id(acs__api_req *r);
+
+/* --- devices.c, device_list.c, tasks.c, task_ops.c, faults.c, admin.c:
+ * route handlers (r authenticated and authorised) */
+extern const acs__col acs__api_device_cols[ACS__N_DEVICE_COLS];
 void acs__api_devices_list(acs__api_req *r);
 void acs__api_device_get(acs__api_req *r);
+void acs__api_device_delete(acs__api_req *r);
+void acs__api_device_tags(acs__api_req *r);
 void acs__api_device_tasks_list(acs__api_req *r);
 void acs__api_task_create(acs__api_req *r);
 void acs__api_task_get(acs__api_req *r);
+void acs__api_tasks_list(acs__api_req *r);
+void acs__api_task_cancel(acs__api_req *r);
+void acs__api_task_retry(acs__api_req *r);
+/* The task object of one row of ACS__TASK_COLS. */
+json_t *acs__api_task_object(const acs_pg_result *res, int row);
+void acs__api_faults_list(acs__api_req *r);
+void acs__api_fault_delete(acs__api_req *r);
+void acs__api_tokens_list(acs__api_req *r);
+void acs__api_token_create(acs__api_req *r);
+void acs__api_token_revoke(acs__api_req *r);
+void acs__api_audit_list(acs__api_req *r);
+
+/* --- token_cli.c: a new token ("acs_" + 43 base64url characters) into
+ * tok and the hex of its sha256 into hex. 0 or an error. */
+int acs__api_token_new(acs_buf *tok, char hex[65]);
 
 #endif

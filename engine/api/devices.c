@@ -1,5 +1,7 @@
-/* devices.c: GET /api/v1/devices (keyset pages by id) and
- * GET /api/v1/devices/{id} (the device with its parameters). */
+/* devices.c: GET /api/v1/devices/{id} (the device with its parameters),
+ * DELETE /api/v1/devices/{id} (admin) and POST /api/v1/devices/{id}/tags,
+ * each change with its audit row in the same statement. The list is in
+ * device_list.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,16 +9,7 @@
 #include "api/api_internal.h"
 #include "core/acs_err.h"
 
-/* clang-format off */
-#define DEVICE_COLS                                                               \
-  "id, oui, product_class, serial_number, manufacturer, hardware_version, "       \
-  "software_version, " ACS__SQL_TIME("created_at") ", "                           \
-  ACS__SQL_TIME("last_inform") ", " ACS__SQL_TIME("last_boot") ", "               \
-  ACS__SQL_TIME("last_bootstrap") ", host(source_ip), connection_request_url, "   \
-  "cwmp_version, to_json(tags)::text, data_stale"
-/* clang-format on */
-
-static const acs__col device_cols[] = {
+const acs__col acs__api_device_cols[ACS__N_DEVICE_COLS] = {
     {"id", ACS__COL_STR},
     {"oui", ACS__COL_STR},
     {"product_class", ACS__COL_STR},
@@ -34,85 +27,10 @@ static const acs__col device_cols[] = {
     {"tags", ACS__COL_JSON},
     {"data_stale", ACS__COL_BOOL},
 };
-#define N_DEVICE_COLS (sizeof device_cols / sizeof device_cols[0])
-
-/* --- GET /api/v1/devices */
-
-static const char sql_page_first[] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id LIMIT $1";
-static const char sql_page_after[] =
-    "SELECT " DEVICE_COLS " FROM devices WHERE id > $1 ORDER BY id LIMIT $2";
-/* Exact below the threshold; past it the planner's estimate (kept fresh by
- * autovacuum), so that a large fleet is never counted row by row. A table
- * never analysed has reltuples -1: counted. */
-static const char sql_count[] =
-    "SELECT CASE WHEN c.reltuples > " ACS__STR(ACS__API_EXACT_COUNT_MAX) " THEN "
-    "c.reltuples::bigint ELSE (SELECT count(*) FROM devices) END, "
-    "c.reltuples > " ACS__STR(ACS__API_EXACT_COUNT_MAX) " FROM pg_class c WHERE c.oid = "
-    "'devices'::regclass";
-
-static void page_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res)) {
-    int n = res->ntuples < r->limit ? res->ntuples : r->limit;
-    r->doc = json_array();
-    for (int i = 0; r->doc && i < n; i++) {
-      json_t *o = acs__api_row_object(res, i, 0, device_cols, N_DEVICE_COLS);
-      if (!o || json_array_append_new(r->doc, o)) {
-        json_decref(r->doc);
-        r->doc = NULL;
-      }
-    }
-    if (r->doc && res->ntuples > r->limit) {
-      r->next_cursor = acs__api_cursor_encode('d', acs_pg_getvalue(res, n - 1, 0));
-      if (!r->next_cursor) {
-        json_decref(r->doc);
-        r->doc = NULL;
-      }
-    }
-    if (!r->doc) r->pg_status = ACS_ENOMEM;
-  }
-  acs__api_stmt_done(r);
-}
-
-static void count_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->total = strtoll(acs_pg_getvalue(res, 0, 0), NULL, 10);
-    r->total_estimated = acs_pg_getvalue(res, 0, 1)[0] == 't';
-  }
-  acs__api_stmt_done(r);
-}
-
-static void list_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-    return;
-  }
-  acs__api_respond_list(r);
-}
-
-void acs__api_devices_list(acs__api_req *r) {
-  if (!acs__api_list_params(r, 'd')) return;
-  char lim[16];
-  snprintf(lim, sizeof lim, "%d", r->limit + 1); /* one more: is there a next page? */
-  acs__api_step(r, list_done);
-  if (acs__api_begin(r) == 0) {
-    if (r->cursor) {
-      const char *p[2] = {r->cursor, lim};
-      acs__api_query(r, sql_page_after, 2, p, page_cb);
-    } else {
-      const char *p[1] = {lim};
-      acs__api_query(r, sql_page_first, 1, p, page_cb);
-    }
-    acs__api_query(r, sql_count, 0, NULL, count_cb);
-    acs__api_sync(r);
-  }
-  acs__api_step_queued(r);
-}
 
 /* --- GET /api/v1/devices/{id} */
 
-static const char sql_device[] = "SELECT " DEVICE_COLS " FROM devices WHERE id = $1";
+static const char sql_device[] = "SELECT " ACS__DEVICE_COLS " FROM devices WHERE id = $1";
 static const char sql_params[] =
     "SELECT name, value, xsd_type, writable, is_object, notification, "
     "to_json(access_list)::text, " ACS__SQL_TIME("value_at") " FROM parameters "
@@ -128,7 +46,7 @@ static void device_cb(acs_pg_result *res, void *arg) {
   acs__api_req *r = arg;
   if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
     r->found = true;
-    r->doc = acs__api_row_object(res, 0, 0, device_cols, N_DEVICE_COLS);
+    r->doc = acs__api_row_object(res, 0, 0, acs__api_device_cols, ACS__N_DEVICE_COLS);
     if (!r->doc) r->pg_status = ACS_ENOMEM;
   }
   acs__api_stmt_done(r);
@@ -189,5 +107,145 @@ void acs__api_device_get(acs__api_req *r) {
     acs__api_query(r, sql_params, 1, p, params_cb);
     acs__api_sync(r);
   }
+  acs__api_step_queued(r);
+}
+
+/* --- DELETE /api/v1/devices/{id}: the device, its parameters (no foreign
+ * key: docs/storage.md), and by cascade its tasks, faults and secrets;
+ * events stay (history outlives devices). */
+
+static const char sql_delete[] =
+    "WITH d AS (DELETE FROM devices WHERE id = $1 RETURNING id, oui, product_class, "
+    "serial_number, manufacturer, hardware_version, software_version, tags, created_at, "
+    "last_inform), "
+    "p AS (DELETE FROM parameters WHERE device_id = $1 AND EXISTS (SELECT 1 FROM d) "
+    "RETURNING 1), "
+    "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT $2, 'device.delete', "
+    "d.id, jsonb_build_object('before', to_jsonb(d), 'parameters', (SELECT count(*) FROM p), "
+    "'token_id', $3::bigint) FROM d) "
+    "SELECT count(*) FROM d";
+
+static void delete_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1)
+    r->found = strcmp(acs_pg_getvalue(res, 0, 0), "0") != 0;
+  acs__api_stmt_done(r);
+}
+
+static void delete_done(acs__api_req *r) {
+  if (r->pg_status) {
+    acs__api_fail_store(r);
+  } else if (!r->found) {
+    acs__api_error(r, 404, "no device '%s'", r->device_id);
+  } else {
+    acs__api_respond(r, 204, NULL, NULL);
+  }
+}
+
+void acs__api_device_delete(acs__api_req *r) {
+  char tid[24];
+  acs__api_token_id(r, tid);
+  const char *p[3] = {r->device_id, r->token_name, tid};
+  acs__api_step(r, delete_done);
+  acs__api_query(r, sql_delete, 3, p, delete_cb);
+  acs__api_step_queued(r);
+}
+
+/* --- POST /api/v1/devices/{id}/tags {"add": [...], "remove": [...]}:
+ * existing tags keep their order, added ones follow; removing wins over
+ * adding. Nothing changes (and nothing is audited) when the tags stay. */
+
+#define MAX_TAGS 64
+#define MAX_TAG_BYTES 128
+
+static const char sql_tags[] =
+    "WITH old AS (SELECT id, tags FROM devices WHERE id = $1 FOR UPDATE), "
+    "calc AS (SELECT id, tags AS before, ARRAY(SELECT t FROM unnest(old.tags || $2::text[]) "
+    "WITH ORDINALITY u(t, o) WHERE t <> ALL ($3::text[]) GROUP BY t ORDER BY min(o)) AS after "
+    "FROM old), "
+    "upd AS (UPDATE devices d SET tags = calc.after FROM calc WHERE d.id = calc.id AND "
+    "calc.after IS DISTINCT FROM calc.before RETURNING d.id), "
+    "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT $4, 'device.tags', "
+    "calc.id, jsonb_build_object('before', to_jsonb(calc.before), 'after', to_jsonb(calc.after), "
+    "'add', to_jsonb($2::text[]), 'remove', to_jsonb($3::text[]), 'token_id', $5::bigint) "
+    "FROM calc JOIN upd USING (id)) "
+    "SELECT count(*) FROM calc";
+
+static void tags_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1)
+    r->found = strcmp(acs_pg_getvalue(res, 0, 0), "0") != 0;
+  acs__api_stmt_done(r);
+}
+
+static void tags_done(acs__api_req *r) {
+  if (r->pg_status) {
+    acs__api_fail_store(r);
+  } else if (!r->found || !r->doc) {
+    acs__api_error(r, 404, "no device '%s'", r->device_id);
+  } else {
+    json_t *doc = r->doc;
+    r->doc = NULL;
+    acs__api_respond(r, 200, doc, NULL);
+  }
+}
+
+/* body[key]: absent, or an array of 0..MAX_TAGS tags, as a text[] literal. */
+static bool tag_list(acs__api_req *r, const char *key, acs_buf *out) {
+  json_t *a = json_object_get(r->body, key);
+  const char *items[MAX_TAGS];
+  size_t n = 0;
+  if (a && !json_is_array(a)) {
+    acs__api_error(r, 400, "%s: expected an array of tags", key);
+    return false;
+  }
+  if (json_array_size(a) > MAX_TAGS) {
+    acs__api_error(r, 400, "%s: at most %d tags", key, MAX_TAGS);
+    return false;
+  }
+  for (size_t i = 0; i < json_array_size(a); i++) {
+    json_t *t = json_array_get(a, i);
+    const char *s = json_string_value(t);
+    size_t len = json_string_length(t);
+    bool ok = s && len > 0 && len <= MAX_TAG_BYTES && memchr(s, '\0', len) == NULL;
+    for (size_t k = 0; ok && k < len; k++) ok = (unsigned char)s[k] >= 0x20 && s[k] != 0x7f;
+    if (!ok) {
+      acs__api_error(r, 400,
+                     "%s[%zu]: a tag is a string of 1..%d bytes without control "
+                     "characters",
+                     key, i, MAX_TAG_BYTES);
+      return false;
+    }
+    items[n++] = s;
+  }
+  acs_pg_array_append(out, items, n);
+  if (acs_buf_err(out)) {
+    acs__api_error(r, 500, "out of memory");
+    return false;
+  }
+  return true;
+}
+
+void acs__api_device_tags(acs__api_req *r) {
+  static const char *const keys[] = {"add", "remove", NULL};
+  if (!acs__api_json_body(r, keys)) return;
+  acs_buf add = ACS_BUF_INIT, rem = ACS_BUF_INIT;
+  if (!tag_list(r, "add", &add) || !tag_list(r, "remove", &rem)) {
+    acs_buf_free(&add);
+    acs_buf_free(&rem);
+    return;
+  }
+  char tid[24];
+  acs__api_token_id(r, tid);
+  const char *p[5] = {r->device_id, add.data, rem.data, r->token_name, tid};
+  const char *pd[1] = {r->device_id};
+  acs__api_step(r, tags_done);
+  if (acs__api_begin(r) == 0) {
+    if (acs__api_query(r, sql_tags, 5, p, tags_cb) == 0)
+      acs__api_query(r, sql_device, 1, pd, device_cb);
+    acs__api_sync(r);
+  }
+  acs_buf_free(&add);
+  acs_buf_free(&rem);
   acs__api_step_queued(r);
 }

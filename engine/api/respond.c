@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api_internal.h"
 #include "core/acs_err.h"
@@ -395,4 +396,131 @@ bool acs__api_list_params(acs__api_req *r, char kind) {
     return false;
   }
   return true;
+}
+
+/* --- requests */
+
+bool acs__api_query_param(acs__api_req *r, const char *key, char **out) {
+  acs_buf v = ACS_BUF_INIT;
+  *out = NULL;
+  int rc = acs_http_query_get(r->req->query, key, &v);
+  if (rc == ACS_ENOTFOUND) {
+    acs_buf_free(&v);
+    return true;
+  }
+  if (rc) {
+    acs_buf_free(&v);
+    if (rc == ACS_ENOMEM) {
+      acs__api_error(r, 500, "out of memory");
+    } else {
+      acs__api_error(r, 400, "%s: malformed percent-encoding (or a NUL byte)", key);
+    }
+    return false;
+  }
+  *out = acs_buf_steal(&v, NULL);
+  if (!*out) *out = strdup("");
+  if (!*out) {
+    acs__api_error(r, 500, "out of memory");
+    return false;
+  }
+  return true;
+}
+
+static bool is_json_type(const char *ct) {
+  if (!ct) return false;
+  while (*ct == ' ' || *ct == '\t') ct++;
+  size_t n = strcspn(ct, ";");
+  while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t')) n--;
+  return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
+}
+
+bool acs__api_json_body(acs__api_req *r, const char *const *keys) {
+  if (!is_json_type(acs_http_header_get(r->req, "Content-Type"))) {
+    acs__api_error(r, 415, "Content-Type must be application/json");
+    return false;
+  }
+  json_error_t jerr;
+  r->body =
+      json_loadb(r->req->body ? r->req->body : "", r->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!r->body) {
+    acs__api_error(r, 400, "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                   jerr.column);
+    return false;
+  }
+  if (!json_is_object(r->body)) {
+    acs__api_error(r, 400, "expected a JSON object");
+    return false;
+  }
+  const char *key;
+  json_t *v;
+  json_object_foreach(r->body, key, v) {
+    bool known = false;
+    for (size_t i = 0; keys[i]; i++) known = known || strcmp(keys[i], key) == 0;
+    if (!known) {
+      acs_buf k = ACS_BUF_INIT;
+      for (size_t i = 0; keys[i]; i++) acs_buf_printf(&k, "%s%s", i ? ", " : "", keys[i]);
+      acs__api_error(r, 400, "unknown key '%.64s' (known: %s)", key, k.data ? k.data : "");
+      acs_buf_free(&k);
+      return false;
+    }
+  }
+  return true;
+}
+
+void acs__api_page(acs__api_req *r, const acs_pg_result *res,
+                   json_t *(*row)(const acs_pg_result *res, int i), char kind, int key_col) {
+  int n = res->ntuples < r->limit ? res->ntuples : r->limit;
+  json_decref(r->doc);
+  r->doc = json_array();
+  for (int i = 0; r->doc && i < n; i++) {
+    json_t *o = row(res, i);
+    if (!o || json_array_append_new(r->doc, o)) {
+      json_decref(r->doc);
+      r->doc = NULL;
+    }
+  }
+  if (r->doc && res->ntuples > r->limit) {
+    r->next_cursor = acs__api_cursor_encode(kind, acs_pg_getvalue(res, n - 1, key_col));
+    if (!r->next_cursor) {
+      json_decref(r->doc);
+      r->doc = NULL;
+    }
+  }
+  if (!r->doc) r->pg_status = ACS_ENOMEM;
+}
+
+void acs__api_count_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
+    r->total = strtoll(acs_pg_getvalue(res, 0, 0), NULL, 10);
+    r->total_estimated = res->nfields > 1 && acs_pg_getvalue(res, 0, 1)[0] == 't';
+  }
+  acs__api_stmt_done(r);
+}
+
+void acs__api_ignore_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  acs__api_stmt_ok(r, res);
+  acs__api_stmt_done(r);
+}
+
+void acs__api_list_done(acs__api_req *r) {
+  if (r->pg_status) {
+    acs__api_fail_store(r);
+    return;
+  }
+  acs__api_respond_list(r);
+}
+
+void acs__api_token_id(const acs__api_req *r, char out[24]) {
+  snprintf(out, 24, "%lld", r->token_id);
+}
+
+bool acs__api_cursor_is_id(acs__api_req *r) {
+  if (!r->cursor) return true;
+  size_t n = strlen(r->cursor);
+  bool ok = n > 0 && n <= 18;
+  for (size_t i = 0; ok && i < n; i++) ok = r->cursor[i] >= '0' && r->cursor[i] <= '9';
+  if (!ok) acs__api_error(r, 400, "cursor: invalid (use next_cursor of a previous page)");
+  return ok;
 }

@@ -1,7 +1,8 @@
 /* router.c: the API listener's handler. /health needs no token; every
  * /api/v1 route is matched (404, 405 with Allow), then the caller is
- * authenticated (401) and authorised by role (403), then its handler runs.
- * Nothing needs the store before authentication but the token lookup. */
+ * authenticated (401) and authorised by the role its route and method need
+ * (403; the table below), then its handler runs. Nothing needs the store
+ * before authentication but the token lookup. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +11,67 @@
 #include "core/acs_err.h"
 #include "net/acs_health.h"
 
+/* Routes: each method with the role it needs and its handler. */
+typedef struct route_method {
+  const char *method;
+  acs__api_role role;
+  void (*handler)(acs__api_req *r);
+} route_method;
+
+typedef struct route_def {
+  const char *allow; /* the methods, for 405 */
+  route_method m[3];
+} route_def;
+
 enum {
   ROUTE_DEVICES = 1,  /* /api/v1/devices */
   ROUTE_DEVICE,       /* /api/v1/devices/{id} */
   ROUTE_DEVICE_TASKS, /* /api/v1/devices/{id}/tasks */
+  ROUTE_DEVICE_TAGS,  /* /api/v1/devices/{id}/tags */
+  ROUTE_TASKS,        /* /api/v1/tasks */
   ROUTE_TASK,         /* /api/v1/tasks/{id} */
+  ROUTE_TASK_CANCEL,  /* /api/v1/tasks/{id}/cancel */
+  ROUTE_TASK_RETRY,   /* /api/v1/tasks/{id}/retry */
+  ROUTE_FAULTS,       /* /api/v1/faults */
+  ROUTE_FAULT,        /* /api/v1/faults/{device}/{channel} */
+  ROUTE_TOKENS,       /* /api/v1/tokens */
+  ROUTE_TOKEN,        /* /api/v1/tokens/{id} */
+  ROUTE_AUDIT,        /* /api/v1/audit */
+  ROUTE_COUNT,
 };
+
+#define RO ACS__ROLE_READONLY
+#define OP ACS__ROLE_OPERATOR
+#define AD ACS__ROLE_ADMIN
+
+static const route_def routes[ROUTE_COUNT] = {
+    [ROUTE_DEVICES] = {"GET", {{"GET", RO, acs__api_devices_list}}},
+    [ROUTE_DEVICE] = {"GET, DELETE",
+                      {{"GET", RO, acs__api_device_get}, {"DELETE", AD, acs__api_device_delete}}},
+    [ROUTE_DEVICE_TASKS] = {"GET, POST",
+                            {{"GET", RO, acs__api_device_tasks_list},
+                             {"POST", OP, acs__api_task_create}}},
+    [ROUTE_DEVICE_TAGS] = {"POST", {{"POST", OP, acs__api_device_tags}}},
+    [ROUTE_TASKS] = {"GET", {{"GET", RO, acs__api_tasks_list}}},
+    [ROUTE_TASK] = {"GET, DELETE",
+                    {{"GET", RO, acs__api_task_get}, {"DELETE", OP, acs__api_task_cancel}}},
+    [ROUTE_TASK_CANCEL] = {"POST", {{"POST", OP, acs__api_task_cancel}}},
+    [ROUTE_TASK_RETRY] = {"POST", {{"POST", OP, acs__api_task_retry}}},
+    [ROUTE_FAULTS] = {"GET", {{"GET", RO, acs__api_faults_list}}},
+    [ROUTE_FAULT] = {"DELETE", {{"DELETE", OP, acs__api_fault_delete}}},
+    [ROUTE_TOKENS] = {"GET, POST",
+                      {{"GET", AD, acs__api_tokens_list}, {"POST", AD, acs__api_token_create}}},
+    [ROUTE_TOKEN] = {"DELETE", {{"DELETE", AD, acs__api_token_revoke}}},
+    [ROUTE_AUDIT] = {"GET", {{"GET", AD, acs__api_audit_list}}},
+};
+
+static const route_method *route_method_of(const acs__api_req *r) {
+  const route_def *d = &routes[r->route];
+  for (size_t i = 0; i < 3 && d->m[i].method; i++) {
+    if (strcmp(d->m[i].method, r->req->method) == 0) return &d->m[i];
+  }
+  return NULL;
+}
 
 static const char prefix[] = "/api/v1/";
 
@@ -27,6 +83,9 @@ void acs__api_req_free(acs__api_req *r) {
   free(r->cursor);
   free(r->next_cursor);
   free(r->location);
+  free(r->channel);
+  free(r->state);
+  if (r->aux_free) r->aux_free(r->aux_ctx);
   json_decref(r->doc);
   json_decref(r->aux);
   json_decref(r->body);
@@ -35,15 +94,15 @@ void acs__api_req_free(acs__api_req *r) {
 
 /* Path segments after the prefix, raw (percent-encoding kept). */
 typedef struct segs {
-  const char *p[4];
-  size_t n[4];
-  int count; /* 4 means "more than 3" */
+  const char *p[5];
+  size_t n[5];
+  int count; /* 5 means "more than 4" */
 } segs;
 
 static void split(const char *path, segs *s) {
   s->count = 0;
   const char *p = path;
-  while (s->count < 4) {
+  while (s->count < 5) {
     const char *slash = strchr(p, '/');
     size_t n = slash ? (size_t)(slash - p) : strlen(p);
     s->p[s->count] = p;
@@ -73,34 +132,14 @@ static int decode_segment(const char *s, size_t n, char **out) {
 }
 
 static void authorized(acs__api_req *r) {
-  bool write = strcmp(r->req->method, "GET") != 0;
-  acs__api_role need = write ? ACS__ROLE_OPERATOR : ACS__ROLE_READONLY;
-  if (r->role < need) {
+  const route_method *m = route_method_of(r);
+  if (r->role < m->role) {
     acs__api_error(r, 403, "token '%s' has role %s; %s %s needs %s", r->token_name,
                    acs__api_role_name(r->role), r->req->method, r->req->path,
-                   acs__api_role_name(need));
+                   acs__api_role_name(m->role));
     return;
   }
-  switch (r->route) {
-    case ROUTE_DEVICES:
-      acs__api_devices_list(r);
-      return;
-    case ROUTE_DEVICE:
-      acs__api_device_get(r);
-      return;
-    case ROUTE_DEVICE_TASKS:
-      if (write) {
-        acs__api_task_create(r);
-      } else {
-        acs__api_device_tasks_list(r);
-      }
-      return;
-    case ROUTE_TASK:
-      acs__api_task_get(r);
-      return;
-    default:
-      acs__api_error(r, 404, "not found");
-  }
+  m->handler(r);
 }
 
 static bool is_digits(const char *s, size_t n) {
@@ -124,36 +163,55 @@ static void route(acs__api_req *r) {
   }
   segs s;
   split(path + sizeof prefix - 1, &s);
-  int rc = 0;
+  int rc = 0, id_seg = -1;
+  bool devices = s.count >= 2 && seg_is(&s, 0, "devices") && s.n[1] > 0;
+  bool tasks = s.count >= 2 && seg_is(&s, 0, "tasks") && is_digits(s.p[1], s.n[1]);
   if (s.count == 1 && seg_is(&s, 0, "devices")) {
     r->route = ROUTE_DEVICES;
-    r->allow = "GET";
-  } else if ((s.count == 2 || (s.count == 3 && seg_is(&s, 2, "tasks"))) &&
-             seg_is(&s, 0, "devices") && s.n[1] > 0) {
-    r->route = s.count == 2 ? ROUTE_DEVICE : ROUTE_DEVICE_TASKS;
-    r->allow = s.count == 2 ? "GET" : "GET, POST";
-    rc = decode_segment(s.p[1], s.n[1], &r->device_id);
-  } else if (s.count == 2 && seg_is(&s, 0, "tasks") && is_digits(s.p[1], s.n[1])) {
+  } else if (devices && s.count == 2) {
+    r->route = ROUTE_DEVICE;
+  } else if (devices && s.count == 3 && seg_is(&s, 2, "tasks")) {
+    r->route = ROUTE_DEVICE_TASKS;
+  } else if (devices && s.count == 3 && seg_is(&s, 2, "tags")) {
+    r->route = ROUTE_DEVICE_TAGS;
+  } else if (s.count == 1 && seg_is(&s, 0, "tasks")) {
+    r->route = ROUTE_TASKS;
+  } else if (tasks && s.count == 2) {
     r->route = ROUTE_TASK;
-    r->allow = "GET";
-    r->task_id = strndup(s.p[1], s.n[1]);
-    if (!r->task_id) rc = ACS_ENOMEM;
+  } else if (tasks && s.count == 3 && seg_is(&s, 2, "cancel")) {
+    r->route = ROUTE_TASK_CANCEL;
+  } else if (tasks && s.count == 3 && seg_is(&s, 2, "retry")) {
+    r->route = ROUTE_TASK_RETRY;
+  } else if (s.count == 1 && seg_is(&s, 0, "faults")) {
+    r->route = ROUTE_FAULTS;
+  } else if (s.count == 3 && seg_is(&s, 0, "faults") && s.n[1] > 0 && s.n[2] > 0) {
+    r->route = ROUTE_FAULT;
+  } else if (s.count == 1 && seg_is(&s, 0, "tokens")) {
+    r->route = ROUTE_TOKENS;
+  } else if (s.count == 2 && seg_is(&s, 0, "tokens") && is_digits(s.p[1], s.n[1])) {
+    r->route = ROUTE_TOKEN;
+    id_seg = 1;
+  } else if (s.count == 1 && seg_is(&s, 0, "audit")) {
+    r->route = ROUTE_AUDIT;
   } else {
     acs__api_error(r, 404, "not found");
     return;
   }
+  r->allow = routes[r->route].allow;
+  if (tasks) id_seg = 1;
+  if (id_seg > 0 && !(r->task_id = strndup(s.p[id_seg], s.n[id_seg]))) rc = ACS_ENOMEM;
+  if (rc == 0 && (devices || r->route == ROUTE_FAULT))
+    rc = decode_segment(s.p[1], s.n[1], &r->device_id);
+  if (rc == 0 && r->route == ROUTE_FAULT) rc = decode_segment(s.p[2], s.n[2], &r->channel);
   if (rc) {
     if (rc == ACS_ENOMEM) {
       acs__api_error(r, 500, "out of memory");
     } else {
-      acs__api_error(r, 400, "malformed percent-encoding in the device id");
+      acs__api_error(r, 400, "malformed percent-encoding in the path");
     }
     return;
   }
-  const char *m = r->req->method;
-  bool allowed =
-      strcmp(m, "GET") == 0 || (r->route == ROUTE_DEVICE_TASKS && strcmp(m, "POST") == 0);
-  if (!allowed) {
+  if (!route_method_of(r)) {
     acs__api_error(r, 405, "method not allowed");
     return;
   }

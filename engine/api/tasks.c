@@ -14,14 +14,6 @@
 /* Longest expires_in accepted: ten years. */
 #define EXPIRES_MAX_S 315360000
 
-/* clang-format off */
-#define TASK_COLS                                                                  \
-  "id, device_id, rpc, args::text, status, command_key, created_by, "              \
-  ACS__SQL_TIME("created_at") ", " ACS__SQL_TIME("sent_at") ", "                   \
-  ACS__SQL_TIME("done_at") ", " ACS__SQL_TIME("expires_at") ", result::text, "     \
-  "fault_code, fault_string"
-/* clang-format on */
-
 static const acs__col task_cols[] = {
     {"id", ACS__COL_INT},         {"device_id", ACS__COL_STR},  {"rpc", ACS__COL_STR},
     {"args", ACS__COL_JSON},      {"status", ACS__COL_STR},     {"command_key", ACS__COL_STR},
@@ -33,7 +25,7 @@ static const acs__col task_cols[] = {
 
 /* The task object of one row: the columns above plus
  * "fault": {"code", "string"} or null. */
-static json_t *task_object(const acs_pg_result *res, int row) {
+json_t *acs__api_task_object(const acs_pg_result *res, int row) {
   json_t *o = acs__api_row_object(res, row, 0, task_cols, N_TASK_COLS);
   if (!o) return NULL;
   json_t *fault;
@@ -59,7 +51,8 @@ static json_t *task_object(const acs_pg_result *res, int row) {
 
 static const char sql_insert[] =
     "INSERT INTO tasks (device_id, rpc, args, created_by, expires_at) "
-    "VALUES ($1, $2, $3::jsonb, $4, now() + $5::int * interval '1 second') RETURNING " TASK_COLS;
+    "VALUES ($1, $2, $3::jsonb, $4, now() + $5::int * interval '1 second') "
+    "RETURNING " ACS__TASK_COLS;
 /* Same transaction, same session: currval is the id the INSERT just took. */
 static const char sql_audit[] =
     "INSERT INTO audit_log (actor, action, target, detail) VALUES ($1, 'task.create', $2, "
@@ -78,7 +71,7 @@ static void insert_cb(acs_pg_result *res, void *arg) {
   acs__api_req *r = arg;
   if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
     json_decref(r->doc);
-    r->doc = task_object(res, 0);
+    r->doc = acs__api_task_object(res, 0);
     free(r->location);
     r->location = NULL;
     if (asprintf(&r->location, "/api/v1/tasks/%s", acs_pg_getvalue(res, 0, 0)) < 0)
@@ -210,13 +203,13 @@ void acs__api_task_create(acs__api_req *r) {
 
 /* --- GET /api/v1/tasks/{id} */
 
-static const char sql_task[] = "SELECT " TASK_COLS " FROM tasks WHERE id = $1::bigint";
+static const char sql_task[] = "SELECT " ACS__TASK_COLS " FROM tasks WHERE id = $1::bigint";
 
 static void task_cb(acs_pg_result *res, void *arg) {
   acs__api_req *r = arg;
   if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
     r->found = true;
-    r->doc = task_object(res, 0);
+    r->doc = acs__api_task_object(res, 0);
     if (!r->doc) r->pg_status = ACS_ENOMEM;
   }
   acs__api_stmt_done(r);
@@ -246,8 +239,8 @@ void acs__api_task_get(acs__api_req *r) {
 /* --- GET /api/v1/devices/{id}/tasks: newest first */
 
 static const char sql_tasks_first[] =
-    "SELECT " TASK_COLS " FROM tasks WHERE device_id = $1 ORDER BY id DESC LIMIT $2";
-static const char sql_tasks_after[] = "SELECT " TASK_COLS
+    "SELECT " ACS__TASK_COLS " FROM tasks WHERE device_id = $1 ORDER BY id DESC LIMIT $2";
+static const char sql_tasks_after[] = "SELECT " ACS__TASK_COLS
                                       " FROM tasks WHERE device_id = $1 AND id < $2::bigint "
                                       "ORDER BY id DESC LIMIT $3";
 static const char sql_tasks_count[] =
@@ -260,7 +253,7 @@ static void tasks_page_cb(acs_pg_result *res, void *arg) {
     int n = res->ntuples < r->limit ? res->ntuples : r->limit;
     r->doc = json_array();
     for (int i = 0; r->doc && i < n; i++) {
-      json_t *o = task_object(res, i);
+      json_t *o = acs__api_task_object(res, i);
       if (!o || json_array_append_new(r->doc, o)) {
         json_decref(r->doc);
         r->doc = NULL;

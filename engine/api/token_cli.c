@@ -3,6 +3,7 @@
  * from the same settings as acsd's (--pg, --config FILE, ACS_PG_DSN); the
  * schema is migrated first. A new token is printed once; only its sha256 is
  * kept. Every change is written to audit_log (actor "cli:USER"). */
+#include <errno.h>
 #include <libpq-fe.h>
 #include <openssl/rand.h>
 #include <pwd.h>
@@ -139,23 +140,28 @@ static const char sql_create[] =
     "FROM t) "
     "SELECT id, name, role FROM t";
 
-static int cmd_create(PGconn *db, const token_args *ta) {
+int acs__api_token_new(acs_buf *tok, char hex[65]) {
   unsigned char rnd[32], hash[32];
-  if (RAND_bytes(rnd, sizeof rnd) != 1) {
-    fprintf(stderr, "acsd token: no random bytes (RAND_bytes failed)\n");
-    return EXIT_FAIL;
-  }
-  acs_buf tok = ACS_BUF_INIT;
-  acs_buf_puts(&tok, "acs_");
-  acs__api_base64url(rnd, sizeof rnd, &tok);
-  if (acs_buf_err(&tok)) {
-    acs_buf_free(&tok);
-    fprintf(stderr, "acsd token: out of memory\n");
-    return EXIT_FAIL;
-  }
-  acs__api_sha256(tok.data, tok.len, hash);
-  char hex[65], actor[96];
+  if (RAND_bytes(rnd, sizeof rnd) != 1) return -EIO;
+  acs_buf_puts(tok, "acs_");
+  acs__api_base64url(rnd, sizeof rnd, tok);
+  OPENSSL_cleanse(rnd, sizeof rnd);
+  if (acs_buf_err(tok)) return ACS_ENOMEM;
+  acs__api_sha256(tok->data, tok->len, hash);
   for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+  return 0;
+}
+
+static int cmd_create(PGconn *db, const token_args *ta) {
+  acs_buf tok = ACS_BUF_INIT;
+  char hex[65], actor[96];
+  int err = acs__api_token_new(&tok, hex);
+  if (err) {
+    acs_buf_free(&tok);
+    fprintf(stderr, "acsd token: %s\n",
+            err == ACS_ENOMEM ? "out of memory" : "no random bytes (RAND_bytes failed)");
+    return EXIT_FAIL;
+  }
   actor_name(actor, sizeof actor);
   const char *params[4] = {ta->name, ta->role, hex, actor};
   PGresult *res = exec(db, sql_create, 4, params);

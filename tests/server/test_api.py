@@ -469,13 +469,13 @@ def cursor_for(kind, key):
 def test_methods():
     tok = Env.tokens["admin"][1]
     for m, p, allow in (("DELETE", "/api/v1/devices", "GET"),
-                        ("PUT", dev_path(SPECIAL), "GET"),
+                        ("PUT", dev_path(SPECIAL), "GET, DELETE"),
                         ("DELETE", dev_path(SPECIAL, "/tasks"), "GET, POST"),
-                        ("POST", "/api/v1/tasks/1", "GET")):
+                        ("POST", "/api/v1/tasks/1", "GET, DELETE")):
         h, _ = expect_error(m, p, 405, tok, body={} if m in ("PUT", "POST") else None)
         check(h.get("allow") == allow, "%s %s: Allow %r, expected %r" % (m, p, h.get("allow"), allow))
     for p in ("/api/v1", "/api/v1/", "/api/v1/nothing", "/api/v1/devices/x/y",
-              "/api/v1/devices/x/tasks/1", "/api/v1/tasks"):
+              "/api/v1/devices/x/tasks/1", "/api/v1/tasks/x"):
         expect_error("GET", p, 404, tok)
 
 
@@ -602,8 +602,15 @@ def test_openapi():
     verbs = {"get", "head", "post", "put", "patch", "delete", "options"}
     routes = {p: {m for m in v if m in verbs} for p, v in doc["paths"].items()}
     check(routes == {"/health": {"get", "head"}, "/api/v1/devices": {"get"},
-                     "/api/v1/devices/{id}": {"get"}, "/api/v1/devices/{id}/tasks": {"get", "post"},
-                     "/api/v1/tasks/{id}": {"get"}}, "documented routes %r" % routes)
+                     "/api/v1/devices/{id}": {"get", "delete"},
+                     "/api/v1/devices/{id}/tasks": {"get", "post"},
+                     "/api/v1/devices/{id}/tags": {"post"}, "/api/v1/tasks": {"get"},
+                     "/api/v1/tasks/{id}": {"get", "delete"}, "/api/v1/tasks/{id}/cancel": {"post"},
+                     "/api/v1/tasks/{id}/retry": {"post"}, "/api/v1/faults": {"get"},
+                     "/api/v1/faults/{device}/{channel}": {"delete"},
+                     "/api/v1/tokens": {"get", "post"}, "/api/v1/tokens/{id}": {"delete"},
+                     "/api/v1/audit": {"get"}},
+          "documented routes %r (test_api_queries.py checks each)" % routes)
     sch = doc["components"]["schemas"]
     tok = Env.tokens["reader"][1]
     _, _, d = api("GET", dev_path(SPECIAL), tok)

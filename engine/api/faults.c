@@ -1,0 +1,161 @@
+/* faults.c: GET /api/v1/faults?device=&channel= (the faults table in key
+ * order) and DELETE /api/v1/faults/{device}/{channel} (operator; the row
+ * and its audit record in one statement). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "api/query.h"
+#include "core/acs_err.h"
+
+/* clang-format off */
+#define FAULT_COLS                                                                 \
+  "device_id, channel, code, message, detail::text, retries, "                     \
+  ACS__SQL_TIME("first_at") ", " ACS__SQL_TIME("last_at")
+/* clang-format on */
+
+static const acs__col fault_cols[] = {
+    {"device_id", ACS__COL_STR}, {"channel", ACS__COL_STR}, {"code", ACS__COL_STR},
+    {"message", ACS__COL_STR},   {"detail", ACS__COL_JSON}, {"retries", ACS__COL_INT},
+    {"first_at", ACS__COL_STR},  {"last_at", ACS__COL_STR},
+};
+
+/* The cursor key: ["device", "channel"] as JSON text. */
+static char *fault_cursor(const acs_pg_result *res, int row) {
+  json_t *k = json_array();
+  if (k) {
+    json_array_append_new(
+        k, acs__api_string(acs_pg_getvalue(res, row, 0), (size_t)acs_pg_getlength(res, row, 0)));
+    json_array_append_new(
+        k, acs__api_string(acs_pg_getvalue(res, row, 1), (size_t)acs_pg_getlength(res, row, 1)));
+  }
+  char *text = k ? json_dumps(k, JSON_COMPACT) : NULL;
+  json_decref(k);
+  char *c = text ? acs__api_cursor_encode('f', text) : NULL;
+  free(text);
+  return c;
+}
+
+static void page_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res)) {
+    int n = res->ntuples < r->limit ? res->ntuples : r->limit;
+    r->doc = json_array();
+    for (int i = 0; r->doc && i < n; i++) {
+      json_t *o =
+          acs__api_row_object(res, i, 0, fault_cols, sizeof fault_cols / sizeof *fault_cols);
+      if (!o || json_array_append_new(r->doc, o)) {
+        json_decref(r->doc);
+        r->doc = NULL;
+      }
+    }
+    if (r->doc && res->ntuples > r->limit && !(r->next_cursor = fault_cursor(res, n - 1))) {
+      json_decref(r->doc);
+      r->doc = NULL;
+    }
+    if (!r->doc) r->pg_status = ACS_ENOMEM;
+  }
+  acs__api_stmt_done(r);
+}
+
+void acs__api_faults_list(acs__api_req *r) {
+  char *dev = NULL, *chan = NULL;
+  json_t *ck = NULL;
+  acs__sql page, count;
+  acs__sql_init(&page);
+  acs__sql_init(&count);
+  bool queued = false;
+  if (!acs__api_list_params(r, 'f') || !acs__api_query_param(r, "device", &dev) ||
+      !acs__api_query_param(r, "channel", &chan))
+    goto out;
+  if (r->cursor) {
+    ck = json_loads(r->cursor, 0, NULL);
+    if (!json_is_array(ck) || json_array_size(ck) != 2 || !json_is_string(json_array_get(ck, 0)) ||
+        !json_is_string(json_array_get(ck, 1))) {
+      acs__api_error(r, 400, "cursor: invalid (use next_cursor of a previous page)");
+      goto out;
+    }
+  }
+  for (int k = 0; k < 2; k++) {
+    acs__sql *s = k ? &count : &page;
+    acs_buf_puts(&s->text, k ? "SELECT count(*) FROM faults WHERE true"
+                             : "SELECT " FAULT_COLS " FROM faults WHERE true");
+    if (dev) {
+      acs_buf_puts(&s->text, " AND device_id = ");
+      acs__sql_param(s, dev, strlen(dev));
+    }
+    if (chan) {
+      acs_buf_puts(&s->text, " AND channel = ");
+      acs__sql_param(s, chan, strlen(chan));
+    }
+    if (k) continue;
+    if (ck) {
+      const char *d = json_string_value(json_array_get(ck, 0));
+      const char *c = json_string_value(json_array_get(ck, 1));
+      acs_buf_puts(&s->text, " AND (device_id, channel) > (");
+      acs__sql_param(s, d, strlen(d));
+      acs_buf_puts(&s->text, ", ");
+      acs__sql_param(s, c, strlen(c));
+      acs_buf_puts(&s->text, ")");
+    }
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", r->limit + 1);
+    acs_buf_puts(&s->text, " ORDER BY device_id, channel LIMIT ");
+    acs__sql_param(s, lim, strlen(lim));
+  }
+  if (acs__sql_err(&page) || acs__sql_err(&count)) {
+    acs__api_error(r, 500, "out of memory");
+    goto out;
+  }
+  queued = true;
+  acs__api_step(r, acs__api_list_done);
+  if (acs__api_begin(r) == 0) {
+    acs__api_query(r, page.text.data, page.n, (const char *const *)page.params, page_cb);
+    acs__api_query(r, count.text.data, count.n, (const char *const *)count.params,
+                   acs__api_count_cb);
+    acs__api_sync(r);
+  }
+out:
+  free(dev);
+  free(chan);
+  json_decref(ck);
+  acs__sql_free(&page);
+  acs__sql_free(&count);
+  if (queued) acs__api_step_queued(r);
+}
+
+/* --- DELETE /api/v1/faults/{device}/{channel} */
+
+static const char sql_delete[] =
+    "WITH f AS (DELETE FROM faults WHERE device_id = $1 AND channel = $2 RETURNING *), "
+    "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT $3, 'fault.delete', "
+    "f.device_id, jsonb_build_object('channel', f.channel, 'before', to_jsonb(f), 'token_id', "
+    "$4::bigint) FROM f) "
+    "SELECT count(*) FROM f";
+
+static void delete_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1)
+    r->found = strcmp(acs_pg_getvalue(res, 0, 0), "0") != 0;
+  acs__api_stmt_done(r);
+}
+
+static void delete_done(acs__api_req *r) {
+  if (r->pg_status) {
+    acs__api_fail_store(r);
+  } else if (!r->found) {
+    acs__api_error(r, 404, "no fault '%s' of device '%s'", r->channel, r->device_id);
+  } else {
+    acs__api_respond(r, 204, NULL, NULL);
+  }
+}
+
+void acs__api_fault_delete(acs__api_req *r) {
+  char tid[24];
+  acs__api_token_id(r, tid);
+  const char *p[4] = {r->device_id, r->channel, r->token_name, tid};
+  acs__api_step(r, delete_done);
+  acs__api_query(r, sql_delete, 4, p, delete_cb);
+  acs__api_step_queued(r);
+}

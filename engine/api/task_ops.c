@@ -1,0 +1,216 @@
+/* task_ops.c: GET /api/v1/tasks?device=&status= (every device's tasks,
+ * newest first), POST /api/v1/tasks/{id}/cancel (and DELETE
+ * /api/v1/tasks/{id}, the same), POST /api/v1/tasks/{id}/retry. Each change
+ * and its audit row are one statement; a second one in the same
+ * transaction reads the task's state for the 404/409 answers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "api/query.h"
+#include "core/acs_err.h"
+
+static const char *const statuses[] = {"pending", "sent",      "done",    "fault",
+                                       "expired", "cancelled", "unknown", NULL};
+
+/* --- GET /api/v1/tasks */
+
+static json_t *task_row(const acs_pg_result *res, int i) { return acs__api_task_object(res, i); }
+
+static void page_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res)) acs__api_page(r, res, task_row, 't', 0);
+  acs__api_stmt_done(r);
+}
+
+/* ?status=a,b: a text[] literal of known statuses; false: 400 answered. */
+static bool status_filter(acs__api_req *r, const char *v, acs_buf *out) {
+  const char *items[8];
+  size_t n = 0;
+  char *copy = strdup(v), *p = copy, *tok;
+  bool ok = copy != NULL;
+  while (ok && (tok = strsep(&p, ",")) != NULL) {
+    bool known = false;
+    for (int i = 0; statuses[i]; i++) known = known || strcmp(tok, statuses[i]) == 0;
+    if (!known || n == 7) {
+      ok = false;
+      break;
+    }
+    for (int i = 0; statuses[i]; i++) {
+      if (strcmp(tok, statuses[i]) == 0) items[n++] = statuses[i];
+    }
+  }
+  if (ok) acs_pg_array_append(out, items, n);
+  free(copy);
+  if (!ok || acs_buf_err(out)) {
+    acs__api_error(r, 400,
+                   "status: expected one or more (comma-separated) of pending, sent, done, "
+                   "fault, expired, cancelled, unknown");
+    return false;
+  }
+  return true;
+}
+
+void acs__api_tasks_list(acs__api_req *r) {
+  char *dev = NULL, *st = NULL;
+  acs_buf sts = ACS_BUF_INIT;
+  acs__sql where, page, count;
+  acs__sql_init(&where);
+  acs__sql_init(&page);
+  acs__sql_init(&count);
+  bool queued = false;
+  if (!acs__api_list_params(r, 't') || !acs__api_cursor_is_id(r) ||
+      !acs__api_query_param(r, "device", &dev) || !acs__api_query_param(r, "status", &st))
+    goto out;
+  if (st && !status_filter(r, st, &sts)) goto out;
+  for (int k = 0; k < 2; k++) {
+    acs__sql *s = k ? &count : &page;
+    acs_buf_puts(
+        &s->text,
+        k ? "SELECT least(count(*), " ACS__STR(ACS__API_EXACT_COUNT_MAX) "), count(*) > " ACS__STR(
+                ACS__API_EXACT_COUNT_MAX) " FROM (SELECT 1 FROM tasks WHERE true"
+          : "SELECT " ACS__TASK_COLS " FROM tasks WHERE true");
+    if (dev) {
+      acs_buf_puts(&s->text, " AND device_id = ");
+      acs__sql_param(s, dev, strlen(dev));
+    }
+    if (st) {
+      acs_buf_puts(&s->text, " AND status = ANY(");
+      acs__sql_param(s, sts.data, sts.len);
+      acs_buf_puts(&s->text, "::text[])");
+    }
+    if (k) {
+      acs_buf_puts(&s->text, " LIMIT " ACS__STR(ACS__API_EXACT_COUNT_MAX) " + 1) c");
+      continue;
+    }
+    if (r->cursor) {
+      acs_buf_puts(&s->text, " AND id < ");
+      acs__sql_param(s, r->cursor, strlen(r->cursor));
+      acs_buf_puts(&s->text, "::bigint");
+    }
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", r->limit + 1);
+    acs_buf_puts(&s->text, " ORDER BY id DESC LIMIT ");
+    acs__sql_param(s, lim, strlen(lim));
+  }
+  if (acs__sql_err(&page) || acs__sql_err(&count)) {
+    acs__api_error(r, 500, "out of memory");
+    goto out;
+  }
+  queued = true;
+  acs__api_step(r, acs__api_list_done);
+  if (acs__api_begin(r) == 0) {
+    acs__api_query(r, page.text.data, page.n, (const char *const *)page.params, page_cb);
+    acs__api_query(r, count.text.data, count.n, (const char *const *)count.params,
+                   acs__api_count_cb);
+    acs__api_sync(r);
+  }
+out:
+  free(dev);
+  free(st);
+  acs_buf_free(&sts);
+  acs__sql_free(&where);
+  acs__sql_free(&page);
+  acs__sql_free(&count);
+  if (queued) acs__api_step_queued(r);
+}
+
+/* --- cancel and retry */
+
+enum { ACT_CANCEL = 1, ACT_RETRY };
+
+/* Only pending tasks: a sent one is on its way to the CPE (or there). */
+static const char sql_cancel[] =
+    "WITH t AS (UPDATE tasks SET status = 'cancelled', done_at = now() WHERE id = $1::bigint AND "
+    "status = 'pending' RETURNING *), "
+    "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT $2, 'task.cancel', "
+    "t.device_id, jsonb_build_object('task_id', t.id, 'rpc', t.rpc, 'before', "
+    "jsonb_build_object('status', 'pending'), 'after', jsonb_build_object('status', "
+    "'cancelled'), 'token_id', $3::bigint) FROM t) "
+    "SELECT " ACS__TASK_COLS " FROM t";
+
+/* A new pending copy (same device, RPC, arguments and lifetime); the
+ * original stays as it ended, so the history is never rewritten. */
+static const char sql_retry[] =
+    "WITH src AS (SELECT * FROM tasks WHERE id = $1::bigint AND status IN ('fault', 'expired', "
+    "'unknown', 'cancelled')), "
+    "t AS (INSERT INTO tasks (device_id, rpc, args, created_by, expires_at) SELECT device_id, "
+    "rpc, args, $2, now() + (expires_at - created_at) FROM src RETURNING *), "
+    "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT $2, 'task.retry', "
+    "t.device_id, jsonb_build_object('task_id', t.id, 'retry_of', $1::bigint, 'rpc', t.rpc, "
+    "'token_id', $3::bigint) FROM t) "
+    "SELECT " ACS__TASK_COLS " FROM t";
+
+static const char sql_state[] = "SELECT status FROM tasks WHERE id = $1::bigint";
+
+static void change_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
+    r->doc = acs__api_task_object(res, 0);
+    if (r->doc && r->action == ACT_RETRY &&
+        asprintf(&r->location, "/api/v1/tasks/%s", acs_pg_getvalue(res, 0, 0)) < 0)
+      r->location = NULL;
+    if (!r->doc || (r->action == ACT_RETRY && !r->location)) r->pg_status = ACS_ENOMEM;
+  }
+  acs__api_stmt_done(r);
+}
+
+static void state_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
+    r->found = true;
+    free(r->state);
+    r->state = strdup(acs_pg_getvalue(res, 0, 0));
+  }
+  acs__api_stmt_done(r);
+}
+
+static void change_done(acs__api_req *r) {
+  if (r->pg_status) {
+    acs__api_fail_store(r);
+    return;
+  }
+  if (!r->found) {
+    acs__api_error(r, 404, "no task %s", r->task_id);
+    return;
+  }
+  if (!r->doc) {
+    if (r->action == ACT_CANCEL) {
+      acs__api_error(r, 409, "task %s is %s: only a pending task can be cancelled", r->task_id,
+                     r->state ? r->state : "?");
+    } else {
+      acs__api_error(r, 409,
+                     "task %s is %s: only a task that ended fault, expired, unknown or "
+                     "cancelled can be retried",
+                     r->task_id, r->state ? r->state : "?");
+    }
+    return;
+  }
+  json_t *doc = r->doc;
+  r->doc = NULL;
+  if (r->action == ACT_RETRY) {
+    char extra[96];
+    snprintf(extra, sizeof extra, "Location: %s\r\n", r->location);
+    acs__api_respond(r, 201, doc, extra);
+  } else {
+    acs__api_respond(r, 200, doc, NULL);
+  }
+}
+
+static void change(acs__api_req *r, int action) {
+  char tid[24];
+  acs__api_token_id(r, tid);
+  r->action = action;
+  const char *p[3] = {r->task_id, r->token_name, tid};
+  acs__api_step(r, change_done);
+  if (acs__api_begin(r) == 0) {
+    if (acs__api_query(r, action == ACT_CANCEL ? sql_cancel : sql_retry, 3, p, change_cb) == 0)
+      acs__api_query(r, sql_state, 1, p, state_cb);
+    acs__api_sync(r);
+  }
+  acs__api_step_queued(r);
+}
+
+void acs__api_task_cancel(acs__api_req *r) { change(r, ACT_CANCEL); }
+void acs__api_task_retry(acs__api_req *r) { change(r, ACT_RETRY); }
