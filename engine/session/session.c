@@ -415,14 +415,17 @@ static void next_rpc(acs__session *s) {
     s->outstanding = task;
     s->outstanding_kind = kind;
     s->outstanding_one_shot = acs_rpc_is_one_shot(kind);
-    if (s->outstanding_one_shot && s->t->aw->pg) {
-      char **ck = command_key_field(&e->rpc_msg);
+    if (s->t->aw->pg) {
+      /* still pending and not expired; a one-shot RPC recorded 'sent' first */
+      char **ck = s->outstanding_one_shot ? command_key_field(&e->rpc_msg) : NULL;
       char key[48];
       if (ck && (!*ck || !**ck)) {
         snprintf(key, sizeof key, "acsd-task-%lld", (long long)task->id);
         *ck = acs_arena_strdup(&e->rpc_arena, key);
       }
-      if (acs__sess_store_mark_sent(s, task, ck ? *ck : NULL, marked_sent_cb) == 0) return;
+      if (acs__sess_store_mark_sent(s, task, ck ? *ck : NULL, !s->outstanding_one_shot,
+                                    marked_sent_cb) == 0)
+        return;
       s->outstanding = NULL;
       sess_reply_msg(s, NULL, false);
       sess_end(s, "store unavailable");

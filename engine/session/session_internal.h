@@ -89,11 +89,12 @@ typedef void (*acs__sess_done_fn)(acs__session *s, int status);
 /* The Inform: device row, parameters, events, expiry and recovery of old
  * tasks, and the queued tasks read back (into s->tasks). */
 int acs__sess_store_inform(acs__session *s, acs__sess_done_fn done);
-/* One-shot RPC about to go out: status 'sent' with its CommandKey, only if
- * still pending; when it no longer was (cancelled meanwhile), done finds
+/* A task's RPC about to go out: still pending and not expired? A one-shot
+ * RPC is also marked 'sent' with its CommandKey (check_only false). When it
+ * no longer was pending (cancelled or expired meanwhile), done finds
  * s->outstanding cleared and the RPC must not go out. */
 int acs__sess_store_mark_sent(acs__session *s, acs__task *task, const char *command_key,
-                              acs__sess_done_fn done);
+                              bool check_only, acs__sess_done_fn done);
 /* The CPE's answer to task: its result (or fault) and the data model
  * changes it implies. rsp is the parsed answer; sent is the RPC as sent. */
 int acs__sess_store_result(acs__session *s, acs__task *task, const acs_cwmp_msg *sent,

@@ -41,6 +41,7 @@ typedef struct sess_op {
   char *text; /* command key, fault string */
   char *json; /* result or payload */
   long long rows;
+  bool check_only;  /* OP_MARK_SENT of an RPC that is not one-shot */
   acs__task *tasks; /* OP_INFORM: read back by the last attempt */
   size_t ntasks;
   acs_dm dm; /* OP_INFORM with policies: the stored data model */
@@ -132,14 +133,20 @@ static const char sql_tasks[] =
     "WHERE device_id = $1 AND status = 'pending' AND id NOT IN (SELECT id FROM old)\n"
     "ORDER BY id";
 
+/* Right before an RPC goes out: still pending and not expired (cancelled,
+ * or expired since the Inform read it: not sent). A one-shot RPC is marked
+ * 'sent' with its CommandKey; any other is only checked. */
 static const char sql_mark_sent[] =
     "UPDATE tasks SET status = 'sent', sent_at = now(), command_key = $2\n"
-    "WHERE id = $1 AND status = 'pending'";
+    "WHERE id = $1 AND status = 'pending' AND (expires_at IS NULL OR expires_at > now())";
+static const char sql_check_pending[] =
+    "SELECT 1 FROM tasks WHERE id = $1 AND status = 'pending'\n"
+    "  AND (expires_at IS NULL OR expires_at > now())";
 
 static const char sql_task_done[] =
     "UPDATE tasks SET status = $2, done_at = now(), result = $3::jsonb,\n"
     "  fault_code = $4::int, fault_string = $5\n"
-    "WHERE id = $1";
+    "WHERE id = $1 AND status IN ('pending', 'sent')";
 
 static const char sql_task_status[] =
     "UPDATE tasks SET status = $2, done_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END,\n"
@@ -379,7 +386,7 @@ static void refreshed_read_cb(acs_pg_result *r, void *arg) {
 
 static void rows_cb(acs_pg_result *r, void *arg) {
   sess_op *op = arg;
-  if (r->status == 0) op->rows = acs_pg_cmd_tuples(r);
+  if (r->status == 0) op->rows = op->check_only ? r->ntuples : acs_pg_cmd_tuples(r);
 }
 
 /* --- builders */
@@ -601,6 +608,10 @@ static int op_build(acs_pg *c, void *arg) {
     case OP_INFORM:
       return build_inform(c, op);
     case OP_MARK_SENT: {
+      if (op->check_only) {
+        const char *p[1] = {id};
+        return acs_pg_query(c, sql_check_pending, 1, p, 0, rows_cb, op);
+      }
       const char *p[2] = {id, op->text};
       return acs_pg_query(c, sql_mark_sent, 2, p, 0, rows_cb, op);
     }
@@ -720,9 +731,10 @@ int acs__sess_store_inform(acs__session *s, acs__sess_done_fn done) {
 }
 
 int acs__sess_store_mark_sent(acs__session *s, acs__task *task, const char *command_key,
-                              acs__sess_done_fn done) {
+                              bool check_only, acs__sess_done_fn done) {
   sess_op *op = op_new(OP_MARK_SENT, done);
   if (!op) return ACS_ENOMEM;
+  op->check_only = check_only;
   op->task = task;
   op->task_id = task->id;
   if (command_key && !(op->text = strdup(command_key))) {
