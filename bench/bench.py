@@ -1,27 +1,44 @@
 #!/usr/bin/env python3
-"""bench.py: acsd's session benchmarks, in one run, on this machine.
+"""bench.py: acsd's session benchmarks with the real cpesim, in one run, on this machine.
 
-    bench/run.sh [--repeat N] [--duration S] [--devices N] [--storm N] [--quick]
+    bench/run.sh [--build DIR] [--repeat N] [--duration S] [--devices N] [--quick] [--json FILE]
 
-Measures, each figure repeated --repeat times and reported as the median:
-  (a) periodic-inform sessions per second: cpesim against acsd with
-      PostgreSQL persisting everything (fsync and synchronous_commit on), and
-      the same cpesim against nginx serving a canned InformResponse and a
-      204 (the HTTP floor), with their ratio;
-  (b) a boot storm: --storm devices (10,000) booting at once ("1 BOOT"
-      after a first bootstrap), and the time until every one has completed a
-      session (503 + Retry-After and the CPEs' own back-off included);
-  (c) past capacity: acsd with a low --max-sessions under a much higher
-      concurrency: the 503s answered and the sessions admitted that failed
-      (which must be 0).
-Everything runs on loopback, bounded in time; the PostgreSQL cluster, acsd
-and nginx are private to the run and stopped at the end. CPU placement: acsd
-(or nginx) on CPU 0, cpesim on CPU 1, PostgreSQL unpinned, when the machine
-has two CPUs or more (taskset); printed with the settings.
+One fleet of --devices (10,000) simulated CPEs (cpesim, model tr181) is
+bootstrapped once into a private PostgreSQL (fsync, synchronous_commit and
+full_page_writes ON: acsd persists everything, each InformResponse waits for
+its commit); then, each figure repeated --repeat times (3) and reported as
+the median (min-max printed too):
+
+  (a) periodic-inform sessions per second: cpesim in loop mode ("2 PERIODIC"
+      sessions back to back, --concurrency C in flight, --duration S) against
+      acsd (--workers, 2; also with --also-workers, 1) + PostgreSQL, then the
+      same cpesim against nginx serving
+      a canned InformResponse and a 204 (the HTTP floor: what the client and
+      loopback HTTP cost with no ACS work at all), and their ratio. Every
+      Inform acsd acknowledged must have its event row in the store (checked).
+  (b) a boot storm: the whole fleet powers on at once ("1 BOOT": the state
+      file knows the devices; no concurrency limit, so every device connects
+      at the same moment) and the time from the first session's start to the
+      last device's successful session (503 + Retry-After, connect retries and
+      the CPEs' back-off included), acsd answering 503s with Retry-After
+      --storm-retry-after (5 s).
+  (c) past capacity: acsd with --max-sessions 50 under --capacity-concurrency
+      (1,000) sessions in flight: the 503s answered, the sessions admitted, and
+      the admitted sessions that failed (which must be 0).
+
+CPU placement (2 CPUs or more, taskset): acsd (or nginx) on CPU 0, cpesim on
+CPU 1, PostgreSQL unpinned (its backends go where the scheduler puts them).
+CPU time used by each of them, by interrupts and softirqs (loopback TCP), and
+by everything else on the machine (other users' builds and tests) is measured
+from /proc for every run and printed per session, so a disturbed run shows as
+such. Everything is on loopback, every child is bounded in time, the whole
+run is bounded by --max-minutes (12), and
+everything it started is stopped at the end. Not run in CI.
 """
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -30,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -43,6 +61,13 @@ PG_SETTINGS = {
     "checkpoint_timeout": "15min",
     "max_wal_size": "4GB",
 }
+TCK = os.sysconf("SC_CLK_TCK")
+PREFIX = "B"
+LIVE = []  # every cpesim started, killed at the end whatever happened
+
+
+class Timeout(Exception):
+    pass
 
 
 def free_port():
@@ -53,9 +78,37 @@ def free_port():
     return port
 
 
-def wait_port(port, timeout=15):
+def pin(cpu):
+    ncpu = os.cpu_count() or 1
+    if ncpu >= 2 and shutil.which("taskset"):
+        return ["taskset", "-c", str(cpu % ncpu)]
+    return []
+
+
+def http_get(port, path, timeout=2):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=timeout) as r:
+        return r.status, r.read().decode()
+
+
+def wait_http(port, path, proc, timeout=30):
     t0 = time.time()
     while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError("process exited (%s) before answering on port %d" % (
+                proc.returncode, port))
+        try:
+            if http_get(port, path, 0.5)[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("port %d did not answer %s" % (port, path))
+
+
+def wait_port(port, proc, timeout=15):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError("process exited before listening on %d" % port)
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
             return
@@ -64,15 +117,69 @@ def wait_port(port, timeout=15):
     raise RuntimeError("port %d did not open" % port)
 
 
-def pin(cpu):
-    ncpu = os.cpu_count() or 1
-    if ncpu >= 2 and shutil.which("taskset"):
-        return ["taskset", "-c", str(cpu % ncpu)]
-    return []
+# --- CPU accounting from /proc
+
+def proc_cpu(pid):
+    """utime + stime of one process, in seconds (0 when gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def children_of(ppid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
+                    out.append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def machine_busy():
+    """(busy, irq + softirq, total) CPU seconds of the whole machine since boot."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return (sum(v[:8]) - idle) / TCK, (v[5] + v[6]) / TCK, sum(v[:8]) / TCK
+
+
+class CpuMeter:
+    """CPU seconds of acsd/nginx, PostgreSQL (postmaster and children), the
+    child processes waited for (cpesim), this script, and the whole machine."""
+
+    def __init__(self, pg_pid):
+        self.pg_pid = pg_pid
+
+    def snap(self, server_pid):
+        pg = proc_cpu(self.pg_pid) + sum(proc_cpu(p) for p in children_of(self.pg_pid))
+        ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        busy, irq, total = machine_busy()
+        return {"server": proc_cpu(server_pid) if server_pid else 0.0, "pg": pg,
+                "children": ch.ru_utime + ch.ru_stime, "self": me.ru_utime + me.ru_stime,
+                "busy": busy, "irq": irq, "total": total, "t": time.monotonic()}
+
+    @staticmethod
+    def delta(a, b):
+        d = {k: b[k] - a[k] for k in a}
+        ours = d["server"] + d["pg"] + d["children"] + d["self"]
+        return {"server_s": d["server"], "pg_s": d["pg"], "cpesim_s": d["children"],
+                "softirq_s": d["irq"], "others_s": max(0.0, d["busy"] - ours - d["irq"]),
+                "wall_s": d["t"],
+                "machine_busy_pct": 100.0 * d["busy"] / d["total"] if d["total"] else 0.0}
 
 
 class Bin:
     def __init__(self, build):
+        self.build = build
         self.acsd = os.path.join(build, "bin", "acsd")
         self.cpesim = os.path.join(build, "bin", "cpesim")
         for b in (self.acsd, self.cpesim):
@@ -80,36 +187,106 @@ class Bin:
                 sys.exit("bench: %s is missing (build first: cmake --build %s)" % (b, build))
 
 
-def run_cpesim(bins, url, args, timeout):
-    """Runs cpesim to its end; returns its final JSON summary."""
-    argv = pin(1) + [bins.cpesim, "--acs", url] + args
-    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       timeout=timeout)
-    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
-    if p.returncode not in (0, 1) or not lines:
-        raise RuntimeError("cpesim failed (%d): %s %s" % (p.returncode, p.stdout[-2000:],
-                                                           p.stderr[-2000:]))
-    return json.loads(lines[-1])
+class Cpesim:
+    """cpesim on CPU 1 with its control port; summary() after it ended."""
+
+    def __init__(self, bins, url, args, log):
+        self.cr = free_port()
+        self.argv = pin(1) + [bins.cpesim, "--acs", url, "--cr-listen", "127.0.0.1:%d" % self.cr,
+                              "--quiet"] + args
+        self.out = tempfile.TemporaryFile()
+        self.log = log
+        self.p = subprocess.Popen(self.argv, stdout=self.out, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL)
+        LIVE.append(self)
+
+    def stats(self):
+        return json.loads(http_get(self.cr, "/_sim/stats")[1])
+
+    def wait(self, timeout):
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            raise RuntimeError("cpesim did not finish within %d s: %s" % (timeout, self.text()[-2000:]))
+        return self.summary()
+
+    def stop(self, timeout=60):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def text(self):
+        self.out.seek(0)
+        return self.out.read().decode("utf-8", "replace")
+
+    def summary(self):
+        t = self.text()
+        with open(self.log, "a") as f:
+            f.write("$ %s\n%s\n" % (" ".join(self.argv), t))
+        lines = [ln for ln in t.splitlines() if ln.startswith("{")]
+        if self.p.returncode != 0 or not lines:
+            raise RuntimeError("cpesim failed (%s): %s" % (self.p.returncode, t[-2000:]))
+        r = json.loads(lines[-1])
+        # "... sessions/s over X s": first session start to last session end
+        for ln in t.splitlines():
+            if ln.startswith("sessions:") and " over " in ln:
+                r["active_s"] = float(ln.rsplit(" over ", 1)[1].split()[0])
+        return r
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+def run_until_ok(bins, url, args, n_ok, timeout, log):
+    """Runs cpesim until n_ok sessions succeeded (each device once), then stops it."""
+    sim = Cpesim(bins, url, args, log)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if sim.p.poll() is not None:
+                return sim.summary()
+            try:
+                st = sim.stats()
+                if st["ok"] >= n_ok and st["in_flight"] == 0:
+                    break
+            except (OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("cpesim: %d sessions ok not reached within %d s" % (n_ok,
+                                                                                       timeout))
+            time.sleep(0.02)
+        return sim.stop()
+    finally:
+        sim.kill()
 
 
 class Acsd:
     def __init__(self, bins, dsn, extra, log):
         self.cwmp = free_port()
         self.api = free_port()
-        argv = pin(0) + [bins.acsd, "--pg", dsn, "--cwmp", "127.0.0.1:%d" % self.cwmp,
-                         "--api", "127.0.0.1:%d" % self.api, "--log-level", "warn"] + extra
+        self.argv = pin(0) + [bins.acsd, "--pg", dsn, "--cwmp", "127.0.0.1:%d" % self.cwmp,
+                              "--api", "127.0.0.1:%d" % self.api, "--log-level", "warn"] + extra
         self.log = open(log, "ab")
-        self.p = subprocess.Popen(argv, stdout=self.log, stderr=self.log)
-        wait_port(self.cwmp)
+        self.log.write(("$ %s\n" % " ".join(self.argv)).encode())
+        self.log.flush()
+        self.p = subprocess.Popen(self.argv, stdout=self.log, stderr=self.log,
+                                  stdin=subprocess.DEVNULL)
+        wait_http(self.api, "/health", self.p)
         self.url = "http://127.0.0.1:%d/" % self.cwmp
+        self.pid = self.p.pid
 
     def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            self.p.wait(40)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(40)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
         self.log.close()
 
 
@@ -119,7 +296,8 @@ master_process off;
 daemon off;
 error_log %(dir)s/error.log warn;
 pid %(dir)s/nginx.pid;
-events { worker_connections 20000; }
+worker_rlimit_nofile 20000;
+events { worker_connections 16000; }
 http {
   access_log off;
   client_body_temp_path %(dir)s/body;
@@ -129,7 +307,7 @@ http {
   scgi_temp_path %(dir)s/scgi;
   keepalive_requests 100000;
   server {
-    listen 127.0.0.1:%(port)d reuseport;
+    listen 127.0.0.1:%(port)d backlog=4096;
     location / {
       if ($http_content_length = "0") { return 204; }
       if ($http_content_length = "") { return 204; }
@@ -141,6 +319,8 @@ http {
 }
 """
 
+# cpesim takes it as is: it parses by namespace (any cwmp-1-x), does not check
+# the cwmp:ID, and sends the cookie back.
 INFORM_RESPONSE = ('<soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/" '
                    'xmlns:cwmp="urn:dslforum-org:cwmp-1-0"><soap-env:Header><cwmp:ID '
                    'soap-env:mustUnderstand="1">1</cwmp:ID></soap-env:Header><soap-env:Body>'
@@ -159,140 +339,396 @@ class Nginx:
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
             f.write(NGINX_CONF % {"dir": self.dir, "port": self.port, "body": INFORM_RESPONSE})
-        self.p = subprocess.Popen(pin(0) + [exe, "-p", self.dir, "-c", conf],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_port(self.port)
+        self.p = subprocess.Popen(pin(0) + [exe, "-p", self.dir, "-c", conf, "-e",
+                                            os.path.join(self.dir, "error.log")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  stdin=subprocess.DEVNULL)
+        wait_port(self.port, self.p)
         self.url = "http://127.0.0.1:%d/" % self.port
+        self.pid = self.p.pid
 
     def stop(self):
-        self.p.send_signal(signal.SIGQUIT)
-        try:
-            self.p.wait(10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGQUIT)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
 
 
-def median(xs):
+def med(xs):
     return statistics.median(xs) if xs else float("nan")
+
+
+def spread(xs, fmt="%.0f"):
+    return ("%s (%s-%s)" % (fmt % med(xs), fmt % min(xs), fmt % max(xs))) if xs else "n/a"
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def machine():
+    mem = {}
+    with open("/proc/meminfo") as f:
+        for ln in f:
+            k, v = ln.split(":", 1)
+            mem[k] = v.strip()
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("model name"):
+                    model = ln.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": model, "mem_total": mem.get("MemTotal"),
+            "mem_available": mem.get("MemAvailable"), "kernel": os.uname().release,
+            "loadavg_start": loadavg()}
+
+
+def per_session(cpu, n):
+    """CPU microseconds per session of each component."""
+    if not n:
+        return {}
+    return {k.replace("_s", "_us"): round(cpu[k] * 1e6 / n) for k in
+            ("server_s", "pg_s", "cpesim_s", "softirq_s", "others_s")}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="build directory")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10, help="seconds per throughput run")
-    ap.add_argument("--devices", type=int, default=1000, help="devices in the throughput runs")
-    ap.add_argument("--concurrency", type=int, default=200)
-    ap.add_argument("--storm", type=int, default=10000, help="devices in the boot storm")
-    ap.add_argument("--quick", action="store_true", help="1 repeat, 5 s, 2,000-device storm")
+    ap.add_argument("--devices", type=int, default=10000, help="fleet size (and boot storm)")
+    ap.add_argument("--concurrency", type=int, default=200, help="sessions in flight in (a)")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="acsd worker threads (2: acsd's default on 2 cores; all on CPU 0)")
+    ap.add_argument("--also-workers", type=int, default=1,
+                    help="(a) is also measured with this many workers (0: not)")
+    ap.add_argument("--storm-retry-after", type=int, default=5,
+                    help="acsd --retry-after during the boot storm")
+    ap.add_argument("--capacity-max-sessions", type=int, default=50)
+    ap.add_argument("--capacity-concurrency", type=int, default=1000)
+    ap.add_argument("--max-minutes", type=float, default=12, help="abort the run after this")
+    ap.add_argument("--statements", action="store_true",
+                    help="(a): PostgreSQL time per statement (pg_stat_statements, planning "
+                    "included; costs a few %%, so not for the headline figures)")
+    ap.add_argument("--phases", default="abc", help="which of (a) (b) (c) to run (default abc)")
+    ap.add_argument("--quick", action="store_true", help="1 repeat, 5 s runs, 2,000 devices")
     ap.add_argument("--json", help="also write the results here")
     a = ap.parse_args()
     if a.quick:
-        a.repeat, a.duration, a.storm = 1, 5, 2000
+        a.repeat, a.duration, a.devices = 1, 5, 2000
     bins = Bin(a.build)
     pgtest.skip_unless_available()
+
+    def on_alarm(signum, frame):
+        raise Timeout("the run took longer than --max-minutes %g" % a.max_minutes)
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(int(a.max_minutes * 60))
+
     tmp = tempfile.mkdtemp(prefix="acsd-bench-")
-    log = os.path.join(tmp, "acsd.log")
-    res = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cpus": os.cpu_count(),
-           "placement": "acsd/nginx on CPU 0, cpesim on CPU 1, PostgreSQL unpinned"
-           if pin(0) else "unpinned (one CPU)"}
+    b = Bench(a, bins, tmp)
+    res = b.res
+    print("bench: %s" % json.dumps(res["machine"]))
+    print("bench: %s; acsd --workers %d" % (res["placement"], a.workers))
+    t_start = time.monotonic()
     try:
-        with pgtest.PgCluster(settings=PG_SETTINGS) as pg:
+        settings = dict(PG_SETTINGS)
+        if a.statements:
+            settings.update({"shared_preload_libraries": "'pg_stat_statements'",
+                             "pg_stat_statements.track_planning": "on"})
+        with pgtest.PgCluster(settings=settings) as pg:
+            b.pg = pg
+            if a.statements:
+                pg.psql("CREATE EXTENSION pg_stat_statements", user="postgres")
+            with open(os.path.join(pg.datadir, "postmaster.pid")) as f:
+                b.meter = CpuMeter(int(f.readline()))
             res["postgresql"] = pg.psql(
-                "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) "
-                "FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers',"
-                " 'wal_buffers', 'full_page_writes', 'max_wal_size', 'server_version')").strip()
+                "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY "
+                "name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', "
+                "'shared_buffers', 'wal_buffers', 'full_page_writes', 'max_wal_size', "
+                "'checkpoint_timeout', 'wal_sync_method', 'commit_delay', 'server_version')")
             print("bench: PostgreSQL %s" % res["postgresql"])
-            print("bench: %s" % res["placement"])
-            common = ["--count", str(a.devices), "--serial-prefix", "B", "--periodic",
-                      "--concurrency", str(a.concurrency), "--duration", str(a.duration)]
-
-            # (a) throughput against acsd, then the floor
-            acs_rates = []
-            acsd = Acsd(bins, pg.dsn, ["--workers", "1", "--max-sessions", "100000"], log)
-            try:
-                # first contact: the devices bootstrap once, so that the runs are periodic
-                run_cpesim(bins, acsd.url, ["--count", str(a.devices), "--serial-prefix", "B",
-                                            "--sessions", str(a.devices), "--concurrency",
-                                            str(a.concurrency)], 600)
-                for i in range(a.repeat):
-                    r = run_cpesim(bins, acsd.url, common, a.duration + 120)
-                    acs_rates.append(r["sessions_per_s"])
-                    print("bench: acsd run %d: %.0f sessions/s (failed %d, p50 %.1f ms, p99 %.1f ms)"
-                          % (i + 1, r["sessions_per_s"], r["sessions_failed"],
-                             r["latency_ms"]["p50"], r["latency_ms"]["p99"]))
-            finally:
-                acsd.stop()
-            floor_rates = []
-            ng = Nginx(tmp)
-            try:
-                for i in range(a.repeat):
-                    r = run_cpesim(bins, ng.url, common, a.duration + 120)
-                    floor_rates.append(r["sessions_per_s"])
-                    print("bench: nginx floor run %d: %.0f sessions/s" % (i + 1, r["sessions_per_s"]))
-            finally:
-                ng.stop()
-            res["acsd_sessions_per_s"] = median(acs_rates)
-            res["floor_sessions_per_s"] = median(floor_rates)
-            res["ratio_to_floor"] = res["acsd_sessions_per_s"] / res["floor_sessions_per_s"]
-
-            # (b) boot storm
-            storm = []
-            for i in range(a.repeat):
-                pg.psql("TRUNCATE devices, parameters, events CASCADE")
-                acsd = Acsd(bins, pg.dsn, ["--workers", "1"], log)
-                try:
-                    run_cpesim(bins, acsd.url, ["--count", str(a.storm), "--serial-prefix", "S",
-                                                "--sessions", str(a.storm), "--concurrency",
-                                                "2000"], 900)
-                    t0 = time.time()
-                    r = run_cpesim(bins, acsd.url, ["--count", str(a.storm), "--serial-prefix",
-                                                    "S", "--boot", "--sessions", str(a.storm),
-                                                    "--concurrency", str(a.storm)], 900)
-                    storm.append((time.time() - t0, r))
-                    print("bench: boot storm %d: %d devices in %.1f s (ok %d, failed %d, 503s %d)"
-                          % (i + 1, a.storm, storm[-1][0], r["sessions_ok"], r["sessions_failed"],
-                             r.get("http_503", 0)))
-                finally:
-                    acsd.stop()
-            res["storm_devices"] = a.storm
-            res["storm_seconds"] = median([s for s, _ in storm])
-
-            # (c) past capacity
-            cap = []
-            acsd = Acsd(bins, pg.dsn, ["--workers", "1", "--max-sessions", "50"], log)
-            try:
-                for i in range(a.repeat):
-                    r = run_cpesim(bins, acsd.url, ["--count", str(a.devices), "--serial-prefix",
-                                                    "B", "--periodic", "--concurrency", "1000",
-                                                    "--duration", str(a.duration)],
-                                   a.duration + 300)
-                    cap.append(r)
-                    print("bench: past capacity run %d: %d sessions ok, %d failed, %d 503s"
-                          % (i + 1, r["sessions_ok"], r["sessions_failed"], r.get("http_503", 0)))
-            finally:
-                acsd.stop()
-            res["capacity_503s"] = median([r.get("http_503", 0) for r in cap])
-            res["capacity_failed"] = max(r["sessions_failed"] for r in cap)
+            b.bootstrap()
+            if "a" in a.phases:
+                res["a"] = b.phase_a(a.workers)
+                if a.also_workers and a.also_workers != a.workers:
+                    res["a_workers_%d" % a.also_workers] = b.phase_a(a.also_workers, floor=False)
+            if "b" in a.phases:
+                res["b"] = b.phase_b()
+            if "c" in a.phases:
+                res["c"] = b.phase_c()
+    except Timeout as e:
+        print("bench: aborted: %s" % e)
+        raise SystemExit(3)
     finally:
+        signal.alarm(0)
+        b.cleanup()
+        if os.path.exists(b.log):
+            shutil.copyfile(b.log, b.keep_log)
         shutil.rmtree(tmp, ignore_errors=True)
-
-    print()
-    print("| figure | value |")
-    print("|---|---|")
-    print("| periodic sessions/s, acsd + PostgreSQL (median of %d) | %.0f |"
-          % (a.repeat, res["acsd_sessions_per_s"]))
-    print("| periodic sessions/s, nginx canned floor | %.0f |" % res["floor_sessions_per_s"])
-    print("| ratio acsd / floor | %.2f |" % res["ratio_to_floor"])
-    print("| boot storm, %d devices | %.1f s |" % (res["storm_devices"], res["storm_seconds"]))
-    print("| past capacity (max-sessions 50, concurrency 1000): 503s / failed | %d / %d |"
-          % (res["capacity_503s"], res["capacity_failed"]))
-    print(json.dumps(res))
+    res["machine"]["loadavg_end"] = loadavg()
+    res["total_s"] = round(time.monotonic() - t_start)
+    report(a, res, b.keep_log)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=2)
+    if "c" in res and res["c"]["admitted_failed"]:
+        print("bench: FAIL: admitted sessions failed past capacity")
+        return 1
+    return 0
+
+
+class Bench:
+    def __init__(self, a, bins, tmp):
+        self.a, self.bins, self.tmp = a, bins, tmp
+        self.log = os.path.join(tmp, "bench.log")
+        self.keep_log = os.path.join(tempfile.gettempdir(), "acsd-bench-last.log")
+        self.state = os.path.join(tmp, "fleet.state")
+        self.started = []
+        self.pg = self.meter = None
+        self.fleet = ["--count", str(a.devices), "--serial-prefix", PREFIX, "--seed", "1"]
+        placement = ("acsd/nginx on CPU 0, cpesim on CPU 1, PostgreSQL unpinned" if pin(0)
+                     else "unpinned (one CPU)")
+        self.res = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
+                    "placement": placement, "build": os.path.abspath(a.build),
+                    "args": {k: v for k, v in vars(a).items() if k != "json"}}
+
+    def acsd(self, workers, *extra):
+        d = Acsd(self.bins, self.pg.dsn, ["--workers", str(workers)] + list(extra), self.log)
+        self.started.append(d)
+        return d
+
+    def cleanup(self):
+        for sim in LIVE:
+            sim.kill()
+        for p in self.started:
+            try:
+                p.stop()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def events_count(self):
+        return int(self.pg.psql("SELECT count(*) FROM events"))
+
+    def bootstrap(self):
+        """The fleet: bootstrapped once ("0 BOOTSTRAP"), its state saved for (b)."""
+        n = self.a.devices
+        acsd = self.acsd(self.a.workers, "--retry-after", "2")
+        t0 = time.monotonic()
+        r = run_until_ok(self.bins, acsd.url, self.fleet + [
+            "--state", self.state, "--concurrency", "500", "--no-loop", "--duration", "600",
+            "--periodic-interval", "86400"], n, 600, self.log)
+        acsd.stop()
+        boot = {"seconds": round(time.monotonic() - t0, 1), "ok": r["sessions_ok"],
+                "503": r["http_503"], "failed": r["sessions_failed"]}
+        self.res["bootstrap"] = boot
+        print("bench: fleet of %d bootstrapped in %.1f s at concurrency 500 (ok %d, 503 %d)" % (
+            n, boot["seconds"], boot["ok"], boot["503"]))
+
+    def phase_a(self, workers, floor=True):
+        """(a) periodic throughput, acsd + PostgreSQL, then the nginx floor."""
+        a = self.a
+        common = self.fleet + ["--periodic", "--concurrency", str(a.concurrency), "--duration",
+                               str(a.duration), "--periodic-interval", "86400"]
+        runs_a = []
+        acsd = self.acsd(workers)
+        for i in range(a.repeat):
+            ev0, la = self.events_count(), loadavg()
+            if a.statements:
+                self.pg.psql("SELECT pg_stat_statements_reset()", user="postgres")
+            c0 = self.meter.snap(acsd.pid)
+            r = Cpesim(self.bins, acsd.url, common, self.log).wait(a.duration + 60)
+            c1 = self.meter.snap(acsd.pid)
+            stmts = self.statements(r["sessions_ok"]) if a.statements else None
+            ev = self.events_count() - ev0
+            cpu = CpuMeter.delta(c0, c1)
+            runs_a.append({"sessions_per_s": r["sessions_per_s"], "ok": r["sessions_ok"],
+                           "failed": r["sessions_failed"], "503": r["http_503"],
+                           "informs_acked": r["informs_acked"], "event_rows": ev,
+                           "session_ms": r["session_ms"], "inform_ms": r["inform_ms"],
+                           "cpu": cpu, "cpu_us_per_session": per_session(cpu, r["sessions_ok"]),
+                           "loadavg": la, "statements": stmts})
+            if stmts:
+                for st in stmts:
+                    print("bench:   %(calls)6d calls, per session: plan %(plan_us)4d us, exec "
+                          "%(exec_us)4d us  %(query)s" % st)
+            print("bench: (a) acsd (%d workers) run %d: %.0f sessions/s (ok %d, failed %d, 503 "
+                  "%d), session p50 %.1f ms p99 %.1f ms; %d informs acked, %d event rows; CPU "
+                  "us/session %s; machine busy %.0f%%" % (
+                      workers, i + 1, r["sessions_per_s"], r["sessions_ok"],
+                      r["sessions_failed"], r["http_503"], r["session_ms"]["p50"],
+                      r["session_ms"]["p99"], r["informs_acked"], ev,
+                      runs_a[-1]["cpu_us_per_session"], cpu["machine_busy_pct"]))
+            if ev < r["informs_acked"]:
+                raise RuntimeError("(a): %d Informs acknowledged but only %d event rows" % (
+                    r["informs_acked"], ev))
+        acsd.stop()
+        out = {"workers": workers, "acsd": runs_a,
+               "acsd_sessions_per_s": med([x["sessions_per_s"] for x in runs_a])}
+        if not floor:
+            return out
+        runs_f = []
+        ng = Nginx(self.tmp)
+        self.started.append(ng)
+        for i in range(a.repeat):
+            la = loadavg()
+            c0 = self.meter.snap(ng.pid)
+            r = Cpesim(self.bins, ng.url, common, self.log).wait(a.duration + 60)
+            c1 = self.meter.snap(ng.pid)
+            cpu = CpuMeter.delta(c0, c1)
+            runs_f.append({"sessions_per_s": r["sessions_per_s"], "ok": r["sessions_ok"],
+                           "failed": r["sessions_failed"], "session_ms": r["session_ms"],
+                           "cpu": cpu, "cpu_us_per_session": per_session(cpu, r["sessions_ok"]),
+                           "loadavg": la})
+            print("bench: (a) nginx floor run %d: %.0f sessions/s (failed %d), session p50 %.1f "
+                  "ms; CPU us/session %s; machine busy %.0f%%" % (
+                      i + 1, r["sessions_per_s"], r["sessions_failed"], r["session_ms"]["p50"],
+                      runs_f[-1]["cpu_us_per_session"], cpu["machine_busy_pct"]))
+        ng.stop()
+        out["floor"] = runs_f
+        out["floor_sessions_per_s"] = med([x["sessions_per_s"] for x in runs_f])
+        out["ratio"] = out["acsd_sessions_per_s"] / out["floor_sessions_per_s"]
+        return out
+
+    def statements(self, sessions):
+        """The statements acsd sent in the last run, by time (per session, in us)."""
+        rows = self.pg.psql(
+            "SELECT calls, total_plan_time, total_exec_time, left(regexp_replace(query, "
+            "'\\s+', ' ', 'g'), 60) FROM pg_stat_statements WHERE query NOT LIKE "
+            "'%pg_stat_statements%' AND calls > 0 ORDER BY total_plan_time + total_exec_time "
+            "DESC LIMIT 8", user="postgres")
+        out = []
+        for ln in rows.splitlines():
+            calls, plan, ex, q = ln.split("|", 3)
+            out.append({"calls": int(calls), "plan_us": round(float(plan) * 1000 / sessions),
+                        "exec_us": round(float(ex) * 1000 / sessions), "query": q})
+        return out
+
+    def phase_b(self):
+        """(b) boot storm: the whole fleet at once, "1 BOOT" (the state file knows them)."""
+        a, n = self.a, self.a.devices
+        storm = []
+        acsd = self.acsd(a.workers, "--retry-after", str(a.storm_retry_after))
+        for i in range(a.repeat):
+            la = loadavg()
+            c0 = self.meter.snap(acsd.pid)
+            r = run_until_ok(self.bins, acsd.url, self.fleet + [
+                "--state", self.state, "--duration", "600", "--periodic-interval", "86400"],
+                n, 600, self.log)
+            c1 = self.meter.snap(acsd.pid)
+            cpu = CpuMeter.delta(c0, c1)
+            storm.append({"seconds": r.get("active_s"), "ok": r["sessions_ok"],
+                          "started": r["sessions_started"], "failed": r["sessions_failed"],
+                          "503": r["http_503"], "failures": r["failures"],
+                          "inform_ms": r["inform_ms"], "max_in_flight": r["max_in_flight"],
+                          "cpu": cpu, "loadavg": la})
+            print("bench: (b) boot storm %d: %d devices in %.1f s (sessions started %d, ok %d, "
+                  "failed %d: %s; 503 %d; peak in flight %d; Inform p50 %.0f ms p99 %.0f ms; "
+                  "CPU s: acsd %.1f, PostgreSQL %.1f, cpesim %.1f, others %.1f; machine busy "
+                  "%.0f%%)" % (
+                      i + 1, n, r.get("active_s", -1), r["sessions_started"], r["sessions_ok"],
+                      r["sessions_failed"], {k: v for k, v in r["failures"].items() if v},
+                      r["http_503"], r["max_in_flight"], r["inform_ms"]["p50"],
+                      r["inform_ms"]["p99"], cpu["server_s"], cpu["pg_s"], cpu["cpesim_s"],
+                      cpu["others_s"], cpu["machine_busy_pct"]))
+            if r["sessions_ok"] < n:
+                raise RuntimeError("(b): only %d of %d devices completed" % (r["sessions_ok"], n))
+        acsd.stop()
+        return {"runs": storm, "devices": n, "retry_after": a.storm_retry_after,
+                "seconds": med([s["seconds"] for s in storm])}
+
+    def phase_c(self):
+        """(c) past capacity: a low --max-sessions under a much higher concurrency."""
+        a = self.a
+        cap = []
+        acsd = self.acsd(a.workers, "--max-sessions", str(a.capacity_max_sessions),
+                         "--retry-after", "1")
+        for i in range(a.repeat):
+            la = loadavg()
+            c0 = self.meter.snap(acsd.pid)
+            r = Cpesim(self.bins, acsd.url, self.fleet + [
+                "--periodic", "--concurrency", str(a.capacity_concurrency), "--duration",
+                str(a.duration), "--periodic-interval", "86400"], self.log).wait(a.duration + 60)
+            c1 = self.meter.snap(acsd.pid)
+            cpu = CpuMeter.delta(c0, c1)
+            other = r["sessions_failed"] - r["failures"]["503"]
+            cap.append({"started": r["sessions_started"], "ok": r["sessions_ok"],
+                        "503": r["failures"]["503"], "admitted": r["sessions_ok"] + other,
+                        "admitted_failed": other, "sessions_per_s": r["sessions_per_s"],
+                        "session_ms": r["session_ms"], "failures": r["failures"], "cpu": cpu,
+                        "cpu_us_per_started": per_session(cpu, r["sessions_started"]),
+                        "loadavg": la})
+            print("bench: (c) past capacity run %d: %d sessions started, %d refused with 503, "
+                  "%d admitted, %d of them failed; %.0f sessions/s admitted, session p50 %.1f "
+                  "ms p99 %.1f ms; CPU s: acsd %.1f, PostgreSQL %.1f, cpesim %.1f, others %.1f; "
+                  "machine busy %.0f%%" % (
+                      i + 1, r["sessions_started"], r["failures"]["503"], cap[-1]["admitted"],
+                      other, r["sessions_per_s"], r["session_ms"]["p50"],
+                      r["session_ms"]["p99"], cpu["server_s"], cpu["pg_s"], cpu["cpesim_s"],
+                      cpu["others_s"], cpu["machine_busy_pct"]))
+        acsd.stop()
+        return {"runs": cap, "max_sessions": a.capacity_max_sessions,
+                "concurrency": a.capacity_concurrency, "503": med([c["503"] for c in cap]),
+                "admitted": med([c["admitted"] for c in cap]),
+                "admitted_failed": max(c["admitted_failed"] for c in cap),
+                "sessions_per_s": med([c["sessions_per_s"] for c in cap])}
+
+
+def report(a, res, keep_log):
+    print()
+    print("| figure (median of %d; min-max) | value |" % a.repeat)
+    print("|---|---|")
+    ra = res.get("a")
+    if ra:
+        cpu_a = {k: med([x["cpu_us_per_session"][k] for x in ra["acsd"]]) for k in
+                 ra["acsd"][0]["cpu_us_per_session"]}
+        cpu_f = {k: med([x["cpu_us_per_session"][k] for x in ra["floor"]]) for k in
+                 ra["floor"][0]["cpu_us_per_session"]}
+        print("| (a) periodic sessions/s, acsd (%d workers) + PostgreSQL (concurrency %d, %d s) "
+              "| %s |" % (ra["workers"], a.concurrency, a.duration,
+                          spread([x["sessions_per_s"] for x in ra["acsd"]])))
+        rw = res.get("a_workers_%d" % a.also_workers)
+        if rw:
+            print("| (a) the same with acsd --workers %d | %s |" % (
+                rw["workers"], spread([x["sessions_per_s"] for x in rw["acsd"]])))
+        print("| (a) periodic sessions/s, nginx canned floor | %s |" % spread(
+            [x["sessions_per_s"] for x in ra["floor"]]))
+        print("| (a) ratio acsd / floor | %.2f |" % ra["ratio"])
+        print("| (a) session latency p50 / p99, acsd | %.1f / %.1f ms |" % (
+            med([x["session_ms"]["p50"] for x in ra["acsd"]]),
+            med([x["session_ms"]["p99"] for x in ra["acsd"]])))
+        print("| (a) CPU per session, acsd run: acsd / PostgreSQL / cpesim / irq+softirq / "
+              "others | %d / %d / %d / %d / %d us |" % (
+                  cpu_a["server_us"], cpu_a["pg_us"], cpu_a["cpesim_us"], cpu_a["softirq_us"],
+                  cpu_a["others_us"]))
+        print("| (a) CPU per session, floor run: nginx / cpesim / irq+softirq / others | %d / %d "
+              "/ %d / %d us |" % (cpu_f["server_us"], cpu_f["cpesim_us"], cpu_f["softirq_us"],
+                                 cpu_f["others_us"]))
+    rb = res.get("b")
+    if rb:
+        print("| (b) boot storm, %d devices at once (1 BOOT), to the last one's session | %s |"
+              % (rb["devices"], spread([s["seconds"] for s in rb["runs"]], "%.1f s")))
+        print("| (b) boot storm: 503s / sessions failed and retried | %s / %s |" % (
+            spread([s["503"] for s in rb["runs"]]), spread([s["failed"] for s in rb["runs"]])))
+    rc = res.get("c")
+    if rc:
+        print("| (c) past capacity (max-sessions %d, concurrency %d, %d s): 503s | %s |" % (
+            rc["max_sessions"], rc["concurrency"], a.duration,
+            spread([c["503"] for c in rc["runs"]])))
+        print("| (c) sessions admitted / of which failed (worst run) | %s / %d |" % (
+            spread([c["admitted"] for c in rc["runs"]]), rc["admitted_failed"]))
+        print("| (c) admitted sessions/s | %s |" % spread(
+            [c["sessions_per_s"] for c in rc["runs"]]))
+    print("bench: done in %d s; load average %s at the start, %s at the end; log: %s" % (
+        res["total_s"], res["machine"]["loadavg_start"], res["machine"]["loadavg_end"], keep_log))
+    print(json.dumps(res))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
