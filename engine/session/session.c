@@ -718,11 +718,20 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
     acs__session *b = acs_conn_data(c);
     if (b && b->st != ACS__S_DONE) s = b;
   }
+  bool empty = blank(req->body, req->body_len);
+  if (!s && !empty &&
+      atomic_load_explicit(&aw->app->sessions, memory_order_relaxed) >=
+          (long)aw->app->cfg->max_sessions) {
+    /* a request of no session is an Inform (or gets 8003): past capacity it
+     * is refused before it costs a parse and a hand-off */
+    atomic_fetch_add_explicit(&aw->app->sessions_rejected, 1, memory_order_relaxed);
+    reply_503(c, aw->app, "too many sessions in flight");
+    return;
+  }
   acs_arena a;
   acs_arena_init(&a, 16384);
   acs_cwmp_msg in;
   memset(&in, 0, sizeof in);
-  bool empty = blank(req->body, req->body_len);
   if (!empty) {
     acs_cwmp_error err;
     int rc = acs_cwmp_parse(req->body, req->body_len, &a, NULL, &in, &err);
