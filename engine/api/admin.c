@@ -264,13 +264,7 @@ void acs__api_audit_list(acs__api_req *r) {
     goto out;
   }
   queued = true;
-  acs__api_step(r, acs__api_list_done);
-  if (acs__api_begin(r) == 0) {
-    acs__api_query(r, page.text.data, page.n, (const char *const *)page.params, audit_page_cb);
-    acs__api_query(r, count.text.data, count.n, (const char *const *)count.params,
-                   acs__api_count_cb);
-    acs__api_sync(r);
-  }
+  acs__api_send_list(r, &page, &count, audit_page_cb);
 out:
   for (int i = 0; i < 5; i++) free(v[i]);
   acs__sql_free(&page);

@@ -211,6 +211,11 @@ void acs__api_count_cb(acs_pg_result *res, void *arg);
 void acs__api_ignore_cb(acs_pg_result *res, void *arg);
 /* A step's done that answers the list (or the store's failure). */
 void acs__api_list_done(acs__api_req *r);
+/* Sends a list's page statement (answered to page_cb) and its count in one
+ * transaction; acs__api_list_done answers once both are in. */
+struct acs__sql;
+void acs__api_send_list(acs__api_req *r, const struct acs__sql *page, const struct acs__sql *count,
+                        acs_pg_cb page_cb);
 /* The token id as text, for statements. */
 void acs__api_token_id(const acs__api_req *r, char out[24]);
 /* A digits-only cursor key (task and token ids): else 400, false. */

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "api/api_internal.h"
+#include "api/query.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
 
@@ -502,6 +503,17 @@ void acs__api_ignore_cb(acs_pg_result *res, void *arg) {
   acs__api_req *r = arg;
   acs__api_stmt_ok(r, res);
   acs__api_stmt_done(r);
+}
+
+void acs__api_send_list(acs__api_req *r, const acs__sql *page, const acs__sql *count,
+                        acs_pg_cb page_cb) {
+  acs__api_step(r, acs__api_list_done);
+  if (acs__api_begin(r) == 0) {
+    acs__api_query(r, page->text.data, page->n, (const char *const *)page->params, page_cb);
+    acs__api_query(r, count->text.data, count->n, (const char *const *)count->params,
+                   acs__api_count_cb);
+    acs__api_sync(r);
+  }
 }
 
 void acs__api_list_done(acs__api_req *r) {

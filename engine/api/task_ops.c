@@ -99,13 +99,7 @@ void acs__api_tasks_list(acs__api_req *r) {
     goto out;
   }
   queued = true;
-  acs__api_step(r, acs__api_list_done);
-  if (acs__api_begin(r) == 0) {
-    acs__api_query(r, page.text.data, page.n, (const char *const *)page.params, page_cb);
-    acs__api_query(r, count.text.data, count.n, (const char *const *)count.params,
-                   acs__api_count_cb);
-    acs__api_sync(r);
-  }
+  acs__api_send_list(r, &page, &count, page_cb);
 out:
   free(dev);
   free(st);
