@@ -35,6 +35,8 @@ import urllib.request
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, HERE)
+from simtest import Fail, bin_path, check, free_port, wait_for  # noqa: E402
 import pgtest  # noqa: E402
 
 SKIP = 77
@@ -42,27 +44,6 @@ COUNT = int(os.environ.get("CPESIM_TEST_COUNT", "1000"))
 PREFIX = "CT"
 OUI, PCLASS = "02CAFE", "HG181"
 
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def bin_path(name):
-    d = os.environ.get("ACS_BIN_DIR") or os.path.join(HERE, "..", "..", "build", "bin")
-    return os.path.join(d, name)
 
 
 def serial(i):
@@ -72,19 +53,6 @@ def serial(i):
 def dev_id(i):
     return "%s-%s-%s" % (OUI, PCLASS, serial(i))
 
-
-def wait_for(what, cond, timeout=60.0, step=0.1):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            v = cond()
-            if v:
-                return v
-        except (OSError, ValueError, KeyError) as e:
-            last = e
-        time.sleep(step)
-    raise Fail("timed out waiting for %s%s" % (what, " (%s)" % last if last else ""))
 
 
 class Proc:
