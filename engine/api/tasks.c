@@ -136,8 +136,9 @@ static bool parse_task(acs__api_req *r, const char **rpc, char **args_text, char
     return false;
   }
   *rpc = json_string_value(jrpc);
+  bool provision = strcmp(*rpc, ACS_RPC_PROVISION) == 0; /* run provisions, not an RPC */
   acs_cwmp_kind kind = acs_cwmp_kind_from_name(*rpc);
-  if (!acs_rpc_is_task_kind(kind)) {
+  if (!provision && !acs_rpc_is_task_kind(kind)) {
     acs__api_error(r, 400, "rpc: '%s' is not an RPC the ACS can send to a CPE", *rpc);
     return false;
   }
@@ -163,8 +164,9 @@ static bool parse_task(acs__api_req *r, const char **rpc, char **args_text, char
   acs_cwmp_msg msg;
   acs_arena_init(&arena, 0);
   memset(&msg, 0, sizeof msg);
-  int rc =
-      acs_rpc_from_json(kind, json_is_object(args) ? args : NULL, &arena, &msg, err, sizeof err);
+  int rc = provision ? acs_rpc_provision_check(args, err, sizeof err)
+                     : acs_rpc_from_json(kind, json_is_object(args) ? args : NULL, &arena, &msg,
+                                         err, sizeof err);
   acs_arena_free(&arena);
   if (rc) {
     if (rc == ACS_ENOMEM) {

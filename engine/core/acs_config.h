@@ -39,6 +39,8 @@ typedef struct acs_config {
   uint32_t pg_slow_ms;          /* store latency above which Informs get 503 (2000) */
   unsigned retry_after_s;       /* Retry-After of a 503 (30) */
   char *instance_id;            /* in session cookies; NULL: random at start */
+  unsigned fault_retry_base_s;  /* a faulted policy channel waits base x 2^retries (60) */
+  unsigned fault_retry_max_s;   /* ... at most this long (3600) */
   bool help;                    /* --help was given: print acs_config_usage() and exit */
   bool version;                 /* --version was given */
 } acs_config;

@@ -58,6 +58,10 @@ static const opt_def opts[] = {
      "store slower than this: new Informs get 503 (2000)"},
     {"retry-after", "ACS_RETRY_AFTER", OPT_UINT, OFF(retry_after_s), 1, 86400, "SECONDS",
      "Retry-After of a 503 (30)"},
+    {"fault-retry-base", "ACS_FAULT_RETRY_BASE", OPT_UINT, OFF(fault_retry_base_s), 0, 86400,
+     "SECONDS", "a faulted policy channel runs again after base x 2^retries (60)"},
+    {"fault-retry-max", "ACS_FAULT_RETRY_MAX", OPT_UINT, OFF(fault_retry_max_s), 0, 30 * 86400,
+     "SECONDS", "... capped at this (3600)"},
     {"instance-id", "ACS_INSTANCE_ID", OPT_STR, OFF(instance_id), 0, 0, "NAME",
      "this instance's name in session cookies (default: random)"},
     {"config", NULL, OPT_STR, OFF(config_file), 0, 0, "FILE", "read \"key = value\" lines"},
@@ -94,6 +98,8 @@ void acs_config_init(acs_config *cfg) {
   cfg->session_timeout_ms = 30000;
   cfg->pg_slow_ms = 2000;
   cfg->retry_after_s = 30;
+  cfg->fault_retry_base_s = 60;
+  cfg->fault_retry_max_s = 3600;
 }
 
 void acs_config_free(acs_config *cfg) {

@@ -187,6 +187,12 @@ void *acs_script_ctx(lua_State *L);
 acs_script_run *acs_script_run_of(lua_State *L);
 acs_script_chan *acs_script_chan_of(lua_State *L);
 
+/* Pushes a function that runs the named policy of the caller's run (its
+ * generation, its environment) inside the calling coroutine: what it reads
+ * may suspend the caller's channel like any host function, and its results
+ * are the call's. Returns 0, or ACS_ENOTFOUND (nothing pushed). */
+int acs_script_push_policy(lua_State *L, const char *name);
+
 /* Suspends the channel: the top nvalues values go to the engine (the channel
  * state becomes YIELD), and when the engine resumes it with acs_script_chan_resume()
  * its values become the host function's results (k NULL) or are handed to

@@ -330,3 +330,35 @@ int acs_script_yield(lua_State *L, int nvalues, lua_KContext ctx, lua_KFunction 
   lua_insert(L, -(nvalues + 1));
   return lua_yieldk(L, nvalues + 1, ctx, k);
 }
+
+/* --- a policy called from another (acs_script_push_policy) */
+
+static int acs__policy_call_k(lua_State *L, int status, lua_KContext k) {
+  (void)status;
+  (void)k;
+  return lua_gettop(L);
+}
+
+static int acs__policy_call(lua_State *L) {
+  int nargs = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1)); /* the chunk's function(_ENV, ...) */
+  lua_insert(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(2)); /* the run's environment */
+  lua_insert(L, 2);
+  lua_callk(L, nargs + 1, LUA_MULTRET, 0, acs__policy_call_k);
+  return acs__policy_call_k(L, LUA_OK, 0);
+}
+
+int acs_script_push_policy(lua_State *L, const char *name) {
+  acs_script_run *run = acs_script_run_of(L);
+  if (!run || !name) return ACS_ENOTFOUND;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref_gen);
+  if (lua_getfield(L, -1, name) != LUA_TFUNCTION) {
+    lua_pop(L, 2);
+    return ACS_ENOTFOUND;
+  }
+  lua_remove(L, -2);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref_env);
+  lua_pushcclosure(L, acs__policy_call, 2);
+  return 0;
+}

@@ -53,6 +53,14 @@ bool acs_rpc_is_task_kind(acs_cwmp_kind k);
  * ScheduleDownload, ChangeDUState): recorded as sent before they go out. */
 bool acs_rpc_is_one_shot(acs_cwmp_kind k);
 
+/* A task that is not an RPC: "run these provisions with these arguments"
+ * in the device's next session, args {"provisions": ["NAME", ...],
+ * "args": {...}}. */
+#define ACS_RPC_PROVISION "Provision"
+#define ACS_RPC_PROVISIONS_MAX 32
+/* 0, or ACS_EINVAL with the reason in err (names: 1..64 of [A-Za-z0-9_-/]). */
+int acs_rpc_provision_check(const json_t *args, char *err, size_t errlen);
+
 /* Fills out (kind, body; header fields untouched but zeroed) from args (an
  * object; NULL or null means {}). Works for every kind with a body (the
  * responses and CPE requests too) and for ACS_CWMP_FAULT in the shape

@@ -88,6 +88,7 @@ int acs_policy_read_tree(const char *dir, json_t **out, char *err, size_t errlen
   if (!rc) rc = read_sub(dir, "presets", files, err, errlen);
   if (!rc) rc = read_sub(dir, "alarms", files, err, errlen);
   if (!rc) rc = read_sub(dir, "jobs", files, err, errlen);
+  if (!rc) rc = read_sub(dir, "virtual", files, err, errlen);
   if (rc) {
     json_decref(files);
     return rc;
@@ -176,8 +177,10 @@ int acs_policy_vm_load_json(acs_policy_vm *pv, const json_t *files, char *err, s
   json_object_foreach((json_t *)files, key, v) {
     if (!json_is_string(v) ||
         (strncmp(key, "provisions/", 11) != 0 && strncmp(key, "presets/", 8) != 0 &&
-         strncmp(key, "alarms/", 7) != 0 && strncmp(key, "jobs/", 5) != 0)) {
-      snprintf(err, errlen, "%s: not a policy file (provisions/, presets/, alarms/ or jobs/NAME)",
+         strncmp(key, "alarms/", 7) != 0 && strncmp(key, "jobs/", 5) != 0 &&
+         strncmp(key, "virtual/", 8) != 0)) {
+      snprintf(err, errlen,
+               "%s: not a policy file (provisions/, presets/, alarms/, jobs/ or virtual/NAME)",
                key);
       rc = ACS_EINVAL;
       goto cleanup;

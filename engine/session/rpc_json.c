@@ -5,6 +5,7 @@
  * with a Value (its xsi:type), the "Op" selector of ChangeDUState operations
  * (an xsi:type on the wire), and the Fault, which has no body description:
  * it gets one below, in the codec's own terms. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -584,4 +585,37 @@ json_t *acs_rpc_to_json(const acs_cwmp_msg *msg) {
 fail:
   json_decref(o);
   return NULL;
+}
+
+int acs_rpc_provision_check(const json_t *args, char *err, size_t errlen) {
+  const json_t *list = json_is_object(args) ? json_object_get(args, "provisions") : NULL;
+  size_t n = json_array_size(list);
+  if (!json_is_array(list) || n == 0 || n > ACS_RPC_PROVISIONS_MAX) {
+    snprintf(err, errlen, "provisions: expected a list of 1 to %d provision names",
+             ACS_RPC_PROVISIONS_MAX);
+    return ACS_EINVAL;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const char *name = json_string_value(json_array_get(list, i));
+    size_t len = name ? strlen(name) : 0;
+    bool ok = len >= 1 && len <= 64 && name[0] != '/';
+    for (size_t j = 0; ok && j < len; j++)
+      ok = isalnum((unsigned char)name[j]) || strchr("_-/", name[j]) != NULL;
+    if (!ok || strstr(name, "..") || strstr(name, "//")) {
+      snprintf(err, errlen, "provisions[%zu]: expected a provision name such as \"refresh\"", i);
+      return ACS_EINVAL;
+    }
+  }
+  const char *key;
+  const json_t *v;
+  json_object_foreach((json_t *)args, key, v) {
+    if (strcmp(key, "provisions") == 0) continue;
+    if (strcmp(key, "args") == 0 && (json_is_object(v) || json_is_null(v))) continue;
+    if (strcmp(key, "args") == 0)
+      snprintf(err, errlen, "args: expected an object");
+    else
+      snprintf(err, errlen, "unknown key '%s' (expected provisions, args)", key);
+    return ACS_EINVAL;
+  }
+  return 0;
 }

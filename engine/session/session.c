@@ -162,6 +162,11 @@ void acs__sess_unref(acs__session *s) {
   for (size_t i = 0; i < s->ntags; i++) free(s->tags[i]);
   free(s->tags);
   free(s->recent_events);
+  free(s->policy_ctx);
+  free(s->tc.command_key);
+  free(s->tc.fault.string);
+  free(s->tc.start_time);
+  free(s->tc.complete_time);
   free(s->device_id);
   acs_arena_reset(&s->arena);
   acs_arena_reset(&e->req_arena);
@@ -387,11 +392,20 @@ static void marked_sent_cb(acs__session *s, int status) {
   send_outstanding(s);
 }
 
+static void actions_stored_cb(acs__session *s, int status);
+
 static void next_rpc(acs__session *s) {
   sess_ext *e = ext(s);
   char err[256];
   while (s->next_task < s->ntasks) {
     acs__task *task = &s->tasks[s->next_task++];
+    if (strcmp(task->rpc, ACS_RPC_PROVISION) == 0) {
+      /* run by the policy phase, which settles it */
+      if (!s->with_policies)
+        acs__sess_store_task_status(s, task->id, "fault", 8000,
+                                    "no policies: acsd runs without --policies");
+      continue;
+    }
     acs_cwmp_kind kind = acs_cwmp_kind_from_name(task->rpc);
     if (!acs_rpc_is_task_kind(kind)) {
       acs__sess_store_task_status(s, task->id, "fault", 8000, "not an ACS RPC");
@@ -447,9 +461,24 @@ static void next_rpc(acs__session *s) {
     send_outstanding(s);
     return;
   }
+  /* the one-shot actions the policies asked for become tasks, then go out */
+  if (s->with_policies && s->t->aw->pg && acs__policy_flush_actions(s, actions_stored_cb)) return;
   /* nothing more to do: 204 ends the session */
   sess_reply_msg(s, NULL, false);
   sess_end(s, NULL);
+}
+
+static void actions_stored_cb(acs__session *s, int status) {
+  if (s->st == ACS__S_DONE) {
+    sess_reply_msg(s, NULL, false);
+    return;
+  }
+  if (status) { /* not recorded: not sent; the next session asks again */
+    sess_reply_msg(s, NULL, false);
+    sess_end(s, "store unavailable");
+    return;
+  }
+  next_rpc(s);
 }
 
 static void result_stored_cb(acs__session *s, int status) {
@@ -506,6 +535,22 @@ static void cpe_request_stored_cb(acs__session *s, int status) {
   if (s->st != ACS__S_DONE) sess_wait_cpe(s);
 }
 
+static char *dup_or_null(const char *v) { return v ? strdup(v) : NULL; }
+
+/* The policies of this session see its TransferComplete (device.transfer). */
+static void remember_transfer(acs__session *s, const acs_cwmp_transfer_complete *tc) {
+  free(s->tc.command_key);
+  free(s->tc.fault.string);
+  free(s->tc.start_time);
+  free(s->tc.complete_time);
+  s->tc.command_key = dup_or_null(tc->command_key);
+  s->tc.fault.code = tc->fault.code;
+  s->tc.fault.string = dup_or_null(tc->fault.string);
+  s->tc.start_time = dup_or_null(tc->start_time);
+  s->tc.complete_time = dup_or_null(tc->complete_time);
+  s->had_tc = true;
+}
+
 static void on_cpe_request(acs__session *s) {
   sess_ext *e = ext(s);
   acs_cwmp_msg rsp;
@@ -518,6 +563,7 @@ static void on_cpe_request(acs__session *s) {
     sess_wait_cpe(s);
     return;
   }
+  if (in->kind == ACS_CWMP_TRANSFER_COMPLETE) remember_transfer(s, &in->u.transfer_complete);
   bool keep =
       in->kind == ACS_CWMP_TRANSFER_COMPLETE || in->kind == ACS_CWMP_AUTONOMOUS_TRANSFER_COMPLETE ||
       in->kind == ACS_CWMP_REQUEST_DOWNLOAD || in->kind == ACS_CWMP_DU_STATE_CHANGE_COMPLETE ||

@@ -14,6 +14,7 @@
 #include "session/acs_plan.h"
 #include "session/acs_policy.h"
 #include "session/acs_session.h"
+#include "store/acs_pg.h"
 
 #define ACS_SESSION_COOKIE "acsd_session"
 
@@ -79,6 +80,9 @@ struct acs__session {
   char **tags;
   size_t ntags;
   char *recent_events; /* "code\tlast hour\tlast day\n" lines */
+  char *policy_ctx;    /* JSON: last boots, the policies' actions, faults, secrets */
+  acs_cwmp_transfer_complete tc; /* this session's TransferComplete (strings owned) */
+  bool had_tc;
   acs__policy *pol;
 };
 
@@ -120,10 +124,22 @@ void acs__sess_store_fault_clear(acs__session *s, const char *channel);
 void acs__sess_store_alarm(acs__session *s, const char *rule, const char *key, const char *severity,
                            const char *message);
 
+/* A statement of the policy runtime in the group commit: params are
+ * copied; rows (may be NULL) sees the rows of each successful attempt (the
+ * last one is the one committed) before done (may be NULL) runs. Returns 0
+ * or an error (nothing submitted). */
+typedef void (*acs__sess_rows_fn)(acs__session *s, const acs_pg_result *r, void *arg);
+int acs__sess_store_sql(acs__session *s, const char *sql, int n, const char *const *params,
+                        acs__sess_rows_fn rows, void *arg, acs__sess_done_fn done);
+
 /* policy.c: the session's policy phase, after its tasks. Fills out with
  * the next RPC of the planner and returns true, or returns false when every
  * policy is done. */
 bool acs__policy_next(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out);
+/* After the policy phase: the one-shot actions the policies asked for
+ * (tasks to create). Submits their insertion and returns true when there
+ * are any: done then runs with the new tasks appended to s->tasks. */
+bool acs__policy_flush_actions(acs__session *s, acs__sess_done_fn done);
 /* The CPE's answer to the planner's RPC sent. */
 void acs__policy_answer(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp);
 void acs__policy_free(acs__session *s);

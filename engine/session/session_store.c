@@ -26,7 +26,8 @@ typedef enum {
   OP_FAULT,
   OP_FAULT_CLEAR,
   OP_ALARM_RAISE,
-  OP_ALARM_CLEAR
+  OP_ALARM_CLEAR,
+  OP_SQL
 } op_kind;
 
 typedef struct sess_op {
@@ -48,6 +49,13 @@ typedef struct sess_op {
   char **tags;
   size_t ntags;
   char *channel, *provision; /* OP_FAULT, OP_FAULT_CLEAR; OP_ALARM_*: rule, key */
+  char *ctx;                 /* OP_INFORM with policies: the policy context */
+  /* OP_SQL */
+  const char *sql;
+  int nparams;
+  char **params;
+  acs__sess_rows_fn rows_fn;
+  void *rows_arg;
 } sess_op;
 
 static void free_tasks(acs__task *t, size_t n) {
@@ -72,6 +80,9 @@ static void op_free(sess_op *op) {
   free(op->provision);
   free(op->text);
   free(op->json);
+  free(op->ctx);
+  for (int i = 0; i < op->nparams; i++) free(op->params[i]);
+  free(op->params);
   free(op);
 }
 
@@ -186,13 +197,34 @@ static const char sql_dm[] =
     "1000)::bigint\n"
     "FROM parameters WHERE device_id = $1";
 static const char sql_tags[] = "SELECT unnest(tags) FROM devices WHERE id = $1";
+/* The rest of what policies see, in one row: the device's last boots (this
+ * Inform's included), the one-shot actions policies asked for (newest
+ * first), the faulted channels with their back-off, and the sealed
+ * secrets. */
+#define MS_OF(x) "(extract(epoch FROM " x ") * 1000)::bigint"
+static const char sql_policy_ctx[] =
+    "SELECT json_build_object('last_boot', " MS_OF("d.last_boot") ",\n"
+    "  'last_bootstrap', " MS_OF("d.last_bootstrap") ",\n"
+    "  'actions', (SELECT coalesce(json_agg(json_build_object('key', t.command_key,\n"
+    "      'rpc', t.rpc, 'status', t.status, 'fault_code', t.fault_code,\n"
+    "      'fault_string', t.fault_string)), '[]') FROM (SELECT * FROM tasks\n"
+    "      WHERE device_id = $1 AND created_by LIKE 'policy:%' AND command_key IS NOT NULL\n"
+    "      ORDER BY id DESC LIMIT 200) t),\n"
+    "  'faults', (SELECT coalesce(json_agg(json_build_object('channel', f.channel,\n"
+    "      'retries', f.retries, 'last_at', " MS_OF("f.last_at") ",\n"
+    "      'next_retry_at', " MS_OF("f.next_retry_at") ")), '[]')\n"
+    "      FROM faults f WHERE f.device_id = $1),\n"
+    "  'secrets', (SELECT coalesce(json_agg(json_build_object('name', x.name,\n"
+    "      'sealed', encode(x.ciphertext, 'base64'), 'key_id', x.key_id)), '[]')\n"
+    "      FROM device_secrets x WHERE x.device_id = $1))::text\n"
+    "FROM devices d WHERE d.id = $1";
 
 static const char sql_fault[] =
     "INSERT INTO faults AS f (device_id, channel, code, message, detail)\n"
     "VALUES ($1, $2, $3, $4, jsonb_build_object('provision', $5::text))\n"
     "ON CONFLICT (device_id, channel) DO UPDATE SET code = excluded.code,\n"
     "  message = excluded.message, detail = excluded.detail, retries = f.retries + 1,\n"
-    "  last_at = now()";
+    "  last_at = now(), next_retry_at = NULL";
 static const char sql_alarm_raise[] =
     "INSERT INTO alarms AS a (device_id, rule, instance_key, severity, message)\n"
     "VALUES ($1, $2, $3, $4, $5)\n"
@@ -384,6 +416,18 @@ static void refreshed_read_cb(acs_pg_result *r, void *arg) {
   json_decref(m);
 }
 
+static void ctx_read_cb(acs_pg_result *r, void *arg) {
+  sess_op *op = arg;
+  if (r->status || r->ntuples != 1) return;
+  free(op->ctx);
+  op->ctx = strdup(acs_pg_getvalue(r, 0, 0));
+}
+
+static void sql_rows_cb(acs_pg_result *r, void *arg) {
+  sess_op *op = arg;
+  if (r->status == 0 && op->rows_fn) op->rows_fn(op->s, r, op->rows_arg);
+}
+
 static void rows_cb(acs_pg_result *r, void *arg) {
   sess_op *op = arg;
   if (r->status == 0) op->rows = op->check_only ? r->ntuples : acs_pg_cmd_tuples(r);
@@ -447,6 +491,7 @@ static int build_inform(acs_pg *c, sess_op *op) {
     if ((rc = acs_pg_query(c, sql_dm, 1, pd, 0, dm_read_cb, op))) goto cleanup;
     if ((rc = acs_pg_query(c, sql_tags, 1, pd, 0, tags_read_cb, op))) goto cleanup;
     if ((rc = acs_pg_query(c, sql_recent_events, 1, pd, 0, recent_read_cb, op))) goto cleanup;
+    if ((rc = acs_pg_query(c, sql_policy_ctx, 1, pd, 0, ctx_read_cb, op))) goto cleanup;
     rc = acs_pg_query(c, sql_refreshed_read, 1, pd, 0, refreshed_read_cb, op);
   }
 cleanup:
@@ -643,6 +688,9 @@ static int op_build(acs_pg *c, void *arg) {
       const char *p[3] = {s->device_id, op->channel, op->provision};
       return acs_pg_query(c, sql_alarm_clear, 3, p, 0, NULL, NULL);
     }
+    case OP_SQL:
+      return acs_pg_query(c, op->sql, op->nparams, (const char *const *)op->params, 0,
+                          sql_rows_cb, op);
     case OP_EVENT: {
       const char *name = acs_cwmp_kind_name(op->rsp->kind);
       const char *p[4] = {s->device_id, name, op->text, op->json};
@@ -680,6 +728,9 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
         free(s->recent_events);
         s->recent_events = op->json;
         op->json = NULL;
+        free(s->policy_ctx);
+        s->policy_ctx = op->ctx;
+        op->ctx = NULL;
       }
     } else if (op->kind == OP_MARK_SENT && op->rows == 0 && s->outstanding == op->task) {
       s->outstanding = NULL; /* no longer pending: cancelled or expired meanwhile */
@@ -841,4 +892,27 @@ static void alarm_op(acs__session *s, op_kind kind, const char *rule, const char
 void acs__sess_store_alarm(acs__session *s, const char *rule, const char *key, const char *severity,
                            const char *message) {
   alarm_op(s, severity ? OP_ALARM_RAISE : OP_ALARM_CLEAR, rule, key, severity, message);
+}
+
+int acs__sess_store_sql(acs__session *s, const char *sql, int n, const char *const *params,
+                        acs__sess_rows_fn rows, void *arg, acs__sess_done_fn done) {
+  if (!s->t->aw->batch) return ACS_EUNAVAILABLE;
+  sess_op *op = op_new(OP_SQL, done);
+  if (!op) return ACS_ENOMEM;
+  op->sql = sql;
+  op->rows_fn = rows;
+  op->rows_arg = arg;
+  op->params = calloc((size_t)n + 1, sizeof *op->params);
+  if (!op->params) {
+    op_free(op);
+    return ACS_ENOMEM;
+  }
+  op->nparams = n;
+  for (int i = 0; i < n; i++) {
+    if (params[i] && !(op->params[i] = strdup(params[i]))) {
+      op_free(op);
+      return ACS_ENOMEM;
+    }
+  }
+  return submit(s, op, 0);
 }

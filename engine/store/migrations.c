@@ -312,12 +312,24 @@ static const char v5_sql[] =
     "  last_status text\n"
     ");\n";
 
+/* Version 10: the policy runtime. One-shot actions of policies (a reboot,
+ * a firmware download) are tasks created by 'policy:PROVISION' with a
+ * CommandKey that names the action, looked up by device and key so that
+ * each happens once. A faulted channel runs again after a back-off, or at
+ * next_retry_at when an operator asks (IF NOT EXISTS: the faults API's own
+ * version adds the same column). */
+static const char v10_sql[] =
+    "ALTER TABLE faults ADD COLUMN IF NOT EXISTS next_retry_at timestamptz;\n"
+    "CREATE INDEX tasks_policy_actions ON tasks (device_id, command_key)\n"
+    "  WHERE created_by LIKE 'policy:%';\n";
+
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
     {2, "tasks by device", v2_sql},
     {3, "device queries", v3_sql},
     {4, "policy generations", v4_sql},
     {5, "alarms and fleet jobs", v5_sql},
+    {10, "policy actions and fault back-off", v10_sql},
 };
 
 const size_t acs_store_migrations_count =

@@ -10,10 +10,15 @@
  *  - faults has one row for "broken" (script.error, the message, the
  *    provision) and one for "looping" (script.timeout), none for "healthy";
  *    `fine` completing in the broken channel does not clear its fault;
- *  - a second session with the same tree: the rows stay, retries 1;
+ *  - back-off (acsd runs with --fault-retry-base 3): a second session
+ *    right away skips the faulted channels (their provisions do not run,
+ *    retries stay 0) while "healthy" runs; once 3 s have passed the next
+ *    session runs them again: retries 1, so the wait is now 6 s;
  *  - the fixed tree pushed with `acsd policies push`: once the device's
- *    worker has loaded it, the next session clears both rows and the fixed
- *    provisions run. */
+ *    worker has loaded it, a session inside the 6 s still skips them; after
+ *    an operator's retry (faults.next_retry_at = now(), what POST
+ *    /api/v1/faults/{device}/{channel}/retry writes) the next session clears
+ *    both rows and the fixed provisions run. */
 #include "policy_test.h"
 
 static cs_acsd acsd;
@@ -84,7 +89,8 @@ int main(void) {
   pt_tree_new(v2, sizeof v2);
   write_tree(v1, false);
   write_tree(v2, true);
-  const char *extra[] = {"--policies", v1, NULL};
+  const char *extra[] = {"--policies", v1, "--fault-retry-base", "3", "--fault-retry-max", "60",
+                         NULL};
   if (cs_acsd_start(&acsd, 2, extra) != 0) return 1;
 
   cs_cpe c;
@@ -125,14 +131,29 @@ int main(void) {
   CHECK(cs_acsd_log_count(&acsd, "fine in the broken channel 4711") == 1);
   CHECK(cs_acsd_log_count(&acsd, "raises (channel broken): script.error") == 1);
 
-  /* 2. again: the rows stay, counted */
+  /* 2. right away: the faulted channels wait (3 s x 2^0), healthy runs */
   n = pt_session(&c, &m, "2 PERIODIC", &t);
-  printf("session 2 (same tree): %d RPCs: %s\n", n, pt_describe(&t, desc, sizeof desc));
+  printf("session 2 (same tree, in back-off): %d RPCs: %s\n", n, pt_describe(&t, desc, sizeof desc));
+  CHECK(n >= 1);
+  CHECK(cs_acsd_log_count(&acsd, "healthy done 4711") == 2);
+  CHECK(cs_acsd_log_count(&acsd, "raises (channel broken): script.error") == 1);
+  CHECK(cs_acsd_log_count(&acsd, "fine in the broken channel 4711") == 1);
+  CHECK(pt_wait_sql(pg,
+                    "SELECT string_agg(channel || '=' || retries, ',' ORDER BY channel) FROM "
+                    "faults WHERE device_id = $1",
+                    d, "broken=0,looping=0", 3000) >= 0);
+
+  /* ... and after the wait they run (and fault) again: retries 1 */
+  cs_sleep_ms(3300);
+  n = pt_session(&c, &m, "2 PERIODIC", &t);
+  printf("session 3 (same tree, after 3.3 s): %d RPCs: %s\n", n,
+         pt_describe(&t, desc, sizeof desc));
   CHECK(n >= 1);
   CHECK(pt_wait_sql(pg,
                     "SELECT string_agg(channel || '=' || retries, ',' ORDER BY channel) FROM "
                     "faults WHERE device_id = $1",
                     d, "broken=1,looping=1", 3000) >= 0);
+  CHECK(cs_acsd_log_count(&acsd, "raises (channel broken): script.error") == 2);
 
   /* 3. the fixed tree, pushed; the device's worker (0) loads it within 2 s */
   char out[2048];
@@ -149,15 +170,25 @@ int main(void) {
   printf("worker 0 loaded generation 2 %llu ms after the push returned\n",
          (unsigned long long)(cs_now_ms() - t1));
   CHECK(cs_now_ms() - t1 <= 2000);
+  /* still inside the 6 s: skipped, fixed or not */
   n = pt_session(&c, &m, "2 PERIODIC", &t);
-  printf("session 3 (fixed tree): %d RPCs: %s\n", n, pt_describe(&t, desc, sizeof desc));
+  printf("session 4 (fixed tree, in back-off): %d RPCs: %s\n", n,
+         pt_describe(&t, desc, sizeof desc));
+  CHECK(n >= 1);
+  CHECK(cs_acsd_log_count(&acsd, "raises fixed 4711") == 0);
+  CHECK_INT(atoi(qs(pg, "SELECT count(*) FROM faults WHERE device_id = $1", d, NULL)), 2);
+  /* an operator's retry makes them eligible now */
+  PQclear(PQexecParams(pg, "UPDATE faults SET next_retry_at = now() WHERE device_id = $1", 1,
+                       NULL, (const char *const[]){d}, NULL, NULL, 0));
+  n = pt_session(&c, &m, "2 PERIODIC", &t);
+  printf("session 5 (fixed tree, retried): %d RPCs: %s\n", n, pt_describe(&t, desc, sizeof desc));
   CHECK(n >= 1);
   long long ms = wait_faults(d, 0);
   printf("fault rows cleared %lld ms after the session\n", ms);
   CHECK(ms >= 0);
   CHECK(cs_acsd_log_count(&acsd, "raises fixed 4711") == 1);
   CHECK(cs_acsd_log_count(&acsd, "loops fixed 500500") == 1);
-  CHECK(cs_acsd_log_count(&acsd, "healthy done 4711") == 3);
+  CHECK(cs_acsd_log_count(&acsd, "healthy done 4711") == 5);
 
   cm_free(&m);
   cs_cpe_free(&c);

@@ -1,0 +1,89 @@
+/* policy_internal.h: what the files of the policy runtime share
+ * (policy.c: the phase in a session; policy_host.c: the host functions;
+ * policy_preset.c: which provisions run). Not a public header. */
+#ifndef ACS_POLICY_INTERNAL_H
+#define ACS_POLICY_INTERNAL_H
+
+#include <jansson.h>
+#include <lua.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "session/session_internal.h"
+
+#define ACS__POLICY_MAX_ROUNDS 32
+
+typedef struct pdecl {
+  acs_decl d;  /* strings owned */
+  char *error; /* the CPE's fault, once it failed */
+  bool failed;
+} pdecl;
+
+typedef struct pchan {
+  acs_script_chan *ch;
+  char *channel; /* the faults table's channel */
+  char *provision;
+  int64_t task_id; /* a Provision task's channel: the task records the outcome */
+  bool waiting;    /* suspended in acs.read / acs.commit */
+  bool done;       /* completed */
+  bool faulted;    /* its fault is in the faults table (or the task's) */
+} pchan;
+
+struct acs__policy {
+  acs_script_run *run;
+  pchan *chans;
+  size_t nchans, capchans;
+  pdecl *decls;
+  size_t ndecls, capdecls;
+  acs_arena plan_arena;
+  acs_plan plan;
+  size_t plan_next;
+  int rounds;
+  bool started;
+  bool over;       /* the policy phase ended, faults cleared */
+  bool rpc_failed; /* the last planner RPC got a fault */
+  bool split_gpv;  /* a GetParameterValues of several names got 9005: one name per RPC */
+  char last_fault[160];
+  json_t *ctx;     /* the session's policy context (s->policy_ctx), or NULL */
+  json_t *actions; /* one-shot actions asked for: [{rpc, args, key, by}] */
+  json_t *secrets; /* secrets to seal once their declaration succeeded: [{name, value, decl}] */
+  acs__task *new_tasks; /* the actions' tasks, read back by the last attempt */
+  size_t nnew_tasks;
+  acs__sess_done_fn flush_done;
+};
+
+/* policy.c */
+/* Would the planner do anything for this declaration alone? */
+bool acs__policy_needs_work(acs__session *s, const pdecl *d);
+void acs__policy_chan_add(acs__policy *p, acs_script_chan *ch, const char *channel,
+                          const char *provision);
+/* Records how the channel stopped (a fault goes to the faults table). */
+void acs__policy_chan_stopped(acs__session *s, pchan *c, int st);
+
+/* policy_host.c */
+/* The session of a policy's coroutine (raises outside a session). */
+acs__session *acs__policy_sess(lua_State *L);
+/* An Inform parameter's value by the end of its name ("DeviceInfo.SoftwareVersion"). */
+const char *acs__policy_inform_param(const acs__session *s, const char *suffix);
+/* Pushes a JSON value as Lua (objects and arrays as tables, depth-bounded). */
+void acs__policy_push_json(lua_State *L, const json_t *v, int depth);
+
+/* policy_actions.c: host functions of one-shot actions, tags, clear() and
+ * virtual parameters */
+int l_acs_action(lua_State *L);        /* acs.action(rpc, args, key) -> state, code, message */
+int l_acs_action_status(lua_State *L); /* acs.action_status(key) -> state, code, message | nil */
+int l_acs_tag(lua_State *L);           /* acs.tag(name, on) */
+int l_acs_clear(lua_State *L);         /* acs.clear(path) */
+int l_acs_virtual(lua_State *L);       /* acs.virtual(name) -> function | nil */
+int l_acs_virtual_store(lua_State *L); /* acs.virtual_store(name, value, type, writable) */
+
+/* policy_preset.c */
+/* Runs the presets files and starts the provisions of the presets that
+ * match (events, precondition, schedule; channels in back-off skipped). */
+void acs__policy_start_presets(acs__session *s, acs_policy_vm *pv);
+/* Starts provisions/NAME in channel with args (a JSON object or NULL). */
+void acs__policy_start_provision_json(acs__session *s, const char *name, const char *channel,
+                                      const json_t *args, int64_t task_id);
+
+#endif

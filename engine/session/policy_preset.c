@@ -1,0 +1,335 @@
+/* policy_preset.c: which provisions run in a session. Every presets file
+ * returns one preset or a list; a preset matches when the Inform carries
+ * one of its events (or it names none), its precondition holds (device
+ * fields, parameters, tags) and, with a schedule, the session falls inside
+ * the schedule's window, at or after this device's own place in it (a
+ * stable spread, so a fleet does not come all at once). Matching presets
+ * start their provisions heaviest first, each provision in its preset's
+ * channel; a channel that faulted waits base x 2^retries (capped, the
+ * config's fault-retry-base / fault-retry-max) before it runs again, unless
+ * an operator asked for a retry (faults.next_retry_at). */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/acs_err.h"
+#include "core/acs_log.h"
+#include "script/acs_script.h"
+#include "session/acs_cron.h"
+#include "session/policy_internal.h"
+
+typedef struct prov_args {
+  lua_State *from;
+  int ref; /* the args table in the registry, or LUA_NOREF */
+} prov_args;
+
+/* A stable number in [0, 1) for this device and salt (FNV-1a). */
+static double spread_of(const char *device_id, const char *salt) {
+  uint32_t h = 2166136261u;
+  for (const char *p = salt; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+  for (const char *p = device_id; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+  return h / 4294967296.0;
+}
+
+/* schedule = "CRON" or {cron = "CRON", window = SECONDS (3600), spread =
+ * true (half the window) | SECONDS | false}: the window opens at each
+ * time the cron expression names; this device's part of it starts spread
+ * x (a stable fraction) later. */
+static bool schedule_matches(acs__session *s, lua_State *L, const char *file) {
+  int t = lua_getfield(L, -1, "schedule");
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return true;
+  }
+  const char *expr = NULL;
+  lua_Integer window = 3600, spread = 0;
+  if (t == LUA_TSTRING) {
+    expr = lua_tostring(L, -1);
+  } else if (t == LUA_TTABLE) {
+    lua_getfield(L, -1, "cron");
+    expr = lua_tostring(L, -1);
+    lua_pop(L, 1); /* the string stays alive in the table */
+    lua_getfield(L, -1, "window");
+    if (lua_isinteger(L, -1)) window = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    int st = lua_getfield(L, -1, "spread");
+    if (st == LUA_TBOOLEAN) spread = lua_toboolean(L, -1) ? window / 2 : 0;
+    if (st == LUA_TNUMBER) spread = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+  acs_cron c;
+  char err[160] = "not a string or table";
+  bool ok = expr && window >= 60 && window <= 31 * 86400 && spread >= 0 && spread < window &&
+            acs_cron_parse(expr, &c, err, sizeof err) == 0;
+  if (!ok) {
+    acs_log(ACS_LOG_WARN, "policy", "%s: %s: schedule ignored, the preset does not match: %s",
+            s->device_id, file, expr && window >= 60 && spread < window ? err
+                                   : "window must be 60 s to 31 days, spread less than it");
+    lua_pop(L, 1);
+    return false;
+  }
+  char salt[300];
+  snprintf(salt, sizeof salt, "%s|%s", file, expr);
+  lua_pop(L, 1);
+  int64_t now = acs_policy_now_ms() / 1000;
+  int64_t tick = acs_cron_prev(&c, now, (int64_t)window - 1);
+  if (tick < 0) return false;
+  return now >= tick + (int64_t)(spread_of(s->device_id, salt) * (double)spread);
+}
+
+/* Has channel faulted too lately to run again? */
+static bool channel_backoff(acs__session *s, const char *channel) {
+  const json_t *faults = json_object_get(s->pol->ctx, "faults");
+  for (size_t i = 0; i < json_array_size(faults); i++) {
+    const json_t *f = json_array_get(faults, i);
+    const char *c = json_string_value(json_object_get(f, "channel"));
+    if (!c || strcmp(c, channel) != 0) continue;
+    int64_t now = acs_policy_now_ms();
+    const json_t *next = json_object_get(f, "next_retry_at");
+    if (json_is_integer(next)) return now < json_integer_value(next);
+    const acs_config *cfg = s->t->aw->app->cfg;
+    int64_t retries = json_integer_value(json_object_get(f, "retries"));
+    int64_t delay = cfg->fault_retry_base_s;
+    for (int64_t k = 0; k < retries && delay < (int64_t)cfg->fault_retry_max_s; k++) delay *= 2;
+    if (delay > (int64_t)cfg->fault_retry_max_s) delay = cfg->fault_retry_max_s;
+    bool wait = now < json_integer_value(json_object_get(f, "last_at")) + delay * 1000;
+    if (wait)
+      acs_log(ACS_LOG_DEBUG, "policy", "%s: channel %s faulted %lld times: waits %lld s",
+              s->device_id, channel, (long long)retries + 1, (long long)delay);
+    return wait;
+  }
+  return false;
+}
+
+static void push_args(lua_State *L, void *ud) {
+  prov_args *a = ud;
+  if (a->ref == LUA_NOREF) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, a->ref);
+  /* the args table: copy its string/number/boolean fields, one level */
+  int src = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, src)) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_settable(L, src - 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* Does the preset on top of L match this session? */
+static bool preset_matches(acs__session *s, lua_State *L, const char *file) {
+  const acs_cwmp_inform *in = &s->inform.u.inform;
+  bool ok = true;
+  if (lua_getfield(L, -1, "events") == LUA_TTABLE) {
+    bool any = false;
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer i = 1; i <= n && !any; i++) {
+      lua_rawgeti(L, -1, i);
+      const char *ev = lua_tostring(L, -1);
+      for (size_t j = 0; ev && j < in->events.n && !any; j++)
+        any = in->events.v[j].code && strcmp(in->events.v[j].code, ev) == 0;
+      lua_pop(L, 1);
+    }
+    ok = any || n == 0;
+  }
+  lua_pop(L, 1);
+  if (!ok) return false;
+  if (lua_getfield(L, -1, "precondition") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (ok && lua_next(L, -2)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+      if (!k) {
+        ok = false;
+      } else if (strcmp(k, "tags") == 0 && lua_istable(L, -1)) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n && ok; i++) {
+          lua_rawgeti(L, -1, i);
+          const char *tag = lua_tostring(L, -1);
+          bool has = false;
+          for (size_t j = 0; tag && j < s->ntags && !has; j++) has = !strcmp(s->tags[j], tag);
+          ok = has;
+          lua_pop(L, 1);
+        }
+      } else {
+        const char *want = lua_tostring(L, -1);
+        const char *have = NULL;
+        const acs_cwmp_device_id *d = &in->device_id;
+        if (!strcmp(k, "oui"))
+          have = d->oui;
+        else if (!strcmp(k, "product_class"))
+          have = d->product_class;
+        else if (!strcmp(k, "serial_number"))
+          have = d->serial_number;
+        else if (!strcmp(k, "manufacturer"))
+          have = d->manufacturer;
+        else if (!strcmp(k, "software_version"))
+          have = acs__policy_inform_param(s, "DeviceInfo.SoftwareVersion");
+        else {
+          const acs_dm_param *pm = acs_dm_get(&s->dm, k);
+          have = pm ? pm->value : NULL;
+        }
+        ok = want && have && strcmp(want, have) == 0;
+      }
+      lua_pop(L, 1);
+    }
+    if (!ok) lua_pop(L, 1); /* the key left by an early stop */
+  }
+  lua_pop(L, 1);
+  return ok && schedule_matches(s, L, file);
+}
+
+typedef struct match {
+  double weight;
+  int order;
+  int ref; /* the preset table */
+  lua_State *L;
+} match;
+
+static int cmp_match(const void *a, const void *b) {
+  const match *x = a, *y = b;
+  if (x->weight != y->weight) return x->weight < y->weight ? 1 : -1;
+  return x->order - y->order;
+}
+
+static void start_provision(acs__session *s, const char *name, const char *channel, lua_State *from,
+                            int args_ref) {
+  acs__policy *p = s->pol;
+  char full[256];
+  snprintf(full, sizeof full, "provisions/%s", name);
+  prov_args a = {from, args_ref};
+  acs_script_chan *ch = NULL;
+  int st = acs_script_run_call_fn(p->run, full, push_args, &a, &ch);
+  if (st < 0 || !ch) {
+    acs_log(ACS_LOG_WARN, "policy", "%s: provision %s: %s", s->device_id, name,
+            st == ACS_ENOTFOUND ? "no such provision" : acs_strerror(st));
+    acs__sess_store_fault(s, channel, "script.missing",
+                          st == ACS_ENOTFOUND ? "no such provision" : acs_strerror(st), name);
+    acs__policy_chan_add(p, NULL, channel, name); /* no channel to run: only its fault */
+    p->chans[p->nchans - 1].faulted = true;
+    return;
+  }
+  acs__policy_chan_add(p, ch, channel, name);
+  acs__policy_chan_stopped(s, &p->chans[p->nchans - 1], st);
+}
+
+void acs__policy_start_presets(acs__session *s, acs_policy_vm *pv) {
+  acs__policy *p = s->pol;
+  match *m = NULL;
+  size_t nm = 0, capm = 0;
+  int order = 0;
+  for (size_t i = 0; i < pv->npresets; i++) {
+    const char *name = pv->presets[i];
+    acs_script_chan *ch = NULL;
+    int st = acs_script_run_call(p->run, name, NULL, &ch);
+    if (st < 0 || !ch) continue;
+    acs__policy_chan_add(p, ch, name, name);
+    acs__policy_chan_stopped(s, &p->chans[p->nchans - 1], st);
+    if (st != ACS_SCRIPT_DONE) continue;
+    int nv = 0;
+    lua_State *T = acs_script_chan_values(ch, &nv);
+    if (!T || nv < 1 || !lua_istable(T, -1)) continue;
+    /* a single preset or a list of them */
+    lua_getfield(T, -1, "provisions");
+    bool single = !lua_isnil(T, -1);
+    lua_pop(T, 1);
+    lua_Integer n = single ? 1 : (lua_Integer)lua_rawlen(T, -1);
+    for (lua_Integer k = 1; k <= n; k++) {
+      if (single) {
+        lua_pushvalue(T, -1);
+      } else {
+        lua_rawgeti(T, -1, k);
+      }
+      if (!lua_istable(T, -1) || !preset_matches(s, T, name)) {
+        lua_pop(T, 1);
+        continue;
+      }
+      lua_getfield(T, -1, "weight");
+      double w = lua_isnumber(T, -1) ? lua_tonumber(T, -1) : 0;
+      lua_pop(T, 1);
+      if (nm == capm) {
+        capm = capm ? capm * 2 : 8;
+        m = realloc(m, capm * sizeof *m);
+        if (!m) abort();
+      }
+      m[nm++] = (match){w, order++, luaL_ref(T, LUA_REGISTRYINDEX), T};
+    }
+  }
+  qsort(m, nm, sizeof *m, cmp_match);
+  for (size_t i = 0; i < nm; i++) {
+    lua_State *T = m[i].L;
+    lua_rawgeti(T, LUA_REGISTRYINDEX, m[i].ref);
+    lua_getfield(T, -1, "channel");
+    char channel[128];
+    snprintf(channel, sizeof channel, "%s", lua_isstring(T, -1) ? lua_tostring(T, -1) : "default");
+    lua_pop(T, 1);
+    if (channel_backoff(s, channel)) { /* faulted lately: not yet again */
+      lua_pop(T, 1);
+      luaL_unref(T, LUA_REGISTRYINDEX, m[i].ref);
+      continue;
+    }
+    lua_getfield(T, -1, "provisions");
+    lua_Integer n = lua_istable(T, -1) ? (lua_Integer)lua_rawlen(T, -1) : 0;
+    for (lua_Integer k = 1; k <= n; k++) {
+      lua_rawgeti(T, -1, k);
+      const char *prov = NULL;
+      int args_ref = LUA_NOREF;
+      if (lua_isstring(T, -1)) {
+        prov = lua_tostring(T, -1);
+      } else if (lua_istable(T, -1)) {
+        lua_rawgeti(T, -1, 1);
+        prov = lua_tostring(T, -1);
+        lua_pop(T, 1);
+        lua_rawgeti(T, -1, 2);
+        if (lua_istable(T, -1)) {
+          args_ref = luaL_ref(T, LUA_REGISTRYINDEX);
+        } else {
+          lua_pop(T, 1);
+        }
+      }
+      char pname[128];
+      snprintf(pname, sizeof pname, "%s", prov ? prov : "");
+      lua_pop(T, 1);
+      if (pname[0]) start_provision(s, pname, channel, T, args_ref);
+      if (args_ref != LUA_NOREF) luaL_unref(T, LUA_REGISTRYINDEX, args_ref);
+    }
+    lua_pop(T, 2);
+    luaL_unref(T, LUA_REGISTRYINDEX, m[i].ref);
+  }
+  free(m);
+}
+
+/* A Provision task's arguments: its "args" object's fields, one level of
+ * tables deep at most (as JSON gives them). */
+static void push_args_json(lua_State *L, void *ud) {
+  const json_t *args = ud;
+  int dst = lua_gettop(L);
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)args, k, v) {
+    acs__policy_push_json(L, v, 8);
+    lua_setfield(L, dst, k);
+  }
+}
+
+void acs__policy_start_provision_json(acs__session *s, const char *name, const char *channel,
+                                      const json_t *args, int64_t task_id) {
+  acs__policy *p = s->pol;
+  char full[256];
+  snprintf(full, sizeof full, "provisions/%s", name);
+  acs_script_chan *ch = NULL;
+  int st = json_is_object(args) ? acs_script_run_call_fn(p->run, full, push_args_json,
+                                                         (void *)args, &ch)
+                                : acs_script_run_call(p->run, full, NULL, &ch);
+  acs__policy_chan_add(p, ch, channel, name);
+  pchan *c = &p->chans[p->nchans - 1];
+  c->task_id = task_id;
+  if (st < 0 || !ch) {
+    c->faulted = true;
+    c->ch = NULL;
+    acs_log(ACS_LOG_WARN, "policy", "%s: task %lld: provision %s: %s", s->device_id,
+            (long long)task_id, name, st == ACS_ENOTFOUND ? "no such provision" : acs_strerror(st));
+    return;
+  }
+  acs__policy_chan_stopped(s, c, st);
+}
