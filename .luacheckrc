@@ -14,7 +14,8 @@ local sandbox = {
 
 -- the engine's host functions (read-only tables)
 local host = {
-  acs = {fields = {"declare", "read", "commit", "now", "log", "device", "alarm", "kind"}},
+  acs = {fields = {"declare", "read", "commit", "now", "log", "device", "alarm", "kind",
+                   "action", "action_status", "tag", "clear", "virtual", "virtual_store"}},
   store = {fields = {"devices"}},
   job = {fields = {"alarm"}},
 }
@@ -24,6 +25,7 @@ local stdlib = {
   "declare", "refresh", "set", "ensure_instances", "notify", "commit", "now", "log",
   "device", "has_event", "has_tag", "spread", "root",
   "SEVERITIES", "raise_alarm", "clear_alarm", "alarm_if",
+  "tag", "untag", "clear", "action_status", "reboot", "factory_reset", "download", "upload",
 }
 
 local function merge(...)

@@ -18,6 +18,12 @@
 --   acs.log(level, message)
 --   acs.kind()         -> "session" or "job"
 --   acs.alarm(key, severity, message) / acs.alarm(key): raise / clear (alarm rules only)
+--   acs.action(rpc, args, key) -> state, fault code, fault string: a one-shot action, once per key
+--   acs.action_status(key) -> state, fault code, fault string, or nil
+--   acs.tag(name, on)  -- adds (on) or removes a tag of the device
+--   acs.clear(path)    -> n: forgets what the engine knows of path for this session
+--   acs.virtual(name)  -> the function of virtual/NAME.lua, or nil
+--   acs.virtual_store(name, value, type, writable): the computed value, kept as a parameter
 --
 -- docs/policies.md is the manual; every function below has an example there.
 
@@ -33,16 +39,70 @@ local function ms(t)
   return math.floor(t * 1000)
 end
 
+-- Virtual parameters: VirtualParameters.NAME is computed by virtual/NAME.lua,
+-- which returns {get = function() return value[, type] end[, set = function(value) end]}.
+-- get() and set() may read and declare real parameters (they run in the
+-- caller's coroutine); each is computed at most once per session.
+local VP = "VirtualParameters."
+local vcache = {}
+
+local function xsd_of(v)
+  if type(v) == "boolean" then return "xsd:boolean" end
+  if math.type(v) == "integer" then return v < 0 and "xsd:int" or "xsd:unsignedInt" end
+  return "xsd:string"
+end
+
+local function text_of(v)
+  if type(v) == "boolean" then return v and "true" or "false" end
+  return tostring(v)
+end
+
+local function virtual_rule(name)
+  local vp = vcache[name]
+  if vp then return vp end
+  local f = acs.virtual(name)
+  if not f then error("no virtual parameter " .. VP .. name .. " (virtual/" .. name .. ".lua)", 4) end
+  local rule = f()
+  if type(rule) ~= "table" or type(rule.get) ~= "function" then
+    error("virtual/" .. name .. ": must return {get = function() ... end[, set = ...]}", 4)
+  end
+  vp = {rule = rule}
+  vcache[name] = vp
+  return vp
+end
+
+local function virtual_value(name)
+  local vp = virtual_rule(name)
+  if vp.value == nil then
+    local v, t = vp.rule.get()
+    if v == nil then return nil, "virtual parameter " .. VP .. name .. " has no value" end
+    vp.value, vp.type = text_of(v), t or xsd_of(v)
+    acs.virtual_store(name, vp.value, vp.type, vp.rule.set ~= nil)
+  end
+  return vp.value, nil, vp.type
+end
+
+local function virtual_set(name, v, vt)
+  local vp = virtual_rule(name)
+  if not vp.rule.set then error(VP .. name .. " is not writable (its rule has no set)", 3) end
+  local cur = virtual_value(name)
+  if cur ~= v then
+    vp.rule.set(v)
+    vp.value, vp.type = v, vt or vp.type or "xsd:string"
+    acs.virtual_store(name, vp.value, vp.type, true)
+  end
+end
+
 local handle_mt = {}
 handle_mt.__index = function(h, k)
   if k == "value" then
     local v = h:get()
     return v
   elseif k == "size" then
-    local list = acs.read(rawget(h, "_id"))
+    local list = h:list()
     return list and #list or 0
   elseif k == "type" then
-    local list = acs.read(rawget(h, "_id"))
+    local list = h:list()
     return list and list[1] and list[1].type
   end
   return handle_mt[k]
@@ -51,6 +111,8 @@ end
 -- The first match's value, or nil and the CPE's error (a 9005 for a name the
 -- CPE does not have becomes nil, "9005 Invalid parameter name").
 function handle_mt.get(h)
+  local vname = rawget(h, "_virtual")
+  if vname then return virtual_value(vname) end
   local list, err = acs.read(rawget(h, "_id"))
   if not list then return nil, err end
   local p = list[1]
@@ -60,7 +122,7 @@ end
 
 -- Every match: for name, value, type in h:each() do ... end
 function handle_mt.each(h)
-  local list = acs.read(rawget(h, "_id")) or {}
+  local list = h:list() or {}
   local i = 0
   return function()
     i = i + 1
@@ -70,6 +132,13 @@ function handle_mt.each(h)
 end
 
 function handle_mt.list(h)
+  local vname = rawget(h, "_virtual")
+  if vname then
+    local v, err, t = virtual_value(vname)
+    if v == nil then return nil, err end
+    return {{name = VP .. vname, value = v, type = t, writable = virtual_rule(vname).rule.set ~= nil,
+             object = false}}
+  end
   return acs.read(rawget(h, "_id"))
 end
 
@@ -96,6 +165,11 @@ function declare(path, timestamps, values)
     elseif type(v) ~= "string" then
       error("declare: a value must be a string, number or boolean", 2)
     end
+  end
+  if path:sub(1, #VP) == VP then
+    local name = path:sub(#VP + 1)
+    if v ~= nil then virtual_set(name, v, vt) end
+    return setmetatable({_virtual = name, path = path}, handle_mt)
   end
   local id = acs.declare(path, ms(timestamps.value), ms(timestamps.path), v, vt, values.path,
                          values.notification)
@@ -148,6 +222,25 @@ function has_event(code)
   return false
 end
 
+-- Tags: added and removed in the store at once (and in device.tags).
+function tag(name)
+  acs.tag(name, true)
+  if not has_tag(name) then device.tags[#device.tags + 1] = name end
+end
+
+function untag(name)
+  acs.tag(name, false)
+  for i = #device.tags, 1, -1 do
+    if device.tags[i] == name then table.remove(device.tags, i) end
+  end
+end
+
+-- Forgets what the engine knows of path (a parameter, a subtree "X.", or a
+-- pattern) for the rest of the session: the next declaration reads it again.
+function clear(path)
+  return acs.clear(path)
+end
+
 function has_tag(tag)
   for _, t in ipairs(device.tags) do
     if t == tag then return true end
@@ -187,4 +280,63 @@ end
 -- The declarative form: raised while cond holds, cleared when it no longer does.
 function alarm_if(cond, severity, message, key)
   if cond then raise_alarm(severity, message, key) else clear_alarm(key) end
+end
+
+-- One-shot actions, expressed as the state wanted: each happens once per
+-- key (its CommandKey, at most 32 bytes), recorded as a task before it goes
+-- out, so a crash or a retried session never repeats it. They return the
+-- action's state: "done" (already true, or the task completed), "queued"
+-- (asked for in this session: it goes out once the policies are done),
+-- "pending"/"sent" (under way), or "fault"/"expired"/"cancelled"/"unknown",
+-- with the fault code and string.
+function action_status(key)
+  return acs.action_status(key)
+end
+
+-- The device has booted since `since` (seconds since the epoch).
+function reboot(since)
+  since = math.floor(since or error("reboot: since when?", 2))
+  if (device.last_boot or 0) >= since then return "done" end
+  return acs.action("Reboot", nil, "reboot@" .. since)
+end
+
+-- The device has been reset to its factory defaults (and bootstrapped) since `since`.
+function factory_reset(since)
+  since = math.floor(since or error("factory_reset: since when?", 2))
+  if (device.last_bootstrap or 0) >= since then return "done" end
+  return acs.action("FactoryReset", nil, "reset@" .. since)
+end
+
+local function key_of(prefix, what)
+  local k = prefix .. tostring(what)
+  return #k <= 32 and k or k:sub(1, 32)
+end
+
+-- Firmware (or any file) installed: spec = {file = NAME (the file server's)
+-- | url = URL, version = V (done once the device reports it), file_type =
+-- "1 Firmware Upgrade Image", key = ..., delay = seconds, target = name,
+-- username = ..., password = ...}.
+function download(spec)
+  if type(spec) ~= "table" or not (spec.file or spec.url) then
+    error("download: {file = NAME} or {url = URL} expected", 2)
+  end
+  if spec.version and device.software_version == spec.version then return "done" end
+  local key = spec.key or key_of("dl@", spec.version or spec.file or spec.url)
+  return acs.action("Download", {
+    file = spec.file, URL = spec.url, FileType = spec.file_type or "1 Firmware Upgrade Image",
+    DelaySeconds = spec.delay, TargetFileName = spec.target, Username = spec.username,
+    Password = spec.password,
+  }, key)
+end
+
+-- A file uploaded by the device once per key: spec = {url = URL, file_type =
+-- "1 Vendor Configuration File", key = ..., username = ..., password = ...}.
+function upload(spec)
+  if type(spec) ~= "table" or not spec.url or not spec.key then
+    error("upload: {url = URL, key = KEY} expected", 2)
+  end
+  return acs.action("Upload", {
+    URL = spec.url, FileType = spec.file_type or "1 Vendor Configuration File",
+    DelaySeconds = spec.delay, Username = spec.username, Password = spec.password,
+  }, spec.key)
 end

@@ -117,7 +117,8 @@ static bool child_exited(cs_acsd *a, int *status) {
 static bool wants_env(const char *kv) {
   if (strncmp(kv, "ACS_", 4) != 0) return true;
   return strncmp(kv, "ACS_TEST_", 9) == 0 || strncmp(kv, "ACS_BIN_DIR=", 12) == 0 ||
-         strncmp(kv, "ACS_SOURCE_DIR=", 15) == 0;
+         strncmp(kv, "ACS_SOURCE_DIR=", 15) == 0 ||
+         strncmp(kv, "ACS_CLOCK_OFFSET_MS=", 20) == 0; /* tests move acsd's clock */
 }
 
 /* /health answers before the workers' store connections are up (and until
