@@ -21,7 +21,6 @@ import json
 import os
 import pty
 import re
-import select
 import shutil
 import subprocess
 import sys
@@ -349,19 +348,22 @@ def test_devices_list_bar():
     p = subprocess.Popen([sys.executable, acsctl_path(), "devices", "list", "--limit", "5", "--all"],
                          stdout=subprocess.PIPE, stderr=slave, env=e)
     os.close(slave)
+    chunks = []
+
+    def drain():  # read while it writes: a full terminal buffer would block it
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO once the last writer has closed it
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+    reader = threading.Thread(target=drain)
+    reader.start()
     out, _ = p.communicate(timeout=60)
-    tty = b""
-    while True:
-        r, _, _ = select.select([master], [], [], 0.5)
-        if not r:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        tty += chunk
+    reader.join(10)
+    tty = b"".join(chunks)
     os.close(master)
     check(p.returncode == 0 and len(out.decode().splitlines()) == 27, "devices list on a tty: %d" % p.returncode)
     text = tty.decode(errors="replace")
@@ -445,25 +447,27 @@ def test_tasks_wait():
                           "--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          env=dict(clean_env(), ACSCTL_URL="http://127.0.0.1:%d" % Env.acsd.api,
                                   ACSCTL_TOKEN=Env.tok["readonly"]))
-    time.sleep(0.5)
+    first = p.stderr.readline()  # it has seen the task pending: now the CPE runs it
     rpcs = cpe_session(oui, pc, sn)
     check(rpcs == ["Reboot"], "the session sent %r" % rpcs)
     out, err = p.communicate(timeout=60)
     check(p.returncode == OK, "tasks wait on a task done: exit %d\n%s\n%s" % (p.returncode, out, err))
     check(re.search(r"^status\s+done$", out, re.M), "tasks wait output %s" % out)
-    lines = err.splitlines()
+    lines = [first.rstrip("\n")] + err.splitlines()
     check(lines[0] == "task %d: pending" % t["id"] and lines[-1] == "task %d: done" % t["id"] and
           len(lines) == len(set(lines)), "plain lines, one per status: %r" % lines)
     # a fault: exit 9 with the fault; --wait on create
     g = ok_json("tasks", "create", dev, "GetParameterValues", "--arg", 'ParameterNames:=["Device.X."]',
                 role="operator")
     threading.Timer(0.5, lambda: cpe_session(oui, pc, sn)).start()
-    out, err = fails(FAILED, "--json", "tasks", "wait", str(g["id"]), "--interval", "0.2", role="readonly")
+    out, err = fails(FAILED, "--json", "tasks", "wait", str(g["id"]), "--interval", "0.2", "--timeout", "30",
+                     role="readonly")
     doc = json.loads(out)
     check(doc["status"] == "fault" and doc["fault"]["code"] == 9005, "fault task %r" % doc)
     threading.Timer(0.5, lambda: cpe_session(oui, pc, sn)).start()
     out, err = fails(FAILED, "tasks", "create", dev, "GetParameterNames", "--arg", "ParameterPath=Device.",
-                     "--arg", "NextLevel:=true", "--wait", "--interval", "0.2", role="operator")
+                     "--arg", "NextLevel:=true", "--wait", "--interval", "0.2", "--wait-timeout", "30",
+                     role="operator")
     check(re.search(r"^task \d+: fault: 9005 Invalid parameter name$", out, re.M), "create --wait %s" % out)
 
 
