@@ -169,6 +169,7 @@ function declare(path, timestamps, values)
   if path:sub(1, #VP) == VP then
     local name = path:sub(#VP + 1)
     if v ~= nil then virtual_set(name, v, vt) end
+    if timestamps.value then virtual_value(name) end -- computed (and stored) now
     return setmetatable({_virtual = name, path = path}, handle_mt)
   end
   local id = acs.declare(path, ms(timestamps.value), ms(timestamps.path), v, vt, values.path,

@@ -7,5 +7,8 @@ local uptime = refresh(r .. "DeviceInfo.UpTime", max_age)
 refresh(r .. "DeviceInfo.SoftwareVersion", max_age)
 refresh(r .. "ManagementServer.PeriodicInformInterval", max_age)
 commit()
+-- a virtual parameter (virtual/WANIPAddress.lua): stored, so that the API
+-- and device queries see the public address of TR-181 and TR-098 devices
+declare("VirtualParameters.WANIPAddress", {value = true})
 local v, err = uptime:get()
 if not v then log("warn", "no UpTime:", err) end
