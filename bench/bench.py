@@ -22,6 +22,11 @@ the median (min-max printed too):
       last device's successful session (503 + Retry-After, connect retries and
       the CPEs' back-off included), acsd answering 503s with Retry-After
       --storm-retry-after (5 s).
+  (p) the example policies' cost: (a) again with acsd --policies policies/
+      (after one unmeasured run, so that the values the policies refresh are
+      fresh as in a steady fleet): sessions/s, acsd CPU per session against
+      (a)'s (the difference is what the policies cost a periodic session), and
+      the ratio to the floor with them on (run with --phases ap).
   (c) past capacity: acsd with --max-sessions 50 under --capacity-concurrency
       (1,000) sessions in flight: the 503s answered, the sessions admitted, and
       the admitted sessions that failed (which must be 0).
@@ -421,7 +426,8 @@ def main():
     ap.add_argument("--statements", action="store_true",
                     help="(a): PostgreSQL time per statement (pg_stat_statements, planning "
                     "included; costs a few %%, so not for the headline figures)")
-    ap.add_argument("--phases", default="abc", help="which of (a) (b) (c) to run (default abc)")
+    ap.add_argument("--phases", default="abc",
+                    help="which of (a) (p) (b) (c) to run (default abc; p: the policies' cost)")
     ap.add_argument("--quick", action="store_true", help="1 repeat, 5 s runs, 2,000 devices")
     ap.add_argument("--json", help="also write the results here")
     a = ap.parse_args()
@@ -463,6 +469,8 @@ def main():
                 res["a"] = b.phase_a(a.workers)
                 if a.also_workers and a.also_workers != a.workers:
                     res["a_workers_%d" % a.also_workers] = b.phase_a(a.also_workers, floor=False)
+            if "p" in a.phases:
+                res["p"] = b.phase_p(a.workers)
             if "b" in a.phases:
                 res["b"] = b.phase_b()
             if "c" in a.phases:
@@ -535,13 +543,17 @@ class Bench:
         print("bench: fleet of %d bootstrapped in %.1f s at concurrency 500 (ok %d, 503 %d)" % (
             n, boot["seconds"], boot["ok"], boot["503"]))
 
-    def phase_a(self, workers, floor=True):
+    def phase_a(self, workers, floor=True, extra=(), label="(a)", warmup=False):
         """(a) periodic throughput, acsd + PostgreSQL, then the nginx floor."""
         a = self.a
         common = self.fleet + ["--periodic", "--concurrency", str(a.concurrency), "--duration",
                                str(a.duration), "--periodic-interval", "86400"]
         runs_a = []
-        acsd = self.acsd(workers)
+        acsd = self.acsd(workers, *extra)
+        if warmup:
+            r = Cpesim(self.bins, acsd.url, common, self.log).wait(a.duration + 60)
+            print("bench: %s warm-up: %.0f sessions/s (ok %d, failed %d)" % (
+                label, r["sessions_per_s"], r["sessions_ok"], r["sessions_failed"]))
         for i in range(a.repeat):
             ev0, la = self.events_count(), loadavg()
             if a.statements:
@@ -562,10 +574,10 @@ class Bench:
                 for st in stmts:
                     print("bench:   %(calls)6d calls, per session: plan %(plan_us)4d us, exec "
                           "%(exec_us)4d us  %(query)s" % st)
-            print("bench: (a) acsd (%d workers) run %d: %.0f sessions/s (ok %d, failed %d, 503 "
+            print("bench: %s acsd (%d workers) run %d: %.0f sessions/s (ok %d, failed %d, 503 "
                   "%d), session p50 %.1f ms p99 %.1f ms; %d informs acked, %d event rows; CPU "
                   "us/session %s; machine busy %.0f%%" % (
-                      workers, i + 1, r["sessions_per_s"], r["sessions_ok"],
+                      label, workers, i + 1, r["sessions_per_s"], r["sessions_ok"],
                       r["sessions_failed"], r["http_503"], r["session_ms"]["p50"],
                       r["session_ms"]["p99"], r["informs_acked"], ev,
                       runs_a[-1]["cpu_us_per_session"], cpu["machine_busy_pct"]))
@@ -599,6 +611,11 @@ class Bench:
         out["floor_sessions_per_s"] = med([x["sessions_per_s"] for x in runs_f])
         out["ratio"] = out["acsd_sessions_per_s"] / out["floor_sessions_per_s"]
         return out
+
+    def phase_p(self, workers):
+        """(p) (a) with the example policies on."""
+        return self.phase_a(workers, floor=False, label="(p)", warmup=True,
+                            extra=("--policies", os.path.join(ROOT, "policies")))
 
     def statements(self, sessions):
         """The statements acsd sent in the last run, by time (per session, in us)."""
@@ -715,6 +732,19 @@ def report(a, res, keep_log):
               "(irq+softirq %d us, counted within these) |" % (
                   cpu_f["server_us"], cpu_f["cpesim_us"], cpu_f["others_us"],
                   cpu_f["softirq_us"]))
+    rp = res.get("p")
+    if rp:
+        cpu_p = {k: med([x["cpu_us_per_session"][k] for x in rp["acsd"]]) for k in
+                 rp["acsd"][0]["cpu_us_per_session"]}
+        print("| (p) periodic sessions/s with the example policies | %s |" % spread(
+            [x["sessions_per_s"] for x in rp["acsd"]]))
+        print("| (p) CPU per session with them: acsd / PostgreSQL | %d / %d us |" % (
+            cpu_p["server_us"], cpu_p["pg_us"]))
+        if ra:
+            print("| (p) the policies' cost per periodic session (acsd CPU, p - a) | %d us |" % (
+                cpu_p["server_us"] - cpu_a["server_us"]))
+            print("| (p) ratio acsd with policies / floor | %.2f |" % (
+                rp["acsd_sessions_per_s"] / ra["floor_sessions_per_s"]))
     rb = res.get("b")
     if rb:
         print("| (b) boot storm, %d devices at once (1 BOOT), to the last one's session | %s |"
