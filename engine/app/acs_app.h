@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/acs_config.h"
+#include "core/acs_secret.h"
 #include "net/acs_server.h"
 #include "store/acs_pg.h"
 #include "store/acs_store.h"
@@ -33,7 +34,12 @@ typedef struct acs_app {
   _Atomic uint64_t supersedes;        /* sessions aborted by a newer Inform */
   _Atomic uint64_t handoffs;          /* connections handed to their owner worker */
   long long policy_generation;        /* the store's generation of --policies at start */
+  acs_secret_key secret_key;          /* cfg->secret_key_file, loaded at start */
+  bool have_secret_key;
 } acs_app;
+
+/* The key of device_secrets, or NULL when no secret_key_file is configured. */
+const acs_secret_key *acs_app_secret_key(const acs_app *app);
 
 typedef struct acs_app_worker acs_app_worker;
 struct acs_app_worker {
