@@ -23,6 +23,7 @@ typedef struct acs_api_worker acs_api_worker;
 typedef struct acs_policy_vm acs_policy_vm;
 typedef struct acs_policy_poller acs_policy_poller;
 typedef struct acs_policy_jobs acs_policy_jobs;
+typedef struct acs_connreq_worker acs_connreq_worker;
 
 typedef struct acs_app {
   const acs_config *cfg;
@@ -52,6 +53,8 @@ struct acs_app_worker {
   acs_policy_vm *policies;   /* NULL without --policies */
   acs_policy_poller *poller; /* generations in the store (with --policies and a store) */
   acs_policy_jobs *jobs;     /* fleet jobs (worker 0, with --policies and a store) */
+
+  acs_connreq_worker *connreq; /* connection requests (connreq/acs_connreq_device.h) */
 };
 
 static inline acs_app_worker *acs_app_worker_of(acs_worker *w) {

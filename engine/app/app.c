@@ -11,6 +11,7 @@
 
 #include "api/acs_api.h"
 #include "app/acs_app.h"
+#include "connreq/acs_connreq_device.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
 #include "session/acs_policy.h"
@@ -33,6 +34,7 @@ static void worker_stop(acs_worker *w, void *ctx) {
   aw->poller = NULL;
   if (aw->jobs) acs_policy_jobs_stop(aw->jobs);
   aw->jobs = NULL;
+  acs_connreq_worker_stop(aw);
   if (aw->api) acs_api_worker_stop(aw);
   if (aw->batch) acs_store_batch_free(aw->batch);
   aw->batch = NULL;
@@ -76,6 +78,7 @@ static int worker_start(acs_worker *w, void *ctx) {
       goto fail;
   }
   if ((rc = acs_session_table_new(aw, &aw->sessions))) goto fail;
+  if (aw->pg && (rc = acs_connreq_worker_start(aw))) goto fail;
   if ((rc = acs_api_worker_init(aw))) goto fail;
   return 0;
 fail:
