@@ -1,6 +1,6 @@
 """simtest: what the cpesim tests share (stdlib only). Not a test itself:
-tests/CMakeLists.txt registers test_cpesim.py, test_cpesim_rpcs.py and
-test_durability.py by name."""
+tests/CMakeLists.txt registers test_cpesim.py, test_cpesim_rpcs.py,
+test_durability.py and test_connreq.py by name."""
 import json
 import os
 import socket

@@ -22,17 +22,22 @@ that completes within seconds was brought by the connection request:
     CB000002  timeout=1                                       202 (pending), done later
   and the API's refusals (timeout out of range or without a connection
   request, a bad flag), the 201 of a task without one, `acsd secret list`
-  (names, never values) and its audit rows.
+  (names, never values) and its audit rows. Last, a URL that accepts (200)
+  but no session follows: timeout=2 answers 202 after 2 s; a wait of 60 s cut
+  by SIGTERM answers 202 at once and acsd A exits 0.
 
 Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL or no binaries).
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -280,7 +285,57 @@ def run(w):
     check(cr_of(later).get("status") == "accepted" and "ParameterList" in later["result"],
           "CB000002 later: %r" % later)
     done.append("timeout=1: 202 after %.2f s (%s), then done" % (took, doc["status"]))
+
+    # accepted, and no session follows (nobody behind the URL informs)
+    fake = Accepting()
+    w.sql("UPDATE devices SET connection_request_url = '%s' WHERE id = '%s'" % (fake.url, ids[5]))
+    st, doc, took = w.task(ids[5], "?connection_request=true&timeout=2")
+    check(st == 202 and doc["status"] == "pending" and cr_of(doc).get("status") == "accepted" and
+          1.9 < took < 4 and fake.gets == 1, "accepted, no session: %d %r after %.2f s, %d GET" %
+          (st, doc, took, fake.gets))
+    done.append("accepted, no session within 2 s: 202 after %.2f s" % took)
+    out = {}
+    waiter = threading.Thread(target=lambda: out.update(r=w.task(
+        ids[5], "?connection_request=true&timeout=60")))
+    waiter.start()
+    wait_for("the second GET", lambda: fake.gets == 2, 10)
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    w.a.p.send_signal(signal.SIGTERM)
+    waiter.join(10)
+    st, doc, _ = out.get("r", (None, None, None))
+    check(st == 202 and doc["status"] == "pending", "the wait cut by SIGTERM: %r" % (out,))
+    rc = w.a.p.wait(10)
+    took = time.monotonic() - t0
+    check(rc == 0 and took < 3, "acsd A after SIGTERM: exit %r in %.2f s" % (rc, took))
+    fake.shutdown()
+    done.append("a wait cut by SIGTERM: 202, acsd exits 0 in %.2f s" % took)
     return done
+
+
+class Accepting(ThreadingHTTPServer):
+    """A connection-request URL that answers 200 to anyone (and counts)."""
+    daemon_threads = True
+
+    def __init__(self):
+        self.gets = 0
+        super().__init__(("127.0.0.1", 0), AcceptHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d/cr" % self.server_address[1]
+
+
+class AcceptHandler(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        self.server.gets += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
 
 def main():
