@@ -13,7 +13,9 @@
 # private PostgreSQL cluster lives in ./var/pg (made on the first run, on a
 # free loopback port from 55432 up, started here and stopped when acsd
 # exits). On the first run an admin API token is created, kept in
-# ./var/admin-token (mode 600) and printed.
+# ./var/admin-token (mode 600) and printed, and the key of the stored secrets
+# (device_secrets: connection-request credentials) is made in ./var/secret.key
+# (mode 600) unless ACS_SECRET_KEY_FILE names one.
 set -euo pipefail
 
 usage() {
@@ -173,6 +175,23 @@ if [[ ! -s $TOKEN_FILE ]]; then
 else
   token_note="in ${TOKEN_FILE#"$ROOT"/} (created on the first run)"
 fi
+
+# --- the key of the stored secrets (engine/core/acs_secret.h): 32 random bytes as hex
+KEY_FILE=$VAR/secret.key
+if [[ -n ${ACS_SECRET_KEY_FILE:-} ]]; then
+  key_note="$ACS_SECRET_KEY_FILE (ACS_SECRET_KEY_FILE)"
+else
+  if [[ ! -s $KEY_FILE ]]; then
+    mkdir -p "$VAR"
+    (umask 077 && head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' >"$KEY_FILE.tmp" &&
+      echo >>"$KEY_FILE.tmp") || die "could not create the secret key"
+    mv "$KEY_FILE.tmp" "$KEY_FILE"
+    key_note="${KEY_FILE#"$ROOT"/} (new: back it up; without it the stored secrets cannot be read)"
+  else
+    key_note="${KEY_FILE#"$ROOT"/}"
+  fi
+  ARGS+=(--secret-key-file "$KEY_FILE")
+fi
 ARGS+=("${ACSD_ARGS[@]}")
 
 # --- where it listens: defaults, then the environment, then the command line (as acsd reads them)
@@ -217,6 +236,7 @@ else
 fi
 echo "  token:   $token_note"
 echo "  store:   $store"
+echo "  secrets: $key_note"
 shown=()
 for a in "${ARGS[@]}"; do # no password on the screen
   if [[ -n ${ACS_PG_DSN:-} && $a == "$ACS_PG_DSN" ]]; then

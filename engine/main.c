@@ -1,12 +1,13 @@
 /* main.c: acsd. Reads the configuration and runs acsd (engine/app), or a
  * subcommand: `acsd token ...` (engine/api), `acsd policies ...`
- * (engine/session/policy_gen.c). */
+ * (engine/session/policy_gen.c), `acsd secret ...` (engine/app/secret_cli.c). */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "api/acs_api.h"
 #include "app/acs_app.h"
+#include "app/acs_secret_cli.h"
 #include "core/acs_config.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
@@ -20,6 +21,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (argc > 1 && strcmp(argv[1], "token") == 0) return acs_api_token_main(argc - 1, argv + 1);
   if (argc > 1 && strcmp(argv[1], "policies") == 0) return acs_policy_cli_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "secret") == 0) return acs_app_secret_main(argc - 1, argv + 1);
   acs_config_init(&cfg);
   if ((rc = acs_config_load(argc, argv, &cfg, err, sizeof err))) {
     fprintf(stderr, "acsd: %s\n", rc == ACS_ECONFIG ? err : acs_strerror(rc));

@@ -1,18 +1,23 @@
 /* tasks.c: POST /api/v1/devices/{id}/tasks (queue an RPC for a device, with
- * its audit record, in one transaction), GET /api/v1/devices/{id}/tasks
- * (newest first) and GET /api/v1/tasks/{id}. */
+ * its audit record, in one transaction; with ?connection_request=true, then
+ * a connection request and a wait for the task), GET
+ * /api/v1/devices/{id}/tasks (newest first) and GET /api/v1/tasks/{id}. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api/api_internal.h"
+#include "connreq/acs_connreq_device.h"
 #include "core/acs_arena.h"
 #include "core/acs_err.h"
 #include "session/acs_rpc_json.h"
 
 /* Longest expires_in accepted: ten years. */
 #define EXPIRES_MAX_S 315360000
+/* ?timeout= of a task with a connection request: seconds, and its default. */
+#define CONNREQ_WAIT_MAX_S 120
+#define CONNREQ_WAIT_DEFAULT_S 30
 
 static const acs__col task_cols[] = {
     {"id", ACS__COL_INT},         {"device_id", ACS__COL_STR},  {"rpc", ACS__COL_STR},
@@ -87,6 +92,72 @@ static void audit_cb(acs_pg_result *res, void *arg) {
   acs__api_stmt_done(r);
 }
 
+static void respond_task(acs__api_req *r, int status, json_t *doc) {
+  char extra[96];
+  snprintf(extra, sizeof extra, "Location: %s\r\n", r->location);
+  acs__api_respond(r, status, doc, extra);
+}
+
+/* One task by id (GET /api/v1/tasks/{id}, and the answer after a
+ * connection request). */
+static const char sql_task[] = "SELECT " ACS__TASK_COLS " FROM tasks WHERE id = $1::bigint";
+
+static void task_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
+    r->found = true;
+    r->doc = acs__api_task_object(res, 0);
+    if (!r->doc) r->pg_status = ACS_ENOMEM;
+  }
+  acs__api_stmt_done(r);
+}
+
+/* --- ?connection_request=true: after the commit, the connection request
+ * (its outcome recorded on the task), then the task as it is: 200 when it
+ * reached a final state within the wait, else 202. r->aux holds the task
+ * as created, the answer when the store cannot be read again. */
+
+static bool task_final(const json_t *task) {
+  const char *st = json_string_value(json_object_get(task, "status"));
+  return st && strcmp(st, "pending") != 0 && strcmp(st, "sent") != 0;
+}
+
+static void connreq_reread_done(acs__api_req *r) {
+  json_t *doc = r->pg_status == 0 && r->found && r->doc ? r->doc : r->aux;
+  if (doc == r->doc) {
+    r->doc = NULL;
+  } else {
+    r->aux = NULL;
+  }
+  respond_task(r, task_final(doc) ? 200 : 202, doc);
+}
+
+static void connreq_cb(const acs_connreq_outcome *o, void *arg) {
+  acs__api_req *r = arg;
+  acs__api_step(r, connreq_reread_done);
+  const char *p[1] = {r->task_id};
+  acs__api_query(r, sql_task, 1, p, task_cb);
+  acs__api_step_queued(r);
+}
+
+static void connreq_start(acs__api_req *r) {
+  json_t *created = r->doc;
+  r->doc = NULL;
+  r->aux = created;
+  long long id = (long long)json_integer_value(json_object_get(created, "id"));
+  char idtext[24];
+  snprintf(idtext, sizeof idtext, "%lld", id);
+  if (!(r->task_id = strdup(idtext))) {
+    acs__api_error(r, 500, "out of memory");
+    return;
+  }
+  int rc = acs_connreq_device(r->aw, r->device_id, id, r->connreq_wait_s * 1000u, connreq_cb, r);
+  if (rc) { /* acsd is stopping: the task waits for the device's next session */
+    r->aux = NULL;
+    respond_task(r, 202, created);
+  }
+}
+
 static void create_done(acs__api_req *r) {
   if (r->pg_status == ACS_EPG && strcmp(r->pg_sqlstate, "23503") == 0) {
     acs__api_error(r, 404, "no device '%s'", r->device_id); /* tasks.device_id's key */
@@ -96,11 +167,49 @@ static void create_done(acs__api_req *r) {
     acs__api_fail_store(r);
     return;
   }
-  char extra[96];
-  snprintf(extra, sizeof extra, "Location: %s\r\n", r->location);
+  if (r->connreq_wait_s) {
+    connreq_start(r);
+    return;
+  }
   json_t *doc = r->doc;
   r->doc = NULL;
-  acs__api_respond(r, 201, doc, extra);
+  respond_task(r, 201, doc);
+}
+
+/* ?connection_request=true|false and ?timeout=S (1..120, only with a
+ * connection request) into r->connreq_wait_s. Answers 400 and returns false. */
+static bool parse_connreq(acs__api_req *r) {
+  char *cr = NULL, *to = NULL;
+  bool ok = false;
+  if (!acs__api_query_param(r, "connection_request", &cr)) goto out;
+  if (!acs__api_query_param(r, "timeout", &to)) goto out;
+  bool on = false;
+  if (cr && (strcmp(cr, "true") == 0 || strcmp(cr, "1") == 0)) {
+    on = true;
+  } else if (cr && strcmp(cr, "false") != 0 && strcmp(cr, "0") != 0) {
+    acs__api_error(r, 400, "connection_request: expected true or false");
+    goto out;
+  }
+  unsigned wait = CONNREQ_WAIT_DEFAULT_S;
+  if (to) {
+    char *end = NULL;
+    long v = to[0] >= '0' && to[0] <= '9' ? strtol(to, &end, 10) : 0;
+    if (!end || *end || v < 1 || v > CONNREQ_WAIT_MAX_S) {
+      acs__api_error(r, 400, "timeout: expected seconds, an integer 1..%d", CONNREQ_WAIT_MAX_S);
+      goto out;
+    }
+    if (!on) {
+      acs__api_error(r, 400, "timeout: only with connection_request=true");
+      goto out;
+    }
+    wait = (unsigned)v;
+  }
+  r->connreq_wait_s = on ? wait : 0;
+  ok = true;
+out:
+  free(cr);
+  free(to);
+  return ok;
 }
 
 /* Checks the body; on success fills kind name, args text and expiry. */
@@ -188,6 +297,7 @@ void acs__api_task_create(acs__api_req *r) {
   const char *rpc = NULL;
   char *args_text = NULL;
   char expires[24];
+  if (!parse_connreq(r)) return;
   if (!parse_task(r, &rpc, &args_text, expires, sizeof expires)) return;
   char token_id[24];
   snprintf(token_id, sizeof token_id, "%lld", r->token_id);
@@ -204,18 +314,6 @@ void acs__api_task_create(acs__api_req *r) {
 }
 
 /* --- GET /api/v1/tasks/{id} */
-
-static const char sql_task[] = "SELECT " ACS__TASK_COLS " FROM tasks WHERE id = $1::bigint";
-
-static void task_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->found = true;
-    r->doc = acs__api_task_object(res, 0);
-    if (!r->doc) r->pg_status = ACS_ENOMEM;
-  }
-  acs__api_stmt_done(r);
-}
 
 static void task_done(acs__api_req *r) {
   if (r->pg_status) {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/acs_config.h"
+#include "core/acs_secret.h"
 #include "net/acs_server.h"
 #include "store/acs_pg.h"
 #include "store/acs_store.h"
@@ -22,6 +23,7 @@ typedef struct acs_api_worker acs_api_worker;
 typedef struct acs_policy_vm acs_policy_vm;
 typedef struct acs_policy_poller acs_policy_poller;
 typedef struct acs_policy_jobs acs_policy_jobs;
+typedef struct acs_connreq_worker acs_connreq_worker;
 
 typedef struct acs_app {
   const acs_config *cfg;
@@ -33,7 +35,12 @@ typedef struct acs_app {
   _Atomic uint64_t supersedes;        /* sessions aborted by a newer Inform */
   _Atomic uint64_t handoffs;          /* connections handed to their owner worker */
   long long policy_generation;        /* the store's generation of --policies at start */
+  acs_secret_key secret_key;          /* cfg->secret_key_file, loaded at start */
+  bool have_secret_key;
 } acs_app;
+
+/* The key of device_secrets, or NULL when no secret_key_file is configured. */
+const acs_secret_key *acs_app_secret_key(const acs_app *app);
 
 typedef struct acs_app_worker acs_app_worker;
 struct acs_app_worker {
@@ -46,6 +53,8 @@ struct acs_app_worker {
   acs_policy_vm *policies;   /* NULL without --policies */
   acs_policy_poller *poller; /* generations in the store (with --policies and a store) */
   acs_policy_jobs *jobs;     /* fleet jobs (worker 0, with --policies and a store) */
+
+  acs_connreq_worker *connreq; /* connection requests (connreq/acs_connreq_device.h) */
 };
 
 static inline acs_app_worker *acs_app_worker_of(acs_worker *w) {

@@ -1,14 +1,17 @@
 /* app.c: acsd put together: migrations, the per-worker contexts (store
  * connection, group commit, sessions, API), the server, signals. */
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <uv.h>
 
 #include "api/acs_api.h"
 #include "app/acs_app.h"
+#include "connreq/acs_connreq_device.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
 #include "session/acs_policy.h"
@@ -31,6 +34,7 @@ static void worker_stop(acs_worker *w, void *ctx) {
   aw->poller = NULL;
   if (aw->jobs) acs_policy_jobs_stop(aw->jobs);
   aw->jobs = NULL;
+  acs_connreq_worker_stop(aw);
   if (aw->api) acs_api_worker_stop(aw);
   if (aw->batch) acs_store_batch_free(aw->batch);
   aw->batch = NULL;
@@ -74,6 +78,7 @@ static int worker_start(acs_worker *w, void *ctx) {
       goto fail;
   }
   if ((rc = acs_session_table_new(aw, &aw->sessions))) goto fail;
+  if (aw->pg && (rc = acs_connreq_worker_start(aw))) goto fail;
   if ((rc = acs_api_worker_init(aw))) goto fail;
   return 0;
 fail:
@@ -95,6 +100,31 @@ static void on_signal(uv_signal_t *h, int signum) {
   /* Closing the watchers restores the default actions: a second signal
    * ends the process at once. */
   for (int i = 0; i < 2; i++) uv_close((uv_handle_t *)&m->sig[i], NULL);
+}
+
+const acs_secret_key *acs_app_secret_key(const acs_app *app) {
+  return app && app->have_secret_key ? &app->secret_key : NULL;
+}
+
+/* A configured key that cannot be loaded stops the start: running on
+ * without it would fail every secret later, one by one. */
+static int load_secret_key(acs_app *app) {
+  const char *path = app->cfg->secret_key_file;
+  if (!path) return 0;
+  int rc = acs_secret_key_load(path, &app->secret_key);
+  if (rc) {
+    fprintf(stderr, "acsd: secret_key_file %s: %s\n", path,
+            rc == ACS_EINVAL ? "not a key (expected 64 hex digits, or exactly 32 bytes)"
+                             : acs_strerror(rc));
+    return rc;
+  }
+  app->have_secret_key = true;
+  struct stat st;
+  if (stat(path, &st) == 0 && (st.st_mode & 077))
+    acs_log(ACS_LOG_WARN, "main", "secret_key_file %s is readable by others (mode %03o)", path,
+            (unsigned)(st.st_mode & 0777));
+  acs_log(ACS_LOG_INFO, "main", "secret key %s loaded from %s", app->secret_key.id, path);
+  return 0;
 }
 
 static void make_instance_id(acs_app *app) {
@@ -119,6 +149,7 @@ int acs_app_run(const acs_config *cfg) {
   if (!app) return 1;
   app->cfg = cfg;
   make_instance_id(app);
+  if ((rc = load_secret_key(app))) goto cleanup;
 
   if (cfg->pg_dsn) {
     char err[512];
@@ -199,6 +230,7 @@ cleanup:
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
   }
+  OPENSSL_cleanse(&app->secret_key, sizeof app->secret_key);
   free(app);
   return rc ? 1 : 0;
 }

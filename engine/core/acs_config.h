@@ -6,7 +6,9 @@
  * ACS_CWMP, ACS_API, ACS_PG_DSN, ACS_POLICIES, ACS_LOG_LEVEL, ACS_MAX_BODY,
  * ACS_MAX_HEAD, ACS_HEADER_TIMEOUT_MS, ACS_IDLE_TIMEOUT_MS,
  * ACS_SHUTDOWN_TIMEOUT_MS, ACS_MAX_SESSIONS, ACS_SESSION_TIMEOUT_MS, ACS_PG_SLOW_MS,
- * ACS_RETRY_AFTER, ACS_INSTANCE_ID; an empty variable counts as unset) and the command
+ * ACS_RETRY_AFTER, ACS_INSTANCE_ID, ACS_SECRET_KEY_FILE, ACS_CONNREQ_USERNAME,
+ * ACS_CONNREQ_PASSWORD, ACS_CONNREQ_MAX_IN_FLIGHT, ACS_CONNREQ_TIMEOUT_MS; an
+ * empty variable counts as unset) and the command
  * line (--key VALUE or --key=VALUE). Unknown keys and bad values fail with
  * ACS_ECONFIG and a message that names the key and where it came from. */
 #ifndef ACS_CONFIG_H
@@ -41,8 +43,16 @@ typedef struct acs_config {
   char *instance_id;            /* in session cookies; NULL: random at start */
   unsigned fault_retry_base_s;  /* a faulted policy channel waits base x 2^retries (60) */
   unsigned fault_retry_max_s;   /* ... at most this long (3600) */
-  bool help;                    /* --help was given: print acs_config_usage() and exit */
-  bool version;                 /* --version was given */
+
+  /* secrets and connection requests */
+  char *secret_key_file;          /* key of device_secrets (core/acs_secret.h); NULL: none */
+  char *connreq_username;         /* credentials of a connection request when the */
+  char *connreq_password;         /*   device has none stored (NULL: none) */
+  unsigned connreq_max_in_flight; /* per worker (64) */
+  uint32_t connreq_timeout_ms;    /* bound on one connection request (10000) */
+
+  bool help;    /* --help was given: print acs_config_usage() and exit */
+  bool version; /* --version was given */
 } acs_config;
 
 /* Built-in defaults; strings are owned by cfg (free with acs_config_free). */

@@ -64,6 +64,16 @@ static const opt_def opts[] = {
      "SECONDS", "... capped at this (3600)"},
     {"instance-id", "ACS_INSTANCE_ID", OPT_STR, OFF(instance_id), 0, 0, "NAME",
      "this instance's name in session cookies (default: random)"},
+    {"secret-key-file", "ACS_SECRET_KEY_FILE", OPT_STR, OFF(secret_key_file), 0, 0, "FILE",
+     "key of the stored secrets: 64 hex digits or 32 bytes (none: no secrets)"},
+    {"connreq-username", "ACS_CONNREQ_USERNAME", OPT_STR, OFF(connreq_username), 0, 0, "NAME",
+     "connection requests: username when the device has none stored"},
+    {"connreq-password", "ACS_CONNREQ_PASSWORD", OPT_STR, OFF(connreq_password), 0, 0, "TEXT",
+     "connection requests: password when the device has none stored"},
+    {"connreq-max-in-flight", "ACS_CONNREQ_MAX_IN_FLIGHT", OPT_UINT, OFF(connreq_max_in_flight), 1,
+     100000, "N", "connection requests in flight per worker; the rest wait (64)"},
+    {"connreq-timeout-ms", "ACS_CONNREQ_TIMEOUT_MS", OPT_MS, OFF(connreq_timeout_ms), 100, 600000,
+     "MS", "bound on one connection request (10000)"},
     {"config", NULL, OPT_STR, OFF(config_file), 0, 0, "FILE", "read \"key = value\" lines"},
     {"help", NULL, OPT_FLAG, OFF(help), 0, 0, "", "this text"},
     {"version", NULL, OPT_FLAG, OFF(version), 0, 0, "", "print the version"},
@@ -100,6 +110,8 @@ void acs_config_init(acs_config *cfg) {
   cfg->retry_after_s = 30;
   cfg->fault_retry_base_s = 60;
   cfg->fault_retry_max_s = 3600;
+  cfg->connreq_max_in_flight = 64;
+  cfg->connreq_timeout_ms = 10000;
 }
 
 void acs_config_free(acs_config *cfg) {
@@ -109,6 +121,9 @@ void acs_config_free(acs_config *cfg) {
   free(cfg->policies_dir);
   free(cfg->config_file);
   free(cfg->instance_id);
+  free(cfg->secret_key_file);
+  free(cfg->connreq_username);
+  free(cfg->connreq_password);
   memset(cfg, 0, sizeof *cfg);
 }
 
@@ -454,7 +469,7 @@ void acs_config_to_server(const acs_config *cfg, acs_server_config *out) {
 }
 
 const char *acs_config_usage(void) {
-  static char text[4096];
+  static char text[8192];
   static const char head[] =
       "usage: acsd [options]\n"
       "\n"

@@ -154,8 +154,12 @@ static const char sql_check_pending[] =
     "SELECT 1 FROM tasks WHERE id = $1 AND status = 'pending'\n"
     "  AND (expires_at IS NULL OR expires_at > now())";
 
+/* The outcome of the task's connection request, recorded in its result
+ * before the session (connreq/acs_connreq_device.h), stays in it. */
 static const char sql_task_done[] =
-    "UPDATE tasks SET status = $2, done_at = now(), result = $3::jsonb,\n"
+    "UPDATE tasks SET status = $2, done_at = now(), result = CASE WHEN result ?\n"
+    "  'connection_request' THEN coalesce($3::jsonb, '{}'::jsonb) || jsonb_build_object(\n"
+    "  'connection_request', result->'connection_request') ELSE $3::jsonb END,\n"
     "  fault_code = $4::int, fault_string = $5\n"
     "WHERE id = $1 AND status IN ('pending', 'sent')";
 

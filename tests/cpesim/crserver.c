@@ -75,6 +75,18 @@ static void write_cb(uv_write_t *w, int status) {
   process(c); /* a pipelined request */
 }
 
+/* Writes c->out, then closes unless keep. */
+static void send_out(crconn *c, bool keep) {
+  c->close_after = !keep;
+  c->writing = true;
+  c->w.data = c;
+  uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+  if (uv_write(&c->w, (uv_stream_t *)&c->tcp, &b, 1, write_cb)) {
+    c->writing = false;
+    conn_close(c);
+  }
+}
+
 static void respond(crconn *c, int status, const char *type, const char *body, const char *extra,
                     bool keep) {
   acs_http_response r = {
@@ -87,14 +99,7 @@ static void respond(crconn *c, int status, const char *type, const char *body, c
   };
   acs_buf_reset(&c->out);
   acs_http_response_write(&c->out, &r);
-  c->close_after = !keep;
-  c->writing = true;
-  c->w.data = c;
-  uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-  if (uv_write(&c->w, (uv_stream_t *)&c->tcp, &b, 1, write_cb)) {
-    c->writing = false;
-    conn_close(c);
-  }
+  send_out(c, keep);
 }
 
 /* --- Digest */
@@ -163,15 +168,30 @@ static int digest_ok(sim_dev *d, const acs_http_request *req) {
   return rc;
 }
 
+/* The 401 as --cr-challenge has it: the header on one line or folded over
+ * three (obs-fold: continuation lines start with a space or a tab, as some
+ * CPE stacks still send), lines ending in CRLF or, from sloppy stacks, LF
+ * alone. Folded or LF-only, the head is written here: the shared response
+ * writer only writes what RFC 9112 allows. */
 static void challenge(crconn *c, bool stale, bool keep) {
   char nonce[64], extra[256];
   make_nonce(nonce, sizeof nonce);
+  const char *eol = S->o.cr_lf ? "\n" : "\r\n";
+  const char *fold = S->o.cr_folded ? (S->o.cr_lf ? "\n\t" : "\r\n\t") : " ";
+  const char *fold2 = S->o.cr_folded ? (S->o.cr_lf ? "\n " : "\r\n ") : " ";
   snprintf(extra, sizeof extra,
            "WWW-Authenticate: Digest realm=\"" REALM
-           "\", qop=\"auth\", nonce=\"%s\", "
-           "algorithm=MD5%s\r\n",
-           nonce, stale ? ", stale=true" : "");
-  respond(c, 401, NULL, NULL, extra, keep);
+           "\",%sqop=\"auth\",%snonce=\"%s\", "
+           "algorithm=MD5%s%s",
+           fold, fold2, nonce, stale ? ", stale=true" : "", eol);
+  if (!S->o.cr_folded && !S->o.cr_lf) {
+    respond(c, 401, NULL, NULL, extra, keep);
+    return;
+  }
+  acs_buf_reset(&c->out);
+  acs_buf_printf(&c->out, "HTTP/1.1 401 Unauthorized%s%sContent-Length: 0%sConnection: %s%s%s", eol,
+                 extra, eol, keep ? "keep-alive" : "close", eol, eol);
+  send_out(c, keep);
 }
 
 /* --- devices by serial */

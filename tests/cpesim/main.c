@@ -41,6 +41,7 @@ static const char usage[] =
     "  --timeout S             HTTP response timeout (default 30)\n"
     "  --reboot-ms MS          how long a reboot takes (default 1000)\n"
     "  --cr-listen HOST:PORT   connection-request listener (default 127.0.0.1:0)\n"
+    "  --cr-challenge STYLE    the 401's lines: crlf (default), folded, lf, folded-lf\n"
     "  --state FILE            device state, loaded at start and saved at exit\n"
     "  --ack-log FILE          one line per acknowledged Inform\n"
     "  --seed N                random seed (default: from the clock)\n"
@@ -69,6 +70,7 @@ enum {
   O_TIMEOUT,
   O_REBOOT,
   O_CR,
+  O_CRCH,
   O_STATE,
   O_ACK,
   O_SEED,
@@ -100,6 +102,7 @@ static const struct option longopts[] = {
     {"timeout", 1, 0, O_TIMEOUT},
     {"reboot-ms", 1, 0, O_REBOOT},
     {"cr-listen", 1, 0, O_CR},
+    {"cr-challenge", 1, 0, O_CRCH},
     {"state", 1, 0, O_STATE},
     {"ack-log", 1, 0, O_ACK},
     {"seed", 1, 0, O_SEED},
@@ -209,6 +212,15 @@ static int parse_opts(int argc, char **argv, sim_opts *o) {
         break;
       case O_CR:
         o->cr_listen = a;
+        break;
+      case O_CRCH:
+        if (strcmp(a, "crlf") == 0 || strcmp(a, "folded") == 0 || strcmp(a, "lf") == 0 ||
+            strcmp(a, "folded-lf") == 0) {
+          o->cr_folded = strncmp(a, "folded", 6) == 0;
+          o->cr_lf = strcmp(a, "lf") == 0 || strcmp(a, "folded-lf") == 0;
+        } else {
+          return die("--cr-challenge %s: expected crlf, folded, lf or folded-lf", a);
+        }
         break;
       case O_STATE:
         o->state_path = a;

@@ -490,6 +490,7 @@ typedef struct sim_opts {
   double spread;
   uint32_t think_ms, timeout_ms, reboot_ms;
   const char *cr_listen;
+  bool cr_folded, cr_lf; /* --cr-challenge: the 401's header folded, LF-only lines */
   const char *state_path, *ack_log;
   uint64_t seed;
   double change_interval;

@@ -1,9 +1,14 @@
 """simtest: what the cpesim tests share (stdlib only). Not a test itself:
-tests/CMakeLists.txt registers test_cpesim.py, test_cpesim_rpcs.py and
-test_durability.py by name."""
+tests/CMakeLists.txt registers test_cpesim.py, test_cpesim_rpcs.py,
+test_durability.py and test_connreq.py by name."""
+import json
 import os
 import socket
+import subprocess
+import tempfile
 import time
+import urllib.error
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -43,3 +48,39 @@ def wait_for(what, cond, timeout=60.0, step=0.05):
             last = e
         time.sleep(step)
     raise Fail("timed out waiting for %s%s" % (what, " (%s)" % last if last else ""))
+
+
+class Proc:
+    """A child process (acsd, cpesim) with its output kept in a file, run
+    without the caller's ACS_* environment."""
+
+    def __init__(self, argv):
+        self.out = tempfile.TemporaryFile()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
+        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out,
+                                  stderr=subprocess.STDOUT, env=env)
+
+    def log(self):
+        self.out.seek(0)
+        return self.out.read().decode("utf-8", "replace")
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def kill(self):
+        if self.alive():
+            self.p.kill()
+            self.p.wait()
+
+
+def http(method, url, body=None, headers=None, timeout=10):
+    """(status, text, headers) of one request; body (if any) goes as JSON."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), e.headers

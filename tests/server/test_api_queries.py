@@ -1074,8 +1074,28 @@ def test_clean_shutdown():
     CHECKS += 1
 
 
+def test_task_connection_request():
+    """?connection_request=true on a device without a ConnectionRequestURL:
+    202 at once with the failure in result.connection_request (the schema
+    checks the 202); tests/cpesim/test_connreq.py covers the rest."""
+    dev = "00AA11-Box-EXP1"
+    psql("UPDATE devices SET connection_request_url = NULL WHERE id = '%s'" % dev)
+    t0 = time.monotonic()
+    h, t = ok("POST", dev_path(dev, "/tasks?connection_request=true&timeout=5"), "operator",
+              {"rpc": "Reboot"}, status=202)
+    cr = (t["result"] or {}).get("connection_request") or {}
+    check(t["status"] == "pending" and cr.get("status") == "failed" and cr.get("http_status") is None
+          and "ConnectionRequestURL" in cr.get("detail", "") and time.monotonic() - t0 < 4,
+          "connection request without a URL: %r" % t)
+    check(h.get("location") == "/api/v1/tasks/%d" % t["id"], "Location %r" % h)
+    expect_error("POST", dev_path(dev, "/tasks?timeout=5"), 400, "operator", {"rpc": "Reboot"},
+                 contains="connection_request")
+    ok("POST", "/api/v1/tasks/%d/cancel" % t["id"], "operator")
+
+
 TESTS = [test_queries_semantics, test_query_errors, test_query_injection, test_sort_and_cursors,
          test_projection, test_device_delete_and_tags, test_tasks, test_expired_task_not_sent,
+         test_task_connection_request,
          test_faults, test_tokens_and_audit, test_roles_per_route, test_undocumented_routes,
          test_every_route_answered, test_plans_use_indexes, test_clean_shutdown]
 

@@ -25,6 +25,11 @@ static const char *const env_vars[] = {
     "ACS_HEADER_TIMEOUT_MS",
     "ACS_IDLE_TIMEOUT_MS",
     "ACS_SHUTDOWN_TIMEOUT_MS",
+    "ACS_SECRET_KEY_FILE",
+    "ACS_CONNREQ_USERNAME",
+    "ACS_CONNREQ_PASSWORD",
+    "ACS_CONNREQ_MAX_IN_FLIGHT",
+    "ACS_CONNREQ_TIMEOUT_MS",
 };
 
 static void clear_env(void) {
@@ -381,6 +386,36 @@ static void test_set(void) {
   acs_config_free(&cfg);
 }
 
+/* The secret key file and the connection-request settings: file keys
+ * with '_', environment, defaults, bounds; the usage text holds them all. */
+static void test_connreq_keys(void) {
+  acs_config cfg;
+  CHECK_INT(load(&cfg, NULL), 0);
+  CHECK(cfg.secret_key_file == NULL && cfg.connreq_username == NULL);
+  CHECK_INT(cfg.connreq_max_in_flight, 64);
+  CHECK_INT(cfg.connreq_timeout_ms, 10000);
+  acs_config_free(&cfg);
+  const char *path = write_file(
+      "secret_key_file = /etc/acsd/secret.key\nconnreq_username = acs\n"
+      "connreq_password = \"s3cret\"\nconnreq_max_in_flight = 8\n");
+  const char *a[] = {"--config", path, "--connreq-timeout-ms", "2500", NULL};
+  setenv("ACS_CONNREQ_MAX_IN_FLIGHT", "16", 1);
+  CHECK_INT(load(&cfg, a), 0);
+  CHECK_STR(cfg.secret_key_file, "/etc/acsd/secret.key");
+  CHECK_STR(cfg.connreq_username, "acs");
+  CHECK_STR(cfg.connreq_password, "s3cret");
+  CHECK_INT(cfg.connreq_max_in_flight, 16); /* the environment over the file */
+  CHECK_INT(cfg.connreq_timeout_ms, 2500);
+  acs_config_free(&cfg);
+  unsetenv("ACS_CONNREQ_MAX_IN_FLIGHT");
+  unlink(path);
+  const char *bad[] = {"--connreq-max-in-flight", "0", NULL};
+  expect_error(bad, "--connreq-max-in-flight");
+  const char *u = acs_config_usage();
+  CHECK(strstr(u, "--secret-key-file") && strstr(u, "ACS_CONNREQ_TIMEOUT_MS") &&
+        strstr(u, "--version"));
+}
+
 int main(void) {
   clear_env();
   test_defaults();
@@ -392,5 +427,6 @@ int main(void) {
   test_env();
   test_priority();
   test_set();
+  test_connreq_keys();
   return acs_test_result("test_config");
 }
