@@ -15,7 +15,8 @@ local sandbox = {
 -- the engine's host functions (read-only tables)
 local host = {
   acs = {fields = {"declare", "read", "commit", "now", "log", "device", "alarm", "kind",
-                   "action", "action_status", "tag", "clear", "virtual", "virtual_store"}},
+                   "action", "action_status", "tag", "clear", "virtual", "virtual_store",
+                   "secret", "secret_set", "random_secret"}},
   store = {fields = {"devices"}},
   job = {fields = {"alarm"}},
 }
@@ -26,6 +27,7 @@ local stdlib = {
   "device", "has_event", "has_tag", "spread", "root",
   "SEVERITIES", "raise_alarm", "clear_alarm", "alarm_if",
   "tag", "untag", "clear", "action_status", "reboot", "factory_reset", "download", "upload",
+  "secret", "set_secret", "random_secret",
 }
 
 local function merge(...)

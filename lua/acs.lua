@@ -24,6 +24,7 @@
 --   acs.clear(path)    -> n: forgets what the engine knows of path for this session
 --   acs.virtual(name)  -> the function of virtual/NAME.lua, or nil
 --   acs.virtual_store(name, value, type, writable): the computed value, kept as a parameter
+--   acs.secret(name) -> value | nil, why;  acs.secret_set(name, value, decl);  acs.random_secret(n)
 --
 -- docs/policies.md is the manual; every function below has an example there.
 
@@ -340,4 +341,27 @@ function upload(spec)
     URL = spec.url, FileType = spec.file_type or "1 Vendor Configuration File",
     DelaySeconds = spec.delay, Username = spec.username, Password = spec.password,
   }, spec.key)
+end
+
+-- Secrets: values the CPE never shows again (passwords read back empty).
+-- set_secret sends a SetParameterValues only when the value differs from the
+-- one the engine keeps; once the CPE took it, the engine keeps it sealed
+-- (device_secrets, never in the parameters table); the connection request
+-- client uses the ManagementServer.ConnectionRequest* ones. secret(path)
+-- returns the kept value, or nil and why.
+function secret(path)
+  return acs.secret(path)
+end
+
+function set_secret(path, value)
+  if type(value) ~= "string" then error("set_secret: the value must be a string", 2) end
+  if acs.secret(path) == value then return end
+  local h = set(path, value, "xsd:string")
+  acs.secret_set(path, value, rawget(h, "_id"))
+  return h
+end
+
+-- n (default 20) random characters of [A-Za-z0-9], from the system's CSPRNG.
+function random_secret(n)
+  return acs.random_secret(n)
 end

@@ -213,6 +213,7 @@ static void policy_over(acs__session *s) {
   acs__policy *p = s->pol;
   if (p->over) return;
   p->over = true;
+  if (p->secrets) acs__policy_flush_secrets(s);
   for (size_t i = 0; i < p->nchans; i++) {
     if (p->chans[i].task_id) {
       bool first = true;

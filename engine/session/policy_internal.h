@@ -78,6 +78,13 @@ int l_acs_clear(lua_State *L);         /* acs.clear(path) */
 int l_acs_virtual(lua_State *L);       /* acs.virtual(name) -> function | nil */
 int l_acs_virtual_store(lua_State *L); /* acs.virtual_store(name, value, type, writable) */
 
+/* policy_secrets.c */
+int l_acs_secret(lua_State *L);        /* acs.secret(name) -> value | nil, why */
+int l_acs_secret_set(lua_State *L);    /* acs.secret_set(name, value, decl) */
+int l_acs_random_secret(lua_State *L); /* acs.random_secret(n) -> text */
+/* Seals the secrets whose declarations succeeded into device_secrets. */
+void acs__policy_flush_secrets(acs__session *s);
+
 /* policy_preset.c */
 /* Runs the presets files and starts the provisions of the presets that
  * match (events, precondition, schedule; channels in back-off skipped). */

@@ -143,6 +143,8 @@ bool acs__policy_flush_actions(acs__session *s, acs__sess_done_fn done);
 /* The CPE's answer to the planner's RPC sent. */
 void acs__policy_answer(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp);
 void acs__policy_free(acs__session *s);
+/* Is name a secret a policy of this session sets (its value is not stored)? */
+bool acs__policy_is_secret(const acs__session *s, const char *name);
 /* The host functions (acs.declare, ...) for a new VM, and the engine clock. */
 int acs__policy_register(acs_script_vm *vm);
 acs_script_clock_fn acs__policy_clock(void);

@@ -219,7 +219,7 @@ static const char sql_policy_ctx[] =
     "      'next_retry_at', " MS_OF("f.next_retry_at") ")), '[]')\n"
     "      FROM faults f WHERE f.device_id = $1),\n"
     "  'secrets', (SELECT coalesce(json_agg(json_build_object('name', x.name,\n"
-    "      'sealed', encode(x.ciphertext, 'base64'), 'key_id', x.key_id)), '[]')\n"
+    "      'sealed_hex', encode(x.ciphertext, 'hex'), 'key_id', x.key_id)), '[]')\n"
     "      FROM device_secrets x WHERE x.device_id = $1))::text\n"
     "FROM devices d WHERE d.id = $1";
 
@@ -316,6 +316,26 @@ static int put_values(acs_pg *c, const char *dev, const acs_cwmp_param_values *p
   free(vals);
   free(types);
   free(tb);
+  return rc;
+}
+
+/* The values a SetParameterValues set, but a policy's secrets: those are
+ * stored sealed (device_secrets), their parameter with an empty value as
+ * the CPE reports it. */
+static int put_set_values(acs_pg *c, acs__session *s, const acs_cwmp_param_values *pv) {
+  bool any = false;
+  for (size_t i = 0; i < pv->n && !any; i++)
+    any = pv->v[i].name && acs__policy_is_secret(s, pv->v[i].name);
+  if (!any) return put_values(c, s->device_id, pv);
+  acs_cwmp_param_value *v = calloc(pv->n, sizeof *v);
+  if (!v) return ACS_ENOMEM;
+  for (size_t i = 0; i < pv->n; i++) {
+    v[i] = pv->v[i];
+    if (v[i].name && acs__policy_is_secret(s, v[i].name)) v[i].value = "";
+  }
+  acs_cwmp_param_values copy = {.v = v, .n = pv->n};
+  int rc = put_values(c, s->device_id, &copy);
+  free(v);
   return rc;
 }
 
@@ -507,8 +527,9 @@ cleanup:
 }
 
 /* What the CPE's answer changes in the stored data model. */
-static int build_model(acs_pg *c, const char *dev, const acs_cwmp_msg *sent,
+static int build_model(acs_pg *c, acs__session *s, const acs_cwmp_msg *sent,
                        const acs_cwmp_msg *rsp) {
+  const char *dev = s->device_id;
   acs_buf a[5] = {ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT};
   const char **names = NULL, **lists = NULL;
   bool *b1 = NULL, *b2 = NULL;
@@ -527,7 +548,7 @@ static int build_model(acs_pg *c, const char *dev, const acs_cwmp_msg *sent,
       break;
     }
     case ACS_CWMP_SET_PARAMETER_VALUES_RESPONSE:
-      rc = put_values(c, dev, &sent->u.set_parameter_values.params);
+      rc = put_set_values(c, s, &sent->u.set_parameter_values.params);
       break;
     case ACS_CWMP_GET_PARAMETER_NAMES_RESPONSE: {
       n = rsp->u.get_parameter_names_response.params.n;
@@ -668,14 +689,14 @@ static int op_build(acs_pg *c, void *arg) {
       const char *p[5] = {id, op->status, op->json, op->fault_code ? code : NULL, op->text};
       int rc = acs_pg_query(c, sql_task_done, 5, p, 0, NULL, NULL);
       if (rc || op->rsp->kind == ACS_CWMP_FAULT) return rc;
-      return build_model(c, s->device_id, op->sent, op->rsp);
+      return build_model(c, s, op->sent, op->rsp);
     }
     case OP_STATUS: {
       const char *p[4] = {id, op->status, op->fault_code ? code : NULL, op->text};
       return acs_pg_query(c, sql_task_status, 4, p, 0, NULL, NULL);
     }
     case OP_MODEL:
-      return build_model(c, s->device_id, op->sent, op->rsp);
+      return build_model(c, s, op->sent, op->rsp);
     case OP_FAULT: {
       const char *p[5] = {s->device_id, op->channel, op->status, op->text, op->provision};
       return acs_pg_query(c, sql_fault, 5, p, 0, NULL, NULL);

@@ -23,6 +23,13 @@ return {
     weight = 10,
   },
   {
+    name = "connection request credentials",
+    events = {"0 BOOTSTRAP", "1 BOOT", "2 PERIODIC"},
+    provisions = {"cr_credentials"},
+    channel = "credentials",
+    weight = 50,
+  },
+  {
     name = "wifi from tags",
     events = {"0 BOOTSTRAP", "1 BOOT", "2 PERIODIC", "6 CONNECTION REQUEST"},
     provisions = {"wifi"},

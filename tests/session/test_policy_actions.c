@@ -25,9 +25,16 @@
  *    GetParameterValues; the task is done; one naming a missing provision is
  *    a fault saying so;
  *  - session C ("7 TRANSFER COMPLETE" and a TransferComplete with fault
- *    9010): the policy sees device.transfer. */
+ *    9010): the policy sees device.transfer;
+ *  - secrets (acsd with a secret_key_file): policies/provisions/
+ *    cr_credentials.lua through a Provision task sets the username and a
+ *    random 24-character password in one SetParameterValues; the password
+ *    is sealed in device_secrets (under the key's id) and stored empty in
+ *    parameters; the same task again sends nothing; secret() in a later
+ *    session opens the very value the CPE received. */
 #include <time.h>
 
+#include "core/acs_secret.h"
 #include "policy_test.h"
 
 static cs_acsd acsd;
@@ -78,6 +85,8 @@ static const char clearer_lua[] =
     "log('info', 'cleared ' .. clear(args.path))\n"
     "local v2 = refresh(args.path, 3600).value\n"
     "log('info', 'clearer ' .. tostring(v1) .. ' ' .. tostring(v2) .. ' ' .. args.tag)\n";
+static const char show_lua[] =
+    "log('info', 'secret is ' .. secret(root() .. 'ManagementServer.ConnectionRequestPassword'))\n";
 static const char xfer_lua[] =
     "local t = device.transfer\n"
     "log('info', 'transfer ' .. (t and (t.command_key .. ' ' .. t.fault_code .. ' ' ..\n"
@@ -160,6 +169,16 @@ static const char *task_col(const char *dev, const char *key, const char *col) {
   return qs(pg, sql, dev, key);
 }
 
+/* The password of a SetParameterValues, as the CPE received it. */
+static int grab_password(pt_turn *t, const acs_cwmp_msg *rpc) {
+  if (rpc->kind != ACS_CWMP_SET_PARAMETER_VALUES) return 0;
+  const acs_cwmp_param_values *pv = &rpc->u.set_parameter_values.params;
+  for (size_t i = 0; i < pv->n; i++)
+    if (pv->v[i].name && strstr(pv->v[i].name, "ConnectionRequestPassword"))
+      snprintf(t->arg, 64, "%s", pv->v[i].value ? pv->v[i].value : "");
+  return 0;
+}
+
 static void test_actions(void) {
   char tree[256];
   pt_tree_new(tree, sizeof tree);
@@ -172,7 +191,20 @@ static void test_actions(void) {
   pt_write(tree, "provisions/xfer.lua", xfer_lua);
   pt_write(tree, "virtual/WANName.lua", wan_lua);
   pt_write(tree, "virtual/Code.lua", code_lua);
-  const char *extra[] = {"--policies", tree, NULL};
+  pt_write(tree, "provisions/show.lua", show_lua);
+  char src[512];
+  snprintf(src, sizeof src, "%s/policies/provisions/cr_credentials.lua", cs_env("ACS_SOURCE_DIR"));
+  FILE *f = fopen(src, "r");
+  static char cred[4096];
+  size_t cl = f ? fread(cred, 1, sizeof cred - 1, f) : 0;
+  if (f) fclose(f);
+  cred[cl] = '\0';
+  CHECK(cl > 0);
+  pt_write(tree, "provisions/cr_credentials.lua", cred);
+  char keyfile[300];
+  snprintf(keyfile, sizeof keyfile, "%s/secret.key", tree);
+  pt_write(tree, "secret.key", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+  const char *extra[] = {"--policies", tree, "--secret-key-file", keyfile, NULL};
   if (cs_acsd_start(&acsd, 2, extra) != 0) exit(1);
   char *token = cs_token_create("actions");
 
@@ -264,6 +296,43 @@ static void test_actions(void) {
   t.m = &m;
   CHECK(cs_cpe_acs_turn(&c, pt_answer, &t) >= 0);
   CHECK_INT(cs_acsd_log_count(&acsd, "transfer dl@2.0 9010 Download failed"), 1);
+
+  /* secrets: the example's credentials */
+  cm_set(&m, "Device.ManagementServer.ConnectionRequestUsername", "", ACS_XSD_STRING, true);
+  cm_set(&m, "Device.ManagementServer.ConnectionRequestPassword", "", ACS_XSD_STRING, true);
+  static char sent_pw[64];
+  t.hook = grab_password;
+  t.arg = sent_pw;
+  CHECK(cs_api_task(&acsd, token, d, "Provision", "{\"provisions\": [\"cr_credentials\"]}") > 0);
+  n = pt_session(&c, &m, "2 PERIODIC", &t);
+  printf("session (cr_credentials): %d RPCs: %s\n", n, pt_describe(&t, desc, sizeof desc));
+  /* names the engine has not seen yet: discovered first */
+  CHECK_INT(n, 2);
+  CHECK_INT(t.rpc[0].kind, ACS_CWMP_GET_PARAMETER_NAMES);
+  CHECK_STR(t.rpc[1].all, "Device.ManagementServer.ConnectionRequestUsername "
+                          "Device.ManagementServer.ConnectionRequestPassword ");
+  CHECK_STR(t.rpc[1].value, "acs-SN-ACTIONS");
+  CHECK_INT(strlen(sent_pw), 24);
+  unsigned char raw[32];
+  for (int i = 0; i < 32; i++) raw[i] = (unsigned char)((i % 16) * 0x11);
+  acs_secret_key key;
+  acs_secret_key_from_bytes(raw, &key);
+  CHECK(pt_wait_sql(pg, "SELECT key_id FROM device_secrets WHERE device_id = $1", d, key.id,
+                    3000) >= 0);
+  CHECK_STR(qs(pg, "SELECT length(ciphertext)::text FROM device_secrets WHERE device_id = $1",
+               d, NULL), "52"); /* 12 nonce + 24 + 16 tag */
+  CHECK_STR(qs(pg, "SELECT coalesce(value, '(null)') FROM parameters WHERE device_id = $1 AND "
+               "name = 'Device.ManagementServer.ConnectionRequestPassword'", d, NULL), "");
+  CHECK(cs_api_task(&acsd, token, d, "Provision", "{\"provisions\": [\"cr_credentials\"]}") > 0);
+  CHECK(cs_api_task(&acsd, token, d, "Provision", "{\"provisions\": [\"show\"]}") > 0);
+  n = pt_session(&c, &m, "2 PERIODIC", &t);
+  printf("session (cr_credentials again, show): %d RPCs: %s\n", n,
+         pt_describe(&t, desc, sizeof desc));
+  CHECK_INT(n, 0);
+  char line[128];
+  snprintf(line, sizeof line, "secret is %s", sent_pw);
+  CHECK_INT(cs_acsd_log_count(&acsd, line), 1);
+  t.hook = NULL;
 
   cm_free(&m);
   cs_cpe_free(&c);
