@@ -156,7 +156,11 @@ void acs__api_alarms_list(acs__api_req *r) {
       acs_buf_printf(&s->text, " AND %s = ", eq_col[i]);
       acs__sql_param(s, v[i], strlen(v[i]));
     }
-    if (v[2]) {
+    if (v[2] && !strchr(v[2], ',')) {
+      /* one severity: an equality, so that its index also gives the order */
+      acs_buf_puts(&s->text, " AND severity = ");
+      acs__sql_param(s, v[2], strlen(v[2]));
+    } else if (v[2]) {
       acs_buf_puts(&s->text, " AND severity = ANY(");
       acs__sql_param(s, sev.data, sev.len);
       acs_buf_puts(&s->text, "::text[])");

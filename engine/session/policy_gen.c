@@ -16,8 +16,9 @@
  * Reload (schema version 9): POST /api/v1/policies/reload bumps the serial
  * of the one row of policy_reload, which every poll reads with the newest
  * generation's number, and wakes this instance's pollers at once
- * (acs_policy_wake: a uv_async per poller); other instances see the serial
- * at their next poll, within a second. */
+ * (acs_policy_wake: a uv_async per poller); on other instances worker 0,
+ * which polls every LEAD_POLL_MS, sees the serial (or a new generation) and
+ * wakes its siblings the same way. */
 #include <dirent.h>
 #include <libpq-fe.h>
 #include <openssl/evp.h>
@@ -36,7 +37,12 @@
 #include "session/acs_policy.h"
 #include "store/acs_store.h"
 
+/* Every worker looks at the store once a second; worker 0 of each instance
+ * looks five times a second and wakes the others when it sees a change, so
+ * an instance converges within about LEAD_POLL_MS of a push or a reload
+ * made on another (one indexed read and one primary-key read each time). */
 #define POLL_MS 1000
+#define LEAD_POLL_MS 200
 
 /* "provisions/x:3: message" -> {"file", "line", "message"} */
 static json_t *error_json(const char *err) {
@@ -276,6 +282,8 @@ struct acs_policy_poller {
   bool busy;               /* a query in flight */
   bool again;              /* woken while busy: look again once it is answered */
   bool stopping;
+  bool lead;                /* worker 0's: polls every LEAD_POLL_MS */
+  unsigned ticks;           /* of the timer */
   int64_t seen;             /* newest generation tried (loaded or refused here) */
   int64_t reload_serial;    /* policy_reload.serial last read (-1: not yet) */
   _Atomic long long served; /* the generation loaded, for acs_policy_served */
@@ -380,12 +388,14 @@ static void newest_cb(acs_pg_result *r, void *arg) {
   int64_t serial = strtoll(acs_pg_getvalue(r, 0, 1), NULL, 10);
   /* a reload since the last look: the newest valid generation is loaded
    * again unless it is the one served (one refused here is tried again) */
-  if (p->reload_serial >= 0 && serial != p->reload_serial) {
+  bool reload = p->reload_serial >= 0 && serial != p->reload_serial;
+  if (reload) {
     acs_log(ACS_LOG_DEBUG, "policy", "worker %u: reload %lld", acs_worker_index(p->aw->w),
             (long long)serial);
     p->seen = p->aw->policies->generation;
   }
   p->reload_serial = serial;
+  if (p->lead && (reload || gen > p->seen)) acs_policy_wake(p->aw->app);
   if (gen <= p->seen) {
     settle(p);
     return;
@@ -504,7 +514,9 @@ static void watch(acs_policy_poller *p) {
 static void tick_cb(uv_timer_t *t) {
   acs_policy_poller *p = t->data;
   if (p->stopping) return;
-  if (p->dir && !p->importing) watch(p);
+  /* the watcher's "still for one tick" stays a second */
+  bool second = !p->lead || ++p->ticks % (POLL_MS / LEAD_POLL_MS) == 1;
+  if (second && p->dir && !p->importing) watch(p);
   poll_store(p);
 }
 
@@ -526,7 +538,8 @@ int acs_policy_poller_start(acs_app_worker *aw, const char *watch_dir, acs_polic
   uv_timer_init(acs_worker_loop(aw->w), &p->timer);
   p->timer.data = p;
   p->open_handles = 2;
-  uv_timer_start(&p->timer, tick_cb, 10, POLL_MS);
+  p->lead = acs_worker_index(aw->w) == 0;
+  uv_timer_start(&p->timer, tick_cb, 10, p->lead ? LEAD_POLL_MS : POLL_MS);
   pthread_mutex_lock(&registry_lock);
   p->next = registry;
   registry = p;
