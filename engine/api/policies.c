@@ -10,8 +10,9 @@
  * compile (stored, refused); POST /api/v1/policies/reload (admin): 202, the
  * reload serial bumped in the store and this instance's pollers woken.
  *
- * The compilation runs on the worker's loop, as the pollers' does: a tree
- * of the example policies compiles in about a millisecond (docs/api.md). */
+ * The compilation runs on the worker's loop, as the pollers' does: a
+ * scratch VM and the example policies take a few milliseconds (docs/api.md
+ * has the figures), rare enough for an admin's push. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
