@@ -87,7 +87,7 @@ struct acs__api_req {
   int route;         /* router.c's route number */
   const char *allow; /* the route's methods, for 405 */
   char *device_id;   /* decoded {id} of /devices/{id}..., /faults/{device}/..., or NULL */
-  char *task_id;     /* digits of /tasks/{id} or /tokens/{id}, or NULL */
+  char *task_id;     /* digits of /tasks/{id}, /tokens/{id}, /alarms/{id}, or NULL */
   char *channel;     /* decoded {channel} of /faults/{device}/{channel}, or NULL */
 
   /* the caller, once authenticated */
@@ -197,6 +197,9 @@ void acs__api_base64url(const unsigned char *data, size_t n, acs_buf *out);
 /* The decoded query parameter key into *out (malloc'd; NULL when absent).
  * Answers 400 (malformed, or a NUL) and returns false. */
 bool acs__api_query_param(acs__api_req *r, const char *key, char **out);
+/* ?key=true|false into *out (1 or 0; untouched when absent). Answers 400
+ * and returns false otherwise. */
+bool acs__api_bool_param(acs__api_req *r, const char *key, int *out);
 /* Checks Content-Type (415) and parses the body into r->body: a JSON
  * object (400) whose keys are all among keys (NULL-terminated; 400 naming
  * the known ones). Answers and returns false on failure. */
@@ -243,6 +246,15 @@ void acs__api_tokens_list(acs__api_req *r);
 void acs__api_token_create(acs__api_req *r);
 void acs__api_token_revoke(acs__api_req *r);
 void acs__api_audit_list(acs__api_req *r);
+void acs__api_fault_retry(acs__api_req *r);
+/* policies.c, alarms.c */
+void acs__api_policies_get(acs__api_req *r);
+void acs__api_policies_push(acs__api_req *r);
+void acs__api_policies_reload(acs__api_req *r);
+void acs__api_policy_generations(acs__api_req *r);
+void acs__api_alarms_list(acs__api_req *r);
+void acs__api_alarm_get(acs__api_req *r);
+void acs__api_alarm_acknowledge(acs__api_req *r);
 
 /* --- token_cli.c: a new token ("acs_" + 43 base64url characters) into
  * tok and the hex of its sha256 into hex. 0 or an error. */

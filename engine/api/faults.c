@@ -1,6 +1,7 @@
 /* faults.c: GET /api/v1/faults?device=&channel= (the faults table in key
- * order) and DELETE /api/v1/faults/{device}/{channel} (operator; the row
- * and its audit record in one statement). */
+ * order), DELETE /api/v1/faults/{device}/{channel} and POST
+ * /api/v1/faults/{device}/{channel}/retry (operator; the change and its
+ * audit record in one statement). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +13,16 @@
 /* clang-format off */
 #define FAULT_COLS                                                                 \
   "device_id, channel, code, message, detail::text, retries, "                     \
-  ACS__SQL_TIME("first_at") ", " ACS__SQL_TIME("last_at")
+  ACS__SQL_TIME("first_at") ", " ACS__SQL_TIME("last_at") ", "                   \
+  ACS__SQL_TIME("next_retry_at")
 /* clang-format on */
 
 static const acs__col fault_cols[] = {
     {"device_id", ACS__COL_STR}, {"channel", ACS__COL_STR}, {"code", ACS__COL_STR},
     {"message", ACS__COL_STR},   {"detail", ACS__COL_JSON}, {"retries", ACS__COL_INT},
-    {"first_at", ACS__COL_STR},  {"last_at", ACS__COL_STR},
+    {"first_at", ACS__COL_STR},  {"last_at", ACS__COL_STR}, {"next_retry_at", ACS__COL_STR},
 };
+#define N_FAULT_COLS (sizeof fault_cols / sizeof *fault_cols)
 
 /* The cursor key: ["device", "channel"] as JSON text. */
 static char *fault_cursor(const acs_pg_result *res, int row) {
@@ -43,8 +46,7 @@ static void page_cb(acs_pg_result *res, void *arg) {
     int n = res->ntuples < r->limit ? res->ntuples : r->limit;
     r->doc = json_array();
     for (int i = 0; r->doc && i < n; i++) {
-      json_t *o =
-          acs__api_row_object(res, i, 0, fault_cols, sizeof fault_cols / sizeof *fault_cols);
+      json_t *o = acs__api_row_object(res, i, 0, fault_cols, N_FAULT_COLS);
       if (!o || json_array_append_new(r->doc, o)) {
         json_decref(r->doc);
         r->doc = NULL;
@@ -151,5 +153,49 @@ void acs__api_fault_delete(acs__api_req *r) {
   const char *p[4] = {r->device_id, r->channel, r->token_name, tid};
   acs__api_step(r, delete_done);
   acs__api_query(r, sql_delete, 4, p, delete_cb);
+  acs__api_step_queued(r);
+}
+
+/* --- POST /api/v1/faults/{device}/{channel}/retry: next_retry_at = now()
+ * (schema version 9), so the channel runs in the device's next session
+ * whatever its back-off says; the fault itself (and its retries count)
+ * stays until the channel succeeds. */
+
+static const char sql_retry[] =
+    "WITH f AS (UPDATE faults SET next_retry_at = now() WHERE device_id = $1 AND channel = $2 "
+    "RETURNING *), "
+    "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT $3, 'fault.retry', "
+    "f.device_id, jsonb_build_object('channel', f.channel, 'code', f.code, 'retries', f.retries, "
+    "'token_id', $4::bigint) FROM f) "
+    "SELECT " FAULT_COLS " FROM f";
+
+static void retry_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
+    r->found = true;
+    if (!(r->doc = acs__api_row_object(res, 0, 0, fault_cols, N_FAULT_COLS)))
+      r->pg_status = ACS_ENOMEM;
+  }
+  acs__api_stmt_done(r);
+}
+
+static void retry_done(acs__api_req *r) {
+  if (r->pg_status) {
+    acs__api_fail_store(r);
+  } else if (!r->found) {
+    acs__api_error(r, 404, "no fault '%s' of device '%s'", r->channel, r->device_id);
+  } else {
+    json_t *doc = r->doc;
+    r->doc = NULL;
+    acs__api_respond(r, 200, doc, NULL);
+  }
+}
+
+void acs__api_fault_retry(acs__api_req *r) {
+  char tid[24];
+  acs__api_token_id(r, tid);
+  const char *p[4] = {r->device_id, r->channel, r->token_name, tid};
+  acs__api_step(r, retry_done);
+  acs__api_query(r, sql_retry, 4, p, retry_cb);
   acs__api_step_queued(r);
 }

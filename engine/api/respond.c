@@ -427,6 +427,17 @@ bool acs__api_query_param(acs__api_req *r, const char *key, char **out) {
   return true;
 }
 
+bool acs__api_bool_param(acs__api_req *r, const char *key, int *out) {
+  char *v = NULL;
+  if (!acs__api_query_param(r, key, &v)) return false;
+  if (!v) return true;
+  bool ok = strcmp(v, "true") == 0 || strcmp(v, "false") == 0;
+  if (ok) *out = v[0] == 't';
+  free(v);
+  if (!ok) acs__api_error(r, 400, "%s: expected true or false", key);
+  return ok;
+}
+
 static bool is_json_type(const char *ct) {
   if (!ct) return false;
   while (*ct == ' ' || *ct == '\t') ct++;

@@ -37,6 +37,13 @@ enum {
   ROUTE_TOKENS,       /* /api/v1/tokens */
   ROUTE_TOKEN,        /* /api/v1/tokens/{id} */
   ROUTE_AUDIT,        /* /api/v1/audit */
+  ROUTE_FAULT_RETRY,  /* /api/v1/faults/{device}/{channel}/retry */
+  ROUTE_POLICIES,     /* /api/v1/policies */
+  ROUTE_POL_GENS,     /* /api/v1/policies/generations */
+  ROUTE_POL_RELOAD,   /* /api/v1/policies/reload */
+  ROUTE_ALARMS,       /* /api/v1/alarms */
+  ROUTE_ALARM,        /* /api/v1/alarms/{id} */
+  ROUTE_ALARM_ACK,    /* /api/v1/alarms/{id}/acknowledge */
   ROUTE_COUNT,
 };
 
@@ -63,6 +70,14 @@ static const route_def routes[ROUTE_COUNT] = {
                       {{"GET", AD, acs__api_tokens_list}, {"POST", AD, acs__api_token_create}}},
     [ROUTE_TOKEN] = {"DELETE", {{"DELETE", AD, acs__api_token_revoke}}},
     [ROUTE_AUDIT] = {"GET", {{"GET", AD, acs__api_audit_list}}},
+    [ROUTE_FAULT_RETRY] = {"POST", {{"POST", OP, acs__api_fault_retry}}},
+    [ROUTE_POLICIES] = {"GET, POST",
+                        {{"GET", RO, acs__api_policies_get}, {"POST", AD, acs__api_policies_push}}},
+    [ROUTE_POL_GENS] = {"GET", {{"GET", RO, acs__api_policy_generations}}},
+    [ROUTE_POL_RELOAD] = {"POST", {{"POST", AD, acs__api_policies_reload}}},
+    [ROUTE_ALARMS] = {"GET", {{"GET", RO, acs__api_alarms_list}}},
+    [ROUTE_ALARM] = {"GET", {{"GET", RO, acs__api_alarm_get}}},
+    [ROUTE_ALARM_ACK] = {"POST", {{"POST", OP, acs__api_alarm_acknowledge}}},
 };
 
 static const route_method *route_method_of(const acs__api_req *r) {
@@ -166,6 +181,7 @@ static void route(acs__api_req *r) {
   int rc = 0, id_seg = -1;
   bool devices = s.count >= 2 && seg_is(&s, 0, "devices") && s.n[1] > 0;
   bool tasks = s.count >= 2 && seg_is(&s, 0, "tasks") && is_digits(s.p[1], s.n[1]);
+  bool alarm = s.count >= 2 && seg_is(&s, 0, "alarms") && is_digits(s.p[1], s.n[1]);
   if (s.count == 1 && seg_is(&s, 0, "devices")) {
     r->route = ROUTE_DEVICES;
   } else if (devices && s.count == 2) {
@@ -193,16 +209,31 @@ static void route(acs__api_req *r) {
     id_seg = 1;
   } else if (s.count == 1 && seg_is(&s, 0, "audit")) {
     r->route = ROUTE_AUDIT;
+  } else if (s.count == 4 && seg_is(&s, 0, "faults") && s.n[1] > 0 && s.n[2] > 0 &&
+             seg_is(&s, 3, "retry")) {
+    r->route = ROUTE_FAULT_RETRY;
+  } else if (s.count == 1 && seg_is(&s, 0, "policies")) {
+    r->route = ROUTE_POLICIES;
+  } else if (s.count == 2 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "generations")) {
+    r->route = ROUTE_POL_GENS;
+  } else if (s.count == 2 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "reload")) {
+    r->route = ROUTE_POL_RELOAD;
+  } else if (s.count == 1 && seg_is(&s, 0, "alarms")) {
+    r->route = ROUTE_ALARMS;
+  } else if (alarm && s.count == 2) {
+    r->route = ROUTE_ALARM;
+  } else if (alarm && s.count == 3 && seg_is(&s, 2, "acknowledge")) {
+    r->route = ROUTE_ALARM_ACK;
   } else {
     acs__api_error(r, 404, "not found");
     return;
   }
   r->allow = routes[r->route].allow;
-  if (tasks) id_seg = 1;
+  if (tasks || alarm) id_seg = 1;
   if (id_seg > 0 && !(r->task_id = strndup(s.p[id_seg], s.n[id_seg]))) rc = ACS_ENOMEM;
-  if (rc == 0 && (devices || r->route == ROUTE_FAULT))
-    rc = decode_segment(s.p[1], s.n[1], &r->device_id);
-  if (rc == 0 && r->route == ROUTE_FAULT) rc = decode_segment(s.p[2], s.n[2], &r->channel);
+  bool fault = r->route == ROUTE_FAULT || r->route == ROUTE_FAULT_RETRY;
+  if (rc == 0 && (devices || fault)) rc = decode_segment(s.p[1], s.n[1], &r->device_id);
+  if (rc == 0 && fault) rc = decode_segment(s.p[2], s.n[2], &r->channel);
   if (rc) {
     if (rc == ACS_ENOMEM) {
       acs__api_error(r, 500, "out of memory");

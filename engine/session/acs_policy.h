@@ -48,6 +48,56 @@ int64_t acs_policy_now_ms(void);
 
 /* --- generations in the store (policy_gen.c) */
 
+/* A generation as the API shows it, over one policy_generations row, in
+ * this order: id, created_at, created_by, source, checksum, valid, files
+ * (a JSON array of the files' paths in the tree, "provisions/NAME.lua", in
+ * name order) and error (JSON {file, line, message} with file such a path,
+ * or NULL). The store keeps the policies' names ("provisions/NAME"). */
+/* clang-format off */
+#define ACS_POLICY_GEN_COLS                                                        \
+  "id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "  \
+  "created_by, source, checksum, valid, (SELECT coalesce(json_agg(k || '.lua' "   \
+  "ORDER BY k COLLATE \"C\"), '[]') FROM jsonb_object_keys(files) k)::text, "      \
+  "(CASE WHEN error->>'file' ~ '^(provisions|presets|alarms|jobs)/' THEN "        \
+  "jsonb_set(error, '{file}', to_jsonb((error->>'file') || '.lua')) ELSE error "  \
+  "END)::text"
+/* clang-format on */
+#define ACS_POLICY_GEN_NCOLS 8
+
+/* One push of a tree, ready for the store: the tree compiled in a scratch
+ * VM, its checksum, and the parameters of acs_policy_push_sql. The command
+ * line (acs_policy_push), start-up and POST /api/v1/policies all go through
+ * it; the watcher uses its compilation with a statement of its own. */
+typedef struct acs_policy_push_stmt {
+  char checksum[65];
+  bool valid;
+  char error[512];  /* "file:line: message" when not valid */
+  char *files_text; /* the tree as JSON */
+  char *error_text; /* {"file", "line", "message"} as JSON, or NULL */
+  char token_id[24];
+  const char *params[8];
+} acs_policy_push_stmt;
+
+/* Compiles files (one generation's, as acs_policy_read_tree makes them) and
+ * fills st. who: the actor ("cli:USER", a token's name); source: where the
+ * tree came from (may be NULL); token_id: the API token's, or 0. A tree
+ * that does not compile is not an error here (st->valid false). Returns 0
+ * or ACS_ENOMEM; free st with acs_policy_push_stmt_free in either case. */
+int acs_policy_push_prepare(const json_t *files, const char *who, const char *source, bool force,
+                            long long token_id, acs_policy_push_stmt *st);
+void acs_policy_push_stmt_free(acs_policy_push_stmt *st);
+/* The push: run acs_policy_push_lock_sql, then acs_policy_push_sql with
+ * st->params (8), in one transaction. It stores the tree as a new
+ * generation, with its audit row (policy.push), unless it is valid and its
+ * checksum is the newest valid generation's (and force is off); a tree
+ * that does not compile is always stored, as refused. One row: created
+ * ('t'/'f'), then ACS_POLICY_GEN_COLS of the new generation, or of the
+ * newest valid one when nothing was stored. The lock (the row of
+ * policy_reload, FOR UPDATE: readers pass) makes concurrent pushes of one
+ * tree store it once. */
+extern const char acs_policy_push_lock_sql[];
+extern const char acs_policy_push_sql[];
+
 /* Compiles the tree of dir and stores it as a new generation (blocking; the
  * command line and start-up). *gen gets its number, or the newest's when
  * that already is this tree (unless force): *created tells. A tree that
@@ -66,6 +116,15 @@ typedef struct acs_policy_poller acs_policy_poller;
 int acs_policy_poller_start(struct acs_app_worker *aw, const char *watch_dir,
                             acs_policy_poller **out);
 void acs_policy_poller_stop(acs_policy_poller *p);
+/* Every poller of app's workers looks at the store now instead of at its
+ * next tick (thread-safe: the API calls it after a push or a reload). */
+struct acs_app;
+void acs_policy_wake(const struct acs_app *app);
+/* The generation each worker of app serves, by worker index, into gen[0..n)
+ * (0: none of the store's, -1: no poller on that worker). Returns how many
+ * slots it filled (the highest worker index with a poller, plus one).
+ * Thread-safe. */
+size_t acs_policy_served(const struct acs_app *app, long long *gen, size_t n);
 
 /* Fleet jobs (jobs.c), on one worker per instance: jobs/schedule.lua says
  * which jobs/NAME.lua run how often; a lease in the store makes each run on

@@ -6,13 +6,23 @@
  * worker polls the newest valid generation's number once a second (one
  * indexed read; works through PgBouncer, where LISTEN does not), fetches and
  * compiles a newer one, and swaps it in; sessions keep the generation they
- * started with. Directories come in by `acsd policies push DIR`, at start
- * (--policies DIR, when its content differs from the newest generation) and
- * by the development watcher (worker 0 looks at the directory's files once
- * a second and imports them once they have been still for a second). */
+ * started with. Trees come in by `acsd policies push DIR`, at start
+ * (--policies DIR, when its content differs from the newest generation), by
+ * POST /api/v1/policies (all three through acs_policy_push_prepare and
+ * acs_policy_push_sql) and by the development watcher (worker 0 looks at
+ * the directory's files once a second and imports them once they have been
+ * still for a second).
+ *
+ * Reload (schema version 9): POST /api/v1/policies/reload bumps the serial
+ * of the one row of policy_reload, which every poll reads with the newest
+ * generation's number, and wakes this instance's pollers at once
+ * (acs_policy_wake: a uv_async per poller); on other instances worker 0,
+ * which polls every LEAD_POLL_MS, sees the serial (or a new generation) and
+ * wakes its siblings the same way. */
 #include <dirent.h>
 #include <libpq-fe.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +37,12 @@
 #include "session/acs_policy.h"
 #include "store/acs_store.h"
 
+/* Every worker looks at the store once a second; worker 0 of each instance
+ * looks five times a second and wakes the others when it sees a change, so
+ * an instance converges within about LEAD_POLL_MS of a push or a reload
+ * made on another (one indexed read and one primary-key read each time). */
 #define POLL_MS 1000
+#define LEAD_POLL_MS 200
 
 /* "provisions/x:3: message" -> {"file", "line", "message"} */
 static json_t *error_json(const char *err) {
@@ -40,27 +55,83 @@ static json_t *error_json(const char *err) {
   return json_pack("{s:n,s:n,s:s}", "file", "line", "message", err);
 }
 
+/* --- a push, shared by the command line, start-up and the API */
+
+int acs_policy_push_prepare(const json_t *files, const char *who, const char *source, bool force,
+                            long long token_id, acs_policy_push_stmt *st) {
+  memset(st, 0, sizeof *st);
+  acs_policy_checksum(files, st->checksum);
+  acs_policy_vm *scratch = acs_policy_vm_new(NULL, st->error, sizeof st->error);
+  if (!scratch) return ACS_ENOMEM;
+  st->error[0] = '\0';
+  int vrc = acs_policy_vm_load_json(scratch, files, st->error, sizeof st->error);
+  acs_policy_vm_free(scratch);
+  st->valid = vrc == 0;
+  if (st->valid) st->error[0] = '\0';
+  st->files_text = json_dumps(files, JSON_COMPACT);
+  json_t *ej = st->valid ? NULL : error_json(st->error);
+  st->error_text = ej ? json_dumps(ej, JSON_COMPACT) : NULL;
+  json_decref(ej);
+  if (!st->files_text || (!st->valid && !st->error_text)) return ACS_ENOMEM;
+  if (token_id > 0) snprintf(st->token_id, sizeof st->token_id, "%lld", token_id);
+  st->params[0] = who;
+  st->params[1] = source;
+  st->params[2] = st->checksum;
+  st->params[3] = st->files_text;
+  st->params[4] = st->valid ? "t" : "f";
+  st->params[5] = st->error_text;
+  st->params[6] = force ? "t" : "f";
+  st->params[7] = token_id > 0 ? st->token_id : NULL;
+  return 0;
+}
+
+void acs_policy_push_stmt_free(acs_policy_push_stmt *st) {
+  free(st->files_text);
+  free(st->error_text);
+  st->files_text = st->error_text = NULL;
+}
+
+/* The one row of policy_reload serializes pushes: a row lock, since LOCK
+ * TABLE is refused in the implicit transaction of a pipeline's sync group;
+ * the push, a later statement, then sees what an earlier push committed. */
+const char acs_policy_push_lock_sql[] = "SELECT serial FROM policy_reload FOR UPDATE";
+
+const char acs_policy_push_sql[] =
+    "WITH cur AS (SELECT * FROM policy_generations WHERE valid ORDER BY id DESC LIMIT 1), "
+    "ins AS (INSERT INTO policy_generations (created_by, source, checksum, files, valid, error) "
+    "SELECT $1, $2, $3, $4::jsonb, $5::boolean, $6::jsonb WHERE $7::boolean OR NOT $5::boolean "
+    "OR $3 IS DISTINCT FROM (SELECT checksum FROM cur) RETURNING *), "
+    "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT $1, 'policy.push', "
+    "ins.id::text, jsonb_build_object('source', ins.source, 'checksum', ins.checksum, 'valid', "
+    "ins.valid, 'files', (SELECT count(*) FROM jsonb_object_keys(ins.files)), 'token_id', "
+    "$8::bigint) FROM ins) "
+    "SELECT true, " ACS_POLICY_GEN_COLS " FROM ins UNION ALL SELECT false, " ACS_POLICY_GEN_COLS
+    " FROM cur WHERE NOT EXISTS (SELECT 1 FROM ins)";
+
 /* --- pushing a directory (blocking: the command line and start-up) */
+
+static PGresult *exec_ok(PGconn *pg, const char *sql, int n, const char *const *params, char *err,
+                         size_t errlen) {
+  PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
+  ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
+  snprintf(err, errlen, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
+  PQclear(res);
+  return NULL;
+}
 
 int acs_policy_push(const char *dsn, const char *dir, const char *who, bool force, long long *gen,
                     bool *created, char *err, size_t errlen) {
   json_t *files = NULL;
   PGconn *pg = NULL;
   PGresult *res = NULL;
-  acs_policy_vm *scratch = NULL;
-  char *text = NULL, *etext = NULL;
-  char sum[65];
+  acs_policy_push_stmt st;
   int rc;
   *gen = 0;
   *created = false;
+  memset(&st, 0, sizeof st);
   if ((rc = acs_policy_read_tree(dir, &files, err, errlen))) goto cleanup;
-  acs_policy_checksum(files, sum);
-  char verr[512] = "";
-  if (!(scratch = acs_policy_vm_new(NULL, verr, sizeof verr))) {
-    rc = ACS_ENOMEM;
-    goto cleanup;
-  }
-  int vrc = acs_policy_vm_load_json(scratch, files, verr, sizeof verr);
+  if ((rc = acs_policy_push_prepare(files, who, dir, force, 0, &st))) goto cleanup;
   if ((rc = acs_store_migrate(dsn, err, errlen))) goto cleanup;
   pg = PQconnectdb(dsn);
   if (PQstatus(pg) != CONNECTION_OK) {
@@ -68,52 +139,31 @@ int acs_policy_push(const char *dsn, const char *dir, const char *who, bool forc
     rc = ACS_EUNAVAILABLE;
     goto cleanup;
   }
-  if (!force && vrc == 0) {
-    const char *p[1] = {sum};
-    res = PQexecParams(pg,
-                       "SELECT id FROM policy_generations WHERE valid ORDER BY id DESC LIMIT 1 "
-                       "FOR SHARE",
-                       0, NULL, NULL, NULL, NULL, 0);
-    PQclear(res);
-    res = PQexecParams(pg,
-                       "SELECT id FROM (SELECT id, checksum FROM policy_generations WHERE valid "
-                       "ORDER BY id DESC LIMIT 1) g WHERE checksum = $1",
-                       1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-      *gen = atoll(PQgetvalue(res, 0, 0)); /* the newest already is this tree */
-      rc = 0;
-      goto cleanup;
-    }
-    PQclear(res);
-    res = NULL;
-  }
-  text = json_dumps(files, JSON_COMPACT);
-  json_t *ej = vrc ? error_json(verr) : NULL;
-  etext = ej ? json_dumps(ej, JSON_COMPACT) : NULL;
-  json_decref(ej);
-  const char *p[6] = {who, dir, sum, text, vrc ? "f" : "t", etext};
-  res = PQexecParams(pg,
-                     "INSERT INTO policy_generations (created_by, source, checksum, files, valid, "
-                     "error) VALUES ($1, $2, $3, $4::jsonb, $5::boolean, $6::jsonb) RETURNING id",
-                     6, NULL, p, NULL, NULL, 0);
-  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-    snprintf(err, errlen, "%s", PQresultErrorMessage(res));
-    rc = ACS_EPG;
+  rc = ACS_EPG;
+  if (!(res = exec_ok(pg, "BEGIN", 0, NULL, err, errlen))) goto cleanup;
+  PQclear(res);
+  if (!(res = exec_ok(pg, acs_policy_push_lock_sql, 0, NULL, err, errlen))) goto cleanup;
+  PQclear(res);
+  if (!(res = exec_ok(pg, acs_policy_push_sql, 8, st.params, err, errlen))) goto cleanup;
+  if (PQntuples(res) != 1) {
+    snprintf(err, errlen, "the push stored nothing");
     goto cleanup;
   }
-  *gen = atoll(PQgetvalue(res, 0, 0));
-  *created = true;
-  if (vrc) {
-    snprintf(err, errlen, "%s", verr);
+  *gen = atoll(PQgetvalue(res, 0, 1));
+  bool made = PQgetvalue(res, 0, 0)[0] == 't';
+  PQclear(res);
+  if (!(res = exec_ok(pg, "COMMIT", 0, NULL, err, errlen))) goto cleanup;
+  *created = made;
+  rc = 0;
+  if (!st.valid) {
+    snprintf(err, errlen, "%s", st.error);
     rc = ACS_EINVAL;
   }
 cleanup:
   if (res) PQclear(res);
   if (pg) PQfinish(pg);
-  free(text);
-  free(etext);
+  acs_policy_push_stmt_free(&st);
   json_decref(files);
-  acs_policy_vm_free(scratch);
   return rc;
 }
 
@@ -227,33 +277,82 @@ int acs_policy_cli_main(int argc, char **argv) {
 struct acs_policy_poller {
   acs_app_worker *aw;
   uv_timer_t timer;
-  bool busy; /* a query in flight */
+  uv_async_t wake;         /* acs_policy_wake: look now */
+  acs_policy_poller *next; /* the registry */
+  bool busy;               /* a query in flight */
+  bool again;              /* woken while busy: look again once it is answered */
   bool stopping;
-  int64_t seen; /* newest generation tried (loaded or refused here) */
+  bool lead;                /* worker 0's: polls every LEAD_POLL_MS */
+  unsigned ticks;           /* of the timer */
+  int64_t seen;             /* newest generation tried (loaded or refused here) */
+  int64_t reload_serial;    /* policy_reload.serial last read (-1: not yet) */
+  _Atomic long long served; /* the generation loaded, for acs_policy_served */
   /* the watcher (worker 0 with --policies) */
   const char *dir;
   char sig[65], pending_sig[65];
   bool importing;
-  bool timer_closed;
+  int open_handles; /* the timer and the async, until closed */
 };
 
-/* Freed once its timer is closed and no query of its own is in flight. */
+/* Every running poller of the process, for acs_policy_wake and
+ * acs_policy_served from other threads: a poller is in it from its start
+ * until its stop (before its handles close), so a handle reached through it
+ * is never closed under the lock. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static acs_policy_poller *registry;
+
+void acs_policy_wake(const acs_app *app) {
+  pthread_mutex_lock(&registry_lock);
+  for (acs_policy_poller *p = registry; p; p = p->next)
+    if (p->aw->app == app) uv_async_send(&p->wake);
+  pthread_mutex_unlock(&registry_lock);
+}
+
+size_t acs_policy_served(const acs_app *app, long long *gen, size_t n) {
+  size_t filled = 0;
+  for (size_t i = 0; i < n; i++) gen[i] = -1;
+  pthread_mutex_lock(&registry_lock);
+  for (acs_policy_poller *p = registry; p; p = p->next) {
+    size_t w = acs_worker_index(p->aw->w);
+    if (p->aw->app != app || w >= n) continue;
+    gen[w] = atomic_load(&p->served);
+    if (w + 1 > filled) filled = w + 1;
+  }
+  pthread_mutex_unlock(&registry_lock);
+  return filled;
+}
+
+/* Freed once its handles are closed and no query of its own is in flight. */
 static bool poller_gone(acs_policy_poller *p) {
   if (!p->stopping) return false;
-  if (p->timer_closed && !p->busy && !p->importing) free(p);
+  if (p->open_handles == 0 && !p->busy && !p->importing) free(p);
   return true;
 }
 
 static void poller_closed_cb(uv_handle_t *h) {
   acs_policy_poller *p = h->data;
-  p->timer_closed = true;
+  p->open_handles--;
   poller_gone(p);
+}
+
+static void poll_store(acs_policy_poller *p);
+
+/* A query of the poller's came back: a wake-up that came meanwhile may have
+ * been for a change that query could not see yet. */
+static void settle(acs_policy_poller *p) {
+  if (p->busy || !p->again) return;
+  p->again = false;
+  poll_store(p);
 }
 
 static void files_cb(acs_pg_result *r, void *arg) {
   acs_policy_poller *p = arg;
   p->busy = false;
-  if (poller_gone(p) || r->status || r->ntuples != 1) return;
+  if (poller_gone(p)) return;
+  if (r->status || r->ntuples != 1) {
+    settle(p);
+    return;
+  }
   acs_policy_vm *pv = p->aw->policies;
   int64_t gen = strtoll(acs_pg_getvalue(r, 0, 0), NULL, 10);
   json_error_t jerr;
@@ -266,26 +365,69 @@ static void files_cb(acs_pg_result *r, void *arg) {
     acs_log(ACS_LOG_ERR, "policy",
             "worker %u: generation %lld not loaded, the current one stays: %s",
             acs_worker_index(p->aw->w), (long long)gen, files ? err : jerr.text);
+    settle(p);
     return;
   }
   pv->generation = gen;
+  atomic_store(&p->served, gen);
   acs_log(acs_worker_index(p->aw->w) == 0 ? ACS_LOG_INFO : ACS_LOG_DEBUG, "policy",
           "worker %u: policy generation %lld loaded (%zu files)", acs_worker_index(p->aw->w),
           (long long)gen, pv->chunks);
+  settle(p);
 }
 
 static void newest_cb(acs_pg_result *r, void *arg) {
   acs_policy_poller *p = arg;
   p->busy = false;
-  if (poller_gone(p) || r->status || r->ntuples != 1) return;
+  if (poller_gone(p)) return;
+  if (r->status || r->ntuples != 1) {
+    settle(p);
+    return;
+  }
   int64_t gen = strtoll(acs_pg_getvalue(r, 0, 0), NULL, 10);
-  if (gen <= p->seen) return;
+  int64_t serial = strtoll(acs_pg_getvalue(r, 0, 1), NULL, 10);
+  /* a reload since the last look: the newest valid generation is loaded
+   * again unless it is the one served (one refused here is tried again) */
+  bool reload = p->reload_serial >= 0 && serial != p->reload_serial;
+  if (reload) {
+    acs_log(ACS_LOG_DEBUG, "policy", "worker %u: reload %lld", acs_worker_index(p->aw->w),
+            (long long)serial);
+    p->seen = p->aw->policies->generation;
+  }
+  p->reload_serial = serial;
+  if (p->lead && (reload || gen > p->seen)) acs_policy_wake(p->aw->app);
+  if (gen <= p->seen) {
+    settle(p);
+    return;
+  }
   char id[24];
   snprintf(id, sizeof id, "%lld", (long long)gen);
   const char *params[1] = {id};
   if (acs_pg_query(p->aw->pg, "SELECT id, files::text FROM policy_generations WHERE id = $1", 1,
                    params, ACS_PG_FAILFAST, files_cb, p) == 0)
     p->busy = true;
+  settle(p);
+}
+
+/* The newest valid generation's number and the reload serial: one indexed
+ * read and one primary-key read. */
+static void poll_store(acs_policy_poller *p) {
+  if (p->busy || p->stopping) return;
+  if (acs_pg_query(p->aw->pg,
+                   "SELECT coalesce(max(id), 0), coalesce((SELECT serial FROM policy_reload), 0) "
+                   "FROM policy_generations WHERE valid",
+                   0, NULL, ACS_PG_FAILFAST, newest_cb, p) == 0)
+    p->busy = true;
+}
+
+static void wake_cb(uv_async_t *a) {
+  acs_policy_poller *p = a->data;
+  if (p->stopping) return;
+  if (p->busy) {
+    p->again = true;
+  } else {
+    poll_store(p);
+  }
 }
 
 /* The directory's signature: names, sizes and modification times. */
@@ -345,41 +487,37 @@ static void watch(acs_policy_poller *p) {
   memcpy(p->sig, sig, sizeof sig);
   p->pending_sig[0] = '\0';
   json_t *files = NULL;
-  char err[512] = "", sum[65];
+  char err[512] = "";
   if (acs_policy_read_tree(p->dir, &files, err, sizeof err)) {
     acs_log(ACS_LOG_WARN, "policy", "watcher: %s", err);
     return;
   }
-  acs_policy_checksum(files, sum);
-  acs_policy_vm *scratch = acs_policy_vm_new(NULL, err, sizeof err);
-  int vrc = scratch ? acs_policy_vm_load_json(scratch, files, err, sizeof err) : ACS_ENOMEM;
-  acs_policy_vm_free(scratch);
-  if (vrc) acs_log(ACS_LOG_ERR, "policy", "watcher: the changed tree is refused: %s", err);
-  char *text = json_dumps(files, JSON_COMPACT);
-  json_t *ej = vrc ? error_json(err) : NULL;
-  char *etext = ej ? json_dumps(ej, JSON_COMPACT) : NULL;
-  json_decref(ej);
+  acs_policy_push_stmt st;
+  int rc = acs_policy_push_prepare(files, "watcher", p->dir, false, 0, &st);
   json_decref(files);
-  const char *params[5] = {p->dir, sum, text, vrc ? "f" : "t", etext};
-  if (text && acs_pg_query(p->aw->pg,
-                           "INSERT INTO policy_generations (created_by, source, checksum, files, "
-                           "valid, error) SELECT 'watcher', $1, $2::text, $3::jsonb, $4::boolean, "
-                           "$5::jsonb WHERE $2::text IS DISTINCT FROM (SELECT checksum FROM "
-                           "policy_generations ORDER BY id DESC LIMIT 1)",
-                           5, params, ACS_PG_FAILFAST, import_cb, p) == 0)
+  if (rc == 0 && !st.valid)
+    acs_log(ACS_LOG_ERR, "policy", "watcher: the changed tree is refused: %s", st.error);
+  /* unlike a push, an unchanged broken tree (touched again) is not stored
+   * twice: the newest generation of any kind is compared */
+  const char *params[5] = {p->dir, st.checksum, st.files_text, st.params[4], st.error_text};
+  if (rc == 0 &&
+      acs_pg_query(p->aw->pg,
+                   "INSERT INTO policy_generations (created_by, source, checksum, files, "
+                   "valid, error) SELECT 'watcher', $1, $2::text, $3::jsonb, $4::boolean, "
+                   "$5::jsonb WHERE $2::text IS DISTINCT FROM (SELECT checksum FROM "
+                   "policy_generations ORDER BY id DESC LIMIT 1)",
+                   5, params, ACS_PG_FAILFAST, import_cb, p) == 0)
     p->importing = true;
-  free(text);
-  free(etext);
+  acs_policy_push_stmt_free(&st);
 }
 
 static void tick_cb(uv_timer_t *t) {
   acs_policy_poller *p = t->data;
   if (p->stopping) return;
-  if (p->dir && !p->importing) watch(p);
-  if (p->busy) return;
-  if (acs_pg_query(p->aw->pg, "SELECT coalesce(max(id), 0) FROM policy_generations WHERE valid", 0,
-                   NULL, ACS_PG_FAILFAST, newest_cb, p) == 0)
-    p->busy = true;
+  /* the watcher's "still for one tick" stays a second */
+  bool second = !p->lead || ++p->ticks % (POLL_MS / LEAD_POLL_MS) == 1;
+  if (second && p->dir && !p->importing) watch(p);
+  poll_store(p);
 }
 
 int acs_policy_poller_start(acs_app_worker *aw, const char *watch_dir, acs_policy_poller **out) {
@@ -387,11 +525,25 @@ int acs_policy_poller_start(acs_app_worker *aw, const char *watch_dir, acs_polic
   if (!p) return ACS_ENOMEM;
   p->aw = aw;
   p->seen = aw->policies->generation;
+  p->reload_serial = -1;
+  atomic_store(&p->served, aw->policies->generation);
   p->dir = watch_dir;
   if (watch_dir) dir_sig(watch_dir, p->sig);
+  int rc = uv_async_init(acs_worker_loop(aw->w), &p->wake, wake_cb);
+  if (rc) {
+    free(p);
+    return rc;
+  }
+  p->wake.data = p;
   uv_timer_init(acs_worker_loop(aw->w), &p->timer);
   p->timer.data = p;
-  uv_timer_start(&p->timer, tick_cb, 10, POLL_MS);
+  p->open_handles = 2;
+  p->lead = acs_worker_index(aw->w) == 0;
+  uv_timer_start(&p->timer, tick_cb, 10, p->lead ? LEAD_POLL_MS : POLL_MS);
+  pthread_mutex_lock(&registry_lock);
+  p->next = registry;
+  registry = p;
+  pthread_mutex_unlock(&registry_lock);
   *out = p;
   return 0;
 }
@@ -399,7 +551,16 @@ int acs_policy_poller_start(acs_app_worker *aw, const char *watch_dir, acs_polic
 void acs_policy_poller_stop(acs_policy_poller *p) {
   if (!p) return;
   p->stopping = true;
+  pthread_mutex_lock(&registry_lock);
+  for (acs_policy_poller **pp = &registry; *pp; pp = &(*pp)->next) {
+    if (*pp == p) {
+      *pp = p->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&registry_lock);
   /* queries still in flight are cancelled with the store connection, their
-   * callbacks see stopping; the memory goes with the timer's close */
+   * callbacks see stopping; the memory goes with the handles' close */
+  uv_close((uv_handle_t *)&p->wake, poller_closed_cb);
   uv_close((uv_handle_t *)&p->timer, poller_closed_cb);
 }

@@ -312,14 +312,44 @@ static const char v5_sql[] =
     "  last_status text\n"
     ");\n";
 
-/* Version 10: the policy runtime. One-shot actions of policies (a reboot,
- * a firmware download) are tasks created by 'policy:PROVISION' with a
- * CommandKey that names the action, looked up by device and key so that
- * each happens once. A faulted channel runs again after a back-off, or at
- * next_retry_at when an operator asks (IF NOT EXISTS: the faults API's own
- * version adds the same column). */
+/* Version 9: the policies and alarms routes of the API (docs/api.md).
+ * - policy_reload: one row whose serial POST /api/v1/policies/reload
+ *   bumps; every worker's poller reads it with the newest generation's
+ *   number and, when it moved, loads the newest valid generation again if
+ *   it does not serve it (a generation it once failed to load included).
+ *   Pushes lock the row (FOR UPDATE) so that concurrent ones of one tree
+ *   store it once.
+ * - Alarm lists are newest last_seen first, with (last_seen, id) as the
+ *   keyset: open alarms (the default), all of them, and open ones of one
+ *   rule or severity each have an index in that order; alarms_open, on
+ *   last_seen alone, gives way to the first.
+ * - faults.next_retry_at: when the channel may run again. NULL: as the
+ *   back-off of its retries says; POST /api/v1/faults/{device}/{channel}/
+ *   retry sets it to now(), so the channel runs in the device's next
+ *   session. */
+static const char v9_sql[] =
+    "CREATE TABLE policy_reload (\n"
+    "  id boolean PRIMARY KEY DEFAULT true CHECK (id), -- one row\n"
+    "  serial bigint NOT NULL DEFAULT 0,\n"
+    "  requested_at timestamptz,\n"
+    "  requested_by text\n"
+    ");\n"
+    "INSERT INTO policy_reload DEFAULT VALUES;\n"
+    "\n"
+    "DROP INDEX alarms_open;\n"
+    "CREATE INDEX alarms_open_seen ON alarms (last_seen, id) WHERE cleared_at IS NULL;\n"
+    "CREATE INDEX alarms_seen ON alarms (last_seen, id);\n"
+    "CREATE INDEX alarms_open_rule ON alarms (rule, last_seen, id) WHERE cleared_at IS NULL;\n"
+    "CREATE INDEX alarms_open_severity ON alarms (severity, last_seen, id)\n"
+    "  WHERE cleared_at IS NULL;\n"
+    "\n"
+    "ALTER TABLE faults ADD COLUMN IF NOT EXISTS next_retry_at timestamptz;\n";
+
+/* Version 10: the policy runtime's one-shot actions (a reboot, a firmware
+ * download) are tasks created by 'policy:PROVISION' whose CommandKey names
+ * the action, looked up by device and key so that each happens once. (The
+ * back-off of faulted channels uses version 9's faults.next_retry_at.) */
 static const char v10_sql[] =
-    "ALTER TABLE faults ADD COLUMN IF NOT EXISTS next_retry_at timestamptz;\n"
     "CREATE INDEX tasks_policy_actions ON tasks (device_id, command_key)\n"
     "  WHERE created_by LIKE 'policy:%';\n";
 
@@ -329,6 +359,7 @@ const acs_store_migration acs_store_migrations[] = {
     {3, "device queries", v3_sql},
     {4, "policy generations", v4_sql},
     {5, "alarms and fleet jobs", v5_sql},
+    {9, "policies and alarms API", v9_sql},
     {10, "policy actions and fault back-off", v10_sql},
 };
 

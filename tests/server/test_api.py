@@ -609,7 +609,11 @@ def test_openapi():
                      "/api/v1/tasks/{id}/retry": {"post"}, "/api/v1/faults": {"get"},
                      "/api/v1/faults/{device}/{channel}": {"delete"},
                      "/api/v1/tokens": {"get", "post"}, "/api/v1/tokens/{id}": {"delete"},
-                     "/api/v1/audit": {"get"}},
+                     "/api/v1/audit": {"get"},
+                     "/api/v1/faults/{device}/{channel}/retry": {"post"},
+                     "/api/v1/policies": {"get", "post"}, "/api/v1/policies/generations": {"get"},
+                     "/api/v1/policies/reload": {"post"}, "/api/v1/alarms": {"get"},
+                     "/api/v1/alarms/{id}": {"get"}, "/api/v1/alarms/{id}/acknowledge": {"post"}},
           "documented routes %r (test_api_queries.py checks each)" % routes)
     sch = doc["components"]["schemas"]
     tok = Env.tokens["reader"][1]

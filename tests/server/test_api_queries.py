@@ -961,6 +961,14 @@ ROLES = [(None, 0), ("readonly", RO), ("operator", OP), ("admin", AD)]
 
 def route_table():
     d0 = Env.devs[0].id
+    # an alarm and a fault for the policies/alarms routes (idempotent)
+    alarm = psql("INSERT INTO alarms (device_id, rule, severity) VALUES (%s, 'alarms/route_table', "
+                 "'info') ON CONFLICT (device_id, rule, instance_key) DO UPDATE SET count = "
+                 "alarms.count RETURNING id" % sql_str(d0))
+    psql("INSERT INTO faults (device_id, channel, code) VALUES (%s, 'route-table', 'x') "
+         "ON CONFLICT DO NOTHING" % sql_str(d0))
+    fault = "/api/v1/faults/%s/route-table" % urllib.parse.quote(d0, safe="")
+    push = {"files": {"provisions/route_table.lua": "return 1"}, "source": "route table"}
     return [
         ("GET", "/api/v1/devices", None, RO, 200),
         ("GET", dev_path(d0), None, RO, 200),
@@ -979,6 +987,16 @@ def route_table():
         ("POST", "/api/v1/tokens", {"role": "readonly", "name": "by-the-table"}, AD, 201),
         ("DELETE", "/api/v1/tokens/999999", None, AD, 404),
         ("GET", "/api/v1/audit", None, AD, 200),
+        ("POST", fault + "/retry", None, OP, 200),
+        ("POST", "/api/v1/faults/NOPE-X-1/default/retry", None, OP, 404),
+        ("GET", "/api/v1/policies", None, RO, 200),
+        ("POST", "/api/v1/policies?force=true", push, AD, 201),
+        ("GET", "/api/v1/policies/generations", None, RO, 200),
+        ("POST", "/api/v1/policies/reload", None, AD, 202),
+        ("GET", "/api/v1/alarms", None, RO, 200),
+        ("GET", "/api/v1/alarms/%s" % alarm, None, RO, 200),
+        ("POST", "/api/v1/alarms/%s/acknowledge" % alarm, None, OP, 200),
+        ("GET", "/api/v1/alarms/999999", None, RO, 404),
     ]
 
 
@@ -1001,13 +1019,17 @@ def test_undocumented_routes():
     for p in ("/api/v1/parameters", "/api/v1/devices/x/parameters", "/api/v1/devices/x/tags/a",
               "/api/v1/tasks/1/result", "/api/v1/tasks/abc/cancel", "/api/v1/tasks/1/cancel/x",
               "/api/v1/faults/x", "/api/v1/faults/x/y/z", "/api/v1/tokens/abc", "/api/v1/tokens/1/x",
-              "/api/v1/audit/1", "/api/v1/admin", "/api/v1/devices/", "/api/v1/token", "/api/v1/Devices"):
+              "/api/v1/audit/1", "/api/v1/admin", "/api/v1/devices/", "/api/v1/token", "/api/v1/Devices",
+              "/api/v1/policies/1", "/api/v1/policies/generations/1", "/api/v1/alarms/abc",
+              "/api/v1/alarms/1/x", "/api/v1/alarms/1/acknowledge/x", "/api/v1/faults/x/y/retry/z"):
         expect_error("GET", p, 404, "admin")
     # every documented path answers 405 (with the documented Allow) to an undocumented method
     d0 = Env.devs[0].id
     for p in ("/api/v1/devices", dev_path(d0), dev_path(d0, "/tasks"), dev_path(d0, "/tags"),
               "/api/v1/tasks", "/api/v1/tasks/1", "/api/v1/tasks/1/cancel", "/api/v1/tasks/1/retry",
-              "/api/v1/faults", "/api/v1/faults/a/b", "/api/v1/tokens", "/api/v1/tokens/1", "/api/v1/audit"):
+              "/api/v1/faults", "/api/v1/faults/a/b", "/api/v1/tokens", "/api/v1/tokens/1", "/api/v1/audit",
+              "/api/v1/faults/a/b/retry", "/api/v1/policies", "/api/v1/policies/generations",
+              "/api/v1/policies/reload", "/api/v1/alarms", "/api/v1/alarms/1", "/api/v1/alarms/1/acknowledge"):
         for m in ("PUT", "PATCH", "GET", "POST", "DELETE"):
             st, h, doc = api(m, p, "admin", {} if m in ("PUT", "PATCH") else None)
             check(st != 405 or h.get("allow"), "%s %s: 405 without Allow" % (m, p))

@@ -101,7 +101,7 @@ int main(void) {
   }
 
   /* 4. a failing migration leaves nothing behind; the next run retries it */
-  acs_store_migration more[8];
+  acs_store_migration more[64]; /* the schema and two more */
   size_t n = acs_store_migrations_count;
   memcpy(more, acs_store_migrations, n * sizeof more[0]);
   more[n] = (acs_store_migration){1000, "test: fails halfway",
