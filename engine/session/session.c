@@ -509,6 +509,10 @@ static void on_rpc_answer(acs__session *s, const acs_cwmp_msg *in) {
       next_rpc(s);
     return;
   }
+  /* the policies that run after the tasks see what the tasks read or set */
+  if (s->with_policies && in->kind != ACS_CWMP_FAULT &&
+      acs_dm_apply(&s->dm, &e->rpc_msg, in, acs_policy_now_ms()))
+    acs_log(ACS_LOG_WARN, "session", "%s: out of memory updating the data model", s->device_id);
   if (!s->t->aw->pg) {
     next_rpc(s);
     return;

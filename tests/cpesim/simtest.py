@@ -52,13 +52,17 @@ def wait_for(what, cond, timeout=60.0, step=0.05):
 
 class Proc:
     """A child process (acsd, cpesim) with its output kept in a file, run
-    without the caller's ACS_* environment."""
+    without the caller's ACS_* environment (plus env, when given)."""
 
-    def __init__(self, argv):
+    def __init__(self, argv, env=None):
         self.out = tempfile.TemporaryFile()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
+        e = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
+        e.update(env or {})
         self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out,
-                                  stderr=subprocess.STDOUT, env=env)
+                                  stderr=subprocess.STDOUT, env=e)
+
+    def wait(self, timeout):
+        return self.p.wait(timeout)
 
     def log(self):
         self.out.seek(0)
@@ -73,11 +77,12 @@ class Proc:
             self.p.wait()
 
 
-def http(method, url, body=None, headers=None, timeout=10):
-    """(status, text, headers) of one request; body (if any) goes as JSON."""
-    data = json.dumps(body).encode() if body is not None else None
+def http(method, url, body=None, headers=None, timeout=10, raw=None):
+    """(status, text, headers) of one request; body (if any) goes as JSON,
+    raw (bytes) as it is."""
+    data = json.dumps(body).encode() if body is not None else raw
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    if data is not None:
+    if body is not None:
         req.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
