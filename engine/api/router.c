@@ -37,6 +37,11 @@ enum {
   ROUTE_TOKENS,       /* /api/v1/tokens */
   ROUTE_TOKEN,        /* /api/v1/tokens/{id} */
   ROUTE_AUDIT,        /* /api/v1/audit */
+  ROUTE_BULKS,        /* /api/v1/bulk */
+  ROUTE_BULK,         /* /api/v1/bulk/{id} */
+  ROUTE_BULK_PAUSE,   /* /api/v1/bulk/{id}/pause */
+  ROUTE_BULK_RESUME,  /* /api/v1/bulk/{id}/resume */
+  ROUTE_BULK_CANCEL,  /* /api/v1/bulk/{id}/cancel */
   ROUTE_COUNT,
 };
 
@@ -63,6 +68,12 @@ static const route_def routes[ROUTE_COUNT] = {
                       {{"GET", AD, acs__api_tokens_list}, {"POST", AD, acs__api_token_create}}},
     [ROUTE_TOKEN] = {"DELETE", {{"DELETE", AD, acs__api_token_revoke}}},
     [ROUTE_AUDIT] = {"GET", {{"GET", AD, acs__api_audit_list}}},
+    [ROUTE_BULKS] = {"GET, POST",
+                     {{"GET", RO, acs__api_bulk_list}, {"POST", OP, acs__api_bulk_create}}},
+    [ROUTE_BULK] = {"GET", {{"GET", RO, acs__api_bulk_get}}},
+    [ROUTE_BULK_PAUSE] = {"POST", {{"POST", OP, acs__api_bulk_pause}}},
+    [ROUTE_BULK_RESUME] = {"POST", {{"POST", OP, acs__api_bulk_resume}}},
+    [ROUTE_BULK_CANCEL] = {"POST", {{"POST", OP, acs__api_bulk_cancel}}},
 };
 
 static const route_method *route_method_of(const acs__api_req *r) {
@@ -166,6 +177,7 @@ static void route(acs__api_req *r) {
   int rc = 0, id_seg = -1;
   bool devices = s.count >= 2 && seg_is(&s, 0, "devices") && s.n[1] > 0;
   bool tasks = s.count >= 2 && seg_is(&s, 0, "tasks") && is_digits(s.p[1], s.n[1]);
+  bool bulk = s.count >= 2 && seg_is(&s, 0, "bulk") && is_digits(s.p[1], s.n[1]);
   if (s.count == 1 && seg_is(&s, 0, "devices")) {
     r->route = ROUTE_DEVICES;
   } else if (devices && s.count == 2) {
@@ -193,6 +205,16 @@ static void route(acs__api_req *r) {
     id_seg = 1;
   } else if (s.count == 1 && seg_is(&s, 0, "audit")) {
     r->route = ROUTE_AUDIT;
+  } else if (s.count == 1 && seg_is(&s, 0, "bulk")) {
+    r->route = ROUTE_BULKS;
+  } else if (bulk &&
+             (s.count == 2 || (s.count == 3 && (seg_is(&s, 2, "pause") || seg_is(&s, 2, "resume") ||
+                                                seg_is(&s, 2, "cancel"))))) {
+    r->route = s.count == 2              ? ROUTE_BULK
+               : seg_is(&s, 2, "pause")  ? ROUTE_BULK_PAUSE
+               : seg_is(&s, 2, "resume") ? ROUTE_BULK_RESUME
+                                         : ROUTE_BULK_CANCEL;
+    id_seg = 1;
   } else {
     acs__api_error(r, 404, "not found");
     return;

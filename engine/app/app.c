@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "api/acs_api.h"
+#include "api/acs_bulk.h"
 #include "app/acs_app.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
@@ -31,6 +32,8 @@ static void worker_stop(acs_worker *w, void *ctx) {
   aw->poller = NULL;
   if (aw->jobs) acs_policy_jobs_stop(aw->jobs);
   aw->jobs = NULL;
+  acs_bulk_runner_stop(aw->bulk);
+  aw->bulk = NULL;
   if (aw->api) acs_api_worker_stop(aw);
   if (aw->batch) acs_store_batch_free(aw->batch);
   aw->batch = NULL;
@@ -73,6 +76,7 @@ static int worker_start(acs_worker *w, void *ctx) {
     if (aw->pg && acs_worker_index(w) == 0 && (rc = acs_policy_jobs_start(aw, &aw->jobs)))
       goto fail;
   }
+  if (aw->pg && acs_worker_index(w) == 0 && (rc = acs_bulk_runner_start(aw, &aw->bulk))) goto fail;
   if ((rc = acs_session_table_new(aw, &aw->sessions))) goto fail;
   if ((rc = acs_api_worker_init(aw))) goto fail;
   return 0;
