@@ -609,7 +609,9 @@ def test_openapi():
                      "/api/v1/tasks/{id}/retry": {"post"}, "/api/v1/faults": {"get"},
                      "/api/v1/faults/{device}/{channel}": {"delete"},
                      "/api/v1/tokens": {"get", "post"}, "/api/v1/tokens/{id}": {"delete"},
-                     "/api/v1/audit": {"get"}},
+                     "/api/v1/audit": {"get"}, "/api/v1/bulk": {"get", "post"},
+                     "/api/v1/bulk/{id}": {"get"}, "/api/v1/bulk/{id}/pause": {"post"},
+                     "/api/v1/bulk/{id}/resume": {"post"}, "/api/v1/bulk/{id}/cancel": {"post"}},
           "documented routes %r (test_api_queries.py checks each)" % routes)
     sch = doc["components"]["schemas"]
     tok = Env.tokens["reader"][1]

@@ -979,7 +979,27 @@ def route_table():
         ("POST", "/api/v1/tokens", {"role": "readonly", "name": "by-the-table"}, AD, 201),
         ("DELETE", "/api/v1/tokens/999999", None, AD, 404),
         ("GET", "/api/v1/audit", None, AD, 200),
+        ("GET", "/api/v1/bulk", None, RO, 200),
+        ("POST", "/api/v1/bulk", {"query": "serial_number = NONE", "task": {"rpc": "Reboot"}, "rate": 1},
+         OP, 201),
+        ("GET", "/api/v1/bulk/%d" % Env.bulk_id, None, RO, 200),
+        ("POST", "/api/v1/bulk/999999/pause", None, OP, 404),
+        ("POST", "/api/v1/bulk/999999/resume", None, OP, 404),
+        ("POST", "/api/v1/bulk/999999/cancel", None, OP, 404),
     ]
+
+
+def test_bulk_actions():
+    """Each bulk route once with success (tests/server/test_api_bulk.py has the rest)."""
+    _, b = ok("POST", "/api/v1/bulk", "operator", {"query": "tag = lab", "task": {"rpc": "Reboot"},
+                                                    "rate": 1, "window": {"start": "00:00", "end": "00:01"}},
+              status=201)
+    Env.bulk_id = b["id"]
+    for op, want in (("pause", "paused"), ("resume", "running"), ("cancel", "cancelled")):
+        _, x = ok("POST", "/api/v1/bulk/%d/%s" % (b["id"], op), "operator")
+        check(x["status"] == want, "%s: %r" % (op, x))
+    items, _ = all_pages("/api/v1/bulk")
+    check(b["id"] in [x["id"] for x in items], "bulk list %r" % items)
 
 
 def test_roles_per_route():
@@ -1007,7 +1027,8 @@ def test_undocumented_routes():
     d0 = Env.devs[0].id
     for p in ("/api/v1/devices", dev_path(d0), dev_path(d0, "/tasks"), dev_path(d0, "/tags"),
               "/api/v1/tasks", "/api/v1/tasks/1", "/api/v1/tasks/1/cancel", "/api/v1/tasks/1/retry",
-              "/api/v1/faults", "/api/v1/faults/a/b", "/api/v1/tokens", "/api/v1/tokens/1", "/api/v1/audit"):
+              "/api/v1/faults", "/api/v1/faults/a/b", "/api/v1/tokens", "/api/v1/tokens/1", "/api/v1/audit",
+              "/api/v1/bulk", "/api/v1/bulk/1", "/api/v1/bulk/1/pause"):
         for m in ("PUT", "PATCH", "GET", "POST", "DELETE"):
             st, h, doc = api(m, p, "admin", {} if m in ("PUT", "PATCH") else None)
             check(st != 405 or h.get("allow"), "%s %s: 405 without Allow" % (m, p))
@@ -1076,7 +1097,7 @@ def test_clean_shutdown():
 
 TESTS = [test_queries_semantics, test_query_errors, test_query_injection, test_sort_and_cursors,
          test_projection, test_device_delete_and_tags, test_tasks, test_expired_task_not_sent,
-         test_faults, test_tokens_and_audit, test_roles_per_route, test_undocumented_routes,
+         test_faults, test_tokens_and_audit, test_bulk_actions, test_roles_per_route, test_undocumented_routes,
          test_every_route_answered, test_plans_use_indexes, test_clean_shutdown]
 
 
