@@ -1,6 +1,6 @@
 """simtest: what the cpesim tests share (stdlib only). Not a test itself:
-tests/CMakeLists.txt registers test_cpesim.py, test_cpesim_rpcs.py and
-test_durability.py by name."""
+tests/CMakeLists.txt registers test_cpesim.py, test_cpesim_rpcs.py,
+test_durability.py and test_cpesim_bulk.py by name."""
 import os
 import socket
 import time
@@ -43,3 +43,46 @@ def wait_for(what, cond, timeout=60.0, step=0.05):
             last = e
         time.sleep(step)
     raise Fail("timed out waiting for %s%s" % (what, " (%s)" % last if last else ""))
+
+
+class Proc:
+    """A child process (without the caller's ACS_* settings, unless env adds
+    some) with its output in a temporary file; kill() at the end."""
+
+    def __init__(self, argv, env=None):
+        import subprocess
+        import tempfile
+        self.argv = argv
+        self.out = tempfile.TemporaryFile()
+        e = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
+        e.update(env or {})
+        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out,
+                                  stderr=subprocess.STDOUT, env=e)
+
+    def log(self):
+        self.out.seek(0)
+        return self.out.read().decode("utf-8", "replace")
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def kill(self):
+        if self.alive():
+            self.p.kill()
+            self.p.wait()
+
+
+def http(method, url, body=None, headers=None, timeout=10):
+    """(status, body text); body is sent as JSON."""
+    import json
+    import urllib.error
+    import urllib.request
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
