@@ -38,6 +38,7 @@
 #define DONE_CHECK_MS 1000
 #define BURST_MS 250   /* a bucket holds at most this much of its rate */
 #define MAX_BATCH 500  /* tasks per statement */
+#define MAX_REPEAT 4   /* statements in a row for one bulk while its bucket is full */
 #define MAX_RUNNING 64 /* bulk actions expanded at once (the oldest first) */
 #define LEASE_JOB "bulk-actions"
 
@@ -71,6 +72,7 @@ struct acs_bulk_runner {
   bulk bulks[MAX_RUNNING];
   size_t n;
   size_t next; /* the pass over bulks: the one looked at (its statement in flight) */
+  int repeat;  /* statements in a row for bulks[next] */
 };
 
 static void runner_free(acs_bulk_runner *R) {
@@ -149,9 +151,11 @@ static bulk *find(acs_bulk_runner *R, long long id) {
   return NULL;
 }
 
+/* Keeps the order (the oldest first) and the pass's place. */
 static void drop(acs_bulk_runner *R, size_t i) {
   acs__sql_free(&R->bulks[i].sql);
-  R->bulks[i] = R->bulks[--R->n];
+  memmove(&R->bulks[i], &R->bulks[i + 1], (R->n - i - 1) * sizeof R->bulks[0]);
+  R->n--;
   if (R->next > i) R->next--;
 }
 
@@ -166,6 +170,7 @@ static void expand_cb(acs_pg_result *res, void *arg) {
   bulk *b = &R->bulks[R->next];
   if (res->status) {
     acs_log(ACS_LOG_WARN, "bulk", "bulk action %lld: expansion failed: %s", b->id, res->error);
+    R->repeat = 0;
     R->next++;
     pass_step(R);
     return;
@@ -189,7 +194,12 @@ static void expand_cb(acs_pg_result *res, void *arg) {
     b->expanded = true;
     acs_log(ACS_LOG_INFO, "bulk", "bulk action %lld: every device reached", b->id);
   }
-  R->next++;
+  /* a high rate needs more than a batch per tick: the same bulk again while
+   * its bucket holds tasks, a few times, then the next one */
+  if (b->expanded || b->bucket < 1 || ++R->repeat >= MAX_REPEAT) {
+    R->repeat = 0;
+    R->next++;
+  }
   pass_step(R);
 }
 
@@ -212,11 +222,17 @@ static const char sql_done[] =
     "(SELECT 1 FROM tasks t WHERE t.bulk_id = b.id AND t.status IN ('pending', 'sent')) "
     "RETURNING id";
 
-/* Sends the next statement of the pass, or ends it. */
+/* Sends the next statement of the pass, or ends it. A pass that runs long
+ * (many bulks, slow statements) stops when the lease is due for renewal or
+ * the list for a refresh, and the next tick goes on where it stopped. */
 static void pass_step(acs_bulk_runner *R) {
   int64_t now = acs_policy_now_ms();
   uint64_t mono = uv_now(R->loop);
-  for (; R->next < R->n; R->next++) {
+  if (mono - R->claim_ms >= RENEW_MS || mono - R->list_ms >= LIST_MS) {
+    R->busy = false;
+    return;
+  }
+  for (; R->next < R->n; R->next++, R->repeat = 0) {
     bulk *b = &R->bulks[R->next];
     if (b->bad) continue;
     if (b->expanded) {
@@ -291,7 +307,6 @@ static void list_cb(acs_pg_result *res, void *arg) {
   }
   for (size_t i = R->n; i-- > 0;)
     if (!R->bulks[i].listed) drop(R, i);
-  R->next = 0;
   pass_step(R);
 }
 
@@ -335,7 +350,10 @@ static void tick_cb(uv_timer_t *t) {
     R->list_ms = now;
     rc = acs_pg_query(R->pg, sql_list, 0, NULL, ACS_PG_FAILFAST, list_cb, R);
   } else {
-    R->next = 0;
+    if (R->next >= R->n) { /* the last pass ended: a new one */
+      R->next = 0;
+      R->repeat = 0;
+    }
     pass_step(R);
     return;
   }
