@@ -87,7 +87,7 @@ struct acs__api_req {
   int route;         /* router.c's route number */
   const char *allow; /* the route's methods, for 405 */
   char *device_id;   /* decoded {id} of /devices/{id}..., /faults/{device}/..., or NULL */
-  char *task_id;     /* digits of /tasks/{id}, /tokens/{id}, /alarms/{id}, or NULL */
+  char *task_id;     /* digits of /tasks/{id}, /tokens/{id}, /alarms/{id}, /bulk/{id}, or NULL */
   char *channel;     /* decoded {channel} of /faults/{device}/{channel}, or NULL */
 
   /* the caller, once authenticated */
@@ -204,6 +204,9 @@ bool acs__api_bool_param(acs__api_req *r, const char *key, int *out);
  * object (400) whose keys are all among keys (NULL-terminated; 400 naming
  * the known ones). Answers and returns false on failure. */
 bool acs__api_json_body(acs__api_req *r, const char *const *keys);
+/* Every key of obj among keys (NULL-terminated), else 400 naming the known
+ * ones (prefixed by where, "" or "task: ") and false. */
+bool acs__api_known_keys(acs__api_req *r, json_t *obj, const char *const *keys, const char *where);
 /* A page: items from the first min(ntuples, limit) rows made by row(), and
  * when there are more, next_cursor of kind from column key_col of the last
  * item. Sets r->doc and r->next_cursor, or r->pg_status = ACS_ENOMEM. */
@@ -220,6 +223,9 @@ void acs__api_list_done(acs__api_req *r);
 struct acs__sql;
 void acs__api_send_list(acs__api_req *r, const struct acs__sql *page, const struct acs__sql *count,
                         acs_pg_cb page_cb);
+/* ?status=a,b (v) of the known values (NULL-terminated) as a text[]
+ * literal appended to out; else 400 answered, false. */
+bool acs__api_status_filter(acs__api_req *r, const char *v, const char *const *known, acs_buf *out);
 /* The token id as text, for statements. */
 void acs__api_token_id(const acs__api_req *r, char out[24]);
 /* A digits-only cursor key (task and token ids): else 400, false. */
@@ -240,6 +246,17 @@ void acs__api_task_cancel(acs__api_req *r);
 void acs__api_task_retry(acs__api_req *r);
 /* The task object of one row of ACS__TASK_COLS. */
 json_t *acs__api_task_object(const acs_pg_result *res, int row);
+/* What a task is, checked as the session will send it (the device's task
+ * route and bulk actions): obj's "rpc" and "args" (its other keys are the
+ * caller's) into *rpc (obj's string) and *args_text (compact JSON,
+ * malloc'd); where prefixes the messages ("" or "task."). Answers 400 (or
+ * 500) and returns false. */
+bool acs__api_task_spec(acs__api_req *r, json_t *obj, const char *where, const char **rpc,
+                        char **args_text);
+/* Longest expires_in accepted: ten years. */
+#define ACS__TASK_EXPIRES_MAX_S 315360000
+/* An "expires_in" value (NULL or null: none, out = "") as decimal text. */
+bool acs__api_task_expires(acs__api_req *r, json_t *v, char *out, size_t n);
 void acs__api_faults_list(acs__api_req *r);
 void acs__api_fault_delete(acs__api_req *r);
 void acs__api_tokens_list(acs__api_req *r);
@@ -255,6 +272,13 @@ void acs__api_policy_generations(acs__api_req *r);
 void acs__api_alarms_list(acs__api_req *r);
 void acs__api_alarm_get(acs__api_req *r);
 void acs__api_alarm_acknowledge(acs__api_req *r);
+/* bulk.c: /api/v1/bulk[/{id}[/pause|resume|cancel]] (the id in task_id) */
+void acs__api_bulk_list(acs__api_req *r);
+void acs__api_bulk_create(acs__api_req *r);
+void acs__api_bulk_get(acs__api_req *r);
+void acs__api_bulk_pause(acs__api_req *r);
+void acs__api_bulk_resume(acs__api_req *r);
+void acs__api_bulk_cancel(acs__api_req *r);
 
 /* --- token_cli.c: a new token ("acs_" + 43 base64url characters) into
  * tok and the hex of its sha256 into hex. 0 or an error. */

@@ -463,15 +463,19 @@ bool acs__api_json_body(acs__api_req *r, const char *const *keys) {
     acs__api_error(r, 400, "expected a JSON object");
     return false;
   }
+  return acs__api_known_keys(r, r->body, keys, "");
+}
+
+bool acs__api_known_keys(acs__api_req *r, json_t *obj, const char *const *keys, const char *where) {
   const char *key;
   json_t *v;
-  json_object_foreach(r->body, key, v) {
+  json_object_foreach(obj, key, v) {
     bool known = false;
     for (size_t i = 0; keys[i]; i++) known = known || strcmp(keys[i], key) == 0;
     if (!known) {
       acs_buf k = ACS_BUF_INIT;
       for (size_t i = 0; keys[i]; i++) acs_buf_printf(&k, "%s%s", i ? ", " : "", keys[i]);
-      acs__api_error(r, 400, "unknown key '%.64s' (known: %s)", key, k.data ? k.data : "");
+      acs__api_error(r, 400, "%sunknown key '%.64s' (known: %s)", where, key, k.data ? k.data : "");
       acs_buf_free(&k);
       return false;
     }
@@ -533,6 +537,34 @@ void acs__api_list_done(acs__api_req *r) {
     return;
   }
   acs__api_respond_list(r);
+}
+
+bool acs__api_status_filter(acs__api_req *r, const char *v, const char *const *known,
+                            acs_buf *out) {
+  size_t nknown = 0;
+  while (known[nknown]) nknown++;
+  const char **items = calloc(nknown + 1, sizeof *items);
+  char *copy = strdup(v), *p = copy, *tok;
+  size_t n = 0;
+  bool ok = copy && items;
+  while (ok && (tok = strsep(&p, ",")) != NULL) {
+    size_t i = 0;
+    while (i < nknown && strcmp(tok, known[i]) != 0) i++;
+    ok = i < nknown && n < nknown;
+    if (ok) items[n++] = known[i];
+  }
+  if (ok) acs_pg_array_append(out, items, n);
+  free(copy);
+  free(items);
+  if (!ok || acs_buf_err(out)) {
+    acs_buf k = ACS_BUF_INIT;
+    for (size_t i = 0; i < nknown; i++) acs_buf_printf(&k, "%s%s", i ? ", " : "", known[i]);
+    acs__api_error(r, 400, "status: expected one or more (comma-separated) of %s",
+                   k.data ? k.data : "");
+    acs_buf_free(&k);
+    return false;
+  }
+  return true;
 }
 
 void acs__api_token_id(const acs__api_req *r, char out[24]) {

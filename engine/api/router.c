@@ -44,6 +44,11 @@ enum {
   ROUTE_ALARMS,       /* /api/v1/alarms */
   ROUTE_ALARM,        /* /api/v1/alarms/{id} */
   ROUTE_ALARM_ACK,    /* /api/v1/alarms/{id}/acknowledge */
+  ROUTE_BULKS,        /* /api/v1/bulk */
+  ROUTE_BULK,         /* /api/v1/bulk/{id} */
+  ROUTE_BULK_PAUSE,   /* /api/v1/bulk/{id}/pause */
+  ROUTE_BULK_RESUME,  /* /api/v1/bulk/{id}/resume */
+  ROUTE_BULK_CANCEL,  /* /api/v1/bulk/{id}/cancel */
   ROUTE_COUNT,
 };
 
@@ -78,6 +83,12 @@ static const route_def routes[ROUTE_COUNT] = {
     [ROUTE_ALARMS] = {"GET", {{"GET", RO, acs__api_alarms_list}}},
     [ROUTE_ALARM] = {"GET", {{"GET", RO, acs__api_alarm_get}}},
     [ROUTE_ALARM_ACK] = {"POST", {{"POST", OP, acs__api_alarm_acknowledge}}},
+    [ROUTE_BULKS] = {"GET, POST",
+                     {{"GET", RO, acs__api_bulk_list}, {"POST", OP, acs__api_bulk_create}}},
+    [ROUTE_BULK] = {"GET", {{"GET", RO, acs__api_bulk_get}}},
+    [ROUTE_BULK_PAUSE] = {"POST", {{"POST", OP, acs__api_bulk_pause}}},
+    [ROUTE_BULK_RESUME] = {"POST", {{"POST", OP, acs__api_bulk_resume}}},
+    [ROUTE_BULK_CANCEL] = {"POST", {{"POST", OP, acs__api_bulk_cancel}}},
 };
 
 static const route_method *route_method_of(const acs__api_req *r) {
@@ -182,6 +193,7 @@ static void route(acs__api_req *r) {
   bool devices = s.count >= 2 && seg_is(&s, 0, "devices") && s.n[1] > 0;
   bool tasks = s.count >= 2 && seg_is(&s, 0, "tasks") && is_digits(s.p[1], s.n[1]);
   bool alarm = s.count >= 2 && seg_is(&s, 0, "alarms") && is_digits(s.p[1], s.n[1]);
+  bool bulk = s.count >= 2 && seg_is(&s, 0, "bulk") && is_digits(s.p[1], s.n[1]);
   if (s.count == 1 && seg_is(&s, 0, "devices")) {
     r->route = ROUTE_DEVICES;
   } else if (devices && s.count == 2) {
@@ -224,6 +236,16 @@ static void route(acs__api_req *r) {
     r->route = ROUTE_ALARM;
   } else if (alarm && s.count == 3 && seg_is(&s, 2, "acknowledge")) {
     r->route = ROUTE_ALARM_ACK;
+  } else if (s.count == 1 && seg_is(&s, 0, "bulk")) {
+    r->route = ROUTE_BULKS;
+  } else if (bulk &&
+             (s.count == 2 || (s.count == 3 && (seg_is(&s, 2, "pause") || seg_is(&s, 2, "resume") ||
+                                                seg_is(&s, 2, "cancel"))))) {
+    r->route = s.count == 2              ? ROUTE_BULK
+               : seg_is(&s, 2, "pause")  ? ROUTE_BULK_PAUSE
+               : seg_is(&s, 2, "resume") ? ROUTE_BULK_RESUME
+                                         : ROUTE_BULK_CANCEL;
+    id_seg = 1;
   } else {
     acs__api_error(r, 404, "not found");
     return;

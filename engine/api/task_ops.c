@@ -24,34 +24,6 @@ static void page_cb(acs_pg_result *res, void *arg) {
   acs__api_stmt_done(r);
 }
 
-/* ?status=a,b: a text[] literal of known statuses; false: 400 answered. */
-static bool status_filter(acs__api_req *r, const char *v, acs_buf *out) {
-  const char *items[8];
-  size_t n = 0;
-  char *copy = strdup(v), *p = copy, *tok;
-  bool ok = copy != NULL;
-  while (ok && (tok = strsep(&p, ",")) != NULL) {
-    bool known = false;
-    for (int i = 0; statuses[i]; i++) known = known || strcmp(tok, statuses[i]) == 0;
-    if (!known || n == 7) {
-      ok = false;
-      break;
-    }
-    for (int i = 0; statuses[i]; i++) {
-      if (strcmp(tok, statuses[i]) == 0) items[n++] = statuses[i];
-    }
-  }
-  if (ok) acs_pg_array_append(out, items, n);
-  free(copy);
-  if (!ok || acs_buf_err(out)) {
-    acs__api_error(r, 400,
-                   "status: expected one or more (comma-separated) of pending, sent, done, "
-                   "fault, expired, cancelled, unknown");
-    return false;
-  }
-  return true;
-}
-
 void acs__api_tasks_list(acs__api_req *r) {
   char *dev = NULL, *st = NULL;
   acs_buf sts = ACS_BUF_INIT;
@@ -63,7 +35,7 @@ void acs__api_tasks_list(acs__api_req *r) {
   if (!acs__api_list_params(r, 't') || !acs__api_cursor_is_id(r) ||
       !acs__api_query_param(r, "device", &dev) || !acs__api_query_param(r, "status", &st))
     goto out;
-  if (st && !status_filter(r, st, &sts)) goto out;
+  if (st && !acs__api_status_filter(r, st, statuses, &sts)) goto out;
   for (int k = 0; k < 2; k++) {
     acs__sql *s = k ? &count : &page;
     acs_buf_puts(

@@ -13,8 +13,6 @@
 #include "core/acs_err.h"
 #include "session/acs_rpc_json.h"
 
-/* Longest expires_in accepted: ten years. */
-#define EXPIRES_MAX_S 315360000
 /* ?timeout= of a task with a connection request: seconds, and its default. */
 #define CONNREQ_WAIT_MAX_S 120
 #define CONNREQ_WAIT_DEFAULT_S 30
@@ -212,6 +210,67 @@ out:
   return ok;
 }
 
+/* --- what a task is, checked as the session will send it */
+
+bool acs__api_task_spec(acs__api_req *r, json_t *obj, const char *where, const char **rpc,
+                        char **args_text) {
+  json_t *jrpc = json_object_get(obj, "rpc");
+  if (!json_is_string(jrpc)) {
+    acs__api_error(r, 400, "%srpc: expected the CWMP name of an RPC, such as \"Reboot\"", where);
+    return false;
+  }
+  *rpc = json_string_value(jrpc);
+  bool provision = strcmp(*rpc, ACS_RPC_PROVISION) == 0; /* run provisions, not an RPC */
+  acs_cwmp_kind kind = acs_cwmp_kind_from_name(*rpc);
+  if (!provision && !acs_rpc_is_task_kind(kind)) {
+    acs__api_error(r, 400, "%srpc: '%s' is not an RPC the ACS can send to a CPE", where, *rpc);
+    return false;
+  }
+  json_t *args = json_object_get(obj, "args");
+  if (args && !json_is_null(args) && !json_is_object(args)) {
+    acs__api_error(r, 400, "%sargs: expected an object", where);
+    return false;
+  }
+
+  /* the arguments must convert to the RPC, as the session will convert them */
+  char err[256] = "";
+  acs_arena arena;
+  acs_cwmp_msg msg;
+  acs_arena_init(&arena, 0);
+  memset(&msg, 0, sizeof msg);
+  int rc = provision ? acs_rpc_provision_check(args, err, sizeof err)
+                     : acs_rpc_from_json(kind, json_is_object(args) ? args : NULL, &arena, &msg,
+                                         err, sizeof err);
+  acs_arena_free(&arena);
+  if (rc) {
+    if (rc == ACS_ENOMEM) {
+      acs__api_error(r, 500, "out of memory");
+    } else {
+      acs__api_error(r, 400, "%sargs: %s", where, err[0] ? err : acs_strerror(rc));
+    }
+    return false;
+  }
+  *args_text = json_is_object(args) ? json_dumps(args, JSON_COMPACT) : strdup("{}");
+  if (!*args_text) {
+    acs__api_error(r, 500, "out of memory");
+    return false;
+  }
+  return true;
+}
+
+bool acs__api_task_expires(acs__api_req *r, json_t *v, char *out, size_t n) {
+  out[0] = '\0';
+  if (!v || json_is_null(v)) return true;
+  json_int_t e = json_is_integer(v) ? json_integer_value(v) : 0;
+  if (e < 1 || e > ACS__TASK_EXPIRES_MAX_S) {
+    acs__api_error(r, 400, "expires_in: expected seconds, an integer 1..%d",
+                   ACS__TASK_EXPIRES_MAX_S);
+    return false;
+  }
+  snprintf(out, n, "%lld", (long long)e);
+  return true;
+}
+
 /* Checks the body; on success fills kind name, args text and expiry. */
 static bool parse_task(acs__api_req *r, const char **rpc, char **args_text, char *expires,
                        size_t explen) {
@@ -239,58 +298,8 @@ static bool parse_task(acs__api_req *r, const char **rpc, char **args_text, char
       return false;
     }
   }
-  json_t *jrpc = json_object_get(r->body, "rpc");
-  if (!json_is_string(jrpc)) {
-    acs__api_error(r, 400, "rpc: expected the CWMP name of an RPC, such as \"Reboot\"");
-    return false;
-  }
-  *rpc = json_string_value(jrpc);
-  bool provision = strcmp(*rpc, ACS_RPC_PROVISION) == 0; /* run provisions, not an RPC */
-  acs_cwmp_kind kind = acs_cwmp_kind_from_name(*rpc);
-  if (!provision && !acs_rpc_is_task_kind(kind)) {
-    acs__api_error(r, 400, "rpc: '%s' is not an RPC the ACS can send to a CPE", *rpc);
-    return false;
-  }
-  json_t *args = json_object_get(r->body, "args");
-  if (args && !json_is_null(args) && !json_is_object(args)) {
-    acs__api_error(r, 400, "args: expected an object");
-    return false;
-  }
-  json_t *jexp = json_object_get(r->body, "expires_in");
-  expires[0] = '\0';
-  if (jexp && !json_is_null(jexp)) {
-    json_int_t e = json_is_integer(jexp) ? json_integer_value(jexp) : 0;
-    if (e < 1 || e > EXPIRES_MAX_S) {
-      acs__api_error(r, 400, "expires_in: expected seconds, an integer 1..%d", EXPIRES_MAX_S);
-      return false;
-    }
-    snprintf(expires, explen, "%lld", (long long)e);
-  }
-
-  /* the arguments must convert to the RPC, as the session will convert them */
-  char err[256] = "";
-  acs_arena arena;
-  acs_cwmp_msg msg;
-  acs_arena_init(&arena, 0);
-  memset(&msg, 0, sizeof msg);
-  int rc = provision ? acs_rpc_provision_check(args, err, sizeof err)
-                     : acs_rpc_from_json(kind, json_is_object(args) ? args : NULL, &arena, &msg,
-                                         err, sizeof err);
-  acs_arena_free(&arena);
-  if (rc) {
-    if (rc == ACS_ENOMEM) {
-      acs__api_error(r, 500, "out of memory");
-    } else {
-      acs__api_error(r, 400, "args: %s", err[0] ? err : acs_strerror(rc));
-    }
-    return false;
-  }
-  *args_text = json_is_object(args) ? json_dumps(args, JSON_COMPACT) : strdup("{}");
-  if (!*args_text) {
-    acs__api_error(r, 500, "out of memory");
-    return false;
-  }
-  return true;
+  return acs__api_task_expires(r, json_object_get(r->body, "expires_in"), expires, explen) &&
+         acs__api_task_spec(r, r->body, "", rpc, args_text);
 }
 
 void acs__api_task_create(acs__api_req *r) {

@@ -24,6 +24,7 @@ typedef struct acs_policy_vm acs_policy_vm;
 typedef struct acs_policy_poller acs_policy_poller;
 typedef struct acs_policy_jobs acs_policy_jobs;
 typedef struct acs_connreq_worker acs_connreq_worker;
+typedef struct acs_bulk_runner acs_bulk_runner;
 
 typedef struct acs_app {
   const acs_config *cfg;
@@ -55,6 +56,7 @@ struct acs_app_worker {
   acs_policy_jobs *jobs;     /* fleet jobs (worker 0, with --policies and a store) */
 
   acs_connreq_worker *connreq; /* connection requests (connreq/acs_connreq_device.h) */
+  acs_bulk_runner *bulk;     /* bulk actions (worker 0, with a store) */
 };
 
 static inline acs_app_worker *acs_app_worker_of(acs_worker *w) {

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "api/acs_api.h"
+#include "api/acs_bulk.h"
 #include "app/acs_app.h"
 #include "connreq/acs_connreq_device.h"
 #include "core/acs_err.h"
@@ -35,6 +36,8 @@ static void worker_stop(acs_worker *w, void *ctx) {
   if (aw->jobs) acs_policy_jobs_stop(aw->jobs);
   aw->jobs = NULL;
   acs_connreq_worker_stop(aw);
+  acs_bulk_runner_stop(aw->bulk);
+  aw->bulk = NULL;
   if (aw->api) acs_api_worker_stop(aw);
   if (aw->batch) acs_store_batch_free(aw->batch);
   aw->batch = NULL;
@@ -77,6 +80,7 @@ static int worker_start(acs_worker *w, void *ctx) {
     if (aw->pg && acs_worker_index(w) == 0 && (rc = acs_policy_jobs_start(aw, &aw->jobs)))
       goto fail;
   }
+  if (aw->pg && acs_worker_index(w) == 0 && (rc = acs_bulk_runner_start(aw, &aw->bulk))) goto fail;
   if ((rc = acs_session_table_new(aw, &aw->sessions))) goto fail;
   if (aw->pg && (rc = acs_connreq_worker_start(aw))) goto fail;
   if ((rc = acs_api_worker_init(aw))) goto fail;

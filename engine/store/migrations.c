@@ -352,6 +352,45 @@ static const char v9_sql[] =
 static const char v10_sql[] =
     "CREATE INDEX tasks_policy_actions ON tasks (device_id, command_key)\n"
     "  WHERE created_by LIKE 'policy:%';\n";
+/* Version 7: bulk actions (POST /api/v1/bulk): a device query and a task,
+ * expanded into one task per matching device at a rate, by one runner in the
+ * cluster (engine/api/bulk_run.c). The expansion is a keyset walk over
+ * device ids: last_device is the last id examined, advanced in the same
+ * transaction as the tasks it made, so a restart resumes after it and never
+ * makes a second task for a device; the unique index makes that a
+ * constraint as well. Progress is the bulk's tasks counted by status (the
+ * partial index holds bulk tasks only, so ordinary tasks pay nothing) plus
+ * devices_matched - tasks_created for the devices not reached yet. */
+static const char v7_sql[] =
+    "CREATE TABLE bulk_actions (\n"
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "  query text NOT NULL,                       -- device query (docs/api.md grammar)\n"
+    "  rpc text NOT NULL,\n"
+    "  args jsonb NOT NULL DEFAULT '{}',\n"
+    "  rate double precision NOT NULL CHECK (rate > 0), -- tasks per second\n"
+    "  window_start smallint CHECK (window_start BETWEEN 0 AND 1439), -- minutes, UTC\n"
+    "  window_end smallint CHECK (window_end BETWEEN 0 AND 1439),\n"
+    "  connection_request boolean NOT NULL DEFAULT false,\n"
+    "  expires_in int CHECK (expires_in > 0),     -- each task's lifetime, seconds\n"
+    "  status text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'paused',\n"
+    "         'cancelled', 'done')),\n"
+    "  created_by text,\n"
+    "  created_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  updated_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  finished_at timestamptz,                   -- done or cancelled\n"
+    "  devices_matched int NOT NULL DEFAULT 0,    -- by the query at creation\n"
+    "  tasks_created int NOT NULL DEFAULT 0,\n"
+    "  last_device text COLLATE \"C\",              -- keyset: the last device examined\n"
+    "  expanded_at timestamptz,                   -- every device reached\n"
+    "  CHECK ((window_start IS NULL) = (window_end IS NULL))\n"
+    ");\n"
+    "CREATE INDEX bulk_actions_running ON bulk_actions (id) WHERE status = 'running';\n"
+    "CREATE INDEX bulk_actions_status ON bulk_actions (status, id);\n"
+    /* nullable without a default: no table rewrite */
+    "ALTER TABLE tasks ADD COLUMN bulk_id bigint REFERENCES bulk_actions (id) ON DELETE SET NULL;\n"
+    "CREATE UNIQUE INDEX tasks_bulk_device ON tasks (bulk_id, device_id) WHERE bulk_id IS NOT "
+    "NULL;\n"
+    "CREATE INDEX tasks_bulk_status ON tasks (bulk_id, status) WHERE bulk_id IS NOT NULL;\n";
 
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
@@ -359,6 +398,7 @@ const acs_store_migration acs_store_migrations[] = {
     {3, "device queries", v3_sql},
     {4, "policy generations", v4_sql},
     {5, "alarms and fleet jobs", v5_sql},
+    {7, "bulk actions", v7_sql},
     {9, "policies and alarms API", v9_sql},
     {10, "policy actions and fault back-off", v10_sql},
 };

@@ -2,6 +2,7 @@
 tests/CMakeLists.txt registers test_cpesim.py, test_cpesim_rpcs.py,
 test_durability.py and test_connreq.py by name."""
 import json
+test_durability.py and test_cpesim_bulk.py by name."""
 import os
 import socket
 import subprocess
@@ -55,6 +56,7 @@ class Proc:
     without the caller's ACS_* environment (plus env, when given)."""
 
     def __init__(self, argv, env=None):
+        self.argv = argv
         self.out = tempfile.TemporaryFile()
         e = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
         e.update(env or {})

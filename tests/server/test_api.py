@@ -613,7 +613,10 @@ def test_openapi():
                      "/api/v1/faults/{device}/{channel}/retry": {"post"},
                      "/api/v1/policies": {"get", "post"}, "/api/v1/policies/generations": {"get"},
                      "/api/v1/policies/reload": {"post"}, "/api/v1/alarms": {"get"},
-                     "/api/v1/alarms/{id}": {"get"}, "/api/v1/alarms/{id}/acknowledge": {"post"}},
+                     "/api/v1/alarms/{id}": {"get"}, "/api/v1/alarms/{id}/acknowledge": {"post"},
+                     "/api/v1/bulk": {"get", "post"},
+                     "/api/v1/bulk/{id}": {"get"}, "/api/v1/bulk/{id}/pause": {"post"},
+                     "/api/v1/bulk/{id}/resume": {"post"}, "/api/v1/bulk/{id}/cancel": {"post"}},
           "documented routes %r (test_api_queries.py checks each)" % routes)
     sch = doc["components"]["schemas"]
     tok = Env.tokens["reader"][1]

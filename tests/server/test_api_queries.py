@@ -997,7 +997,27 @@ def route_table():
         ("GET", "/api/v1/alarms/%s" % alarm, None, RO, 200),
         ("POST", "/api/v1/alarms/%s/acknowledge" % alarm, None, OP, 200),
         ("GET", "/api/v1/alarms/999999", None, RO, 404),
+        ("GET", "/api/v1/bulk", None, RO, 200),
+        ("POST", "/api/v1/bulk", {"query": "serial_number = NONE", "task": {"rpc": "Reboot"}, "rate": 1},
+         OP, 201),
+        ("GET", "/api/v1/bulk/%d" % Env.bulk_id, None, RO, 200),
+        ("POST", "/api/v1/bulk/999999/pause", None, OP, 404),
+        ("POST", "/api/v1/bulk/999999/resume", None, OP, 404),
+        ("POST", "/api/v1/bulk/999999/cancel", None, OP, 404),
     ]
+
+
+def test_bulk_actions():
+    """Each bulk route once with success (tests/server/test_api_bulk.py has the rest)."""
+    _, b = ok("POST", "/api/v1/bulk", "operator", {"query": "tag = lab", "task": {"rpc": "Reboot"},
+                                                    "rate": 1, "window": {"start": "00:00", "end": "00:01"}},
+              status=201)
+    Env.bulk_id = b["id"]
+    for op, want in (("pause", "paused"), ("resume", "running"), ("cancel", "cancelled")):
+        _, x = ok("POST", "/api/v1/bulk/%d/%s" % (b["id"], op), "operator")
+        check(x["status"] == want, "%s: %r" % (op, x))
+    items, _ = all_pages("/api/v1/bulk")
+    check(b["id"] in [x["id"] for x in items], "bulk list %r" % items)
 
 
 def test_roles_per_route():
@@ -1029,7 +1049,8 @@ def test_undocumented_routes():
               "/api/v1/tasks", "/api/v1/tasks/1", "/api/v1/tasks/1/cancel", "/api/v1/tasks/1/retry",
               "/api/v1/faults", "/api/v1/faults/a/b", "/api/v1/tokens", "/api/v1/tokens/1", "/api/v1/audit",
               "/api/v1/faults/a/b/retry", "/api/v1/policies", "/api/v1/policies/generations",
-              "/api/v1/policies/reload", "/api/v1/alarms", "/api/v1/alarms/1", "/api/v1/alarms/1/acknowledge"):
+              "/api/v1/policies/reload", "/api/v1/alarms", "/api/v1/alarms/1", "/api/v1/alarms/1/acknowledge",
+              "/api/v1/bulk", "/api/v1/bulk/1", "/api/v1/bulk/1/pause"):
         for m in ("PUT", "PATCH", "GET", "POST", "DELETE"):
             st, h, doc = api(m, p, "admin", {} if m in ("PUT", "PATCH") else None)
             check(st != 405 or h.get("allow"), "%s %s: 405 without Allow" % (m, p))
@@ -1118,7 +1139,7 @@ def test_task_connection_request():
 TESTS = [test_queries_semantics, test_query_errors, test_query_injection, test_sort_and_cursors,
          test_projection, test_device_delete_and_tags, test_tasks, test_expired_task_not_sent,
          test_task_connection_request,
-         test_faults, test_tokens_and_audit, test_roles_per_route, test_undocumented_routes,
+         test_faults, test_tokens_and_audit, test_bulk_actions, test_roles_per_route, test_undocumented_routes,
          test_every_route_answered, test_plans_use_indexes, test_clean_shutdown]
 
 
