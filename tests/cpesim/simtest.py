@@ -1,8 +1,8 @@
 """simtest: what the cpesim tests share (stdlib only). Not a test itself:
 tests/CMakeLists.txt registers test_cpesim.py, test_cpesim_rpcs.py,
-test_durability.py and test_connreq.py by name."""
+test_durability.py, test_connreq.py, test_cpesim_bulk.py and test_policies.py
+by name."""
 import json
-test_durability.py and test_cpesim_bulk.py by name."""
 import os
 import socket
 import subprocess
