@@ -37,6 +37,8 @@ enum {
   ROUTE_TOKENS,       /* /api/v1/tokens */
   ROUTE_TOKEN,        /* /api/v1/tokens/{id} */
   ROUTE_AUDIT,        /* /api/v1/audit */
+  ROUTE_FILES,        /* /api/v1/files */
+  ROUTE_FILE,         /* /api/v1/files/{name} */
   ROUTE_COUNT,
 };
 
@@ -63,6 +65,10 @@ static const route_def routes[ROUTE_COUNT] = {
                       {{"GET", AD, acs__api_tokens_list}, {"POST", AD, acs__api_token_create}}},
     [ROUTE_TOKEN] = {"DELETE", {{"DELETE", AD, acs__api_token_revoke}}},
     [ROUTE_AUDIT] = {"GET", {{"GET", AD, acs__api_audit_list}}},
+    [ROUTE_FILES] = {"GET, POST",
+                     {{"GET", RO, acs__api_files_list}, {"POST", OP, acs__api_file_upload}}},
+    [ROUTE_FILE] = {"GET, DELETE",
+                    {{"GET", RO, acs__api_file_get}, {"DELETE", OP, acs__api_file_delete}}},
 };
 
 static const route_method *route_method_of(const acs__api_req *r) {
@@ -84,6 +90,7 @@ void acs__api_req_free(acs__api_req *r) {
   free(r->next_cursor);
   free(r->location);
   free(r->channel);
+  free(r->name);
   free(r->state);
   if (r->aux_free) r->aux_free(r->aux_ctx);
   json_decref(r->doc);
@@ -193,6 +200,10 @@ static void route(acs__api_req *r) {
     id_seg = 1;
   } else if (s.count == 1 && seg_is(&s, 0, "audit")) {
     r->route = ROUTE_AUDIT;
+  } else if (s.count == 1 && seg_is(&s, 0, "files")) {
+    r->route = ROUTE_FILES;
+  } else if (s.count == 2 && seg_is(&s, 0, "files") && s.n[1] > 0) {
+    r->route = ROUTE_FILE;
   } else {
     acs__api_error(r, 404, "not found");
     return;
@@ -203,6 +214,7 @@ static void route(acs__api_req *r) {
   if (rc == 0 && (devices || r->route == ROUTE_FAULT))
     rc = decode_segment(s.p[1], s.n[1], &r->device_id);
   if (rc == 0 && r->route == ROUTE_FAULT) rc = decode_segment(s.p[2], s.n[2], &r->channel);
+  if (rc == 0 && r->route == ROUTE_FILE) rc = decode_segment(s.p[1], s.n[1], &r->name);
   if (rc) {
     if (rc == ACS_ENOMEM) {
       acs__api_error(r, 500, "out of memory");
@@ -235,4 +247,12 @@ void acs_api_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   r->aw = acs_app_worker_of(acs_conn_worker(c));
   r->total = -1;
   route(r);
+}
+
+/* An upload is routed and authenticated from its head: its body is read
+ * only once the caller may upload (engine/api/files.c). */
+bool acs_api_head(acs_conn *c, const acs_http_request *head, void *ctx) {
+  if (strcmp(head->method, "POST") != 0 || strcmp(head->path, "/api/v1/files") != 0) return false;
+  acs_api_handle(c, head, ctx);
+  return true;
 }

@@ -6,7 +6,8 @@
  * ACS_CWMP, ACS_API, ACS_PG_DSN, ACS_POLICIES, ACS_LOG_LEVEL, ACS_MAX_BODY,
  * ACS_MAX_HEAD, ACS_HEADER_TIMEOUT_MS, ACS_IDLE_TIMEOUT_MS,
  * ACS_SHUTDOWN_TIMEOUT_MS, ACS_MAX_SESSIONS, ACS_SESSION_TIMEOUT_MS, ACS_PG_SLOW_MS,
- * ACS_RETRY_AFTER, ACS_INSTANCE_ID; an empty variable counts as unset) and the command
+ * ACS_RETRY_AFTER, ACS_INSTANCE_ID, ACS_FILES, ACS_FILE_SERVER_URL, ACS_MAX_FILE_SIZE,
+ * ACS_FILE_GRANT_TTL; an empty variable counts as unset) and the command
  * line (--key VALUE or --key=VALUE). Unknown keys and bad values fail with
  * ACS_ECONFIG and a message that names the key and where it came from. */
 #ifndef ACS_CONFIG_H
@@ -39,6 +40,11 @@ typedef struct acs_config {
   uint32_t pg_slow_ms;          /* store latency above which Informs get 503 (2000) */
   unsigned retry_after_s;       /* Retry-After of a 503 (30) */
   char *instance_id;            /* in session cookies; NULL: random at start */
+  char *files_listen;           /* file server "0.0.0.0:7567"; NULL ("off"): none */
+  bool files_listen_default;    /* not configured: a port in use is not fatal */
+  char *file_server_url;        /* base URL CPEs are given; NULL: from the request */
+  size_t max_file_size;         /* largest file upload (512 MiB) */
+  unsigned file_grant_ttl_s;    /* a download's credentials last this long (86400) */
   bool help;                    /* --help was given: print acs_config_usage() and exit */
   bool version;                 /* --version was given */
 } acs_config;
