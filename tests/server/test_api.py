@@ -609,7 +609,8 @@ def test_openapi():
                      "/api/v1/tasks/{id}/retry": {"post"}, "/api/v1/faults": {"get"},
                      "/api/v1/faults/{device}/{channel}": {"delete"},
                      "/api/v1/tokens": {"get", "post"}, "/api/v1/tokens/{id}": {"delete"},
-                     "/api/v1/audit": {"get"}},
+                     "/api/v1/audit": {"get"}, "/api/v1/files": {"get", "post"},
+                     "/api/v1/files/{name}": {"get", "delete"}},
           "documented routes %r (test_api_queries.py checks each)" % routes)
     sch = doc["components"]["schemas"]
     tok = Env.tokens["reader"][1]

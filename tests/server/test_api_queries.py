@@ -959,6 +959,27 @@ RO, OP, AD = 1, 2, 3
 ROLES = [(None, 0), ("readonly", RO), ("operator", OP), ("admin", AD)]
 
 
+def test_files():
+    """The files routes as documented (tests/server/test_files.py goes deeper)."""
+    import hashlib
+    data = b"cpesim-firmware version=9.1\n" + bytes(range(256)) * 40
+    path = ("/api/v1/files?name=rt.bin&type=1%%20Firmware%%20Upgrade%%20Image&oui=00D09E&sha256=%s"
+            % hashlib.sha256(data).hexdigest())
+    h, f = ok("POST", path, "operator", data, status=201)
+    check(f["size"] == len(data) and h.get("location") == "/api/v1/files/rt.bin", "upload %r" % f)
+    expect_error("POST", path, 409, "operator", body=data, contains="exists")
+    expect_error("POST", path.replace("rt.bin", "rt2.bin").replace("sha256=", "sha256=0"), 400,
+                 "operator", body=data, contains="sha256")
+    _, lst = ok("GET", "/api/v1/files?oui=00D09E", "readonly")
+    check([x["name"] for x in lst["items"]] == ["rt.bin"], "list %r" % lst)
+    _, g = ok("GET", "/api/v1/files/rt.bin", "readonly")
+    check(g == f, "get %r" % g)
+    expect_error("GET", "/api/v1/files/nope.bin", 404, "readonly")
+    ok("POST", path.replace("rt.bin", "gone.bin"), "operator", data, status=201)
+    ok("DELETE", "/api/v1/files/gone.bin", "operator", status=204)
+    expect_error("DELETE", "/api/v1/files/gone.bin", 404, "operator")
+
+
 def route_table():
     d0 = Env.devs[0].id
     return [
@@ -979,6 +1000,10 @@ def route_table():
         ("POST", "/api/v1/tokens", {"role": "readonly", "name": "by-the-table"}, AD, 201),
         ("DELETE", "/api/v1/tokens/999999", None, AD, 404),
         ("GET", "/api/v1/audit", None, AD, 200),
+        ("GET", "/api/v1/files", None, RO, 200),
+        ("POST", "/api/v1/files?name=rt.bin&type=1%20Firmware%20Upgrade%20Image", b"again", OP, 409),
+        ("GET", "/api/v1/files/rt.bin", None, RO, 200),
+        ("DELETE", "/api/v1/files/nope.bin", None, OP, 404),
     ]
 
 
@@ -1007,7 +1032,8 @@ def test_undocumented_routes():
     d0 = Env.devs[0].id
     for p in ("/api/v1/devices", dev_path(d0), dev_path(d0, "/tasks"), dev_path(d0, "/tags"),
               "/api/v1/tasks", "/api/v1/tasks/1", "/api/v1/tasks/1/cancel", "/api/v1/tasks/1/retry",
-              "/api/v1/faults", "/api/v1/faults/a/b", "/api/v1/tokens", "/api/v1/tokens/1", "/api/v1/audit"):
+              "/api/v1/faults", "/api/v1/faults/a/b", "/api/v1/tokens", "/api/v1/tokens/1", "/api/v1/audit",
+              "/api/v1/files", "/api/v1/files/x.bin"):
         for m in ("PUT", "PATCH", "GET", "POST", "DELETE"):
             st, h, doc = api(m, p, "admin", {} if m in ("PUT", "PATCH") else None)
             check(st != 405 or h.get("allow"), "%s %s: 405 without Allow" % (m, p))
@@ -1076,7 +1102,8 @@ def test_clean_shutdown():
 
 TESTS = [test_queries_semantics, test_query_errors, test_query_injection, test_sort_and_cursors,
          test_projection, test_device_delete_and_tags, test_tasks, test_expired_task_not_sent,
-         test_faults, test_tokens_and_audit, test_roles_per_route, test_undocumented_routes,
+         test_faults, test_tokens_and_audit, test_files, test_roles_per_route,
+         test_undocumented_routes,
          test_every_route_answered, test_plans_use_indexes, test_clean_shutdown]
 
 
