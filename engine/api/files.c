@@ -259,6 +259,7 @@ static void body_data(acs_conn *c, const char *p, size_t n, void *arg) {
     p += take;
     n -= take;
     if (u->len == ACS_FILES_CHUNK) up_flush(u);
+    if (u->status) return; /* the chunk could not be queued */
   }
   if (u->pending >= UPLOAD_INFLIGHT && !u->paused) {
     u->paused = true;
