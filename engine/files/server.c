@@ -81,6 +81,11 @@ static void reply(acs_conn *c, int status, const char *extra, const char *text) 
       .keep_alive = true,
       .extra_headers = extra,
   };
+  const acs_http_request *req = acs_conn_request(c);
+  if (req && strcmp(req->method, "HEAD") == 0) {
+    acs_conn_stream_start(c, &r, r.body_len, false); /* the head only */
+    return;
+  }
   acs_conn_respond(c, &r);
 }
 

@@ -463,6 +463,13 @@ def test_file_server_refusals():
     st, h, _ = fetch(name)
     check(st == 401 and 'Digest realm="acsd files"' in h.get("www-authenticate", ""),
           "no credentials: %d %r" % (st, h))
+    st, h, rest = fetch(name, method="HEAD")  # a HEAD's refusal has no body either
+    check(st == 401 and rest == b"" and int(h["content-length"]) > 0, "HEAD refused: %d %r" % (st, h))
+    with Conn(Env.files_port, timeout=30) as c:  # and the connection goes on after it
+        st, _, _ = fetch(name, method="HEAD", conn=c)
+        check(st == 401 and c.buf == b"", "HEAD refused on a kept connection: %d %r" % (st, c.buf))
+        st, _, body = fetch(name, "u-fs2", "secret-2", conn=c)
+        check(st == 200 and len(body) == len(DATA), "GET after a refused HEAD: %d" % st)
     for user, pw, scheme in (("u-fs2", "wrong", "basic"), ("nobody", "secret-2", "basic"),
                              ("u-fs2", "wrong", "digest")):
         st, _, _ = fetch(name, user, pw, scheme)
