@@ -11,8 +11,9 @@ an unknown file or for arguments the engine fills) played through a
 scripted CWMP session: the Download RPC carries the file server's URL, the
 file's type and size and fresh credentials that fetch it; DownloadResponse
 Status 1 keeps the task open, the TransferComplete of the next session
-ends it 'done' (or 'fault' with its FaultStruct); and acsd's memory while
-a 40 MiB file goes in and out."""
+ends it 'done' (or 'fault' with its FaultStruct); acsd's memory while
+a 40 MiB file goes in and out; the default file server port taken (a
+warning) and an explicit one taken (no start)."""
 import base64
 import hashlib
 import json
@@ -683,6 +684,37 @@ def memory_bounded(size, data):
     check(grow < 16, "acsd grew by %.1f MiB moving a 40 MiB file" % grow)
 
 
+def test_port_taken():
+    """The file server's default port taken: acsd warns and runs without it;
+    a port given explicitly and taken: acsd does not start."""
+    import socket
+    holder = socket.socket()
+    try:
+        holder.bind(("0.0.0.0", 7567))
+        holder.listen(1)
+    except OSError:
+        pass  # someone else's: taken all the same
+    try:
+        with Acsd(["--log-level", "info"]) as s:
+            s.wait_ready()
+            check("files: 0.0.0.0:7567 is in use; running without this listener" in s.log(),
+                  "no warning:\n" + s.log())
+            s.signal(signal.SIGTERM)
+            rc, _ = s.wait_exit(20)
+            s.check_clean_exit(rc)
+    finally:
+        holder.close()
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(1)
+    try:
+        with Acsd(["--files", "127.0.0.1:%d" % held.getsockname()[1]]) as s:
+            rc = s.proc.wait(20)
+            check(rc != 0 and "cannot listen" in s.log(), "started on a taken --files port: %s" % s.log())
+    finally:
+        held.close()
+
+
 def test_clean_shutdown():
     check(api("GET", "/api/v1/files?limit=1", "readonly")[0] == 200, "before SIGTERM")
     Env.acsd.signal(signal.SIGTERM)
@@ -692,7 +724,7 @@ def test_clean_shutdown():
 
 TESTS = [test_upload, test_upload_errors, test_upload_streamed, test_list, test_roles_and_delete,
          test_file_server, test_file_server_refusals, test_download_task_api, test_download_session,
-         test_memory_bounded, test_clean_shutdown]
+         test_memory_bounded, test_port_taken, test_clean_shutdown]
 
 
 def main():
