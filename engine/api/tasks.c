@@ -208,7 +208,7 @@ void acs__api_task_create(acs__api_req *r) {
   const char *pf[1] = {r->name};
   acs__api_step(r, create_done);
   if (acs__api_begin(r) == 0) {
-    if ((!r->name || acs__api_query(r, acs_files_sql_required, 1, pf, audit_cb) == 0) &&
+    if ((!r->name || acs__api_query(r, acs_files_sql_required, 1, pf, acs__api_ignore_cb) == 0) &&
         acs__api_query(r, sql_insert, 5, pi, insert_cb) == 0)
       acs__api_query(r, sql_audit, 4, pa, audit_cb);
     acs__api_sync(r);
