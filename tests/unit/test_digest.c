@@ -142,8 +142,8 @@ static void test_server_side(void) {
       "Digest username=\"u\", nonce=\"n\", response=\"r\"",
       "Digest username=\"u\", nonce=\"n\", uri=\"/\", response=\"r\", algorithm=SHA-256",
       "Digest username=\"u\", nonce=\"n\", uri=\"/\", response=\"r\", qop=auth",
-      "Digest username=\"u\", nonce=\"n\", uri=\"/\", response=\"r\", qop=auth-int, nc=1, "
-      "cnonce=\"c\"",
+      ("Digest username=\"u\", nonce=\"n\", uri=\"/\", response=\"r\", qop=auth-int, nc=1, "
+       "cnonce=\"c\""),
       "Basic dQB4OnA=",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
