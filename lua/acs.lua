@@ -324,8 +324,10 @@ function download(spec)
   end
   if spec.version and device.software_version == spec.version then return "done" end
   local key = spec.key or key_of("dl@", spec.version or spec.file or spec.url)
+  -- a file of the file server: the engine fills in its URL, type, size and credentials
+  local file_type = not spec.file and (spec.file_type or "1 Firmware Upgrade Image") or nil
   return acs.action("Download", {
-    file = spec.file, URL = spec.url, FileType = spec.file_type or "1 Firmware Upgrade Image",
+    file = spec.file, URL = spec.url, FileType = file_type,
     DelaySeconds = spec.delay, TargetFileName = spec.target, Username = spec.username,
     Password = spec.password,
   }, key)

@@ -14,6 +14,9 @@ void acs_api_worker_stop(acs_app_worker *aw);
 
 /* The API listener's request handler; ctx is the acs_app. */
 void acs_api_handle(acs_conn *c, const acs_http_request *req, void *ctx);
+/* The API listener's head hook: takes POST /api/v1/files before its body
+ * is read (the upload is streamed into the store), leaves the rest. */
+bool acs_api_head(acs_conn *c, const acs_http_request *head, void *ctx);
 
 /* `acsd token SUBCOMMAND ...` (argv[0] is "token"): talks to the store
  * directly (blocking) and prints to stdout. Returns the exit status. */

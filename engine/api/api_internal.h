@@ -89,6 +89,7 @@ struct acs__api_req {
   char *device_id;   /* decoded {id} of /devices/{id}..., /faults/{device}/..., or NULL */
   char *task_id;     /* digits of /tasks/{id}, /tokens/{id}, /alarms/{id}, /bulk/{id}, or NULL */
   char *channel;     /* decoded {channel} of /faults/{device}/{channel}, or NULL */
+  char *name;        /* decoded {name} of /files/{name}, or NULL */
 
   /* the caller, once authenticated */
   unsigned char token_hash[32];
@@ -279,6 +280,11 @@ void acs__api_bulk_get(acs__api_req *r);
 void acs__api_bulk_pause(acs__api_req *r);
 void acs__api_bulk_resume(acs__api_req *r);
 void acs__api_bulk_cancel(acs__api_req *r);
+/* files.c */
+void acs__api_files_list(acs__api_req *r);
+void acs__api_file_upload(acs__api_req *r);
+void acs__api_file_get(acs__api_req *r);
+void acs__api_file_delete(acs__api_req *r);
 
 /* --- token_cli.c: a new token ("acs_" + 43 base64url characters) into
  * tok and the hex of its sha256 into hex. 0 or an error. */

@@ -49,6 +49,8 @@ enum {
   ROUTE_BULK_PAUSE,   /* /api/v1/bulk/{id}/pause */
   ROUTE_BULK_RESUME,  /* /api/v1/bulk/{id}/resume */
   ROUTE_BULK_CANCEL,  /* /api/v1/bulk/{id}/cancel */
+  ROUTE_FILES,        /* /api/v1/files */
+  ROUTE_FILE,         /* /api/v1/files/{name} */
   ROUTE_COUNT,
 };
 
@@ -89,6 +91,10 @@ static const route_def routes[ROUTE_COUNT] = {
     [ROUTE_BULK_PAUSE] = {"POST", {{"POST", OP, acs__api_bulk_pause}}},
     [ROUTE_BULK_RESUME] = {"POST", {{"POST", OP, acs__api_bulk_resume}}},
     [ROUTE_BULK_CANCEL] = {"POST", {{"POST", OP, acs__api_bulk_cancel}}},
+    [ROUTE_FILES] = {"GET, POST",
+                     {{"GET", RO, acs__api_files_list}, {"POST", OP, acs__api_file_upload}}},
+    [ROUTE_FILE] = {"GET, DELETE",
+                    {{"GET", RO, acs__api_file_get}, {"DELETE", OP, acs__api_file_delete}}},
 };
 
 static const route_method *route_method_of(const acs__api_req *r) {
@@ -110,6 +116,7 @@ void acs__api_req_free(acs__api_req *r) {
   free(r->next_cursor);
   free(r->location);
   free(r->channel);
+  free(r->name);
   free(r->state);
   if (r->aux_free) r->aux_free(r->aux_ctx);
   json_decref(r->doc);
@@ -246,6 +253,10 @@ static void route(acs__api_req *r) {
                : seg_is(&s, 2, "resume") ? ROUTE_BULK_RESUME
                                          : ROUTE_BULK_CANCEL;
     id_seg = 1;
+  } else if (s.count == 1 && seg_is(&s, 0, "files")) {
+    r->route = ROUTE_FILES;
+  } else if (s.count == 2 && seg_is(&s, 0, "files") && s.n[1] > 0) {
+    r->route = ROUTE_FILE;
   } else {
     acs__api_error(r, 404, "not found");
     return;
@@ -256,6 +267,10 @@ static void route(acs__api_req *r) {
   bool fault = r->route == ROUTE_FAULT || r->route == ROUTE_FAULT_RETRY;
   if (rc == 0 && (devices || fault)) rc = decode_segment(s.p[1], s.n[1], &r->device_id);
   if (rc == 0 && fault) rc = decode_segment(s.p[2], s.n[2], &r->channel);
+  if (rc == 0 && (devices || r->route == ROUTE_FAULT))
+    rc = decode_segment(s.p[1], s.n[1], &r->device_id);
+  if (rc == 0 && r->route == ROUTE_FAULT) rc = decode_segment(s.p[2], s.n[2], &r->channel);
+  if (rc == 0 && r->route == ROUTE_FILE) rc = decode_segment(s.p[1], s.n[1], &r->name);
   if (rc) {
     if (rc == ACS_ENOMEM) {
       acs__api_error(r, 500, "out of memory");
@@ -288,4 +303,12 @@ void acs_api_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   r->aw = acs_app_worker_of(acs_conn_worker(c));
   r->total = -1;
   route(r);
+}
+
+/* An upload is routed and authenticated from its head: its body is read
+ * only once the caller may upload (engine/api/files.c). */
+bool acs_api_head(acs_conn *c, const acs_http_request *head, void *ctx) {
+  if (strcmp(head->method, "POST") != 0 || strcmp(head->path, "/api/v1/files") != 0) return false;
+  acs_api_handle(c, head, ctx);
+  return true;
 }

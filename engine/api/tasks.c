@@ -11,6 +11,7 @@
 #include "connreq/acs_connreq_device.h"
 #include "core/acs_arena.h"
 #include "core/acs_err.h"
+#include "files/acs_files.h"
 #include "session/acs_rpc_json.h"
 
 /* ?timeout= of a task with a connection request: seconds, and its default. */
@@ -161,6 +162,10 @@ static void create_done(acs__api_req *r) {
     acs__api_error(r, 404, "no device '%s'", r->device_id); /* tasks.device_id's key */
     return;
   }
+  if (r->pg_status == ACS_EPG && strcmp(r->pg_sqlstate, ACS_FILES_SQLSTATE_NO_FILE) == 0) {
+    acs__api_error(r, 400, "args: file: no file '%s' (GET /api/v1/files)", r->name);
+    return;
+  }
   if (r->pg_status) {
     acs__api_fail_store(r);
     return;
@@ -232,16 +237,27 @@ bool acs__api_task_spec(acs__api_req *r, json_t *obj, const char *where, const c
     return false;
   }
 
-  /* the arguments must convert to the RPC, as the session will convert them */
+  /* the arguments must convert to the RPC, as the session will convert them
+   * (a Download naming a file: once the engine has filled in the file's) */
   char err[256] = "";
+  json_t *check = json_is_object(args) ? json_copy(args) : NULL;
+  if (!provision) {
+    free(r->name);
+    r->name = acs_files_task_file(kind, check);
+    if (r->name && !acs_files_task_args_ok(check, r->name, err, sizeof err)) {
+      json_decref(check);
+      acs__api_error(r, 400, "%s%s", where, err);
+      return false;
+    }
+  }
   acs_arena arena;
   acs_cwmp_msg msg;
   acs_arena_init(&arena, 0);
   memset(&msg, 0, sizeof msg);
   int rc = provision ? acs_rpc_provision_check(args, err, sizeof err)
-                     : acs_rpc_from_json(kind, json_is_object(args) ? args : NULL, &arena, &msg,
-                                         err, sizeof err);
+                     : acs_rpc_from_json(kind, check, &arena, &msg, err, sizeof err);
   acs_arena_free(&arena);
+  json_decref(check);
   if (rc) {
     if (rc == ACS_ENOMEM) {
       acs__api_error(r, 500, "out of memory");
@@ -271,7 +287,8 @@ bool acs__api_task_expires(acs__api_req *r, json_t *v, char *out, size_t n) {
   return true;
 }
 
-/* Checks the body; on success fills kind name, args text and expiry. */
+/* Checks the body; on success fills kind name, args text and expiry (and
+ * r->name, the file a Download names). */
 static bool parse_task(acs__api_req *r, const char **rpc, char **args_text, char *expires,
                        size_t explen) {
   if (!is_json_type(acs_http_header_get(r->req, "Content-Type"))) {
@@ -312,9 +329,11 @@ void acs__api_task_create(acs__api_req *r) {
   snprintf(token_id, sizeof token_id, "%lld", r->token_id);
   const char *pi[5] = {r->device_id, rpc, args_text, r->token_name, expires[0] ? expires : NULL};
   const char *pa[4] = {r->token_name, r->device_id, rpc, token_id};
+  const char *pf[1] = {r->name};
   acs__api_step(r, create_done);
   if (acs__api_begin(r) == 0) {
-    if (acs__api_query(r, sql_insert, 5, pi, insert_cb) == 0)
+    if ((!r->name || acs__api_query(r, acs_files_sql_required, 1, pf, acs__api_ignore_cb) == 0) &&
+        acs__api_query(r, sql_insert, 5, pi, insert_cb) == 0)
       acs__api_query(r, sql_audit, 4, pa, audit_cb);
     acs__api_sync(r);
   }

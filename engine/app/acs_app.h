@@ -20,6 +20,7 @@
 
 typedef struct acs_session_table acs_session_table;
 typedef struct acs_api_worker acs_api_worker;
+typedef struct acs_files_worker acs_files_worker;
 typedef struct acs_policy_vm acs_policy_vm;
 typedef struct acs_policy_poller acs_policy_poller;
 typedef struct acs_policy_jobs acs_policy_jobs;
@@ -51,6 +52,7 @@ struct acs_app_worker {
   acs_store_batch *batch; /* group commit on pg (NULL with pg) */
   acs_session_table *sessions;
   acs_api_worker *api;
+  acs_files_worker *files;   /* the file server's and uploads' state (engine/files) */
   acs_policy_vm *policies;   /* NULL without --policies */
   acs_policy_poller *poller; /* generations in the store (with --policies and a store) */
   acs_policy_jobs *jobs;     /* fleet jobs (worker 0, with --policies and a store) */

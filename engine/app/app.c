@@ -15,6 +15,7 @@
 #include "connreq/acs_connreq_device.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
+#include "files/acs_files.h"
 #include "session/acs_policy.h"
 #include "session/acs_session.h"
 
@@ -25,6 +26,14 @@ static void worker_free(acs_app_worker *aw) {
 }
 
 static void pg_closed_cb(void *arg) { worker_free(arg); }
+
+static void close_store(acs_app_worker *aw) {
+  if (aw->pg && acs_pg_close(aw->pg, pg_closed_cb, aw) == 0) return;
+  worker_free(aw);
+}
+
+/* the files connection first: its statements' callbacks may still use aw */
+static void files_stopped_cb(void *arg) { close_store(arg); }
 
 static void worker_stop(acs_worker *w, void *ctx) {
   acs_app_worker *aw = acs_app_worker_of(w);
@@ -41,10 +50,13 @@ static void worker_stop(acs_worker *w, void *ctx) {
   if (aw->api) acs_api_worker_stop(aw);
   if (aw->batch) acs_store_batch_free(aw->batch);
   aw->batch = NULL;
-  if (aw->pg) {
-    if (acs_pg_close(aw->pg, pg_closed_cb, aw) == 0) return;
+  if (aw->files) {
+    acs_files_worker *fw = aw->files;
+    aw->files = NULL;
+    acs_files_worker_stop(fw, files_stopped_cb, aw);
+    return;
   }
-  worker_free(aw);
+  close_store(aw);
 }
 
 static int worker_start(acs_worker *w, void *ctx) {
@@ -84,6 +96,7 @@ static int worker_start(acs_worker *w, void *ctx) {
   if ((rc = acs_session_table_new(aw, &aw->sessions))) goto fail;
   if (aw->pg && (rc = acs_connreq_worker_start(aw))) goto fail;
   if ((rc = acs_api_worker_init(aw))) goto fail;
+  if ((rc = acs_files_worker_init(aw))) goto fail;
   return 0;
 fail:
   acs_log(ACS_LOG_ERR, "app", "worker %u: cannot start: %s", acs_worker_index(w), acs_strerror(rc));
@@ -187,6 +200,8 @@ int acs_app_run(const acs_config *cfg) {
   acs_config_to_server(cfg, &scfg);
   scfg.handler[ACS_LISTENER_CWMP] = acs_session_handle;
   scfg.handler[ACS_LISTENER_API] = acs_api_handle;
+  scfg.head_handler[ACS_LISTENER_API] = acs_api_head;
+  scfg.handler[ACS_LISTENER_FILES] = acs_files_handle;
   scfg.handler_ctx = app;
   scfg.worker_start = worker_start;
   scfg.worker_stop = worker_stop;
@@ -209,10 +224,12 @@ int acs_app_run(const acs_config *cfg) {
   }
   app->srv = m.srv;
   acs_log(ACS_LOG_INFO, "main",
-          "acsd %s started: cwmp %s (port %d), api %s (port %d), %u workers, instance %s",
+          "acsd %s started: cwmp %s (port %d), api %s (port %d), files port %d, %u workers, "
+          "instance %s",
           ACS_VERSION, cfg->cwmp_listen ? cfg->cwmp_listen : "off",
           acs_server_port(m.srv, ACS_LISTENER_CWMP), cfg->api_listen ? cfg->api_listen : "off",
-          acs_server_port(m.srv, ACS_LISTENER_API), acs_server_workers(m.srv), app->instance_id);
+          acs_server_port(m.srv, ACS_LISTENER_API), acs_server_port(m.srv, ACS_LISTENER_FILES),
+          acs_server_workers(m.srv), app->instance_id);
   uv_run(&loop, UV_RUN_DEFAULT);
 
   acs_server_stats st;

@@ -7,8 +7,9 @@
  * ACS_MAX_HEAD, ACS_HEADER_TIMEOUT_MS, ACS_IDLE_TIMEOUT_MS,
  * ACS_SHUTDOWN_TIMEOUT_MS, ACS_MAX_SESSIONS, ACS_SESSION_TIMEOUT_MS, ACS_PG_SLOW_MS,
  * ACS_RETRY_AFTER, ACS_INSTANCE_ID, ACS_SECRET_KEY_FILE, ACS_CONNREQ_USERNAME,
- * ACS_CONNREQ_PASSWORD, ACS_CONNREQ_MAX_IN_FLIGHT, ACS_CONNREQ_TIMEOUT_MS; an
- * empty variable counts as unset) and the command
+ * ACS_CONNREQ_PASSWORD, ACS_CONNREQ_MAX_IN_FLIGHT, ACS_CONNREQ_TIMEOUT_MS,
+ * ACS_FILES, ACS_FILE_SERVER_URL, ACS_MAX_FILE_SIZE, ACS_FILE_GRANT_TTL; an empty
+ * variable counts as unset) and the command
  * line (--key VALUE or --key=VALUE). Unknown keys and bad values fail with
  * ACS_ECONFIG and a message that names the key and where it came from. */
 #ifndef ACS_CONFIG_H
@@ -51,8 +52,15 @@ typedef struct acs_config {
   unsigned connreq_max_in_flight; /* per worker (64) */
   uint32_t connreq_timeout_ms;    /* bound on one connection request (10000) */
 
-  bool help;    /* --help was given: print acs_config_usage() and exit */
-  bool version; /* --version was given */
+
+  /* the file server */
+  char *files_listen;           /* file server "0.0.0.0:7567"; NULL ("off"): none */
+  bool files_listen_default;    /* not configured: a port in use is not fatal */
+  char *file_server_url;        /* base URL CPEs are given; NULL: from the request */
+  size_t max_file_size;         /* largest file upload (512 MiB) */
+  unsigned file_grant_ttl_s;    /* a download's credentials last this long (86400) */
+  bool help;                    /* --help was given: print acs_config_usage() and exit */
+  bool version;                 /* --version was given */
 } acs_config;
 
 /* Built-in defaults; strings are owned by cfg (free with acs_config_free). */

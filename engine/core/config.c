@@ -74,6 +74,14 @@ static const opt_def opts[] = {
      100000, "N", "connection requests in flight per worker; the rest wait (64)"},
     {"connreq-timeout-ms", "ACS_CONNREQ_TIMEOUT_MS", OPT_MS, OFF(connreq_timeout_ms), 100, 600000,
      "MS", "bound on one connection request (10000)"},
+    {"files", "ACS_FILES", OPT_ADDR, OFF(files_listen), 0, 0, "HOST:PORT",
+     "file server listener (0.0.0.0:7567; \"off\": none)"},
+    {"file-server-url", "ACS_FILE_SERVER_URL", OPT_STR, OFF(file_server_url), 0, 0, "URL",
+     "file server base URL given to CPEs (default: the CPE's Host, the files port)"},
+    {"max-file-size", "ACS_MAX_FILE_SIZE", OPT_SIZE, OFF(max_file_size), 1, 4294967295ULL, "BYTES",
+     "largest file upload (512M)"},
+    {"file-grant-ttl", "ACS_FILE_GRANT_TTL", OPT_UINT, OFF(file_grant_ttl_s), 60, 31536000,
+     "SECONDS", "a download's credentials stay valid this long (86400)"},
     {"config", NULL, OPT_STR, OFF(config_file), 0, 0, "FILE", "read \"key = value\" lines"},
     {"help", NULL, OPT_FLAG, OFF(help), 0, 0, "", "this text"},
     {"version", NULL, OPT_FLAG, OFF(version), 0, 0, "", "print the version"},
@@ -112,6 +120,10 @@ void acs_config_init(acs_config *cfg) {
   cfg->fault_retry_max_s = 3600;
   cfg->connreq_max_in_flight = 64;
   cfg->connreq_timeout_ms = 10000;
+  cfg->files_listen = strdup("0.0.0.0:7567");
+  cfg->files_listen_default = true;
+  cfg->max_file_size = 512u << 20;
+  cfg->file_grant_ttl_s = 86400;
 }
 
 void acs_config_free(acs_config *cfg) {
@@ -124,6 +136,8 @@ void acs_config_free(acs_config *cfg) {
   free(cfg->secret_key_file);
   free(cfg->connreq_username);
   free(cfg->connreq_password);
+  free(cfg->files_listen);
+  free(cfg->file_server_url);
   memset(cfg, 0, sizeof *cfg);
 }
 
@@ -228,6 +242,7 @@ static int set_opt(acs_config *cfg, const opt_def *o, const char *value, const c
                    char *errbuf, size_t errlen) {
   char *base = (char *)cfg + o->off;
   unsigned long long v = 0;
+  if (o->off == OFF(files_listen)) cfg->files_listen_default = false;
   switch (o->type) {
     case OPT_UINT:
     case OPT_MS:
@@ -461,6 +476,8 @@ void acs_config_to_server(const acs_config *cfg, acs_server_config *out) {
   out->workers = cfg->workers;
   out->listen[ACS_LISTENER_CWMP] = cfg->cwmp_listen;
   out->listen[ACS_LISTENER_API] = cfg->api_listen;
+  out->listen[ACS_LISTENER_FILES] = cfg->files_listen;
+  out->listen_optional[ACS_LISTENER_FILES] = cfg->files_listen_default;
   out->http_limits.max_body_bytes = cfg->max_body_bytes;
   out->http_limits.max_head_bytes = cfg->max_head_bytes;
   out->header_timeout_ms = cfg->header_timeout_ms;

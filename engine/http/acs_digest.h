@@ -1,9 +1,11 @@
-/* acs_digest.h: HTTP authentication from the client's side, pure: reading a
+/* acs_digest.h: HTTP authentication, pure. The client's side: reading a
  * WWW-Authenticate challenge (Digest or Basic, as CPEs send them: quoted or
  * bare values, any order, header lines folded or LF-only) and writing the
  * Authorization header that answers it (RFC 7616 Digest with MD5 or
- * MD5-sess and qop=auth, or RFC 7617 Basic). Used for connection requests
- * (the ACS is the client there). No I/O. */
+ * MD5-sess and qop=auth, or RFC 7617 Basic), for connection requests (the
+ * ACS is the client there). The server's side: reading an Authorization
+ * header and checking a Digest response against a stored HA1, for the file
+ * server. No I/O. */
 #ifndef ACS_DIGEST_H
 #define ACS_DIGEST_H
 
@@ -46,5 +48,27 @@ int acs_auth_from_head(const char *head, size_t len, acs_auth_challenge *out);
 int acs_auth_header(const acs_auth_challenge *ch, const char *user, const char *pass,
                     const char *method, const char *uri, const char *cnonce, unsigned nc,
                     acs_buf *out);
+
+/* --- the server's side */
+
+typedef struct acs_auth_credentials {
+  acs_auth_scheme scheme;
+  char username[256];
+  char password[256]; /* Basic */
+  /* Digest */
+  char realm[256], nonce[256], uri[1024], response[40], cnonce[256], nc[16], qop[16];
+  char algorithm[32], opaque[256];
+} acs_auth_credentials;
+
+/* Parses an Authorization header value: "Basic token68" or "Digest
+ * params" (username, nonce, uri and response required; MD5 or MD5-sess;
+ * qop auth, with cnonce and nc, or none). Returns 0 or ACS_EINVAL. */
+int acs_auth_credentials_parse(const char *value, acs_auth_credentials *out);
+/* HA1 = MD5(user ":" realm ":" pass) as 32 lower-case hex digits. */
+void acs_auth_ha1(const char *user, const char *realm, const char *pass, char out[33]);
+/* True when a Digest response is the one HA1 (hex) gives for method and
+ * c's own uri, nonce, nc and cnonce (compared in constant time). The caller
+ * checks the realm, the nonce's freshness and that uri is the request's. */
+bool acs_auth_digest_check(const acs_auth_credentials *c, const char *ha1_hex, const char *method);
 
 #endif

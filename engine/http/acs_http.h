@@ -47,6 +47,7 @@ typedef enum acs_http_status {
   ACS_HTTP_NEED_MORE = 0, /* all bytes consumed, request not complete yet */
   ACS_HTTP_REQUEST,       /* a request is complete: see acs_http_parser.req */
   ACS_HTTP_ERROR,         /* answer error_status and close the connection */
+  ACS_HTTP_HEAD,          /* acs_http_report_heads: the head is complete, the body not yet */
 } acs_http_status;
 
 typedef struct acs_http_parser acs_http_parser; /* opaque */
@@ -62,6 +63,26 @@ acs_http_status acs_http_feed(acs_http_parser *p, const char *data, size_t len, 
 
 /* The complete request, valid after ACS_HTTP_REQUEST until acs_http_next(). */
 const acs_http_request *acs_http_request_get(const acs_http_parser *p);
+
+/* Streamed bodies, opt-in per parser. With report_heads on, acs_http_feed()
+ * also stops once a request's head is complete and returns ACS_HTTP_HEAD
+ * (*consumed: the head's bytes); acs_http_head_get() then has the request
+ * without its body. Before feeding on, the caller may call
+ * acs_http_stream_body(): the body is then not kept but handed out as it
+ * arrives, at most limit bytes in all (instead of max_body_bytes; 413 past
+ * it), identity coding only (415 otherwise). Otherwise the body is read
+ * whole as usual. Either way feeding ends with ACS_HTTP_REQUEST (or an
+ * error); a streamed request's body and body_len are then empty. */
+void acs_http_report_heads(acs_http_parser *p, bool on);
+/* The request being read once its head is complete (its body not yet, or
+ * not kept), or NULL. */
+const acs_http_request *acs_http_head_get(const acs_http_parser *p);
+/* Right after ACS_HTTP_HEAD: stream this request's body. 0, or ACS_ESTATE
+ * when not at a head. */
+int acs_http_stream_body(acs_http_parser *p, size_t limit);
+/* Streaming: the body bytes decoded by the last acs_http_feed() (valid until
+ * the next feed; take them after each), or NULL with *len 0. */
+const char *acs_http_body_take(acs_http_parser *p, size_t *len);
 
 /* Prepares for the next request on the same connection. */
 void acs_http_next(acs_http_parser *p);
@@ -94,6 +115,11 @@ typedef struct acs_http_response {
 /* Serialises a response (status line, Date-less headers, Content-Length,
  * body) into out. 1xx, 204 and 304 get no Content-Length and no body. */
 void acs_http_response_write(acs_buf *out, const acs_http_response *r);
+/* The head only (status line and headers, the blank line) with
+ * Content-Length: content_length, whatever r->body_len says: for a body
+ * written in pieces, or for an answer to HEAD. */
+void acs_http_response_write_head(acs_buf *out, const acs_http_response *r,
+                                  uint64_t content_length);
 
 /* Percent-decodes n bytes of s (a path segment or a query value; with
  * plus_is_space, '+' decodes to ' ' as in form-encoded queries) into out.

@@ -1,5 +1,7 @@
 /* digest.c: WWW-Authenticate challenges in, Authorization headers out
  * (acs_digest.h). */
+#include <ctype.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,55 +67,77 @@ static void consider(const one *cur, one *best) {
   if (rank(cur) > rank(best)) *best = *cur;
 }
 
+/* One item of an auth header value at s[*i]: a bare token (a scheme, or a
+ * Basic credential's token68) or token=value (a quoted value unquoted into
+ * unq, truncated at its size). False at the end of the value. */
+typedef struct item {
+  const char *k, *v;
+  size_t kl, vl;
+  bool param;
+} item;
+
+static bool next_item(const char *s, size_t len, size_t *pi, item *it, char *unq, size_t cap) {
+  size_t i = *pi, ts;
+  for (;;) {
+    while (i < len && (is_space(s[i]) || s[i] == ',')) i++;
+    if (i >= len) {
+      *pi = i;
+      return false;
+    }
+    ts = i;
+    while (i < len && is_tchar(s[i])) i++;
+    if (i > ts) break;
+    i++; /* a stray character */
+  }
+  *it = (item){s + ts, NULL, i - ts, 0, false};
+  size_t j = i;
+  while (j < len && is_space(s[j])) j++;
+  if (j < len && s[j] == '=') {
+    j++;
+    while (j < len && is_space(s[j])) j++;
+    it->param = true;
+    if (j < len && s[j] == '"') {
+      j++;
+      size_t o = 0;
+      while (j < len && s[j] != '"') {
+        if (s[j] == '\\' && j + 1 < len) j++;
+        if (o < cap) unq[o++] = s[j];
+        j++;
+      }
+      if (j < len) j++;
+      it->v = unq;
+      it->vl = o;
+    } else {
+      size_t vs = j;
+      while (j < len && s[j] != ',' && !is_space(s[j])) j++;
+      it->v = s + vs;
+      it->vl = j - vs;
+    }
+    i = j;
+  }
+  *pi = i;
+  return true;
+}
+
 static void parse_into(const char *s, size_t len, one *best) {
   one cur;
   memset(&cur, 0, sizeof cur);
   size_t i = 0;
-  while (i < len) {
-    while (i < len && (is_space(s[i]) || s[i] == ',')) i++;
-    size_t ts = i;
-    while (i < len && is_tchar(s[i])) i++;
-    size_t tl = i - ts;
-    if (tl == 0) {
-      i++; /* a stray character */
-      continue;
-    }
-    size_t j = i;
-    while (j < len && is_space(s[j])) j++;
-    if (j < len && s[j] == '=') { /* an auth-param of the current challenge */
-      j++;
-      while (j < len && is_space(s[j])) j++;
-      const char *v = s + j;
-      size_t vl = 0;
-      char unq[512];
-      if (j < len && s[j] == '"') {
-        j++;
-        size_t o = 0;
-        while (j < len && s[j] != '"') {
-          if (s[j] == '\\' && j + 1 < len) j++;
-          if (o < sizeof unq) unq[o++] = s[j];
-          j++;
-        }
-        if (j < len) j++;
-        v = unq;
-        vl = o;
-      } else {
-        size_t vs = j;
-        while (j < len && s[j] != ',' && !is_space(s[j])) j++;
-        vl = j - vs;
-      }
-      if (cur.ch.scheme != ACS_AUTH_NONE) param(&cur, s + ts, tl, v, vl);
-      i = j;
+  item it;
+  char unq[512];
+  while (next_item(s, len, &i, &it, unq, sizeof unq)) {
+    if (it.param) { /* an auth-param of the current challenge */
+      if (cur.ch.scheme != ACS_AUTH_NONE) param(&cur, it.k, it.kl, it.v, it.vl);
       continue;
     }
     /* a new challenge begins with its scheme */
     consider(&cur, best);
     memset(&cur, 0, sizeof cur);
-    if (tl == 6 && !strncasecmp(s + ts, "Digest", 6)) {
+    if (it.kl == 6 && !strncasecmp(it.k, "Digest", 6)) {
       cur.ch.scheme = ACS_AUTH_DIGEST;
       cur.algo_ok = true; /* MD5 unless said otherwise */
       strcpy(cur.ch.algorithm, "MD5");
-    } else if (tl == 5 && !strncasecmp(s + ts, "Basic", 5)) {
+    } else if (it.kl == 5 && !strncasecmp(it.k, "Basic", 5)) {
       cur.ch.scheme = ACS_AUTH_BASIC;
     }
   }
@@ -229,4 +253,98 @@ int acs_auth_header(const acs_auth_challenge *ch, const char *user, const char *
   }
   acs_buf_puts(out, "\r\n");
   return acs_buf_err(out);
+}
+
+/* --- the server's side */
+
+void acs_auth_ha1(const char *user, const char *realm, const char *pass, char out[33]) {
+  md5_hex(out, "%s:%s:%s", user, realm, pass);
+}
+
+static void copy_to(char *dst, size_t cap, const item *it) { set(dst, cap, it->v, it->vl); }
+
+static int parse_basic(const char *s, size_t len, acs_auth_credentials *out) {
+  while (len && is_space(*s)) s++, len--;
+  while (len && is_space(s[len - 1])) len--;
+  unsigned char dec[768];
+  if (len == 0 || len % 4 || len > 1000) return ACS_EINVAL;
+  int n = EVP_DecodeBlock(dec, (const unsigned char *)s, (int)len);
+  if (n < 0) return ACS_EINVAL;
+  if (s[len - 1] == '=') n--; /* EVP_DecodeBlock counts the padding */
+  if (len >= 2 && s[len - 2] == '=') n--;
+  const unsigned char *colon = memchr(dec, ':', (size_t)n);
+  if (!colon || memchr(dec, '\0', (size_t)n)) return ACS_EINVAL;
+  size_t ul = (size_t)(colon - dec), pl = (size_t)n - ul - 1;
+  if (ul >= sizeof out->username || pl >= sizeof out->password) return ACS_EINVAL;
+  memcpy(out->username, dec, ul);
+  out->username[ul] = '\0';
+  memcpy(out->password, colon + 1, pl);
+  out->password[pl] = '\0';
+  out->scheme = ACS_AUTH_BASIC;
+  return 0;
+}
+
+int acs_auth_credentials_parse(const char *value, acs_auth_credentials *out) {
+  memset(out, 0, sizeof *out);
+  size_t len = strlen(value), i = 0;
+  item it;
+  char unq[1024];
+  if (!next_item(value, len, &i, &it, unq, sizeof unq) || it.param) return ACS_EINVAL;
+  if (it.kl == 5 && !strncasecmp(it.k, "Basic", 5)) return parse_basic(value + i, len - i, out);
+  if (it.kl != 6 || strncasecmp(it.k, "Digest", 6)) return ACS_EINVAL;
+  strcpy(out->algorithm, "MD5");
+  while (next_item(value, len, &i, &it, unq, sizeof unq)) {
+    if (!it.param) return ACS_EINVAL;
+    struct {
+      const char *name;
+      char *dst;
+      size_t cap;
+    } const fields[] = {
+        {"username", out->username, sizeof out->username},
+        {"realm", out->realm, sizeof out->realm},
+        {"nonce", out->nonce, sizeof out->nonce},
+        {"uri", out->uri, sizeof out->uri},
+        {"response", out->response, sizeof out->response},
+        {"cnonce", out->cnonce, sizeof out->cnonce},
+        {"nc", out->nc, sizeof out->nc},
+        {"qop", out->qop, sizeof out->qop},
+        {"algorithm", out->algorithm, sizeof out->algorithm},
+        {"opaque", out->opaque, sizeof out->opaque},
+    };
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+      if (strlen(fields[f].name) == it.kl && !strncasecmp(it.k, fields[f].name, it.kl)) {
+        if (it.vl >= fields[f].cap) return ACS_EINVAL; /* truncated would not verify anyway */
+        copy_to(fields[f].dst, fields[f].cap, &it);
+      }
+    }
+  }
+  if (!out->username[0] || !out->nonce[0] || !out->response[0] || !out->uri[0]) return ACS_EINVAL;
+  bool sess = !strcasecmp(out->algorithm, "MD5-sess");
+  if (!sess && strcasecmp(out->algorithm, "MD5")) return ACS_EINVAL;
+  if (out->qop[0] && (strcasecmp(out->qop, "auth") || !out->cnonce[0] || !out->nc[0]))
+    return ACS_EINVAL;
+  if (sess && !out->cnonce[0]) return ACS_EINVAL;
+  out->scheme = ACS_AUTH_DIGEST;
+  return 0;
+}
+
+bool acs_auth_digest_check(const acs_auth_credentials *c, const char *ha1_hex, const char *method) {
+  if (c->scheme != ACS_AUTH_DIGEST || strlen(ha1_hex) != 32) return false;
+  char ha1[33], ha2[33], want[33];
+  if (!strcasecmp(c->algorithm, "MD5-sess")) {
+    md5_hex(ha1, "%s:%s:%s", ha1_hex, c->nonce, c->cnonce);
+  } else {
+    memcpy(ha1, ha1_hex, sizeof ha1);
+  }
+  md5_hex(ha2, "%s:%s", method, c->uri);
+  if (c->qop[0]) {
+    md5_hex(want, "%s:%s:%s:%s:auth:%s", ha1, c->nonce, c->nc, c->cnonce, ha2);
+  } else {
+    md5_hex(want, "%s:%s:%s", ha1, c->nonce, ha2); /* RFC 2069 */
+  }
+  char got[33];
+  size_t n = strlen(c->response);
+  if (n != 32) return false;
+  for (size_t k = 0; k <= n; k++) got[k] = (char)tolower((unsigned char)c->response[k]);
+  return CRYPTO_memcmp(got, want, 32) == 0;
 }

@@ -18,7 +18,12 @@
  *
  * One request at a time: on_headers_complete pauses llhttp so that the exact
  * end of the header block is known, on_message_complete pauses it so that the
- * bytes of a pipelined request stay unconsumed. */
+ * bytes of a pipelined request stay unconsumed.
+ *
+ * Streamed bodies (opt-in, acs_http_report_heads): the pause at the end of
+ * the header block is then also returned to the caller (ACS_HTTP_HEAD), and
+ * the checks that depend on the body limit wait until the caller has said
+ * how this request's body is taken (whole, or streamed with its own limit). */
 #include <limits.h>
 #include <llhttp.h>
 #include <stdint.h>
@@ -61,6 +66,10 @@ struct acs_http_parser {
   bool resume;       /* llhttp was paused at the end of the header block */
   bool complete;     /* a request is ready */
   bool dead;         /* an error was returned */
+  bool report_heads; /* acs_http_report_heads() */
+  bool head_pending; /* ACS_HTTP_HEAD returned; checks of the body limit not run yet */
+  bool streaming;    /* acs_http_stream_body(): the body is handed out, not kept */
+  size_t body_limit; /* the configured max_body_bytes (a stream has its own) */
   int err_status, err_code;
   const char *err_reason;
   /* content decoding */
@@ -340,6 +349,23 @@ static void finish_head(acs_http_parser *p) {
   r->n_headers = p->n_hdr;
 }
 
+/* What the body limit decides once the head is known: Content-Length over
+ * it, and the buffer to expect (not for a streamed body: it is handed out
+ * piece by piece, and an inflated piece would have no bound of its own). */
+static int body_checks(acs_http_parser *p) {
+  llhttp_t *ll = &p->ll;
+  if (p->streaming && p->enc != ACS_HTTP_ENC_IDENTITY)
+    return fail(p, 415, ACS_EENCODING, "no content coding on this request's body");
+  if ((ll->flags & F_CONTENT_LENGTH) && !(ll->flags & F_CHUNKED)) {
+    if (ll->content_length > p->lim.max_body_bytes)
+      return fail(p, 413, ACS_EBODYSIZE, "Content-Length over the body limit");
+    size_t pre = (size_t)ll->content_length;
+    if (p->enc == ACS_HTTP_ENC_IDENTITY && pre > 0 && !p->streaming)
+      acs_buf_reserve(&p->body, pre < ACS_HTTP_PREALLOC ? pre : ACS_HTTP_PREALLOC);
+  }
+  return 0;
+}
+
 static int on_headers_complete(llhttp_t *ll) {
   acs_http_parser *p = parser_of(ll);
   p->headers_done = true;
@@ -361,13 +387,8 @@ static int on_headers_complete(llhttp_t *ll) {
       return fail(p, 415, ACS_EENCODING, "unsupported content encoding");
   }
   p->enc = enc;
-  if ((ll->flags & F_CONTENT_LENGTH) && !(ll->flags & F_CHUNKED)) {
-    if (ll->content_length > p->lim.max_body_bytes)
-      return fail(p, 413, ACS_EBODYSIZE, "Content-Length over the body limit");
-    size_t pre = (size_t)ll->content_length;
-    if (enc == ACS_HTTP_ENC_IDENTITY && pre > 0)
-      acs_buf_reserve(&p->body, pre < ACS_HTTP_PREALLOC ? pre : ACS_HTTP_PREALLOC);
-  }
+  p->req.keep_alive = llhttp_should_keep_alive(ll) != 0;
+  if (!p->report_heads && body_checks(p)) return -1;
   return HPE_PAUSED; /* so that feed() learns where the header block ended */
 }
 
@@ -393,8 +414,9 @@ static int on_message_complete(llhttp_t *ll) {
   if (decode_finish(p)) return -1;
   if (acs_buf_err(&p->body)) return fail(p, 500, ACS_ENOMEM, "out of memory");
   p->req.keep_alive = llhttp_should_keep_alive(ll) != 0;
-  p->req.body = p->body.data ? p->body.data : "";
-  p->req.body_len = p->body.len;
+  /* a stream's last piece stays in body for acs_http_body_take() */
+  p->req.body = p->body.data && !p->streaming ? p->body.data : "";
+  p->req.body_len = p->streaming ? 0 : p->body.len;
   p->complete = true;
   return HPE_PAUSED;
 }
@@ -420,6 +442,7 @@ acs_http_parser *acs_http_parser_new(const acs_http_limits *limits) {
   if (!p) return NULL;
   acs_http_limits def = ACS_HTTP_LIMITS_DEFAULT;
   p->lim = limits ? *limits : def;
+  p->body_limit = p->lim.max_body_bytes;
   acs_buf_init(&p->head);
   acs_buf_init(&p->body);
   llhttp_init(&p->ll, HTTP_REQUEST, &acs_http_settings);
@@ -454,6 +477,8 @@ void acs_http_next(acs_http_parser *p) {
   p->resume = p->complete = false;
   p->enc = ACS_HTTP_ENC_IDENTITY;
   p->n_prefix = 0;
+  p->head_pending = p->streaming = false;
+  p->lim.max_body_bytes = p->body_limit;
   if (!p->dead) llhttp_reset(&p->ll);
 }
 
@@ -496,6 +521,11 @@ acs_http_status acs_http_feed(acs_http_parser *p, const char *data, size_t len, 
   *consumed = 0;
   if (p->dead) return ACS_HTTP_ERROR;
   if (p->complete) return ACS_HTTP_REQUEST;
+  if (p->head_pending) {
+    p->head_pending = false;
+    if (body_checks(p)) return die(p, p->err_status, p->err_code, p->err_reason);
+  }
+  if (p->streaming) acs_buf_reset(&p->body); /* the last piece was taken */
   if (!data) {
     data = "";
     len = 0;
@@ -546,7 +576,14 @@ acs_http_status acs_http_feed(acs_http_parser *p, const char *data, size_t len, 
         *consumed = off;
         return ACS_HTTP_REQUEST;
       }
-      if (in_head && p->headers_done) p->resume = true; /* run after_headers_complete */
+      if (in_head && p->headers_done) {
+        p->resume = true; /* run after_headers_complete */
+        if (p->report_heads) {
+          p->head_pending = true;
+          *consumed = off;
+          return ACS_HTTP_HEAD;
+        }
+      }
     }
   }
   *consumed = off;
@@ -555,6 +592,24 @@ acs_http_status acs_http_feed(acs_http_parser *p, const char *data, size_t len, 
 
 const acs_http_request *acs_http_request_get(const acs_http_parser *p) {
   return p->complete ? &p->req : NULL;
+}
+
+void acs_http_report_heads(acs_http_parser *p, bool on) { p->report_heads = on; }
+
+const acs_http_request *acs_http_head_get(const acs_http_parser *p) {
+  return p->headers_done && !p->dead ? &p->req : NULL;
+}
+
+int acs_http_stream_body(acs_http_parser *p, size_t limit) {
+  if (!p->head_pending || p->complete) return ACS_ESTATE;
+  p->streaming = true;
+  p->lim.max_body_bytes = limit;
+  return 0;
+}
+
+const char *acs_http_body_take(acs_http_parser *p, size_t *len) {
+  *len = p->streaming ? p->body.len : 0;
+  return *len ? p->body.data : NULL;
 }
 
 bool acs_http_in_progress(const acs_http_parser *p) { return p->in_progress; }

@@ -97,7 +97,7 @@ const char *acs_http_header_get(const acs_http_request *r, const char *name) {
   return NULL;
 }
 
-void acs_http_response_write(acs_buf *out, const acs_http_response *r) {
+static void write_head(acs_buf *out, const acs_http_response *r, uint64_t content_length) {
   bool no_body = (r->status >= 100 && r->status < 200) || r->status == 204 || r->status == 304;
   char line[64];
   int n = snprintf(line, sizeof line, "HTTP/1.1 %03d ", r->status);
@@ -110,13 +110,23 @@ void acs_http_response_write(acs_buf *out, const acs_http_response *r) {
     acs_buf_append(out, "\r\n", 2);
   }
   if (!no_body) {
-    n = snprintf(line, sizeof line, "Content-Length: %zu\r\n", r->body_len);
+    n = snprintf(line, sizeof line, "Content-Length: %llu\r\n", (unsigned long long)content_length);
     acs_buf_append(out, line, (size_t)n);
   }
   if (!r->keep_alive) acs_buf_puts(out, "Connection: close\r\n");
   if (r->extra_headers) acs_buf_puts(out, r->extra_headers);
   acs_buf_append(out, "\r\n", 2);
+}
+
+void acs_http_response_write(acs_buf *out, const acs_http_response *r) {
+  bool no_body = (r->status >= 100 && r->status < 200) || r->status == 204 || r->status == 304;
+  write_head(out, r, r->body_len);
   if (!no_body && r->body_len) acs_buf_append(out, r->body, r->body_len);
+}
+
+void acs_http_response_write_head(acs_buf *out, const acs_http_response *r,
+                                  uint64_t content_length) {
+  write_head(out, r, content_length);
 }
 
 void acs_http_request_write(acs_buf *out, const acs_http_request *r) {

@@ -21,6 +21,7 @@ typedef struct acs_conn acs_conn;
 typedef enum acs_listener_kind {
   ACS_LISTENER_CWMP = 0,
   ACS_LISTENER_API,
+  ACS_LISTENER_FILES, /* the file server (engine/files) */
   ACS_LISTENER_COUNT
 } acs_listener_kind;
 
@@ -29,6 +30,15 @@ typedef enum acs_listener_kind {
  * database round trip, say); until then the connection reads nothing more.
  * The request and everything it points to stay valid until the answer. */
 typedef void (*acs_request_cb)(acs_conn *c, const acs_http_request *req, void *ctx);
+
+/* A listener's head hook (optional) sees every request once its head is
+ * complete, before its body is read. It returns false to leave the request
+ * to the usual way (the body read whole within http_limits, then the
+ * handler). Returning true, it has taken the request: nothing more is read
+ * until it calls acs_conn_body_stream(), and it answers with
+ * acs_conn_respond() as a handler would (an answer before the whole body
+ * was read closes the connection after it). */
+typedef bool (*acs_head_cb)(acs_conn *c, const acs_http_request *head, void *ctx);
 
 /* Per-worker hooks. start runs for every worker on the caller's thread of
  * acs_server_start(), before any worker thread runs (so its handles can be
@@ -44,6 +54,9 @@ typedef struct acs_server_config {
   unsigned workers;               /* 0: one per online core */
   const char *listen[ACS_LISTENER_COUNT]; /* "HOST:PORT", "[v6]:PORT"; NULL: not listened on */
   acs_request_cb handler[ACS_LISTENER_COUNT];
+  acs_head_cb head_handler[ACS_LISTENER_COUNT]; /* may be NULL */
+  /* a listener that may be missing: its address in use -> a warning, not a failure */
+  bool listen_optional[ACS_LISTENER_COUNT];
   void *handler_ctx;
   acs_worker_start_cb worker_start; /* may be NULL; ctx: handler_ctx */
   acs_worker_stop_cb worker_stop;   /* may be NULL */
@@ -55,7 +68,7 @@ typedef struct acs_server_config {
 } acs_server_config;
 
 /* Fills in the defaults above (listen addresses: CWMP 0.0.0.0:7547,
- * API 127.0.0.1:7557). */
+ * API 127.0.0.1:7557, no file server). */
 void acs_server_config_defaults(acs_server_config *cfg);
 
 /* Binds all listeners (so that a port in use fails here, synchronously) and
@@ -75,6 +88,8 @@ int acs_server_join(acs_server *s);
 unsigned acs_server_workers(const acs_server *s);
 /* The port a listener got (useful with port 0 in tests), or 0. */
 int acs_server_port(const acs_server *s, acs_listener_kind kind);
+/* The same, from one of the server's workers (any thread). */
+int acs_worker_port(const acs_worker *w, acs_listener_kind kind);
 
 /* Answers the request being handled on c. Copies what it needs from r. If
  * r->keep_alive is false or the server is stopping, the connection is closed
@@ -96,6 +111,46 @@ bool acs_worker_stopping(const acs_worker *w);
 
 /* Which listener accepted c. */
 acs_listener_kind acs_conn_listener(const acs_conn *c);
+/* The request being handled on c (its head only, for a request a head hook
+ * took), or NULL when none is. */
+const acs_http_request *acs_conn_request(const acs_conn *c);
+
+/* Streamed request bodies (see acs_head_cb). data gets each piece of the
+ * decoded body as it arrives; it may call acs_conn_body_pause() but must not
+ * answer. done runs once: status 0 when the whole body has been read, an
+ * HTTP status (400, 408, 413, 415) when the body is refused, or -1 when the
+ * connection is gone; the request is then answered with acs_conn_respond()
+ * (after -1 nothing is sent, but the call releases c). */
+typedef struct acs_conn_body_sink {
+  void (*data)(acs_conn *c, const char *p, size_t n, void *arg);
+  void (*done)(acs_conn *c, int status, void *arg);
+} acs_conn_body_sink;
+/* Starts reading the body of a request a head hook took, at most limit
+ * bytes (decoded). Answers "Expect: 100-continue". sink must outlive the
+ * stream. Returns 0, or ACS_ESTATE (no such request, or already started). */
+int acs_conn_body_stream(acs_conn *c, size_t limit, const acs_conn_body_sink *sink, void *arg);
+/* Backpressure: no more data callbacks (and no reading) until resume. */
+void acs_conn_body_pause(acs_conn *c);
+void acs_conn_body_resume(acs_conn *c);
+/* True when a head hook took c's request and its body is not being read. */
+bool acs_conn_body_unread(const acs_conn *c);
+
+/* Streamed responses (a file's bytes). acs_conn_stream_start() answers the
+ * request being handled with the head of r (status line, headers,
+ * Content-Length: content_length; r->body is ignored). Without body (an
+ * answer to HEAD) the answer is complete then, as with acs_conn_respond().
+ * With body, exactly content_length bytes follow through
+ * acs_conn_stream_write(), one piece at a time: cb tells that a piece was
+ * written (status 0) or that the connection failed (status < 0). After the
+ * last piece's cb, or a cb with an error, c is no longer the caller's; so
+ * too after an error returned by acs_conn_stream_write() (the connection had
+ * closed: no cb then). data must stay valid until cb. acs_conn_stream_abort()
+ * gives up mid-body: the connection is closed (c no longer the caller's). */
+typedef void (*acs_conn_write_cb)(acs_conn *c, int status, void *arg);
+int acs_conn_stream_start(acs_conn *c, const acs_http_response *r, uint64_t content_length,
+                          bool body);
+int acs_conn_stream_write(acs_conn *c, const void *data, size_t n, acs_conn_write_cb cb, void *arg);
+void acs_conn_stream_abort(acs_conn *c);
 
 /* Hands c, with the request being handled (not answered yet), to worker
  * number target of the same server: the socket travels to the target's loop

@@ -12,7 +12,17 @@
  * complete in time: 408; counted from accept for the first request, from its
  * first byte for later ones; it covers the body too, as the http layer does
  * not say where the head ends), idle (between keep-alive requests: quiet
- * close), write (a peer that does not read: idle_timeout_ms), linger.
+ * close), write (a peer that does not read: idle_timeout_ms), linger, body
+ * (a streamed request body: header_timeout_ms without a byte -> 408; off
+ * while the consumer has paused it).
+ *
+ * Streaming. On a listener with a head hook, the hook sees each request's
+ * head; a request it takes has its body either handed out as it arrives
+ * (acs_conn_body_stream, with backpressure: reading stops while the
+ * consumer has paused it) or never read (the answer then closes the
+ * connection). A response may also go out in pieces (acs_conn_stream_*),
+ * one write in flight at a time: the producer's memory bounds the
+ * connection's.
  *
  * Memory: a connection is freed when both its handles are closed and no
  * handler holds it. If it is closed while a handler is pending (peer gone,
@@ -20,6 +30,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/acs_buf.h"
@@ -27,7 +38,7 @@
 #include "core/acs_log.h"
 #include "net/net_internal.h"
 
-typedef enum { T_NONE = 0, T_HEADER, T_IDLE, T_WRITE, T_LINGER } timer_mode;
+typedef enum { T_NONE = 0, T_HEADER, T_IDLE, T_WRITE, T_LINGER, T_BODY } timer_mode;
 
 struct acs_conn {
   uv_tcp_t tcp;
@@ -52,6 +63,20 @@ struct acs_conn {
   bool handed_off; /* arrived from another worker */
   void *data;      /* the handler's (acs_conn_set_data) */
   acs_conn_close_cb on_close;
+  /* a request taken by the head hook, and its streamed body */
+  bool head_taken;
+  bool body_stream; /* acs_conn_body_stream() called, done not told yet */
+  bool body_paused;
+  bool body_done; /* the whole body was read */
+  const acs_conn_body_sink *sink;
+  void *sink_arg;
+  uv_write_t cwreq; /* "100 Continue" */
+  /* a streamed response */
+  bool resp_stream;
+  bool resp_head_sent;
+  uint64_t resp_left;
+  acs_conn_write_cb wcb;
+  void *warg;
   char peer[64];
 };
 
@@ -80,11 +105,14 @@ static void conn_close_cb(uv_handle_t *h) {
   if (--c->handles == 0 && !c->handler_pending) conn_free(c);
 }
 
+static void body_done(acs_conn *c, int status);
+
 static void conn_close(acs_conn *c) {
   if (c->closing) return;
   c->closing = true;
   c->reading = false;
   c->tmode = T_NONE;
+  if (c->body_stream) body_done(c, -1);
   if (c->on_close) {
     acs_conn_close_cb cb = c->on_close;
     c->on_close = NULL;
@@ -217,6 +245,10 @@ static void conn_timer_cb(uv_timer_t *t) {
       conn_read_stop(c);
       conn_error(c, 408, "no complete request in time");
       break;
+    case T_BODY:
+      conn_read_stop(c);
+      body_done(c, 408);
+      break;
     case T_IDLE:
     case T_WRITE:
     case T_LINGER:
@@ -245,10 +277,34 @@ static void conn_dispatch(acs_conn *c) {
   handler(c, req, cfg->handler_ctx);
 }
 
+/* The head hook's turn: true when it took the request. */
+static bool conn_head(acs_conn *c) {
+  const acs_server_config *cfg = conn_cfg(c);
+  c->handler_pending = true;
+  c->head_taken = true;
+  conn_read_stop(c);
+  conn_timer(c, T_NONE, 0);
+  if (cfg->head_handler[c->kind](c, acs_http_head_get(c->parser), cfg->handler_ctx)) return true;
+  c->handler_pending = false;
+  c->head_taken = false;
+  return false;
+}
+
+/* Tells the body's consumer it has ended (0), was refused (an HTTP status)
+ * or lost (-1); once. */
+static void body_done(acs_conn *c, int status) {
+  if (!c->body_stream) return;
+  c->body_stream = false;
+  c->body_done = status == 0;
+  if (!c->closing) conn_timer(c, T_NONE, 0);
+  c->sink->done(c, status, c->sink_arg);
+}
+
 /* Feeds bytes to the parser: a complete request is dispatched (the rest kept
  * in c->pending), an error answered, and otherwise reading continues.
  * from_pending: data is the unconsumed part of c->pending itself (pipelined
- * requests are consumed in place, never copied again). */
+ * requests are consumed in place, never copied again). A head the hook
+ * takes stops feeding (the rest is kept) until its body is streamed. */
 static void conn_feed(acs_conn *c, const char *data, size_t len, bool from_pending) {
   if (!c->parser) {
     c->parser = acs_http_parser_new(&conn_cfg(c)->http_limits);
@@ -257,26 +313,52 @@ static void conn_feed(acs_conn *c, const char *data, size_t len, bool from_pendi
       conn_close(c);
       return;
     }
+    if (conn_cfg(c)->head_handler[c->kind]) acs_http_report_heads(c->parser, true);
   }
-  size_t used = 0;
-  acs_http_status st = acs_http_feed(c->parser, data, len, &used);
-  if (from_pending) {
-    c->pending_off += used;
-    if (st != ACS_HTTP_REQUEST || c->pending_off >= c->pending.len) {
-      acs_buf_free(&c->pending); /* most connections never pipeline: keep no memory */
-      c->pending_off = 0;
+  acs_http_status st;
+  for (;;) {
+    size_t used = 0;
+    st = acs_http_feed(c->parser, data, len, &used);
+    if (from_pending) {
+      c->pending_off += used;
+      if (st == ACS_HTTP_ERROR || c->pending_off >= c->pending.len) {
+        acs_buf_free(&c->pending); /* most connections never pipeline: keep no memory */
+        c->pending_off = 0;
+      }
     }
+    data += used;
+    len -= used;
+    if (st != ACS_HTTP_HEAD) break;
+    if (conn_head(c)) {
+      if (!from_pending && len > 0) {
+        acs_buf_append(&c->pending, data, len);
+        if (acs_buf_err(&c->pending)) conn_close(c);
+      }
+      return;
+    }
+  }
+  if (c->body_stream) {
+    size_t n;
+    const char *piece = acs_http_body_take(c->parser, &n);
+    if (n) c->sink->data(c, piece, n, c->sink_arg);
   }
   switch (st) {
     case ACS_HTTP_NEED_MORE:
-      if (c->tmode == T_IDLE && acs_http_in_progress(c->parser)) {
+      if (c->body_stream) {
+        if (c->body_paused) {
+          conn_read_stop(c);
+          conn_timer(c, T_NONE, 0);
+          return;
+        }
+        conn_timer(c, T_BODY, conn_cfg(c)->header_timeout_ms);
+      } else if (c->tmode == T_IDLE && acs_http_in_progress(c->parser)) {
         conn_timer(c, T_HEADER, conn_cfg(c)->header_timeout_ms);
       }
       conn_read_start(c);
       return;
     case ACS_HTTP_REQUEST:
-      if (!from_pending && used < len) {
-        acs_buf_append(&c->pending, data + used, len - used);
+      if (!from_pending && len > 0) {
+        acs_buf_append(&c->pending, data, len);
         if (acs_buf_err(&c->pending)) {
           conn_close(c);
           return;
@@ -284,19 +366,30 @@ static void conn_feed(acs_conn *c, const char *data, size_t len, bool from_pendi
       }
       conn_read_stop(c);
       conn_timer(c, T_NONE, 0);
+      if (c->body_stream) {
+        body_done(c, 0);
+        return;
+      }
       conn_dispatch(c);
       return;
     case ACS_HTTP_ERROR:
       conn_read_stop(c);
       conn_timer(c, T_NONE, 0);
+      if (c->body_stream) {
+        body_done(c, acs_http_error_status(c->parser));
+        return;
+      }
       conn_error(c, acs_http_error_status(c->parser), acs_http_error_reason(c->parser));
       return;
+    case ACS_HTTP_HEAD:
+      return; /* cannot happen: the loop above took it */
   }
 }
 
 /* After a keep-alive response: the next pipelined request, or wait. */
 static void conn_resume(acs_conn *c) {
   acs_http_next(c->parser);
+  c->head_taken = c->body_done = false;
   conn_timer(c, T_IDLE, conn_cfg(c)->idle_timeout_ms);
   if (c->pending_off < c->pending.len) {
     /* Fed in idle mode: a partial request switches to header mode. */
@@ -322,6 +415,21 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 /* --- public */
 
+/* Whether the connection goes on after answering: what both sides want,
+ * unless acsd is stopping or a request's body was left unread. */
+static bool conn_keep_alive(const acs_conn *c, const acs_http_response *r) {
+  const acs_http_request *req = acs_http_request_get(c->parser);
+  if (!req) req = acs_http_head_get(c->parser);
+  bool unread = c->head_taken && !c->body_done;
+  return r->keep_alive && req && req->keep_alive && !c->w->stopping && !unread;
+}
+
+const acs_http_request *acs_conn_request(const acs_conn *c) {
+  if (!c->handler_pending || !c->parser) return NULL;
+  const acs_http_request *req = acs_http_request_get(c->parser);
+  return req ? req : acs_http_head_get(c->parser);
+}
+
 void acs_conn_respond(acs_conn *c, const acs_http_response *r) {
   if (acs_fails_assert(c->handler_pending)) return;
   c->handler_pending = false;
@@ -331,12 +439,160 @@ void acs_conn_respond(acs_conn *c, const acs_http_response *r) {
     if (c->handles == 0) conn_free(c);
     return; /* the peer is gone or the deadline passed: nothing to send */
   }
-  const acs_http_request *req = acs_http_request_get(c->parser);
   acs_http_response copy = *r;
-  copy.keep_alive = r->keep_alive && req->keep_alive && !w->stopping;
+  copy.keep_alive = conn_keep_alive(c, r);
+  c->body_stream = false; /* answered: the consumer hears no more */
   acs_buf_reset(&c->out);
   acs_http_response_write(&c->out, &copy);
   conn_write(c, !copy.keep_alive);
+}
+
+/* --- streamed request bodies */
+
+static void continue_cb(uv_write_t *req, int status) {
+  (void)req;
+  (void)status; /* a failed write shows on the connection itself */
+}
+
+int acs_conn_body_stream(acs_conn *c, size_t limit, const acs_conn_body_sink *sink, void *arg) {
+  if (!c->head_taken || !c->handler_pending || c->body_stream || c->body_done || c->closing)
+    return ACS_ESTATE;
+  int rc = acs_http_stream_body(c->parser, limit);
+  if (rc) return rc;
+  c->body_stream = true;
+  c->body_paused = false;
+  c->sink = sink;
+  c->sink_arg = arg;
+  const char *expect = acs_http_header_get(acs_http_head_get(c->parser), "Expect");
+  if (expect && strcasecmp(expect, "100-continue") == 0) {
+    static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    uv_buf_t b = uv_buf_init(cont, sizeof cont - 1);
+    uv_write(&c->cwreq, (uv_stream_t *)&c->tcp, &b, 1, continue_cb);
+  }
+  acs_conn_body_resume(c);
+  return 0;
+}
+
+void acs_conn_body_pause(acs_conn *c) {
+  if (!c->body_stream) return;
+  c->body_paused = true;
+  conn_read_stop(c);
+  if (c->tmode == T_BODY) conn_timer(c, T_NONE, 0);
+}
+
+/* Bytes read after the head are fed first (they may hold the whole body);
+ * then reading goes on. */
+void acs_conn_body_resume(acs_conn *c) {
+  if (!c->body_stream || c->closing) return;
+  c->body_paused = false;
+  if (c->pending_off < c->pending.len) {
+    conn_feed(c, c->pending.data + c->pending_off, c->pending.len - c->pending_off, true);
+    return;
+  }
+  /* nothing kept: an empty body is complete without another byte */
+  conn_feed(c, NULL, 0, false);
+}
+
+bool acs_conn_body_unread(const acs_conn *c) {
+  return c->head_taken && c->handler_pending && !c->body_stream && !c->body_done;
+}
+
+/* --- streamed responses */
+
+/* The response is over (complete, failed or given up): c is released. */
+static void stream_end(acs_conn *c) {
+  c->resp_stream = false;
+  c->handler_pending = false;
+  atomic_fetch_add_explicit(&c->w->st_requests, 1, memory_order_relaxed);
+}
+
+int acs_conn_stream_start(acs_conn *c, const acs_http_response *r, uint64_t content_length,
+                          bool body) {
+  if (acs_fails_assert(c->handler_pending && !c->resp_stream)) return ACS_ESTATE;
+  if (c->closing) {
+    stream_end(c);
+    if (c->handles == 0) conn_free(c);
+    return ACS_ESTATE;
+  }
+  acs_http_response copy = *r;
+  copy.keep_alive = conn_keep_alive(c, r);
+  c->body_stream = false;
+  acs_buf_reset(&c->out);
+  acs_http_response_write_head(&c->out, &copy, content_length);
+  c->close_after_write = !copy.keep_alive;
+  if (!body || content_length == 0) {
+    stream_end(c);
+    conn_write(c, !copy.keep_alive);
+    return 0;
+  }
+  c->resp_stream = true;
+  c->resp_head_sent = false;
+  c->resp_left = content_length;
+  return 0;
+}
+
+static void stream_write_cb(uv_write_t *req, int status) {
+  acs_conn *c = req->data;
+  acs_conn_write_cb cb = c->wcb;
+  void *arg = c->warg;
+  c->writing = false;
+  acs_buf_reset(&c->out);
+  if (status < 0 || c->closing) {
+    stream_end(c);
+    conn_close(c); /* freed by the close callbacks, after cb */
+    cb(c, status < 0 ? status : ACS_ECANCELED, arg);
+    return;
+  }
+  if (c->resp_left > 0) {
+    conn_timer(c, T_NONE, 0); /* the producer's turn */
+    cb(c, 0, arg);
+    return;
+  }
+  stream_end(c);
+  cb(c, 0, arg);
+  if (c->close_after_write) {
+    conn_linger(c);
+    return;
+  }
+  conn_resume(c);
+}
+
+int acs_conn_stream_write(acs_conn *c, const void *data, size_t n, acs_conn_write_cb cb,
+                          void *arg) {
+  if (acs_fails_assert(c->resp_stream && !c->writing)) return ACS_ESTATE;
+  if (c->closing) {
+    stream_end(c);
+    if (c->handles == 0) conn_free(c);
+    return ACS_ESTATE;
+  }
+  if (n == 0 || n > c->resp_left) return ACS_EINVAL;
+  uv_buf_t b[2];
+  unsigned nb = 0;
+  if (!c->resp_head_sent) {
+    if (acs_buf_err(&c->out)) return ACS_ENOMEM;
+    b[nb++] = uv_buf_init(c->out.data, (unsigned)c->out.len);
+  }
+  b[nb++] = uv_buf_init((char *)data, (unsigned)n);
+  c->wreq.data = c;
+  int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, b, nb, stream_write_cb);
+  if (rc) return rc;
+  c->resp_head_sent = true;
+  c->resp_left -= n;
+  c->wcb = cb;
+  c->warg = arg;
+  c->writing = true;
+  conn_timer(c, T_WRITE, conn_cfg(c)->idle_timeout_ms);
+  return 0;
+}
+
+void acs_conn_stream_abort(acs_conn *c) {
+  if (acs_fails_assert(c->resp_stream && !c->writing)) return;
+  stream_end(c);
+  if (c->closing) {
+    if (c->handles == 0) conn_free(c);
+    return;
+  }
+  conn_close(c);
 }
 
 void acs_conn_set_data(acs_conn *c, void *data, acs_conn_close_cb on_close) {
@@ -358,7 +614,7 @@ int acs_conn_handoff(acs_conn *c, unsigned target) {
   uv_os_fd_t fd;
   int rc;
   if (target >= s->n_workers || target == w->index) return ACS_EINVAL;
-  if (!c->handler_pending || c->closing || c->writing) return ACS_ESTATE;
+  if (!c->handler_pending || c->closing || c->writing || c->head_taken) return ACS_ESTATE;
   if (uv_fileno((uv_handle_t *)&c->tcp, &fd)) return ACS_ESTATE;
   acs__handoff *h = calloc(1, sizeof *h);
   if (!h) return ACS_ENOMEM;

@@ -27,7 +27,7 @@
 #include "core/acs_log.h"
 #include "net/net_internal.h"
 
-static const char *const kind_names[ACS_LISTENER_COUNT] = {"cwmp", "api"};
+static const char *const kind_names[ACS_LISTENER_COUNT] = {"cwmp", "api", "files"};
 
 void acs_server_config_defaults(acs_server_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -301,8 +301,8 @@ static int server_listen(acs_server *s, acs_listener_kind kind) {
   return 0;
 fail:
   if (fd >= 0) close(fd);
-  acs_log(ACS_LOG_ERR, "net", "cannot listen on %s (%s): %s", text, kind_names[kind],
-          acs_strerror(rc));
+  acs_log(s->cfg.listen_optional[kind] ? ACS_LOG_WARN : ACS_LOG_ERR, "net",
+          "cannot listen on %s (%s): %s", text, kind_names[kind], acs_strerror(rc));
   return rc;
 }
 
@@ -359,7 +359,17 @@ int acs_server_start(const acs_server_config *cfg, acs_server **out) {
     if ((rc = worker_init(s, &s->workers[i], i))) goto fail;
   }
   for (int k = 0; k < ACS_LISTENER_COUNT; k++) {
-    if (s->cfg.listen[k] && (rc = server_listen(s, (acs_listener_kind)k))) goto fail;
+    if (!s->cfg.listen[k]) continue;
+    rc = server_listen(s, (acs_listener_kind)k);
+    if (rc == UV_EADDRINUSE && s->cfg.listen_optional[k] && !s->workers[0].listener_open[k]) {
+      /* taken before any socket was made: carry on without this listener */
+      acs_log(ACS_LOG_WARN, "net", "%s: %s is in use; running without this listener", kind_names[k],
+              s->cfg.listen[k]);
+      free((char *)s->cfg.listen[k]);
+      s->cfg.listen[k] = NULL;
+      rc = 0;
+    }
+    if (rc) goto fail;
   }
   for (unsigned i = 0; cfg->worker_start && i < n; i++) {
     acs_worker *w = &s->workers[i];
@@ -413,6 +423,10 @@ void acs_server_stats_get(const acs_server *s, acs_server_stats *out) {
     out->connections_total += atomic_load_explicit(&w->st_total, memory_order_relaxed);
     out->requests += atomic_load_explicit(&w->st_requests, memory_order_relaxed);
   }
+}
+
+int acs_worker_port(const acs_worker *w, acs_listener_kind kind) {
+  return acs_server_port(w->srv, kind);
 }
 
 unsigned acs_worker_index(const acs_worker *w) { return w->index; }

@@ -22,6 +22,7 @@
 
 #include "core/acs_err.h"
 #include "core/acs_log.h"
+#include "files/acs_files.h"
 #include "script/acs_script.h"
 #include "session/acs_rpc_json.h"
 #include "session/policy_internal.h"
@@ -187,16 +188,25 @@ int l_acs_action(lua_State *L) {
   json_t *args = args_object(L, 2);
   json_object_set_new(args, "CommandKey", json_string(key));
   /* the arguments must make the RPC; a Download may name a file of the
-   * file server instead of a URL (the store fills in the rest) */
+   * file server instead of a URL (the session fills in the rest when it
+   * sends it: engine/files), checked as the API checks it */
   char err[256] = "";
   int rc = 0;
-  if (!(strcmp(rpc, "Download") == 0 && json_object_get(args, "file"))) {
+  json_t *check = json_copy(args);
+  char *file = check ? acs_files_task_file(acs_cwmp_kind_from_name(rpc), check) : NULL;
+  if (!check) {
+    rc = ACS_ENOMEM;
+  } else if (file) {
+    if (!acs_files_task_args_ok(check, file, err, sizeof err)) rc = ACS_EINVAL;
+  } else {
     acs_arena a;
     acs_cwmp_msg m;
     acs_arena_init(&a, 0);
-    rc = acs_rpc_from_json(acs_cwmp_kind_from_name(rpc), args, &a, &m, err, sizeof err);
+    rc = acs_rpc_from_json(acs_cwmp_kind_from_name(rpc), check, &a, &m, err, sizeof err);
     acs_arena_free(&a);
   }
+  free(file);
+  json_decref(check);
   if (rc) {
     json_decref(args);
     return luaL_error(L, "%s: %s", rpc, err[0] ? err : acs_strerror(rc));

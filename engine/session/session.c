@@ -21,6 +21,7 @@
 
 #include "core/acs_err.h"
 #include "core/acs_log.h"
+#include "files/acs_files.h"
 #include "net/acs_health.h"
 #include "session/acs_endpoint.h"
 #include "session/acs_rpc_json.h"
@@ -393,6 +394,77 @@ static void marked_sent_cb(acs__session *s, int status) {
 }
 
 static void actions_stored_cb(acs__session *s, int status);
+/* A task's RPC, converted: recorded 'sent' first if one-shot, then sent. */
+static void send_task(acs__session *s, acs__task *task, acs_cwmp_kind kind) {
+  sess_ext *e = ext(s);
+  e->rpc_msg.ns = s->ns;
+  snprintf(s->outstanding_id, sizeof s->outstanding_id, "acsd-%llx",
+           (unsigned long long)++s->t->seq);
+  e->rpc_msg.id = s->outstanding_id;
+  s->outstanding = task;
+  s->outstanding_kind = kind;
+  s->outstanding_one_shot = acs_rpc_is_one_shot(kind);
+  if (s->t->aw->pg) {
+    /* still pending and not expired; a one-shot RPC recorded 'sent' first */
+    char **ck = s->outstanding_one_shot ? command_key_field(&e->rpc_msg) : NULL;
+    char key[48];
+    if (ck && (!*ck || !**ck)) {
+      snprintf(key, sizeof key, "acsd-task-%lld", (long long)task->id);
+      *ck = acs_arena_strdup(&e->rpc_arena, key);
+    }
+    if (acs__sess_store_mark_sent(s, task, ck ? *ck : NULL, !s->outstanding_one_shot,
+                                  marked_sent_cb) == 0)
+      return;
+    s->outstanding = NULL;
+    sess_reply_msg(s, NULL, false);
+    sess_end(s, "store unavailable");
+    return;
+  }
+  send_outstanding(s);
+}
+
+/* A Download naming a file: its grant made and the file read
+ * (engine/files), the RPC gets URL, FileType, FileSize and credentials. */
+typedef struct file_dl {
+  acs__session *s;
+  acs__task *task;
+} file_dl;
+
+static void file_ready_cb(int status, const acs_files_download *d, void *arg) {
+  file_dl *f = arg;
+  acs__session *s = f->s;
+  acs__task *task = f->task;
+  free(f);
+  if (s->st == ACS__S_DONE) {
+    sess_reply_msg(s, NULL, false);
+  } else if (status == ACS_ENOTFOUND || status == ACS_EINVAL) {
+    acs__sess_store_task_status(
+        s, task->id, "fault", 8003,
+        status == ACS_EINVAL ? "no file server URL is configured" : "the file no longer exists");
+    next_rpc(s);
+  } else if (status || acs_files_download_apply(d, &ext(s)->rpc_msg, &ext(s)->rpc_arena)) {
+    sess_reply_msg(s, NULL, false); /* the task waits for the next session */
+    sess_end(s, "store unavailable");
+  } else {
+    send_task(s, task, ACS_CWMP_DOWNLOAD);
+  }
+  acs__sess_unref(s);
+}
+
+static int file_prepare(acs__session *s, acs__task *task, const char *file) {
+  file_dl *f = calloc(1, sizeof *f);
+  if (!f) return ACS_ENOMEM;
+  f->s = s;
+  f->task = task;
+  acs__sess_ref(s);
+  int rc = acs_files_download_prepare(s->t->aw, s->req, task->id, file,
+                                      ext(s)->rpc_msg.u.download.delay_seconds, file_ready_cb, f);
+  if (rc) {
+    acs__sess_unref(s);
+    free(f);
+  }
+  return rc;
+}
 
 static void next_rpc(acs__session *s) {
   sess_ext *e = ext(s);
@@ -406,6 +478,7 @@ static void next_rpc(acs__session *s) {
                                     "no policies: acsd runs without --policies");
       continue;
     }
+    err[0] = '\0';
     acs_cwmp_kind kind = acs_cwmp_kind_from_name(task->rpc);
     if (!acs_rpc_is_task_kind(kind)) {
       acs__sess_store_task_status(s, task->id, "fault", 8000, "not an ACS RPC");
@@ -414,38 +487,29 @@ static void next_rpc(acs__session *s) {
     acs_arena_reset(&e->rpc_arena);
     json_error_t jerr;
     json_t *args = json_loads(task->args ? task->args : "{}", 0, &jerr);
+    char *file = acs_files_task_file(kind, args);
     int rc = args ? acs_rpc_from_json(kind, args, &e->rpc_arena, &e->rpc_msg, err, sizeof err)
                   : ACS_EINVAL;
     if (!args) snprintf(err, sizeof err, "args: %s", jerr.text);
     json_decref(args);
+    bool waiting = false;
+    if (!rc && file) {
+      rc = s->t->aw->pg ? file_prepare(s, task, file) : ACS_EINVAL;
+      waiting = rc == 0;
+      if (rc == ACS_EINVAL) snprintf(err, sizeof err, "no file server URL is configured");
+    }
+    free(file);
+    if (waiting) return; /* file_ready_cb goes on */
+    if (rc && rc != ACS_EINVAL && err[0] == '\0') {
+      sess_reply_msg(s, NULL, false); /* the store: the task waits for the next session */
+      sess_end(s, "store unavailable");
+      return;
+    }
     if (rc) {
       acs__sess_store_task_status(s, task->id, "fault", 8003, err);
       continue;
     }
-    e->rpc_msg.ns = s->ns;
-    snprintf(s->outstanding_id, sizeof s->outstanding_id, "acsd-%llx",
-             (unsigned long long)++s->t->seq);
-    e->rpc_msg.id = s->outstanding_id;
-    s->outstanding = task;
-    s->outstanding_kind = kind;
-    s->outstanding_one_shot = acs_rpc_is_one_shot(kind);
-    if (s->t->aw->pg) {
-      /* still pending and not expired; a one-shot RPC recorded 'sent' first */
-      char **ck = s->outstanding_one_shot ? command_key_field(&e->rpc_msg) : NULL;
-      char key[48];
-      if (ck && (!*ck || !**ck)) {
-        snprintf(key, sizeof key, "acsd-task-%lld", (long long)task->id);
-        *ck = acs_arena_strdup(&e->rpc_arena, key);
-      }
-      if (acs__sess_store_mark_sent(s, task, ck ? *ck : NULL, !s->outstanding_one_shot,
-                                    marked_sent_cb) == 0)
-        return;
-      s->outstanding = NULL;
-      sess_reply_msg(s, NULL, false);
-      sess_end(s, "store unavailable");
-      return;
-    }
-    send_outstanding(s);
+    send_task(s, task, kind);
     return;
   }
   /* the tasks are done: the policies' turn */

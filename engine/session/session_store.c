@@ -128,7 +128,9 @@ static const char sql_events[] =
  * 'sent' from an earlier session (superseded, or acsd stopped) went out and
  * was never answered; it is 'done' if the CPE now reports its CommandKey in
  * an "M ..." event, else 'unknown' (never sent twice); one already 'unknown'
- * (its session timed out) becomes 'done' the same way. Pending tasks past
+ * (its session timed out) becomes 'done' the same way. A 'sent' task with a
+ * result was answered and waits for its TransferComplete (a Download or
+ * Upload whose response said Status 1): left alone. Pending tasks past
  * their expiry are 'expired'. The rest of the pending ones are read back in
  * order. */
 static const char sql_tasks[] =
@@ -136,7 +138,7 @@ static const char sql_tasks[] =
     "  UPDATE tasks SET done_at = now(), status = CASE\n"
     "    WHEN status = 'pending' THEN 'expired'\n"
     "    WHEN command_key = ANY($2::text[]) THEN 'done' ELSE 'unknown' END\n"
-    "  WHERE device_id = $1 AND (status = 'sent'\n"
+    "  WHERE device_id = $1 AND ((status = 'sent' AND result IS NULL)\n"
     "    OR (status = 'pending' AND expires_at <= now())\n"
     "    OR (status = 'unknown' AND command_key = ANY($2::text[])))\n"
     "  RETURNING id)\n"
@@ -154,12 +156,14 @@ static const char sql_check_pending[] =
     "SELECT 1 FROM tasks WHERE id = $1 AND status = 'pending'\n"
     "  AND (expires_at IS NULL OR expires_at > now())";
 
-/* The outcome of the task's connection request, recorded in its result
- * before the session (connreq/acs_connreq_device.h), stays in it. */
+/* $2 'sent' keeps the task open (a transfer that completes later); the
+ * outcome of the task's connection request, recorded in its result before
+ * the session (connreq/acs_connreq_device.h), stays in it. */
 static const char sql_task_done[] =
-    "UPDATE tasks SET status = $2, done_at = now(), result = CASE WHEN result ?\n"
-    "  'connection_request' THEN coalesce($3::jsonb, '{}'::jsonb) || jsonb_build_object(\n"
-    "  'connection_request', result->'connection_request') ELSE $3::jsonb END,\n"
+    "UPDATE tasks SET status = $2, done_at = CASE WHEN $2 <> 'sent' THEN now() END,\n"
+    "  result = CASE WHEN result ? 'connection_request' THEN coalesce($3::jsonb,\n"
+    "  '{}'::jsonb) || jsonb_build_object('connection_request', result->'connection_request')\n"
+    "  ELSE $3::jsonb END,\n"
     "  fault_code = $4::int, fault_string = $5\n"
     "WHERE id = $1 AND status IN ('pending', 'sent')";
 
@@ -253,14 +257,29 @@ static const char sql_fault_clear[] = "DELETE FROM faults WHERE device_id = $1 A
 static const char sql_event_payload[] =
     "INSERT INTO events (device_id, code, command_key, payload) VALUES ($1, $2, $3, $4::jsonb)";
 
-/* TransferComplete: the Download/Upload task with that CommandKey gets it. */
+/* TransferComplete: the Download/Upload task with that CommandKey (the one
+ * still open, else the newest) gets it and ends 'done', or 'fault' with
+ * the FaultStruct. */
 static const char sql_transfer_done[] =
+    "WITH tc AS (SELECT ($3::jsonb #>> '{FaultStruct,FaultCode}')::int AS code,\n"
+    "  $3::jsonb #>> '{FaultStruct,FaultString}' AS string)\n"
     "UPDATE tasks SET result = coalesce(result, '{}'::jsonb) ||\n"
-    "  jsonb_build_object('TransferComplete', $3::jsonb),\n"
-    "  status = CASE WHEN ($3::jsonb #>> '{FaultStruct,FaultCode}')::int > 0\n"
-    "    THEN 'fault' ELSE status END\n"
-    "WHERE device_id = $1 AND command_key = $2 AND rpc IN ('Download', 'Upload',\n"
-    "  'ScheduleDownload')";
+    "  jsonb_build_object('TransferComplete', $3::jsonb), done_at = now(),\n"
+    "  status = CASE WHEN tc.code > 0 THEN 'fault' ELSE 'done' END,\n"
+    "  fault_code = CASE WHEN tc.code > 0 THEN tc.code END,\n"
+    "  fault_string = CASE WHEN tc.code > 0 THEN tc.string END\n"
+    "FROM tc WHERE tasks.id = (SELECT id FROM tasks WHERE device_id = $1 AND command_key = $2\n"
+    "  AND rpc IN ('Download', 'Upload', 'ScheduleDownload')\n"
+    "  AND status IN ('sent', 'unknown', 'done', 'fault')\n"
+    "  ORDER BY status = 'sent' DESC, id DESC LIMIT 1)";
+
+/* A CancelTransfer the CPE accepted ends the open Download/Upload task of
+ * that CommandKey: no TransferComplete will come for it. */
+static const char sql_transfer_cancelled[] =
+    "UPDATE tasks SET status = 'cancelled', done_at = now(),\n"
+    "  result = coalesce(result, '{}'::jsonb) || '{\"CancelTransfer\": {}}'::jsonb\n"
+    "WHERE device_id = $1 AND command_key = $2 AND rpc IN ('Download', 'Upload')\n"
+    "  AND status = 'sent' AND result IS NOT NULL";
 
 /* --- helpers */
 
@@ -689,6 +708,11 @@ static int op_build(acs_pg *c, void *arg) {
       const char *p[5] = {id, op->status, op->json, op->fault_code ? code : NULL, op->text};
       int rc = acs_pg_query(c, sql_task_done, 5, p, 0, NULL, NULL);
       if (rc || op->rsp->kind == ACS_CWMP_FAULT) return rc;
+      if (op->rsp->kind == ACS_CWMP_CANCEL_TRANSFER_RESPONSE) {
+        const char *key = op->sent->u.command_key_req.command_key;
+        const char *pc[2] = {s->device_id, key ? key : ""};
+        return acs_pg_query(c, sql_transfer_cancelled, 2, pc, 0, NULL, NULL);
+      }
       return build_model(c, s, op->sent, op->rsp);
     }
     case OP_STATUS: {
@@ -833,6 +857,9 @@ int acs__sess_store_result(acs__session *s, acs__task *task, const acs_cwmp_msg 
     snprintf(op->status, sizeof op->status, "fault");
     op->fault_code = (int)rsp->u.fault.code;
     op->text = strdup(rsp->u.fault.string ? rsp->u.fault.string : "");
+  } else if ((rsp->kind == ACS_CWMP_DOWNLOAD_RESPONSE || rsp->kind == ACS_CWMP_UPLOAD_RESPONSE) &&
+             rsp->u.transfer_response.status == 1) {
+    snprintf(op->status, sizeof op->status, "sent"); /* open until its TransferComplete */
   } else {
     snprintf(op->status, sizeof op->status, "done");
   }

@@ -7,11 +7,12 @@
  * (libpq >= 14) and answered in order.
  *
  * Statements and transactions. Statements use the extended protocol with an
- * unnamed statement, text parameters and text results (no named prepared
- * statements, no session state: works through PgBouncer in transaction
- * pooling mode). A statement queued on its own by acs_pg_query() is its own
- * transaction, and its callback runs once that transaction has committed (or
- * failed: a commit-time error is reported as the statement's).
+ * unnamed statement, text parameters and text results (binary ones when
+ * asked: acs_pg_query_bin), no named prepared statements and no session
+ * state: works through PgBouncer in transaction pooling mode. A statement
+ * queued on its own by acs_pg_query() is its own transaction, and its
+ * callback runs once that transaction has committed (or failed: a
+ * commit-time error is reported as the statement's).
  *
  * Between acs_pg_begin_batch() and acs_pg_sync(), statements form a "sync
  * group" that PostgreSQL runs as one implicit transaction: an error aborts
@@ -75,7 +76,8 @@ typedef void (*acs_pg_cb)(acs_pg_result *r, void *arg);
 
 /* Flags of acs_pg_query() and acs_pg_begin_batch(). */
 enum {
-  ACS_PG_FAILFAST = 1u << 0, /* connection down: return ACS_EUNAVAILABLE now */
+  ACS_PG_FAILFAST = 1u << 0,      /* connection down: return ACS_EUNAVAILABLE now */
+  ACS_PG_BINARY_RESULT = 1u << 1, /* acs_pg_query_bin: every column in binary */
 };
 
 typedef struct acs_pg_opts {
@@ -102,6 +104,14 @@ int acs_pg_close(acs_pg *c, void (*cb)(void *arg), void *arg);
  * (closing), ACS_EINVAL or ACS_ENOMEM. */
 int acs_pg_query(acs_pg *c, const char *sql, int nparams, const char *const *params, unsigned flags,
                  acs_pg_cb cb, void *arg);
+
+/* As acs_pg_query, with binary parameters: lengths[i] >= 0 sends params[i]
+ * as a binary value of that many bytes (a bytea's bytes, unescaped), -1 as
+ * text (NUL-terminated, as above); lengths may be NULL (all text). With
+ * ACS_PG_BINARY_RESULT in flags every result column comes in binary (a
+ * bytea column reads as its bytes: use acs_pg_getlength()). */
+int acs_pg_query_bin(acs_pg *c, const char *sql, int nparams, const char *const *params,
+                     const int *lengths, unsigned flags, acs_pg_cb cb, void *arg);
 
 /* Opens a sync group (see above). With ACS_PG_FAILFAST, returns
  * ACS_EUNAVAILABLE when the connection is down. ACS_ESTATE if a group is

@@ -391,6 +391,74 @@ static const char v7_sql[] =
     "CREATE UNIQUE INDEX tasks_bulk_device ON tasks (bulk_id, device_id) WHERE bulk_id IS NOT "
     "NULL;\n"
     "CREATE INDEX tasks_bulk_status ON tasks (bulk_id, status) WHERE bulk_id IS NOT NULL;\n";
+/* Version 6: files served to CPEs (firmware images, configuration files)
+ * and the per-download grants that open them (docs/storage.md, "Files").
+ * - The bytes live in PostgreSQL, the store every instance shares, as
+ *   chunk rows (256 KiB each today; chunk_size says), stored EXTERNAL
+ *   (out of line, uncompressed: firmware does not compress, and substring()
+ *   of such a value reads only the TOAST slices it needs), so a Range read
+ *   fetches only its chunks and nothing holds a whole image in memory.
+ * - An upload writes its chunks under a row that is not complete yet (not
+ *   listed, not served); the last statement checks the size and marks it
+ *   complete with its audit row. A row left incomplete (acsd died mid-
+ *   upload) stops holding its name after 10 minutes without a chunk.
+ * - A grant is made when a Download naming a file goes out: a fresh user
+ *   name and password for that task, kept as the Digest HA1 (it checks
+ *   Basic too). It ends with its task (done, fault, cancelled, expired) or
+ *   at its expiry. */
+static const char v6_sql[] =
+    "CREATE TABLE files (\n"
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "  name text COLLATE \"C\" NOT NULL UNIQUE,\n"
+    "  type text NOT NULL,                        -- TR-069 FileType: '1 Firmware Upgrade Image'\n"
+    "  oui text,\n"
+    "  product_class text,\n"
+    "  version text,\n"
+    "  size bigint NOT NULL DEFAULT 0,\n"
+    "  sha256 text,                               -- hex, once complete\n"
+    "  chunk_size int NOT NULL CHECK (chunk_size > 0),\n"
+    "  complete boolean NOT NULL DEFAULT false,   -- false while being uploaded\n"
+    "  created_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  created_by text NOT NULL,\n"
+    "  updated_at timestamptz NOT NULL DEFAULT now() -- last chunk stored\n"
+    ");\n"
+    "CREATE INDEX files_uploading ON files (updated_at) WHERE NOT complete;\n"
+    "CREATE TABLE file_chunks (\n"
+    "  file_id bigint NOT NULL REFERENCES files (id) ON DELETE CASCADE,\n"
+    "  seq int NOT NULL,                          -- 0, 1, ...: bytes seq * chunk_size on\n"
+    "  data bytea NOT NULL,\n"
+    "  PRIMARY KEY (file_id, seq)\n"
+    ");\n"
+    "ALTER TABLE file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;\n"
+    "CREATE TABLE file_grants (\n"
+    "  task_id bigint PRIMARY KEY REFERENCES tasks (id) ON DELETE CASCADE,\n"
+    "  file_id bigint NOT NULL REFERENCES files (id) ON DELETE CASCADE,\n"
+    "  username text COLLATE \"C\" NOT NULL UNIQUE,\n"
+    "  ha1 text NOT NULL,                         -- md5(username:realm:password), hex\n"
+    "  created_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  expires_at timestamptz NOT NULL\n"
+    ");\n"
+    "CREATE INDEX file_grants_file ON file_grants (file_id);\n"
+    "CREATE INDEX file_grants_expiry ON file_grants (expires_at);\n"
+    /* a Download settled for good no longer opens its file; 'unknown' keeps
+     * it (the CPE may have the RPC and be downloading) */
+    "CREATE FUNCTION acs_file_grants_end() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  DELETE FROM file_grants WHERE task_id = NEW.id;\n"
+    "  RETURN NULL;\n"
+    "END $$;\n"
+    "CREATE TRIGGER tasks_file_grants_end AFTER UPDATE OF status ON tasks FOR EACH ROW\n"
+    "  WHEN (NEW.rpc = 'Download' AND NEW.status IN ('done', 'fault', 'cancelled', 'expired')\n"
+    "        AND OLD.status IS DISTINCT FROM NEW.status)\n"
+    "  EXECUTE FUNCTION acs_file_grants_end();\n"
+    /* the API's check that a Download task names a file (SQLSTATE P0002) */
+    "CREATE FUNCTION acs_file_required(n text) RETURNS void LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  PERFORM 1 FROM files WHERE name = n AND complete;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RAISE EXCEPTION 'no file %', n USING ERRCODE = 'no_data_found';\n"
+    "  END IF;\n"
+    "END $$;\n";
 
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
@@ -398,6 +466,7 @@ const acs_store_migration acs_store_migrations[] = {
     {3, "device queries", v3_sql},
     {4, "policy generations", v4_sql},
     {5, "alarms and fleet jobs", v5_sql},
+    {6, "files and downloads", v6_sql},
     {7, "bulk actions", v7_sql},
     {9, "policies and alarms API", v9_sql},
     {10, "policy actions and fault back-off", v10_sql},

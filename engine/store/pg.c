@@ -40,13 +40,15 @@ typedef struct pg_req {
   bool called;        /* callback done: never twice */
   int fail;           /* status for the done list */
   int nparams;
-  unsigned nres; /* results received (REQ_QUERY) */
+  int result_format; /* 0 text, 1 binary */
+  unsigned nres;     /* results received (REQ_QUERY) */
   acs_pg_cb cb;
   void *arg;
   PGresult *res;
   uint64_t sent_ns;
   char *sql;
   const char **params;
+  int *lengths, *formats; /* NULL: all text parameters */
 } pg_req;
 
 typedef struct {
@@ -401,7 +403,8 @@ static void pg_send_pending(acs_pg *c) {
     int ok = 1;
     r->sent_ns = uv_hrtime();
     if (r->kind == REQ_QUERY) {
-      ok = PQsendQueryParams(c->pgc, r->sql, r->nparams, NULL, r->params, NULL, NULL, 0);
+      ok = PQsendQueryParams(c->pgc, r->sql, r->nparams, NULL, r->params, r->lengths, r->formats,
+                             r->result_format);
       if (ok && r->autosync) ok = PQpipelineSync(c->pgc);
       c->n_statements++;
     } else {
@@ -736,20 +739,37 @@ int acs_pg_close(acs_pg *c, void (*cb)(void *arg), void *arg) {
   return 0;
 }
 
-static int query_new(const char *sql, int nparams, const char *const *params, pg_req **out) {
+/* One allocation holds the request, its parameters (a binary one of
+ * lengths[i] bytes, a text one NUL-terminated) and the statement. */
+static int query_new(const char *sql, int nparams, const char *const *params, const int *lengths,
+                     pg_req **out) {
   size_t sl = strlen(sql) + 1;
   size_t total = sizeof(pg_req) + (size_t)nparams * sizeof(char *) + sl;
-  for (int i = 0; i < nparams; i++) total += params[i] ? strlen(params[i]) + 1 : 0;
+  if (lengths) total += 2 * (size_t)nparams * sizeof(int);
+  for (int i = 0; i < nparams; i++) {
+    if (!params[i]) continue;
+    total += lengths && lengths[i] >= 0 ? (size_t)lengths[i] : strlen(params[i]) + 1;
+  }
   pg_req *r = calloc(1, total);
   if (!r) return ACS_ENOMEM;
   char *p = (char *)(r + 1);
+  if (lengths) { /* the int arrays first: they need int alignment */
+    r->lengths = (int *)p;
+    r->formats = r->lengths + nparams;
+    p += 2 * (size_t)nparams * sizeof(int);
+  }
   r->params = (const char **)p;
   p += (size_t)nparams * sizeof(char *);
   for (int i = 0; i < nparams; i++) {
     if (!params[i]) continue;
-    size_t n = strlen(params[i]) + 1;
+    bool bin = lengths && lengths[i] >= 0;
+    size_t n = bin ? (size_t)lengths[i] : strlen(params[i]) + 1;
     memcpy(p, params[i], n);
     r->params[i] = p;
+    if (lengths) {
+      r->lengths[i] = bin ? lengths[i] : 0;
+      r->formats[i] = bin ? 1 : 0;
+    }
     p += n;
   }
   memcpy(p, sql, sl);
@@ -760,16 +780,17 @@ static int query_new(const char *sql, int nparams, const char *const *params, pg
   return 0;
 }
 
-int acs_pg_query(acs_pg *c, const char *sql, int nparams, const char *const *params, unsigned flags,
-                 acs_pg_cb cb, void *arg) {
+static int query_queue(acs_pg *c, const char *sql, int nparams, const char *const *params,
+                       const int *lengths, unsigned flags, acs_pg_cb cb, void *arg) {
   pg_req *r = NULL;
   if (!c || !sql || nparams < 0 || nparams > 65535 || (nparams && !params)) return ACS_EINVAL;
   if (c->state == ST_CLOSING) return ACS_ESTATE;
   if ((flags & ACS_PG_FAILFAST) && c->state != ST_UP) return ACS_EUNAVAILABLE;
-  int rc = query_new(sql, nparams, params, &r);
+  int rc = query_new(sql, nparams, params, lengths, &r);
   if (rc) return rc;
   r->cb = cb;
   r->arg = arg;
+  r->result_format = (flags & ACS_PG_BINARY_RESULT) ? 1 : 0;
   if (c->in_batch) {
     list_push(&c->batch, r);
   } else {
@@ -778,6 +799,18 @@ int acs_pg_query(acs_pg *c, const char *sql, int nparams, const char *const *par
     if (c->state == ST_UP) pg_kick(c);
   }
   return 0;
+}
+
+int acs_pg_query(acs_pg *c, const char *sql, int nparams, const char *const *params, unsigned flags,
+                 acs_pg_cb cb, void *arg) {
+  return query_queue(c, sql, nparams, params, NULL, flags, cb, arg);
+}
+
+int acs_pg_query_bin(acs_pg *c, const char *sql, int nparams, const char *const *params,
+                     const int *lengths, unsigned flags, acs_pg_cb cb, void *arg) {
+  for (int i = 0; lengths && i < nparams; i++)
+    if (lengths[i] < -1) return ACS_EINVAL;
+  return query_queue(c, sql, nparams, params, lengths, flags, cb, arg);
 }
 
 int acs_pg_begin_batch(acs_pg *c, unsigned flags) {

@@ -153,13 +153,16 @@ def http(method, url, body=None, headers=None, timeout=10):
 
 
 class World:
-    def __init__(self, pg, files):
+    """acsd, an admin token and cpesim with count devices (test_cpesim_firmware.py
+    makes one too, with acsd_args of its own)."""
+
+    def __init__(self, pg, files, acsd_args=(), count=COUNT):
         self.pg, self.files = pg, files
         self.cwmp, self.api, self.cr = free_port(), free_port(), free_port()
         self.ack = tempfile.NamedTemporaryFile(prefix="cpesim-rpc-ack-", delete=False).name
         self.acsd = Proc([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
                           "127.0.0.1:%d" % self.api, "--pg", pg.dsn, "--workers", "2",
-                          "--retry-after", "2", "--log-level", "warn"])
+                          "--retry-after", "2", "--log-level", "warn"] + list(acsd_args))
         self.sim = None
         wait_for("acsd /health", lambda: self.acsd.alive() and http(
             "GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200, 30)
@@ -170,7 +173,7 @@ class World:
         check(p.returncode == 0 and p.stdout.startswith("acs_"), "token create: %s" % p.stderr)
         self.token = p.stdout.strip()
         self.sim = Proc([bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % self.cwmp,
-                         "--count", str(COUNT), "--first", "1", "--serial-prefix", PREFIX,
+                         "--count", str(count), "--first", "1", "--serial-prefix", PREFIX,
                          "--duration", "600", "--periodic-interval", str(INTERVAL),
                          "--cr-listen", "127.0.0.1:%d" % self.cr, "--ack-log", self.ack,
                          "--seed", "5", "--reboot-ms", "200", "--verbose"])
@@ -560,8 +563,6 @@ def s_queue(w):
          w.task(i, "CancelTransfer", {"CommandKey": "q-up"}),
          w.task(i, "GetAllQueuedTransfers", {}),
          w.task(i, "CancelTransfer", {"CommandKey": "q-dl"})]
-    w.done(t[0], "Download (delayed)")
-    w.done(t[1], "Upload (delayed)")
     q = w.done(t[2], "GetQueuedTransfers")["TransferList"]
     check(q == [{"CommandKey": "q-dl", "State": 1}], "GetQueuedTransfers: %r" % q)
     q = {x["CommandKey"]: x for x in w.done(t[3], "GetAllQueuedTransfers")["TransferList"]}
@@ -574,10 +575,16 @@ def s_queue(w):
     q = w.done(t[6], "GetAllQueuedTransfers after CancelTransfer").get("TransferList")
     check(q == [], "GetAllQueuedTransfers after CancelTransfer: %r" % q)
     w.faulted(t[7], 9021, "CancelTransfer of a transfer no longer queued")
+    for tid, what in ((t[0], "Download"), (t[1], "Upload")):
+        # accepted with Status 1 (open), then ended by the CancelTransfer
+        x = w.wait_task(tid)
+        check(x["status"] == "cancelled" and (x["result"] or {}).get("Status") == 1 and
+              "CancelTransfer" in x["result"], "delayed %s after CancelTransfer: %s %r"
+              % (what, x["status"], x["result"]))
     check(w.sim_info(i)["queued_transfers"] == 0, "transfers still queued inside")
     return ["GetQueuedTransfers: the delayed download (State 1)",
             "GetAllQueuedTransfers: download and upload, IsDownload/FileType/FileSize/TargetFileName",
-            "CancelTransfer: both dropped (queue empty); again 9021"]
+            "CancelTransfer: both dropped (queue empty), their tasks cancelled; again 9021"]
 
 
 def s_du(w):

@@ -7,7 +7,9 @@
  * Every way of splitting must give the same transcript (requests, their
  * fields, where each ended, the error status); any disagreement or broken
  * invariant abort()s. Each request is also answered through
- * acs_http_response_write. */
+ * acs_http_response_write. A third way reports heads and streams the body
+ * of every POST and PUT (within twice the body limit): the streamed bytes,
+ * however they were cut, must be the same too. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,9 +76,11 @@ static void check_request(const acs_http_request *r, const acs_http_limits *lim)
 /* Feeds the stream in pieces (piece 0: whole; otherwise sizes drawn from
  * seed, at most maxpiece) and writes a transcript. */
 static void run(const uint8_t *in, size_t len, const acs_http_limits *lim, size_t maxpiece,
-                uint32_t seed, acs_buf *out) {
+                uint32_t seed, bool stream, acs_buf *out) {
   acs_http_parser *p = acs_http_parser_new(lim);
   FUZZ_REQUIRE(p != NULL);
+  acs_http_report_heads(p, stream);
+  acs_buf streamed = ACS_BUF_INIT;
   FUZZ_REQUIRE(!acs_http_in_progress(p));
   size_t pos = 0, delivered = 0;
   uint32_t rng = seed | 1;
@@ -95,6 +99,19 @@ static void run(const uint8_t *in, size_t len, const acs_http_limits *lim, size_
       acs_http_status st = acs_http_feed(p, (const char *)in + pos, delivered - pos, &c);
       FUZZ_REQUIRE(c <= delivered - pos);
       pos += c;
+      size_t n;
+      const char *piece_data = acs_http_body_take(p, &n);
+      FUZZ_REQUIRE(stream || n == 0);
+      if (n) acs_buf_append(&streamed, piece_data, n);
+      if (st == ACS_HTTP_HEAD) {
+        FUZZ_REQUIRE(stream);
+        const acs_http_request *h = acs_http_head_get(p);
+        FUZZ_REQUIRE(h && h->method && h->path && acs_http_request_get(p) == NULL);
+        acs_buf_printf(out, "HEAD %s @%zu\n", h->method, pos);
+        if (!strcmp(h->method, "POST") || !strcmp(h->method, "PUT"))
+          FUZZ_REQUIRE(acs_http_stream_body(p, lim->max_body_bytes * 2) == 0);
+        continue;
+      }
       if (st == ACS_HTTP_ERROR) {
         int s = acs_http_error_status(p);
         FUZZ_REQUIRE(s == 400 || s == 413 || s == 415 || s == 431 || s == 500 || s == 501 ||
@@ -104,6 +121,7 @@ static void run(const uint8_t *in, size_t len, const acs_http_limits *lim, size_
         acs_buf_printf(out, "E%d\n", s);
         FUZZ_REQUIRE(acs_http_feed(p, "x", 1, &c) == ACS_HTTP_ERROR && c == 0);
         acs_http_parser_free(p);
+        acs_buf_free(&streamed); /* how much came before the error may vary */
         return;
       }
       if (st == ACS_HTTP_NEED_MORE) {
@@ -121,7 +139,11 @@ static void run(const uint8_t *in, size_t len, const acs_http_limits *lim, size_
         acs_buf_printf(out, "H %s: %s\n", r->headers[i].name, r->headers[i].value);
       acs_buf_printf(out, "B %zu:", r->body_len);
       acs_buf_append(out, r->body, r->body_len);
+      acs_buf_printf(out, "\nS %zu:", streamed.len);
+      acs_buf_append(out, streamed.data, streamed.len);
       acs_buf_putc(out, '\n');
+      FUZZ_REQUIRE(streamed.len <= lim->max_body_bytes * 2);
+      acs_buf_reset(&streamed);
       check_response(r, 100 + (int)(r->body_len % 500));
       acs_http_next(p);
       FUZZ_REQUIRE(!acs_http_in_progress(p));
@@ -130,6 +152,7 @@ static void run(const uint8_t *in, size_t len, const acs_http_limits *lim, size_
   }
   acs_buf_printf(out, "N%d\n", acs_http_in_progress(p));
   acs_http_parser_free(p);
+  acs_buf_free(&streamed);
 }
 
 static void compare(const acs_buf *a, const acs_buf *b, const char *what) {
@@ -140,17 +163,17 @@ static void compare(const acs_buf *a, const acs_buf *b, const char *what) {
   abort();
 }
 
-static void pass(const uint8_t *data, size_t size, const acs_http_limits *lim) {
+static void pass(const uint8_t *data, size_t size, const acs_http_limits *lim, bool stream) {
   acs_buf whole = ACS_BUF_INIT, split = ACS_BUF_INIT;
-  run(data, size, lim, 0, 0, &whole);
+  run(data, size, lim, 0, 0, stream, &whole);
   /* split sizes from the first bytes of the input */
   uint32_t seed = size >= 2 ? (uint32_t)data[0] << 8 | data[1] : 7;
   size_t maxpiece = size >= 3 ? 1 + data[2] % 97 : 3;
-  run(data, size, lim, maxpiece, seed, &split);
+  run(data, size, lim, maxpiece, seed, stream, &split);
   compare(&whole, &split, "split");
   if (size <= 8192) {
     acs_buf_reset(&split);
-    run(data, size, lim, 1, 1, &split);
+    run(data, size, lim, 1, 1, stream, &split);
     compare(&whole, &split, "byte-at-a-time");
   }
   acs_buf_free(&whole);
@@ -160,8 +183,9 @@ static void pass(const uint8_t *data, size_t size, const acs_http_limits *lim) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   acs_http_limits def = ACS_HTTP_LIMITS_DEFAULT;
   acs_http_limits small = {1024, 4096};
-  pass(data, size, &def);
-  pass(data, size, &small);
+  pass(data, size, &def, false);
+  pass(data, size, &small, false);
+  pass(data, size, &small, true);
   /* error responses as the server would send them */
   static const int statuses[] = {204, 304, 400, 408, 413, 415, 431, 503, 505};
   check_response(NULL, statuses[size % (sizeof statuses / sizeof statuses[0])]);

@@ -616,7 +616,8 @@ def test_openapi():
                      "/api/v1/alarms/{id}": {"get"}, "/api/v1/alarms/{id}/acknowledge": {"post"},
                      "/api/v1/bulk": {"get", "post"},
                      "/api/v1/bulk/{id}": {"get"}, "/api/v1/bulk/{id}/pause": {"post"},
-                     "/api/v1/bulk/{id}/resume": {"post"}, "/api/v1/bulk/{id}/cancel": {"post"}},
+                     "/api/v1/bulk/{id}/resume": {"post"}, "/api/v1/bulk/{id}/cancel": {"post"},
+                     "/api/v1/files": {"get", "post"}, "/api/v1/files/{name}": {"get", "delete"}},
           "documented routes %r (test_api_queries.py checks each)" % routes)
     sch = doc["components"]["schemas"]
     tok = Env.tokens["reader"][1]

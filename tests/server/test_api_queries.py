@@ -959,6 +959,27 @@ RO, OP, AD = 1, 2, 3
 ROLES = [(None, 0), ("readonly", RO), ("operator", OP), ("admin", AD)]
 
 
+def test_files():
+    """The files routes as documented (tests/server/test_files.py goes deeper)."""
+    import hashlib
+    data = b"cpesim-firmware version=9.1\n" + bytes(range(256)) * 40
+    path = ("/api/v1/files?name=rt.bin&type=1%%20Firmware%%20Upgrade%%20Image&oui=00D09E&sha256=%s"
+            % hashlib.sha256(data).hexdigest())
+    h, f = ok("POST", path, "operator", data, status=201)
+    check(f["size"] == len(data) and h.get("location") == "/api/v1/files/rt.bin", "upload %r" % f)
+    expect_error("POST", path, 409, "operator", body=data, contains="exists")
+    expect_error("POST", path.replace("rt.bin", "rt2.bin").replace("sha256=", "sha256=0"), 400,
+                 "operator", body=data, contains="sha256")
+    _, lst = ok("GET", "/api/v1/files?oui=00D09E", "readonly")
+    check([x["name"] for x in lst["items"]] == ["rt.bin"], "list %r" % lst)
+    _, g = ok("GET", "/api/v1/files/rt.bin", "readonly")
+    check(g == f, "get %r" % g)
+    expect_error("GET", "/api/v1/files/nope.bin", 404, "readonly")
+    ok("POST", path.replace("rt.bin", "gone.bin"), "operator", data, status=201)
+    ok("DELETE", "/api/v1/files/gone.bin", "operator", status=204)
+    expect_error("DELETE", "/api/v1/files/gone.bin", 404, "operator")
+
+
 def route_table():
     d0 = Env.devs[0].id
     # an alarm and a fault for the policies/alarms routes (idempotent)
@@ -1004,6 +1025,10 @@ def route_table():
         ("POST", "/api/v1/bulk/999999/pause", None, OP, 404),
         ("POST", "/api/v1/bulk/999999/resume", None, OP, 404),
         ("POST", "/api/v1/bulk/999999/cancel", None, OP, 404),
+        ("GET", "/api/v1/files", None, RO, 200),
+        ("POST", "/api/v1/files?name=rt.bin&type=1%20Firmware%20Upgrade%20Image", b"again", OP, 409),
+        ("GET", "/api/v1/files/rt.bin", None, RO, 200),
+        ("DELETE", "/api/v1/files/nope.bin", None, OP, 404),
     ]
 
 
@@ -1050,7 +1075,8 @@ def test_undocumented_routes():
               "/api/v1/faults", "/api/v1/faults/a/b", "/api/v1/tokens", "/api/v1/tokens/1", "/api/v1/audit",
               "/api/v1/faults/a/b/retry", "/api/v1/policies", "/api/v1/policies/generations",
               "/api/v1/policies/reload", "/api/v1/alarms", "/api/v1/alarms/1", "/api/v1/alarms/1/acknowledge",
-              "/api/v1/bulk", "/api/v1/bulk/1", "/api/v1/bulk/1/pause"):
+              "/api/v1/bulk", "/api/v1/bulk/1", "/api/v1/bulk/1/pause",
+              "/api/v1/files", "/api/v1/files/x.bin"):
         for m in ("PUT", "PATCH", "GET", "POST", "DELETE"):
             st, h, doc = api(m, p, "admin", {} if m in ("PUT", "PATCH") else None)
             check(st != 405 or h.get("allow"), "%s %s: 405 without Allow" % (m, p))
@@ -1139,7 +1165,8 @@ def test_task_connection_request():
 TESTS = [test_queries_semantics, test_query_errors, test_query_injection, test_sort_and_cursors,
          test_projection, test_device_delete_and_tags, test_tasks, test_expired_task_not_sent,
          test_task_connection_request,
-         test_faults, test_tokens_and_audit, test_bulk_actions, test_roles_per_route, test_undocumented_routes,
+         test_faults, test_tokens_and_audit, test_bulk_actions, test_files, test_roles_per_route,
+         test_undocumented_routes,
          test_every_route_answered, test_plans_use_indexes, test_clean_shutdown]
 
 

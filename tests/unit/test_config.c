@@ -30,6 +30,10 @@ static const char *const env_vars[] = {
     "ACS_CONNREQ_PASSWORD",
     "ACS_CONNREQ_MAX_IN_FLIGHT",
     "ACS_CONNREQ_TIMEOUT_MS",
+    "ACS_FILES",
+    "ACS_FILE_SERVER_URL",
+    "ACS_MAX_FILE_SIZE",
+    "ACS_FILE_GRANT_TTL",
 };
 
 static void clear_env(void) {
@@ -376,6 +380,61 @@ static void test_priority(void) {
   unlink(path);
 }
 
+/* The file server's settings: its listener is optional only at its
+ * default; max-file-size fits a Download's FileSize (unsignedInt). */
+static void test_files(void) {
+  acs_config cfg;
+  CHECK_INT(load(&cfg, NULL), 0);
+  CHECK_STR(cfg.files_listen, "0.0.0.0:7567");
+  CHECK(cfg.files_listen_default);
+  CHECK(cfg.file_server_url == NULL);
+  CHECK_INT(cfg.max_file_size, 512u << 20);
+  CHECK_INT(cfg.file_grant_ttl_s, 86400);
+  acs_server_config sc;
+  acs_config_to_server(&cfg, &sc);
+  CHECK_STR(sc.listen[ACS_LISTENER_FILES], "0.0.0.0:7567");
+  CHECK(sc.listen_optional[ACS_LISTENER_FILES]);
+  CHECK(!sc.listen_optional[ACS_LISTENER_API]);
+  acs_config_free(&cfg);
+
+  const char *a[] = {"--files",
+                     "127.0.0.1:17567",
+                     "--file-server-url",
+                     "https://files.example/",
+                     "--max-file-size",
+                     "4g",
+                     "--file-grant-ttl",
+                     "600",
+                     NULL};
+  CHECK_INT(load(&cfg, a), ACS_ECONFIG); /* 4 GiB does not fit */
+  acs_config_free(&cfg);
+  a[5] = "1g";
+  CHECK_INT(load(&cfg, a), 0);
+  CHECK_STR(cfg.files_listen, "127.0.0.1:17567");
+  CHECK(!cfg.files_listen_default); /* configured: a port in use is fatal */
+  CHECK_STR(cfg.file_server_url, "https://files.example/");
+  CHECK_INT(cfg.max_file_size, 1u << 30);
+  CHECK_INT(cfg.file_grant_ttl_s, 600);
+  acs_config_to_server(&cfg, &sc);
+  CHECK(!sc.listen_optional[ACS_LISTENER_FILES]);
+  acs_config_free(&cfg);
+
+  const char *off[] = {"--files", "off", NULL};
+  CHECK_INT(load(&cfg, off), 0);
+  CHECK(cfg.files_listen == NULL);
+  acs_config_free(&cfg);
+  const char *ttl[] = {"--file-grant-ttl", "5", NULL};
+  expect_error(ttl, "--file-grant-ttl");
+  const char *path = write_file("max_file_size = 3M\nfile_server_url = http://10.0.0.1:8080\n");
+  const char *f[] = {"--config", path, NULL};
+  CHECK_INT(load(&cfg, f), 0);
+  CHECK_INT(cfg.max_file_size, 3u << 20);
+  CHECK_STR(cfg.file_server_url, "http://10.0.0.1:8080");
+  CHECK(cfg.files_listen_default);
+  acs_config_free(&cfg);
+  unlink(path);
+}
+
 static void test_set(void) {
   acs_config cfg;
   acs_config_init(&cfg);
@@ -419,6 +478,7 @@ static void test_connreq_keys(void) {
 int main(void) {
   clear_env();
   test_defaults();
+  test_files();
   test_argv();
   test_bad_values();
   test_sizes();

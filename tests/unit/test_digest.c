@@ -1,6 +1,7 @@
 /* test_digest: WWW-Authenticate challenges as CPEs send them (quoted or
  * bare, folded over lines, LF-only, several schemes) and the Authorization
- * answers, against RFC 2617's worked example. */
+ * answers, against RFC 2617's worked example; the server's side: parsing
+ * Authorization headers and checking Digest responses against an HA1. */
 #include "acs_test.h"
 #include "core/acs_err.h"
 #include "http/acs_digest.h"
@@ -74,8 +75,93 @@ static void test_heads(void) {
   acs_buf_free(&b);
 }
 
+/* The server's side: what a client's Authorization says, checked against
+ * the stored HA1; every answer acs_auth_header() writes verifies. */
+static void test_server_side(void) {
+  acs_auth_credentials c;
+  /* RFC 2617's example, as the client sent it */
+  static const char v[] =
+      "Digest username=\"Mufasa\", realm=\"testrealm@host.com\", "
+      "nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"/dir/index.html\", qop=auth, "
+      "nc=00000001, cnonce=\"0a4f113b\", response=\"6629fae49393a05397450978507c4ef1\", "
+      "opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"";
+  CHECK_INT(acs_auth_credentials_parse(v, &c), 0);
+  CHECK_INT(c.scheme, ACS_AUTH_DIGEST);
+  CHECK_STR(c.username, "Mufasa");
+  CHECK_STR(c.uri, "/dir/index.html");
+  CHECK_STR(c.nc, "00000001");
+  char ha1[33];
+  acs_auth_ha1("Mufasa", "testrealm@host.com", "Circle Of Life", ha1);
+  CHECK(acs_auth_digest_check(&c, ha1, "GET"));
+  CHECK(!acs_auth_digest_check(&c, ha1, "HEAD")); /* the method is part of it */
+  char other[33];
+  acs_auth_ha1("Mufasa", "testrealm@host.com", "Circle of Life", other);
+  CHECK(!acs_auth_digest_check(&c, other, "GET"));
+  c.response[0] = c.response[0] == '6' ? '7' : '6';
+  CHECK(!acs_auth_digest_check(&c, ha1, "GET"));
+  /* answers written by our own client side verify: MD5, MD5-sess, RFC 2069 */
+  static const char *const challenges[] = {
+      "Digest realm=\"acsd files\", qop=\"auth\", algorithm=MD5, nonce=\"00000000abcdef01\"",
+      "Digest realm=\"acsd files\", qop=\"auth\", algorithm=MD5-sess, nonce=\"n2\"",
+      "Digest realm=\"acsd files\", nonce=\"n3\"",
+  };
+  acs_auth_ha1("acsd-dl-7", "acsd files", "pw \"quoted\"", ha1);
+  for (size_t i = 0; i < sizeof challenges / sizeof challenges[0]; i++) {
+    acs_auth_challenge ch;
+    CHECK_INT(acs_auth_parse(challenges[i], strlen(challenges[i]), &ch), 0);
+    acs_buf b = ACS_BUF_INIT;
+    CHECK_INT(acs_auth_header(&ch, "acsd-dl-7", "pw \"quoted\"", "GET", "/files/a.bin?x=1",
+                              "cafe01", 3, &b),
+              0);
+    const char *val = b.data + strlen("Authorization: ");
+    b.data[b.len - 2] = '\0'; /* the CRLF */
+    CHECK_INT(acs_auth_credentials_parse(val, &c), 0);
+    CHECK_STR(c.uri, "/files/a.bin?x=1");
+    CHECK(acs_auth_digest_check(&c, ha1, "GET"));
+    acs_buf_free(&b);
+  }
+  /* Basic: user and password, the password may hold ':' */
+  CHECK_INT(acs_auth_credentials_parse("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==", &c), 0);
+  CHECK_INT(c.scheme, ACS_AUTH_BASIC);
+  CHECK_STR(c.username, "Aladdin");
+  CHECK_STR(c.password, "open sesame");
+  CHECK_INT(acs_auth_credentials_parse("basic dTpwOnE=", &c), 0); /* u:p:q */
+  CHECK_STR(c.username, "u");
+  CHECK_STR(c.password, "p:q");
+  CHECK_INT(acs_auth_credentials_parse("Basic dTp2", &c), 0); /* u:v, no padding */
+  CHECK_STR(c.password, "v");
+  /* refused: no colon, bad base64, another scheme, missing fields, unknown
+   * algorithm, qop without its cnonce, a NUL inside */
+  static const char *const bad[] = {
+      "Basic YWxhZGRpbg==",
+      "Basic !!!!",
+      "Basic",
+      "Bearer acs_x",
+      "",
+      "Digest username=\"u\", nonce=\"n\", uri=\"/\"",
+      "Digest username=\"u\", nonce=\"n\", response=\"r\"",
+      "Digest username=\"u\", nonce=\"n\", uri=\"/\", response=\"r\", algorithm=SHA-256",
+      "Digest username=\"u\", nonce=\"n\", uri=\"/\", response=\"r\", qop=auth",
+      ("Digest username=\"u\", nonce=\"n\", uri=\"/\", response=\"r\", qop=auth-int, nc=1, "
+       "cnonce=\"c\""),
+      "Basic dQB4OnA=",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    int rc = acs_auth_credentials_parse(bad[i], &c);
+    if (rc != ACS_EINVAL) fprintf(stderr, "accepted: %s\n", bad[i]);
+    CHECK_INT(rc, ACS_EINVAL);
+  }
+  /* a response of the wrong length never matches */
+  CHECK_INT(acs_auth_credentials_parse(
+                "Digest username=\"u\", nonce=\"n\", uri=\"/\", response=\"abc\"", &c),
+            0);
+  acs_auth_ha1("u", "r", "p", ha1);
+  CHECK(!acs_auth_digest_check(&c, ha1, "GET"));
+}
+
 int main(void) {
   test_rfc2617();
   test_heads();
+  test_server_side();
   return acs_test_result("test_digest");
 }
