@@ -25,7 +25,8 @@
  *    GetParameterValues; the task is done; one naming a missing provision is
  *    a fault saying so;
  *  - session C ("7 TRANSFER COMPLETE" and a TransferComplete with fault
- *    9010): the policy sees device.transfer;
+ *    9010): the policy sees device.transfer, and the Download's task
+ *    (open since its Status 1 answer) ends fault 9010;
  *  - secrets (acsd with a secret_key_file): policies/provisions/
  *    cr_credentials.lua through a Provision task sets the username and a
  *    random 24-character password in one SetParameterValues; the password
@@ -241,8 +242,9 @@ static void test_actions(void) {
                     "SELECT value || ' ' || writable FROM parameters WHERE device_id = $1 AND "
                     "name = 'VirtualParameters.Code'",
                     d, "vp-SN-ACTIONS true", 3000) >= 0);
+  /* the CPE answered Status 1: open until its TransferComplete */
   CHECK_STR(task_col(d, "dl@2.0", "rpc || ' ' || status || ' ' || created_by"),
-            "Download done policy:provisions/main");
+            "Download sent policy:provisions/main");
   CHECK_STR(task_col(d, "dl@2.0", "args->>'URL'"), "http://127.0.0.1:9/fw-2.0.bin");
   CHECK_STR(task_col(d, reboot_key, "rpc || ' ' || status"), "Reboot done");
   const char *dl_id = task_col(d, "dl@2.0", "id"), *rb_id = task_col(d, reboot_key, "id");
@@ -252,7 +254,7 @@ static void test_actions(void) {
   n = pt_session(&c, &m, "2 PERIODIC", &t);
   printf("session B: %d RPCs: %s\n", n, pt_describe(&t, desc, sizeof desc));
   CHECK_INT(n, 0);
-  CHECK_INT(cs_acsd_log_count(&acsd, "download done"), 1);
+  CHECK_INT(cs_acsd_log_count(&acsd, "download sent"), 1);
   CHECK_INT(cs_acsd_log_count(&acsd, "reboot done"), 1);
   CHECK(pt_wait_sql(pg, "SELECT array_to_string(tags, ',') FROM devices WHERE id = $1", d,
                     "provisioned", 3000) >= 0);
@@ -296,6 +298,10 @@ static void test_actions(void) {
   t.m = &m;
   CHECK(cs_cpe_acs_turn(&c, pt_answer, &t) >= 0);
   CHECK_INT(cs_acsd_log_count(&acsd, "transfer dl@2.0 9010 Download failed"), 1);
+  CHECK(pt_wait_sql(pg,
+                    "SELECT status || ' ' || fault_code FROM tasks WHERE device_id = $1 AND "
+                    "command_key = 'dl@2.0'",
+                    d, "fault 9010", 3000) >= 0);
 
   /* secrets: the example's credentials */
   cm_set(&m, "Device.ManagementServer.ConnectionRequestUsername", "", ACS_XSD_STRING, true);
