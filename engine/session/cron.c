@@ -16,8 +16,8 @@ typedef struct field {
   const char *const *names; /* names[i] is the value lo + i, or NULL */
 } field;
 
-static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                          "jul", "aug", "sep", "oct", "nov", "dec", NULL};
+static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul",
+                                          "aug", "sep", "oct", "nov", "dec", NULL};
 static const char *const day_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL};
 
 static const field fields[5] = {
@@ -146,7 +146,9 @@ int acs_cron_parse(const char *expr, acs_cron *out, char *err, size_t errlen) {
 
 /* --- the calendar */
 
-static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+static int64_t floor_div(int64_t a, int64_t b) {
+  return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
 
 /* Day number (days since 1970-01-01) to year, month 1..12, day 1..31. */
 static void civil(int64_t z, int *mon, int *mday) {

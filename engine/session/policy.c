@@ -118,7 +118,7 @@ static void settle_task(acs__session *s, const pchan *first) {
     if (c->task_id != first->task_id || c->done) continue;
     char msg[600];
     snprintf(msg, sizeof msg, "%s: %s", c->provision,
-             !c->ch ? "no such provision"
+             !c->ch       ? "no such provision"
              : c->faulted ? acs_script_chan_fault_message(c->ch)
                           : "did not complete in the session");
     acs__sess_store_task_status(s, c->task_id, "fault", 8002, msg);
@@ -207,6 +207,16 @@ static int plan_all(acs__session *s) {
   return rc ? rc : split_values(p);
 }
 
+/* Did channel have a fault row when the session started? (Clearing one
+ * that has none would be a write for nothing, every session.) */
+static bool has_fault(const acs__policy *p, const char *channel) {
+  const json_t *faults = json_object_get(p->ctx, "faults");
+  for (size_t i = 0; i < json_array_size(faults); i++)
+    if (!strcmp(json_string_value(json_object_get(json_array_get(faults, i), "channel")), channel))
+      return true;
+  return false;
+}
+
 /* The policy phase is over: each channel whose provisions all completed
  * clears its fault (once); one with a provision that faulted keeps it. */
 static void policy_over(acs__session *s) {
@@ -227,7 +237,8 @@ static void policy_over(acs__session *s) {
       /* decided at the channel's first entry; all of them must have completed */
       if (j < i || !p->chans[j].done) clear = false;
     }
-    if (clear) acs__sess_store_fault_clear(s, p->chans[i].channel);
+    if (clear && has_fault(p, p->chans[i].channel))
+      acs__sess_store_fault_clear(s, p->chans[i].channel);
   }
 }
 

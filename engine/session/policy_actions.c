@@ -117,8 +117,8 @@ static json_t *args_object(lua_State *L, int idx) {
 
 /* --- one-shot actions */
 
-static const char *const action_rpcs[] = {"Reboot", "FactoryReset", "Download", "Upload",
-                                          "ScheduleInform", NULL};
+static const char *const action_rpcs[] = {"Reboot", "FactoryReset",   "Download",
+                                          "Upload", "ScheduleInform", NULL};
 
 /* The state of the action with key: from the store (asked in an earlier
  * session) or this session's queue. Pushes state, fault code, fault string
@@ -180,8 +180,10 @@ int l_acs_action(lua_State *L) {
   size_t i = 0;
   while (action_rpcs[i] && strcmp(action_rpcs[i], rpc) != 0) i++;
   if (!action_rpcs[i])
-    return luaL_error(L, "'%s' is not a one-shot action (Reboot, FactoryReset, Download, "
-                         "Upload, ScheduleInform)", rpc);
+    return luaL_error(L,
+                      "'%s' is not a one-shot action (Reboot, FactoryReset, Download, "
+                      "Upload, ScheduleInform)",
+                      rpc);
   int n = push_action_state(L, p, key);
   if (n) return n;
   if (json_array_size(p->actions) >= 16) return luaL_error(L, "too many actions in one session");
@@ -249,8 +251,7 @@ static void actions_rows(acs__session *s, const acs_pg_result *r, void *arg) {
   (void)arg;
   acs__policy *p = s->pol;
   free_new_tasks(p);
-  if (r->ntuples <= 0 || !(p->new_tasks = calloc((size_t)r->ntuples, sizeof *p->new_tasks)))
-    return;
+  if (r->ntuples <= 0 || !(p->new_tasks = calloc((size_t)r->ntuples, sizeof *p->new_tasks))) return;
   for (int i = 0; i < r->ntuples; i++) {
     acs__task *t = &p->new_tasks[p->nnew_tasks++];
     t->id = strtoll(acs_pg_getvalue(r, i, 0), NULL, 10);
@@ -315,8 +316,8 @@ bool acs__policy_flush_actions(acs__session *s, acs__sess_done_fn done) {
   }
   json_decref(actions);
   if (rc) {
-    acs_log(ACS_LOG_WARN, "policy", "%s: the policies' actions are not recorded: %s",
-            s->device_id, acs_strerror(rc));
+    acs_log(ACS_LOG_WARN, "policy", "%s: the policies' actions are not recorded: %s", s->device_id,
+            acs_strerror(rc));
     return false;
   }
   return true;

@@ -151,7 +151,8 @@ static int commit_wait(lua_State *L, size_t upto) {
   acs__session *s = acs__policy_sess(L);
   acs__policy *p = s->pol;
   bool any = false;
-  for (size_t i = 0; i < upto && i < p->ndecls && !any; i++) any = acs__policy_needs_work(s, &p->decls[i]);
+  for (size_t i = 0; i < upto && i < p->ndecls && !any; i++)
+    any = acs__policy_needs_work(s, &p->decls[i]);
   if (!any || p->rounds >= ACS__POLICY_MAX_ROUNDS) return 0;
   for (size_t i = 0; i < p->nchans; i++)
     if (p->chans[i].ch == acs_script_chan_of(L)) p->chans[i].waiting = true;
@@ -242,17 +243,13 @@ static int l_acs_device(lua_State *L) {
   /* how often each event came in the last hour and day (alarm rules) */
   lua_newtable(L);
   lua_newtable(L);
-  for (const char *p = s->recent_events; p && *p;) {
-    const char *tab1 = strchr(p, '\t'), *tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
-    const char *nl = tab2 ? strchr(tab2, '\n') : NULL;
-    if (!nl) break;
-    lua_pushlstring(L, p, (size_t)(tab1 - p));
-    lua_pushinteger(L, strtoll(tab1 + 1, NULL, 10));
-    lua_settable(L, -4);
-    lua_pushlstring(L, p, (size_t)(tab1 - p));
-    lua_pushinteger(L, strtoll(tab2 + 1, NULL, 10));
-    lua_settable(L, -3);
-    p = nl + 1;
+  const char *code;
+  json_t *counts;
+  json_object_foreach(json_object_get(s->pol->ctx, "events"), code, counts) {
+    lua_pushinteger(L, (lua_Integer)json_integer_value(json_array_get(counts, 0)));
+    lua_setfield(L, -3, code);
+    lua_pushinteger(L, (lua_Integer)json_integer_value(json_array_get(counts, 1)));
+    lua_setfield(L, -2, code);
   }
   lua_setfield(L, -3, "events_24h");
   lua_setfield(L, -2, "events_1h");
@@ -278,6 +275,19 @@ static int l_acs_device(lua_State *L) {
   return 1;
 }
 
+/* Is the alarm (this device, rule, key) open, as the session started or
+ * since (raised in this session)? */
+static bool alarm_open(acs__session *s, const char *rule, const char *key) {
+  const json_t *open = json_object_get(s->pol->ctx, "alarms");
+  for (size_t i = 0; i < json_array_size(open); i++) {
+    const json_t *a = json_array_get(open, i);
+    if (!strcmp(json_string_value(json_array_get(a, 0)), rule) &&
+        !strcmp(json_string_value(json_array_get(a, 1)), key))
+      return true;
+  }
+  return false;
+}
+
 /* acs.alarm(key, severity, message) / acs.alarm(key): raise or clear the
  * alarm (device, this rule, key); only alarm rules (alarms/NAME) may. */
 static int l_acs_alarm(lua_State *L) {
@@ -296,7 +306,12 @@ static int l_acs_alarm(lua_State *L) {
   }
   if (strlen(key) > 256 || strlen(msg) > 1024)
     return luaL_error(L, "alarm key or message too long");
+  if (!sev && !alarm_open(s, rule, key)) return 0; /* nothing to clear: no write */
   acs__sess_store_alarm(s, rule, key, sev, msg);
+  if (sev && !alarm_open(s, rule, key)) { /* open now: a clear later in the session writes */
+    json_t *open = json_object_get(s->pol->ctx, "alarms");
+    if (json_is_array(open)) json_array_append_new(open, json_pack("[s, s]", rule, key));
+  }
   return 0;
 }
 
@@ -313,9 +328,14 @@ static const struct {
     {"secret", l_acs_secret},
     {"secret_set", l_acs_secret_set},
     {"random_secret", l_acs_random_secret},
-    {"alarm", l_acs_alarm}, {"kind", l_acs_kind},     {"declare", l_acs_declare},
-    {"read", l_acs_read},   {"commit", l_acs_commit}, {"now", l_acs_now},
-    {"log", l_acs_log},     {"device", l_acs_device},
+    {"alarm", l_acs_alarm},
+    {"kind", l_acs_kind},
+    {"declare", l_acs_declare},
+    {"read", l_acs_read},
+    {"commit", l_acs_commit},
+    {"now", l_acs_now},
+    {"log", l_acs_log},
+    {"device", l_acs_device},
 };
 
 int acs__policy_register(acs_script_vm *vm) {

@@ -64,8 +64,10 @@ static bool schedule_matches(acs__session *s, lua_State *L, const char *file) {
             acs_cron_parse(expr, &c, err, sizeof err) == 0;
   if (!ok) {
     acs_log(ACS_LOG_WARN, "policy", "%s: %s: schedule ignored, the preset does not match: %s",
-            s->device_id, file, expr && window >= 60 && spread < window ? err
-                                   : "window must be 60 s to 31 days, spread less than it");
+            s->device_id, file,
+            expr && window >= 60 && spread < window
+                ? err
+                : "window must be 60 s to 31 days, spread less than it");
     lua_pop(L, 1);
     return false;
   }
@@ -318,9 +320,9 @@ void acs__policy_start_provision_json(acs__session *s, const char *name, const c
   char full[256];
   snprintf(full, sizeof full, "provisions/%s", name);
   acs_script_chan *ch = NULL;
-  int st = json_is_object(args) ? acs_script_run_call_fn(p->run, full, push_args_json,
-                                                         (void *)args, &ch)
-                                : acs_script_run_call(p->run, full, NULL, &ch);
+  int st = json_is_object(args)
+               ? acs_script_run_call_fn(p->run, full, push_args_json, (void *)args, &ch)
+               : acs_script_run_call(p->run, full, NULL, &ch);
   acs__policy_chan_add(p, ch, channel, name);
   pchan *c = &p->chans[p->nchans - 1];
   c->task_id = task_id;

@@ -162,7 +162,6 @@ void acs__sess_unref(acs__session *s) {
   acs_dm_free(&s->dm);
   for (size_t i = 0; i < s->ntags; i++) free(s->tags[i]);
   free(s->tags);
-  free(s->recent_events);
   free(s->policy_ctx);
   free(s->tc.command_key);
   free(s->tc.fault.string);

@@ -79,8 +79,7 @@ struct acs__session {
   acs_dm dm;
   char **tags;
   size_t ntags;
-  char *recent_events; /* "code\tlast hour\tlast day\n" lines */
-  char *policy_ctx;    /* JSON: last boots, the policies' actions, faults, secrets */
+  char *policy_ctx;    /* JSON: tags, boots, events, actions, faults, alarms, secrets */
   acs_cwmp_transfer_complete tc; /* this session's TransferComplete (strings owned) */
   bool had_tc;
   acs__policy *pol;

@@ -46,8 +46,6 @@ typedef struct sess_op {
   acs__task *tasks; /* OP_INFORM: read back by the last attempt */
   size_t ntasks;
   acs_dm dm; /* OP_INFORM with policies: the stored data model */
-  char **tags;
-  size_t ntags;
   char *channel, *provision; /* OP_FAULT, OP_FAULT_CLEAR; OP_ALARM_*: rule, key */
   char *ctx;                 /* OP_INFORM with policies: the policy context */
   /* OP_SQL */
@@ -75,7 +73,6 @@ static void free_tags(char **t, size_t n) {
 static void op_free(sess_op *op) {
   free_tasks(op->tasks, op->ntasks);
   acs_dm_free(&op->dm);
-  free_tags(op->tags, op->ntags);
   free(op->channel);
   free(op->provision);
   free(op->text);
@@ -204,14 +201,15 @@ static const char sql_dm[] =
     "  (extract(epoch FROM value_at) * 1000)::bigint, (extract(epoch FROM names_at) * "
     "1000)::bigint\n"
     "FROM parameters WHERE device_id = $1";
-static const char sql_tags[] = "SELECT unnest(tags) FROM devices WHERE id = $1";
-/* The rest of what policies see, in one row: the device's last boots (this
- * Inform's included), the one-shot actions policies asked for (newest
- * first), the faulted channels with their back-off, and the sealed
- * secrets. */
+/* The rest of what policies see, in one row (one statement to plan, not
+ * five): the device's tags, its last boots (this Inform's included), how
+ * often each event came in the last hour and day (alarm rules), the
+ * one-shot actions policies asked for (newest first), the faulted channels
+ * with their back-off, the open alarms (clearing one that is not open
+ * writes nothing) and the sealed secrets. */
 #define MS_OF(x) "(extract(epoch FROM " x ") * 1000)::bigint"
 static const char sql_policy_ctx[] =
-    "SELECT json_build_object('last_boot', " MS_OF("d.last_boot") ",\n"
+    "SELECT json_build_object('tags', to_json(d.tags), 'last_boot', " MS_OF("d.last_boot") ",\n"
     "  'last_bootstrap', " MS_OF("d.last_bootstrap") ",\n"
     "  'actions', (SELECT coalesce(json_agg(json_build_object('key', t.command_key,\n"
     "      'rpc', t.rpc, 'status', t.status, 'fault_code', t.fault_code,\n"
@@ -222,6 +220,12 @@ static const char sql_policy_ctx[] =
     "      'retries', f.retries, 'last_at', " MS_OF("f.last_at") ",\n"
     "      'next_retry_at', " MS_OF("f.next_retry_at") ")), '[]')\n"
     "      FROM faults f WHERE f.device_id = $1),\n"
+    "  'events', (SELECT coalesce(json_object_agg(e.code, json_build_array(e.h, e.n)), '{}')\n"
+    "      FROM (SELECT code, count(*) FILTER (WHERE received_at > now() - interval '1 hour')\n"
+    "        AS h, count(*) AS n FROM events WHERE device_id = $1\n"
+    "        AND received_at > now() - interval '1 day' GROUP BY code) e),\n"
+    "  'alarms', (SELECT coalesce(json_agg(json_build_array(a.rule, a.instance_key)), '[]')\n"
+    "      FROM alarms a WHERE a.device_id = $1 AND a.cleared_at IS NULL),\n"
     "  'secrets', (SELECT coalesce(json_agg(json_build_object('name', x.name,\n"
     "      'sealed_hex', encode(x.ciphertext, 'hex'), 'key_id', x.key_id)), '[]')\n"
     "      FROM device_secrets x WHERE x.device_id = $1))::text\n"
@@ -246,12 +250,6 @@ static const char sql_alarm_raise[] =
 static const char sql_alarm_clear[] =
     "UPDATE alarms SET cleared_at = now() WHERE device_id = $1 AND rule = $2\n"
     "  AND instance_key = $3 AND cleared_at IS NULL";
-/* How often each event came in the last hour and day, for alarm rules. */
-static const char sql_recent_events[] =
-    "SELECT code, count(*) FILTER (WHERE received_at > now() - interval '1 hour'), count(*)\n"
-    "FROM events WHERE device_id = $1 AND received_at > now() - interval '1 day'\n"
-    "GROUP BY code";
-
 static const char sql_fault_clear[] = "DELETE FROM faults WHERE device_id = $1 AND channel = $2";
 
 static const char sql_event_payload[] =
@@ -401,33 +399,6 @@ static void dm_read_cb(acs_pg_result *r, void *arg) {
   }
 }
 
-static void tags_read_cb(acs_pg_result *r, void *arg) {
-  sess_op *op = arg;
-  if (r->status) return;
-  free_tags(op->tags, op->ntags);
-  op->tags = NULL;
-  op->ntags = 0;
-  if (r->ntuples <= 0) return;
-  op->tags = calloc((size_t)r->ntuples, sizeof *op->tags);
-  if (!op->tags) return;
-  for (int i = 0; i < r->ntuples; i++)
-    if ((op->tags[op->ntags] = strdup(acs_pg_getvalue(r, i, 0)))) op->ntags++;
-}
-
-static void recent_read_cb(acs_pg_result *r, void *arg) {
-  sess_op *op = arg;
-  if (r->status) return;
-  free(op->json);
-  op->json = NULL;
-  /* kept as "code\tlast hour\tlast day\n" lines until the session takes them */
-  acs_buf b = ACS_BUF_INIT;
-  for (int i = 0; i < r->ntuples; i++)
-    acs_buf_printf(&b, "%s\t%s\t%s\n", acs_pg_getvalue(r, i, 0), acs_pg_getvalue(r, i, 1),
-                   acs_pg_getvalue(r, i, 2));
-  acs_buf_append(&b, "", 0);
-  op->json = acs_buf_steal(&b, NULL);
-}
-
 /* devices.refreshed onto the loaded model: a name or subtree read at T makes
  * its values at least that fresh; "#names:PATH" listed at T, its names. */
 static void refreshed_read_cb(acs_pg_result *r, void *arg) {
@@ -457,6 +428,23 @@ static void refreshed_read_cb(acs_pg_result *r, void *arg) {
     }
   }
   json_decref(m);
+}
+
+/* The device's tags (the policy context's) into s->tags. */
+static void ctx_tags(acs__session *s) {
+  free_tags(s->tags, s->ntags);
+  s->tags = NULL;
+  s->ntags = 0;
+  json_t *ctx = s->policy_ctx ? json_loads(s->policy_ctx, 0, NULL) : NULL;
+  const json_t *tags = json_object_get(ctx, "tags");
+  size_t n = json_array_size(tags);
+  if (n && (s->tags = calloc(n, sizeof *s->tags))) {
+    for (size_t i = 0; i < n; i++) {
+      const char *t = json_string_value(json_array_get(tags, i));
+      if (t && (s->tags[s->ntags] = strdup(t))) s->ntags++;
+    }
+  }
+  json_decref(ctx);
 }
 
 static void ctx_read_cb(acs_pg_result *r, void *arg) {
@@ -532,8 +520,6 @@ static int build_inform(acs_pg *c, sess_op *op) {
   if (s->with_policies) {
     const char *pd[1] = {s->device_id};
     if ((rc = acs_pg_query(c, sql_dm, 1, pd, 0, dm_read_cb, op))) goto cleanup;
-    if ((rc = acs_pg_query(c, sql_tags, 1, pd, 0, tags_read_cb, op))) goto cleanup;
-    if ((rc = acs_pg_query(c, sql_recent_events, 1, pd, 0, recent_read_cb, op))) goto cleanup;
     if ((rc = acs_pg_query(c, sql_policy_ctx, 1, pd, 0, ctx_read_cb, op))) goto cleanup;
     rc = acs_pg_query(c, sql_refreshed_read, 1, pd, 0, refreshed_read_cb, op);
   }
@@ -769,17 +755,10 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
         acs_dm_free(&s->dm);
         s->dm = op->dm;
         acs_dm_init(&op->dm);
-        free_tags(s->tags, s->ntags);
-        s->tags = op->tags;
-        s->ntags = op->ntags;
-        op->tags = NULL;
-        op->ntags = 0;
-        free(s->recent_events);
-        s->recent_events = op->json;
-        op->json = NULL;
         free(s->policy_ctx);
         s->policy_ctx = op->ctx;
         op->ctx = NULL;
+        ctx_tags(s);
       }
     } else if (op->kind == OP_MARK_SENT && op->rows == 0 && s->outstanding == op->task) {
       s->outstanding = NULL; /* no longer pending: cancelled or expired meanwhile */

@@ -51,7 +51,8 @@ static const char sched_presets[] =
     "   schedule = {cron = '0 3 * * *', window = 3600, spread = 3000},\n"
     "   provisions = {{'mark', {what = 'sched-spread'}}}},\n"
     "}\n";
-static const char mark_lua[] = "local args = ...\nlog('info', 'mark ' .. args.what .. ' ' .. device.serial_number)\n";
+static const char mark_lua[] =
+    "local args = ...\nlog('info', 'mark ' .. args.what .. ' ' .. device.serial_number)\n";
 
 static const char presets_fmt[] =
     "return {\n"
@@ -97,8 +98,7 @@ static const char xfer_lua[] =
 static double spread_of(const char *device_id, const char *salt) {
   uint32_t h = 2166136261u;
   for (const unsigned char *p = (const unsigned char *)salt; *p; p++) h = (h ^ *p) * 16777619u;
-  for (const unsigned char *p = (const unsigned char *)device_id; *p; p++)
-    h = (h ^ *p) * 16777619u;
+  for (const unsigned char *p = (const unsigned char *)device_id; *p; p++) h = (h ^ *p) * 16777619u;
   return h / 4294967296.0;
 }
 
@@ -165,8 +165,7 @@ static void test_schedules(void) {
 
 static const char *task_col(const char *dev, const char *key, const char *col) {
   char sql[200];
-  snprintf(sql, sizeof sql, "SELECT %s FROM tasks WHERE device_id = $1 AND command_key = $2",
-           col);
+  snprintf(sql, sizeof sql, "SELECT %s FROM tasks WHERE device_id = $1 AND command_key = $2", col);
   return qs(pg, sql, dev, key);
 }
 
@@ -204,7 +203,8 @@ static void test_actions(void) {
   pt_write(tree, "provisions/cr_credentials.lua", cred);
   char keyfile[300];
   snprintf(keyfile, sizeof keyfile, "%s/secret.key", tree);
-  pt_write(tree, "secret.key", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+  pt_write(tree, "secret.key",
+           "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
   const char *extra[] = {"--policies", tree, "--secret-key-file", keyfile, NULL};
   if (cs_acsd_start(&acsd, 2, extra) != 0) exit(1);
   char *token = cs_token_create("actions");
@@ -223,9 +223,10 @@ static void test_actions(void) {
   int n = pt_session(&c, &m, "0 BOOTSTRAP,1 BOOT", &t);
   printf("session A: %d RPCs: %s\n", n, pt_describe(&t, desc, sizeof desc));
   /* a new device: each unknown name is discovered (GPN of its object) first */
-  CHECK_STR(desc, "GPN(Device.IP.Interface.1.) GPV(1: Device.IP.Interface.1.Name) "
-                  "GPN(Device.Time.) GPV(1: Device.Time.NTPServer1) "
-                  "SPV(1: Device.Time.NTPServer1) Download() Reboot()");
+  CHECK_STR(desc,
+            "GPN(Device.IP.Interface.1.) GPV(1: Device.IP.Interface.1.Name) "
+            "GPN(Device.Time.) GPV(1: Device.Time.NTPServer1) "
+            "SPV(1: Device.Time.NTPServer1) Download() Reboot()");
   CHECK_INT(n, 7);
   CHECK_STR(t.rpc[4].value, "vp-SN-ACTIONS");
   CHECK_INT(cs_acsd_log_count(&acsd, "virtual wan wan0"), 1);
@@ -277,8 +278,7 @@ static void test_actions(void) {
   snprintf(ids, sizeof ids, "%lld", id);
   CHECK(pt_wait_sql(pg, "SELECT status FROM tasks WHERE id = $1::bigint", ids, "done", 3000) >= 0);
   snprintf(ids, sizeof ids, "%lld", bad);
-  CHECK(pt_wait_sql(pg, "SELECT status FROM tasks WHERE id = $1::bigint", ids, "fault", 3000) >=
-        0);
+  CHECK(pt_wait_sql(pg, "SELECT status FROM tasks WHERE id = $1::bigint", ids, "fault", 3000) >= 0);
   const char *why = qs(pg, "SELECT fault_string FROM tasks WHERE id = $1::bigint", ids, NULL);
   CHECK(why && strstr(why, "missing: no such provision"));
 
@@ -315,8 +315,9 @@ static void test_actions(void) {
   /* names the engine has not seen yet: discovered first */
   CHECK_INT(n, 2);
   CHECK_INT(t.rpc[0].kind, ACS_CWMP_GET_PARAMETER_NAMES);
-  CHECK_STR(t.rpc[1].all, "Device.ManagementServer.ConnectionRequestUsername "
-                          "Device.ManagementServer.ConnectionRequestPassword ");
+  CHECK_STR(t.rpc[1].all,
+            "Device.ManagementServer.ConnectionRequestUsername "
+            "Device.ManagementServer.ConnectionRequestPassword ");
   CHECK_STR(t.rpc[1].value, "acs-SN-ACTIONS");
   CHECK_INT(strlen(sent_pw), 24);
   unsigned char raw[32];
@@ -325,10 +326,14 @@ static void test_actions(void) {
   acs_secret_key_from_bytes(raw, &key);
   CHECK(pt_wait_sql(pg, "SELECT key_id FROM device_secrets WHERE device_id = $1", d, key.id,
                     3000) >= 0);
-  CHECK_STR(qs(pg, "SELECT length(ciphertext)::text FROM device_secrets WHERE device_id = $1",
-               d, NULL), "52"); /* 12 nonce + 24 + 16 tag */
-  CHECK_STR(qs(pg, "SELECT coalesce(value, '(null)') FROM parameters WHERE device_id = $1 AND "
-               "name = 'Device.ManagementServer.ConnectionRequestPassword'", d, NULL), "");
+  CHECK_STR(
+      qs(pg, "SELECT length(ciphertext)::text FROM device_secrets WHERE device_id = $1", d, NULL),
+      "52"); /* 12 nonce + 24 + 16 tag */
+  CHECK_STR(qs(pg,
+               "SELECT coalesce(value, '(null)') FROM parameters WHERE device_id = $1 AND "
+               "name = 'Device.ManagementServer.ConnectionRequestPassword'",
+               d, NULL),
+            "");
   CHECK(cs_api_task(&acsd, token, d, "Provision", "{\"provisions\": [\"cr_credentials\"]}") > 0);
   CHECK(cs_api_task(&acsd, token, d, "Provision", "{\"provisions\": [\"show\"]}") > 0);
   n = pt_session(&c, &m, "2 PERIODIC", &t);

@@ -95,16 +95,16 @@ int main(void) {
   parse_ok("0 0 1 * *", &c); /* month boundaries and a leap day */
   CHECK_INT(acs_cron_prev(&c, utc(2028, 3, 1, 0, 0), 60), utc(2028, 3, 1, 0, 0));
   CHECK_INT(acs_cron_prev(&c, utc(2028, 2, 29, 23, 59), 40 * 86400), utc(2028, 2, 1, 0, 0));
-  parse_ok("30 12 13 * 5", &c); /* the 13th or any Friday */
+  parse_ok("30 12 13 * 5", &c);                           /* the 13th or any Friday */
   CHECK(acs_cron_matches(&c, utc(2026, 12, 4, 12, 30)));  /* a Friday */
   CHECK(acs_cron_matches(&c, utc(2026, 12, 13, 12, 30))); /* a Sunday, the 13th */
   CHECK(!acs_cron_matches(&c, utc(2026, 12, 5, 12, 30)));
 
   /* against the reference */
   static const char *const exprs[] = {
-      "* * * * *",      "0 * * * *",     "*/7 */5 * * *", "15 4 * * 1-5",  "0 0 29 2 *",
-      "0 12 1,15 * 0",  "59 23 31 * *",  "0 0 * * 6,0",   "10-20/5 1 * jun-aug *",
-      "0 9 13 * fri",   "@monthly",      "3 3 3 3 3",
+      "* * * * *",     "0 * * * *",    "*/7 */5 * * *", "15 4 * * 1-5",          "0 0 29 2 *",
+      "0 12 1,15 * 0", "59 23 31 * *", "0 0 * * 6,0",   "10-20/5 1 * jun-aug *", "0 9 13 * fri",
+      "@monthly",      "3 3 3 3 3",
   };
   uint64_t seed = 0x9e3779b97f4a7c15ull;
   for (size_t e = 0; e < sizeof exprs / sizeof exprs[0]; e++) {
@@ -114,8 +114,8 @@ int main(void) {
       int64_t t = utc(2024, 1, 1, 0, 0) + (int64_t)((seed >> 20) % (4ull * 365 * 86400));
       int64_t back = (int64_t)((seed >> 7) % (9 * 86400)) + 60;
       int64_t want = ref_prev(exprs[e], &c, t, back), got = acs_cron_prev(&c, t, back);
-      if (want != got) fprintf(stderr, "'%s' t=%lld back=%lld\n", exprs[e], (long long)t,
-                               (long long)back);
+      if (want != got)
+        fprintf(stderr, "'%s' t=%lld back=%lld\n", exprs[e], (long long)t, (long long)back);
       CHECK_INT(got, want);
       CHECK_INT(acs_cron_matches(&c, t), ref_match(exprs[e], &c, t));
     }
