@@ -41,7 +41,8 @@ acs_dm_param *acs_dm_get(const acs_dm *dm, const char *name) {
 }
 
 acs_dm_param *acs_dm_put(acs_dm *dm, const char *name) {
-  size_t i = lower_bound(dm, name);
+  /* names read in order (the store's key order) append: one comparison */
+  size_t i = dm->n && strcmp(dm->v[dm->n - 1].name, name) < 0 ? dm->n : lower_bound(dm, name);
   if (i < dm->n && strcmp(dm->v[i].name, name) == 0) return &dm->v[i];
   if (dm->n == dm->cap) {
     size_t cap = dm->cap ? dm->cap * 2 : 64;

@@ -102,9 +102,25 @@ static int read_now(lua_State *L) {
   size_t pl = strlen(pat);
   if ((pl >= 2 && pat[pl - 1] == '*' && pat[pl - 2] == '.') || (pl && pat[pl - 1] == ']'))
     pat = lua_pushfstring(L, "%s.", pat); /* on the stack until the function returns */
+  /* only the names under the pattern's literal prefix can match (the model
+   * is sorted): a literal path is one lookup, a pattern one range */
+  size_t first = 0, end = 0;
+  const char *wild = strpbrk(pat, "*[");
+  if (!wild) {
+    const acs_dm_param *hit = acs_dm_get(&s->dm, pat);
+    if (hit) {
+      first = (size_t)(hit - s->dm.v);
+      end = first + 1;
+    }
+  } else {
+    size_t cut = (size_t)(wild - pat);
+    while (cut > 0 && pat[cut - 1] != '.') cut--;
+    const char *prefix = lua_pushlstring(L, pat, cut); /* on the stack until we return */
+    acs_dm_range(&s->dm, prefix, &first, &end);
+  }
   lua_newtable(L);
   lua_Integer k = 0;
-  for (size_t i = 0; i < s->dm.n; i++) {
+  for (size_t i = first; i < end; i++) {
     const acs_dm_param *pm = &s->dm.v[i];
     if (pm->absent || !acs_plan_match(&s->dm, pat, pm->name)) continue;
     acs_script_charge(L, 10);

@@ -45,7 +45,7 @@ typedef struct sess_op {
   bool check_only;  /* OP_MARK_SENT of an RPC that is not one-shot */
   acs__task *tasks; /* OP_INFORM: read back by the last attempt */
   size_t ntasks;
-  acs_dm dm; /* OP_INFORM with policies: the stored data model */
+  acs_dm dm;                 /* OP_INFORM with policies: the stored data model */
   char *channel, *provision; /* OP_FAULT, OP_FAULT_CLEAR; OP_ALARM_*: rule, key */
   char *ctx;                 /* OP_INFORM with policies: the policy context */
   /* OP_SQL */
@@ -200,7 +200,7 @@ static const char sql_dm[] =
     "SELECT name, value, xsd_type, writable, is_object, notification,\n"
     "  (extract(epoch FROM value_at) * 1000)::bigint, (extract(epoch FROM names_at) * "
     "1000)::bigint\n"
-    "FROM parameters WHERE device_id = $1";
+    "FROM parameters WHERE device_id = $1 ORDER BY name"; /* the key's order: each row appends */
 /* The rest of what policies see, in one row (one statement to plan, not
  * five): the device's tags, its last boots (this Inform's included), how
  * often each event came in the last hour and day (alarm rules), the
@@ -724,8 +724,8 @@ static int op_build(acs_pg *c, void *arg) {
       return acs_pg_query(c, sql_alarm_clear, 3, p, 0, NULL, NULL);
     }
     case OP_SQL:
-      return acs_pg_query(c, op->sql, op->nparams, (const char *const *)op->params, 0,
-                          sql_rows_cb, op);
+      return acs_pg_query(c, op->sql, op->nparams, (const char *const *)op->params, 0, sql_rows_cb,
+                          op);
     case OP_EVENT: {
       const char *name = acs_cwmp_kind_name(op->rsp->kind);
       const char *p[4] = {s->device_id, name, op->text, op->json};
