@@ -91,3 +91,39 @@ def http(method, url, body=None, headers=None, timeout=10, raw=None):
             return r.status, r.read().decode(), r.headers
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(), e.headers
+
+
+def run_test(make_world, run, logs, prefix="acs-sim-"):
+    """The cpesim tests' main(): 77 (skipped, saying why) without the
+    binaries or PostgreSQL; else a throwaway cluster and temporary directory,
+    make_world(pg, tmp), then run(world), which yields what it checked (each
+    printed as "ok: ..."). A Fail prints the tails of logs(world), a list of
+    (name, Proc or None). Returns the exit code (0 pass, 1 fail)."""
+    import pgtest  # noqa: E402 (tests/lib, on the caller's path)
+    for b in ("acsd", "cpesim"):
+        if not os.access(bin_path(b), os.X_OK):
+            print("skipped: %s not built (set ACS_BIN_DIR)" % bin_path(b))
+            return 77
+    why = pgtest.unavailable_reason()
+    if why:
+        print("skipped: " + why)
+        return 77
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        with pgtest.PgCluster(fast=True) as pg:
+            w = None
+            try:
+                w = make_world(pg, tmp)
+                for line in run(w) or ():
+                    print("ok: " + line, flush=True)
+            except Fail as e:
+                print("FAIL: %s" % e)
+                for name, p in (logs(w) if w else []):
+                    if p:
+                        print("--- %s (tail) ---\n%s" % (name, p.log()[-4000:]))
+                return 1
+            finally:
+                if w:
+                    w.close()
+    print("PASS (%.0f s)" % (time.monotonic() - t0))
+    return 0

@@ -43,10 +43,8 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, Proc, bin_path, check, free_port, http, wait_for  # noqa: E402
-import pgtest  # noqa: E402
+from simtest import Fail, Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
 
-SKIP = 77
 MS = "Device.ManagementServer."
 USER, PASS = MS + "ConnectionRequestUsername", MS + "ConnectionRequestPassword"
 
@@ -339,36 +337,10 @@ class AcceptHandler(BaseHTTPRequestHandler):
 
 
 def main():
-    for b in ("acsd", "cpesim"):
-        if not os.access(bin_path(b), os.X_OK):
-            print("skipped: %s not built (set ACS_BIN_DIR)" % bin_path(b))
-            return SKIP
-    why = pgtest.unavailable_reason()
-    if why:
-        print("skipped: " + why)
-        return SKIP
-    t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="acs-connreq-") as tmp:
-        with pgtest.PgCluster(fast=True) as pg:
-            w = None
-            try:
-                w = World(pg, tmp)
-                for line in run(w):
-                    print("ok: " + line)
-            except Fail as e:
-                print("FAIL: %s" % e)
-                if w:
-                    for name, p in (("acsd A", w.a), ("acsd B", w.b), ("cpesim 1", w.sim1),
-                                    ("cpesim 2", getattr(w, "sim2", None))):
-                        if p:
-                            print("--- %s (tail) ---\n%s" % (name, p.log()[-3000:]))
-                return 1
-            finally:
-                if w:
-                    w.close()
-    print("PASS (%.0f s)" % (time.monotonic() - t0))
-    return 0
-
+    return run_test(World, run, lambda w: [("acsd A", w.a), ("acsd B", getattr(w, "b", None)),
+                                         ("cpesim 1", getattr(w, "sim1", None)),
+                                         ("cpesim 2", getattr(w, "sim2", None))],
+                    "acs-connreq-")
 
 if __name__ == "__main__":
     sys.exit(main())

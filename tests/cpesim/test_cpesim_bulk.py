@@ -30,10 +30,8 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, Proc, bin_path, check, free_port, http, wait_for  # noqa: E402
-import pgtest  # noqa: E402
+from simtest import Fail, Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
 
-SKIP = 77
 COUNT = 1000
 PREFIX = "BK"
 OUI, PCLASS = "02CAFE", "HG181"
@@ -223,32 +221,8 @@ def run(w):
 
 
 def main():
-    for b in ("acsd", "cpesim"):
-        if not os.access(bin_path(b), os.X_OK):
-            print("skipped: %s not built (set ACS_BIN_DIR)" % bin_path(b))
-            return SKIP
-    why = pgtest.unavailable_reason()
-    if why:
-        print("skipped: " + why)
-        return SKIP
-    w = None
-    with pgtest.PgCluster(fast=True) as pg:
-        try:
-            w = World(pg)
-            run(w)
-        except Fail as e:
-            print("FAIL: %s" % e)
-            if w:
-                if w.sim:
-                    print("--- cpesim (tail) ---\n" + w.sim.log()[-3000:])
-                print("--- acsd (tail) ---\n" + w.acsd.log()[-4000:])
-            return 1
-        finally:
-            if w:
-                w.close()
-    print("PASS")
-    return 0
-
+    return run_test(lambda pg, tmp: World(pg), run,
+                    lambda w: [("cpesim", w.sim), ("acsd", w.acsd)], "acs-bulk-")
 
 if __name__ == "__main__":
     sys.exit(main())

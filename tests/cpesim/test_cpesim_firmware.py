@@ -32,12 +32,11 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, bin_path, check, free_port, wait_for  # noqa: E402
-import pgtest  # noqa: E402
+from simtest import Fail, bin_path, check, free_port, run_test, wait_for  # noqa: E402
 import test_cpesim_rpcs as rp  # noqa: E402
 
-SKIP = 77
 COUNT = 3
+FILES_PORT = free_port()
 
 
 def upload(w, name, data, ftype, **meta):
@@ -122,39 +121,16 @@ def scenarios(w, fport):
     yield "a configuration file applied: SSID set on the device, task done"
 
 
-def main():
-    for b in ("acsd", "cpesim"):
-        if not os.access(bin_path(b), os.X_OK):
-            print("skipped: %s not built (set ACS_BIN_DIR)" % bin_path(b))
-            return SKIP
-    why = pgtest.unavailable_reason()
-    if why:
-        print("skipped: " + why)
-        return SKIP
-    t0 = time.monotonic()
-    w = None
-    fport = free_port()
-    with pgtest.PgCluster(fast=True) as pg:
-        try:
-            w = rp.World(pg, None, acsd_args=["--files", "127.0.0.1:%d" % fport], count=COUNT)
-            wait_for("%d devices in the store" % COUNT, lambda: w.sql(
-                "SELECT count(*) FROM devices WHERE serial_number LIKE '%s%%'" % rp.PREFIX)
-                == str(COUNT), 30)
-            for line in scenarios(w, fport):
-                print("ok: " + line, flush=True)
-        except Fail as e:
-            print("FAIL: %s" % e)
-            if w:
-                if w.sim:
-                    print("--- cpesim (tail) ---\n" + w.sim.log()[-4000:])
-                print("--- acsd (tail) ---\n" + w.acsd.log()[-4000:])
-            return 1
-        finally:
-            if w:
-                w.close()
-    print("PASS (%.0f s)" % (time.monotonic() - t0))
-    return 0
+def world(pg, tmp):
+    w = rp.World(pg, None, acsd_args=["--files", "127.0.0.1:%d" % FILES_PORT], count=COUNT)
+    wait_for("%d devices in the store" % COUNT, lambda: w.sql(
+        "SELECT count(*) FROM devices WHERE serial_number LIKE '%s%%'" % rp.PREFIX) == str(COUNT), 30)
+    return w
 
+
+def main():
+    return run_test(world, lambda w: scenarios(w, FILES_PORT),
+                    lambda w: [("cpesim", w.sim), ("acsd", w.acsd)], "acs-firmware-")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -48,10 +48,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, Proc, bin_path, check, free_port, http, wait_for  # noqa: E402
-import pgtest  # noqa: E402
+from simtest import Fail, Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
 
-SKIP = 77
 N181, N098 = 120, 40
 FIRMWARE = "gateway-2.0.0.bin"
 
@@ -281,35 +279,8 @@ def firmware(w):
 
 
 def main():
-    for b in ("acsd", "cpesim"):
-        if not os.access(bin_path(b), os.X_OK):
-            print("skipped: %s not built (set ACS_BIN_DIR)" % bin_path(b))
-            return SKIP
-    why = pgtest.unavailable_reason()
-    if why:
-        print("skipped: " + why)
-        return SKIP
-    t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="acs-policies-") as tmp:
-        with pgtest.PgCluster(fast=True) as pg:
-            w = None
-            try:
-                w = World(pg, tmp)
-                for line in run(w):
-                    print("ok: " + line, flush=True)
-            except Fail as e:
-                print("FAIL: %s" % e)
-                if w:
-                    for name, p in (("acsd", w.acsd), ("cpesim tr181", w.sim181),
-                                    ("cpesim tr098", w.sim098)):
-                        print("--- %s (tail) ---\n%s" % (name, p.log()[-4000:]))
-                return 1
-            finally:
-                if w:
-                    w.close()
-    print("PASS (%.0f s)" % (time.monotonic() - t0))
-    return 0
-
+    return run_test(World, run, lambda w: [("acsd", w.acsd), ("cpesim tr181", w.sim181),
+                                         ("cpesim tr098", w.sim098)], "acs-policies-")
 
 if __name__ == "__main__":
     sys.exit(main())
