@@ -23,7 +23,11 @@ the firmware preset's night window (02:00, 3 h, spread over 2 h) is open.
     TR-098 device, then a connection request: cpesim's SSID and channel
     change, AutoChannelEnable goes false;
   - wan_down: an interface set down on a device (cpesim's local change) and
-    a session: a major alarm for that interface; up again: cleared;
+    a session: a major alarm for that interface; again: counted (2, first
+    seen kept, last seen moved); up again: cleared;
+  - reboot_loop: six Reboot tasks in a row: a critical alarm;
+  - jobs/silent (the fleet job): a device whose last Inform is two days old
+    gets a major alarm, no other device does; its next Inform clears it;
   - firmware: the image uploaded to the file server, a device (one whose
     spread puts it inside the window now) tagged "upgrade": the Download of
     the file goes out, cpesim fetches it with the per-download credentials,
@@ -139,9 +143,10 @@ class World:
 
     def connect(self, dev, rpc="GetParameterValues", args=None, timeout=30):
         """A task with a connection request; the finished task (200) or fails."""
-        body = {"rpc": rpc, "args": args or {"ParameterNames": ["%sDeviceInfo.UpTime" % (
-            "InternetGatewayDevice." if "-" in dev and dev.split("-")[-1].startswith("PB")
-            else "Device.")]}}
+        root = "InternetGatewayDevice." if dev.split("-")[-1].startswith("PB") else "Device."
+        if args is None:
+            args = {"ParameterNames": [root + "DeviceInfo.UpTime"]}
+        body = {"rpc": rpc, "args": args}
         st, text, _ = self.call("POST", "/api/v1/devices/%s/tasks?connection_request=true&"
                                 "timeout=%d" % (q(dev), timeout), body, timeout + 10)
         doc = json.loads(text)
@@ -226,12 +231,48 @@ def run(w):
         "SELECT severity || ' ' || instance_key FROM alarms WHERE device_id = '%s' AND rule = "
         "'alarms/wan_down' AND cleared_at IS NULL" % pa6), 20)
     check(alarm == "major Device.IP.Interface.1.", "alarm %r" % alarm)
+    first = w.sql("SELECT first_seen || ' ' || last_seen FROM alarms WHERE device_id = '%s'" % pa6)
+    time.sleep(0.05)
+    w.connect(pa6, args=status)  # still down: the same alarm, counted
+    seen = wait_for("the WAN alarm counted twice", lambda: w.sql(
+        "SELECT first_seen || ' ' || last_seen FROM alarms WHERE device_id = '%s' AND count = 2"
+        % pa6), 20)
+    check(seen.split(" ")[:2] == first.split(" ")[:2] and seen != first,
+          "first_seen kept, last_seen moved: %r then %r" % (first, seen))
     w.sim(w.cr181, "/_sim/dev/PA000006/set?name=Device.IP.Interface.1.Status&value=Up")
     w.connect(pa6, args=status)
     wait_for("the WAN alarm cleared", lambda: w.sql(
         "SELECT count(*) FROM alarms WHERE device_id = '%s' AND cleared_at IS NOT NULL" % pa6)
         == "1", 20)
-    yield "wan_down: raised (%s) and cleared" % alarm
+    yield "wan_down: raised (%s), raised again (count 2, first_seen kept), cleared" % alarm
+
+    # reboot_loop: six reboots within the hour (and the first boot): critical
+    pa9 = w.dev_id(w.cr181, "PA000009")
+    for i in range(6):
+        w.connect(pa9, rpc="Reboot", args={})
+        wait_for("reboot %d's boot" % (i + 1), lambda: w.sql(
+            "SELECT count(*) FROM events WHERE device_id = '%s' AND code = '1 BOOT'" % pa9)
+            == str(i + 2), 30, 0.2)
+    loop = wait_for("the reboot loop alarm", lambda: w.sql(
+        "SELECT severity || ': ' || message FROM alarms WHERE device_id = '%s' AND rule = "
+        "'alarms/reboot_loop' AND cleared_at IS NULL" % pa9), 20)
+    check(loop.startswith("critical: ") and "boots in the last hour" in loop, "alarm %r" % loop)
+    yield "reboot_loop: %s after 6 reboots" % loop
+
+    # the fleet job: a device quiet for two days gets a major alarm, the
+    # others (informing) none; its next Inform clears it
+    pa8 = w.dev_id(w.cr181, "PA000008")
+    w.sql("UPDATE devices SET last_inform = now() - interval '2 days' WHERE id = '%s'" % pa8)
+    w.sql("UPDATE job_leases SET last_run_at = now() - interval '1 day', expires_at = now() "
+          "WHERE job IN ('silent', 'jobs/silent')")
+    silent = wait_for("the silent alarm", lambda: w.sql(
+        "SELECT string_agg(device_id || ' ' || severity, ',') FROM alarms WHERE rule = "
+        "'jobs/silent' AND cleared_at IS NULL"), 30, 0.2)
+    check(silent == pa8 + " major", "silent alarms: %r" % silent)
+    w.connect(pa8)
+    wait_for("the silent alarm cleared", lambda: w.sql(
+        "SELECT count(*) FROM alarms WHERE rule = 'jobs/silent' AND cleared_at IS NULL") == "0", 20)
+    yield "jobs/silent: one device silent for 2 days alarmed (major), cleared by its Inform"
 
     yield from firmware(w)
 
