@@ -267,9 +267,6 @@ static void route(acs__api_req *r) {
   bool fault = r->route == ROUTE_FAULT || r->route == ROUTE_FAULT_RETRY;
   if (rc == 0 && (devices || fault)) rc = decode_segment(s.p[1], s.n[1], &r->device_id);
   if (rc == 0 && fault) rc = decode_segment(s.p[2], s.n[2], &r->channel);
-  if (rc == 0 && (devices || r->route == ROUTE_FAULT))
-    rc = decode_segment(s.p[1], s.n[1], &r->device_id);
-  if (rc == 0 && r->route == ROUTE_FAULT) rc = decode_segment(s.p[2], s.n[2], &r->channel);
   if (rc == 0 && r->route == ROUTE_FILE) rc = decode_segment(s.p[1], s.n[1], &r->name);
   if (rc) {
     if (rc == ACS_ENOMEM) {
