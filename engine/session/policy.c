@@ -91,10 +91,16 @@ void acs__policy_chan_stopped(acs__session *s, pchan *c, int st) {
 static void start_task_provisions(acs__session *s) {
   for (size_t i = 0; i < s->ntasks; i++) {
     acs__task *t = &s->tasks[i];
-    if (strcmp(t->rpc, ACS_RPC_PROVISION) != 0) continue;
+    bool virt = acs__task_sets_virtual(t) == 1;
+    if (!virt && strcmp(t->rpc, ACS_RPC_PROVISION) != 0) continue;
     json_t *args = json_loads(t->args ? t->args : "{}", 0, NULL);
     char channel[40];
     snprintf(channel, sizeof channel, "task:%lld", (long long)t->id);
+    if (virt) { /* its ParameterList through the rules' set() */
+      acs__policy_start_provision_json(s, ACS__POLICY_SET_VIRTUAL, channel, args, t->id);
+      json_decref(args);
+      continue;
+    }
     const json_t *names = json_object_get(args, "provisions");
     for (size_t k = 0; k < json_array_size(names); k++) {
       const char *name = json_string_value(json_array_get(names, k));

@@ -13,6 +13,9 @@
 #include "session/session_internal.h"
 
 #define ACS__POLICY_MAX_ROUNDS 32
+/* The provision name of a SetParameterValues task of virtual parameters
+ * (lua/set_virtual.lua); no provisions/ name can be it (it has a space). */
+#define ACS__POLICY_SET_VIRTUAL "set virtual parameters"
 
 typedef struct pdecl {
   acs_decl d;  /* strings owned */

@@ -318,7 +318,10 @@ void acs__policy_start_provision_json(acs__session *s, const char *name, const c
                                       const json_t *args, int64_t task_id) {
   acs__policy *p = s->pol;
   char full[256];
-  snprintf(full, sizeof full, "provisions/%s", name);
+  if (task_id && strcmp(name, ACS__POLICY_SET_VIRTUAL) == 0)
+    snprintf(full, sizeof full, "lib/set_virtual"); /* the standard library's */
+  else
+    snprintf(full, sizeof full, "provisions/%s", name);
   acs_script_chan *ch = NULL;
   int st = json_is_object(args)
                ? acs_script_run_call_fn(p->run, full, push_args_json, (void *)args, &ch)

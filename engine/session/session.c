@@ -392,6 +392,21 @@ static void marked_sent_cb(acs__session *s, int status) {
   send_outstanding(s);
 }
 
+int acs__task_sets_virtual(const acs__task *t) {
+  if (strcmp(t->rpc, "SetParameterValues") != 0 || !t->args ||
+      !strstr(t->args, "VirtualParameters."))
+    return 0;
+  json_t *args = json_loads(t->args, 0, NULL);
+  const json_t *list = json_object_get(args, "ParameterList");
+  size_t n = json_array_size(list), nv = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *name = json_string_value(json_object_get(json_array_get(list, i), "Name"));
+    nv += name && strncmp(name, "VirtualParameters.", 18) == 0;
+  }
+  json_decref(args);
+  return nv == 0 ? 0 : nv == n ? 1 : -1;
+}
+
 static void actions_stored_cb(acs__session *s, int status);
 /* A task's RPC, converted: recorded 'sent' first if one-shot, then sent. */
 static void send_task(acs__session *s, acs__task *task, acs_cwmp_kind kind) {
@@ -478,6 +493,15 @@ static void next_rpc(acs__session *s) {
       continue;
     }
     err[0] = '\0';
+    int virt = acs__task_sets_virtual(task);
+    if (virt) { /* virtual parameters: set by their rules in the policy phase */
+      if (virt < 0 || !s->with_policies)
+        acs__sess_store_task_status(
+            s, task->id, "fault", 8003,
+            virt < 0 ? "virtual and real parameters in one SetParameterValues: use two tasks"
+                     : "virtual parameters need policies: acsd runs without --policies");
+      continue;
+    }
     acs_cwmp_kind kind = acs_cwmp_kind_from_name(task->rpc);
     if (!acs_rpc_is_task_kind(kind)) {
       acs__sess_store_task_status(s, task->id, "fault", 8000, "not an ACS RPC");

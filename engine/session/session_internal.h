@@ -123,6 +123,11 @@ void acs__sess_store_fault_clear(acs__session *s, const char *channel);
 void acs__sess_store_alarm(acs__session *s, const char *rule, const char *key, const char *severity,
                            const char *message);
 
+/* Does task (a SetParameterValues) name virtual parameters? 1: all of them
+ * (the policy phase sets them through their rules), -1: some (refused), 0:
+ * none or not a SetParameterValues. */
+int acs__task_sets_virtual(const acs__task *t);
+
 /* A statement of the policy runtime in the group commit: params are
  * copied; rows (may be NULL) sees the rows of each successful attempt (the
  * last one is the one committed) before done (may be NULL) runs. Returns 0

@@ -24,6 +24,10 @@
  *    fresh value read without an RPC, clear(), then read again: exactly one
  *    GetParameterValues; the task is done; one naming a missing provision is
  *    a fault saying so;
+ *  - SetParameterValues tasks naming virtual parameters: carried out by the
+ *    rule's set() (one SetParameterValues of the real parameter; the task
+ *    done, the virtual value stored); a read-only one and one mixed with a
+ *    real parameter fault;
  *  - session C ("7 TRANSFER COMPLETE" and a TransferComplete with fault
  *    9010): the policy sees device.transfer, and the Download's task
  *    (open since its Status 1 answer) ends fault 9010;
@@ -281,6 +285,41 @@ static void test_actions(void) {
   CHECK(pt_wait_sql(pg, "SELECT status FROM tasks WHERE id = $1::bigint", ids, "fault", 3000) >= 0);
   const char *why = qs(pg, "SELECT fault_string FROM tasks WHERE id = $1::bigint", ids, NULL);
   CHECK(why && strstr(why, "missing: no such provision"));
+
+  /* virtual parameters written through the API: a SetParameterValues task
+   * naming them is carried out by their rules (Code's set() writes
+   * NTPServer1); a read-only one, or one mixed with real parameters, faults */
+  long long vt = cs_api_task(&acsd, token, d, "SetParameterValues",
+                             "{\"ParameterList\": [{\"Name\": \"VirtualParameters.Code\", "
+                             "\"Value\": \"api-set\"}]}");
+  long long vro = cs_api_task(&acsd, token, d, "SetParameterValues",
+                              "{\"ParameterList\": [{\"Name\": \"VirtualParameters.WANName\", "
+                              "\"Value\": \"x\"}]}");
+  long long vmix = cs_api_task(&acsd, token, d, "SetParameterValues",
+                               "{\"ParameterList\": [{\"Name\": \"VirtualParameters.Code\", "
+                               "\"Value\": \"y\"}, {\"Name\": \"Device.Time.NTPServer1\", "
+                               "\"Value\": \"z\"}]}");
+  CHECK(vt > 0 && vro > 0 && vmix > 0);
+  n = pt_session(&c, &m, "2 PERIODIC", &t);
+  printf("session (virtual parameters from the API): %d RPCs: %s\n", n,
+         pt_describe(&t, desc, sizeof desc));
+  CHECK_INT(n, 1);
+  CHECK_INT(t.rpc[0].kind, ACS_CWMP_SET_PARAMETER_VALUES);
+  CHECK_STR(t.rpc[0].name, "Device.Time.NTPServer1");
+  CHECK_STR(t.rpc[0].value, "api-set");
+  snprintf(ids, sizeof ids, "%lld", vt);
+  CHECK(pt_wait_sql(pg, "SELECT status FROM tasks WHERE id = $1::bigint", ids, "done", 3000) >= 0);
+  CHECK(pt_wait_sql(pg,
+                    "SELECT value FROM parameters WHERE device_id = $1 AND name = "
+                    "'VirtualParameters.Code'",
+                    d, "api-set", 3000) >= 0);
+  snprintf(ids, sizeof ids, "%lld", vro);
+  CHECK(pt_wait_sql(pg, "SELECT status FROM tasks WHERE id = $1::bigint", ids, "fault", 3000) >= 0);
+  why = qs(pg, "SELECT fault_string FROM tasks WHERE id = $1::bigint", ids, NULL);
+  CHECK(why && strstr(why, "is not writable"));
+  snprintf(ids, sizeof ids, "%lld", vmix);
+  CHECK(pt_wait_sql(pg, "SELECT fault_code || ' ' || status FROM tasks WHERE id = $1::bigint", ids,
+                    "8003 fault", 3000) >= 0);
 
   /* C: a TransferComplete reaches the policies */
   CHECK_INT(cs_cpe_inform(&c, "7 TRANSFER COMPLETE"), 200);
