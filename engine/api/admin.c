@@ -154,26 +154,9 @@ static const char sql_revoke[] =
     "SELECT count(*) FROM t";
 static const char sql_token[] = "SELECT " TOKEN_COLS " FROM api_tokens WHERE id = $1::bigint";
 
-static void token_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->found = true;
-    if (!(r->doc = token_row(res, 0))) r->pg_status = ACS_ENOMEM;
-  }
-  acs__api_stmt_done(r);
-}
+static void token_cb(acs_pg_result *res, void *arg) { acs__api_keep_row(arg, res, token_row); }
 
-static void revoke_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no token %s", r->task_id);
-  } else {
-    json_t *doc = r->doc;
-    r->doc = NULL;
-    acs__api_respond(r, 200, doc, NULL);
-  }
-}
+static void revoke_done(acs__api_req *r) { acs__api_respond_found(r, "no token %s", r->task_id); }
 
 void acs__api_token_revoke(acs__api_req *r) {
   char tid[24];

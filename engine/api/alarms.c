@@ -204,26 +204,9 @@ out:
 
 static const char sql_alarm[] = "SELECT " ALARM_COLS " FROM alarms WHERE id = $1::bigint";
 
-static void alarm_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->found = true;
-    if (!(r->doc = alarm_row(res, 0))) r->pg_status = ACS_ENOMEM;
-  }
-  acs__api_stmt_done(r);
-}
+static void alarm_cb(acs_pg_result *res, void *arg) { acs__api_keep_row(arg, res, alarm_row); }
 
-static void alarm_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no alarm %s", r->task_id);
-  } else {
-    json_t *doc = r->doc;
-    r->doc = NULL;
-    acs__api_respond(r, 200, doc, NULL);
-  }
-}
+static void alarm_done(acs__api_req *r) { acs__api_respond_found(r, "no alarm %s", r->task_id); }
 
 void acs__api_alarm_get(acs__api_req *r) {
   const char *p[1] = {r->task_id};

@@ -113,13 +113,13 @@ struct acs__api_req {
   bool total_estimated;
   bool found;
   int limit;
-  char *cursor;      /* decoded cursor key, NULL for the first page */
-  char *next_cursor; /* encoded, or NULL for the last page */
-  char *location;    /* Location header value, or NULL */
-  char *state;       /* a row's current state, for a 409 (tasks) */
-  int action;        /* what the handler does (tasks.c: cancel or retry) */
+  char *cursor;            /* decoded cursor key, NULL for the first page */
+  char *next_cursor;       /* encoded, or NULL for the last page */
+  char *location;          /* Location header value, or NULL */
+  char *state;             /* a row's current state, for a 409 (tasks) */
+  int action;              /* what the handler does (tasks.c: cancel or retry) */
   unsigned connreq_wait_s; /* tasks.c: ?connection_request=true, its timeout (0: none) */
-  void *aux_ctx;     /* a handler's own state, freed by aux_free with r */
+  void *aux_ctx;           /* a handler's own state, freed by aux_free with r */
   void (*aux_free)(void *aux_ctx);
 };
 
@@ -140,6 +140,10 @@ void acs__api_respond(acs__api_req *r, int status, json_t *doc, const char *extr
  * and Retry-After to 503. */
 void acs__api_error(acs__api_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Answers a step that looked up one row (r->found, r->doc): the store's
+ * failure, 404 with the message when there was none, else 200 with the row. */
+void acs__api_respond_found(acs__api_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Answers the failure recorded in r->pg_status: 503 when the store is down
  * or the statement was cancelled, 500 otherwise (logged). */
 void acs__api_fail_store(acs__api_req *r);
@@ -161,6 +165,11 @@ int acs__api_sync(acs__api_req *r);
 void acs__api_step_queued(acs__api_req *r);
 bool acs__api_stmt_ok(acs__api_req *r, const acs_pg_result *res);
 void acs__api_stmt_done(acs__api_req *r);
+/* The body of a statement's callback that keeps its one row: r->found, and
+ * the row as row() builds it in r->doc (ACS_ENOMEM when it cannot); ends the
+ * statement. */
+void acs__api_keep_row(acs__api_req *r, const acs_pg_result *res,
+                       json_t *(*row)(const acs_pg_result *res, int i));
 
 /* --- respond.c: JSON from result columns */
 typedef enum acs__col_type {

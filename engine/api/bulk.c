@@ -315,15 +315,7 @@ out:
 static const char sql_one[] = "SELECT " BULK_COLS " FROM bulk_actions b WHERE b.id = $1::bigint";
 
 static void get_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no bulk action %s", r->task_id);
-  } else {
-    json_t *doc = r->doc;
-    r->doc = NULL;
-    acs__api_respond(r, 200, doc, NULL);
-  }
+  acs__api_respond_found(r, "no bulk action %s", r->task_id);
 }
 
 void acs__api_bulk_get(acs__api_req *r) {

@@ -42,15 +42,11 @@ static const acs__col param_cols[] = {
     {"value_at", ACS__COL_STR},
 };
 
-static void device_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->found = true;
-    r->doc = acs__api_row_object(res, 0, 0, acs__api_device_cols, ACS__N_DEVICE_COLS);
-    if (!r->doc) r->pg_status = ACS_ENOMEM;
-  }
-  acs__api_stmt_done(r);
+static json_t *device_row(const acs_pg_result *res, int i) {
+  return acs__api_row_object(res, i, 0, acs__api_device_cols, ACS__N_DEVICE_COLS);
 }
+
+static void device_cb(acs_pg_result *res, void *arg) { acs__api_keep_row(arg, res, device_row); }
 
 /* obj[key] = v (consumed), with invalid UTF-8 in key replaced. */
 static int set_key(json_t *obj, const char *key, size_t n, json_t *v) {

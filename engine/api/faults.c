@@ -24,6 +24,10 @@ static const acs__col fault_cols[] = {
 };
 #define N_FAULT_COLS (sizeof fault_cols / sizeof *fault_cols)
 
+static json_t *fault_row(const acs_pg_result *res, int i) {
+  return acs__api_row_object(res, i, 0, fault_cols, N_FAULT_COLS);
+}
+
 /* The cursor key: ["device", "channel"] as JSON text. */
 static char *fault_cursor(const acs_pg_result *res, int row) {
   json_t *k = json_array();
@@ -46,7 +50,7 @@ static void page_cb(acs_pg_result *res, void *arg) {
     int n = res->ntuples < r->limit ? res->ntuples : r->limit;
     r->doc = json_array();
     for (int i = 0; r->doc && i < n; i++) {
-      json_t *o = acs__api_row_object(res, i, 0, fault_cols, N_FAULT_COLS);
+      json_t *o = fault_row(res, i);
       if (!o || json_array_append_new(r->doc, o)) {
         json_decref(r->doc);
         r->doc = NULL;
@@ -169,26 +173,10 @@ static const char sql_retry[] =
     "'token_id', $4::bigint) FROM f) "
     "SELECT " FAULT_COLS " FROM f";
 
-static void retry_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->found = true;
-    if (!(r->doc = acs__api_row_object(res, 0, 0, fault_cols, N_FAULT_COLS)))
-      r->pg_status = ACS_ENOMEM;
-  }
-  acs__api_stmt_done(r);
-}
+static void retry_cb(acs_pg_result *res, void *arg) { acs__api_keep_row(arg, res, fault_row); }
 
 static void retry_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no fault '%s' of device '%s'", r->channel, r->device_id);
-  } else {
-    json_t *doc = r->doc;
-    r->doc = NULL;
-    acs__api_respond(r, 200, doc, NULL);
-  }
+  acs__api_respond_found(r, "no fault '%s' of device '%s'", r->channel, r->device_id);
 }
 
 void acs__api_fault_retry(acs__api_req *r) {

@@ -48,15 +48,7 @@ static json_t *file_object(const acs_pg_result *res, int row) {
 }
 
 /* The one object a statement returned (r->found), or nothing. */
-static void file_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->found = true;
-    json_decref(r->doc);
-    if (!(r->doc = file_object(res, 0))) r->pg_status = ACS_ENOMEM;
-  }
-  acs__api_stmt_done(r);
-}
+static void file_cb(acs_pg_result *res, void *arg) { acs__api_keep_row(arg, res, file_object); }
 
 /* --- GET /api/v1/files?type=&oui=&product_class=&version= (by name) */
 
@@ -110,17 +102,7 @@ out:
 
 /* --- GET /api/v1/files/{name} */
 
-static void one_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no file '%s'", r->name);
-  } else {
-    json_t *doc = r->doc;
-    r->doc = NULL;
-    acs__api_respond(r, 200, doc, NULL);
-  }
-}
+static void one_done(acs__api_req *r) { acs__api_respond_found(r, "no file '%s'", r->name); }
 
 void acs__api_file_get(acs__api_req *r) {
   static const char sql[] = "SELECT " FILE_COLS " FROM files WHERE name = $1 AND complete";

@@ -49,12 +49,9 @@ void acs__api_respond(acs__api_req *r, int status, json_t *doc, const char *extr
   free(text);
 }
 
-void acs__api_error(acs__api_req *r, int status, const char *fmt, ...) {
+static void error_v(acs__api_req *r, int status, const char *fmt, va_list ap) {
   char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   char extra[160] = "";
   if (status == 401) {
     bool had = acs_http_header_get(r->req, "Authorization") != NULL;
@@ -69,6 +66,28 @@ void acs__api_error(acs__api_req *r, int status, const char *fmt, ...) {
   json_t *doc = json_object();
   if (doc) json_object_set_new(doc, "error", acs__api_string(msg, strlen(msg)));
   acs__api_respond(r, status, doc, extra);
+}
+
+void acs__api_error(acs__api_req *r, int status, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  error_v(r, status, fmt, ap);
+  va_end(ap);
+}
+
+void acs__api_respond_found(acs__api_req *r, const char *fmt, ...) {
+  if (r->pg_status) {
+    acs__api_fail_store(r);
+  } else if (!r->found) {
+    va_list ap;
+    va_start(ap, fmt);
+    error_v(r, 404, fmt, ap);
+    va_end(ap);
+  } else {
+    json_t *doc = r->doc;
+    r->doc = NULL;
+    acs__api_respond(r, 200, doc, NULL);
+  }
 }
 
 void acs__api_fail_store(acs__api_req *r) {
@@ -184,6 +203,16 @@ bool acs__api_stmt_ok(acs__api_req *r, const acs_pg_result *res) {
   if (res->status == 0) return true;
   record_error(r, res->status, res->error, res->sqlstate);
   return false;
+}
+
+void acs__api_keep_row(acs__api_req *r, const acs_pg_result *res,
+                       json_t *(*row)(const acs_pg_result *res, int i)) {
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
+    r->found = true;
+    json_decref(r->doc);
+    if (!(r->doc = row(res, 0))) r->pg_status = ACS_ENOMEM;
+  }
+  acs__api_stmt_done(r);
 }
 
 void acs__api_stmt_done(acs__api_req *r) {

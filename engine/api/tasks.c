@@ -102,13 +102,7 @@ static void respond_task(acs__api_req *r, int status, json_t *doc) {
 static const char sql_task[] = "SELECT " ACS__TASK_COLS " FROM tasks WHERE id = $1::bigint";
 
 static void task_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->found = true;
-    r->doc = acs__api_task_object(res, 0);
-    if (!r->doc) r->pg_status = ACS_ENOMEM;
-  }
-  acs__api_stmt_done(r);
+  acs__api_keep_row(arg, res, acs__api_task_object);
 }
 
 /* --- ?connection_request=true: after the commit, the connection request
