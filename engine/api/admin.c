@@ -232,22 +232,10 @@ void acs__api_audit_list(acs__api_req *r) {
       acs_buf_puts(&s->text, " LIMIT " ACS__STR(ACS__API_EXACT_COUNT_MAX) " + 1) c");
       continue;
     }
-    if (r->cursor) {
-      acs_buf_puts(&s->text, " AND id < ");
-      acs__sql_param(s, r->cursor, strlen(r->cursor));
-      acs_buf_puts(&s->text, "::bigint");
-    }
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", r->limit + 1);
-    acs_buf_puts(&s->text, " ORDER BY id DESC LIMIT ");
-    acs__sql_param(s, lim, strlen(lim));
+    acs__api_sql_id_cursor(r, s, "id");
+    acs__api_sql_limit(r, s, "id DESC");
   }
-  if (acs__sql_err(&page) || acs__sql_err(&count)) {
-    acs__api_error(r, 500, "out of memory");
-    goto out;
-  }
-  queued = true;
-  acs__api_send_list(r, &page, &count, audit_page_cb);
+  queued = acs__api_send_list(r, &page, &count, audit_page_cb);
 out:
   for (int i = 0; i < 5; i++) free(v[i]);
   acs__sql_free(&page);

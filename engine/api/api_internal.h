@@ -229,10 +229,17 @@ void acs__api_ignore_cb(acs_pg_result *res, void *arg);
 /* A step's done that answers the list (or the store's failure). */
 void acs__api_list_done(acs__api_req *r);
 /* Sends a list's page statement (answered to page_cb) and its count in one
- * transaction; acs__api_list_done answers once both are in. */
+ * transaction; acs__api_list_done answers once both are in. Answers 500 and
+ * returns false (nothing sent) when either ran out of memory being built. */
 struct acs__sql;
-void acs__api_send_list(acs__api_req *r, const struct acs__sql *page, const struct acs__sql *count,
+bool acs__api_send_list(acs__api_req *r, const struct acs__sql *page, const struct acs__sql *count,
                         acs_pg_cb page_cb);
+/* Appends a page statement's end: " ORDER BY order LIMIT $n", one row more
+ * than r->limit (is there a next page?). */
+void acs__api_sql_limit(const acs__api_req *r, struct acs__sql *s, const char *order);
+/* Appends, after a cursor, " AND col < $n::bigint": a newest-first list's
+ * keyset by id. */
+void acs__api_sql_id_cursor(const acs__api_req *r, struct acs__sql *s, const char *col);
 /* ?status=a,b (v) of the known values (NULL-terminated) as a text[]
  * literal appended to out; else 400 answered, false. */
 bool acs__api_status_filter(acs__api_req *r, const char *v, const char *const *known, acs_buf *out);

@@ -105,17 +105,9 @@ void acs__api_faults_list(acs__api_req *r) {
       acs__sql_param(s, c, strlen(c));
       acs_buf_puts(&s->text, ")");
     }
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", r->limit + 1);
-    acs_buf_puts(&s->text, " ORDER BY device_id, channel LIMIT ");
-    acs__sql_param(s, lim, strlen(lim));
+    acs__api_sql_limit(r, s, "device_id, channel");
   }
-  if (acs__sql_err(&page) || acs__sql_err(&count)) {
-    acs__api_error(r, 500, "out of memory");
-    goto out;
-  }
-  queued = true;
-  acs__api_send_list(r, &page, &count, page_cb);
+  queued = acs__api_send_list(r, &page, &count, page_cb);
 out:
   free(dev);
   free(chan);

@@ -82,17 +82,9 @@ void acs__api_files_list(acs__api_req *r) {
       acs_buf_puts(&s->text, " AND name > ");
       acs__sql_param(s, r->cursor, strlen(r->cursor));
     }
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", r->limit + 1);
-    acs_buf_puts(&s->text, " ORDER BY name LIMIT ");
-    acs__sql_param(s, lim, strlen(lim));
+    acs__api_sql_limit(r, s, "name");
   }
-  if (acs__sql_err(&page) || acs__sql_err(&count)) {
-    acs__api_error(r, 500, "out of memory");
-    goto out;
-  }
-  queued = true;
-  acs__api_send_list(r, &page, &count, page_cb);
+  queued = acs__api_send_list(r, &page, &count, page_cb);
 out:
   for (int i = 0; i < 4; i++) free(v[i]);
   acs__sql_free(&page);

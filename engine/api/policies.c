@@ -159,22 +159,10 @@ void acs__api_policy_generations(acs__api_req *r) {
                              : "SELECT " ACS_POLICY_GEN_COLS " FROM policy_generations WHERE true");
     if (valid >= 0) acs_buf_puts(&s->text, valid ? " AND valid" : " AND NOT valid");
     if (k) continue;
-    if (r->cursor) {
-      acs_buf_puts(&s->text, " AND id < ");
-      acs__sql_param(s, r->cursor, strlen(r->cursor));
-      acs_buf_puts(&s->text, "::bigint");
-    }
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", r->limit + 1);
-    acs_buf_puts(&s->text, " ORDER BY id DESC LIMIT ");
-    acs__sql_param(s, lim, strlen(lim));
+    acs__api_sql_id_cursor(r, s, "id");
+    acs__api_sql_limit(r, s, "id DESC");
   }
-  if (acs__sql_err(&page) || acs__sql_err(&count)) {
-    acs__api_error(r, 500, "out of memory");
-    goto out;
-  }
-  queued = true;
-  acs__api_send_list(r, &page, &count, page_cb);
+  queued = acs__api_send_list(r, &page, &count, page_cb);
 out:
   acs__sql_free(&page);
   acs__sql_free(&count);

@@ -549,8 +549,12 @@ void acs__api_ignore_cb(acs_pg_result *res, void *arg) {
   acs__api_stmt_done(r);
 }
 
-void acs__api_send_list(acs__api_req *r, const acs__sql *page, const acs__sql *count,
+bool acs__api_send_list(acs__api_req *r, const acs__sql *page, const acs__sql *count,
                         acs_pg_cb page_cb) {
+  if (acs__sql_err(page) || acs__sql_err(count)) {
+    acs__api_error(r, 500, "out of memory");
+    return false;
+  }
   acs__api_step(r, acs__api_list_done);
   if (acs__api_begin(r) == 0) {
     acs__api_query(r, page->text.data, page->n, (const char *const *)page->params, page_cb);
@@ -558,6 +562,21 @@ void acs__api_send_list(acs__api_req *r, const acs__sql *page, const acs__sql *c
                    acs__api_count_cb);
     acs__api_sync(r);
   }
+  return true;
+}
+
+void acs__api_sql_limit(const acs__api_req *r, acs__sql *s, const char *order) {
+  char lim[16];
+  snprintf(lim, sizeof lim, "%d", r->limit + 1);
+  acs_buf_printf(&s->text, " ORDER BY %s LIMIT ", order);
+  acs__sql_param(s, lim, strlen(lim));
+}
+
+void acs__api_sql_id_cursor(const acs__api_req *r, acs__sql *s, const char *col) {
+  if (!r->cursor) return;
+  acs_buf_printf(&s->text, " AND %s < ", col);
+  acs__sql_param(s, r->cursor, strlen(r->cursor));
+  acs_buf_puts(&s->text, "::bigint");
 }
 
 void acs__api_list_done(acs__api_req *r) {
