@@ -212,12 +212,10 @@ void acs__api_audit_list(acs__api_req *r) {
   }
   for (int k = 0; k < 2; k++) {
     acs__sql *s = k ? &count : &page;
-    acs_buf_puts(
-        &s->text,
-        k ? "SELECT least(count(*), " ACS__STR(ACS__API_EXACT_COUNT_MAX) "), count(*) > " ACS__STR(
-                ACS__API_EXACT_COUNT_MAX) " FROM (SELECT 1 FROM audit_log WHERE true"
-          : "SELECT id, " ACS__SQL_TIME(
-                "at") ", actor, action, target, detail::text FROM audit_log WHERE true");
+    acs_buf_puts(&s->text,
+                 k ? ACS__API_COUNT_CAPPED("audit_log")
+                   : "SELECT id, " ACS__SQL_TIME(
+                         "at") ", actor, action, target, detail::text FROM audit_log WHERE true");
     for (int i = 0; i < 3; i++) {
       if (!v[i]) continue;
       acs_buf_printf(&s->text, " AND %s = ", eq[i]);
@@ -229,7 +227,7 @@ void acs__api_audit_list(acs__api_req *r) {
       acs__q_time_sql(s, &tv[i]);
     }
     if (k) {
-      acs_buf_puts(&s->text, " LIMIT " ACS__STR(ACS__API_EXACT_COUNT_MAX) " + 1) c");
+      acs_buf_puts(&s->text, ACS__API_COUNT_CAPPED_END);
       continue;
     }
     acs__api_sql_id_cursor(r, s, "id");

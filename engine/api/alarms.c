@@ -146,11 +146,8 @@ void acs__api_alarms_list(acs__api_req *r) {
   if (r->cursor && !cursor_key(r, &ct, cid)) goto out;
   for (int k = 0; k < 2; k++) {
     acs__sql *s = k ? &count : &page;
-    acs_buf_puts(
-        &s->text,
-        k ? "SELECT least(count(*), " ACS__STR(ACS__API_EXACT_COUNT_MAX) "), count(*) > " ACS__STR(
-                ACS__API_EXACT_COUNT_MAX) " FROM (SELECT 1 FROM alarms WHERE true"
-          : "SELECT " ALARM_COLS " FROM alarms WHERE true");
+    acs_buf_puts(&s->text, k ? ACS__API_COUNT_CAPPED("alarms")
+                             : "SELECT " ALARM_COLS " FROM alarms WHERE true");
     for (int i = 0; i < 2; i++) {
       if (!v[i]) continue;
       acs_buf_printf(&s->text, " AND %s = ", eq_col[i]);
@@ -171,7 +168,7 @@ void acs__api_alarms_list(acs__api_req *r) {
       acs_buf_puts(&s->text,
                    acked ? " AND acknowledged_at IS NOT NULL" : " AND acknowledged_at IS NULL");
     if (k) {
-      acs_buf_puts(&s->text, " LIMIT " ACS__STR(ACS__API_EXACT_COUNT_MAX) " + 1) c");
+      acs_buf_puts(&s->text, ACS__API_COUNT_CAPPED_END);
       continue;
     }
     if (ct) {

@@ -49,6 +49,13 @@ const char *acs__api_role_name(acs__api_role r);
 #define ACS__API_LIMIT_DEFAULT 100
 #define ACS__API_LIMIT_MAX 1000
 #define ACS__API_EXACT_COUNT_MAX 100000
+/* A list's count statement counts up to the threshold (estimated past it):
+ * ACS__API_COUNT_CAPPED("table") opens it (its conditions follow, " AND
+ * ..."), ACS__API_COUNT_CAPPED_END closes it. */
+#define ACS__API_COUNT_CAPPED(from)                                                       \
+  "SELECT least(count(*), " ACS__STR(ACS__API_EXACT_COUNT_MAX) "), count(*) > " ACS__STR( \
+      ACS__API_EXACT_COUNT_MAX) " FROM (SELECT 1 FROM " from " WHERE true"
+#define ACS__API_COUNT_CAPPED_END " LIMIT " ACS__STR(ACS__API_EXACT_COUNT_MAX) " + 1) c"
 
 #define ACS__STR_(x) #x
 #define ACS__STR(x) ACS__STR_(x)
@@ -214,6 +221,9 @@ bool acs__api_bool_param(acs__api_req *r, const char *key, int *out);
  * object (400) whose keys are all among keys (NULL-terminated; 400 naming
  * the known ones). Answers and returns false on failure. */
 bool acs__api_json_body(acs__api_req *r, const char *const *keys);
+/* acs__api_json_body without the key check: the 400 for a body that is not
+ * an object ends with hint ("" or the expected shape, " {...}"). */
+bool acs__api_json_object_body(acs__api_req *r, const char *hint);
 /* Every key of obj among keys (NULL-terminated), else 400 naming the known
  * ones (prefixed by where, "" or "task: ") and false. */
 bool acs__api_known_keys(acs__api_req *r, json_t *obj, const char *const *keys, const char *where);

@@ -476,6 +476,10 @@ static bool is_json_type(const char *ct) {
 }
 
 bool acs__api_json_body(acs__api_req *r, const char *const *keys) {
+  return acs__api_json_object_body(r, "") && acs__api_known_keys(r, r->body, keys, "");
+}
+
+bool acs__api_json_object_body(acs__api_req *r, const char *hint) {
   if (!is_json_type(acs_http_header_get(r->req, "Content-Type"))) {
     acs__api_error(r, 415, "Content-Type must be application/json");
     return false;
@@ -489,10 +493,10 @@ bool acs__api_json_body(acs__api_req *r, const char *const *keys) {
     return false;
   }
   if (!json_is_object(r->body)) {
-    acs__api_error(r, 400, "expected a JSON object");
+    acs__api_error(r, 400, "expected a JSON object%s", hint);
     return false;
   }
-  return acs__api_known_keys(r, r->body, keys, "");
+  return true;
 }
 
 bool acs__api_known_keys(acs__api_req *r, json_t *obj, const char *const *keys, const char *where) {
