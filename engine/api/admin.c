@@ -134,12 +134,8 @@ void acs__api_token_create(acs__api_req *r) {
     acs__api_error(r, 500, "no token made (%s)", rc ? acs_strerror(rc) : "out of memory");
     return;
   }
-  char tid[24];
-  acs__api_token_id(r, tid);
-  const char *p[5] = {json_string_value(jname), role, hex, r->token_name, tid};
-  acs__api_step(r, create_done);
-  acs__api_query(r, sql_create, 5, p, create_cb);
-  acs__api_step_queued(r);
+  const char *p[3] = {json_string_value(jname), role, hex};
+  acs__api_audited(r, create_done, sql_create, 3, p, create_cb);
 }
 
 /* --- DELETE /api/v1/tokens/{id}: revoke (again: nothing changes) */

@@ -255,6 +255,11 @@ void acs__api_sql_id_cursor(const acs__api_req *r, struct acs__sql *s, const cha
 bool acs__api_status_filter(acs__api_req *r, const char *v, const char *const *known, acs_buf *out);
 /* The token id as text, for statements. */
 void acs__api_token_id(const acs__api_req *r, char out[24]);
+/* Runs sql as the whole step (cb reads its rows, done answers): its
+ * parameters are the n (at most 6) of p, then the caller for the audit
+ * record it writes, the token's name ($n+1) and id ($n+2). */
+void acs__api_audited(acs__api_req *r, acs__api_step_fn done, const char *sql, int n,
+                      const char *const *p, acs_pg_cb cb);
 /* A digits-only cursor key (task and token ids): else 400, false. */
 bool acs__api_cursor_is_id(acs__api_req *r);
 

@@ -144,12 +144,8 @@ static void delete_done(acs__api_req *r) {
 }
 
 void acs__api_fault_delete(acs__api_req *r) {
-  char tid[24];
-  acs__api_token_id(r, tid);
-  const char *p[4] = {r->device_id, r->channel, r->token_name, tid};
-  acs__api_step(r, delete_done);
-  acs__api_query(r, sql_delete, 4, p, delete_cb);
-  acs__api_step_queued(r);
+  const char *p[2] = {r->device_id, r->channel};
+  acs__api_audited(r, delete_done, sql_delete, 2, p, delete_cb);
 }
 
 /* --- POST /api/v1/faults/{device}/{channel}/retry: next_retry_at = now()
@@ -172,10 +168,6 @@ static void retry_done(acs__api_req *r) {
 }
 
 void acs__api_fault_retry(acs__api_req *r) {
-  char tid[24];
-  acs__api_token_id(r, tid);
-  const char *p[4] = {r->device_id, r->channel, r->token_name, tid};
-  acs__api_step(r, retry_done);
-  acs__api_query(r, sql_retry, 4, p, retry_cb);
-  acs__api_step_queued(r);
+  const char *p[2] = {r->device_id, r->channel};
+  acs__api_audited(r, retry_done, sql_retry, 2, p, retry_cb);
 }

@@ -126,12 +126,8 @@ static void delete_done(acs__api_req *r) {
 }
 
 void acs__api_file_delete(acs__api_req *r) {
-  char tid[24];
-  acs__api_token_id(r, tid);
-  const char *p[3] = {r->name, r->token_name, tid};
-  acs__api_step(r, delete_done);
-  acs__api_query(r, sql_delete, 3, p, file_cb);
-  acs__api_step_queued(r);
+  const char *p[1] = {r->name};
+  acs__api_audited(r, delete_done, sql_delete, 1, p, file_cb);
 }
 
 /* --- POST /api/v1/files?name=&type=&oui=&product_class=&version=&sha256= */

@@ -360,10 +360,5 @@ static void reload_done(acs__api_req *r) {
 void acs__api_policies_reload(acs__api_req *r) {
   pol_ctx *x = ctx_new(r);
   if (!x) return;
-  char tid[24];
-  acs__api_token_id(r, tid);
-  const char *p[2] = {r->token_name, tid};
-  acs__api_step(r, reload_done);
-  acs__api_query(r, sql_reload, 2, p, reload_cb);
-  acs__api_step_queued(r);
+  acs__api_audited(r, reload_done, sql_reload, 0, NULL, reload_cb);
 }

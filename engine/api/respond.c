@@ -623,6 +623,20 @@ void acs__api_token_id(const acs__api_req *r, char out[24]) {
   snprintf(out, 24, "%lld", r->token_id);
 }
 
+void acs__api_audited(acs__api_req *r, acs__api_step_fn done, const char *sql, int n,
+                      const char *const *p, acs_pg_cb cb) {
+  const char *all[8];
+  char tid[24];
+  if (acs_fails_assert(n >= 0 && n <= 6)) n = 0;
+  for (int i = 0; i < n; i++) all[i] = p[i];
+  acs__api_token_id(r, tid);
+  all[n] = r->token_name;
+  all[n + 1] = tid;
+  acs__api_step(r, done);
+  acs__api_query(r, sql, n + 2, all, cb);
+  acs__api_step_queued(r);
+}
+
 bool acs__api_cursor_is_id(acs__api_req *r) {
   if (!r->cursor) return true;
   size_t n = strlen(r->cursor);
