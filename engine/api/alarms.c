@@ -172,11 +172,7 @@ void acs__api_alarms_list(acs__api_req *r) {
       continue;
     }
     if (ct) {
-      acs_buf_puts(&s->text, " AND (last_seen, id) < (");
-      acs__sql_param(s, ct, strlen(ct));
-      acs_buf_puts(&s->text, "::timestamptz, ");
-      acs__sql_param(s, cid, strlen(cid));
-      acs_buf_puts(&s->text, "::bigint)");
+      acs__api_sql_pair(s, " AND (last_seen, id) < (", ct, "::timestamptz", cid, "::bigint");
     }
     acs__api_sql_limit(r, s, "last_seen DESC, id DESC");
   }

@@ -151,6 +151,9 @@ void acs__api_error(acs__api_req *r, int status, const char *fmt, ...)
  * failure, 404 with the message when there was none, else 200 with the row. */
 void acs__api_respond_found(acs__api_req *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The same for a step that deleted one row: 204 when there was one. */
+void acs__api_respond_gone(acs__api_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Answers the failure recorded in r->pg_status: 503 when the store is down
  * or the statement was cancelled, 500 otherwise (logged). */
 void acs__api_fail_store(acs__api_req *r);
@@ -250,6 +253,11 @@ void acs__api_sql_limit(const acs__api_req *r, struct acs__sql *s, const char *o
 /* Appends, after a cursor, " AND col < $n::bigint": a newest-first list's
  * keyset by id. */
 void acs__api_sql_id_cursor(const acs__api_req *r, struct acs__sql *s, const char *col);
+/* Appends a two-column keyset condition: open (" AND (x, y) < ("), then a
+ * and b as parameters, each followed by its cast ("" or "::bigint"), and
+ * the closing ")". */
+void acs__api_sql_pair(struct acs__sql *s, const char *open, const char *a, const char *cast_a,
+                       const char *b, const char *cast_b);
 /* ?status=a,b (v) of the known values (NULL-terminated) as a text[]
  * literal appended to out; else 400 answered, false. */
 bool acs__api_status_filter(acs__api_req *r, const char *v, const char *const *known, acs_buf *out);

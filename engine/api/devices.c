@@ -129,13 +129,7 @@ static void delete_cb(acs_pg_result *res, void *arg) {
 }
 
 static void delete_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no device '%s'", r->device_id);
-  } else {
-    acs__api_respond(r, 204, NULL, NULL);
-  }
+  acs__api_respond_gone(r, "no device '%s'", r->device_id);
 }
 
 void acs__api_device_delete(acs__api_req *r) {

@@ -99,11 +99,7 @@ void acs__api_faults_list(acs__api_req *r) {
     if (ck) {
       const char *d = json_string_value(json_array_get(ck, 0));
       const char *c = json_string_value(json_array_get(ck, 1));
-      acs_buf_puts(&s->text, " AND (device_id, channel) > (");
-      acs__sql_param(s, d, strlen(d));
-      acs_buf_puts(&s->text, ", ");
-      acs__sql_param(s, c, strlen(c));
-      acs_buf_puts(&s->text, ")");
+      acs__api_sql_pair(s, " AND (device_id, channel) > (", d, "", c, "");
     }
     acs__api_sql_limit(r, s, "device_id, channel");
   }
@@ -134,13 +130,7 @@ static void delete_cb(acs_pg_result *res, void *arg) {
 }
 
 static void delete_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no fault '%s' of device '%s'", r->channel, r->device_id);
-  } else {
-    acs__api_respond(r, 204, NULL, NULL);
-  }
+  acs__api_respond_gone(r, "no fault '%s' of device '%s'", r->channel, r->device_id);
 }
 
 void acs__api_fault_delete(acs__api_req *r) {

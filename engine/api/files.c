@@ -115,15 +115,7 @@ static const char sql_delete[] =
     "  'sha256', f.sha256, 'created_by', f.created_by), 'token_id', $3::bigint) FROM f)\n"
     "SELECT " FILE_COLS " FROM f";
 
-static void delete_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no file '%s'", r->name);
-  } else {
-    acs__api_respond(r, 204, NULL, NULL);
-  }
-}
+static void delete_done(acs__api_req *r) { acs__api_respond_gone(r, "no file '%s'", r->name); }
 
 void acs__api_file_delete(acs__api_req *r) {
   const char *p[1] = {r->name};

@@ -75,19 +75,33 @@ void acs__api_error(acs__api_req *r, int status, const char *fmt, ...) {
   va_end(ap);
 }
 
-void acs__api_respond_found(acs__api_req *r, const char *fmt, ...) {
+/* The answer of a step on one row: status 200 (with the row) or 204. */
+static void found_v(acs__api_req *r, int status, const char *fmt, va_list ap) {
   if (r->pg_status) {
     acs__api_fail_store(r);
   } else if (!r->found) {
-    va_list ap;
-    va_start(ap, fmt);
     error_v(r, 404, fmt, ap);
-    va_end(ap);
+  } else if (status == 204) {
+    acs__api_respond(r, 204, NULL, NULL);
   } else {
     json_t *doc = r->doc;
     r->doc = NULL;
     acs__api_respond(r, 200, doc, NULL);
   }
+}
+
+void acs__api_respond_found(acs__api_req *r, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  found_v(r, 200, fmt, ap);
+  va_end(ap);
+}
+
+void acs__api_respond_gone(acs__api_req *r, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  found_v(r, 204, fmt, ap);
+  va_end(ap);
 }
 
 void acs__api_fail_store(acs__api_req *r) {
@@ -574,6 +588,15 @@ void acs__api_sql_limit(const acs__api_req *r, acs__sql *s, const char *order) {
   snprintf(lim, sizeof lim, "%d", r->limit + 1);
   acs_buf_printf(&s->text, " ORDER BY %s LIMIT ", order);
   acs__sql_param(s, lim, strlen(lim));
+}
+
+void acs__api_sql_pair(acs__sql *s, const char *open, const char *a, const char *cast_a,
+                       const char *b, const char *cast_b) {
+  acs_buf_puts(&s->text, open);
+  acs__sql_param(s, a, strlen(a));
+  acs_buf_printf(&s->text, "%s, ", cast_a);
+  acs__sql_param(s, b, strlen(b));
+  acs_buf_printf(&s->text, "%s)", cast_b);
 }
 
 void acs__api_sql_id_cursor(const acs__api_req *r, acs__sql *s, const char *col) {
