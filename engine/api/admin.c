@@ -134,12 +134,8 @@ void acs__api_token_create(acs__api_req *r) {
     acs__api_error(r, 500, "no token made (%s)", rc ? acs_strerror(rc) : "out of memory");
     return;
   }
-  char tid[24];
-  acs__api_token_id(r, tid);
-  const char *p[5] = {json_string_value(jname), role, hex, r->token_name, tid};
-  acs__api_step(r, create_done);
-  acs__api_query(r, sql_create, 5, p, create_cb);
-  acs__api_step_queued(r);
+  const char *p[3] = {json_string_value(jname), role, hex};
+  acs__api_audited(r, create_done, sql_create, 3, p, create_cb);
 }
 
 /* --- DELETE /api/v1/tokens/{id}: revoke (again: nothing changes) */
@@ -154,26 +150,9 @@ static const char sql_revoke[] =
     "SELECT count(*) FROM t";
 static const char sql_token[] = "SELECT " TOKEN_COLS " FROM api_tokens WHERE id = $1::bigint";
 
-static void token_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->found = true;
-    if (!(r->doc = token_row(res, 0))) r->pg_status = ACS_ENOMEM;
-  }
-  acs__api_stmt_done(r);
-}
+static void token_cb(acs_pg_result *res, void *arg) { acs__api_keep_row(arg, res, token_row); }
 
-static void revoke_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no token %s", r->task_id);
-  } else {
-    json_t *doc = r->doc;
-    r->doc = NULL;
-    acs__api_respond(r, 200, doc, NULL);
-  }
-}
+static void revoke_done(acs__api_req *r) { acs__api_respond_found(r, "no token %s", r->task_id); }
 
 void acs__api_token_revoke(acs__api_req *r) {
   char tid[24];
@@ -229,12 +208,10 @@ void acs__api_audit_list(acs__api_req *r) {
   }
   for (int k = 0; k < 2; k++) {
     acs__sql *s = k ? &count : &page;
-    acs_buf_puts(
-        &s->text,
-        k ? "SELECT least(count(*), " ACS__STR(ACS__API_EXACT_COUNT_MAX) "), count(*) > " ACS__STR(
-                ACS__API_EXACT_COUNT_MAX) " FROM (SELECT 1 FROM audit_log WHERE true"
-          : "SELECT id, " ACS__SQL_TIME(
-                "at") ", actor, action, target, detail::text FROM audit_log WHERE true");
+    acs_buf_puts(&s->text,
+                 k ? ACS__API_COUNT_CAPPED("audit_log")
+                   : "SELECT id, " ACS__SQL_TIME(
+                         "at") ", actor, action, target, detail::text FROM audit_log WHERE true");
     for (int i = 0; i < 3; i++) {
       if (!v[i]) continue;
       acs_buf_printf(&s->text, " AND %s = ", eq[i]);
@@ -246,25 +223,13 @@ void acs__api_audit_list(acs__api_req *r) {
       acs__q_time_sql(s, &tv[i]);
     }
     if (k) {
-      acs_buf_puts(&s->text, " LIMIT " ACS__STR(ACS__API_EXACT_COUNT_MAX) " + 1) c");
+      acs_buf_puts(&s->text, ACS__API_COUNT_CAPPED_END);
       continue;
     }
-    if (r->cursor) {
-      acs_buf_puts(&s->text, " AND id < ");
-      acs__sql_param(s, r->cursor, strlen(r->cursor));
-      acs_buf_puts(&s->text, "::bigint");
-    }
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", r->limit + 1);
-    acs_buf_puts(&s->text, " ORDER BY id DESC LIMIT ");
-    acs__sql_param(s, lim, strlen(lim));
+    acs__api_sql_id_cursor(r, s, "id");
+    acs__api_sql_limit(r, s, "id DESC");
   }
-  if (acs__sql_err(&page) || acs__sql_err(&count)) {
-    acs__api_error(r, 500, "out of memory");
-    goto out;
-  }
-  queued = true;
-  acs__api_send_list(r, &page, &count, audit_page_cb);
+  queued = acs__api_send_list(r, &page, &count, audit_page_cb);
 out:
   for (int i = 0; i < 5; i++) free(v[i]);
   acs__sql_free(&page);

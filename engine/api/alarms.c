@@ -146,11 +146,8 @@ void acs__api_alarms_list(acs__api_req *r) {
   if (r->cursor && !cursor_key(r, &ct, cid)) goto out;
   for (int k = 0; k < 2; k++) {
     acs__sql *s = k ? &count : &page;
-    acs_buf_puts(
-        &s->text,
-        k ? "SELECT least(count(*), " ACS__STR(ACS__API_EXACT_COUNT_MAX) "), count(*) > " ACS__STR(
-                ACS__API_EXACT_COUNT_MAX) " FROM (SELECT 1 FROM alarms WHERE true"
-          : "SELECT " ALARM_COLS " FROM alarms WHERE true");
+    acs_buf_puts(&s->text, k ? ACS__API_COUNT_CAPPED("alarms")
+                             : "SELECT " ALARM_COLS " FROM alarms WHERE true");
     for (int i = 0; i < 2; i++) {
       if (!v[i]) continue;
       acs_buf_printf(&s->text, " AND %s = ", eq_col[i]);
@@ -171,27 +168,15 @@ void acs__api_alarms_list(acs__api_req *r) {
       acs_buf_puts(&s->text,
                    acked ? " AND acknowledged_at IS NOT NULL" : " AND acknowledged_at IS NULL");
     if (k) {
-      acs_buf_puts(&s->text, " LIMIT " ACS__STR(ACS__API_EXACT_COUNT_MAX) " + 1) c");
+      acs_buf_puts(&s->text, ACS__API_COUNT_CAPPED_END);
       continue;
     }
     if (ct) {
-      acs_buf_puts(&s->text, " AND (last_seen, id) < (");
-      acs__sql_param(s, ct, strlen(ct));
-      acs_buf_puts(&s->text, "::timestamptz, ");
-      acs__sql_param(s, cid, strlen(cid));
-      acs_buf_puts(&s->text, "::bigint)");
+      acs__api_sql_pair(s, " AND (last_seen, id) < (", ct, "::timestamptz", cid, "::bigint");
     }
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", r->limit + 1);
-    acs_buf_puts(&s->text, " ORDER BY last_seen DESC, id DESC LIMIT ");
-    acs__sql_param(s, lim, strlen(lim));
+    acs__api_sql_limit(r, s, "last_seen DESC, id DESC");
   }
-  if (acs__sql_err(&page) || acs__sql_err(&count)) {
-    acs__api_error(r, 500, "out of memory");
-    goto out;
-  }
-  queued = true;
-  acs__api_send_list(r, &page, &count, page_cb);
+  queued = acs__api_send_list(r, &page, &count, page_cb);
 out:
   for (int i = 0; i < 4; i++) free(v[i]);
   acs_buf_free(&sev);
@@ -204,26 +189,9 @@ out:
 
 static const char sql_alarm[] = "SELECT " ALARM_COLS " FROM alarms WHERE id = $1::bigint";
 
-static void alarm_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->found = true;
-    if (!(r->doc = alarm_row(res, 0))) r->pg_status = ACS_ENOMEM;
-  }
-  acs__api_stmt_done(r);
-}
+static void alarm_cb(acs_pg_result *res, void *arg) { acs__api_keep_row(arg, res, alarm_row); }
 
-static void alarm_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no alarm %s", r->task_id);
-  } else {
-    json_t *doc = r->doc;
-    r->doc = NULL;
-    acs__api_respond(r, 200, doc, NULL);
-  }
-}
+static void alarm_done(acs__api_req *r) { acs__api_respond_found(r, "no alarm %s", r->task_id); }
 
 void acs__api_alarm_get(acs__api_req *r) {
   const char *p[1] = {r->task_id};

@@ -49,6 +49,13 @@ const char *acs__api_role_name(acs__api_role r);
 #define ACS__API_LIMIT_DEFAULT 100
 #define ACS__API_LIMIT_MAX 1000
 #define ACS__API_EXACT_COUNT_MAX 100000
+/* A list's count statement counts up to the threshold (estimated past it):
+ * ACS__API_COUNT_CAPPED("table") opens it (its conditions follow, " AND
+ * ..."), ACS__API_COUNT_CAPPED_END closes it. */
+#define ACS__API_COUNT_CAPPED(from)                                                       \
+  "SELECT least(count(*), " ACS__STR(ACS__API_EXACT_COUNT_MAX) "), count(*) > " ACS__STR( \
+      ACS__API_EXACT_COUNT_MAX) " FROM (SELECT 1 FROM " from " WHERE true"
+#define ACS__API_COUNT_CAPPED_END " LIMIT " ACS__STR(ACS__API_EXACT_COUNT_MAX) " + 1) c"
 
 #define ACS__STR_(x) #x
 #define ACS__STR(x) ACS__STR_(x)
@@ -113,13 +120,13 @@ struct acs__api_req {
   bool total_estimated;
   bool found;
   int limit;
-  char *cursor;      /* decoded cursor key, NULL for the first page */
-  char *next_cursor; /* encoded, or NULL for the last page */
-  char *location;    /* Location header value, or NULL */
-  char *state;       /* a row's current state, for a 409 (tasks) */
-  int action;        /* what the handler does (tasks.c: cancel or retry) */
+  char *cursor;            /* decoded cursor key, NULL for the first page */
+  char *next_cursor;       /* encoded, or NULL for the last page */
+  char *location;          /* Location header value, or NULL */
+  char *state;             /* a row's current state, for a 409 (tasks) */
+  int action;              /* what the handler does (tasks.c: cancel or retry) */
   unsigned connreq_wait_s; /* tasks.c: ?connection_request=true, its timeout (0: none) */
-  void *aux_ctx;     /* a handler's own state, freed by aux_free with r */
+  void *aux_ctx;           /* a handler's own state, freed by aux_free with r */
   void (*aux_free)(void *aux_ctx);
 };
 
@@ -140,6 +147,13 @@ void acs__api_respond(acs__api_req *r, int status, json_t *doc, const char *extr
  * and Retry-After to 503. */
 void acs__api_error(acs__api_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Answers a step that looked up one row (r->found, r->doc): the store's
+ * failure, 404 with the message when there was none, else 200 with the row. */
+void acs__api_respond_found(acs__api_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The same for a step that deleted one row: 204 when there was one. */
+void acs__api_respond_gone(acs__api_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Answers the failure recorded in r->pg_status: 503 when the store is down
  * or the statement was cancelled, 500 otherwise (logged). */
 void acs__api_fail_store(acs__api_req *r);
@@ -161,6 +175,11 @@ int acs__api_sync(acs__api_req *r);
 void acs__api_step_queued(acs__api_req *r);
 bool acs__api_stmt_ok(acs__api_req *r, const acs_pg_result *res);
 void acs__api_stmt_done(acs__api_req *r);
+/* The body of a statement's callback that keeps its one row: r->found, and
+ * the row as row() builds it in r->doc (ACS_ENOMEM when it cannot); ends the
+ * statement. */
+void acs__api_keep_row(acs__api_req *r, const acs_pg_result *res,
+                       json_t *(*row)(const acs_pg_result *res, int i));
 
 /* --- respond.c: JSON from result columns */
 typedef enum acs__col_type {
@@ -205,6 +224,9 @@ bool acs__api_bool_param(acs__api_req *r, const char *key, int *out);
  * object (400) whose keys are all among keys (NULL-terminated; 400 naming
  * the known ones). Answers and returns false on failure. */
 bool acs__api_json_body(acs__api_req *r, const char *const *keys);
+/* acs__api_json_body without the key check: the 400 for a body that is not
+ * an object ends with hint ("" or the expected shape, " {...}"). */
+bool acs__api_json_object_body(acs__api_req *r, const char *hint);
 /* Every key of obj among keys (NULL-terminated), else 400 naming the known
  * ones (prefixed by where, "" or "task: ") and false. */
 bool acs__api_known_keys(acs__api_req *r, json_t *obj, const char *const *keys, const char *where);
@@ -220,15 +242,32 @@ void acs__api_ignore_cb(acs_pg_result *res, void *arg);
 /* A step's done that answers the list (or the store's failure). */
 void acs__api_list_done(acs__api_req *r);
 /* Sends a list's page statement (answered to page_cb) and its count in one
- * transaction; acs__api_list_done answers once both are in. */
+ * transaction; acs__api_list_done answers once both are in. Answers 500 and
+ * returns false (nothing sent) when either ran out of memory being built. */
 struct acs__sql;
-void acs__api_send_list(acs__api_req *r, const struct acs__sql *page, const struct acs__sql *count,
+bool acs__api_send_list(acs__api_req *r, const struct acs__sql *page, const struct acs__sql *count,
                         acs_pg_cb page_cb);
+/* Appends a page statement's end: " ORDER BY order LIMIT $n", one row more
+ * than r->limit (is there a next page?). */
+void acs__api_sql_limit(const acs__api_req *r, struct acs__sql *s, const char *order);
+/* Appends, after a cursor, " AND col < $n::bigint": a newest-first list's
+ * keyset by id. */
+void acs__api_sql_id_cursor(const acs__api_req *r, struct acs__sql *s, const char *col);
+/* Appends a two-column keyset condition: open (" AND (x, y) < ("), then a
+ * and b as parameters, each followed by its cast ("" or "::bigint"), and
+ * the closing ")". */
+void acs__api_sql_pair(struct acs__sql *s, const char *open, const char *a, const char *cast_a,
+                       const char *b, const char *cast_b);
 /* ?status=a,b (v) of the known values (NULL-terminated) as a text[]
  * literal appended to out; else 400 answered, false. */
 bool acs__api_status_filter(acs__api_req *r, const char *v, const char *const *known, acs_buf *out);
 /* The token id as text, for statements. */
 void acs__api_token_id(const acs__api_req *r, char out[24]);
+/* Runs sql as the whole step (cb reads its rows, done answers): its
+ * parameters are the n (at most 6) of p, then the caller for the audit
+ * record it writes, the token's name ($n+1) and id ($n+2). */
+void acs__api_audited(acs__api_req *r, acs__api_step_fn done, const char *sql, int n,
+                      const char *const *p, acs_pg_cb cb);
 /* A digits-only cursor key (task and token ids): else 400, false. */
 bool acs__api_cursor_is_id(acs__api_req *r);
 

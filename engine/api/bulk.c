@@ -315,15 +315,7 @@ out:
 static const char sql_one[] = "SELECT " BULK_COLS " FROM bulk_actions b WHERE b.id = $1::bigint";
 
 static void get_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no bulk action %s", r->task_id);
-  } else {
-    json_t *doc = r->doc;
-    r->doc = NULL;
-    acs__api_respond(r, 200, doc, NULL);
-  }
+  acs__api_respond_found(r, "no bulk action %s", r->task_id);
 }
 
 void acs__api_bulk_get(acs__api_req *r) {
@@ -362,22 +354,10 @@ void acs__api_bulk_list(acs__api_req *r) {
       acs_buf_puts(&s->text, "::text[])");
     }
     if (k) continue;
-    if (r->cursor) {
-      acs_buf_puts(&s->text, " AND b.id < ");
-      acs__sql_param(s, r->cursor, strlen(r->cursor));
-      acs_buf_puts(&s->text, "::bigint");
-    }
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", r->limit + 1);
-    acs_buf_puts(&s->text, " ORDER BY b.id DESC LIMIT ");
-    acs__sql_param(s, lim, strlen(lim));
+    acs__api_sql_id_cursor(r, s, "b.id");
+    acs__api_sql_limit(r, s, "b.id DESC");
   }
-  if (acs__sql_err(&page) || acs__sql_err(&count)) {
-    acs__api_error(r, 500, "out of memory");
-    goto out;
-  }
-  queued = true;
-  acs__api_send_list(r, &page, &count, page_cb);
+  queued = acs__api_send_list(r, &page, &count, page_cb);
 out:
   free(st);
   acs_buf_free(&sts);

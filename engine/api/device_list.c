@@ -431,7 +431,7 @@ void acs__api_devices_list(acs__api_req *r) {
                               "count(*) > " ACS__STR(ACS__API_EXACT_COUNT_MAX) " FROM (SELECT 1 "
                               "FROM devices d WHERE ");
     acs__q_to_sql(tree, &count);
-    acs_buf_puts(&count.text, " LIMIT " ACS__STR(ACS__API_EXACT_COUNT_MAX) " + 1) c");
+    acs_buf_puts(&count.text, ACS__API_COUNT_CAPPED_END);
   } else {
     acs_buf_puts(&count.text, sql_count_all);
   }

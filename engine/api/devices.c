@@ -42,15 +42,11 @@ static const acs__col param_cols[] = {
     {"value_at", ACS__COL_STR},
 };
 
-static void device_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->found = true;
-    r->doc = acs__api_row_object(res, 0, 0, acs__api_device_cols, ACS__N_DEVICE_COLS);
-    if (!r->doc) r->pg_status = ACS_ENOMEM;
-  }
-  acs__api_stmt_done(r);
+static json_t *device_row(const acs_pg_result *res, int i) {
+  return acs__api_row_object(res, i, 0, acs__api_device_cols, ACS__N_DEVICE_COLS);
 }
+
+static void device_cb(acs_pg_result *res, void *arg) { acs__api_keep_row(arg, res, device_row); }
 
 /* obj[key] = v (consumed), with invalid UTF-8 in key replaced. */
 static int set_key(json_t *obj, const char *key, size_t n, json_t *v) {
@@ -133,22 +129,12 @@ static void delete_cb(acs_pg_result *res, void *arg) {
 }
 
 static void delete_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no device '%s'", r->device_id);
-  } else {
-    acs__api_respond(r, 204, NULL, NULL);
-  }
+  acs__api_respond_gone(r, "no device '%s'", r->device_id);
 }
 
 void acs__api_device_delete(acs__api_req *r) {
-  char tid[24];
-  acs__api_token_id(r, tid);
-  const char *p[3] = {r->device_id, r->token_name, tid};
-  acs__api_step(r, delete_done);
-  acs__api_query(r, sql_delete, 3, p, delete_cb);
-  acs__api_step_queued(r);
+  const char *p[1] = {r->device_id};
+  acs__api_audited(r, delete_done, sql_delete, 1, p, delete_cb);
 }
 
 /* --- POST /api/v1/devices/{id}/tags {"add": [...], "remove": [...]}:

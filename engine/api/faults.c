@@ -24,6 +24,10 @@ static const acs__col fault_cols[] = {
 };
 #define N_FAULT_COLS (sizeof fault_cols / sizeof *fault_cols)
 
+static json_t *fault_row(const acs_pg_result *res, int i) {
+  return acs__api_row_object(res, i, 0, fault_cols, N_FAULT_COLS);
+}
+
 /* The cursor key: ["device", "channel"] as JSON text. */
 static char *fault_cursor(const acs_pg_result *res, int row) {
   json_t *k = json_array();
@@ -46,7 +50,7 @@ static void page_cb(acs_pg_result *res, void *arg) {
     int n = res->ntuples < r->limit ? res->ntuples : r->limit;
     r->doc = json_array();
     for (int i = 0; r->doc && i < n; i++) {
-      json_t *o = acs__api_row_object(res, i, 0, fault_cols, N_FAULT_COLS);
+      json_t *o = fault_row(res, i);
       if (!o || json_array_append_new(r->doc, o)) {
         json_decref(r->doc);
         r->doc = NULL;
@@ -95,23 +99,11 @@ void acs__api_faults_list(acs__api_req *r) {
     if (ck) {
       const char *d = json_string_value(json_array_get(ck, 0));
       const char *c = json_string_value(json_array_get(ck, 1));
-      acs_buf_puts(&s->text, " AND (device_id, channel) > (");
-      acs__sql_param(s, d, strlen(d));
-      acs_buf_puts(&s->text, ", ");
-      acs__sql_param(s, c, strlen(c));
-      acs_buf_puts(&s->text, ")");
+      acs__api_sql_pair(s, " AND (device_id, channel) > (", d, "", c, "");
     }
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", r->limit + 1);
-    acs_buf_puts(&s->text, " ORDER BY device_id, channel LIMIT ");
-    acs__sql_param(s, lim, strlen(lim));
+    acs__api_sql_limit(r, s, "device_id, channel");
   }
-  if (acs__sql_err(&page) || acs__sql_err(&count)) {
-    acs__api_error(r, 500, "out of memory");
-    goto out;
-  }
-  queued = true;
-  acs__api_send_list(r, &page, &count, page_cb);
+  queued = acs__api_send_list(r, &page, &count, page_cb);
 out:
   free(dev);
   free(chan);
@@ -138,22 +130,12 @@ static void delete_cb(acs_pg_result *res, void *arg) {
 }
 
 static void delete_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no fault '%s' of device '%s'", r->channel, r->device_id);
-  } else {
-    acs__api_respond(r, 204, NULL, NULL);
-  }
+  acs__api_respond_gone(r, "no fault '%s' of device '%s'", r->channel, r->device_id);
 }
 
 void acs__api_fault_delete(acs__api_req *r) {
-  char tid[24];
-  acs__api_token_id(r, tid);
-  const char *p[4] = {r->device_id, r->channel, r->token_name, tid};
-  acs__api_step(r, delete_done);
-  acs__api_query(r, sql_delete, 4, p, delete_cb);
-  acs__api_step_queued(r);
+  const char *p[2] = {r->device_id, r->channel};
+  acs__api_audited(r, delete_done, sql_delete, 2, p, delete_cb);
 }
 
 /* --- POST /api/v1/faults/{device}/{channel}/retry: next_retry_at = now()
@@ -169,33 +151,13 @@ static const char sql_retry[] =
     "'token_id', $4::bigint) FROM f) "
     "SELECT " FAULT_COLS " FROM f";
 
-static void retry_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->found = true;
-    if (!(r->doc = acs__api_row_object(res, 0, 0, fault_cols, N_FAULT_COLS)))
-      r->pg_status = ACS_ENOMEM;
-  }
-  acs__api_stmt_done(r);
-}
+static void retry_cb(acs_pg_result *res, void *arg) { acs__api_keep_row(arg, res, fault_row); }
 
 static void retry_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no fault '%s' of device '%s'", r->channel, r->device_id);
-  } else {
-    json_t *doc = r->doc;
-    r->doc = NULL;
-    acs__api_respond(r, 200, doc, NULL);
-  }
+  acs__api_respond_found(r, "no fault '%s' of device '%s'", r->channel, r->device_id);
 }
 
 void acs__api_fault_retry(acs__api_req *r) {
-  char tid[24];
-  acs__api_token_id(r, tid);
-  const char *p[4] = {r->device_id, r->channel, r->token_name, tid};
-  acs__api_step(r, retry_done);
-  acs__api_query(r, sql_retry, 4, p, retry_cb);
-  acs__api_step_queued(r);
+  const char *p[2] = {r->device_id, r->channel};
+  acs__api_audited(r, retry_done, sql_retry, 2, p, retry_cb);
 }

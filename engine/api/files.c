@@ -48,15 +48,7 @@ static json_t *file_object(const acs_pg_result *res, int row) {
 }
 
 /* The one object a statement returned (r->found), or nothing. */
-static void file_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->found = true;
-    json_decref(r->doc);
-    if (!(r->doc = file_object(res, 0))) r->pg_status = ACS_ENOMEM;
-  }
-  acs__api_stmt_done(r);
-}
+static void file_cb(acs_pg_result *res, void *arg) { acs__api_keep_row(arg, res, file_object); }
 
 /* --- GET /api/v1/files?type=&oui=&product_class=&version= (by name) */
 
@@ -90,17 +82,9 @@ void acs__api_files_list(acs__api_req *r) {
       acs_buf_puts(&s->text, " AND name > ");
       acs__sql_param(s, r->cursor, strlen(r->cursor));
     }
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", r->limit + 1);
-    acs_buf_puts(&s->text, " ORDER BY name LIMIT ");
-    acs__sql_param(s, lim, strlen(lim));
+    acs__api_sql_limit(r, s, "name");
   }
-  if (acs__sql_err(&page) || acs__sql_err(&count)) {
-    acs__api_error(r, 500, "out of memory");
-    goto out;
-  }
-  queued = true;
-  acs__api_send_list(r, &page, &count, page_cb);
+  queued = acs__api_send_list(r, &page, &count, page_cb);
 out:
   for (int i = 0; i < 4; i++) free(v[i]);
   acs__sql_free(&page);
@@ -110,17 +94,7 @@ out:
 
 /* --- GET /api/v1/files/{name} */
 
-static void one_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no file '%s'", r->name);
-  } else {
-    json_t *doc = r->doc;
-    r->doc = NULL;
-    acs__api_respond(r, 200, doc, NULL);
-  }
-}
+static void one_done(acs__api_req *r) { acs__api_respond_found(r, "no file '%s'", r->name); }
 
 void acs__api_file_get(acs__api_req *r) {
   static const char sql[] = "SELECT " FILE_COLS " FROM files WHERE name = $1 AND complete";
@@ -141,23 +115,11 @@ static const char sql_delete[] =
     "  'sha256', f.sha256, 'created_by', f.created_by), 'token_id', $3::bigint) FROM f)\n"
     "SELECT " FILE_COLS " FROM f";
 
-static void delete_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-  } else if (!r->found) {
-    acs__api_error(r, 404, "no file '%s'", r->name);
-  } else {
-    acs__api_respond(r, 204, NULL, NULL);
-  }
-}
+static void delete_done(acs__api_req *r) { acs__api_respond_gone(r, "no file '%s'", r->name); }
 
 void acs__api_file_delete(acs__api_req *r) {
-  char tid[24];
-  acs__api_token_id(r, tid);
-  const char *p[3] = {r->name, r->token_name, tid};
-  acs__api_step(r, delete_done);
-  acs__api_query(r, sql_delete, 3, p, file_cb);
-  acs__api_step_queued(r);
+  const char *p[1] = {r->name};
+  acs__api_audited(r, delete_done, sql_delete, 1, p, file_cb);
 }
 
 /* --- POST /api/v1/files?name=&type=&oui=&product_class=&version=&sha256= */

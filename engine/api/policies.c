@@ -159,22 +159,10 @@ void acs__api_policy_generations(acs__api_req *r) {
                              : "SELECT " ACS_POLICY_GEN_COLS " FROM policy_generations WHERE true");
     if (valid >= 0) acs_buf_puts(&s->text, valid ? " AND valid" : " AND NOT valid");
     if (k) continue;
-    if (r->cursor) {
-      acs_buf_puts(&s->text, " AND id < ");
-      acs__sql_param(s, r->cursor, strlen(r->cursor));
-      acs_buf_puts(&s->text, "::bigint");
-    }
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", r->limit + 1);
-    acs_buf_puts(&s->text, " ORDER BY id DESC LIMIT ");
-    acs__sql_param(s, lim, strlen(lim));
+    acs__api_sql_id_cursor(r, s, "id");
+    acs__api_sql_limit(r, s, "id DESC");
   }
-  if (acs__sql_err(&page) || acs__sql_err(&count)) {
-    acs__api_error(r, 500, "out of memory");
-    goto out;
-  }
-  queued = true;
-  acs__api_send_list(r, &page, &count, page_cb);
+  queued = acs__api_send_list(r, &page, &count, page_cb);
 out:
   acs__sql_free(&page);
   acs__sql_free(&count);
@@ -372,10 +360,5 @@ static void reload_done(acs__api_req *r) {
 void acs__api_policies_reload(acs__api_req *r) {
   pol_ctx *x = ctx_new(r);
   if (!x) return;
-  char tid[24];
-  acs__api_token_id(r, tid);
-  const char *p[2] = {r->token_name, tid};
-  acs__api_step(r, reload_done);
-  acs__api_query(r, sql_reload, 2, p, reload_cb);
-  acs__api_step_queued(r);
+  acs__api_audited(r, reload_done, sql_reload, 0, NULL, reload_cb);
 }

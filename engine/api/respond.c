@@ -49,12 +49,9 @@ void acs__api_respond(acs__api_req *r, int status, json_t *doc, const char *extr
   free(text);
 }
 
-void acs__api_error(acs__api_req *r, int status, const char *fmt, ...) {
+static void error_v(acs__api_req *r, int status, const char *fmt, va_list ap) {
   char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   char extra[160] = "";
   if (status == 401) {
     bool had = acs_http_header_get(r->req, "Authorization") != NULL;
@@ -69,6 +66,42 @@ void acs__api_error(acs__api_req *r, int status, const char *fmt, ...) {
   json_t *doc = json_object();
   if (doc) json_object_set_new(doc, "error", acs__api_string(msg, strlen(msg)));
   acs__api_respond(r, status, doc, extra);
+}
+
+void acs__api_error(acs__api_req *r, int status, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  error_v(r, status, fmt, ap);
+  va_end(ap);
+}
+
+/* The answer of a step on one row: status 200 (with the row) or 204. */
+static void found_v(acs__api_req *r, int status, const char *fmt, va_list ap) {
+  if (r->pg_status) {
+    acs__api_fail_store(r);
+  } else if (!r->found) {
+    error_v(r, 404, fmt, ap);
+  } else if (status == 204) {
+    acs__api_respond(r, 204, NULL, NULL);
+  } else {
+    json_t *doc = r->doc;
+    r->doc = NULL;
+    acs__api_respond(r, 200, doc, NULL);
+  }
+}
+
+void acs__api_respond_found(acs__api_req *r, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  found_v(r, 200, fmt, ap);
+  va_end(ap);
+}
+
+void acs__api_respond_gone(acs__api_req *r, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  found_v(r, 204, fmt, ap);
+  va_end(ap);
 }
 
 void acs__api_fail_store(acs__api_req *r) {
@@ -184,6 +217,16 @@ bool acs__api_stmt_ok(acs__api_req *r, const acs_pg_result *res) {
   if (res->status == 0) return true;
   record_error(r, res->status, res->error, res->sqlstate);
   return false;
+}
+
+void acs__api_keep_row(acs__api_req *r, const acs_pg_result *res,
+                       json_t *(*row)(const acs_pg_result *res, int i)) {
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
+    r->found = true;
+    json_decref(r->doc);
+    if (!(r->doc = row(res, 0))) r->pg_status = ACS_ENOMEM;
+  }
+  acs__api_stmt_done(r);
 }
 
 void acs__api_stmt_done(acs__api_req *r) {
@@ -447,6 +490,10 @@ static bool is_json_type(const char *ct) {
 }
 
 bool acs__api_json_body(acs__api_req *r, const char *const *keys) {
+  return acs__api_json_object_body(r, "") && acs__api_known_keys(r, r->body, keys, "");
+}
+
+bool acs__api_json_object_body(acs__api_req *r, const char *hint) {
   if (!is_json_type(acs_http_header_get(r->req, "Content-Type"))) {
     acs__api_error(r, 415, "Content-Type must be application/json");
     return false;
@@ -460,10 +507,10 @@ bool acs__api_json_body(acs__api_req *r, const char *const *keys) {
     return false;
   }
   if (!json_is_object(r->body)) {
-    acs__api_error(r, 400, "expected a JSON object");
+    acs__api_error(r, 400, "expected a JSON object%s", hint);
     return false;
   }
-  return acs__api_known_keys(r, r->body, keys, "");
+  return true;
 }
 
 bool acs__api_known_keys(acs__api_req *r, json_t *obj, const char *const *keys, const char *where) {
@@ -520,8 +567,12 @@ void acs__api_ignore_cb(acs_pg_result *res, void *arg) {
   acs__api_stmt_done(r);
 }
 
-void acs__api_send_list(acs__api_req *r, const acs__sql *page, const acs__sql *count,
+bool acs__api_send_list(acs__api_req *r, const acs__sql *page, const acs__sql *count,
                         acs_pg_cb page_cb) {
+  if (acs__sql_err(page) || acs__sql_err(count)) {
+    acs__api_error(r, 500, "out of memory");
+    return false;
+  }
   acs__api_step(r, acs__api_list_done);
   if (acs__api_begin(r) == 0) {
     acs__api_query(r, page->text.data, page->n, (const char *const *)page->params, page_cb);
@@ -529,6 +580,30 @@ void acs__api_send_list(acs__api_req *r, const acs__sql *page, const acs__sql *c
                    acs__api_count_cb);
     acs__api_sync(r);
   }
+  return true;
+}
+
+void acs__api_sql_limit(const acs__api_req *r, acs__sql *s, const char *order) {
+  char lim[16];
+  snprintf(lim, sizeof lim, "%d", r->limit + 1);
+  acs_buf_printf(&s->text, " ORDER BY %s LIMIT ", order);
+  acs__sql_param(s, lim, strlen(lim));
+}
+
+void acs__api_sql_pair(acs__sql *s, const char *open, const char *a, const char *cast_a,
+                       const char *b, const char *cast_b) {
+  acs_buf_puts(&s->text, open);
+  acs__sql_param(s, a, strlen(a));
+  acs_buf_printf(&s->text, "%s, ", cast_a);
+  acs__sql_param(s, b, strlen(b));
+  acs_buf_printf(&s->text, "%s)", cast_b);
+}
+
+void acs__api_sql_id_cursor(const acs__api_req *r, acs__sql *s, const char *col) {
+  if (!r->cursor) return;
+  acs_buf_printf(&s->text, " AND %s < ", col);
+  acs__sql_param(s, r->cursor, strlen(r->cursor));
+  acs_buf_puts(&s->text, "::bigint");
 }
 
 void acs__api_list_done(acs__api_req *r) {
@@ -569,6 +644,20 @@ bool acs__api_status_filter(acs__api_req *r, const char *v, const char *const *k
 
 void acs__api_token_id(const acs__api_req *r, char out[24]) {
   snprintf(out, 24, "%lld", r->token_id);
+}
+
+void acs__api_audited(acs__api_req *r, acs__api_step_fn done, const char *sql, int n,
+                      const char *const *p, acs_pg_cb cb) {
+  const char *all[8];
+  char tid[24];
+  if (acs_fails_assert(n >= 0 && n <= 6)) n = 0;
+  for (int i = 0; i < n; i++) all[i] = p[i];
+  acs__api_token_id(r, tid);
+  all[n] = r->token_name;
+  all[n + 1] = tid;
+  acs__api_step(r, done);
+  acs__api_query(r, sql, n + 2, all, cb);
+  acs__api_step_queued(r);
 }
 
 bool acs__api_cursor_is_id(acs__api_req *r) {

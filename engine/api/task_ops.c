@@ -38,11 +38,8 @@ void acs__api_tasks_list(acs__api_req *r) {
   if (st && !acs__api_status_filter(r, st, statuses, &sts)) goto out;
   for (int k = 0; k < 2; k++) {
     acs__sql *s = k ? &count : &page;
-    acs_buf_puts(
-        &s->text,
-        k ? "SELECT least(count(*), " ACS__STR(ACS__API_EXACT_COUNT_MAX) "), count(*) > " ACS__STR(
-                ACS__API_EXACT_COUNT_MAX) " FROM (SELECT 1 FROM tasks WHERE true"
-          : "SELECT " ACS__TASK_COLS " FROM tasks WHERE true");
+    acs_buf_puts(&s->text, k ? ACS__API_COUNT_CAPPED("tasks")
+                             : "SELECT " ACS__TASK_COLS " FROM tasks WHERE true");
     if (dev) {
       acs_buf_puts(&s->text, " AND device_id = ");
       acs__sql_param(s, dev, strlen(dev));
@@ -53,25 +50,13 @@ void acs__api_tasks_list(acs__api_req *r) {
       acs_buf_puts(&s->text, "::text[])");
     }
     if (k) {
-      acs_buf_puts(&s->text, " LIMIT " ACS__STR(ACS__API_EXACT_COUNT_MAX) " + 1) c");
+      acs_buf_puts(&s->text, ACS__API_COUNT_CAPPED_END);
       continue;
     }
-    if (r->cursor) {
-      acs_buf_puts(&s->text, " AND id < ");
-      acs__sql_param(s, r->cursor, strlen(r->cursor));
-      acs_buf_puts(&s->text, "::bigint");
-    }
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", r->limit + 1);
-    acs_buf_puts(&s->text, " ORDER BY id DESC LIMIT ");
-    acs__sql_param(s, lim, strlen(lim));
+    acs__api_sql_id_cursor(r, s, "id");
+    acs__api_sql_limit(r, s, "id DESC");
   }
-  if (acs__sql_err(&page) || acs__sql_err(&count)) {
-    acs__api_error(r, 500, "out of memory");
-    goto out;
-  }
-  queued = true;
-  acs__api_send_list(r, &page, &count, page_cb);
+  queued = acs__api_send_list(r, &page, &count, page_cb);
 out:
   free(dev);
   free(st);

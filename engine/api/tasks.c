@@ -63,14 +63,6 @@ static const char sql_audit[] =
     "jsonb_build_object('task_id', currval(pg_get_serial_sequence('tasks', 'id')), "
     "'rpc', $3::text, 'token_id', $4::bigint))";
 
-static bool is_json_type(const char *ct) {
-  if (!ct) return false;
-  while (*ct == ' ' || *ct == '\t') ct++;
-  size_t n = strcspn(ct, ";");
-  while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t')) n--;
-  return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
-}
-
 static void insert_cb(acs_pg_result *res, void *arg) {
   acs__api_req *r = arg;
   if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
@@ -102,13 +94,7 @@ static void respond_task(acs__api_req *r, int status, json_t *doc) {
 static const char sql_task[] = "SELECT " ACS__TASK_COLS " FROM tasks WHERE id = $1::bigint";
 
 static void task_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->found = true;
-    r->doc = acs__api_task_object(res, 0);
-    if (!r->doc) r->pg_status = ACS_ENOMEM;
-  }
-  acs__api_stmt_done(r);
+  acs__api_keep_row(arg, res, acs__api_task_object);
 }
 
 /* --- ?connection_request=true: after the commit, the connection request
@@ -291,22 +277,7 @@ bool acs__api_task_expires(acs__api_req *r, json_t *v, char *out, size_t n) {
  * r->name, the file a Download names). */
 static bool parse_task(acs__api_req *r, const char **rpc, char **args_text, char *expires,
                        size_t explen) {
-  if (!is_json_type(acs_http_header_get(r->req, "Content-Type"))) {
-    acs__api_error(r, 415, "Content-Type must be application/json");
-    return false;
-  }
-  json_error_t jerr;
-  r->body =
-      json_loadb(r->req->body ? r->req->body : "", r->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-  if (!r->body) {
-    acs__api_error(r, 400, "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                   jerr.column);
-    return false;
-  }
-  if (!json_is_object(r->body)) {
-    acs__api_error(r, 400, "expected a JSON object {\"rpc\": ..., \"args\": {...}}");
-    return false;
-  }
+  if (!acs__api_json_object_body(r, " {\"rpc\": ..., \"args\": {...}}")) return false;
   const char *key;
   json_t *v;
   json_object_foreach(r->body, key, v) {
