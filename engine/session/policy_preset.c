@@ -50,24 +50,30 @@ static bool schedule_matches(acs__session *s, lua_State *L, const char *file) {
     lua_getfield(L, -1, "cron");
     expr = lua_tostring(L, -1);
     lua_pop(L, 1); /* the string stays alive in the table */
+    int isnum = 0;
     lua_getfield(L, -1, "window");
-    if (lua_isinteger(L, -1)) window = lua_tointeger(L, -1);
+    lua_Integer w = lua_tointegerx(L, -1, &isnum); /* 3 * 3600 or 10800.0 alike */
+    if (isnum) window = w;
     lua_pop(L, 1);
     int st = lua_getfield(L, -1, "spread");
     if (st == LUA_TBOOLEAN) spread = lua_toboolean(L, -1) ? window / 2 : 0;
-    if (st == LUA_TNUMBER) spread = lua_tointeger(L, -1);
+    if (st == LUA_TNUMBER) spread = lua_tointegerx(L, -1, &isnum);
+    if (st == LUA_TNUMBER && !isnum) spread = -1; /* a fraction of a second: refused below */
     lua_pop(L, 1);
   }
   acs_cron c;
-  char err[160] = "not a string or table";
-  bool ok = expr && window >= 60 && window <= 31 * 86400 && spread >= 0 && spread < window &&
-            acs_cron_parse(expr, &c, err, sizeof err) == 0;
-  if (!ok) {
+  char err[160] = "";
+  if (!expr)
+    snprintf(err, sizeof err, "no cron expression (a string, or {cron = ...})");
+  else if (window < 60 || window > 31 * 86400)
+    snprintf(err, sizeof err, "window must be 60 s to 31 days");
+  else if (spread < 0 || spread >= window)
+    snprintf(err, sizeof err, "spread must be whole seconds, less than the window");
+  else
+    acs_cron_parse(expr, &c, err, sizeof err);
+  if (err[0]) {
     acs_log(ACS_LOG_WARN, "policy", "%s: %s: schedule ignored, the preset does not match: %s",
-            s->device_id, file,
-            expr && window >= 60 && spread < window
-                ? err
-                : "window must be 60 s to 31 days, spread less than it");
+            s->device_id, file, err);
     lua_pop(L, 1);
     return false;
   }

@@ -5,7 +5,8 @@
  * with cron "0 3 * * *" and a 1 h window matches, "0 4 * * *" does not; a
  * spread of 3000 s matches a device whose place in the window (FNV-1a of the
  * preset file, the cron and the device id, as the engine computes it) is
- * under 20 s and not one whose place is past 1500 s.
+ * under 20 s and not one whose place is past 1500 s; a window of 30 s or a
+ * cron of 4 fields is logged and its preset does not match.
  *
  * Then (real clock):
  *  - session A ("0 BOOTSTRAP,1 BOOT"): tags are added in the store, a
@@ -47,13 +48,17 @@ static PGconn *pg;
 
 static const char sched_presets[] =
     "return {\n"
-    "  {name = 'now', channel = 's1', schedule = {cron = '0 3 * * *', window = 3600},\n"
+    "  {name = 'now', channel = 's1', schedule = {cron = '0 3 * * *', window = 3600.0},\n"
     "   provisions = {{'mark', {what = 'sched-now'}}}},\n"
     "  {name = 'later', channel = 's2', schedule = '0 4 * * *',\n"
     "   provisions = {{'mark', {what = 'sched-later'}}}},\n"
     "  {name = 'spread', channel = 's3',\n"
     "   schedule = {cron = '0 3 * * *', window = 3600, spread = 3000},\n"
     "   provisions = {{'mark', {what = 'sched-spread'}}}},\n"
+    "  {name = 'bad', channel = 's4', schedule = {cron = '0 3 * * *', window = 30},\n"
+    "   provisions = {{'mark', {what = 'sched-bad'}}}},\n"
+    "  {name = 'bad cron', channel = 's5', schedule = '0 3 * *',\n"
+    "   provisions = {{'mark', {what = 'sched-bad'}}}},\n"
     "}\n";
 static const char mark_lua[] =
     "local args = ...\nlog('info', 'mark ' .. args.what .. ' ' .. device.serial_number)\n";
@@ -153,6 +158,11 @@ static void test_schedules(void) {
   snprintf(line, sizeof line, "mark sched-now %s", late.serial);
   CHECK_INT(cs_acsd_log_count(&acsd, line), 1);
   CHECK_INT(cs_acsd_log_count(&acsd, "mark sched-later"), 0);
+  /* malformed schedules: said in the log, the preset does not match */
+  CHECK_INT(cs_acsd_log_count(&acsd, "mark sched-bad"), 0);
+  CHECK_INT(cs_acsd_log_count(&acsd, "schedule ignored, the preset does not match: window must be"),
+            2);
+  CHECK_INT(cs_acsd_log_count(&acsd, "schedule ignored, the preset does not match: expected 5"), 2);
   snprintf(line, sizeof line, "mark sched-spread %s", early.serial);
   CHECK_INT(cs_acsd_log_count(&acsd, line), 1);
   snprintf(line, sizeof line, "mark sched-spread %s", late.serial);
