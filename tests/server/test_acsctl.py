@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import pgtest  # noqa: E402
-from acstest import Acsd, Conn, Fail, acsd_path, clean_env, format_request, request, free_port  # noqa: E402
+from acstest import Acsd, Conn, Fail, acsd_path, clean_env, format_request, request, free_port, run_tests  # noqa: E402
 
 SOURCE = os.environ.get("ACS_SOURCE_DIR") or os.path.join(HERE, "..", "..")
 CHECKS = 0
@@ -719,25 +719,7 @@ def main():
         with Acsd(["--pg", pg.dsn, "--log-level", "warn"]) as s:
             Env.acsd = s
             s.wait_ready()
-            for t in TESTS:
-                t0 = time.monotonic()
-                try:
-                    t()
-                except Skip as e:
-                    SKIPPED.append(t.__name__)
-                    print("skip %s: %s" % (t.__name__, e), flush=True)
-                    continue
-                except Fail as e:
-                    print("FAIL %s: %s: %s" % (name, t.__name__, e), flush=True)
-                    print("--- acsd log ---\n" + s.log()[-5000:], flush=True)
-                    sys.exit(1)
-                except Exception as e:
-                    import traceback
-                    print("FAIL %s: %s: %s: %s" % (name, t.__name__, type(e).__name__, e), flush=True)
-                    traceback.print_exc()
-                    print("--- acsd log ---\n" + s.log()[-5000:], flush=True)
-                    sys.exit(1)
-                print("ok   %s (%.2f s)" % (t.__name__, time.monotonic() - t0), flush=True)
+            SKIPPED.extend(run_tests(TESTS, [("acsd", s)], skip=Skip))
     print("%d checks passed; %d tests skipped%s" % (CHECKS, len(SKIPPED),
                                                    " (%s)" % ", ".join(SKIPPED) if SKIPPED else ""), flush=True)
     sys.exit(0)

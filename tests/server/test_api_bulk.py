@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
-from acstest import Acsd, Fail, acsd_path, clean_env  # noqa: E402
+from acstest import Acsd, Fail, acsd_path, clean_env, run_tests  # noqa: E402
 import test_api_queries as qa  # noqa: E402  (the OpenAPI checker and request helpers)
 from test_api_queries import Env, check, expect_error, ok, psql  # noqa: E402
 
@@ -385,18 +385,7 @@ def main():
              "'{lab}'::text[] ELSE '{}' END FROM generate_series(1, %d) i" % N)
         Env.acsd = start_acsd()
         try:
-            for t in TESTS:
-                t0 = time.monotonic()
-                try:
-                    t()
-                except Exception as e:
-                    print("FAIL %s: %s: %s: %s" % (name, t.__name__, type(e).__name__, e), flush=True)
-                    if not isinstance(e, Fail):
-                        import traceback
-                        traceback.print_exc()
-                    print("--- acsd log ---\n" + Env.acsd.log()[-5000:], flush=True)
-                    sys.exit(1)
-                print("ok   %s (%.2f s)" % (t.__name__, time.monotonic() - t0), flush=True)
+            run_tests(TESTS, [("acsd", Env.acsd)])
         finally:
             Env.acsd.kill()
     print("%d checks passed" % qa.CHECKS, flush=True)

@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
 import test_api_queries as spec  # noqa: E402  (the OpenAPI checker)
-from acstest import Acsd, Fail, acsd_path, clean_env, request  # noqa: E402
+from acstest import Acsd, Fail, acsd_path, clean_env, request, run_tests  # noqa: E402
 
 CHECKS = 0
 
@@ -528,22 +528,7 @@ def main():
             Env.a, Env.b = a, b
             a.wait_ready()
             b.wait_ready()
-            for t in TESTS:
-                t0 = time.monotonic()
-                try:
-                    t()
-                except Fail as e:
-                    print("FAIL %s: %s: %s" % (name, t.__name__, e), flush=True)
-                    print("--- acsd A log ---\n" + a.log()[-3000:], flush=True)
-                    print("--- acsd B log ---\n" + b.log()[-3000:], flush=True)
-                    sys.exit(1)
-                except Exception as e:
-                    import traceback
-                    print("FAIL %s: %s: %s: %s" % (name, t.__name__, type(e).__name__, e), flush=True)
-                    traceback.print_exc()
-                    print("--- acsd A log ---\n" + a.log()[-3000:], flush=True)
-                    sys.exit(1)
-                print("ok   %s (%.2f s)" % (t.__name__, time.monotonic() - t0), flush=True)
+            run_tests(TESTS, [("acsd A", a), ("acsd B", b)], tail=3000)
     print("%d checks passed" % (CHECKS + spec.CHECKS), flush=True)
     sys.exit(0)
 

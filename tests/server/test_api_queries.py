@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import pgtest  # noqa: E402
-from acstest import Acsd, Conn, Fail, acsd_path, clean_env, format_request, request  # noqa: E402
+from acstest import Acsd, Conn, Fail, acsd_path, clean_env, format_request, request, run_tests  # noqa: E402
 
 TOKEN_TTL = 5.0
 CHECKS = 0
@@ -1199,21 +1199,7 @@ def main():
         with Acsd(["--pg", pg.dsn, "--log-level", "warn"]) as s:
             Env.acsd = s
             s.wait_ready()
-            for t in TESTS:
-                t0 = time.monotonic()
-                try:
-                    t()
-                except Fail as e:
-                    print("FAIL %s: %s: %s" % (name, t.__name__, e), flush=True)
-                    print("--- acsd log ---\n" + s.log()[-5000:], flush=True)
-                    sys.exit(1)
-                except Exception as e:
-                    import traceback
-                    print("FAIL %s: %s: %s: %s" % (name, t.__name__, type(e).__name__, e), flush=True)
-                    traceback.print_exc()
-                    print("--- acsd log ---\n" + s.log()[-5000:], flush=True)
-                    sys.exit(1)
-                print("ok   %s (%.2f s)" % (t.__name__, time.monotonic() - t0), flush=True)
+            run_tests(TESTS, [("acsd", s)])
     print("%d checks passed" % CHECKS, flush=True)
     sys.exit(0)
 

@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import pgtest  # noqa: E402
-from acstest import Acsd, Conn, Fail, acsd_path, clean_env, format_request, free_port, request  # noqa: E402
+from acstest import Acsd, Conn, Fail, acsd_path, clean_env, format_request, free_port, request, run_tests  # noqa: E402
 
 CHECKS = 0
 REALM = "acsd files"
@@ -743,21 +743,7 @@ def main():
                    "--max-file-size", "3M", "--log-level", "info"]) as s:
             Env.acsd = s
             s.wait_ready()
-            for t in TESTS:
-                t0 = time.monotonic()
-                try:
-                    t()
-                except Fail as e:
-                    print("FAIL %s: %s: %s" % (name, t.__name__, e), flush=True)
-                    print("--- acsd log ---\n" + s.log()[-6000:], flush=True)
-                    sys.exit(1)
-                except Exception as e:
-                    print("FAIL %s: %s: %s: %s" % (name, t.__name__, type(e).__name__, e), flush=True)
-                    import traceback
-                    traceback.print_exc()
-                    print("--- acsd log ---\n" + s.log()[-6000:], flush=True)
-                    sys.exit(1)
-                print("ok   %s (%.2f s)" % (t.__name__, time.monotonic() - t0), flush=True)
+            run_tests(TESTS, [("acsd", s)], tail=6000)
     print("%s: %d checks, 0 failed" % (name, CHECKS))
     sys.exit(0)
 

@@ -225,20 +225,36 @@ def format_request(method, path, headers=None, body=b"", close=False):
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def main(tests):
-    """Runs test functions in order; exits 1 at the first failure."""
+def run_tests(tests, logs=(), skip=None, tail=5000):
+    """Runs test functions in order, a line each ("ok", or "skip" when one
+    raises skip, an exception class); at the first failure prints it, the
+    tails of logs ((label, process with .log()) pairs) and exits 1. Returns
+    the names of the tests skipped."""
     name = os.path.basename(sys.argv[0])
+    skipped = []
     for t in tests:
         t0 = time.monotonic()
         try:
             t()
-        except Fail as e:
-            print("FAIL %s: %s: %s" % (name, t.__name__, e), flush=True)
-            sys.exit(1)
         except Exception as e:  # an unexpected error is a failure too
-            print("FAIL %s: %s: %s: %s" % (name, t.__name__, type(e).__name__, e), flush=True)
-            import traceback
-            traceback.print_exc()
+            if skip and isinstance(e, skip):
+                skipped.append(t.__name__)
+                print("skip %s: %s" % (t.__name__, e), flush=True)
+                continue
+            if isinstance(e, Fail):
+                print("FAIL %s: %s: %s" % (name, t.__name__, e), flush=True)
+            else:
+                print("FAIL %s: %s: %s: %s" % (name, t.__name__, type(e).__name__, e), flush=True)
+                import traceback
+                traceback.print_exc()
+            for label, proc in logs:
+                print("--- %s log ---\n%s" % (label, proc.log()[-tail:]), flush=True)
             sys.exit(1)
         print("ok   %s (%.2f s)" % (t.__name__, time.monotonic() - t0), flush=True)
+    return skipped
+
+
+def main(tests):
+    """Runs test functions in order; exits 1 at the first failure."""
+    run_tests(tests)
     sys.exit(0)
