@@ -26,6 +26,7 @@ typedef struct acs_policy_poller acs_policy_poller;
 typedef struct acs_policy_jobs acs_policy_jobs;
 typedef struct acs_connreq_worker acs_connreq_worker;
 typedef struct acs_bulk_runner acs_bulk_runner;
+typedef struct acs_devcache acs_devcache;
 
 typedef struct acs_app {
   const acs_config *cfg;
@@ -50,6 +51,7 @@ struct acs_app_worker {
   acs_worker *w;
   acs_pg *pg;             /* NULL when no store is configured */
   acs_store_batch *batch; /* group commit on pg (NULL with pg) */
+  acs_devcache *devcache; /* what this worker knows of its devices (NULL with pg) */
   acs_session_table *sessions;
   acs_api_worker *api;
   acs_files_worker *files;   /* the file server's and uploads' state (engine/files) */

@@ -16,12 +16,14 @@
 #include "core/acs_err.h"
 #include "core/acs_log.h"
 #include "files/acs_files.h"
+#include "session/acs_devcache.h"
 #include "session/acs_policy.h"
 #include "session/acs_session.h"
 
 /* Last: the sessions released their policy runs when their table stopped. */
 static void worker_free(acs_app_worker *aw) {
   acs_policy_vm_free(aw->policies);
+  acs_devcache_free(aw->devcache);
   free(aw);
 }
 
@@ -75,6 +77,11 @@ static int worker_start(acs_worker *w, void *ctx) {
     o.name = name;
     if ((rc = acs_pg_open(acs_worker_loop(w), app->cfg->pg_dsn, &o, &aw->pg))) goto fail;
     if ((rc = acs_store_batch_new(aw->pg, NULL, &aw->batch))) goto fail;
+    size_t share = app->cfg->device_cache_bytes / acs_worker_count(w);
+    if (!(aw->devcache = acs_devcache_new(share))) {
+      rc = ACS_ENOMEM;
+      goto fail;
+    }
   }
   if (app->cfg->policies_dir) {
     char err[512] = "";

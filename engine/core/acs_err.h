@@ -32,7 +32,8 @@
   X(PG, -1019, "database error")                                              \
   X(UNAVAILABLE, -1020, "store unavailable")                                  \
   X(CANCELED, -1021, "operation cancelled")                                   \
-  X(ABORTED, -1022, "skipped: an earlier statement of its transaction failed")
+  X(ABORTED, -1022, "skipped: an earlier statement of its transaction failed") \
+  X(AGAIN, -1023, "not now: try again later")
 
 enum {
 #define ACS_ERR_ENUM(name, code, msg) ACS_E##name = (code),

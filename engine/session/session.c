@@ -159,6 +159,8 @@ void acs__sess_unref(acs__session *s) {
   }
   free(s->tasks);
   acs__policy_free(s);
+  if (s->with_policies && s->cache_version)
+    acs_devcache_keep_model(s->devcache, s->device_id, s->cache_version, &s->dm);
   acs_dm_free(&s->dm);
   for (size_t i = 0; i < s->ntags; i++) free(s->tags[i]);
   free(s->tags);
@@ -269,6 +271,7 @@ static acs__session *sess_new(acs_session_table *t, const char *device_id) {
   s->refs = 2; /* the table's and the timer's */
   s->st = ACS__S_INFORM;
   acs_dm_init(&s->dm);
+  s->devcache = t->aw->devcache;
   s->with_policies = t->aw->policies && !t->aw->policies->error;
   table_link(t, s);
   atomic_fetch_add_explicit(&app->sessions, 1, memory_order_relaxed);

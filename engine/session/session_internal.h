@@ -11,6 +11,7 @@
 
 #include "core/acs_arena.h"
 #include "cwmp/acs_cwmp.h"
+#include "session/acs_devcache.h"
 #include "session/acs_plan.h"
 #include "session/acs_policy.h"
 #include "session/acs_session.h"
@@ -80,6 +81,9 @@ struct acs__session {
   char **tags;
   size_t ntags;
   char *policy_ctx;    /* JSON: tags, boots, events, actions, faults, alarms, secrets */
+  int64_t cache_version; /* devices.version after the Inform (0: unknown); the model
+                          * goes back to the worker's cache at the end */
+  acs_devcache *devcache; /* the worker's (outlives every session of the worker) */
   acs_cwmp_transfer_complete tc; /* this session's TransferComplete (strings owned) */
   bool had_tc;
   acs__policy *pol;

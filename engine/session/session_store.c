@@ -48,6 +48,11 @@ typedef struct sess_op {
   acs_dm dm;                 /* OP_INFORM with policies: the stored data model */
   char *channel, *provision; /* OP_FAULT, OP_FAULT_CLEAR; OP_ALARM_*: rule, key */
   char *ctx;                 /* OP_INFORM with policies: the policy context */
+  int64_t version;           /* OP_INFORM: devices.version after it */
+  bool stale;                /* OP_INFORM: the store did not confirm the cached version */
+  bool model_read;           /* OP_INFORM: the stored model came with it */
+  bool cdm_taken, have_cdm;  /* OP_INFORM: the cached model, taken at the first build */
+  acs_dm cdm;
   /* OP_SQL */
   const char *sql;
   int nparams;
@@ -73,6 +78,7 @@ static void free_tags(char **t, size_t n) {
 static void op_free(sess_op *op) {
   free_tasks(op->tasks, op->ntasks);
   acs_dm_free(&op->dm);
+  acs_dm_free(&op->cdm);
   free(op->channel);
   free(op->provision);
   free(op->text);
@@ -91,57 +97,25 @@ static const char *xsd_name(acs_cwmp_type t, char buf[32]) {
 
 /* --- statements */
 
-static const char sql_device[] =
-    "INSERT INTO devices AS d (id, oui, product_class, serial_number, manufacturer,\n"
-    "  hardware_version, software_version, last_inform, last_boot, last_bootstrap, source_ip,\n"
-    "  connection_request_url, cwmp_version, data_stale)\n"
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, now(), CASE WHEN $8::boolean THEN now() END,\n"
-    "  CASE WHEN $9::boolean THEN now() END, $10::inet, $11, $12, $9::boolean)\n"
-    "ON CONFLICT (id) DO UPDATE SET\n"
-    "  manufacturer = excluded.manufacturer,\n"
-    "  hardware_version = coalesce(excluded.hardware_version, d.hardware_version),\n"
-    "  software_version = coalesce(excluded.software_version, d.software_version),\n"
-    "  last_inform = excluded.last_inform,\n"
-    "  last_boot = coalesce(excluded.last_boot, d.last_boot),\n"
-    "  last_bootstrap = coalesce(excluded.last_bootstrap, d.last_bootstrap),\n"
-    "  source_ip = excluded.source_ip,\n"
-    "  connection_request_url = coalesce(excluded.connection_request_url,\n"
-    "                                    d.connection_request_url),\n"
-    "  cwmp_version = excluded.cwmp_version,\n"
-    "  data_stale = d.data_stale OR excluded.data_stale,\n"
-    "  refreshed = CASE WHEN excluded.data_stale THEN '{}'::jsonb ELSE d.refreshed END";
-
-/* A device that informs is not silent: the fleet jobs' alarms that say so
- * clear (a probe of a partial index that is empty almost always). */
-static const char sql_alarms_informed[] =
-    "UPDATE alarms SET cleared_at = now() WHERE device_id = $1 AND cleared_at IS NULL\n"
-    "  AND clear_on_inform";
-
-static const char sql_events[] =
-    "INSERT INTO events (device_id, code, command_key)\n"
-    "SELECT $1, e.code, nullif(e.key, '') FROM unnest($2::text[], $3::text[]) AS e(code, key)";
-
-/* Tasks at the start of a session, in one statement: a one-shot RPC still
- * 'sent' from an earlier session (superseded, or acsd stopped) went out and
- * was never answered; it is 'done' if the CPE now reports its CommandKey in
- * an "M ..." event, else 'unknown' (never sent twice); one already 'unknown'
- * (its session timed out) becomes 'done' the same way. A 'sent' task with a
- * result was answered and waits for its TransferComplete (a Download or
- * Upload whose response said Status 1): left alone. Pending tasks past
- * their expiry are 'expired'. The rest of the pending ones are read back in
- * order. */
-static const char sql_tasks[] =
-    "WITH old AS (\n"
-    "  UPDATE tasks SET done_at = now(), status = CASE\n"
-    "    WHEN status = 'pending' THEN 'expired'\n"
-    "    WHEN command_key = ANY($2::text[]) THEN 'done' ELSE 'unknown' END\n"
-    "  WHERE device_id = $1 AND ((status = 'sent' AND result IS NULL)\n"
-    "    OR (status = 'pending' AND expires_at <= now())\n"
-    "    OR (status = 'unknown' AND command_key = ANY($2::text[])))\n"
-    "  RETURNING id)\n"
-    "SELECT id, rpc, args::text, command_key FROM tasks\n"
-    "WHERE device_id = $1 AND status = 'pending' AND id NOT IN (SELECT id FROM old)\n"
-    "ORDER BY id";
+/* Every Inform of a group-commit transaction in one call of acs_informs()
+ * (migration 11, docs/storage.md "One statement per batch"): the device
+ * rows (group 0), their events (1), the Inform's parameters with whether
+ * the worker's cache knows each unchanged (2), and the CommandKeys of the
+ * "M ..." events that settle tasks (3). It answers, per device, 'v' (stale,
+ * version), 't' (each pending task), 'p' (each stored parameter, when the
+ * model is wanted) and 'c' (the policy context and, with the model, the
+ * device's refreshed map). */
+static const acs_store_set_def set_informs = {
+    .sql = "SELECT * FROM acs_informs($1::text[], $2::text[], $3::text[], $4::text[],\n"
+           "  $5::text[], $6::text[], $7::text[], $8::boolean[], $9::boolean[], $10::inet[],\n"
+           "  $11::text[], $12::text[], $13::bigint[], $14::boolean[], $15::boolean[],\n"
+           "  $16::text[], $17::text[], $18::text[],\n"
+           "  $19::text[], $20::text[], $21::text[], $22::text[], $23::boolean[],\n"
+           "  $24::text[], $25::text[])",
+    .ngroups = 4,
+    .ncols = {15, 3, 5, 2},
+    .unique_key = true,
+};
 
 /* Right before an RPC goes out: still pending and not expired (cancelled,
  * or expired since the Inform read it: not sent). A one-shot RPC is marked
@@ -183,7 +157,6 @@ static const char sql_refreshed[] =
     "UPDATE devices SET refreshed = refreshed || (SELECT jsonb_object_agg(n,\n"
     "  (extract(epoch FROM now()) * 1000)::bigint) FROM unnest($2::text[]) AS n)\n"
     "WHERE id = $1";
-static const char sql_refreshed_read[] = "SELECT refreshed::text FROM devices WHERE id = $1";
 
 /* SetParameterAttributes: only what the request says changes. */
 static const char sql_spa[] =
@@ -194,42 +167,6 @@ static const char sql_spa[] =
     "FROM unnest($2::text[], $3::boolean[], $4::smallint[], $5::boolean[], $6::text[])\n"
     "  AS u(name, nc, n, ac, al)\n"
     "WHERE p.device_id = $1 AND p.name = u.name";
-
-/* The device's stored data model and tags, for its policies (times in ms). */
-static const char sql_dm[] =
-    "SELECT name, value, xsd_type, writable, is_object, notification,\n"
-    "  (extract(epoch FROM value_at) * 1000)::bigint, (extract(epoch FROM names_at) * "
-    "1000)::bigint\n"
-    "FROM parameters WHERE device_id = $1 ORDER BY name"; /* the key's order: each row appends */
-/* The rest of what policies see, in one row (one statement to plan, not
- * five): the device's tags, its last boots (this Inform's included), how
- * often each event came in the last hour and day (alarm rules), the
- * one-shot actions policies asked for (newest first), the faulted channels
- * with their back-off, the open alarms (clearing one that is not open
- * writes nothing) and the sealed secrets. */
-#define MS_OF(x) "(extract(epoch FROM " x ") * 1000)::bigint"
-static const char sql_policy_ctx[] =
-    "SELECT json_build_object('tags', to_json(d.tags), 'last_boot', " MS_OF("d.last_boot") ",\n"
-    "  'last_bootstrap', " MS_OF("d.last_bootstrap") ",\n"
-    "  'actions', (SELECT coalesce(json_agg(json_build_object('key', t.command_key,\n"
-    "      'rpc', t.rpc, 'status', t.status, 'fault_code', t.fault_code,\n"
-    "      'fault_string', t.fault_string)), '[]') FROM (SELECT * FROM tasks\n"
-    "      WHERE device_id = $1 AND created_by LIKE 'policy:%' AND command_key IS NOT NULL\n"
-    "      ORDER BY id DESC LIMIT 200) t),\n"
-    "  'faults', (SELECT coalesce(json_agg(json_build_object('channel', f.channel,\n"
-    "      'retries', f.retries, 'last_at', " MS_OF("f.last_at") ",\n"
-    "      'next_retry_at', " MS_OF("f.next_retry_at") ")), '[]')\n"
-    "      FROM faults f WHERE f.device_id = $1),\n"
-    "  'events', (SELECT coalesce(json_object_agg(e.code, json_build_array(e.h, e.n)), '{}')\n"
-    "      FROM (SELECT code, count(*) FILTER (WHERE received_at > now() - interval '1 hour')\n"
-    "        AS h, count(*) AS n FROM events WHERE device_id = $1\n"
-    "        AND received_at > now() - interval '1 day' GROUP BY code) e),\n"
-    "  'alarms', (SELECT coalesce(json_agg(json_build_array(a.rule, a.instance_key)), '[]')\n"
-    "      FROM alarms a WHERE a.device_id = $1 AND a.cleared_at IS NULL),\n"
-    "  'secrets', (SELECT coalesce(json_agg(json_build_object('name', x.name,\n"
-    "      'sealed_hex', encode(x.ciphertext, 'hex'), 'key_id', x.key_id)), '[]')\n"
-    "      FROM device_secrets x WHERE x.device_id = $1))::text\n"
-    "FROM devices d WHERE d.id = $1";
 
 static const char sql_fault[] =
     "INSERT INTO faults AS f (device_id, channel, code, message, detail)\n"
@@ -358,53 +295,10 @@ static int put_set_values(acs_pg *c, acs__session *s, const acs_cwmp_param_value
 
 /* --- callbacks */
 
-static void tasks_read_cb(acs_pg_result *r, void *arg) {
-  sess_op *op = arg;
-  if (r->status) return;
-  free_tasks(op->tasks, op->ntasks);
-  op->tasks = NULL;
-  op->ntasks = 0;
-  if (r->ntuples == 0) return;
-  acs__task *t = calloc((size_t)r->ntuples, sizeof *t);
-  if (!t) return;
-  for (int i = 0; i < r->ntuples; i++) {
-    t[i].id = strtoll(acs_pg_getvalue(r, i, 0), NULL, 10);
-    t[i].rpc = strdup(acs_pg_getvalue(r, i, 1));
-    t[i].args = strdup(acs_pg_getvalue(r, i, 2));
-    t[i].command_key = acs_pg_isnull(r, i, 3) ? NULL : strdup(acs_pg_getvalue(r, i, 3));
-  }
-  op->tasks = t;
-  op->ntasks = (size_t)r->ntuples;
-}
-
-static void dm_read_cb(acs_pg_result *r, void *arg) {
-  sess_op *op = arg;
-  if (r->status) return;
-  acs_dm_free(&op->dm);
-  acs_dm_init(&op->dm);
-  for (int i = 0; i < r->ntuples; i++) {
-    acs_dm_param *p = acs_dm_put(&op->dm, acs_pg_getvalue(r, i, 0));
-    if (!p) return;
-    if (!acs_pg_isnull(r, i, 1)) p->value = strdup(acs_pg_getvalue(r, i, 1));
-    if (!acs_pg_isnull(r, i, 2)) {
-      const char *t = acs_pg_getvalue(r, i, 2);
-      const char *colon = strchr(t, ':');
-      p->type = acs_cwmp_type_from_name(colon ? colon + 1 : t);
-    }
-    if (!acs_pg_isnull(r, i, 3)) p->writable = acs_pg_getvalue(r, i, 3)[0] == 't';
-    p->object = acs_pg_getvalue(r, i, 4)[0] == 't';
-    if (!acs_pg_isnull(r, i, 5)) p->notification = (int8_t)atoi(acs_pg_getvalue(r, i, 5));
-    if (!acs_pg_isnull(r, i, 6)) p->value_at = strtoll(acs_pg_getvalue(r, i, 6), NULL, 10);
-    if (!acs_pg_isnull(r, i, 7)) p->names_at = strtoll(acs_pg_getvalue(r, i, 7), NULL, 10);
-  }
-}
-
 /* devices.refreshed onto the loaded model: a name or subtree read at T makes
  * its values at least that fresh; "#names:PATH" listed at T, its names. */
-static void refreshed_read_cb(acs_pg_result *r, void *arg) {
-  sess_op *op = arg;
-  if (r->status || r->ntuples != 1) return;
-  json_t *m = json_loads(acs_pg_getvalue(r, 0, 0), 0, NULL);
+static void apply_refreshed(acs_dm *dm, const char *text) {
+  json_t *m = json_loads(text, 0, NULL);
   const char *k;
   json_t *v;
   json_object_foreach(m, k, v) {
@@ -414,16 +308,16 @@ static void refreshed_read_cb(acs_pg_result *r, void *arg) {
     const char *path = names ? k + 7 : k;
     size_t pl = strlen(path);
     if (names) {
-      acs_dm_param *p = acs_dm_get(&op->dm, path);
-      if (!p && (pl == 0 || path[pl - 1] == '.')) p = acs_dm_put(&op->dm, path);
+      acs_dm_param *p = acs_dm_get(dm, path);
+      if (!p && (pl == 0 || path[pl - 1] == '.')) p = acs_dm_put(dm, path);
       if (p && p->names_at < at) p->names_at = at;
     } else if (pl && path[pl - 1] == '.') {
       size_t first, end;
-      acs_dm_range(&op->dm, path, &first, &end);
+      acs_dm_range(dm, path, &first, &end);
       for (size_t i = first; i < end; i++)
-        if (!op->dm.v[i].object && op->dm.v[i].value_at < at) op->dm.v[i].value_at = at;
+        if (!dm->v[i].object && dm->v[i].value_at < at) dm->v[i].value_at = at;
     } else {
-      acs_dm_param *p = acs_dm_get(&op->dm, path);
+      acs_dm_param *p = acs_dm_get(dm, path);
       if (p && p->value_at < at) p->value_at = at;
     }
   }
@@ -447,11 +341,63 @@ static void ctx_tags(acs__session *s) {
   json_decref(ctx);
 }
 
-static void ctx_read_cb(acs_pg_result *r, void *arg) {
+/* A pending task (one 't' row: id, rpc, args, command key). */
+static void inform_task(sess_op *op, const acs_pg_result *r, int row) {
+  acs__task *v = realloc(op->tasks, (op->ntasks + 1) * sizeof *v);
+  if (!v) return;
+  op->tasks = v;
+  acs__task *t = &v[op->ntasks++];
+  memset(t, 0, sizeof *t);
+  t->id = strtoll(acs_pg_getvalue(r, row, 2), NULL, 10);
+  t->rpc = strdup(acs_pg_getvalue(r, row, 3));
+  t->args = strdup(acs_pg_getvalue(r, row, 4));
+  t->command_key = acs_pg_isnull(r, row, 5) ? NULL : strdup(acs_pg_getvalue(r, row, 5));
+}
+
+/* A stored parameter (one 'p' row: name, value, type, writable, object,
+ * notification, value_at and names_at in ms); rows come in name order. */
+static void inform_param(sess_op *op, const acs_pg_result *r, int row) {
+  acs_dm_param *p = acs_dm_put(&op->dm, acs_pg_getvalue(r, row, 2));
+  if (!p) return;
+  op->model_read = true;
+  if (!acs_pg_isnull(r, row, 3)) p->value = strdup(acs_pg_getvalue(r, row, 3));
+  if (!acs_pg_isnull(r, row, 4)) {
+    const char *t = acs_pg_getvalue(r, row, 4);
+    const char *colon = strchr(t, ':');
+    p->type = acs_cwmp_type_from_name(colon ? colon + 1 : t);
+  }
+  if (!acs_pg_isnull(r, row, 5)) p->writable = acs_pg_getvalue(r, row, 5)[0] == 't';
+  p->object = acs_pg_getvalue(r, row, 6)[0] == 't';
+  if (!acs_pg_isnull(r, row, 7)) p->notification = (int8_t)atoi(acs_pg_getvalue(r, row, 7));
+  if (!acs_pg_isnull(r, row, 8)) p->value_at = strtoll(acs_pg_getvalue(r, row, 8), NULL, 10);
+  if (!acs_pg_isnull(r, row, 9)) p->names_at = strtoll(acs_pg_getvalue(r, row, 9), NULL, 10);
+}
+
+/* One row of acs_informs() for this Inform (columns: ord, kind, r1..r8). */
+static void inform_row_cb(const acs_pg_result *r, int row, void *arg) {
   sess_op *op = arg;
-  if (r->status || r->ntuples != 1) return;
-  free(op->ctx);
-  op->ctx = strdup(acs_pg_getvalue(r, 0, 0));
+  switch (acs_pg_getvalue(r, row, 1)[0]) {
+    case 'v':
+      op->stale = acs_pg_getvalue(r, row, 2)[0] == 't';
+      op->version = strtoll(acs_pg_getvalue(r, row, 3), NULL, 10);
+      break;
+    case 't':
+      inform_task(op, r, row);
+      break;
+    case 'p':
+      inform_param(op, r, row);
+      break;
+    case 'c':
+      free(op->ctx);
+      op->ctx = strdup(acs_pg_getvalue(r, row, 2));
+      if (!acs_pg_isnull(r, row, 3)) {
+        op->model_read = true;
+        apply_refreshed(&op->dm, acs_pg_getvalue(r, row, 3));
+      }
+      break;
+    default:
+      break;
+  }
 }
 
 static void sql_rows_cb(acs_pg_result *r, void *arg) {
@@ -466,30 +412,45 @@ static void rows_cb(acs_pg_result *r, void *arg) {
 
 /* --- builders */
 
+/* The Inform joins the transaction's acs_informs() call. What the worker's
+ * cache knows decides what is sent: the version its last Inform left (none
+ * after a BOOTSTRAP: the model is not to be trusted), each parameter as
+ * known when it has not changed since, and whether a model is cached. */
 static int build_inform(acs_pg *c, sess_op *op) {
   acs__session *s = op->s;
+  acs_store_batch *b = s->t->aw->batch;
   const acs_cwmp_inform *in = &s->inform.u.inform;
   const acs_cwmp_device_id *d = &in->device_id;
+  /* what an earlier attempt read is read again */
+  free_tasks(op->tasks, op->ntasks);
+  op->tasks = NULL;
+  op->ntasks = 0;
+  acs_dm_free(&op->dm);
+  acs_dm_init(&op->dm);
+  free(op->ctx);
+  op->ctx = NULL;
+  op->stale = true;
+  op->version = 0;
+  op->model_read = false;
   bool boot = false, bootstrap = false;
-  size_t ne = in->events.n;
-  const char **codes = calloc(ne + 1, sizeof *codes), **keys = calloc(ne + 1, sizeof *keys);
-  const char **mkeys = calloc(ne + 1, sizeof *mkeys);
-  size_t nm = 0;
-  acs_buf a[3] = {ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT};
-  int rc = ACS_ENOMEM;
-  if (!codes || !keys || !mkeys) goto cleanup;
-  for (size_t i = 0; i < ne; i++) {
+  for (size_t i = 0; i < in->events.n; i++) {
     const char *code = in->events.v[i].code ? in->events.v[i].code : "";
-    codes[i] = code;
-    keys[i] = in->events.v[i].command_key ? in->events.v[i].command_key : "";
     if (strcmp(code, "1 BOOT") == 0) boot = true;
     if (strcmp(code, "0 BOOTSTRAP") == 0) bootstrap = true;
-    if (code[0] == 'M' && code[1] == ' ' && keys[i][0]) mkeys[nm++] = keys[i];
   }
+  const acs_devcache_entry *e = bootstrap ? NULL : acs_devcache_get(s->devcache, s->device_id);
+  int64_t expect = acs_devcache_version(e);
+  if (s->with_policies && !op->cdm_taken) {
+    /* taken now, so that nothing evicts it before the answer */
+    op->cdm_taken = true;
+    op->have_cdm = expect && acs_devcache_take_model(s->devcache, s->device_id, expect, &op->cdm);
+  }
+  char expect_text[24];
+  snprintf(expect_text, sizeof expect_text, "%lld", (long long)expect);
   static const char *const vers[ACS_CWMP_NS_COUNT] = {"1.0", "1.1", "1.2", "1.3", "1.4"};
   const char *ver = s->inform.use_cwmp_version ? s->inform.use_cwmp_version : vers[s->inform.ns];
   const char *ip = strchr(s->peer, '?') ? NULL : s->peer;
-  const char *p[12] = {
+  const char *dev[15] = {
       s->device_id,
       d->oui,
       d->product_class ? d->product_class : "",
@@ -502,32 +463,30 @@ static int build_inform(acs_pg *c, sess_op *op) {
       ip,
       inform_value(in, "ManagementServer.ConnectionRequestURL"),
       ver,
+      expect ? expect_text : NULL,
+      s->with_policies ? "t" : "f",
+      op->have_cdm ? "t" : "f",
   };
-  if ((rc = acs_pg_query(c, sql_device, 12, p, 0, NULL, NULL))) goto cleanup;
-  if ((rc = acs_pg_query(c, sql_alarms_informed, 1, p, 0, NULL, NULL))) goto cleanup;
-  if ((rc = put_values(c, s->device_id, &in->params))) goto cleanup;
-  if (ne) {
-    acs_pg_array_append(&a[0], codes, ne);
-    acs_pg_array_append(&a[1], keys, ne);
-    if (acs_buf_err(&a[0]) || acs_buf_err(&a[1])) goto cleanup;
-    const char *pe[3] = {s->device_id, a[0].data, a[1].data};
-    if ((rc = acs_pg_query(c, sql_events, 3, pe, 0, NULL, NULL))) goto cleanup;
+  int rc = acs_store_batch_set_item(b, &set_informs, dev, inform_row_cb, op);
+  for (size_t i = 0; rc == 0 && i < in->events.n; i++) {
+    const char *code = in->events.v[i].code ? in->events.v[i].code : "";
+    const char *key = in->events.v[i].command_key ? in->events.v[i].command_key : "";
+    const char *ev[3] = {s->device_id, code, key};
+    rc = acs_store_batch_set_row(b, &set_informs, 1, ev);
+    if (rc == 0 && code[0] == 'M' && code[1] == ' ' && key[0]) {
+      const char *mk[2] = {s->device_id, key};
+      rc = acs_store_batch_set_row(b, &set_informs, 3, mk);
+    }
   }
-  acs_pg_array_append(&a[2], mkeys, nm);
-  if (acs_buf_err(&a[2])) goto cleanup;
-  const char *pt[2] = {s->device_id, a[2].data};
-  if ((rc = acs_pg_query(c, sql_tasks, 2, pt, 0, tasks_read_cb, op))) goto cleanup;
-  if (s->with_policies) {
-    const char *pd[1] = {s->device_id};
-    if ((rc = acs_pg_query(c, sql_dm, 1, pd, 0, dm_read_cb, op))) goto cleanup;
-    if ((rc = acs_pg_query(c, sql_policy_ctx, 1, pd, 0, ctx_read_cb, op))) goto cleanup;
-    rc = acs_pg_query(c, sql_refreshed_read, 1, pd, 0, refreshed_read_cb, op);
+  for (size_t i = 0; rc == 0 && i < in->params.n; i++) {
+    const acs_cwmp_param_value *pv = &in->params.v[i];
+    char tb[32];
+    const char *value = pv->value ? pv->value : "";
+    bool known = acs_devcache_known(e, pv->name, value, pv->type);
+    const char *row[5] = {s->device_id, pv->name ? pv->name : "", value, xsd_name(pv->type, tb),
+                          known ? "t" : "f"};
+    rc = acs_store_batch_set_row(b, &set_informs, 2, row);
   }
-cleanup:
-  free(codes);
-  free(keys);
-  free(mkeys);
-  for (int i = 0; i < 3; i++) acs_buf_free(&a[i]);
   return rc;
 }
 
@@ -738,6 +697,50 @@ static int op_build(acs_pg *c, void *arg) {
   return ACS_EINVAL;
 }
 
+/* The Inform's parameters onto a model taken from the cache, as the store
+ * wrote them: a value that changed (or changed type) is stored with the
+ * time, one that did not keeps its own. */
+static void model_apply_inform(acs_dm *dm, const acs_cwmp_param_values *pv, int64_t now) {
+  for (size_t i = 0; i < pv->n; i++) {
+    if (!pv->v[i].name) continue;
+    const char *value = pv->v[i].value ? pv->v[i].value : "";
+    acs_dm_param *p = acs_dm_put(dm, pv->v[i].name);
+    if (!p) return;
+    if (p->value && strcmp(p->value, value) == 0 && p->type == pv->v[i].type) continue;
+    char *v = strdup(value);
+    if (!v) return;
+    free(p->value);
+    p->value = v;
+    p->type = pv->v[i].type;
+    p->value_at = now;
+  }
+}
+
+/* After the Inform's commit: the worker's cache learns the version and the
+ * Inform's values; a session with policies gets its model, from the cache
+ * when the store confirmed the cached version, else as read with the
+ * Inform. */
+static void inform_cached(acs__session *s, sess_op *op) {
+  const acs_cwmp_param_values *pv = &s->inform.u.inform.params;
+  if (op->version &&
+      acs_devcache_informed(s->devcache, s->device_id, op->version, op->stale, pv) == 0)
+    s->cache_version = op->version;
+  if (!s->with_policies) return;
+  acs_dm_free(&s->dm);
+  if (op->have_cdm && !op->stale && !op->model_read) {
+    s->dm = op->cdm;
+    acs_dm_init(&op->cdm);
+    model_apply_inform(&s->dm, pv, acs_policy_now_ms());
+  } else {
+    s->dm = op->dm;
+    acs_dm_init(&op->dm);
+  }
+  free(s->policy_ctx);
+  s->policy_ctx = op->ctx;
+  op->ctx = NULL;
+  ctx_tags(s);
+}
+
 static void op_done(int status, const acs_pg_result *r, void *arg) {
   sess_op *op = arg;
   acs__session *s = op->s;
@@ -751,15 +754,7 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
       s->next_task = 0;
       op->tasks = NULL;
       op->ntasks = 0;
-      if (s->with_policies) {
-        acs_dm_free(&s->dm);
-        s->dm = op->dm;
-        acs_dm_init(&op->dm);
-        free(s->policy_ctx);
-        s->policy_ctx = op->ctx;
-        op->ctx = NULL;
-        ctx_tags(s);
-      }
+      inform_cached(s, op);
     } else if (op->kind == OP_MARK_SENT && op->rows == 0 && s->outstanding == op->task) {
       s->outstanding = NULL; /* no longer pending: cancelled or expired meanwhile */
     }
@@ -772,6 +767,12 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
 static int submit(acs__session *s, sess_op *op, unsigned flags) {
   acs_app_worker *aw = s->t->aw;
   op->s = s;
+  /* what writes the model (or what policies store) makes the worker's copy
+   * unsure: the next Inform goes uncached and reads it again */
+  if (op->kind == OP_RESULT || op->kind == OP_MODEL || op->kind == OP_SQL) {
+    acs_devcache_forget(s->devcache, s->device_id);
+    s->cache_version = 0;
+  }
   if (!aw->batch) {
     op_free(op);
     return ACS_EUNAVAILABLE;
@@ -791,6 +792,7 @@ static sess_op *op_new(op_kind kind, acs__sess_done_fn done) {
     op->kind = kind;
     op->done = done;
     acs_dm_init(&op->dm);
+    acs_dm_init(&op->cdm);
   }
   return op;
 }

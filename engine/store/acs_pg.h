@@ -166,5 +166,8 @@ long long acs_pg_cmd_tuples(const acs_pg_result *r);
  * parameter cast to text[] ($1::text[]). Every element is quoted and '"' and
  * '\' escaped, so any string round-trips. Failure shows in acs_buf_err(). */
 void acs_pg_array_append(acs_buf *b, const char *const *items, size_t n);
+/* One element of such a literal (quoted, or NULL), for callers that write
+ * the braces and commas themselves. */
+void acs_pg_array_elem(acs_buf *b, const char *s);
 
 #endif

@@ -102,6 +102,44 @@ int acs_store_batch_new(acs_pg *c, const acs_store_batch_opts *opts, acs_store_b
  * is down. done is called exactly once, never from inside this call. */
 int acs_store_batch_submit(acs_store_batch *b, const char *key, unsigned flags,
                            acs_store_build_fn build, acs_store_done_cb done, void *arg);
+/* --- set-based statements shared by the items of one transaction
+ *
+ * Instead of (or besides) queueing statements of its own, an item's build
+ * function can join a set statement: one statement per transaction for all
+ * the items that join it, sent after every item's own statements, so that
+ * a hundred sessions cost one statement to parse and plan, not a hundred.
+ * Its parameters are text-array literals, one per column, the columns of
+ * group 0 first, then those of group 1, and so on. Group 0 has exactly one
+ * row per item that joins (acs_store_batch_set_item); the other groups any
+ * number of rows (acs_store_batch_set_row), which the SQL relates to their
+ * item by a column of its own (a device id, say). Items join in key order.
+ * The statement's result rows begin with an int column: the 1-based
+ * position of an item's group-0 row; each row is passed, in the result's
+ * order, to that item's row callback. Like a build function, a row
+ * callback may see an attempt that is then rolled back. */
+#define ACS_STORE_SET_GROUPS 4
+typedef struct acs_store_set_def {
+  const char *sql;
+  int ngroups;                       /* 1..ACS_STORE_SET_GROUPS */
+  int ncols[ACS_STORE_SET_GROUPS];   /* columns of each group */
+  bool unique_key;                   /* at most one item per key in a statement */
+} acs_store_set_def;
+typedef void (*acs_store_row_fn)(const acs_pg_result *r, int row, void *arg);
+
+/* From inside one of b's build functions: the item being built joins def's
+ * statement with one group-0 row (ncols[0] values, NULL for SQL NULL); its
+ * result rows go to fn(arg) (fn may be NULL). Returns 0, ACS_ENOMEM, or, for
+ * a unique_key def that an item of the same key has joined already in this
+ * transaction, ACS_EAGAIN: the build function returns it, and its item
+ * waits for the next transaction (not a failure). ACS_ESTATE outside a
+ * build. */
+int acs_store_batch_set_item(acs_store_batch *b, const acs_store_set_def *def,
+                             const char *const *values, acs_store_row_fn fn, void *arg);
+/* A row of group (1..ngroups-1) of the statement the item being built has
+ * joined; values: ncols[group] of them. */
+int acs_store_batch_set_row(acs_store_batch *b, const acs_store_set_def *def, int group,
+                            const char *const *values);
+
 /* Items waiting plus items in the transaction in flight. */
 size_t acs_store_batch_depth(const acs_store_batch *b);
 /* How long the oldest item not yet sent has waited (0 when none waits):
@@ -111,6 +149,7 @@ uint64_t acs_store_batch_wait_us(const acs_store_batch *b);
 /* Transactions committed / sent since creation (for tests and metrics). */
 typedef struct acs_store_batch_stats {
   unsigned long long transactions, items, splits, failed_items;
+  unsigned long long set_statements, set_items; /* set statements sent, items that joined them */
 } acs_store_batch_stats;
 void acs_store_batch_get_stats(const acs_store_batch *b, acs_store_batch_stats *st);
 /* Frees the batcher. Items not started yet fail with ACS_ECANCELED (from the

@@ -15,7 +15,15 @@
  * is to blame (the COMMIT failed), the items are split in halves and each
  * half retried, down to single items. Deadlocks and serialization failures
  * (SQLSTATE class 40) retry the same transaction up to three times first.
- * Retries go before new items. Connection failures are not retried. */
+ * Retries go before new items. Connection failures are not retried.
+ *
+ * Set statements (acs_store.h): while a group is built, the rows its items
+ * add are appended to one text-array literal per column; once every item
+ * has queued its own statements, each set statement goes out with those
+ * arrays, and its result rows are dealt to the items by their position. A
+ * set statement that fails names no item (its index is past theirs), so
+ * its group is split in halves like a failed COMMIT. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +42,25 @@ typedef struct bitem {
   int status; /* for the told list */
   uint64_t submitted_ns;
 } bitem;
+
+#define MAX_SETS 4
+#define MAX_SET_COLS 32
+
+typedef struct setref {
+  acs_store_row_fn fn;
+  void *arg;
+} setref;
+
+/* One set statement of the group being built (and then in flight). */
+typedef struct setacc {
+  const acs_store_set_def *def;
+  int ncols, first_col[ACS_STORE_SET_GROUPS];
+  size_t nrows[ACS_STORE_SET_GROUPS];
+  acs_buf cols[MAX_SET_COLS];
+  setref *refs;
+  size_t nrefs, caprefs;
+  const char *last_key;
+} setacc;
 
 typedef struct bgroup {
   struct bgroup *next;
@@ -54,6 +81,9 @@ struct acs_store_batch {
   bgroup *retry; /* LIFO of groups to retry (pushed in the order they run) */
   bgroup *cur;   /* in flight */
   bitem *told_head, *told_tail;
+  bitem *building; /* the item whose build function runs */
+  setacc sets[MAX_SETS];
+  int nsets;
   unsigned long long seq;
   acs_store_batch_stats st;
 };
@@ -147,6 +177,124 @@ static void group_remove(bgroup *g, size_t i) {
 
 static void sync_cb(acs_pg_result *r, void *arg);
 
+static void set_cb(acs_pg_result *r, void *arg) {
+  setacc *a = arg;
+  if (r->status) return;
+  for (int i = 0; i < r->ntuples; i++) {
+    long ord = strtol(acs_pg_getvalue(r, i, 0), NULL, 10);
+    if (ord < 1 || (size_t)ord > a->nrefs) continue;
+    const setref *ref = &a->refs[ord - 1];
+    if (ref->fn) ref->fn(r, i, ref->arg);
+  }
+}
+
+static void sets_reset(acs_store_batch *b) {
+  for (int i = 0; i < b->nsets; i++) {
+    setacc *a = &b->sets[i];
+    for (int j = 0; j < a->ncols; j++) acs_buf_reset(&a->cols[j]);
+    memset(a->nrows, 0, sizeof a->nrows);
+    a->nrefs = 0;
+    a->last_key = NULL;
+    a->def = NULL;
+  }
+  b->nsets = 0;
+}
+
+static void sets_free(acs_store_batch *b) {
+  for (int i = 0; i < MAX_SETS; i++) {
+    for (int j = 0; j < MAX_SET_COLS; j++) acs_buf_free(&b->sets[i].cols[j]);
+    free(b->sets[i].refs);
+  }
+}
+
+static setacc *set_find(acs_store_batch *b, const acs_store_set_def *def, bool add) {
+  for (int i = 0; i < b->nsets; i++)
+    if (b->sets[i].def == def) return &b->sets[i];
+  if (!add || b->nsets == MAX_SETS) return NULL;
+  setacc *a = &b->sets[b->nsets];
+  int n = 0;
+  for (int g = 0; g < def->ngroups; g++) {
+    a->first_col[g] = n;
+    n += def->ncols[g];
+  }
+  if (n > MAX_SET_COLS) return NULL;
+  a->def = def;
+  a->ncols = n;
+  b->nsets++;
+  return a;
+}
+
+static int set_add(setacc *a, int group, const char *const *values) {
+  for (int j = 0; j < a->def->ncols[group]; j++) {
+    acs_buf *col = &a->cols[a->first_col[group] + j];
+    acs_buf_putc(col, a->nrows[group] ? ',' : '{');
+    acs_pg_array_elem(col, values[j]);
+    if (acs_buf_err(col)) return ACS_ENOMEM;
+  }
+  a->nrows[group]++;
+  return 0;
+}
+
+int acs_store_batch_set_item(acs_store_batch *b, const acs_store_set_def *def,
+                             const char *const *values, acs_store_row_fn fn, void *arg) {
+  if (!b || !b->building || !def || def->ngroups < 1 || def->ngroups > ACS_STORE_SET_GROUPS)
+    return ACS_ESTATE;
+  setacc *a = set_find(b, def, true);
+  if (!a) return ACS_EINVAL;
+  const char *key = b->building->key ? b->building->key : "";
+  if (def->unique_key && a->last_key && strcmp(a->last_key, key) == 0) return ACS_EAGAIN;
+  if (a->nrefs == a->caprefs) {
+    size_t cap = a->caprefs ? a->caprefs * 2 : 64;
+    setref *v = realloc(a->refs, cap * sizeof *v);
+    if (!v) return ACS_ENOMEM;
+    a->refs = v;
+    a->caprefs = cap;
+  }
+  int rc = set_add(a, 0, values);
+  if (rc) return rc;
+  a->refs[a->nrefs++] = (setref){fn, arg};
+  a->last_key = key;
+  return 0;
+}
+
+int acs_store_batch_set_row(acs_store_batch *b, const acs_store_set_def *def, int group,
+                            const char *const *values) {
+  if (!b || !b->building) return ACS_ESTATE;
+  setacc *a = set_find(b, def, false);
+  if (!a || group < 1 || group >= def->ngroups) return ACS_EINVAL;
+  return set_add(a, group, values);
+}
+
+/* The set statements of the group built, after the items' own. */
+static int sets_send(acs_store_batch *b) {
+  for (int i = 0; i < b->nsets; i++) {
+    setacc *a = &b->sets[i];
+    const char *params[MAX_SET_COLS];
+    for (int g = 0; g < a->def->ngroups; g++) {
+      for (int j = 0; j < a->def->ncols[g]; j++) {
+        acs_buf *col = &a->cols[a->first_col[g] + j];
+        acs_buf_puts(col, a->nrows[g] ? "}" : "{}");
+        if (acs_buf_err(col)) return ACS_ENOMEM;
+        params[a->first_col[g] + j] = col->data;
+      }
+    }
+    int rc = acs_pg_query(b->c, a->def->sql, a->ncols, params, 0, set_cb, a);
+    if (rc) return rc;
+    b->st.set_statements++;
+    b->st.set_items += a->nrefs;
+  }
+  return 0;
+}
+
+/* An item that must wait for the next transaction goes back to the head of
+ * the queue. */
+static void defer(acs_store_batch *b, bitem *it) {
+  it->next = b->wait_head;
+  b->wait_head = it;
+  if (!b->wait_tail) b->wait_tail = it;
+  b->nwait++;
+}
+
 /* Builds g into one sync group and sends it; 0 when it is in flight. An
  * item whose build fails is dropped (told later) and the group rebuilt
  * without it, since its partial statements cannot be taken back. */
@@ -154,21 +302,29 @@ static int group_send(acs_store_batch *b, bgroup *g) {
   int rc;
 again:
   if (g->n == 0) return ACS_EINVAL;
+  sets_reset(b);
   rc = acs_pg_begin_batch(b->c, 0);
   if (rc) return rc;
   for (size_t i = 0; i < g->n; i++) {
     bitem *it = g->items[i];
     size_t before = acs_pg_queue_depth(b->c);
+    b->building = it;
     rc = it->build(b->c, it->arg);
+    b->building = NULL;
     it->nstmts = (int)(acs_pg_queue_depth(b->c) - before);
     if (rc) {
       acs_pg_abort_batch(b->c);
       group_remove(g, i);
-      tell_later(b, it, rc);
+      if (rc == ACS_EAGAIN) {
+        defer(b, it);
+      } else {
+        tell_later(b, it, rc);
+      }
       goto again;
     }
   }
-  rc = acs_pg_sync(b->c, sync_cb, b);
+  rc = sets_send(b);
+  if (rc == 0) rc = acs_pg_sync(b->c, sync_cb, b);
   if (rc) {
     acs_pg_abort_batch(b->c);
     return rc;
@@ -238,6 +394,7 @@ static void group_failed(acs_store_batch *b, bgroup *g, const acs_pg_result *r) 
 static void maybe_finish(acs_store_batch *b) {
   if (!b->freeing || !b->prep_closed || b->cur) return;
   run_told(b);
+  sets_free(b);
   free(b);
 }
 
