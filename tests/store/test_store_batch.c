@@ -19,6 +19,9 @@ typedef struct {
   int calls;
   int status;
   char sqlstate[6];
+  const char *sv; /* set statements: the value as text (a bad one fails the statement) */
+  char echo[64];  /* ... and what its result row said */
+  int rows;
 } item;
 
 static int told;
@@ -42,6 +45,38 @@ static void done(int status, const acs_pg_result *r, void *arg) {
   it->status = status;
   snprintf(it->sqlstate, sizeof it->sqlstate, "%s", r->sqlstate);
   told++;
+}
+
+/* A set statement: group 0 inserts each item's row, group 1 gives each
+ * two tags, which its result row lists back. */
+static const acs_store_set_def set_echo = {
+    .sql = "WITH i AS (INSERT INTO bt (k, v) SELECT k, v::int\n"
+           "  FROM unnest($1::text[], $2::text[]) AS u(k, v) RETURNING k)\n"
+           "SELECT o.ord::int, o.k || ':' || (SELECT string_agg(e.x, ',' ORDER BY e.x)\n"
+           "  FROM unnest($3::text[], $4::text[]) AS e(k, x) WHERE e.k = o.k)\n"
+           "FROM unnest($1::text[]) WITH ORDINALITY AS o(k, ord)\n"
+           "WHERE (SELECT count(*) FROM i) >= 0",
+    .ngroups = 2,
+    .ncols = {2, 2},
+    .unique_key = true,
+};
+
+static void echo_row(const acs_pg_result *r, int row, void *arg) {
+  item *it = arg;
+  it->rows++;
+  snprintf(it->echo, sizeof it->echo, "%s", acs_pg_getvalue(r, row, 1));
+}
+
+static int set_build(acs_pg *pg, void *arg) {
+  item *it = arg;
+  it->builds++;
+  it->rows = 0;
+  const char *row[2] = {it->key, it->sv};
+  int rc = acs_store_batch_set_item(b, &set_echo, row, echo_row, it);
+  const char *t1[2] = {it->key, "b"}, *t2[2] = {it->key, "a"};
+  if (rc == 0) rc = acs_store_batch_set_row(b, &set_echo, 1, t1);
+  if (rc == 0) rc = acs_store_batch_set_row(b, &set_echo, 1, t2);
+  return rc;
 }
 
 typedef struct {
@@ -205,6 +240,51 @@ int main(void) {
     CHECK_INT(v[2].status, ACS_EINVAL);
     for (int i = 0; i < 5; i++) CHECK_INT(v[i].calls, 1);
     CHECK_INT(val("SELECT count(*) FROM bt WHERE k LIKE 'bld%'"), 4);
+  }
+
+  /* 4b. set statements: one statement for all the items of a transaction;
+   * each item gets its own result row; a second item with the same key
+   * waits for the next transaction; a bad row fails its item alone */
+  {
+    static item v[8];
+    reset_items(v, 8);
+    acs_store_batch_stats s0, s1;
+    acs_store_batch_get_stats(b, &s0);
+    static const char *vals[8] = {"1", "2", "3", "4", "5", "6", "7", "8"};
+    for (int i = 0; i < 8; i++) {
+      snprintf(v[i].key, sizeof v[i].key, "set%d", i == 7 ? 3 : i); /* set3 twice */
+      v[i].sv = vals[i];
+      CHECK_INT(acs_store_batch_submit(b, v[i].key, 0, set_build, done, &v[i]), 0);
+    }
+    CHECK(st_wait(loop, &told, 8, 10000));
+    acs_store_batch_get_stats(b, &s1);
+    for (int i = 0; i < 8; i++) {
+      char want[80];
+      snprintf(want, sizeof want, "%.32s:a,b", v[i].key);
+      CHECK_INT(v[i].status, 0);
+      CHECK_INT(v[i].rows, 1);
+      CHECK_STR(v[i].echo, want);
+    }
+    CHECK_INT(s1.transactions - s0.transactions, 2); /* the second set3 waited */
+    CHECK_INT(s1.set_statements - s0.set_statements, 2);
+    CHECK_INT(s1.set_items - s0.set_items, 8);
+    CHECK_INT(val("SELECT count(*) FROM bt WHERE k LIKE 'set%'"), 8);
+    CHECK_INT(val("SELECT count(*) FROM bt WHERE k = 'set3'"), 2);
+
+    reset_items(v, 8);
+    static const char *bad[6] = {"10", "11", "x", "13", "14", "15"};
+    for (int i = 0; i < 6; i++) {
+      snprintf(v[i].key, sizeof v[i].key, "sbad%d", i);
+      v[i].sv = bad[i];
+      CHECK_INT(acs_store_batch_submit(b, v[i].key, 0, set_build, done, &v[i]), 0);
+    }
+    CHECK(st_wait(loop, &told, 6, 10000));
+    for (int i = 0; i < 6; i++) CHECK_INT(v[i].calls, 1);
+    CHECK_INT(v[2].status, ACS_EPG);
+    CHECK_STR(v[2].sqlstate, "22P02"); /* invalid input syntax for type integer */
+    for (int i = 0; i < 6; i++)
+      if (i != 2) CHECK_INT(v[i].status, 0);
+    CHECK_INT(val("SELECT count(*) FROM bt WHERE k LIKE 'sbad%'"), 5);
   }
 
   /* 5. freeing with items waiting: they are cancelled, from the loop */
