@@ -1,0 +1,186 @@
+/* test_policy_phase: the example policies of policies/ in a steady periodic
+ * session, in memory: no store, no CPE. The session is built as the Inform's
+ * transaction leaves it (the data model of cpesim's TR-181 gateway, every
+ * value fresh; the policy context as JSON text), so the policy phase must
+ * finish with no RPC and no fault: the presets file, refresh (with its
+ * virtual WANIPAddress), wifi, cr_credentials and the three alarm rules.
+ *
+ * It is also the benchmark of the policy phase alone: it prints the CPU time
+ * of one phase (its start to acs__policy_free; not the model's load or free), averaged over ACS_BENCH_ITERS sessions
+ * (default 200), so that a profiler (callgrind, perf) sees only the phase.
+ * The model file is read from ACS_SOURCE_DIR (skipped, 77, without it). */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "acs_test.h"
+#include "app/acs_app.h"
+#include "core/acs_config.h"
+#include "session/acs_policy.h"
+#include "session/policy_internal.h"
+#include "session/session_internal.h"
+
+static acs_config cfg;
+static acs_app app;
+static acs_app_worker aw;
+static acs_session_table table;
+
+/* cpesim's TR-181 gateway (name TAB type TAB flags TAB value), every entry
+ * read and listed at now_ms. */
+static int load_model(acs_dm *dm, int64_t now_ms) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/tests/cpesim/models/tr181-gateway.model",
+           getenv("ACS_SOURCE_DIR"));
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  char line[4096];
+  while (fgets(line, sizeof line, f)) {
+    if (line[0] == '#' || line[0] == '\n') continue;
+    line[strcspn(line, "\n")] = '\0';
+    char *fields[4] = {line, NULL, NULL, NULL};
+    for (int i = 1; i < 4; i++) {
+      char *tab = fields[i - 1] ? strchr(fields[i - 1], '\t') : NULL;
+      if (tab) *tab = '\0', fields[i] = tab + 1;
+    }
+    acs_dm_param *p = acs_dm_put(dm, fields[0]);
+    if (!p) return -1;
+    p->names_at = now_ms;
+    if (p->object) continue;
+    p->type = acs_cwmp_type_from_name(fields[1] ? fields[1] : "string");
+    p->writable = fields[2] && strchr(fields[2], 'W') ? 1 : 0;
+    p->value = strdup(fields[3] ? fields[3] : "");
+    p->value_at = now_ms;
+  }
+  fclose(f);
+  /* what an earlier session stored of the virtual parameter */
+  acs_dm_param *v = acs_dm_put(dm, "VirtualParameters.WANIPAddress");
+  if (!v) return -1;
+  v->value = strdup("");
+  v->type = ACS_XSD_STRING;
+  v->writable = 0;
+  v->value_at = v->names_at = now_ms;
+  return 0;
+}
+
+static acs_cwmp_event events[] = {{"2 PERIODIC", ""}};
+static acs_cwmp_param_value inform_params[] = {
+    {"Device.RootDataModelVersion", "2.17", ACS_XSD_STRING},
+    {"Device.DeviceInfo.HardwareVersion", "HW-1", ACS_XSD_STRING},
+    {"Device.DeviceInfo.SoftwareVersion", "1.0.0", ACS_XSD_STRING},
+    {"Device.DeviceInfo.ProvisioningCode", "", ACS_XSD_STRING},
+    {"Device.ManagementServer.ParameterKey", "", ACS_XSD_STRING},
+    {"Device.ManagementServer.ConnectionRequestURL", "http://127.0.0.1:1/cr", ACS_XSD_STRING},
+};
+
+static const char ctx_text[] =
+    "{\"tags\": [\"site:lab\"], \"last_boot\": 1764547200000, \"last_bootstrap\": 1764547100000,"
+    " \"actions\": [], \"faults\": [], \"events\": {\"2 PERIODIC\": [12, 288], \"1 BOOT\": [0, 1],"
+    " \"0 BOOTSTRAP\": [0, 1]}, \"alarms\": [], \"secrets\": []}";
+
+/* The session borrows the model (a steady session changes no more than the
+ * virtual parameter's time in it), so that the loop measures the phase. */
+static void session_init(acs__session *s, const acs_dm *model) {
+  memset(s, 0, sizeof *s);
+  s->magic = ACS__SESSION_MAGIC;
+  s->t = &table;
+  s->device_id = "00D09E-HG8245-B000042";
+  snprintf(s->peer, sizeof s->peer, "127.0.0.1");
+  s->inform.kind = ACS_CWMP_INFORM;
+  acs_cwmp_inform *in = &s->inform.u.inform;
+  in->device_id = (acs_cwmp_device_id){"Simulated", "00D09E", "HG8245", "B000042"};
+  in->events.v = events;
+  in->events.n = 1;
+  in->params.v = inform_params;
+  in->params.n = sizeof inform_params / sizeof inform_params[0];
+  s->with_policies = true;
+  s->dm = *model;
+  s->policy_ctx = strdup(ctx_text);
+  s->tags = calloc(1, sizeof *s->tags);
+  s->tags[0] = strdup("site:lab");
+  s->ntags = 1;
+}
+
+static void session_free(acs__session *s, acs_dm *model) {
+  acs__policy_free(s);
+  *model = s->dm;
+  free(s->policy_ctx);
+  for (size_t i = 0; i < s->ntags; i++) free(s->tags[i]);
+  free(s->tags);
+}
+
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One periodic session's policy phase: no RPC, every channel done. */
+static void one_phase(acs_policy_vm *pv, acs_dm *model, bool check, double *secs) {
+  acs__session s;
+  session_init(&s, model);
+  acs_cwmp_msg out;
+  double t0 = cpu_now();
+  bool rpc = acs__policy_next(&s, pv, &out);
+  double t1 = cpu_now();
+  if (check) {
+    CHECK(!rpc);
+    CHECK(s.pol != NULL);
+    if (s.pol) {
+      /* presets/default, refresh, cr_credentials, wifi, three alarm rules */
+      CHECK_INT(s.pol->nchans, 7);
+      for (size_t i = 0; i < s.pol->nchans; i++) {
+        const pchan *c = &s.pol->chans[i];
+        if (!c->done)
+          fprintf(stderr, "channel %s (%s): %s\n", c->channel, c->provision,
+                  c->ch ? acs_script_chan_fault_message(c->ch) : "not started");
+        CHECK(c->done);
+      }
+      CHECK_INT(json_array_size(s.pol->actions), 0);
+    }
+    const acs_dm_param *v = acs_dm_get(&s.dm, "VirtualParameters.WANIPAddress");
+    CHECK(v && v->value && strcmp(v->value, "") != 0); /* computed in this session */
+  }
+  double t2 = cpu_now();
+  acs__policy_free(&s); /* the phase's own; the model and the context are the session's */
+  double t3 = cpu_now();
+  session_free(&s, model);
+  *secs += (t1 - t0) + (t3 - t2);
+}
+
+int main(void) {
+  if (!getenv("ACS_SOURCE_DIR")) return 77;
+  acs_config_init(&cfg);
+  app.cfg = &cfg;
+  aw.app = &app;
+  table.aw = &aw;
+  char dir[1024], err[512] = "";
+  snprintf(dir, sizeof dir, "%s/policies", getenv("ACS_SOURCE_DIR"));
+  acs_policy_vm *pv = acs_policy_vm_new(dir, err, sizeof err);
+  CHECK(pv && !pv->error);
+  if (!pv || pv->error) {
+    fprintf(stderr, "policies/: %s\n", err);
+    return acs_test_result("test_policy_phase");
+  }
+  acs_dm model;
+  acs_dm_init(&model);
+  CHECK(load_model(&model, acs_policy_now_ms()) == 0);
+  CHECK(model.n > 1000);
+
+  double secs = 0;
+  one_phase(pv, &model, true, &secs);
+  const char *e = getenv("ACS_BENCH_ITERS");
+  int iters = e ? atoi(e) : 200;
+  if (iters < 1) iters = 1;
+  secs = 0;
+  for (int i = 0; i < iters; i++) one_phase(pv, &model, i == iters - 1, &secs);
+  printf("policy phase (example policies, steady periodic session): %.1f us CPU per session "
+         "(%d sessions); VM %zu KiB\n",
+         secs / iters * 1e6, iters, acs_script_vm_memory(pv->vm) >> 10);
+
+  acs_dm_free(&model);
+  acs_policy_vm_free(pv);
+  acs_config_free(&cfg);
+  return acs_test_result("test_policy_phase");
+}
