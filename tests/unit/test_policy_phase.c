@@ -110,6 +110,112 @@ static void session_free(acs__session *s, acs_dm *model) {
   free(s->tags);
 }
 
+/* A tree of its own (the standard library and these files) in a new VM. */
+static acs_policy_vm *tree_vm(const char *const *files) {
+  acs_policy_vm *pv = acs_policy_vm_new(NULL, NULL, 0);
+  json_t *tree = json_object();
+  for (const char *const *f = files; f[0]; f += 2) json_object_set_new(tree, f[0], json_string(f[1]));
+  char err[512] = "";
+  int rc = pv ? acs_policy_vm_load_json(pv, tree, err, sizeof err) : -1;
+  if (rc) fprintf(stderr, "tree: %s\n", err);
+  CHECK(rc == 0);
+  json_decref(tree);
+  return pv;
+}
+
+/* Runs a session's phase to its first stop; the channels that did not
+ * complete are printed and counted into *undone. */
+static bool phase(acs_policy_vm *pv, acs_dm *model, acs_cwmp_msg *out, int *undone) {
+  acs__session s;
+  session_init(&s, model);
+  bool rpc = acs__policy_next(&s, pv, out);
+  *undone = 0;
+  for (size_t i = 0; s.pol && i < s.pol->nchans; i++) {
+    const pchan *c = &s.pol->chans[i];
+    if (c->done) continue;
+    (*undone)++;
+    fprintf(stderr, "  channel %s (%s): %s\n", c->channel, c->provision,
+            c->ch ? acs_script_chan_fault_message(c->ch) : "not started");
+  }
+  session_free(&s, model);
+  return rpc;
+}
+
+/* clear() moves the model's epoch: a declaration read before, and needing
+ * nothing then, is planned again (a GetParameterValues), not answered from
+ * what was remembered. */
+static void test_clear_replans(acs_dm *model) {
+  static const char *const files[] = {
+      "presets/p", "return {{name = 'p', provisions = {'t'}, channel = 't'}}",
+      "provisions/t",
+      "local h = refresh('Device.DeviceInfo.UpTime', 3600)\n"
+      "commit()\n"
+      "assert(h.value, 'fresh and known: no RPC')\n"
+      "assert(clear('Device.DeviceInfo.UpTime') == 1)\n"
+      "local v = h:get() -- the same declaration: now it needs a read\n",
+      NULL};
+  acs_policy_vm *pv = tree_vm(files);
+  acs_cwmp_msg out;
+  int undone = 0;
+  bool rpc = pv && phase(pv, model, &out, &undone);
+  CHECK(rpc);
+  CHECK_INT(out.kind, ACS_CWMP_GET_PARAMETER_VALUES);
+  if (rpc && out.kind == ACS_CWMP_GET_PARAMETER_VALUES) {
+    CHECK_INT(out.u.get_parameter_values.names.n, 1);
+    CHECK_STR(out.u.get_parameter_values.names.v[0], "Device.DeviceInfo.UpTime");
+  }
+  CHECK_INT(undone, 1); /* t waits for the answer */
+  /* the model is the session's: what clear() forgot, a new session knows again */
+  acs_dm_param *up = acs_dm_get(model, "Device.DeviceInfo.UpTime");
+  if (up) up->value_at = up->names_at = acs_policy_now_ms();
+  acs_policy_vm_free(pv);
+}
+
+/* Sessions share a generation's compiled chunks and the frozen API, never
+ * state: whatever one session's policies change (globals, the standard
+ * library's functions and tables, handles' metatables, the device table,
+ * the shared libraries), the next session of the same VM sees none of it. */
+static void test_sessions_leave_nothing(acs_dm *model) {
+  static const char *const files[] = {
+      "presets/p",
+      "return {{name = 'a', events = {'1 BOOT'}, provisions = {'spoil', 'seen'}, channel = 'a'},\n"
+      "        {name = 'b', events = {'2 PERIODIC'}, provisions = {'check'}, channel = 'b'}}",
+      "provisions/spoil",
+      "leak = 'a global'\n"
+      "function has_tag() return true end\n"
+      "local h = refresh('Device.DeviceInfo.UpTime', 3600)\n"
+      "getmetatable(h).get = function() return 'spoiled' end\n"
+      "SEVERITIES.spoiled = true\n"
+      "device.tags[#device.tags + 1] = 'spoiled'\n"
+      "assert(not pcall(function() string.spoiled = 1 end))\n"
+      "assert(not pcall(rawset, math, 'pi', 3))\n",
+      /* the spoils hold within their session (the check below can fail) */
+      "provisions/seen",
+      "assert(leak == 'a global' and has_tag('nope') and SEVERITIES.spoiled)\n"
+      "assert(refresh('Device.DeviceInfo.UpTime', 3600):get() == 'spoiled')\n"
+      "assert(device.tags[#device.tags] == 'spoiled')\n",
+      "provisions/check",
+      "assert(rawget(_G, 'leak') == nil, 'a global leaked')\n"
+      "assert(not has_tag('nope'), 'a library function leaked')\n"
+      "assert(refresh('Device.DeviceInfo.UpTime', 3600):get() ~= 'spoiled', 'a metatable leaked')\n"
+      "assert(SEVERITIES.spoiled == nil, 'a library table leaked')\n"
+      "for _, t in ipairs(device.tags) do assert(t ~= 'spoiled', 'the device table leaked') end\n"
+      "assert(string.spoiled == nil and math.pi > 3.14, 'a shared library changed')\n",
+      NULL};
+  acs_policy_vm *pv = tree_vm(files);
+  acs_cwmp_msg out;
+  int undone = 0;
+  events[0].code = "1 BOOT"; /* spoil, then seen */
+  CHECK(pv && !phase(pv, model, &out, &undone));
+  CHECK_INT(undone, 0);
+  events[0].code = "2 PERIODIC"; /* the next sessions of the VM: check */
+  for (int i = 0; pv && i < 3; i++) {
+    CHECK(!phase(pv, model, &out, &undone));
+    CHECK_INT(undone, 0);
+  }
+  acs_policy_vm_free(pv);
+}
+
 static double cpu_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -179,8 +285,10 @@ int main(void) {
          "(%d sessions); VM %zu KiB\n",
          secs / iters * 1e6, iters, acs_script_vm_memory(pv->vm) >> 10);
 
-  acs_dm_free(&model);
   acs_policy_vm_free(pv);
+  test_clear_replans(&model);
+  test_sessions_leave_nothing(&model);
+  acs_dm_free(&model);
   acs_config_free(&cfg);
   return acs_test_result("test_policy_phase");
 }
