@@ -20,36 +20,39 @@ typedef struct seg {
 
 #define MAX_SEGS 32
 
+/* Reads one segment of a path at *pp (as split() does) and moves past it
+ * and its dot; sets *object when the path ends with that dot. Returns false
+ * on a malformed segment. */
+static bool next_seg(const char **pp, seg *sg, bool *object) {
+  const char *p = *pp, *start = p;
+  if (*p == '[') {
+    const char *close = strchr(p, ']');
+    if (!close || (close[1] != '.' && close[1] != '\0')) return false;
+    *sg = (seg){p + 1, (size_t)(close - p - 1), SEG_ALIAS};
+    p = close + 1;
+  } else {
+    while (*p && *p != '.') p++;
+    size_t len = (size_t)(p - start);
+    if (len == 0) return false;
+    *sg = (seg){start, len, len == 1 && *start == '*' ? SEG_STAR : SEG_LIT};
+  }
+  if (*p == '.') {
+    p++;
+    if (!*p) *object = true;
+  }
+  *pp = p;
+  return true;
+}
+
 /* Splits "A.B.*.[K:v].C" (or ending in '.': an object) into segments; '.'
  * inside brackets belongs to the selector. */
 static int split(const char *path, seg *segs, size_t *n, bool *object) {
   size_t k = 0;
   const char *p = path;
-  *object = false;
-  if (!*p) {
-    *n = 0;
-    *object = true;
-    return 0;
-  }
+  *object = !*p; /* "": the root object */
   while (*p) {
-    if (k == MAX_SEGS) return ACS_EINVAL;
-    const char *start = p;
-    if (*p == '[') {
-      const char *close = strchr(p, ']');
-      if (!close || (close[1] != '.' && close[1] != '\0')) return ACS_EINVAL;
-      segs[k] = (seg){p + 1, (size_t)(close - p - 1), SEG_ALIAS};
-      p = close + 1;
-    } else {
-      while (*p && *p != '.') p++;
-      size_t len = (size_t)(p - start);
-      if (len == 0) return ACS_EINVAL;
-      segs[k] = (seg){start, len, len == 1 && *start == '*' ? SEG_STAR : SEG_LIT};
-    }
+    if (k == MAX_SEGS || !next_seg(&p, &segs[k], object)) return ACS_EINVAL;
     k++;
-    if (*p == '.') {
-      p++;
-      if (!*p) *object = true;
-    }
   }
   *n = k;
   return 0;
@@ -71,8 +74,11 @@ static bool alias_ok(const acs_dm *dm, const char *inst, const char *sel, size_t
     if (!comma) comma = end;
     const char *colon = memchr(p, ':', (size_t)(comma - p));
     if (!colon) return false;
-    int n = snprintf(name, sizeof name, "%s%.*s", inst, (int)(colon - p), p);
-    if (n < 0 || (size_t)n >= sizeof name) return false;
+    size_t il = strlen(inst), kl = (size_t)(colon - p);
+    if (il + kl >= sizeof name) return false;
+    memcpy(name, inst, il);
+    memcpy(name + il, p, kl);
+    name[il + kl] = '\0';
     const acs_dm_param *v = acs_dm_get(dm, name);
     size_t vl = (size_t)(comma - colon - 1);
     if (!v || !v->value || strlen(v->value) != vl || memcmp(v->value, colon + 1, vl) != 0)
@@ -127,12 +133,16 @@ static void instances(const acs_dm *dm, const char *prefix, const seg *sg, names
       continue;
     last = rest;
     last_len = len;
-    int n = snprintf(buf, sizeof buf, "%s%.*s.", prefix, (int)len, rest);
-    if (n < 0 || (size_t)n >= sizeof buf) continue;
+    size_t n = plen + len + 1;
+    if (n >= sizeof buf) continue;
+    memcpy(buf, prefix, plen);
+    memcpy(buf + plen, rest, len);
+    buf[n - 1] = '.';
+    buf[n] = '\0';
     const acs_dm_param *obj = acs_dm_get(dm, buf);
     if (obj && obj->absent) continue;
     if (sg->kind == SEG_ALIAS && !alias_ok(dm, buf, sg->p, sg->len)) continue;
-    names_add(out, buf, (size_t)n);
+    names_add(out, buf, n);
   }
 }
 
@@ -156,11 +166,14 @@ static void expand_from(const acs_dm *dm, const seg *segs, size_t n, size_t i, b
   bool last = i + 1 == n;
   if (segs[i].kind == SEG_LIT) {
     char buf[1024];
-    int len = snprintf(buf, sizeof buf, "%s%.*s%s", prefix, (int)segs[i].len, segs[i].p,
-                       last && !object ? "" : ".");
-    if (len < 0 || (size_t)len >= sizeof buf) return;
+    size_t pl = strlen(prefix), len = pl + segs[i].len + (last && !object ? 0 : 1);
+    if (len >= sizeof buf) return;
+    memcpy(buf, prefix, pl);
+    memcpy(buf + pl, segs[i].p, segs[i].len);
+    if (len > pl + segs[i].len) buf[len - 1] = '.';
+    buf[len] = '\0';
     if (last) {
-      if (present(dm, buf, object)) names_add(out, buf, (size_t)len);
+      if (present(dm, buf, object)) names_add(out, buf, len);
     } else {
       expand_from(dm, segs, n, i + 1, object, buf, out);
     }
@@ -189,28 +202,34 @@ static int expand(const acs_dm *dm, const char *path, acs_arena *a, names *out) 
   return out->err;
 }
 
+/* Walks pattern and name segment by segment (no copies: this runs for
+ * every name a read of a pattern looks at). The same answer as splitting
+ * both: a malformed path, or a name over 1023 bytes, matches nothing. */
 bool acs_plan_match(const acs_dm *dm, const char *pattern, const char *name) {
-  seg ps[MAX_SEGS], ns[MAX_SEGS];
-  size_t pn, nn;
-  bool po, no;
-  if (split(pattern, ps, &pn, &po) || split(name, ns, &nn, &no)) return false;
-  if (pn != nn || po != no) return false;
+  const char *p = pattern, *q = name;
+  bool po = !*p, no = !*q;
   char prefix[1024];
-  size_t plen = 0;
-  prefix[0] = '\0';
-  for (size_t i = 0; i < pn; i++) {
-    if (ns[i].kind != SEG_LIT) return false;
-    if (ps[i].kind == SEG_LIT) {
-      if (ps[i].len != ns[i].len || memcmp(ps[i].p, ns[i].p, ns[i].len) != 0) return false;
-    } else if (!all_digits(ns[i].p, ns[i].len)) {
+  for (size_t k = 0; *p && *q; k++) {
+    seg ps, ns;
+    if (k == MAX_SEGS || !next_seg(&p, &ps, &po) || !next_seg(&q, &ns, &no)) return false;
+    if (ns.kind != SEG_LIT) return false;
+    if (ps.kind == SEG_LIT) {
+      if (ps.len != ns.len || memcmp(ps.p, ns.p, ns.len) != 0) return false;
+    } else if (!all_digits(ns.p, ns.len)) {
       return false;
     }
-    int w = snprintf(prefix + plen, sizeof prefix - plen, "%.*s.", (int)ns[i].len, ns[i].p);
-    if (w < 0 || (size_t)w >= sizeof prefix - plen) return false;
-    plen += (size_t)w;
-    if (ps[i].kind == SEG_ALIAS && !alias_ok(dm, prefix, ps[i].p, ps[i].len)) return false;
+    if (ps.kind == SEG_ALIAS) { /* the instance object: the name up to here, and a dot */
+      size_t plen = (size_t)(ns.p + ns.len - name);
+      if (plen + 1 >= sizeof prefix) return false;
+      memcpy(prefix, name, plen);
+      prefix[plen] = '.';
+      prefix[plen + 1] = '\0';
+      if (!alias_ok(dm, prefix, ps.p, ps.len)) return false;
+    }
   }
-  return true;
+  if (*p || *q || po != no) return false;
+  size_t nl = strlen(name);
+  return nl + (no ? 0 : 1) < sizeof prefix; /* as long as the instance prefix may be */
 }
 
 /* --- stages */

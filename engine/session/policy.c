@@ -204,10 +204,13 @@ static int plan_all(acs__session *s) {
   acs_decl *live = malloc((p->ndecls + 1) * sizeof *live);
   if (!live) return ACS_ENOMEM;
   size_t n = 0;
+  /* one that needs nothing on this model adds nothing to any stage (each
+   * stage is the union of what the declarations need) */
   for (size_t i = 0; i < p->ndecls; i++)
-    if (!p->decls[i].failed) live[n++] = p->decls[i].d;
+    if (!p->decls[i].failed && p->decls[i].done_at != p->dm_epoch) live[n++] = p->decls[i].d;
   acs_arena_reset(&p->plan_arena);
-  int rc = acs_plan_next(&s->dm, live, n, acs_policy_now_ms(), &p->plan_arena, &p->plan);
+  memset(&p->plan, 0, sizeof p->plan);
+  int rc = n ? acs_plan_next(&s->dm, live, n, acs_policy_now_ms(), &p->plan_arena, &p->plan) : 0;
   free(live);
   p->plan_next = 0;
   return rc ? rc : split_values(p);
@@ -251,6 +254,7 @@ static void policy_over(acs__session *s) {
 static bool policy_step(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out);
 
 bool acs__policy_next(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out) {
+  acs__policy_dm_changed(s->pol); /* the session may have applied answers since */
   if (policy_step(s, pv, out)) return true;
   if (s->pol && s->pol->run) policy_over(s);
   return false;
@@ -262,6 +266,7 @@ static bool policy_step(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out) {
     s->pol = calloc(1, sizeof *s->pol);
     if (!s->pol) return false;
     acs_arena_init(&s->pol->plan_arena, 8192);
+    s->pol->dm_epoch = 1;
   }
   acs__policy *p = s->pol;
   if (!p->started) policy_start(s, pv);
@@ -346,6 +351,7 @@ static void fail_decls(acs__session *s, const acs_cwmp_msg *sent, const char *wh
 void acs__policy_answer(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp) {
   acs__policy *p = s->pol;
   if (!p) return;
+  acs__policy_dm_changed(p);
   if (acs_dm_apply(&s->dm, sent, rsp, acs_policy_now_ms()))
     acs_log(ACS_LOG_WARN, "policy", "%s: out of memory updating the data model", s->device_id);
   if (rsp->kind == ACS_CWMP_FAULT) {

@@ -383,6 +383,7 @@ int l_acs_clear(lua_State *L) {
     n++;
   }
   acs_script_charge(L, (uint64_t)s->dm.n / 8);
+  if (n) acs__policy_dm_changed(s->pol);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
@@ -433,6 +434,7 @@ int l_acs_virtual_store(lua_State *L) {
   snprintf(full, sizeof full, VIRTUAL_PREFIX "%s", name);
   acs_dm_param *pm = acs_dm_put(&s->dm, full);
   if (!pm) return luaL_error(L, "out of memory");
+  acs__policy_dm_changed(s->pol);
   bool same = pm->value && strcmp(pm->value, value) == 0 && pm->type == t &&
               pm->writable == (int8_t)writable;
   if (!same) {

@@ -67,14 +67,18 @@ static int l_acs_declare(lua_State *L) {
   return 1;
 }
 
-bool acs__policy_needs_work(acs__session *s, const pdecl *d) {
+bool acs__policy_needs_work(acs__session *s, pdecl *d) {
   if (d->failed) return false;
+  acs__policy *p = s->pol;
+  if (d->done_at && d->done_at == p->dm_epoch) return false;
   acs_arena a;
   acs_arena_init(&a, 4096);
   acs_plan plan;
   int rc = acs_plan_next(&s->dm, &d->d, 1, acs_policy_now_ms(), &a, &plan);
   bool work = rc == 0 && plan.n > 0;
   acs_arena_reset(&a);
+  /* a malformed path is not remembered: the phase's plan reports it */
+  if (rc == 0 && !work) d->done_at = p->dm_epoch;
   return work;
 }
 
@@ -118,10 +122,19 @@ static int read_now(lua_State *L) {
     const char *prefix = lua_pushlstring(L, pat, cut); /* on the stack until we return */
     acs_dm_range(&s->dm, prefix, &first, &end);
   }
+  /* a name that matches ends with what follows the pattern's last '*'
+   * (".IPAddress" of "T.*.IPAddress"): a cheap test before the whole match
+   * (not with selectors, whose text may hold a '*') */
+  const char *star = wild && !strchr(pat, '[') ? strrchr(pat, '*') : NULL;
+  size_t tl = star ? strlen(star + 1) : 0;
   lua_newtable(L);
   lua_Integer k = 0;
   for (size_t i = first; i < end; i++) {
     const acs_dm_param *pm = &s->dm.v[i];
+    if (tl) {
+      size_t nl = strlen(pm->name);
+      if (nl < tl || memcmp(pm->name + nl - tl, star + 1, tl) != 0) continue;
+    }
     if (pm->absent || !acs_plan_match(&s->dm, pat, pm->name)) continue;
     acs_script_charge(L, 10);
     lua_createtable(L, 0, 5);

@@ -21,6 +21,7 @@ typedef struct pdecl {
   acs_decl d;  /* strings owned */
   char *error; /* the CPE's fault, once it failed */
   bool failed;
+  uint64_t done_at; /* the model epoch at which it needed nothing (0: not known) */
 } pdecl;
 
 typedef struct pchan {
@@ -48,6 +49,12 @@ struct acs__policy {
   bool rpc_failed; /* the last planner RPC got a fault */
   bool split_gpv;  /* a GetParameterValues of several names got 9005: one name per RPC */
   char last_fault[160];
+  /* The model's epoch: the planner's answer for a declaration depends on
+   * the model and the declaration only, so "needs nothing" holds until the
+   * model changes. Bumped by every change the runtime makes (answers,
+   * clear(), virtual parameters) and at each entry into the phase (the
+   * session applies its tasks' answers between entries). */
+  uint64_t dm_epoch;
   json_t *ctx;     /* the session's policy context (s->policy_ctx), or NULL */
   json_t *actions; /* one-shot actions asked for: [{rpc, args, key, by}] */
   json_t *secrets; /* secrets to seal once their declaration succeeded: [{name, value, decl}] */
@@ -57,8 +64,13 @@ struct acs__policy {
 };
 
 /* policy.c */
-/* Would the planner do anything for this declaration alone? */
-bool acs__policy_needs_work(acs__session *s, const pdecl *d);
+/* Would the planner do anything for this declaration alone? (Remembered
+ * until the model's epoch moves.) */
+bool acs__policy_needs_work(acs__session *s, pdecl *d);
+/* The model changed: what declarations needed is to be planned again. */
+static inline void acs__policy_dm_changed(acs__policy *p) {
+  if (p) p->dm_epoch++;
+}
 void acs__policy_chan_add(acs__policy *p, acs_script_chan *ch, const char *channel,
                           const char *provision);
 /* Records how the channel stopped (a fault goes to the faults table). */

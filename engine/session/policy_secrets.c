@@ -158,7 +158,7 @@ void acs__policy_flush_secrets(acs__session *s) {
     const char *name = json_string_value(json_object_get(e, "name"));
     const char *value = json_string_value(json_object_get(e, "value"));
     json_int_t decl = json_integer_value(json_object_get(e, "decl"));
-    const pdecl *d = &p->decls[decl - 1];
+    pdecl *d = &p->decls[decl - 1];
     if (d->failed || acs__policy_needs_work(s, d)) {
       acs_log(ACS_LOG_WARN, "policy", "%s: secret %s not kept: the CPE did not take it",
               s->device_id, name);
