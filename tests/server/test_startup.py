@@ -37,14 +37,21 @@ def test_help_lists_commands():
         check(cmd in out, "acsd --help does not mention %r:\n%s" % (cmd, out))
 
 
+def start_line(a):
+    """The log once it has the start-up line (written as the workers start serving)."""
+    a.wait_ready()
+    deadline = time.monotonic() + 10
+    while " started: " not in a.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return a.log()
+
+
 def test_start_line_files_off():
     with Acsd(["--files", "off"]) as a:
-        a.wait_ready()
-        log = a.log()
+        log = start_line(a)
         check("files off" in log and "files port 0" not in log, "start-up line:\n%s" % log)
     with Acsd(["--files", "127.0.0.1:0"]) as a:
-        a.wait_ready()
-        log = a.log()
+        log = start_line(a)
         check("files 127.0.0.1:0 (port " in log and "(port 0)" not in log, "start-up line:\n%s" % log)
 
 
