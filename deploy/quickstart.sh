@@ -124,7 +124,7 @@ PG_STARTED=0
 
 pg_run() { # runs a PostgreSQL server command as its owner (initdb refuses root)
   if ((EUID == 0)); then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@") # from a directory the postgres user can enter
   else
     "$@"
   fi
@@ -188,11 +188,16 @@ private_pg() {
   fi
   port=$(cat "$VAR/pg/port" 2>/dev/null || echo 55432)
   if ! pg_run "$bindir/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
-    while ! port_free "$port"; do port=$((port + 1)); done
-    echo "$port" >"$VAR/pg/port"
-    pg_run "$bindir/pg_ctl" -D "$PG_DATA" -l "$PG_HOME/server.log" -w -t 60 \
-      -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_HOME/run" start >/dev/null ||
-      die "PostgreSQL did not start: see ${PG_HOME#"$ROOT"/}/server.log"
+    local tries=0
+    while :; do # a port free when looked at may be taken by the time the server binds it
+      while ! port_free "$port"; do port=$((port + 1)); done
+      echo "$port" >"$VAR/pg/port"
+      pg_run "$bindir/pg_ctl" -D "$PG_DATA" -l "$PG_HOME/server.log" -w -t 60 \
+        -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_HOME/run" start >/dev/null && break
+      tries=$((tries + 1))
+      ((tries < 5)) || die "PostgreSQL did not start: see ${PG_HOME#"$ROOT"/}/server.log"
+      port=$((port + 1))
+    done
     PG_STARTED=1
   fi
   PG_BINDIR=$bindir

@@ -155,6 +155,10 @@ def main():
                 Env.proc.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(Env.proc.pid, signal.SIGKILL)
+        loc = os.path.join(Env.clone, "var", "pg", "location")
+        if not Env.home and os.path.isfile(loc):
+            with open(loc) as f:
+                Env.home = f.read().strip()
         if Env.home and os.path.isdir(Env.home):
             pid = os.path.join(Env.home, "data", "postmaster.pid")
             if os.path.exists(pid):
