@@ -5,14 +5,17 @@
 # through sudo), builds build/ (RelWithDebInfo) and runs build/bin/acsd in the
 # foreground with the example policies (./policies). Ctrl-C stops it.
 #
-#   deploy/quickstart.sh [--no-deps] [-j N] [--build-dir DIR] [-- ACSD_OPTION...]
+#   deploy/quickstart.sh [--no-deps] [-j N] [--build-dir DIR] [--acsd PATH] [-- ACSD_OPTION...]
 #
 # Options after -- go to acsd (see build/bin/acsd --help), e.g.
 #   deploy/quickstart.sh -- --api 0.0.0.0:7557 --workers 2
 # With ACS_PG_DSN set, acsd uses that PostgreSQL as its store. Without it, a
 # private PostgreSQL cluster lives in ./var/pg (made on the first run, on a
 # free loopback port from 55432 up, started here and stopped when acsd
-# exits). On the first run an admin API token is created, kept in
+# exits). As root the cluster runs as the postgres user; when that user
+# cannot reach ./var/pg (a clone in /root, mode 700) the cluster lives in
+# /var/lib/acsd-quickstart/NAME-HASH instead, one per clone (HASH: of the
+# clone's path), and ./var/pg/location names it. On the first run an admin API token is created, kept in
 # ./var/admin-token (mode 600) and printed, and the key of the stored secrets
 # (device_secrets: connection-request credentials) is made in ./var/secret.key
 # (mode 600) unless ACS_SECRET_KEY_FILE names one.
@@ -20,11 +23,12 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: deploy/quickstart.sh [--no-deps] [-j N] [--build-dir DIR] [-- ACSD_OPTION...]
+usage: deploy/quickstart.sh [--no-deps] [-j N] [--build-dir DIR] [--acsd PATH] [-- ACSD_OPTION...]
 
   --no-deps        do not check or install packages (also: ACS_SKIP_DEPS=1)
   -j, --jobs N     parallel build jobs (default: number of cores)
   --build-dir DIR  build directory (default: build)
+  --acsd PATH      run this acsd binary instead of building one
   -h, --help       this help
 
 Options after -- go to acsd, e.g. -- --cwmp 0.0.0.0:7547 --api 127.0.0.1:7557 --workers 2.
@@ -41,6 +45,7 @@ DEPS=1
 BUILD_DIR=build
 JOBS=$(nproc 2>/dev/null || echo 2)
 ACSD_ARGS=()
+ACSD=
 
 die() {
   echo "quickstart: $*" >&2
@@ -62,6 +67,12 @@ while (($#)); do
       shift
       ;;
     --build-dir=*) BUILD_DIR=${1#*=} ;;
+    --acsd)
+      (($# >= 2)) || die "$1 needs a value"
+      ACSD=$2
+      shift
+      ;;
+    --acsd=*) ACSD=${1#*=} ;;
     --jobs=*) JOBS=${1#*=} ;;
     -h | --help)
       usage
@@ -85,12 +96,17 @@ done
 if ((DEPS)); then
   acs_install_deps "$ROOT/deploy/deps.txt"
 fi
-[[ $BUILD_DIR == /* ]] || BUILD_DIR=$ROOT/$BUILD_DIR
-echo "quickstart: building acsd in $BUILD_DIR"
-cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD_DIR" -j "$JOBS" --target acsd
-ACSD=$BUILD_DIR/bin/acsd
-[[ -x $ACSD ]] || die "build finished but $ACSD is missing"
+if [[ -n $ACSD ]]; then
+  [[ -x $ACSD ]] || die "--acsd $ACSD: not an executable"
+  [[ $ACSD == /* ]] || ACSD=$PWD/$ACSD
+else
+  [[ $BUILD_DIR == /* ]] || BUILD_DIR=$ROOT/$BUILD_DIR
+  echo "quickstart: building acsd in $BUILD_DIR"
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$BUILD_DIR" -j "$JOBS" --target acsd
+  ACSD=$BUILD_DIR/bin/acsd
+  [[ -x $ACSD ]] || die "build finished but $ACSD is missing"
+fi
 
 # --- acsd's arguments: ours first, so that the caller's (after --) win
 ARGS=()
@@ -99,14 +115,16 @@ if [[ -d $ROOT/policies ]]; then
 else
   echo "quickstart: no ./policies directory: acsd runs no provisioning" >&2
 fi
-# --- the store: ACS_PG_DSN, or a private cluster in ./var/pg
+# --- the store: ACS_PG_DSN, or a private cluster in ./var/pg (or, as root,
+# wherever the postgres user can reach: see pg_home)
 VAR=$ROOT/var
-PG_DATA=$VAR/pg/data
+PG_HOME=
+PG_DATA=
 PG_STARTED=0
 
 pg_run() { # runs a PostgreSQL server command as its owner (initdb refuses root)
   if ((EUID == 0)); then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@") # from a directory the postgres user can enter
   else
     "$@"
   fi
@@ -114,14 +132,55 @@ pg_run() { # runs a PostgreSQL server command as its owner (initdb refuses root)
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# The cluster's directory (data, sockets, log). ./var/pg when the server's
+# user can write there: always without root, and as root when every
+# directory above it lets the postgres user in. Otherwise (a clone in
+# /root, mode 700: initdb fails with "could not access directory ...
+# Permission denied") one directory per clone under /var/lib, named after
+# the clone and a hash of its path, kept in ./var/pg/location so that later
+# runs find it whatever changes. A cluster made in ./var/pg stays there.
+pg_home() {
+  mkdir -p "$VAR/pg"
+  if [[ -s $VAR/pg/location ]]; then
+    cat "$VAR/pg/location"
+    return
+  fi
+  if ((EUID != 0)) || [[ -f $VAR/pg/data/PG_VERSION ]]; then
+    echo "$VAR/pg"
+    return
+  fi
+  chown postgres: "$VAR/pg"
+  if runuser -u postgres -- test -w "$VAR/pg" -a -x "$VAR/pg"; then
+    echo "$VAR/pg"
+    return
+  fi
+  local hash home
+  hash=$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
+  home=/var/lib/acsd-quickstart/$(basename "$ROOT")-$hash
+  echo "$home" >"$VAR/pg/location"
+  echo "$home"
+}
+
 private_pg() {
   local bindir port
   bindir=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -type d -name bin 2>/dev/null | sort -V | tail -n 1)
   [[ -n $bindir && -x $bindir/pg_ctl ]] || die "no PostgreSQL server binaries (apt-get install postgresql), or set ACS_PG_DSN"
-  mkdir -p "$VAR/pg/run"
   if ((EUID == 0)); then
     id postgres >/dev/null 2>&1 || die "running as root and there is no user postgres (apt-get install postgresql)"
-    chown postgres: "$VAR/pg" "$VAR/pg/run"
+  fi
+  PG_HOME=$(pg_home)
+  PG_DATA=$PG_HOME/data
+  if [[ $PG_HOME != "$VAR/pg" ]]; then
+    mkdir -p "$(dirname "$PG_HOME")"
+    chmod 755 "$(dirname "$PG_HOME")"
+    if [[ ! -d $PG_HOME ]]; then
+      echo "quickstart: the postgres user cannot enter $ROOT: the private cluster lives in $PG_HOME"
+    fi
+  fi
+  mkdir -p "$PG_HOME/run"
+  if ((EUID == 0)); then
+    chown postgres: "$PG_HOME" "$PG_HOME/run"
+    chmod 700 "$PG_HOME"
   fi
   if [[ ! -f $PG_DATA/PG_VERSION ]]; then
     echo "quickstart: creating a private PostgreSQL cluster in ${PG_DATA#"$ROOT"/}"
@@ -129,11 +188,16 @@ private_pg() {
   fi
   port=$(cat "$VAR/pg/port" 2>/dev/null || echo 55432)
   if ! pg_run "$bindir/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
-    while ! port_free "$port"; do port=$((port + 1)); done
-    echo "$port" >"$VAR/pg/port"
-    pg_run "$bindir/pg_ctl" -D "$PG_DATA" -l "$VAR/pg/server.log" -w -t 60 \
-      -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$VAR/pg/run" start >/dev/null ||
-      die "PostgreSQL did not start: see ${VAR#"$ROOT"/}/pg/server.log"
+    local tries=0
+    while :; do # a port free when looked at may be taken by the time the server binds it
+      while ! port_free "$port"; do port=$((port + 1)); done
+      echo "$port" >"$VAR/pg/port"
+      pg_run "$bindir/pg_ctl" -D "$PG_DATA" -l "$PG_HOME/server.log" -w -t 60 \
+        -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_HOME/run" start >/dev/null && break
+      tries=$((tries + 1))
+      ((tries < 5)) || die "PostgreSQL did not start: see ${PG_HOME#"$ROOT"/}/server.log"
+      port=$((port + 1))
+    done
     PG_STARTED=1
   fi
   PG_BINDIR=$bindir
@@ -255,7 +319,9 @@ acsd_pid=$!
 trap 'kill -TERM "$acsd_pid" 2>/dev/null' TERM INT
 rc=0
 wait "$acsd_pid" || rc=$?
-if ((rc > 128)) && kill -0 "$acsd_pid" 2>/dev/null; then
-  wait "$acsd_pid" || rc=$?
+if ((rc > 128)); then # the wait was cut by a signal: acsd's own status (127: already collected)
+  rc2=0
+  wait "$acsd_pid" || rc2=$?
+  ((rc2 == 127)) || rc=$rc2
 fi
 exit "$rc"

@@ -13,6 +13,16 @@
 #include "core/acs_log.h"
 #include "session/acs_policy.h"
 
+/* acsd's commands, after the options in --help. */
+static const char commands[] =
+    "\n"
+    "Commands (each with --help; options --pg DSN, --config FILE or ACS_PG_DSN for the store):\n"
+    "  acsd policies push DIR [--force]  store a policy tree as a new generation\n"
+    "  acsd policies list                 the stored generations\n"
+    "  acsd token create --role ROLE [--name NAME]  a new API token, printed once\n"
+    "  acsd token list | revoke ID        the API tokens\n"
+    "  acsd secret set|list|delete ...    the stored secrets of devices\n";
+
 int main(int argc, char **argv) {
   char err[512] = "";
   acs_config cfg;
@@ -30,6 +40,7 @@ int main(int argc, char **argv) {
   }
   if (cfg.help) {
     fputs(acs_config_usage(), stdout);
+    fputs(commands, stdout);
     rc = 0;
   } else if (cfg.version) {
     printf("acsd %s\n", ACS_VERSION);

@@ -279,6 +279,8 @@ void acs__api_device_get(acs__api_req *r);
 void acs__api_device_delete(acs__api_req *r);
 void acs__api_device_tags(acs__api_req *r);
 void acs__api_device_tasks_list(acs__api_req *r);
+/* history.c: GET /api/v1/devices/{id}/history */
+void acs__api_device_history(acs__api_req *r);
 void acs__api_task_create(acs__api_req *r);
 void acs__api_task_get(acs__api_req *r);
 void acs__api_tasks_list(acs__api_req *r);

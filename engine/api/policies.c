@@ -174,9 +174,9 @@ out:
 /* "presets/NAME.lua" -> "presets/NAME" (the policy's name, as a directory's
  * file becomes), or false: not a path of the tree. */
 static bool tree_name(const char *path, char *name, size_t len) {
-  static const char *const kinds[] = {"provisions/", "presets/", "alarms/", "jobs/"};
+  static const char *const kinds[] = {"provisions/", "presets/", "alarms/", "jobs/", "virtual/"};
   size_t n = strlen(path), kl = 0;
-  for (size_t i = 0; i < 4 && !kl; i++)
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && !kl; i++)
     if (strncmp(path, kinds[i], strlen(kinds[i])) == 0) kl = strlen(kinds[i]);
   if (!kl || n < kl + 5 || strcmp(path + n - 4, ".lua") != 0 || path[kl] == '.' ||
       strchr(path + kl, '/') || n - 4 > MAX_NAME || n - 4 >= len)
@@ -194,8 +194,8 @@ static json_t *body_tree(acs__api_req *r) {
   json_t *files = json_object_get(r->body, "files");
   if (!json_is_object(files)) {
     acs__api_error(r, 400,
-                   "files: expected an object of paths (provisions/, presets/, alarms/ or "
-                   "jobs/NAME.lua) to their text");
+                   "files: expected an object of paths (provisions/, presets/, alarms/, "
+                   "jobs/ or virtual/NAME.lua) to their text");
     return NULL;
   }
   if (json_object_size(files) > MAX_TREE_FILES) {
@@ -209,7 +209,7 @@ static json_t *body_tree(acs__api_req *r) {
     char name[MAX_NAME + 1];
     if (!tree_name(key, name, sizeof name)) {
       acs__api_error(r, 400,
-                     "files: '%.80s': expected provisions/, presets/, alarms/ or jobs/ then "
+                     "files: '%.80s': expected provisions/, presets/, alarms/, jobs/ or virtual/ then "
                      "NAME.lua (no further '/', not starting with '.', at most %d bytes "
                      "without .lua, no control characters)",
                      key, MAX_NAME);

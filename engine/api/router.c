@@ -51,6 +51,7 @@ enum {
   ROUTE_BULK_CANCEL,  /* /api/v1/bulk/{id}/cancel */
   ROUTE_FILES,        /* /api/v1/files */
   ROUTE_FILE,         /* /api/v1/files/{name} */
+  ROUTE_DEVICE_HISTORY, /* /api/v1/devices/{id}/history */
   ROUTE_COUNT,
 };
 
@@ -66,6 +67,7 @@ static const route_def routes[ROUTE_COUNT] = {
                             {{"GET", RO, acs__api_device_tasks_list},
                              {"POST", OP, acs__api_task_create}}},
     [ROUTE_DEVICE_TAGS] = {"POST", {{"POST", OP, acs__api_device_tags}}},
+    [ROUTE_DEVICE_HISTORY] = {"GET", {{"GET", RO, acs__api_device_history}}},
     [ROUTE_TASKS] = {"GET", {{"GET", RO, acs__api_tasks_list}}},
     [ROUTE_TASK] = {"GET, DELETE",
                     {{"GET", RO, acs__api_task_get}, {"DELETE", OP, acs__api_task_cancel}}},
@@ -209,6 +211,8 @@ static void route(acs__api_req *r) {
     r->route = ROUTE_DEVICE_TASKS;
   } else if (devices && s.count == 3 && seg_is(&s, 2, "tags")) {
     r->route = ROUTE_DEVICE_TAGS;
+  } else if (devices && s.count == 3 && seg_is(&s, 2, "history")) {
+    r->route = ROUTE_DEVICE_HISTORY;
   } else if (s.count == 1 && seg_is(&s, 0, "tasks")) {
     r->route = ROUTE_TASKS;
   } else if (tasks && s.count == 2) {

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/acs_config.h"
 #include "core/acs_secret.h"
 #include "net/acs_server.h"
@@ -37,7 +39,8 @@ typedef struct acs_app {
   _Atomic uint64_t sessions_rejected; /* Informs answered 503 */
   _Atomic uint64_t supersedes;        /* sessions aborted by a newer Inform */
   _Atomic uint64_t handoffs;          /* connections handed to their owner worker */
-  long long policy_generation;        /* the store's generation of --policies at start */
+  long long policy_generation;        /* the store's current generation at start (0: none) */
+  json_t *policy_files;               /* its tree, until the workers have compiled it */
   acs_secret_key secret_key;          /* cfg->secret_key_file, loaded at start */
   bool have_secret_key;
 } acs_app;
@@ -55,9 +58,9 @@ struct acs_app_worker {
   acs_session_table *sessions;
   acs_api_worker *api;
   acs_files_worker *files;   /* the file server's and uploads' state (engine/files) */
-  acs_policy_vm *policies;   /* NULL without --policies */
-  acs_policy_poller *poller; /* generations in the store (with --policies and a store) */
-  acs_policy_jobs *jobs;     /* fleet jobs (worker 0, with --policies and a store) */
+  acs_policy_vm *policies;   /* NULL with neither a store nor --policies */
+  acs_policy_poller *poller; /* generations in the store (with a store) */
+  acs_policy_jobs *jobs;     /* fleet jobs (worker 0, with a store) */
 
   acs_connreq_worker *connreq; /* connection requests (connreq/acs_connreq_device.h) */
   acs_bulk_runner *bulk;     /* bulk actions (worker 0, with a store) */

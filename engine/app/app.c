@@ -1,5 +1,7 @@
 /* app.c: acsd put together: migrations, the per-worker contexts (store
  * connection, group commit, sessions, API), the server, signals. */
+#include <errno.h>
+#include <libpq-fe.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <signal.h>
@@ -7,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <uv.h>
 
 #include "api/acs_api.h"
@@ -83,16 +86,27 @@ static int worker_start(acs_worker *w, void *ctx) {
       goto fail;
     }
   }
-  if (app->cfg->policies_dir) {
+  if (aw->pg || app->cfg->policies_dir) {
+    /* with a store, the store's current generation (acs_app_run read it);
+     * without one, the directory itself */
     char err[512] = "";
-    if (!(aw->policies = acs_policy_vm_new(app->cfg->policies_dir, err, sizeof err))) {
+    const char *dir = aw->pg ? NULL : app->cfg->policies_dir;
+    if (!(aw->policies = acs_policy_vm_new(dir, err, sizeof err))) {
       rc = ACS_ENOMEM;
       goto fail;
     }
-    if (acs_worker_index(w) == 0 && !aw->policies->error)
+    if (aw->pg) {
+      aw->policies->error = true; /* no generation yet: no policies run */
+      if (app->policy_files &&
+          acs_policy_vm_load_json(aw->policies, app->policy_files, err, sizeof err)) {
+        acs_log(ACS_LOG_ERR, "policy", "worker %u: generation %lld not loaded: %s",
+                acs_worker_index(w), app->policy_generation, err);
+      }
+      aw->policies->generation = aw->policies->error ? 0 : app->policy_generation;
+    } else if (acs_worker_index(w) == 0 && !aw->policies->error) {
       acs_log(ACS_LOG_INFO, "policy", "policies of %s loaded: %zu files, %zu presets files",
               app->cfg->policies_dir, aw->policies->chunks, aw->policies->npresets);
-    aw->policies->generation = app->policy_generation;
+    }
     if (aw->pg && (rc = acs_policy_poller_start(
                        aw, acs_worker_index(w) == 0 ? app->cfg->policies_dir : NULL, &aw->poller)))
       goto fail;
@@ -164,6 +178,58 @@ static void make_instance_id(acs_app *app) {
   for (size_t i = 0; i < sizeof r; i++) snprintf(app->instance_id + 2 * i, 3, "%02x", r[i]);
 }
 
+/* Waits for the store to answer (PQping: no authentication, no query),
+ * with back-off from 250 ms doubling to 10 s, logging each failure, for
+ * cfg->store_wait_s seconds (0: forever). Meanwhile nothing listens: a
+ * probe of /health finds acsd not ready. Returns 0 when it answers,
+ * ACS_EUNAVAILABLE when the time is up. SIGTERM and SIGINT keep their
+ * default actions here: stopping a waiting acsd ends it. */
+static int wait_for_store(const acs_config *cfg) {
+  uint64_t t0 = uv_hrtime(), limit_ns = (uint64_t)cfg->store_wait_s * 1000000000ull;
+  unsigned delay_ms = 250, tries = 0;
+  for (;;) {
+    PGPing ping = PQping(cfg->pg_dsn);
+    if (ping == PQPING_OK) {
+      if (tries)
+        acs_log(ACS_LOG_INFO, "main", "the store answers after %.1f s",
+                (double)(uv_hrtime() - t0) / 1e9);
+      return 0;
+    }
+    if (ping == PQPING_NO_ATTEMPT) {
+      fprintf(stderr, "acsd: store: the connection string is not usable\n");
+      return ACS_EINVAL;
+    }
+    tries++;
+    uint64_t waited = uv_hrtime() - t0;
+    if (limit_ns && waited >= limit_ns) {
+      fprintf(stderr, "acsd: store: no answer within %u s (store-wait), giving up\n",
+              cfg->store_wait_s);
+      return ACS_EUNAVAILABLE;
+    }
+    acs_log(ACS_LOG_WARN, "main", "waiting for the store (%s), not ready; next try in %u ms",
+            ping == PQPING_REJECT ? "it refuses connections: starting up?" : "no answer",
+            delay_ms);
+    uint64_t sleep_ns = (uint64_t)delay_ms * 1000000ull;
+    if (limit_ns && waited + sleep_ns > limit_ns) sleep_ns = limit_ns - waited;
+    struct timespec ts = {(time_t)(sleep_ns / 1000000000ull), (long)(sleep_ns % 1000000000ull)};
+    while (nanosleep(&ts, &ts) && errno == EINTR) {
+    }
+    if (delay_ms < 10000) delay_ms = delay_ms * 2 > 10000 ? 10000 : delay_ms * 2;
+  }
+}
+
+/* "cwmp 0.0.0.0:7547 (port 7547)", or "files off" for a listener that is
+ * not configured or (the file server's default port taken) not opened. */
+static void listener_text(acs_server *srv, acs_listener_kind k, const char *name,
+                          const char *addr, char *out, size_t len) {
+  int port = acs_server_port(srv, k);
+  if (!addr || port <= 0) {
+    snprintf(out, len, "%s off", name);
+  } else {
+    snprintf(out, len, "%s %.200s (port %d)", name, addr, port);
+  }
+}
+
 int acs_app_run(const acs_config *cfg) {
   int rc = 0;
   uv_loop_t loop;
@@ -177,28 +243,24 @@ int acs_app_run(const acs_config *cfg) {
 
   if (cfg->pg_dsn) {
     char err[512];
+    if ((rc = wait_for_store(cfg))) goto cleanup;
     if ((rc = acs_store_migrate(cfg->pg_dsn, err, sizeof err))) {
       fprintf(stderr, "acsd: store: %s\n", err);
       goto cleanup;
     }
-    if (cfg->policies_dir) {
-      /* the directory becomes the newest generation unless it already is */
-      bool created = false;
-      rc = acs_policy_push(cfg->pg_dsn, cfg->policies_dir, "acsd:start", false,
-                           &app->policy_generation, &created, err, sizeof err);
-      if (rc == ACS_EINVAL) {
-        acs_log(ACS_LOG_ERR, "policy", "%s is refused (generation %lld, not valid): %s",
-                cfg->policies_dir, app->policy_generation, err);
-        app->policy_generation = 0;
-        rc = 0;
-      } else if (rc) {
-        fprintf(stderr, "acsd: policies: %s\n", err);
-        goto cleanup;
-      } else {
-        acs_log(ACS_LOG_INFO, "policy", "%s is policy generation %lld%s", cfg->policies_dir,
-                app->policy_generation, created ? " (new)" : "");
-      }
+    /* the store's current generation serves, --policies or not; DIR is
+     * imported first under the rule of policy_start.c */
+    if ((rc = acs_policy_start(cfg->pg_dsn, cfg->policies_dir, &app->policy_generation,
+                               &app->policy_files, err, sizeof err))) {
+      fprintf(stderr, "acsd: policies: %s\n", err);
+      goto cleanup;
     }
+    if (app->policy_files)
+      acs_log(ACS_LOG_INFO, "policy", "serving policy generation %lld (%zu files)",
+              app->policy_generation, json_object_size(app->policy_files));
+    else
+      acs_log(ACS_LOG_INFO, "policy",
+              "no policy generation in the store: no provisioning until one is pushed");
   } else {
     acs_log(ACS_LOG_WARN, "main", "no store configured (--pg): sessions are not recorded");
   }
@@ -225,18 +287,21 @@ int acs_app_run(const acs_config *cfg) {
   for (int i = 0; i < 2; i++) {
     if ((rc = uv_signal_start(&m.sig[i], on_signal, signums[i]))) goto cleanup;
   }
-  if ((rc = acs_server_start(&scfg, &m.srv))) {
+  rc = acs_server_start(&scfg, &m.srv);
+  /* the workers have compiled it (worker_start runs here, on this thread) */
+  json_decref(app->policy_files);
+  app->policy_files = NULL;
+  if (rc) {
     fprintf(stderr, "acsd: cannot start: %s\n", acs_strerror(rc));
     goto cleanup;
   }
   app->srv = m.srv;
-  acs_log(ACS_LOG_INFO, "main",
-          "acsd %s started: cwmp %s (port %d), api %s (port %d), files port %d, %u workers, "
-          "instance %s",
-          ACS_VERSION, cfg->cwmp_listen ? cfg->cwmp_listen : "off",
-          acs_server_port(m.srv, ACS_LISTENER_CWMP), cfg->api_listen ? cfg->api_listen : "off",
-          acs_server_port(m.srv, ACS_LISTENER_API), acs_server_port(m.srv, ACS_LISTENER_FILES),
-          acs_server_workers(m.srv), app->instance_id);
+  char cwmp[300], api[300], files[300];
+  listener_text(m.srv, ACS_LISTENER_CWMP, "cwmp", cfg->cwmp_listen, cwmp, sizeof cwmp);
+  listener_text(m.srv, ACS_LISTENER_API, "api", cfg->api_listen, api, sizeof api);
+  listener_text(m.srv, ACS_LISTENER_FILES, "files", cfg->files_listen, files, sizeof files);
+  acs_log(ACS_LOG_INFO, "main", "acsd %s started: %s, %s, %s, %u workers, instance %s",
+          ACS_VERSION, cwmp, api, files, acs_server_workers(m.srv), app->instance_id);
   uv_run(&loop, UV_RUN_DEFAULT);
 
   acs_server_stats st;
@@ -258,6 +323,7 @@ cleanup:
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
   }
+  json_decref(app->policy_files);
   OPENSSL_cleanse(&app->secret_key, sizeof app->secret_key);
   free(app);
   return rc ? 1 : 0;

@@ -3,7 +3,7 @@
  * Sources, each overriding the one before: built-in defaults, a config file
  * (--config FILE or ACS_CONFIG: "key = value" lines, '#' comments, keys named
  * like the long options, with '-' or '_'), the environment (ACS_WORKERS,
- * ACS_CWMP, ACS_API, ACS_PG_DSN, ACS_POLICIES, ACS_LOG_LEVEL, ACS_MAX_BODY,
+ * ACS_CWMP, ACS_API, ACS_PG_DSN, ACS_POLICIES, ACS_STORE_WAIT, ACS_LOG_LEVEL, ACS_MAX_BODY,
  * ACS_MAX_HEAD, ACS_HEADER_TIMEOUT_MS, ACS_IDLE_TIMEOUT_MS,
  * ACS_SHUTDOWN_TIMEOUT_MS, ACS_MAX_SESSIONS, ACS_SESSION_TIMEOUT_MS, ACS_PG_SLOW_MS,
  * ACS_RETRY_AFTER, ACS_INSTANCE_ID, ACS_SECRET_KEY_FILE, ACS_CONNREQ_USERNAME,
@@ -29,7 +29,8 @@ typedef struct acs_config {
   char *cwmp_listen;  /* "0.0.0.0:7547"; NULL ("off"): not listened on */
   char *api_listen;   /* "127.0.0.1:7557"; NULL ("off"): not listened on */
   char *pg_dsn;       /* NULL: no store */
-  char *policies_dir; /* NULL: no policies */
+  char *policies_dir; /* NULL: none imported (the store's generations still serve) */
+  unsigned store_wait_s; /* at start, wait this long for the store (0: forever) */
   char *config_file;  /* the file that was read, or NULL */
   acs_log_level log_level;
   size_t max_body_bytes;        /* 1 MiB */

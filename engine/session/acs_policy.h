@@ -58,7 +58,7 @@ int64_t acs_policy_now_ms(void);
   "id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "  \
   "created_by, source, checksum, valid, (SELECT coalesce(json_agg(k || '.lua' "   \
   "ORDER BY k COLLATE \"C\"), '[]') FROM jsonb_object_keys(files) k)::text, "      \
-  "(CASE WHEN error->>'file' ~ '^(provisions|presets|alarms|jobs)/' THEN "        \
+  "(CASE WHEN error->>'file' ~ '^(provisions|presets|alarms|jobs|virtual)/' THEN "\
   "jsonb_set(error, '{file}', to_jsonb((error->>'file') || '.lua')) ELSE error "  \
   "END)::text"
 /* clang-format on */
@@ -66,8 +66,8 @@ int64_t acs_policy_now_ms(void);
 
 /* One push of a tree, ready for the store: the tree compiled in a scratch
  * VM, its checksum, and the parameters of acs_policy_push_sql. The command
- * line (acs_policy_push), start-up and POST /api/v1/policies all go through
- * it; the watcher uses its compilation with a statement of its own. */
+ * line (acs_policy_push), start-up, the watcher and POST /api/v1/policies
+ * all go through it and through acs_policy_push_sql. */
 typedef struct acs_policy_push_stmt {
   char checksum[65];
   bool valid;
@@ -105,12 +105,25 @@ extern const char acs_policy_push_sql[];
  * error in err. Other errors: nothing stored. */
 int acs_policy_push(const char *dsn, const char *dir, const char *who, bool force, long long *gen,
                     bool *created, char *err, size_t errlen);
+/* A directory's tree is stored with its real path as its source (dir as
+ * given when it has none): every push path names one directory alike. */
+void acs_policy_dir_source(const char *dir, char *out, size_t len);
+/* At start (blocking, policy_start.c): with dir, imports it unless its
+ * content is the generation last stored from it (the rule of
+ * docs/policies.md, "Generations", logged with its reason); then reads the
+ * store's current generation: *gen its number and *files its tree (0 and
+ * NULL: none). Returns 0 or an error (err); a dir that does not compile is
+ * stored as refused and is no error here. */
+int acs_policy_start(const char *dsn, const char *dir, long long *gen, json_t **files, char *err,
+                     size_t errlen);
 /* `acsd policies push DIR | list` (argv[0] is "policies"). */
 int acs_policy_cli_main(int argc, char **argv);
 
 /* A worker's poller: once a second, the newest valid generation's number;
  * a newer one is fetched, compiled and swapped in. With watch_dir (one
- * worker), the directory is also watched and a changed tree stored. */
+ * worker), the directory is also watched and a changed tree pushed (a
+ * generation with its audit row, as any push) unless its content is the
+ * one it last pushed or found there. */
 struct acs_app_worker;
 typedef struct acs_policy_poller acs_policy_poller;
 int acs_policy_poller_start(struct acs_app_worker *aw, const char *watch_dir,

@@ -7,11 +7,12 @@
  * indexed read; works through PgBouncer, where LISTEN does not), fetches and
  * compiles a newer one, and swaps it in; sessions keep the generation they
  * started with. Trees come in by `acsd policies push DIR`, at start
- * (--policies DIR, when its content differs from the newest generation), by
- * POST /api/v1/policies (all three through acs_policy_push_prepare and
- * acs_policy_push_sql) and by the development watcher (worker 0 looks at
- * the directory's files once a second and imports them once they have been
- * still for a second).
+ * (--policies DIR, under the rule of policy_start.c), by POST
+ * /api/v1/policies (acsctl policies push) and by the development watcher
+ * (worker 0 looks at the directory's files once a second and pushes them
+ * once they have been still for a second): all through
+ * acs_policy_push_prepare and acs_policy_push_sql, so one tree makes one
+ * checksum and every stored generation has its policy.push audit row.
  *
  * Reload (schema version 9): POST /api/v1/policies/reload bumps the serial
  * of the one row of policy_reload, which every poll reads with the newest
@@ -130,8 +131,10 @@ int acs_policy_push(const char *dsn, const char *dir, const char *who, bool forc
   *gen = 0;
   *created = false;
   memset(&st, 0, sizeof st);
+  char source[4096];
+  acs_policy_dir_source(dir, source, sizeof source);
   if ((rc = acs_policy_read_tree(dir, &files, err, errlen))) goto cleanup;
-  if ((rc = acs_policy_push_prepare(files, who, dir, force, 0, &st))) goto cleanup;
+  if ((rc = acs_policy_push_prepare(files, who, source, force, 0, &st))) goto cleanup;
   if ((rc = acs_store_migrate(dsn, err, errlen))) goto cleanup;
   pg = PQconnectdb(dsn);
   if (PQstatus(pg) != CONNECTION_OK) {
@@ -173,11 +176,12 @@ static const char usage[] =
     "usage: acsd policies push DIR [--force] [OPTIONS]\n"
     "       acsd policies list [OPTIONS]\n"
     "\n"
-    "push compiles the policy tree DIR (provisions/*.lua, presets/*.lua) and stores\n"
-    "it as a new generation; running instances pick it up within 2 seconds. A tree\n"
-    "that does not compile is stored as refused, with its error, and the current\n"
-    "generation keeps serving. An unchanged tree makes no new generation (--force\n"
-    "makes one anyway). OPTIONS are acsd's own: --pg DSN, --config FILE, or ACS_PG_DSN.\n";
+    "push compiles the policy tree DIR (provisions/, presets/, alarms/, jobs/ and\n"
+    "virtual/, *.lua in each) and stores it as a new generation; running instances\n"
+    "pick it up within 2 seconds. A tree that does not compile is stored as refused,\n"
+    "with its error, and the current generation keeps serving. An unchanged tree\n"
+    "makes no new generation (--force makes one anyway). OPTIONS are acsd's own:\n"
+    "--pg DSN, --config FILE, or ACS_PG_DSN.\n";
 
 int acs_policy_cli_main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -290,6 +294,7 @@ struct acs_policy_poller {
   /* the watcher (worker 0 with --policies) */
   const char *dir;
   char sig[65], pending_sig[65];
+  char sum[65]; /* checksum of the tree last pushed from dir, or found there at start */
   bool importing;
   int open_handles; /* the timer and the async, until closed */
 };
@@ -436,8 +441,8 @@ static void dir_sig(const char *dir, char out[65]) {
   unsigned char d[EVP_MAX_MD_SIZE];
   unsigned int dl = 0;
   EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-  static const char *const subs[] = {"provisions", "presets"};
-  for (int s = 0; s < 2; s++) {
+  static const char *const subs[] = {"provisions", "presets", "alarms", "jobs", "virtual"};
+  for (int s = 0; s < 5; s++) {
     char path[4096];
     snprintf(path, sizeof path, "%.3000s/%s", dir, subs[s]);
     struct dirent **list = NULL;
@@ -463,16 +468,30 @@ static void dir_sig(const char *dir, char out[65]) {
 
 static void import_cb(acs_pg_result *r, void *arg) {
   acs_policy_poller *p = arg;
-  p->importing = false;
-  if (poller_gone(p)) return;
-  if (r->status)
-    acs_log(ACS_LOG_WARN, "policy", "the watcher could not store the changed tree: %s", r->error);
+  if (!r->status && r->ntuples == 1 && !p->stopping)
+    acs_log(ACS_LOG_INFO, "policy", "watcher: %s %s generation %s", p->dir,
+            acs_pg_getvalue(r, 0, 0)[0] == 't' ? "is stored as" : "is already",
+            acs_pg_getvalue(r, 0, 1));
 }
 
-/* The watcher: a changed directory, still for one tick, becomes a generation
- * unless its tree is the newest generation's already (a file written again
- * with the same text, an editor's swap file: the signature changed, the
- * tree did not). */
+static void import_sync_cb(acs_pg_result *r, void *arg) {
+  acs_policy_poller *p = arg;
+  p->importing = false;
+  if (poller_gone(p)) return;
+  if (r->status) {
+    acs_log(ACS_LOG_WARN, "policy", "the watcher could not store the changed tree: %s", r->error);
+    p->sum[0] = '\0'; /* try again at the next change */
+    return;
+  }
+  acs_policy_wake(p->aw->app);
+}
+
+/* The watcher: a changed directory, still for one tick, is pushed as any
+ * push is (acs_policy_push_sql: a generation and its audit row, nothing
+ * when its tree is the current one) unless its content is the one it last
+ * pushed or found there (a file written again with the same text, an
+ * editor's swap file: the signature changed, the tree did not; and an
+ * unchanged tree that a newer push elsewhere replaced stays replaced). */
 static void watch(acs_policy_poller *p) {
   char sig[65];
   dir_sig(p->dir, sig);
@@ -492,22 +511,31 @@ static void watch(acs_policy_poller *p) {
     acs_log(ACS_LOG_WARN, "policy", "watcher: %s", err);
     return;
   }
+  char sum[65];
+  acs_policy_checksum(files, sum);
+  if (!strcmp(sum, p->sum)) {
+    json_decref(files);
+    return;
+  }
+  char source[4096];
+  acs_policy_dir_source(p->dir, source, sizeof source);
   acs_policy_push_stmt st;
-  int rc = acs_policy_push_prepare(files, "watcher", p->dir, false, 0, &st);
+  int rc = acs_policy_push_prepare(files, "watcher", source, false, 0, &st);
   json_decref(files);
   if (rc == 0 && !st.valid)
     acs_log(ACS_LOG_ERR, "policy", "watcher: the changed tree is refused: %s", st.error);
-  /* unlike a push, an unchanged broken tree (touched again) is not stored
-   * twice: the newest generation of any kind is compared */
-  const char *params[5] = {p->dir, st.checksum, st.files_text, st.params[4], st.error_text};
-  if (rc == 0 &&
-      acs_pg_query(p->aw->pg,
-                   "INSERT INTO policy_generations (created_by, source, checksum, files, "
-                   "valid, error) SELECT 'watcher', $1, $2::text, $3::jsonb, $4::boolean, "
-                   "$5::jsonb WHERE $2::text IS DISTINCT FROM (SELECT checksum FROM "
-                   "policy_generations ORDER BY id DESC LIMIT 1)",
-                   5, params, ACS_PG_FAILFAST, import_cb, p) == 0)
-    p->importing = true;
+  acs_pg *pg = p->aw->pg;
+  if (rc == 0 && acs_pg_begin_batch(pg, ACS_PG_FAILFAST) == 0) {
+    if (acs_pg_query(pg, acs_policy_push_lock_sql, 0, NULL, 0, NULL, NULL) ||
+        acs_pg_query(pg, acs_policy_push_sql, 8, st.params, 0, import_cb, p) ||
+        acs_pg_sync(pg, import_sync_cb, p)) {
+      acs_pg_abort_batch(pg);
+    } else {
+      p->importing = true;
+      memcpy(p->sum, sum, sizeof sum);
+    }
+  }
+  if (!p->importing) p->sig[0] = '\0'; /* not stored: try again at the next tick */
   acs_policy_push_stmt_free(&st);
 }
 
@@ -528,7 +556,14 @@ int acs_policy_poller_start(acs_app_worker *aw, const char *watch_dir, acs_polic
   p->reload_serial = -1;
   atomic_store(&p->served, aw->policies->generation);
   p->dir = watch_dir;
-  if (watch_dir) dir_sig(watch_dir, p->sig);
+  if (watch_dir) {
+    json_t *files = NULL;
+    char err[512];
+    dir_sig(watch_dir, p->sig);
+    if (acs_policy_read_tree(watch_dir, &files, err, sizeof err) == 0)
+      acs_policy_checksum(files, p->sum);
+    json_decref(files);
+  }
   int rc = uv_async_init(acs_worker_loop(aw->w), &p->wake, wake_cb);
   if (rc) {
     free(p);

@@ -996,6 +996,8 @@ def route_table():
         ("DELETE", dev_path("NOPE-X-1"), None, AD, 404),
         ("POST", dev_path(d0, "/tags"), {"add": []}, OP, 200),
         ("GET", dev_path(d0, "/tasks"), None, RO, 200),
+        ("GET", dev_path(d0, "/history"), None, RO, 200),
+        ("GET", dev_path("NOPE-X-1", "/history"), None, RO, 404),
         ("POST", dev_path("NOPE-X-1", "/tasks"), {"rpc": "Reboot"}, OP, 404),
         ("GET", "/api/v1/tasks", None, RO, 200),
         ("GET", "/api/v1/tasks/999999", None, RO, 404),
@@ -1066,12 +1068,13 @@ def test_undocumented_routes():
               "/api/v1/faults/x", "/api/v1/faults/x/y/z", "/api/v1/tokens/abc", "/api/v1/tokens/1/x",
               "/api/v1/audit/1", "/api/v1/admin", "/api/v1/devices/", "/api/v1/token", "/api/v1/Devices",
               "/api/v1/policies/1", "/api/v1/policies/generations/1", "/api/v1/alarms/abc",
-              "/api/v1/alarms/1/x", "/api/v1/alarms/1/acknowledge/x", "/api/v1/faults/x/y/retry/z"):
+              "/api/v1/alarms/1/x", "/api/v1/alarms/1/acknowledge/x", "/api/v1/faults/x/y/retry/z",
+              "/api/v1/devices/x/history/1"):
         expect_error("GET", p, 404, "admin")
     # every documented path answers 405 (with the documented Allow) to an undocumented method
     d0 = Env.devs[0].id
     for p in ("/api/v1/devices", dev_path(d0), dev_path(d0, "/tasks"), dev_path(d0, "/tags"),
-              "/api/v1/tasks", "/api/v1/tasks/1", "/api/v1/tasks/1/cancel", "/api/v1/tasks/1/retry",
+              dev_path(d0, "/history"), "/api/v1/tasks", "/api/v1/tasks/1", "/api/v1/tasks/1/cancel", "/api/v1/tasks/1/retry",
               "/api/v1/faults", "/api/v1/faults/a/b", "/api/v1/tokens", "/api/v1/tokens/1", "/api/v1/audit",
               "/api/v1/faults/a/b/retry", "/api/v1/policies", "/api/v1/policies/generations",
               "/api/v1/policies/reload", "/api/v1/alarms", "/api/v1/alarms/1", "/api/v1/alarms/1/acknowledge",
