@@ -452,7 +452,8 @@ def main():
         settings = dict(PG_SETTINGS)
         if a.statements:
             settings.update({"shared_preload_libraries": "'pg_stat_statements'",
-                             "pg_stat_statements.track_planning": "on"})
+                             "pg_stat_statements.track_planning": "on",
+                             "pg_stat_statements.track": "all"})
         with pgtest.PgCluster(settings=settings) as pg:
             b.pg = pg
             if a.statements:

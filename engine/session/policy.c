@@ -136,7 +136,7 @@ static void settle_task(acs__session *s, const pchan *first) {
 static void policy_start(acs__session *s, acs_policy_vm *pv) {
   acs__policy *p = s->pol;
   p->started = true;
-  if (s->policy_ctx) p->ctx = json_loads(s->policy_ctx, 0, NULL);
+  if (s->policy_ctx_json) p->ctx = json_incref(s->policy_ctx_json);
   p->run = acs_script_run_new(pv->vm, NULL, s);
   if (!p->run) {
     acs_log(ACS_LOG_ERR, "policy", "%s: cannot start a policy run", s->device_id);

@@ -165,6 +165,7 @@ void acs__sess_unref(acs__session *s) {
   for (size_t i = 0; i < s->ntags; i++) free(s->tags[i]);
   free(s->tags);
   free(s->policy_ctx);
+  json_decref(s->policy_ctx_json);
   free(s->tc.command_key);
   free(s->tc.fault.string);
   free(s->tc.start_time);

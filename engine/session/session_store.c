@@ -324,12 +324,15 @@ static void apply_refreshed(acs_dm *dm, const char *text) {
   json_decref(m);
 }
 
-/* The device's tags (the policy context's) into s->tags. */
+/* The policy context parsed (once: the policy phase takes it from the
+ * session) and the device's tags into s->tags. */
 static void ctx_tags(acs__session *s) {
   free_tags(s->tags, s->ntags);
   s->tags = NULL;
   s->ntags = 0;
-  json_t *ctx = s->policy_ctx ? json_loads(s->policy_ctx, 0, NULL) : NULL;
+  json_decref(s->policy_ctx_json);
+  s->policy_ctx_json = s->policy_ctx ? json_loads(s->policy_ctx, 0, NULL) : NULL;
+  json_t *ctx = s->policy_ctx_json;
   const json_t *tags = json_object_get(ctx, "tags");
   size_t n = json_array_size(tags);
   if (n && (s->tags = calloc(n, sizeof *s->tags))) {
@@ -338,7 +341,6 @@ static void ctx_tags(acs__session *s) {
       if (t && (s->tags[s->ntags] = strdup(t))) s->ntags++;
     }
   }
-  json_decref(ctx);
 }
 
 /* A pending task (one 't' row: id, rpc, args, command key). */

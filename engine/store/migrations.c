@@ -475,8 +475,10 @@ static const char v6_sql[] =
  *   to be unchanged, all of them for a device that is stale), the alarms an
  *   Inform clears, the tasks an Inform settles, then the rows the sessions
  *   need back: 'v' (stale?, new version), 't' (pending tasks), 'p' (the
- *   stored data model of a stale device whose session runs policies), 'c'
- *   (the policy context, and devices.refreshed when the model was sent).
+ *   stored data model, for a session with policies whose worker holds no
+ *   model it can trust), 'c' (the policy context, in one set-based query:
+ *   tags, boots, recent events, policy actions, faults, open alarms, sealed
+ *   secrets; with the model, devices.refreshed).
  * - last_inform_hour is set by that upsert; the row trigger that kept it
  *   cost a plpgsql call per Inform and is dropped (nothing else writes
  *   last_inform). */
@@ -485,30 +487,6 @@ static const char v11_sql[] =
     "  ADD COLUMN prev_version bigint;\n"
     "DROP TRIGGER devices_inform_hour ON devices;\n"
     "DROP FUNCTION acs_devices_inform_hour();\n"
-    "CREATE FUNCTION acs_policy_ctx(dev text) RETURNS text LANGUAGE sql STABLE AS $$\n"
-    "SELECT json_build_object('tags', to_json(d.tags),\n"
-    "  'last_boot', (extract(epoch FROM d.last_boot) * 1000)::bigint,\n"
-    "  'last_bootstrap', (extract(epoch FROM d.last_bootstrap) * 1000)::bigint,\n"
-    "  'actions', (SELECT coalesce(json_agg(json_build_object('key', t.command_key,\n"
-    "      'rpc', t.rpc, 'status', t.status, 'fault_code', t.fault_code,\n"
-    "      'fault_string', t.fault_string)), '[]') FROM (SELECT * FROM tasks\n"
-    "      WHERE device_id = dev AND created_by LIKE 'policy:%' AND command_key IS NOT NULL\n"
-    "      ORDER BY id DESC LIMIT 200) t),\n"
-    "  'faults', (SELECT coalesce(json_agg(json_build_object('channel', f.channel,\n"
-    "      'retries', f.retries, 'last_at', (extract(epoch FROM f.last_at) * 1000)::bigint,\n"
-    "      'next_retry_at', (extract(epoch FROM f.next_retry_at) * 1000)::bigint)), '[]')\n"
-    "      FROM faults f WHERE f.device_id = dev),\n"
-    "  'events', (SELECT coalesce(json_object_agg(e.code, json_build_array(e.h, e.n)), '{}')\n"
-    "      FROM (SELECT code, count(*) FILTER (WHERE received_at > now() - interval '1 hour')\n"
-    "        AS h, count(*) AS n FROM events WHERE device_id = dev\n"
-    "        AND received_at > now() - interval '1 day' GROUP BY code) e),\n"
-    "  'alarms', (SELECT coalesce(json_agg(json_build_array(a.rule, a.instance_key)), '[]')\n"
-    "      FROM alarms a WHERE a.device_id = dev AND a.cleared_at IS NULL),\n"
-    "  'secrets', (SELECT coalesce(json_agg(json_build_object('name', x.name,\n"
-    "      'sealed_hex', encode(x.ciphertext, 'hex'), 'key_id', x.key_id)), '[]')\n"
-    "      FROM device_secrets x WHERE x.device_id = dev))::text\n"
-    "FROM devices d WHERE d.id = dev\n"
-    "$$;\n"
     "CREATE FUNCTION acs_informs(\n"
     "  d_id text[], d_oui text[], d_pc text[], d_sn text[], d_mf text[], d_hw text[], d_sw text[],\n"
     "  d_boot boolean[], d_bootstrap boolean[], d_ip inet[], d_url text[], d_ver text[],\n"
@@ -621,10 +599,32 @@ static const char v11_sql[] =
     "    WHERE o.id = ANY(want)\n"
     "    ORDER BY o.ord, p.name;\n"
     "  END IF;\n"
-    "  RETURN QUERY SELECT o.ord::int, 'c'::\"char\", acs_policy_ctx(o.id),\n"
-    "    CASE WHEN o.id = ANY(want) THEN (SELECT d.refreshed::text FROM devices d WHERE d.id = o.id) END,\n"
+    "  RETURN QUERY SELECT o.ord::int, 'c'::\"char\",\n"
+    "    json_build_object('tags', to_json(d.tags),\n"
+    "      'last_boot', (extract(epoch FROM d.last_boot) * 1000)::bigint,\n"
+    "      'last_bootstrap', (extract(epoch FROM d.last_bootstrap) * 1000)::bigint,\n"
+    "      'actions', (SELECT coalesce(json_agg(json_build_object('key', t.command_key,\n"
+    "          'rpc', t.rpc, 'status', t.status, 'fault_code', t.fault_code,\n"
+    "          'fault_string', t.fault_string)), '[]') FROM (SELECT * FROM tasks\n"
+    "          WHERE device_id = d.id AND created_by LIKE 'policy:%' AND command_key IS NOT NULL\n"
+    "          ORDER BY id DESC LIMIT 200) t),\n"
+    "      'faults', (SELECT coalesce(json_agg(json_build_object('channel', f.channel,\n"
+    "          'retries', f.retries, 'last_at', (extract(epoch FROM f.last_at) * 1000)::bigint,\n"
+    "          'next_retry_at', (extract(epoch FROM f.next_retry_at) * 1000)::bigint)), '[]')\n"
+    "          FROM faults f WHERE f.device_id = d.id),\n"
+    "      'events', (SELECT coalesce(json_object_agg(e.code, json_build_array(e.h, e.n)), '{}')\n"
+    "          FROM (SELECT code, count(*) FILTER (WHERE received_at > now() - interval '1 hour')\n"
+    "            AS h, count(*) AS n FROM events WHERE device_id = d.id\n"
+    "            AND received_at > now() - interval '1 day' GROUP BY code) e),\n"
+    "      'alarms', (SELECT coalesce(json_agg(json_build_array(a.rule, a.instance_key)), '[]')\n"
+    "          FROM alarms a WHERE a.device_id = d.id AND a.cleared_at IS NULL),\n"
+    "      'secrets', (SELECT coalesce(json_agg(json_build_object('name', x.name,\n"
+    "          'sealed_hex', encode(x.ciphertext, 'hex'), 'key_id', x.key_id)), '[]')\n"
+    "          FROM device_secrets x WHERE x.device_id = d.id))::text,\n"
+    "    CASE WHEN d.id = ANY(want) THEN d.refreshed::text END,\n"
     "    NULL, NULL, NULL, NULL, NULL, NULL\n"
-    "  FROM unnest(d_id, d_model) WITH ORDINALITY AS o(id, model, ord) WHERE o.model;\n"
+    "  FROM unnest(d_id, d_model) WITH ORDINALITY AS o(id, model, ord)\n"
+    "  JOIN devices d ON d.id = o.id WHERE o.model;\n"
     "END $$;\n";
 
 const acs_store_migration acs_store_migrations[] = {
