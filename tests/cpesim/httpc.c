@@ -13,6 +13,7 @@
  * by its callback; a write's failure only fails the request it belongs
  * to. */
 #include <llhttp.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ struct sim_httpc {
   uv_timer_t timer;
   conn *cn;
   struct sockaddr_storage addr;
+  struct sockaddr_storage src; /* ss_family 0: no bind */
   llhttp_t parser;
   bool busy, closing;
   uint64_t seq; /* requests sent so far: the current one's number */
@@ -286,6 +288,23 @@ sim_httpc *sim_httpc_new(const struct sockaddr_storage *addr, size_t body_keep) 
   return c;
 }
 
+void sim_httpc_set_source(sim_httpc *c, const struct sockaddr_storage *src) { c->src = *src; }
+
+/* The connection's handle; bound to a source address, its socket exists
+ * now, and gets its port at connect time. */
+static int conn_open(sim_httpc *c, conn *cn) {
+  if (!c->src.ss_family) return uv_tcp_init(S->loop, &cn->tcp);
+  int rc = uv_tcp_init_ex(S->loop, &cn->tcp, c->src.ss_family);
+  if (rc) return rc;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+  uv_os_fd_t fd;
+  int one = 1;
+  if (uv_fileno((uv_handle_t *)&cn->tcp, &fd) == 0)
+    (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+  return 0;
+}
+
 int sim_httpc_request(sim_httpc *c, const char *method, const char *host, const char *target,
                       const char *headers, const char *body, size_t len, uint32_t timeout_ms,
                       sim_http_cb cb, void *ctx) {
@@ -323,11 +342,19 @@ int sim_httpc_request(sim_httpc *c, const char *method, const char *host, const 
   detach(c);
   conn *cn = sim_xcalloc(1, sizeof *cn);
   cn->owner = c;
-  uv_tcp_init(S->loop, &cn->tcp);
+  int rc = conn_open(c, cn);
+  if (rc) { /* no handle to close */
+    free(cn);
+    c->busy = false;
+    uv_timer_stop(&c->timer);
+    return rc;
+  }
   cn->tcp.data = cn;
   cn->creq.data = cn;
   c->cn = cn;
-  int rc = uv_tcp_connect(&cn->creq, &cn->tcp, (const struct sockaddr *)&c->addr, connect_cb);
+  if (c->src.ss_family) rc = uv_tcp_bind(&cn->tcp, (const struct sockaddr *)&c->src, 0);
+  if (rc == 0)
+    rc = uv_tcp_connect(&cn->creq, &cn->tcp, (const struct sockaddr *)&c->addr, connect_cb);
   if (rc) {
     c->busy = false;
     uv_timer_stop(&c->timer);

@@ -25,7 +25,9 @@ client), each with its own cpesim fleet:
           then 204. Every body must arrive whole and in order (each a
           complete GetParameterValuesResponse with the right cwmp:ID).
   503     answers the first Inform of each device with 503 + Retry-After: 1
-          (keep-alive) before reading its body, then serves it normally.
+          (keep-alive) before reading its body, then serves it normally;
+          this fleet connects from --source-ip 127.0.0.2,127.0.0.3 (both
+          seen by the server, nothing else).
   close   closes the connection (unread data: a reset) as soon as the
           headers of the big POST arrive, once per device (later sessions
           get no RPC; nor do the 503 mode's); the session
@@ -94,6 +96,7 @@ class Server:
         self.refused = set()  # devices cut once
         self.refusals = 0  # 503s sent
         self.sizes = []  # bodies answered early
+        self.peers = set()  # source addresses of the connections
         self.lock = threading.Lock()
         self.ls = socket.socket()
         self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -121,6 +124,8 @@ class Server:
                 s, _ = self.ls.accept()
             except OSError:
                 return
+            with self.lock:
+                self.peers.add(s.getpeername()[0])
             threading.Thread(target=self.serve, args=(s,), daemon=True).start()
 
     def close(self):
@@ -242,7 +247,8 @@ def run_fleet(mode, prefix):
                 "--cr-listen", "127.0.0.1:%d" % cr, "--timeout", "20",
                 "--set", "Device.ManagementServer.CWMPRetryMinimumWaitInterval=1",
                 "--set", "Device.ManagementServer.CWMPRetryIntervalMultiplier=1000"]
-               + (["--periodic-interval", "2"] if mode == "close" else []))
+               + (["--periodic-interval", "2"] if mode == "close" else [])
+               + (["--source-ip", "127.0.0.2,127.0.0.3"] if mode == "503" else []))
     try:
         def all_ok():
             st = json.loads(http("GET", "http://127.0.0.1:%d/_sim/stats" % cr)[1])
@@ -291,7 +297,10 @@ def main():
               r["sessions_failed"] == r["failures"]["503"] == COUNT,
               "503: %d ok, %d 503s, %d failed (%s)" % (r["sessions_ok"], r["http_503"],
                                                        r["sessions_failed"], r["failures"]))
-        print("ok: 503 + Retry-After before the body was read: %d refused, then all ok" % COUNT)
+        check(srv.peers == {"127.0.0.2", "127.0.0.3"}, "--source-ip: connections from %s" % (
+            sorted(srv.peers)))
+        print("ok: 503 + Retry-After before the body was read: %d refused, then all ok (from "
+              "--source-ip 127.0.0.2 and 127.0.0.3)" % COUNT)
 
         srv, r = run_fleet("close", "EC")
         check(r["sessions_ok"] == COUNT and r["sessions_failed"] == COUNT and
