@@ -718,7 +718,9 @@ class Bench:
                          "scheduler puts them" % a.clients)
         # the boot storm's client processes (and the bootstrap's, which saves their
         # state files): at most --storm-in-flight / --clients-max-in-flight each
-        self.storm_clients = max(a.clients, -(-a.storm_in_flight // a.client_max_in_flight))
+        storm_in_flight = min(a.storm_in_flight, a.storm_devices)
+        self.storm_clients = max(a.clients, -(-storm_in_flight // a.client_max_in_flight))
+        self.boot_clients = a.clients  # (b) reads their state files merged into one
         self.res = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
                     "placement": placement, "build": os.path.abspath(a.build),
                     "args": {k: v for k, v in vars(a).items() if k != "json"}}
@@ -773,9 +775,9 @@ class Bench:
         n = self.fleet_size()
         acsd = self.acsd(self.a.workers, "--retry-after", "2")
         t0 = time.monotonic()
-        fl = self.fleet_of(acsd.url, n, self.storm_clients, [
+        fl = self.fleet_of(acsd.url, n, self.boot_clients, [
             "--no-loop", "--duration", str(max(600, n // 50)), "--periodic-interval", "86400"],
-            state="save", concurrency=max(500, self.storm_clients))
+            state="save", concurrency=max(500, self.boot_clients))
         r = fl.run_until_ok(n, max(600, n // 50))
         acsd.stop()
         with open(self.state, "w") as out:  # one file for the fleet
@@ -785,10 +787,10 @@ class Bench:
                 out.writelines(lines if k == 0 else lines[2:])
         boot = {"seconds": round(time.monotonic() - t0, 1), "ok": r["sessions_ok"],
                 "503": r["http_503"], "failed": r["sessions_failed"],
-                "clients": self.storm_clients}
+                "clients": self.boot_clients}
         self.res["bootstrap"] = boot
         print("bench: fleet of %d bootstrapped in %.1f s at concurrency 500 by %d cpesim "
-              "processes (ok %d, 503 %d)" % (n, boot["seconds"], self.storm_clients, boot["ok"],
+              "processes (ok %d, 503 %d)" % (n, boot["seconds"], self.boot_clients, boot["ok"],
                                              boot["503"]))
 
     def clients_line(self, r):
@@ -1174,8 +1176,11 @@ def report(a, res, keep_log):
                 rp["acsd_sessions_per_s"] / ra["floor_sessions_per_s"]))
     rb = res.get("b")
     if rb:
-        print("| (b) boot storm, %d devices at once (1 BOOT), to the last one's session | %s |"
-              % (rb["devices"], spread([s["seconds"] for s in rb["runs"]], "%.1f s")))
+        print("| (b) boot storm, %d devices %s (1 BOOT, %d in flight at most, %s), to the last "
+              "one's session | %s |" % (
+                  rb["devices"], "within %g s" % rb["spread"] if rb["spread"] else "at once",
+                  rb["in_flight"], "example policies" if rb["policies"] else "no policies",
+                  spread([s["seconds"] for s in rb["runs"]], "%.1f s")))
         print("| (b) boot storm: 503s / sessions failed and retried | %s / %s |" % (
             spread([s["503"] for s in rb["runs"]]), spread([s["failed"] for s in rb["runs"]])))
     rc = res.get("c")
