@@ -31,9 +31,27 @@ the median (min-max printed too):
   (c) past capacity: acsd with --max-sessions 50 under --capacity-concurrency
       (1,000) sessions in flight: the 503s answered, the sessions admitted, and
       the admitted sessions that failed (which must be 0).
+  (f) first contact: --fc-devices new tr181 devices with the example policies,
+      --fc-concurrency in flight: time, rate, CPU per device, acsd's RSS.
+  (m) --hold-connections CWMP connections held open on one acsd (cpesim
+      --think-ms): acsd RSS above idle per connection, and new sessions' p50 /
+      p99 meanwhile (a probe fleet).
+  (k) the same across --instances acsd on one PostgreSQL.
+(b) is sized by --storm-devices, --storm-spread, --storm-in-flight and can run
+with the example policies (--storm-policies).
 
-CPU placement (2 CPUs or more, taskset): acsd (or nginx) on CPU 0, cpesim on
-CPU 1, PostgreSQL unpinned (its backends go where the scheduler puts them).
+Clients: --clients (2) cpesim processes share the fleet (--first/--count) in
+(a), (p), (c), the floor and the bootstrap; the big phases start more (at most
+--client-max-in-flight sessions each: a process may open 20,000 files), each
+with loopback source addresses of its own. Their summaries are merged (counts
+added, latency histograms added up, the active time from the first start to
+the last end of any), and every phase checks that each Inform in the ack logs
+of all of them has its event rows.
+
+CPU placement: with --clients 2 (or more) nothing is pinned (the scheduler
+balances the server, PostgreSQL and the clients, for the floor and acsd
+alike); with --clients 1 and 2 CPUs or more (taskset): acsd (or nginx) on
+CPU 0, cpesim on CPU 1, PostgreSQL unpinned.
 CPU time used by each of them and by everything else on the machine (other
 users' builds and tests) is measured from /proc for every run and printed per
 session, so a disturbed run shows as such; interrupt and softirq time (loopback
