@@ -650,6 +650,14 @@ def main():
         ap.error("--clients and --client-max-in-flight: 1 or more")
     bins = Bin(a.build)
     pgtest.skip_unless_available()
+    # every child (acsd, cpesim) inherits it: as many open files as the hard limit allows
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY
+                                                        else 1048576, hard))
+        except (ValueError, OSError):
+            pass
 
     def on_alarm(signum, frame):
         raise Timeout("the run took longer than --max-minutes %g" % a.max_minutes)
