@@ -89,6 +89,7 @@ PG_SETTINGS = {
 TCK = os.sysconf("SC_CLK_TCK")
 PREFIX = "B"
 LIVE = []  # every cpesim started, killed at the end whatever happened
+VERBOSE_CLIENTS = False
 
 
 class Timeout(Exception):
@@ -224,7 +225,8 @@ class Cpesim:
         self.ack = ack
         self.argv = (pin(cpu) if cpu is not None else []) + [
             bins.cpesim, "--acs", url, "--cr-listen", "127.0.0.1:%d" % self.cr,
-            "--quiet"] + (["--ack-log", ack] if ack else []) + args
+            "--verbose" if VERBOSE_CLIENTS else "--quiet"] + (
+                ["--ack-log", ack] if ack else []) + args
         self.out = tempfile.TemporaryFile()
         self.log = log
         self.p = subprocess.Popen(self.argv, stdout=self.out, stderr=subprocess.STDOUT,
@@ -641,9 +643,15 @@ def main():
                     "on several instances)")
     ap.add_argument("--quick", action="store_true", help="1 repeat, 5 s runs, 2,000 devices")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--log", help="keep the run's log (commands, cpesim summaries, acsd's "
+                    "output) here (default: /tmp/acsd-bench-last.log)")
+    ap.add_argument("--verbose-clients", action="store_true",
+                    help="cpesim --verbose instead of --quiet: every failed session in the log")
     a = ap.parse_args()
     if a.quick:
         a.repeat, a.duration, a.devices = 1, 5, 2000
+    global VERBOSE_CLIENTS
+    VERBOSE_CLIENTS = a.verbose_clients
     if a.storm_devices is None:
         a.storm_devices = a.devices
     if a.clients < 1 or a.client_max_in_flight < 1:
@@ -729,7 +737,7 @@ class Bench:
     def __init__(self, a, bins, tmp):
         self.a, self.bins, self.tmp = a, bins, tmp
         self.log = os.path.join(tmp, "bench.log")
-        self.keep_log = os.path.join(tempfile.gettempdir(), "acsd-bench-last.log")
+        self.keep_log = a.log or os.path.join(tempfile.gettempdir(), "acsd-bench-last.log")
         self.state = os.path.join(tmp, "fleet.state")
         self.started = []
         self.pg = self.meter = None
