@@ -1,8 +1,19 @@
 /* httpc.c: a small HTTP/1.1 client on libuv with llhttp: one request at a
  * time per client, keep-alive (reconnecting when the server closed), a
  * timeout per request, responses handed over whole. Used for CWMP sessions
- * and for file transfers. */
+ * and for file transfers.
+ *
+ * Writes. A response may arrive before its request's write has completed:
+ * the server answered before reading the whole body, or the last bytes went
+ * out and the write callback is still queued while the loop polls again
+ * (libuv runs up to 48 polls in a row when they come back full, as they do
+ * with thousands of connections). The next request can then be sent on
+ * the same connection while the earlier write is still pending, so every
+ * write is its own request with its own copy of the bytes (sim_wr), freed
+ * by its callback; a write's failure only fails the request it belongs
+ * to. */
 #include <llhttp.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,17 +26,29 @@
 typedef struct conn {
   uv_tcp_t tcp;
   uv_connect_t creq;
-  uv_write_t wreq;
   sim_httpc *owner; /* NULL once detached (closing) */
   bool connected;
 } conn;
+
+/* One write in flight: never reused, freed by its callback (which libuv
+ * calls, with UV_ECANCELED if need be, before the connection's close
+ * callback frees the conn). */
+typedef struct sim_wr {
+  uv_write_t req;
+  conn *cn;
+  uint64_t seq; /* the request it carries */
+  size_t len;
+  char data[];
+} sim_wr;
 
 struct sim_httpc {
   uv_timer_t timer;
   conn *cn;
   struct sockaddr_storage addr;
+  struct sockaddr_storage src; /* ss_family 0: no bind */
   llhttp_t parser;
   bool busy, closing;
+  uint64_t seq; /* requests sent so far: the current one's number */
   acs_buf out, body, hdr, val;
   char field[24];
   size_t field_len;
@@ -210,19 +233,29 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (e != HPE_OK) finish(c, ACS_EHTTP);
 }
 
-static void write_cb(uv_write_t *w, int status) {
-  conn *cn = w->data;
-  sim_httpc *c = cn->owner;
-  if (!c || status == 0) return;
-  finish(c, status);
+static void write_cb(uv_write_t *req, int status) {
+  sim_wr *w = req->data;
+  sim_httpc *c = w->cn->owner;
+  /* an earlier request's write (already answered) failing is the
+   * connection's business: the read side or the next write sees it */
+  if (c && status != 0 && c->busy && w->seq == c->seq) finish(c, status);
+  free(w);
 }
 
 static void send_request(sim_httpc *c) {
   conn *cn = c->cn;
-  uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-  cn->wreq.data = cn;
-  int rc = uv_write(&cn->wreq, (uv_stream_t *)&cn->tcp, &b, 1, write_cb);
-  if (rc) finish(c, rc);
+  sim_wr *w = sim_xmalloc(sizeof *w + c->out.len);
+  w->cn = cn;
+  w->seq = c->seq;
+  w->len = c->out.len;
+  memcpy(w->data, c->out.data, c->out.len);
+  w->req.data = w;
+  uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
+  int rc = uv_write(&w->req, (uv_stream_t *)&cn->tcp, &b, 1, write_cb);
+  if (rc) {
+    free(w);
+    finish(c, rc);
+  }
 }
 
 static void connect_cb(uv_connect_t *req, int status) {
@@ -255,6 +288,23 @@ sim_httpc *sim_httpc_new(const struct sockaddr_storage *addr, size_t body_keep) 
   return c;
 }
 
+void sim_httpc_set_source(sim_httpc *c, const struct sockaddr_storage *src) { c->src = *src; }
+
+/* The connection's handle; bound to a source address, its socket exists
+ * now, and gets its port at connect time. */
+static int conn_open(sim_httpc *c, conn *cn) {
+  if (!c->src.ss_family) return uv_tcp_init(S->loop, &cn->tcp);
+  int rc = uv_tcp_init_ex(S->loop, &cn->tcp, c->src.ss_family);
+  if (rc) return rc;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+  uv_os_fd_t fd;
+  int one = 1;
+  if (uv_fileno((uv_handle_t *)&cn->tcp, &fd) == 0)
+    (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+  return 0;
+}
+
 int sim_httpc_request(sim_httpc *c, const char *method, const char *host, const char *target,
                       const char *headers, const char *body, size_t len, uint32_t timeout_ms,
                       sim_http_cb cb, void *ctx) {
@@ -283,6 +333,7 @@ int sim_httpc_request(sim_httpc *c, const char *method, const char *host, const 
   c->cb = cb;
   c->ctx = ctx;
   c->busy = true;
+  c->seq++;
   uv_timer_start(&c->timer, timeout_cb, timeout_ms, 0);
   if (c->cn && c->cn->connected) {
     send_request(c);
@@ -291,11 +342,19 @@ int sim_httpc_request(sim_httpc *c, const char *method, const char *host, const 
   detach(c);
   conn *cn = sim_xcalloc(1, sizeof *cn);
   cn->owner = c;
-  uv_tcp_init(S->loop, &cn->tcp);
+  int rc = conn_open(c, cn);
+  if (rc) { /* no handle to close */
+    free(cn);
+    c->busy = false;
+    uv_timer_stop(&c->timer);
+    return rc;
+  }
   cn->tcp.data = cn;
   cn->creq.data = cn;
   c->cn = cn;
-  int rc = uv_tcp_connect(&cn->creq, &cn->tcp, (const struct sockaddr *)&c->addr, connect_cb);
+  if (c->src.ss_family) rc = uv_tcp_bind(&cn->tcp, (const struct sockaddr *)&c->src, 0);
+  if (rc == 0)
+    rc = uv_tcp_connect(&cn->creq, &cn->tcp, (const struct sockaddr *)&c->addr, connect_cb);
   if (rc) {
     c->busy = false;
     uv_timer_stop(&c->timer);

@@ -49,6 +49,9 @@ static const char usage[] =
     "  --cwmp-version V        1.0 .. 1.4 (default 1.2)\n"
     "  --set NAME=VALUE        change a model default for every device\n"
     "  --firmware-version V    version a firmware image installs when its file has no header\n"
+    "  --source-ip A[,B...]    local addresses the sessions connect from (device i: the\n"
+    "                          (i mod n)-th), e.g. 127.0.0.2,127.0.0.3: more than 64K\n"
+    "                          connections to one ACS address\n"
     "  --quiet, --verbose\n";
 
 enum {
@@ -78,6 +81,7 @@ enum {
   O_CWMP,
   O_SET,
   O_FW,
+  O_SRC,
   O_QUIET,
   O_VERBOSE,
   O_HELP
@@ -110,6 +114,7 @@ static const struct option longopts[] = {
     {"cwmp-version", 1, 0, O_CWMP},
     {"set", 1, 0, O_SET},
     {"firmware-version", 1, 0, O_FW},
+    {"source-ip", 1, 0, O_SRC},
     {"quiet", 0, 0, O_QUIET},
     {"verbose", 0, 0, O_VERBOSE},
     {"help", 0, 0, O_HELP},
@@ -130,6 +135,27 @@ static bool num(const char *s, double lo, double hi, double *out) {
   if (errno || e == s || *e || v < lo || v > hi) return false;
   *out = v;
   return true;
+}
+
+/* --source-ip A[,B...]: numeric IPv4 / IPv6 addresses (port 0). */
+static int parse_sources(const char *list, sim_opts *o) {
+  SIM_VFREE(o->sources);
+  const char *p = list;
+  while (*p) {
+    size_t n = strcspn(p, ",");
+    char ip[64];
+    if (n == 0 || n >= sizeof ip) return -1;
+    memcpy(ip, p, n);
+    ip[n] = '\0';
+    struct sockaddr_storage *ss = SIM_VPUSH(o->sources);
+    memset(ss, 0, sizeof *ss);
+    if (uv_ip4_addr(ip, 0, (struct sockaddr_in *)ss) &&
+        uv_ip6_addr(ip, 0, (struct sockaddr_in6 *)ss))
+      return -1;
+    p += n;
+    if (*p == ',') p++;
+  }
+  return o->sources.n ? 0 : -1;
 }
 
 static int parse_opts(int argc, char **argv, sim_opts *o) {
@@ -258,6 +284,9 @@ static int parse_opts(int argc, char **argv, sim_opts *o) {
       case O_FW:
         if (!*a || strlen(a) > 64) return die("--firmware-version %s: 1 to 64 characters", a);
         o->firmware_version = a;
+        break;
+      case O_SRC:
+        if (parse_sources(a, o)) return die("--source-ip %s: expected numeric addresses, comma-separated", a);
         break;
       case O_QUIET:
         o->quiet = true;
@@ -393,6 +422,7 @@ int main(int argc, char **argv) {
     free(s.o.sets.v[i].value);
   }
   SIM_VFREE(s.o.sets);
+  SIM_VFREE(s.o.sources);
   sim_model_free(s.model);
   int crc = uv_loop_close(s.loop);
   if (crc) sim_log("loop not closed cleanly: %s", uv_strerror(crc));

@@ -403,6 +403,9 @@ typedef struct sim_httpc sim_httpc;
 typedef void (*sim_http_cb)(void *ctx, int err, const sim_http_rsp *rsp);
 
 sim_httpc *sim_httpc_new(const struct sockaddr_storage *addr, size_t body_keep);
+/* Connections made from now on are bound to src (port 0: any; on Linux the
+ * port is chosen at connect, per destination: IP_BIND_ADDRESS_NO_PORT). */
+void sim_httpc_set_source(sim_httpc *c, const struct sockaddr_storage *src);
 /* Sends one request (connecting or reconnecting as needed). headers: NULL
  * or complete "Name: value\r\n" lines. The body is copied. */
 int sim_httpc_request(sim_httpc *c, const char *method, const char *host, const char *target,
@@ -499,6 +502,7 @@ typedef struct sim_opts {
   const char *firmware_version; /* --firmware-version: images without a header install it */
   bool quiet, verbose;
   SIM_VEC(sim_set) sets;
+  SIM_VEC(struct sockaddr_storage) sources; /* --source-ip: device i connects from i mod n */
 } sim_opts;
 
 typedef struct sim_list {

@@ -95,6 +95,19 @@ void sim_stats_sample(void) {
   }
 }
 
+/* Non-empty buckets as [middle in us, count] pairs: processes' histograms
+ * can be added up (bench/bench.py merges its clients' this way). */
+static void hist_json(FILE *o, const char *name, const hist *h) {
+  fprintf(o, ",\"%s\":[", name);
+  bool first = true;
+  for (unsigned i = 0; i < NB; i++) {
+    if (!h->b[i]) continue;
+    fprintf(o, "%s[%.0f,%llu]", first ? "" : ",", bucket_mid(i), (unsigned long long)h->b[i]);
+    first = false;
+  }
+  fputc(']', o);
+}
+
 static const char *const fail_names[SIM_FAIL_COUNT] = {"connect", "timeout", "http",  "503",
                                                        "401",     "xml",     "fault", "protocol"};
 
@@ -165,6 +178,11 @@ void sim_stats_print(double elapsed_s) {
           S->max_in_flight, (unsigned long long)peak);
   for (int i = 0; i < SIM_FAIL_COUNT; i++)
     fprintf(o, "%s\"%s\":%llu", i ? "," : "", fail_names[i], (unsigned long long)st->fail[i]);
-  fputs("}}\n", o);
+  /* the loop's clock is CLOCK_MONOTONIC(_COARSE): comparable between processes */
+  fprintf(o, "},\"first_start_mono_ms\":%llu,\"last_end_mono_ms\":%llu",
+          (unsigned long long)S->t_first_ms, (unsigned long long)S->t_last_ms);
+  hist_json(o, "session_hist_us", &h_session);
+  hist_json(o, "inform_hist_us", &h_inform);
+  fputs("}\n", o);
   fflush(o);
 }
