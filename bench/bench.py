@@ -635,7 +635,7 @@ def main():
     ap.add_argument("--capacity-concurrency", type=int, default=1000)
     ap.add_argument("--max-minutes", type=float, default=12, help="abort the run after this")
     ap.add_argument("--statements", action="store_true",
-                    help="(a): PostgreSQL time per statement (pg_stat_statements, planning "
+                    help="(a), (f): PostgreSQL time per statement (pg_stat_statements, planning "
                     "included; costs a few %%, so not for the headline figures)")
     ap.add_argument("--phases", default="abc",
                     help="which of (a) (p) (b) (c) (f) (m) (k) to run (default abc; p: the "
@@ -922,7 +922,7 @@ class Bench:
             "SELECT calls, total_plan_time, total_exec_time, left(regexp_replace(query, "
             "'\\s+', ' ', 'g'), 60) FROM pg_stat_statements WHERE query NOT LIKE "
             "'%pg_stat_statements%' AND calls > 0 ORDER BY total_plan_time + total_exec_time "
-            "DESC LIMIT 8", user="postgres")
+            "DESC LIMIT 12", user="postgres")
         out = []
         for ln in rows.splitlines():
             calls, plan, ex, q = ln.split("|", 3)
@@ -1029,6 +1029,8 @@ class Bench:
                              "--retry-after", "2")
             idle = proc_status_kib(acsd.pid, "VmRSS")
             la, ev0 = loadavg(), self.events_count()
+            if a.statements:
+                self.pg.psql("SELECT pg_stat_statements_reset()", user="postgres")
             c0 = self.meter.snap(acsd.pid)
             parts = max(a.clients, -(-a.fc_concurrency // a.client_max_in_flight))
             fl = self.fleet_of(acsd.url, n, parts, [
@@ -1041,6 +1043,10 @@ class Bench:
             hwm = proc_status_kib(acsd.pid, "VmHWM")
             rss = proc_status_kib(acsd.pid, "VmRSS")
             ev = self.events_count() - ev0
+            stmts = self.statements(n) if a.statements else None
+            for st in stmts or []:
+                print("bench:   %6d calls, per device: plan %5d us, exec %5d us  %s" % (
+                    st["calls"], st["plan_us"], st["exec_us"], st["query"]))
             acked = fl.check_acked("(f)", ev)
             acsd.stop()
             other = {k: v for k, v in r["failures"].items() if v and k != "503"}
@@ -1052,7 +1058,7 @@ class Bench:
                          "informs_acked": acked, "event_rows": ev, "cpu": cpu,
                          "cpu_us_per_device": per_session(cpu, n),
                          "acsd_rss_idle_kib": idle, "acsd_rss_peak_kib": hwm,
-                         "acsd_rss_after_kib": rss, "loadavg": la})
+                         "acsd_rss_after_kib": rss, "loadavg": la, "statements": stmts})
             print("bench: (f) first contact %d: %d new devices with the example policies in "
                   "%.1f s (%.0f devices/s, %d in flight at most, %d RPCs answered, 503 %d, "
                   "failures %s); CPU per device: acsd %.1f ms, PostgreSQL %.1f ms, cpesim %.1f "

@@ -396,6 +396,14 @@ static void conn_resume(acs_conn *c) {
     conn_feed(c, c->pending.data + c->pending_off, c->pending.len - c->pending_off, true);
     return;
   }
+  /* Idle: nothing buffered. The parser and the buffers are made again with
+   * the next byte, so that a connection waiting (a CPE thinking mid-session,
+   * keep-alive) holds only its struct: ~15 KiB less per held connection. */
+  acs_http_parser_free(c->parser);
+  c->parser = NULL;
+  acs_buf_free(&c->pending);
+  c->pending_off = 0;
+  acs_buf_free(&c->out);
   conn_read_start(c);
 }
 

@@ -870,7 +870,7 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
     return;
   }
   acs_arena a;
-  acs_arena_init(&a, 16384);
+  acs_arena_init(&a, 8192);
   acs_cwmp_msg in;
   memset(&in, 0, sizeof in);
   if (!empty) {

@@ -480,13 +480,17 @@ static const char v6_sql[] =
  *   tags, boots, recent events, policy actions, faults, open alarms, sealed
  *   secrets; with the model, devices.refreshed).
  * - last_inform_hour is set by that upsert; the row trigger that kept it
- *   cost a plpgsql call per Inform and is dropped (nothing else writes
- *   last_inform). */
+ *   cost a plpgsql call per Inform: it now fires only WHEN the hour is not
+ *   already right (a plain expression, no call), for the other writers of
+ *   last_inform (imports, tests, tools). */
 static const char v11_sql[] =
     "ALTER TABLE devices ADD COLUMN version bigint NOT NULL DEFAULT 0,\n"
     "  ADD COLUMN prev_version bigint;\n"
     "DROP TRIGGER devices_inform_hour ON devices;\n"
-    "DROP FUNCTION acs_devices_inform_hour();\n"
+    "CREATE TRIGGER devices_inform_hour BEFORE INSERT OR UPDATE OF last_inform ON devices\n"
+    "  FOR EACH ROW WHEN (NEW.last_inform_hour IS DISTINCT FROM\n"
+    "                     date_trunc('hour', NEW.last_inform, 'UTC'))\n"
+    "  EXECUTE FUNCTION acs_devices_inform_hour();\n"
     "CREATE FUNCTION acs_informs(\n"
     "  d_id text[], d_oui text[], d_pc text[], d_sn text[], d_mf text[], d_hw text[], d_sw text[],\n"
     "  d_boot boolean[], d_bootstrap boolean[], d_ip inet[], d_url text[], d_ver text[],\n"
