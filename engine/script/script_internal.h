@@ -59,8 +59,21 @@ typedef struct acs__owner {
   uint32_t next_free;
 } acs__owner;
 
+/* Small blocks (header included) come in classes of ACS__CLASS bytes, up
+ * to ACS__NCLASS of them; the VM keeps freed ones for reuse, up to
+ * ACS__CACHE_MAX bytes: a session's Lua objects come and go by the
+ * thousand, and the process's allocator is shared by every worker. */
+#define ACS__CLASS 16
+#define ACS__NCLASS 16
+#define ACS__CACHE_MAX (512u << 10)
+typedef struct acs__freeblk {
+  struct acs__freeblk *next;
+} acs__freeblk;
+
 struct acs_script_vm {
   lua_State *L;
+  acs__freeblk *cache[ACS__NCLASS]; /* freed small blocks, by class */
+  size_t cached;                    /* bytes in them */
   acs_script_limits limits; /* defaults, all fields set */
   size_t total;             /* bytes held by the VM */
   size_t max_memory;        /* 0: no cap */
