@@ -1,10 +1,15 @@
 -- lua/acs.lua: the standard library that policies build on.
 --
--- acsd runs this chunk at the start of every session's policy run, in the
--- session's own environment, before any provision: the functions it
--- defines are globals of that session (a policy may shadow them for
--- itself; other sessions never see that). It is built on the engine's host
--- functions in the read-only `acs` table:
+-- acsd runs this chunk once per policy generation, not per session: the
+-- functions it defines are shared by every run of the generation, as
+-- read-only globals (a policy may shadow them for itself; other sessions
+-- never see that), and its tables are frozen. When one of its functions
+-- runs, its globals are the calling run's: `device`, or a library function
+-- a policy shadowed, are that session's. Nothing a session may change is
+-- kept in an upvalue: what the library keeps per session lives in the
+-- run's private table (run_state(), the chunk's argument). `device` is a
+-- lazy global: built the first time a run reads it. It is built on the
+-- engine's host functions in the read-only `acs` table:
 --
 --   acs.declare(path, value_at, path_at, value, type, instances, notification) -> id
 --   acs.read(id)       -> list of {name, value, type, writable, object}, or nil, err;
@@ -28,7 +33,10 @@
 --
 -- docs/policies.md is the manual; every function below has an example there.
 
+local run_state = ...
 local acs = acs
+local type, error, tostring, setmetatable, rawget, ipairs = type, error, tostring, setmetatable, rawget, ipairs
+local math, table = math, table
 
 local function ms(t)
   -- declarations take times in seconds since the epoch (os.time() style);
@@ -45,7 +53,17 @@ end
 -- get() and set() may read and declare real parameters (they run in the
 -- caller's coroutine); each is computed at most once per session.
 local VP = "VirtualParameters."
-local vcache = {}
+
+-- the session's computed virtual parameters: name -> {rule, value, type}
+local function vcache()
+  local st = run_state()
+  local c = st.vcache
+  if not c then
+    c = {}
+    st.vcache = c
+  end
+  return c
+end
 
 local function xsd_of(v)
   if type(v) == "boolean" then return "xsd:boolean" end
@@ -59,7 +77,8 @@ local function text_of(v)
 end
 
 local function virtual_rule(name)
-  local vp = vcache[name]
+  local cache = vcache()
+  local vp = cache[name]
   if vp then return vp end
   local f = acs.virtual(name)
   if not f then error("no virtual parameter " .. VP .. name .. " (virtual/" .. name .. ".lua)", 4) end
@@ -68,7 +87,7 @@ local function virtual_rule(name)
     error("virtual/" .. name .. ": must return {get = function() ... end[, set = ...]}", 4)
   end
   vp = {rule = rule}
-  vcache[name] = vp
+  cache[name] = vp
   return vp
 end
 
@@ -94,7 +113,8 @@ local function virtual_set(name, v, vt)
   end
 end
 
-local handle_mt = {}
+-- shared by every session's handles: protected (getmetatable(h) is false)
+local handle_mt = {__metatable = false}
 handle_mt.__index = function(h, k)
   if k == "value" then
     local v = h:get()
@@ -213,8 +233,6 @@ function log(level, ...)
   acs.log(level, table.concat(parts, " ", 1, parts.n))
 end
 
--- The device of the session (fleet jobs run outside any session: no device).
-if acs.kind() == "session" then device = acs.device() end
 
 -- Did this session's Inform carry the event? has_event("1 BOOT")
 function has_event(code)
@@ -367,3 +385,11 @@ end
 function random_secret(n)
   return acs.random_secret(n)
 end
+
+-- Lazy globals, built the first time a run reads them. The device of the
+-- session (fleet jobs run outside any session: no device).
+return {
+  device = function()
+    if acs.kind() == "session" then return acs.device() end
+  end,
+}

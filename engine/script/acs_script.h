@@ -110,6 +110,17 @@ typedef struct acs_script_chunk {
   const char *name; /* "provisions/default": shown in errors as "name:line:" */
   const char *text;
   size_t len;
+  /* A library: run once, when its generation is built, instead of being a
+   * policy that runs can call. Its globals become the generation's shared,
+   * read-only globals (tables frozen), seen by every run after the run's own
+   * globals and before the API. Its functions' globals are the calling
+   * run's: reading one reads the run's environment, setting one sets it.
+   * It receives one argument, a function that returns the calling run's
+   * private table (state the library keeps per run; no policy can reach
+   * it), and may return a table of lazy globals: name -> function, called
+   * the first time a run reads the name; a non-nil result becomes the run's
+   * global. Library chunks are the engine's own (they run without budgets). */
+  bool library;
 } acs_script_chunk;
 
 /* Compiles one policy (text only; binary chunks are refused) and installs a

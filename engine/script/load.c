@@ -15,8 +15,15 @@
  * a policy in which _ENV is followed by an attribute is refused.
  *
  * A generation is a table name -> function in the registry; loading builds
- * a new one and swaps it in only when everything compiled. Runs keep the
- * generation they started with. */
+ * a new one and swaps it in only when everything compiled (and its library
+ * chunks ran). Runs keep the generation they started with.
+ *
+ * Library chunks (acs_script_chunk.library) are compiled the same way but
+ * called once, here, with a _ENV that is the calling run's environment
+ * whenever their functions run later (sandbox.c): the functions are shared
+ * by every run of the generation, their globals (frozen) are read after a
+ * run's own, and what they keep per run goes to the run's private table
+ * (the library's one argument), never to an upvalue. */
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -186,6 +193,59 @@ typedef struct acs__load_req {
   int rc;
 } acs__load_req;
 
+/* Runs the library chunks (at 4) in order, in a library of their own that
+ * starts as a copy of the current generation's when merging, freezes its
+ * tables and completes the new generation (at 2). */
+static int acs__lib_run(lua_State *L, acs_script_vm *vm, acs__load_req *ld) {
+  lua_newtable(L); /* 5: the library's globals */
+  lua_newtable(L); /* 6: its lazy globals */
+  if (ld->merge) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_gen);
+    for (int i = 0; i < 2; i++) {
+      lua_rawgetp(L, -1, i ? (const void *)&acs__gen_lazy : (const void *)&acs__gen_lib);
+      lua_pushnil(L);
+      while (lua_next(L, -2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, 5 + i);
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_Integer n = (lua_Integer)lua_rawlen(L, 4);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, 4, i);
+    acs__lib_env_push(L, vm, 5);
+    acs__lib_state_push(L);
+    vm->lib_loading = true;
+    int st = lua_pcall(L, 2, 1, 0);
+    vm->lib_loading = false;
+    if (st != LUA_OK) {
+      const char *m = lua_tostring(L, -1);
+      snprintf(ld->err, ld->errlen, "%s", m ? m : "a library failed to load");
+      return st == LUA_ERRMEM ? ACS_ENOMEM : ACS_EINVAL;
+    }
+    if (lua_istable(L, -1)) {
+      lua_pushnil(L);
+      while (lua_next(L, -2)) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TFUNCTION) {
+          snprintf(ld->err, ld->errlen, "a library's lazy globals must be name = function");
+          return ACS_EINVAL;
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, 6);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  acs__freeze_fields(L, vm, 5);
+  acs__gen_finish(L, vm, 2, 5, 6);
+  lua_pop(L, 2);
+  return 0;
+}
+
 static int acs__load_p(lua_State *L) {
   acs__load_req *ld = lua_touserdata(L, 1);
   acs_script_vm *vm = ld->vm;
@@ -201,6 +261,7 @@ static int acs__load_p(lua_State *L) {
     lua_pop(L, 1);
   }
   lua_newtable(L); /* 3: names seen */
+  lua_newtable(L); /* 4: the library chunks' functions, in order */
   for (size_t i = 0; i < ld->n; i++) {
     const acs_script_chunk *c = &ld->chunks[i];
     if (c->name && lua_getfield(L, 3, c->name) != LUA_TNIL) {
@@ -214,10 +275,14 @@ static int acs__load_p(lua_State *L) {
       ld->rc = rc;
       return 0;
     }
-    lua_setfield(L, 2, c->name);
+    if (c->library)
+      lua_rawseti(L, 4, (lua_Integer)lua_rawlen(L, 4) + 1);
+    else
+      lua_setfield(L, 2, c->name);
     lua_pushboolean(L, 1);
     lua_setfield(L, 3, c->name);
   }
+  if ((ld->rc = acs__lib_run(L, vm, ld))) return 0;
   lua_pushvalue(L, 2);
   int ref = luaL_ref(L, LUA_REGISTRYINDEX);
   luaL_unref(L, LUA_REGISTRYINDEX, vm->ref_gen);
@@ -244,7 +309,7 @@ static int acs__load_gen(acs_script_vm *vm, const acs_script_chunk *chunks, size
 
 int acs_script_vm_load(acs_script_vm *vm, const char *name, const char *text, size_t len, char *err,
                        size_t errlen) {
-  acs_script_chunk c = {name, text, len};
+  acs_script_chunk c = {name, text, len, false};
   return acs__load_gen(vm, &c, 1, true, err, errlen);
 }
 

@@ -21,9 +21,9 @@ const char acs__yield_sentinel = 0;
 /* --- runs */
 static int acs__run_new_p(lua_State *L) {
   acs_script_run *run = lua_touserdata(L, 1);
-  acs__env_push(L, run->vm);
-  run->ref_env = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_rawgeti(L, LUA_REGISTRYINDEX, run->vm->ref_gen);
+  acs__env_push(L, -1);
+  run->ref_env = luaL_ref(L, LUA_REGISTRYINDEX);
   run->ref_gen = luaL_ref(L, LUA_REGISTRYINDEX);
   return 0;
 }
@@ -34,7 +34,7 @@ acs_script_run *acs_script_run_new(acs_script_vm *vm, const acs_script_limits *l
   if (!run) return NULL;
   run->vm = vm;
   run->ctx = ctx;
-  run->ref_env = run->ref_gen = LUA_NOREF;
+  run->ref_env = run->ref_gen = run->ref_state = LUA_NOREF;
   acs__limits_resolve(vm, limits, &run->limits);
   if (run->limits.hook_every > 1000000) run->limits.hook_every = 1000000;
   acs__rng_seed(run->rng, vm->seed + 0x9e3779b97f4a7c15u * ++vm->run_seq);
@@ -71,6 +71,7 @@ void acs_script_run_free(acs_script_run *run) {
   }
   luaL_unref(vm->L, LUA_REGISTRYINDEX, run->ref_env);
   luaL_unref(vm->L, LUA_REGISTRYINDEX, run->ref_gen);
+  luaL_unref(vm->L, LUA_REGISTRYINDEX, run->ref_state);
   acs__owner_drop(vm, run);
   free(run);
 }

@@ -80,21 +80,170 @@ static int acs__is_frozen(lua_State *L, int idx) {
   return r;
 }
 
-/* --- the environment */
-static int l_env_index(lua_State *L) {
-  lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-  if (lua_type(L, 2) == LUA_TSTRING)
-    return luaL_error(L, "unknown global '%s'", lua_tostring(L, 2));
-  return luaL_error(L, "unknown global (a %s key)", luaL_typename(L, 2));
+/* --- the environment
+ * A run's environment is a table of its own; what it lacks comes from its
+ * generation's library (upvalue 2), then its lazy globals (upvalue 3:
+ * computed once per run and kept in the environment), then the API
+ * (upvalue 1); anything else raises. */
+const char acs__gen_lib = 0, acs__gen_lazy = 0, acs__gen_env_mt = 0;
+
+static int acs__unknown_global(lua_State *L, int k) {
+  if (lua_type(L, k) == LUA_TSTRING)
+    return luaL_error(L, "unknown global '%s'", lua_tostring(L, k));
+  return luaL_error(L, "unknown global (a %s key)", luaL_typename(L, k));
 }
 
-void acs__env_push(lua_State *L, acs_script_vm *vm) {
+static int l_env_index(lua_State *L) {
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(3)) == LUA_TFUNCTION) {
+    lua_call(L, 0, 1);
+    if (!lua_isnil(L, -1)) {
+      lua_pushvalue(L, 2);
+      lua_pushvalue(L, -2);
+      lua_rawset(L, 1); /* the run's own from now on */
+      return 1;
+    }
+  }
+  lua_pop(L, 1);
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  return acs__unknown_global(L, 2);
+}
+
+void acs__env_push(lua_State *L, int gen) {
+  gen = lua_absindex(L, gen);
   lua_createtable(L, 0, 8);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_env_mt);
+  lua_rawgetp(L, gen, &acs__gen_env_mt);
   lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);
   lua_setfield(L, -2, "_G");
+}
+
+void acs__gen_finish(lua_State *L, acs_script_vm *vm, int gen, int libt, int lazy) {
+  gen = lua_absindex(L, gen);
+  libt = lua_absindex(L, libt);
+  lazy = lua_absindex(L, lazy);
+  lua_pushvalue(L, libt);
+  lua_rawsetp(L, gen, &acs__gen_lib);
+  lua_pushvalue(L, lazy);
+  lua_rawsetp(L, gen, &acs__gen_lazy);
+  lua_createtable(L, 0, 2);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_api);
+  lua_pushvalue(L, libt);
+  lua_pushvalue(L, lazy);
+  lua_pushcclosure(L, l_env_index, 3);
+  lua_setfield(L, -2, "__index");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_rawsetp(L, gen, &acs__gen_env_mt);
+}
+
+/* --- the library's _ENV: the calling run's environment. While the library
+ * loads (no run) it reads the library's globals (upvalue 1) and the API
+ * (upvalue 2) and defines library globals; after that, outside a run,
+ * nothing. */
+static int acs__run_env(lua_State *L) {
+  acs_script_chan *ch = acs__chan_of(L);
+  if (!ch) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ch->run->ref_env);
+  return 1;
+}
+
+static int l_lib_index(lua_State *L) {
+  lua_settop(L, 2);
+  if (acs__run_env(L)) {
+    lua_pushvalue(L, 2);
+    lua_gettable(L, 3);
+    return 1;
+  }
+  if (!acs__vm_of(L)->lib_loading) return luaL_error(L, "library code runs only in policy runs");
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return 1;
+  return acs__unknown_global(L, 2);
+}
+
+static int l_lib_newindex(lua_State *L) {
+  lua_settop(L, 3);
+  if (acs__run_env(L)) {
+    lua_insert(L, 2);
+    lua_settable(L, 2);
+    return 0;
+  }
+  if (!acs__vm_of(L)->lib_loading) return luaL_error(L, "library code runs only in policy runs");
+  lua_rawset(L, lua_upvalueindex(1));
+  return 0;
+}
+
+void acs__lib_env_push(lua_State *L, acs_script_vm *vm, int libt) {
+  libt = lua_absindex(L, libt);
+  lua_newtable(L);
+  lua_createtable(L, 0, 3);
+  lua_pushvalue(L, libt);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_api);
+  lua_pushcclosure(L, l_lib_index, 2);
+  lua_setfield(L, -2, "__index");
+  lua_pushvalue(L, libt);
+  lua_pushcclosure(L, l_lib_newindex, 1);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_setmetatable(L, -2);
+}
+
+static int l_lib_state(lua_State *L) {
+  acs_script_chan *ch = acs__chan_of(L);
+  if (!ch) return luaL_error(L, "no policy run");
+  acs_script_run *run = ch->run;
+  if (run->ref_state == LUA_NOREF) {
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    run->ref_state = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 1;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref_state);
+  return 1;
+}
+
+void acs__lib_state_push(lua_State *L) { lua_pushcfunction(L, l_lib_state); }
+
+/* seen: real table -> its proxy (shared subtables and cycles get one) */
+static void acs__freeze_in(lua_State *L, acs_script_vm *vm, int t, int seen) {
+  luaL_checkstack(L, 8, "library tables nested too deeply");
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    if (lua_type(L, -1) != LUA_TTABLE || acs__is_frozen(L, -1)) {
+      lua_pop(L, 1);
+      continue;
+    }
+    int v = lua_gettop(L);
+    lua_pushvalue(L, v);
+    if (lua_rawget(L, seen) == LUA_TNIL) {
+      lua_pop(L, 1);
+      acs__proxy_push(L, vm, v);
+      lua_pushvalue(L, v);
+      lua_pushvalue(L, -2);
+      lua_rawset(L, seen);
+      acs__freeze_in(L, vm, v, seen);
+    }
+    /* key, value, proxy: assigning an existing field while traversing is allowed */
+    lua_pushvalue(L, v - 1);
+    lua_insert(L, -2);
+    lua_rawset(L, t);
+    lua_pop(L, 1);
+  }
+}
+
+void acs__freeze_fields(lua_State *L, acs_script_vm *vm, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_newtable(L);
+  acs__freeze_in(L, vm, idx, lua_gettop(L));
+  lua_pop(L, 1);
 }
 
 /* --- base functions */
@@ -512,7 +661,11 @@ int acs__sandbox_open(lua_State *L) {
   ACS__STD(u_codes, utf, "codes")
 #undef ACS__STD
 
-  lua_newtable(L);
+  lua_newtable(L); /* weak keys: a generation's frozen library goes with it */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
   vm->ref_frozen = acs__ref(L);
   lua_newtable(L);
   lua_createtable(L, 0, 1);
@@ -522,8 +675,6 @@ int acs__sandbox_open(lua_State *L) {
   vm->ref_waiting = acs__ref(L);
   lua_pushliteral(L, "policy killed by the engine: budget exhausted");
   vm->ref_kill = acs__ref(L);
-  lua_newtable(L);
-  vm->ref_gen = acs__ref(L);
 
   lua_newtable(L); /* 7: api */
   lua_newtable(L); /* 8: ns */
@@ -583,19 +734,18 @@ int acs__sandbox_open(lua_State *L) {
   luaL_setfuncs(L, os_funcs, 0);
   lua_settop(L, ns);
 
-  /* the environment's metatable */
-  lua_createtable(L, 0, 2);
-  lua_pushvalue(L, api);
-  lua_pushcclosure(L, l_env_index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "__metatable");
-  vm->ref_env_mt = acs__ref(L);
-
   lua_pushvalue(L, ns);
   vm->ref_ns = acs__ref(L);
   lua_pushvalue(L, api);
   vm->ref_api = acs__ref(L);
+
+  /* generation 0: no policy, no library */
+  lua_newtable(L);
+  lua_newtable(L);
+  lua_newtable(L);
+  acs__gen_finish(L, vm, -3, -2, -1);
+  lua_pop(L, 2);
+  vm->ref_gen = acs__ref(L);
 
   /* Nothing is left in the real globals or the loaded table: chunks loaded
    * later find an empty table there (and their _ENV is replaced anyway). */

@@ -59,8 +59,21 @@ typedef struct acs__owner {
   uint32_t next_free;
 } acs__owner;
 
+/* Small blocks (header included) come in classes of ACS__CLASS bytes, up
+ * to ACS__NCLASS of them; the VM keeps freed ones for reuse, up to
+ * ACS__CACHE_MAX bytes: a session's Lua objects come and go by the
+ * thousand, and the process's allocator is shared by every worker. */
+#define ACS__CLASS 16
+#define ACS__NCLASS 16
+#define ACS__CACHE_MAX (512u << 10)
+typedef struct acs__freeblk {
+  struct acs__freeblk *next;
+} acs__freeblk;
+
 struct acs_script_vm {
   lua_State *L;
+  acs__freeblk *cache[ACS__NCLASS]; /* freed small blocks, by class */
+  size_t cached;                    /* bytes in them */
   acs_script_limits limits; /* defaults, all fields set */
   size_t total;             /* bytes held by the VM */
   size_t max_memory;        /* 0: no cap */
@@ -80,18 +93,25 @@ struct acs_script_vm {
   /* registry references */
   int ref_api;     /* global name -> function / proxy (the real table) */
   int ref_ns;      /* namespace name -> its real table */
-  int ref_frozen;  /* proxy -> true */
-  int ref_env_mt;  /* metatable of every run's environment */
+  int ref_frozen;  /* proxy -> true (weak keys) */
   int ref_waiting; /* weak keys: coroutines an engine yield passes through */
   int ref_kill;    /* the error value raised by kills */
-  int ref_gen;     /* the current generation: name -> function(_ENV, ...) */
+  int ref_gen;     /* the current generation: name -> function(_ENV, ...), and
+                    * under the light userdata keys below its library */
+  bool lib_loading; /* library chunks are running (acs__lib_run) */
 };
+
+/* Keys of a generation table (light userdata: no policy name collides). */
+extern const char acs__gen_lib;    /* the library's globals (values frozen) */
+extern const char acs__gen_lazy;   /* the library's lazy globals: name -> function */
+extern const char acs__gen_env_mt; /* the metatable of its runs' environments */
 
 struct acs_script_run {
   acs_script_vm *vm;
   acs_script_limits limits;
   void *ctx;
   int ref_env, ref_gen;
+  int ref_state; /* the library's private table of this run (or LUA_NOREF) */
   size_t mem;          /* bytes of live blocks it allocated */
   uint32_t slot, gen;  /* its owner tag */
   bool mem_retry;      /* over budget once: Lua collects and retries */
@@ -177,8 +197,21 @@ void acs__owner_drop(acs_script_vm *vm, acs_script_run *run);
 int acs__sandbox_open(lua_State *L);
 /* Pushes a read-only proxy of the table at idx and records it as frozen. */
 void acs__proxy_push(lua_State *L, acs_script_vm *vm, int idx);
-/* Creates the environment table of a new run (pushed). */
-void acs__env_push(lua_State *L, acs_script_vm *vm);
+/* Creates the environment table of a new run of the generation at gen
+ * (pushed). */
+void acs__env_push(lua_State *L, int gen);
+/* Completes the generation table at gen: the library's globals (libt) and
+ * lazy globals (lazy) under its keys, and its environments' metatable. */
+void acs__gen_finish(lua_State *L, acs_script_vm *vm, int gen, int libt, int lazy);
+/* Pushes the _ENV of library chunks: reads and writes go to the calling
+ * run's environment (to libt while the library loads). */
+void acs__lib_env_push(lua_State *L, acs_script_vm *vm, int libt);
+/* Replaces every table value of the table at idx, at any depth, by a
+ * read-only proxy. */
+void acs__freeze_fields(lua_State *L, acs_script_vm *vm, int idx);
+/* Pushes the function handed to library chunks: the calling run's private
+ * table. */
+void acs__lib_state_push(lua_State *L);
 void acs__rng_seed(uint64_t s[4], uint64_t seed);
 
 /* strlib.c: a string builder without finalizers. lauxlib's luaL_Buffer

@@ -74,6 +74,57 @@ static void acs__credit(acs_script_run *run, size_t n) {
   run->mem = run->mem > n ? run->mem - n : 0;
 }
 
+/* The class of a block of n bytes (its header included): 1..ACS__NCLASS,
+ * or 0 for a large block (the process allocator's, as it is). */
+static unsigned acs__class(size_t n) {
+  n += sizeof(acs__hdr);
+  return n <= ACS__CLASS * ACS__NCLASS ? (unsigned)((n + ACS__CLASS - 1) / ACS__CLASS) : 0;
+}
+
+static acs__hdr *acs__blk_get(acs_script_vm *vm, unsigned c, size_t n) {
+  if (!c) return malloc(sizeof(acs__hdr) + n);
+  acs__freeblk *f = vm->cache[c - 1];
+  if (!f) return malloc((size_t)c * ACS__CLASS);
+  vm->cache[c - 1] = f->next;
+  vm->cached -= (size_t)c * ACS__CLASS;
+  return (acs__hdr *)f;
+}
+
+static void acs__blk_put(acs_script_vm *vm, acs__hdr *h, unsigned c) {
+  if (c && vm->cached + (size_t)c * ACS__CLASS <= ACS__CACHE_MAX) {
+    acs__freeblk *f = (acs__freeblk *)h;
+    f->next = vm->cache[c - 1];
+    vm->cache[c - 1] = f;
+    vm->cached += (size_t)c * ACS__CLASS;
+    return;
+  }
+  free(h);
+}
+
+static void acs__cache_free(acs_script_vm *vm) {
+  for (unsigned c = 0; c < ACS__NCLASS; c++) {
+    for (acs__freeblk *f = vm->cache[c], *next; f; f = next) {
+      next = f->next;
+      free(f);
+    }
+    vm->cache[c] = NULL;
+  }
+  vm->cached = 0;
+}
+
+/* A block of nsize bytes in place of h (old bytes, NULL: none). */
+static acs__hdr *acs__blk_resize(acs_script_vm *vm, acs__hdr *h, size_t old, size_t nsize) {
+  unsigned oc = h ? acs__class(old) : 0, nc = acs__class(nsize);
+  if (h && oc && oc == nc) return h;
+  if (!oc && !nc) return realloc(h, sizeof *h + nsize);
+  acs__hdr *nh = acs__blk_get(vm, nc, nsize);
+  if (nh && h) {
+    memcpy(nh + 1, h + 1, old < nsize ? old : nsize);
+    acs__blk_put(vm, h, oc);
+  }
+  return nh;
+}
+
 static void *acs__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   acs_script_vm *vm = ud;
   acs__hdr *h = ptr ? (acs__hdr *)ptr - 1 : NULL;
@@ -83,7 +134,7 @@ static void *acs__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     if (h) {
       if (owner) acs__credit(owner, old);
       vm->total -= old;
-      free(h);
+      acs__blk_put(vm, h, acs__class(old));
     }
     return NULL;
   }
@@ -107,7 +158,7 @@ static void *acs__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     }
   }
   if (vm->max_memory && nsize > old && vm->total + (nsize - old) > vm->max_memory) return NULL;
-  acs__hdr *nh = realloc(h, sizeof *nh + nsize);
+  acs__hdr *nh = acs__blk_resize(vm, h, old, nsize);
   if (!nh) return nsize <= old ? ptr : NULL; /* a shrink must not fail: keep the block */
   vm->total = vm->total - old + nsize;
   if (owner) acs__credit(owner, old);
@@ -298,6 +349,7 @@ acs_script_vm *acs_script_vm_new(const acs_script_vm_config *cfg) {
   return vm;
 fail:
   if (vm->L) lua_close(vm->L);
+  acs__cache_free(vm);
   free(vm->owners);
   free(vm);
   return NULL;
@@ -307,6 +359,7 @@ void acs_script_vm_free(acs_script_vm *vm) {
   if (!vm) return;
   acs_require(vm->cur == NULL);
   if (vm->L) lua_close(vm->L);
+  acs__cache_free(vm);
   free(vm->owners);
   free(vm);
 }

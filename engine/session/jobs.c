@@ -254,12 +254,6 @@ static void job_start(acs_policy_jobs *J, job_def *d) {
     job_end(J, "no such job file");
     return;
   }
-  /* the standard library first, as in sessions */
-  acs_script_chan *lib = NULL;
-  if (acs_script_run_call(J->run, "lib/acs", NULL, &lib) != ACS_SCRIPT_DONE) {
-    job_end(J, "the standard library failed");
-    return;
-  }
   const char *kv[2 * MAX_ARGS + 1];
   for (int i = 0; i < d->nkv; i++) kv[i] = d->kv[i];
   kv[d->nkv] = NULL;

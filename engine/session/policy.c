@@ -2,10 +2,10 @@
  *
  * The policy tree (a directory: provisions/NAME.lua, presets/NAME.lua) is
  * compiled into each worker's VM as one generation, with the standard
- * library of the lua/ folder compiled into acsd ("lib/NAME"). A session's policy
+ * library of the lua/ folder compiled into acsd ("lib/NAME"; lib/acs runs once
+ * per generation and its functions serve every run). A session's policy
  * phase starts after its queued tasks: the run gets the session as its
- * context, "lib/acs" defines the library in the run's environment, every
- * presets file returns its presets, and each preset that matches the Inform
+ * context, every presets file returns its presets, and each preset that matches the Inform
  * (events, precondition on device fields and tags) starts its provisions,
  * each in its own channel, heaviest preset first (policy_preset.c); then
  * the provisions of the session's Provision tasks, then the alarm rules.
@@ -140,13 +140,6 @@ static void policy_start(acs__session *s, acs_policy_vm *pv) {
   p->run = acs_script_run_new(pv->vm, NULL, s);
   if (!p->run) {
     acs_log(ACS_LOG_ERR, "policy", "%s: cannot start a policy run", s->device_id);
-    return;
-  }
-  acs_script_chan *ch = NULL;
-  int st = acs_script_run_call(p->run, "lib/acs", NULL, &ch);
-  if (st != ACS_SCRIPT_DONE) {
-    acs_log(ACS_LOG_ERR, "policy", "%s: the standard library failed: %s", s->device_id,
-            ch ? acs_script_chan_fault_message(ch) : acs_strerror(st));
     return;
   }
   acs__policy_start_presets(s, pv);

@@ -170,7 +170,8 @@ int acs_policy_vm_load_json(acs_policy_vm *pv, const json_t *files, char *err, s
   for (const acs_lualib_file *f = acs_lualib; f->name; f++, k++) {
     if (!(libnames[k] = malloc(strlen(f->name) + 5))) goto cleanup;
     sprintf(libnames[k], "lib/%s", f->name);
-    c[k] = (acs_script_chunk){libnames[k], f->text, strlen(f->text)};
+    /* lua/acs.lua is the library every run shares; the others are policies */
+    c[k] = (acs_script_chunk){libnames[k], f->text, strlen(f->text), strcmp(f->name, "acs") == 0};
   }
   const char *key;
   json_t *v;
@@ -185,7 +186,7 @@ int acs_policy_vm_load_json(acs_policy_vm *pv, const json_t *files, char *err, s
       rc = ACS_EINVAL;
       goto cleanup;
     }
-    c[k++] = (acs_script_chunk){key, json_string_value(v), json_string_length(v)};
+    c[k++] = (acs_script_chunk){key, json_string_value(v), json_string_length(v), false};
   }
   if ((rc = acs_script_vm_load_set(pv->vm, c, k, err, errlen))) goto cleanup;
   /* the new generation's presets and alarm rule files, in name order */

@@ -65,17 +65,17 @@ static void test_load(acs_script_vm *vm) {
   CHECK_INT(acs_script_vm_load(vm, "", "return 1", 8, err, sizeof err), ACS_EINVAL);
 
   /* a generation is swapped as a whole, or not at all */
-  acs_script_chunk set1[] = {{"a", "return 'a1'", 11}, {"b", "return 'b1'", 11}};
+  acs_script_chunk set1[] = {{"a", "return 'a1'", 11, false}, {"b", "return 'b1'", 11, false}};
   CHECK_INT(acs_script_vm_load_set(vm, set1, 2, err, sizeof err), 0);
   uint64_t gen = acs_script_vm_generation(vm);
   CHECK(acs_script_vm_has(vm, "a") && acs_script_vm_has(vm, "b") && !acs_script_vm_has(vm, "envs"));
   acs_script_run *old = acs_script_run_new(vm, NULL, NULL);
-  acs_script_chunk set2[] = {{"a", "return 'a2'", 11}, {"c", "return (", 8}};
+  acs_script_chunk set2[] = {{"a", "return 'a2'", 11, false}, {"c", "return (", 8, false}};
   CHECK_INT(acs_script_vm_load_set(vm, set2, 2, err, sizeof err), ACS_EINVAL);
   CHECK(strncmp(err, "c:1:", 4) == 0);
   CHECK_INT(acs_script_vm_generation(vm), gen);
   CHECK(acs_script_vm_has(vm, "b") && !acs_script_vm_has(vm, "c"));
-  acs_script_chunk dup[] = {{"x", "return 1", 8}, {"x", "return 2", 8}};
+  acs_script_chunk dup[] = {{"x", "return 1", 8, false}, {"x", "return 2", 8, false}};
   CHECK_INT(acs_script_vm_load_set(vm, dup, 2, err, sizeof err), ACS_EINVAL);
   CHECK_STR(err, "x: policy defined twice");
   CHECK_INT(acs_script_vm_load_set(vm, set2, 1, err, sizeof err), 0);
@@ -801,6 +801,91 @@ static void test_coroutines(acs_script_vm *vm) {
   CHECK_STR(r.value, "ok");
 }
 
+/* --- a library chunk: run once per generation, shared by its runs */
+static acs_script_chan *lib_call(acs_script_run *run, const char *name, int want) {
+  acs_script_chan *ch = NULL;
+  int st = acs_script_run_call(run, name, NULL, &ch);
+  if (st != want && ch) fprintf(stderr, "  %s: %s\n", name, acs_script_chan_fault_message(ch));
+  CHECK_INT(st, want);
+  return ch;
+}
+
+static void test_library(void) {
+  acs_script_vm *vm = st_vm(NULL);
+  CHECK(vm != NULL);
+  if (!vm) return;
+  register_hosts(vm);
+  static const char lib[] =
+      "local state = ...\n"
+      "counter = {n = 0, sub = {1, 2}}\n"
+      "loads = 1\n"
+      "function bump() local st = state() st.n = (st.n or 0) + 1 return st.n end\n"
+      "function who() return name end\n"
+      "function setg(v) made = v end\n"
+      "function asks() return host.ask('lib') end\n"
+      "function bad() return nosuch end\n"
+      "return {lazy = function() return {made_in = ctx()} end, nothing = function() end}\n";
+  static const char use[] =
+      "name = 'A' assert(who() == 'A', 'the library reads the run')\n"
+      "assert(bump() == 1 and bump() == 2)\n"
+      "setg(5) assert(made == 5, 'the library writes the run')\n"
+      "assert(rawget(_G, 'bump') == nil and loads == 1)\n"
+      "assert(not pcall(function() counter.n = 1 end), 'a library table is writable')\n"
+      "assert(not pcall(rawset, counter.sub, 1, 9), 'a nested library table is writable')\n"
+      "assert(counter.sub[2] == 2 and #counter.sub == 2 and counter.n == 0)\n"
+      "assert(lazy.made_in == ctx() and lazy == lazy and rawget(_G, 'lazy') == lazy)\n"
+      "function who() return 'shadow' end\n"
+      "return asks()\n";
+  static const char again[] =
+      "assert(rawget(_G, 'made') == nil and rawget(_G, 'lazy') == nil)\n"
+      "assert(bump() == 1, 'the library state of another run')\n"
+      "name = 'B' assert(who() == 'B', 'a shadowing of another run')\n"
+      "return lazy.made_in\n";
+  acs_script_chunk set[] = {
+      {"lib", lib, sizeof lib - 1, true},
+      {"use", use, sizeof use - 1, false},
+      {"again", again, sizeof again - 1, false},
+      {"nothing", "return nothing", 14, false},
+      {"bad", "return bad()", 12, false},
+      {"whoami", "return who()", 12, false},
+  };
+  char err[256] = "";
+  CHECK_INT(acs_script_vm_load_set(vm, set, 6, err, sizeof err), 0);
+  CHECK(!acs_script_vm_has(vm, "lib") && acs_script_vm_has(vm, "use"));
+  uint64_t gen = acs_script_vm_generation(vm);
+  acs_script_run *a = acs_script_run_new(vm, NULL, "run a");
+  acs_script_chan *ch = lib_call(a, "use", ACS_SCRIPT_YIELD); /* through a library function */
+  CHECK_INT(resume_with(ch, "answer"), ACS_SCRIPT_DONE);
+  CHECK_STR(first_value(ch), "answer");
+  acs_script_chan *none = NULL;
+  CHECK_INT(acs_script_run_call(a, "lib", NULL, &none), ACS_ENOTFOUND);
+  ch = lib_call(a, "nothing", ACS_SCRIPT_FAULT);
+  CHECK(ch && strstr(acs_script_chan_fault_message(ch), "unknown global 'nothing'"));
+  ch = lib_call(a, "bad", ACS_SCRIPT_FAULT);
+  CHECK(ch && strstr(acs_script_chan_fault_message(ch), "unknown global 'nosuch'"));
+  /* a library that fails keeps the generation; a new one leaves a's alone */
+  acs_script_chunk broken[] = {{"lib", "error('nope', 0)", 16, true}};
+  CHECK_INT(acs_script_vm_load_set(vm, broken, 1, err, sizeof err), ACS_EINVAL);
+  CHECK_STR(err, "nope");
+  CHECK_INT(acs_script_vm_generation(vm), gen);
+  acs_script_chunk v2[] = {{"lib", "function who() return 'v2' end", 30, true},
+                           {"who", "return who()", 12, false}};
+  CHECK_INT(acs_script_vm_load_set(vm, v2, 2, err, sizeof err), 0);
+  acs_script_run *b = acs_script_run_new(vm, NULL, "run b");
+  ch = lib_call(b, "who", ACS_SCRIPT_DONE);
+  CHECK_STR(first_value(ch), "v2");
+  acs_script_run_free(b);
+  ch = lib_call(a, "whoami", ACS_SCRIPT_DONE); /* a keeps its generation (and its globals) */
+  CHECK_STR(first_value(ch), "shadow");
+  acs_script_run_free(a);
+  CHECK_INT(acs_script_vm_load_set(vm, set, 6, err, sizeof err), 0);
+  acs_script_run *c = acs_script_run_new(vm, NULL, "run c");
+  ch = lib_call(c, "again", ACS_SCRIPT_DONE);
+  CHECK_STR(first_value(ch), "run c");
+  acs_script_run_free(c);
+  acs_script_vm_free(vm);
+}
+
 int main(void) {
   acs_script_limits def;
   acs_script_limits_default(&def);
@@ -829,5 +914,6 @@ int main(void) {
   test_bounded(vm);
   test_coroutines(vm);
   acs_script_vm_free(vm);
+  test_library();
   return acs_test_result("test_script_sandbox");
 }
