@@ -158,6 +158,14 @@ static const char sql_refreshed[] =
     "  (extract(epoch FROM now()) * 1000)::bigint) FROM unnest($2::text[]) AS n)\n"
     "WHERE id = $1";
 
+/* Objects a GetParameterValues answer named (some stacks answer a partial
+ * path with the object itself): stored as objects, never as a leaf. */
+static const char sql_put_objects[] =
+    "INSERT INTO parameters AS p (device_id, name, is_object, names_at)\n"
+    "SELECT $1, n, true, now() FROM unnest($2::text[]) AS n ORDER BY n\n"
+    "ON CONFLICT (device_id, name) DO UPDATE SET is_object = true, value = NULL, xsd_type = NULL\n"
+    "WHERE NOT p.is_object OR p.value IS NOT NULL OR p.xsd_type IS NOT NULL";
+
 /* SetParameterAttributes: only what the request says changes. */
 static const char sql_spa[] =
     "UPDATE parameters AS p SET\n"
@@ -249,6 +257,53 @@ static const char *inform_value(const acs_cwmp_inform *in, const char *suffix) {
       return in->params.v[i].value;
   }
   return NULL;
+}
+
+static int put_values(acs_pg *c, const char *dev, const acs_cwmp_param_values *pv);
+
+/* A GetParameterValues answer: its parameters as values, its objects
+ * (named with a final '.' or typed "object") as objects. */
+static int put_answer_values(acs_pg *c, const char *dev, const acs_cwmp_param_values *pv) {
+  size_t nobj = 0;
+  for (size_t i = 0; i < pv->n; i++) nobj += acs_dm_is_object_value(pv->v[i].name, pv->v[i].type);
+  if (!nobj) return put_values(c, dev, pv);
+  acs_cwmp_param_value *leaves = calloc(pv->n, sizeof *leaves);
+  const char **objs = calloc(nobj, sizeof *objs);
+  char **owned = calloc(nobj, sizeof *owned);
+  acs_buf arr = ACS_BUF_INIT;
+  int rc = ACS_ENOMEM;
+  if (!leaves || !objs || !owned) goto out;
+  size_t nl = 0, no = 0;
+  for (size_t i = 0; i < pv->n; i++) {
+    const char *name = pv->v[i].name ? pv->v[i].name : "";
+    if (!acs_dm_is_object_value(name, pv->v[i].type)) {
+      leaves[nl++] = pv->v[i];
+      continue;
+    }
+    size_t len = strlen(name);
+    if (len && name[len - 1] == '.') {
+      objs[no++] = name;
+      continue;
+    }
+    if (!(owned[no] = malloc(len + 2))) goto out;
+    snprintf(owned[no], len + 2, "%s.", name);
+    objs[no] = owned[no];
+    no++;
+  }
+  acs_cwmp_param_values lv = {.v = leaves, .n = nl};
+  if ((rc = put_values(c, dev, &lv))) goto out;
+  acs_pg_array_append(&arr, objs, no);
+  rc = ACS_ENOMEM;
+  if (acs_buf_err(&arr)) goto out;
+  const char *p[2] = {dev, arr.data};
+  rc = acs_pg_query(c, sql_put_objects, 2, p, 0, NULL, NULL);
+out:
+  for (size_t i = 0; owned && i < nobj; i++) free(owned[i]);
+  free(owned);
+  free(objs);
+  free(leaves);
+  acs_buf_free(&arr);
+  return rc;
 }
 
 static int put_values(acs_pg *c, const char *dev, const acs_cwmp_param_values *pv) {
@@ -504,7 +559,7 @@ static int build_model(acs_pg *c, acs__session *s, const acs_cwmp_msg *sent,
   size_t n;
   switch (rsp->kind) {
     case ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE: {
-      rc = put_values(c, dev, &rsp->u.get_parameter_values_response.params);
+      rc = put_answer_values(c, dev, &rsp->u.get_parameter_values_response.params);
       const acs_cwmp_strings *asked = &sent->u.get_parameter_values.names;
       if (rc || !asked->n) break;
       acs_pg_array_append(&a[0], (const char *const *)asked->v, asked->n);
