@@ -118,11 +118,19 @@ static const acs_store_set_def set_informs = {
 };
 
 /* Right before an RPC goes out: still pending and not expired (cancelled,
- * or expired since the Inform read it: not sent). A one-shot RPC is marked
- * 'sent' with its CommandKey; any other is only checked. */
+ * or expired since the Inform read it: not sent). Every task is marked
+ * 'sent' with sent_at, a one-shot RPC with its CommandKey. One whose
+ * outcome was unknown task-unknown-limit times ($3) is not sent: the
+ * statement before faults it (migration 12). */
 static const char sql_mark_sent[] =
-    "UPDATE tasks SET status = 'sent', sent_at = now(), command_key = $2\n"
-    "WHERE id = $1 AND status = 'pending' AND (expires_at IS NULL OR expires_at > now())";
+    "UPDATE tasks SET status = 'sent', sent_at = now(), command_key = coalesce($2, command_key)\n"
+    "WHERE id = $1 AND status = 'pending' AND (expires_at IS NULL OR expires_at > now())\n"
+    "  AND unknown_count < $3::int";
+static const char sql_unknown_limit[] =
+    "UPDATE tasks SET status = 'fault', done_at = now(), fault_string = 'outcome unknown '\n"
+    "  || unknown_count || ' times (sent, and the CPE never answered: it crashed, rebooted or '\n"
+    "  || 'dropped the session); not sent again'\n"
+    "WHERE id = $1 AND status = 'pending' AND unknown_count >= $2::int";
 static const char sql_check_pending[] =
     "SELECT 1 FROM tasks WHERE id = $1 AND status = 'pending'\n"
     "  AND (expires_at IS NULL OR expires_at > now())";
@@ -138,9 +146,12 @@ static const char sql_task_done[] =
     "  fault_code = $4::int, fault_string = $5\n"
     "WHERE id = $1 AND status IN ('pending', 'sent')";
 
+/* 'pending' is a task sent whose answer never came going back to the queue:
+ * one more unknown outcome (migration 12). */
 static const char sql_task_status[] =
     "UPDATE tasks SET status = $2, done_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END,\n"
     "  sent_at = CASE WHEN $2 = 'pending' THEN NULL ELSE sent_at END,\n"
+    "  unknown_count = unknown_count + CASE WHEN $2 IN ('pending', 'unknown') THEN 1 ELSE 0 END,\n"
     "  fault_code = $3::int, fault_string = $4\n"
     "WHERE id = $1 AND status IN ('pending', 'sent')";
 
@@ -703,8 +714,13 @@ static int op_build(acs_pg *c, void *arg) {
         const char *p[1] = {id};
         return acs_pg_query(c, sql_check_pending, 1, p, 0, rows_cb, op);
       }
-      const char *p[2] = {id, op->text};
-      return acs_pg_query(c, sql_mark_sent, 2, p, 0, rows_cb, op);
+      char limit[16];
+      snprintf(limit, sizeof limit, "%u", s->t->aw->app->cfg->task_unknown_limit);
+      const char *pl[2] = {id, limit};
+      int rc = acs_pg_query(c, sql_unknown_limit, 2, pl, 0, NULL, NULL);
+      if (rc) return rc;
+      const char *p[3] = {id, op->text, limit};
+      return acs_pg_query(c, sql_mark_sent, 3, p, 0, rows_cb, op);
     }
     case OP_RESULT: {
       const char *p[5] = {id, op->status, op->json, op->fault_code ? code : NULL, op->text};
