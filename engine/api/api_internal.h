@@ -69,7 +69,7 @@ const char *acs__api_role_name(acs__api_role r);
   "id, device_id, rpc, args::text, status, command_key, created_by, "              \
   ACS__SQL_TIME("created_at") ", " ACS__SQL_TIME("sent_at") ", "                   \
   ACS__SQL_TIME("done_at") ", " ACS__SQL_TIME("expires_at") ", result::text, "     \
-  "fault_code, fault_string"
+  "unknown_count, fault_code, fault_string"
 /* clang-format on */
 
 /* The device object's columns, in device_cols order (devices.c). */

@@ -23,6 +23,7 @@ static const acs__col task_cols[] = {
     {"args", ACS__COL_JSON},      {"status", ACS__COL_STR},     {"command_key", ACS__COL_STR},
     {"created_by", ACS__COL_STR}, {"created_at", ACS__COL_STR}, {"sent_at", ACS__COL_STR},
     {"done_at", ACS__COL_STR},    {"expires_at", ACS__COL_STR}, {"result", ACS__COL_JSON},
+    {"unknown_count", ACS__COL_INT},
 };
 #define N_TASK_COLS (sizeof task_cols / sizeof task_cols[0])
 #define COL_FAULT_CODE ((int)N_TASK_COLS)

@@ -157,7 +157,8 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(r->in.data + r->in.len, (unsigned)(r->in.cap - r->in.len - 1));
 }
 
-/* The end of the head: "\r\n\r\n" or, from sloppy stacks, "\n\n". */
+/* The end of the head: "\r\n\r\n" or, from sloppy stacks, "\n\n". (A head
+ * the CPE ends by closing the connection instead is taken in read_cb.) */
 static size_t head_end(const acs_buf *b) {
   for (size_t i = 0; i + 1 < b->len; i++) {
     if (b->data[i] == '\n' &&
@@ -181,7 +182,8 @@ static void on_head(creq *r, size_t len) {
   }
   if (code == 401 && !r->have_challenge) {
     if (!r->user || !r->pass) {
-      finish(r, ACS_EINVAL, "401 and no credentials to answer it with");
+      finish(r, ACS_EINVAL, "no credentials: the CPE asks for them (401) and %s",
+             r->user ? "no password is known" : "none are known");
       return;
     }
     int rc = acs_auth_from_head(r->in.data, len, &r->ch);
@@ -208,9 +210,25 @@ static void on_head(creq *r, size_t len) {
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   creq *r = s->data;
   if (r->finishing || r->retry_after_close) return;
+  if (nread == UV_EOF && r->in.len && !strncmp(r->in.data, "HTTP/", 5)) {
+    /* Lenient: some CPE stacks close the connection where the empty line
+     * ending the header block belongs (even without the last line's LF).
+     * Connection: close makes the close the end of the answer, so what
+     * arrived is the head. */
+    uv_read_stop(s);
+    if (r->in.data[r->in.len - 1] != '\n') {
+      acs_buf_putc(&r->in, '\n');
+      if (acs_buf_err(&r->in)) {
+        finish(r, ACS_ENOMEM, "out of memory");
+        return;
+      }
+    }
+    on_head(r, r->in.len);
+    return;
+  }
   if (nread < 0) {
     finish(r, nread == UV_EOF ? ACS_EHTTP : (int)nread, "%s:%d closed the connection: %s", r->host,
-           r->port, nread == UV_EOF ? "no complete answer" : uv_strerror((int)nread));
+           r->port, nread == UV_EOF ? "no answer" : uv_strerror((int)nread));
     return;
   }
   r->in.len += (size_t)nread;

@@ -309,7 +309,9 @@ static void lookup_cb(acs_pg_result *res, void *arg) {
       u = cw->cfg->connreq_username;
     }
     pw = !acs_pg_isnull(res, 0, 5) ? (pass.data ? pass.data : "") : cw->cfg->connreq_password;
-    if (u && !pw) pw = "";
+    /* a username without a password is no credentials: the pool reports
+     * "no credentials" on a 401 rather than answer with an empty password
+     * and report the CPE's refusal */
     unsigned timeout = cw->cfg->connreq_timeout_ms;
     if (d->deadline) {
       uint64_t now = uv_now(cw->loop), left = d->deadline > now ? d->deadline - now : 1;

@@ -66,6 +66,13 @@ static const opt_def opts[] = {
      "SECONDS", "a faulted policy channel runs again after base x 2^retries (60)"},
     {"fault-retry-max", "ACS_FAULT_RETRY_MAX", OPT_UINT, OFF(fault_retry_max_s), 0, 30 * 86400,
      "SECONDS", "... capped at this (3600)"},
+    {"task-unknown-limit", "ACS_TASK_UNKNOWN_LIMIT", OPT_UINT, OFF(task_unknown_limit), 1, 1000,
+     "N", "a task sent this many times without an answer (the CPE crashed, rebooted, dropped "
+     "the session) is faulted instead of sent again (3)"},
+    {"transfer-timeout", "ACS_TRANSFER_TIMEOUT", OPT_UINT, OFF(transfer_timeout_s), 0,
+     365 * 86400, "SECONDS",
+     "a Download/Upload accepted (Status 1) whose TransferComplete never comes expires (86400; "
+     "0: never)"},
     {"instance-id", "ACS_INSTANCE_ID", OPT_STR, OFF(instance_id), 0, 0, "NAME",
      "this instance's name in session cookies (default: random)"},
     {"secret-key-file", "ACS_SECRET_KEY_FILE", OPT_STR, OFF(secret_key_file), 0, 0, "FILE",
@@ -123,6 +130,8 @@ void acs_config_init(acs_config *cfg) {
   cfg->retry_after_s = 30;
   cfg->fault_retry_base_s = 60;
   cfg->fault_retry_max_s = 3600;
+  cfg->task_unknown_limit = 3;
+  cfg->transfer_timeout_s = 86400;
   cfg->connreq_max_in_flight = 64;
   cfg->connreq_timeout_ms = 10000;
   cfg->files_listen = strdup("0.0.0.0:7567");

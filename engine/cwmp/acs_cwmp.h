@@ -57,6 +57,7 @@ typedef enum acs_cwmp_type {
   ACS_XSD_BASE64,
   ACS_XSD_HEXBINARY,
   ACS_XSD_DECIMAL, /* seen on some stacks; kept rather than guessed */
+  ACS_XSD_OBJECT,  /* xsi:type="object": an object some stacks answer a partial path with */
   ACS_XSD_ANY,     /* no xsi:type given */
   ACS_XSD_COUNT
 } acs_cwmp_type;

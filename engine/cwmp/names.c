@@ -66,7 +66,7 @@ static const char *const type_names[ACS_XSD_COUNT] = {
     [ACS_XSD_UNSIGNEDLONG] = "unsignedLong", [ACS_XSD_BOOLEAN] = "boolean",
     [ACS_XSD_DATETIME] = "dateTime",   [ACS_XSD_BASE64] = "base64",
     [ACS_XSD_HEXBINARY] = "hexBinary", [ACS_XSD_DECIMAL] = "decimal",
-    [ACS_XSD_ANY] = "",
+    [ACS_XSD_OBJECT] = "object",       [ACS_XSD_ANY] = "",
 };
 
 const char *acs_cwmp_type_name(acs_cwmp_type t) {
@@ -96,7 +96,8 @@ const char *acs__cwmp_type_qname(acs_cwmp_type t) {
   }
   static const char *const q[ACS_XSD_COUNT] = {
       "xsd:string", "xsd:int",      "xsd:unsignedInt", "xsd:long",    "xsd:unsignedLong",
-      "xsd:boolean", "xsd:dateTime", NULL,              "xsd:hexBinary", "xsd:decimal", NULL,
+      "xsd:boolean", "xsd:dateTime", NULL,              "xsd:hexBinary", "xsd:decimal", "object",
+      NULL,
   };
   return (unsigned)t < ACS_XSD_COUNT && q[t] ? q[t] : "xsd:string";
 }

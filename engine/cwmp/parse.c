@@ -399,10 +399,20 @@ static int parse_fault(pctx *pc, xmlNode *fault, acs_cwmp_msg *m) {
     if (name_is(c, "faultcode") && !f->faultcode) {
       if (!(f->faultcode = text_of(pc, c))) return nomem(pc);
       strip_prefix(f->faultcode);
-    } else if (name_is(c, "faultstring") && !f->faultstring) {
+      continue;
+    }
+    xmlNode *det = NULL;
+    if (name_is(c, "faultstring") && !f->faultstring) {
       if (!(f->faultstring = text_of(pc, c))) return nomem(pc);
+      /* lenient: some stacks put the detail inside faultstring (SOAP 1.1
+       * section 4.4 has it beside); read it there too */
+      for (xmlNode *d = first_element(c->children); d && !det; d = next_element(d))
+        if (name_is(d, "detail")) det = d;
     } else if (name_is(c, "detail")) {
-      xmlNode *cf = first_element(c->children);
+      det = c;
+    }
+    if (det && !f->code) {
+      xmlNode *cf = first_element(det->children);
       while (cf && !(name_is(cf, "Fault") && cf->ns && cwmp_ns_version(cf->ns->href) >= 0))
         cf = next_element(cf);
       if (!cf) continue;

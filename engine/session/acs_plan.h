@@ -43,6 +43,8 @@ typedef struct acs_dm_param {
   int8_t notification; /* -1 unknown */
   bool object;
   bool absent;      /* an object the CPE said it does not have (9005) */
+  bool leaves_only; /* the CPE answers a partial path of this object with the object alone:
+                       its parameters are asked for by name */
   int64_t value_at; /* ms, engine clock; 0: never read */
   int64_t names_at; /* when its existence (and, for objects, its subtree) was last listed */
 } acs_dm_param;
@@ -66,8 +68,15 @@ void acs_dm_range(const acs_dm *dm, const char *prefix, size_t *first, size_t *e
 
 /* The CPE's answer to an RPC that the planner made (or any task): updates
  * the model as of now_ms. sent is the RPC, rsp its response (a fault changes
- * nothing). Returns 0 or ACS_ENOMEM. */
+ * nothing). An object in a GetParameterValues answer (a name ending in '.'
+ * or xsi:type "object") stays an object, no value; a partial path answered
+ * without any parameter under it marks the object leaves_only. Returns 0 or
+ * ACS_ENOMEM. */
 int acs_dm_apply(acs_dm *dm, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp, int64_t now_ms);
+
+/* Is a value an answer names so an object (a name ending in '.', or
+ * xsi:type "object", some stacks' answer to a partial path)? */
+bool acs_dm_is_object_value(const char *name, acs_cwmp_type type);
 
 /* --- declarations */
 

@@ -88,9 +88,33 @@ void acs_dm_remove_subtree(acs_dm *dm, const char *name) {
   dm->n -= end - first;
 }
 
+bool acs_dm_is_object_value(const char *name, acs_cwmp_type type) {
+  size_t len = name ? strlen(name) : 0;
+  return type == ACS_XSD_OBJECT || (len && name[len - 1] == '.');
+}
+
+/* An object in a value answer: known to exist, never a value. */
+static int set_object(acs_dm *dm, const char *name) {
+  size_t len = strlen(name);
+  char *obj = NULL;
+  if (!len || name[len - 1] != '.') {
+    if (!(obj = malloc(len + 2))) return ACS_ENOMEM;
+    memcpy(obj, name, len);
+    obj[len] = '.';
+    obj[len + 1] = '\0';
+  }
+  acs_dm_param *p = acs_dm_put(dm, obj ? obj : name);
+  free(obj);
+  if (!p) return ACS_ENOMEM;
+  p->object = true;
+  p->absent = false;
+  return 0;
+}
+
 static int set_value(acs_dm *dm, const char *name, const char *value, acs_cwmp_type type,
                      int64_t now) {
   if (!name) return 0;
+  if (acs_dm_is_object_value(name, type)) return set_object(dm, name);
   acs_dm_param *p = acs_dm_put(dm, name);
   if (!p) return ACS_ENOMEM;
   char *v = strdup(value ? value : "");
@@ -166,6 +190,22 @@ int acs_dm_apply(acs_dm *dm, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp, 
       const acs_cwmp_param_values *pv = &rsp->u.get_parameter_values_response.params;
       for (size_t i = 0; i < pv->n && !rc; i++)
         rc = set_value(dm, pv->v[i].name, pv->v[i].value, pv->v[i].type, now);
+      /* a partial path answered with no parameter under it (the object
+       * alone, or nothing): asking the same again would bring nothing */
+      const acs_cwmp_strings *asked = &sent->u.get_parameter_values.names;
+      for (size_t k = 0; k < asked->n && !rc && sent->kind == ACS_CWMP_GET_PARAMETER_VALUES; k++) {
+        const char *a = asked->v[k];
+        size_t al = a ? strlen(a) : 0;
+        if (!al || a[al - 1] != '.') continue;
+        bool leaf = false;
+        for (size_t i = 0; i < pv->n && !leaf; i++)
+          leaf = pv->v[i].name && !strncmp(pv->v[i].name, a, al) &&
+                 !acs_dm_is_object_value(pv->v[i].name, pv->v[i].type);
+        if (leaf) continue;
+        acs_dm_param *o = acs_dm_put(dm, a);
+        if (!o) return ACS_ENOMEM;
+        o->leaves_only = true;
+      }
       return rc;
     }
     case ACS_CWMP_SET_PARAMETER_VALUES_RESPONSE: {

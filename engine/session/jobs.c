@@ -59,6 +59,7 @@ struct acs_policy_jobs {
   acs_script_chan *ch;
   job_ctx ctx;
   uint64_t started_ms;
+  uint64_t swept_ms; /* the last sweep of transfers never completed */
 };
 
 /* Stopping: the last of the timer and the query in flight frees it. */
@@ -341,9 +342,39 @@ static void read_schedule(acs_policy_jobs *J) {
   acs_script_run_free(run);
 }
 
+/* Transfers (Download, Upload, ScheduleDownload accepted with Status 1:
+ * 'sent' with a result) whose TransferComplete never came within
+ * transfer-timeout expire, once a minute, on worker 0 of every instance (a
+ * row expires once whoever sweeps it; migration 12's tasks_transfers). */
+static const char sql_transfer_expiry[] =
+    "UPDATE tasks SET status = 'expired', done_at = now(),\n"
+    "  fault_string = 'no TransferComplete within ' || $1 || ' s of the transfer''s start'\n"
+    "WHERE status = 'sent' AND result IS NOT NULL\n"
+    "  AND rpc IN ('Download', 'Upload', 'ScheduleDownload')\n"
+    "  AND sent_at < now() - make_interval(secs => $1::int)";
+
+static void swept_cb(acs_pg_result *r, void *arg) {
+  (void)arg;
+  if (r->status == 0 && acs_pg_cmd_tuples(r) > 0)
+    acs_log(ACS_LOG_INFO, "tasks", "%ld transfer(s) expired: no TransferComplete",
+            (long)acs_pg_cmd_tuples(r));
+}
+
+static void sweep_transfers(acs_policy_jobs *J, uint64_t now) {
+  unsigned secs = J->aw->app->cfg->transfer_timeout_s;
+  if (!secs || (J->swept_ms && now - J->swept_ms < 60000)) return;
+  J->swept_ms = now;
+  char t[16];
+  snprintf(t, sizeof t, "%u", secs);
+  const char *p[1] = {t};
+  acs_pg_query(J->aw->pg, sql_transfer_expiry, 1, p, ACS_PG_FAILFAST, swept_cb, NULL);
+}
+
 static void tick_cb(uv_timer_t *t) {
   acs_policy_jobs *J = t->data;
-  if (J->stopping || J->busy || !J->aw->pg || !acs_pg_is_up(J->aw->pg)) return;
+  if (J->stopping || !J->aw->pg || !acs_pg_is_up(J->aw->pg)) return;
+  sweep_transfers(J, uv_now(acs_worker_loop(J->aw->w)));
+  if (J->busy) return;
   read_schedule(J);
   uint64_t now = uv_now(acs_worker_loop(J->aw->w));
   for (size_t i = 0; i < J->ndefs; i++) {

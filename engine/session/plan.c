@@ -429,14 +429,19 @@ static int stage_values(const acs_dm *dm, const acs_decl *decls, size_t n, acs_a
       const acs_dm_param *p = acs_dm_get(dm, m.v[k]);
       size_t len = strlen(m.v[k]);
       if (len && m.v[k][len - 1] == '.') {
-        /* an object: refresh all of it with one partial path if anything is old */
+        /* an object: refresh all of it with one partial path if anything is
+         * old; a CPE that answers its partial path with the object alone
+         * (leaves_only) is asked for the parameters it listed, by name */
         size_t first, end;
         acs_dm_range(dm, m.v[k], &first, &end);
+        bool by_name = p && p->leaves_only;
         for (size_t j = first; j < end; j++) {
-          if (!dm->v[j].object && dm->v[j].value_at < d->value_at) {
+          if (dm->v[j].object || dm->v[j].value_at >= d->value_at) continue;
+          if (!by_name) {
             names_add(&l, m.v[k], len);
             break;
           }
+          names_add(&l, dm->v[j].name, strlen(dm->v[j].name));
         }
       } else if (!p || p->value_at < d->value_at) {
         names_add(&l, m.v[k], len);
@@ -496,9 +501,10 @@ static int stage_set(const acs_dm *dm, const acs_decl *decls, size_t n, acs_aren
     for (size_t k = 0; k < m.n; k++) {
       const acs_dm_param *p = acs_dm_get(dm, m.v[k]);
       if (!p || p->object || p->writable == 0) continue; /* read-only: 9008 anyway */
-      acs_cwmp_type t = d->type != ACS_XSD_ANY   ? d->type
-                        : p->type != ACS_XSD_ANY ? p->type
-                                                 : ACS_XSD_STRING;
+      /* "object" is never sent as a value's type */
+      acs_cwmp_type t = d->type != ACS_XSD_ANY && d->type != ACS_XSD_OBJECT ? d->type
+                        : p->type != ACS_XSD_ANY && p->type != ACS_XSD_OBJECT ? p->type
+                                                                              : ACS_XSD_STRING;
       if (p->value_at > 0 && same_value(p->value, d->value, t)) continue;
       size_t j;
       for (j = 0; j < cnt && strcmp(pv[j].name, m.v[k]) != 0; j++) {

@@ -17,7 +17,15 @@
  * the data model updated), the suspended channels resume, and so on until a
  * round has nothing to do and every channel is done. No policy is re-run
  * from the top. A CPE fault on an RPC of the planner fails the declarations
- * it served: their reads return nil and the fault. */
+ * it served: their reads return nil and the fault.
+ *
+ * Progress or stop: the planner is pure, so an RPC identical to one sent
+ * earlier in the session means the earlier answer did not bring what was
+ * asked (a CPE that answers a partial path with the object alone, a value
+ * that does not stick). It is not sent again: the declarations it served
+ * fail, their channels get a fault naming the CPE's behaviour
+ * (cwmp.no_progress), and the rest of the declarations go on. The round
+ * limit faults the channels it stops the same way (script.rounds). */
 #include <jansson.h>
 #include <lauxlib.h>
 #include <stdio.h>
@@ -25,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/acs_buf.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
 #include "script/acs_script.h"
@@ -66,6 +75,7 @@ void acs__policy_chan_add(acs__policy *p, acs_script_chan *ch, const char *chann
   c->waiting = false;
   c->done = false;
   c->faulted = false;
+  c->cpe_fault = false;
 }
 
 /* A channel stopped: a fault goes to the faults table of its channel (the
@@ -237,7 +247,7 @@ static void policy_over(acs__session *s) {
     for (size_t j = 0; j < p->nchans && clear; j++) {
       if (strcmp(p->chans[j].channel, p->chans[i].channel) != 0) continue;
       /* decided at the channel's first entry; all of them must have completed */
-      if (j < i || !p->chans[j].done) clear = false;
+      if (j < i || !p->chans[j].done || p->chans[j].cpe_fault) clear = false;
     }
     if (clear && has_fault(p, p->chans[i].channel))
       acs__sess_store_fault_clear(s, p->chans[i].channel);
@@ -245,6 +255,8 @@ static void policy_over(acs__session *s) {
 }
 
 static bool policy_step(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out);
+static bool no_progress(acs__session *s, const acs_cwmp_msg *m);
+static void engine_fault(acs__session *s, size_t chan, const char *code, const char *msg);
 
 bool acs__policy_next(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out) {
   acs__policy_dm_changed(s->pol); /* the session may have applied answers since */
@@ -265,8 +277,10 @@ static bool policy_step(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out) {
   if (!p->started) policy_start(s, pv);
   if (!p->run) return false;
   for (int guard = 0; guard < 4 * ACS__POLICY_MAX_ROUNDS; guard++) {
-    if (p->plan_next < p->plan.n) {
-      *out = p->plan.rpcs[p->plan_next++];
+    while (p->plan_next < p->plan.n) {
+      const acs_cwmp_msg *m = &p->plan.rpcs[p->plan_next++];
+      if (no_progress(s, m)) continue; /* its declarations failed; the rest go on */
+      *out = *m;
       return true;
     }
     /* a stage is over: let the suspended channels see its answers first */
@@ -289,15 +303,184 @@ static bool policy_step(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out) {
     }
     if (!any_waiting(p)) return false;
   }
-  /* too many rounds: the channels still waiting fail */
+  /* too many rounds: the channels still waiting fail, and so do those whose
+   * declarations still need work (a channel that only declared is not
+   * waiting, and its fault must not go unrecorded) */
+  char msg[160];
+  snprintf(msg, sizeof msg, "more round trips to the CPE than a session allows (%d)",
+           ACS__POLICY_MAX_ROUNDS);
+  for (size_t i = 0; i < p->ndecls; i++) {
+    pdecl *d = &p->decls[i];
+    if (d->chan < 0 || !acs__policy_needs_work(s, d)) continue;
+    d->failed = true;
+    free(d->error);
+    d->error = strdup(msg);
+    engine_fault(s, (size_t)d->chan, "script.rounds", msg);
+  }
   for (size_t i = 0; i < p->nchans; i++) {
     if (!p->chans[i].waiting) continue;
     p->chans[i].waiting = false;
     p->chans[i].faulted = true;
-    acs__sess_store_fault(s, p->chans[i].channel, "script.rounds",
-                          "more round trips to the CPE than a session allows",
-                          p->chans[i].provision);
+    engine_fault(s, i, "script.rounds", msg);
   }
+  acs_log(ACS_LOG_WARN, "policy", "%s: %s", s->device_id, msg);
+  return false;
+}
+
+/* A fault of the engine's for a channel (once per channel name and session;
+ * a Provision task's channel reports through its task instead). */
+static void engine_fault(acs__session *s, size_t chan, const char *code, const char *msg) {
+  acs__policy *p = s->pol;
+  if (chan >= p->nchans) return;
+  pchan *c = &p->chans[chan];
+  for (size_t j = 0; j < p->nchans; j++)
+    if (p->chans[j].cpe_fault && !strcmp(p->chans[j].channel, c->channel)) {
+      c->cpe_fault = true;
+      return;
+    }
+  c->cpe_fault = true;
+  if (!c->task_id) acs__sess_store_fault(s, c->channel, code, msg, c->provision);
+}
+
+/* The key of a planner RPC: two RPCs with the same key ask the CPE the same
+ * thing. NULL for AddObject (its answer always brings a new instance) and
+ * on allocation failure. */
+static char *rpc_key(const acs_cwmp_msg *m) {
+  acs_buf b = ACS_BUF_INIT;
+  acs_buf_printf(&b, "%d", (int)m->kind);
+  switch (m->kind) {
+    case ACS_CWMP_GET_PARAMETER_VALUES:
+      for (size_t i = 0; i < m->u.get_parameter_values.names.n; i++) {
+        const char *n = m->u.get_parameter_values.names.v[i];
+        acs_buf_printf(&b, "\n%s", n ? n : "");
+      }
+      break;
+    case ACS_CWMP_GET_PARAMETER_NAMES:
+      acs_buf_printf(&b, "\n%s\n%d",
+                     m->u.get_parameter_names.parameter_path
+                         ? m->u.get_parameter_names.parameter_path
+                         : "",
+                     (int)m->u.get_parameter_names.next_level);
+      break;
+    case ACS_CWMP_SET_PARAMETER_VALUES:
+      for (size_t i = 0; i < m->u.set_parameter_values.params.n; i++) {
+        const acs_cwmp_param_value *v = &m->u.set_parameter_values.params.v[i];
+        acs_buf_printf(&b, "\n%s\t%d\t%s", v->name ? v->name : "", (int)v->type,
+                       v->value ? v->value : "");
+      }
+      break;
+    case ACS_CWMP_SET_PARAMETER_ATTRIBUTES:
+      for (size_t i = 0; i < m->u.set_parameter_attributes.params.n; i++) {
+        const acs_cwmp_set_attr *a = &m->u.set_parameter_attributes.params.v[i];
+        acs_buf_printf(&b, "\n%s\t%d", a->name ? a->name : "", a->notification);
+      }
+      break;
+    case ACS_CWMP_DELETE_OBJECT:
+      acs_buf_printf(&b, "\n%s",
+                     m->u.delete_object.object_name ? m->u.delete_object.object_name : "");
+      break;
+    default:
+      acs_buf_free(&b);
+      return NULL;
+  }
+  if (acs_buf_err(&b)) {
+    acs_buf_free(&b);
+    return NULL;
+  }
+  return b.data; /* the buffer's malloc'd bytes */
+}
+
+static bool gpv_serves(acs__session *s, const pdecl *d, const char *name);
+
+/* Would this declaration have m sent (or part of it)? */
+static bool decl_served_by(acs__session *s, pdecl *d, const acs_cwmp_msg *m) {
+  if (d->failed || !acs__policy_needs_work(s, d)) return false;
+  switch (m->kind) {
+    case ACS_CWMP_GET_PARAMETER_VALUES:
+      if (d->d.value_at <= 0) return false;
+      for (size_t i = 0; i < m->u.get_parameter_values.names.n; i++)
+        if (gpv_serves(s, d, m->u.get_parameter_values.names.v[i])) return true;
+      return false;
+    case ACS_CWMP_SET_PARAMETER_VALUES:
+      return d->d.value != NULL;
+    case ACS_CWMP_SET_PARAMETER_ATTRIBUTES:
+      return d->d.notification >= 0;
+    case ACS_CWMP_DELETE_OBJECT:
+      return d->d.instances >= 0;
+    default:
+      return true;
+  }
+}
+
+static const char *rpc_subject(const acs_cwmp_msg *m) {
+  const char *n = NULL;
+  if (m->kind == ACS_CWMP_GET_PARAMETER_VALUES && m->u.get_parameter_values.names.n)
+    n = m->u.get_parameter_values.names.v[0];
+  else if (m->kind == ACS_CWMP_GET_PARAMETER_NAMES)
+    n = m->u.get_parameter_names.parameter_path;
+  else if (m->kind == ACS_CWMP_SET_PARAMETER_VALUES && m->u.set_parameter_values.params.n)
+    n = m->u.set_parameter_values.params.v[0].name;
+  else if (m->kind == ACS_CWMP_SET_PARAMETER_ATTRIBUTES && m->u.set_parameter_attributes.params.n)
+    n = m->u.set_parameter_attributes.params.v[0].name;
+  else if (m->kind == ACS_CWMP_DELETE_OBJECT)
+    n = m->u.delete_object.object_name;
+  return n ? n : "";
+}
+
+/* True when m repeats an RPC already sent in this session: then its
+ * declarations fail with a fault for their channels, and m is not sent.
+ * Otherwise m is remembered. */
+static bool no_progress(acs__session *s, const acs_cwmp_msg *m) {
+  acs__policy *p = s->pol;
+  char *key = rpc_key(m);
+  if (!key) return false;
+  for (size_t i = 0; i < p->nsent; i++) {
+    if (strcmp(p->sent_keys[i], key) != 0) continue;
+    free(key);
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             "no progress: the CPE's answer to %s %.200s did not bring what was asked (%s); "
+             "not asked again",
+             acs_cwmp_kind_name(m->kind), rpc_subject(m),
+             m->kind == ACS_CWMP_GET_PARAMETER_VALUES ? "no values under it"
+             : m->kind == ACS_CWMP_SET_PARAMETER_VALUES
+                 ? "the values it took read back otherwise"
+                 : "the same request would be sent again");
+    acs_log(ACS_LOG_WARN, "policy", "%s: %s", s->device_id, msg);
+    bool any = false;
+    for (size_t k = 0; k < p->ndecls; k++) {
+      pdecl *d = &p->decls[k];
+      if (!decl_served_by(s, d, m)) continue;
+      any = true;
+      d->failed = true;
+      free(d->error);
+      d->error = strdup(msg);
+      if (d->chan >= 0) engine_fault(s, (size_t)d->chan, "cwmp.no_progress", msg);
+    }
+    if (!any) { /* nothing to blame: no declaration may ask for it again */
+      for (size_t k = 0; k < p->ndecls; k++) {
+        pdecl *d = &p->decls[k];
+        if (d->failed || !acs__policy_needs_work(s, d)) continue;
+        d->failed = true;
+        free(d->error);
+        d->error = strdup(msg);
+        if (d->chan >= 0) engine_fault(s, (size_t)d->chan, "cwmp.no_progress", msg);
+      }
+    }
+    acs__policy_dm_changed(p); /* failed declarations leave the plan */
+    return true;
+  }
+  if (p->nsent == p->capsent) {
+    size_t cap = p->capsent ? p->capsent * 2 : 16;
+    char **v = realloc(p->sent_keys, cap * sizeof *v);
+    if (!v) {
+      free(key);
+      return false;
+    }
+    p->sent_keys = v;
+    p->capsent = cap;
+  }
+  p->sent_keys[p->nsent++] = key;
   return false;
 }
 
@@ -386,6 +569,8 @@ void acs__policy_free(acs__session *s) {
     free(p->decls[i].error);
   }
   free(p->decls);
+  for (size_t i = 0; i < p->nsent; i++) free(p->sent_keys[i]);
+  free(p->sent_keys);
   json_decref(p->ctx);
   json_decref(p->actions);
   json_decref(p->secrets);

@@ -62,6 +62,10 @@ static int l_acs_declare(lua_State *L) {
   }
   d->d.path = cpath;
   d->d.value = value;
+  d->chan = -1;
+  acs_script_chan *me = acs_script_chan_of(L);
+  for (size_t i = 0; i < p->nchans && me; i++)
+    if (p->chans[i].ch == me) d->chan = (int)i;
   p->ndecls++;
   lua_pushinteger(L, (lua_Integer)p->ndecls);
   return 1;

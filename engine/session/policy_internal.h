@@ -20,6 +20,7 @@
 typedef struct pdecl {
   acs_decl d;  /* strings owned */
   char *error; /* the CPE's fault, once it failed */
+  int chan;    /* index of the channel that declared it (-1: none known) */
   bool failed;
   uint64_t done_at; /* the model epoch at which it needed nothing (0: not known) */
 } pdecl;
@@ -32,6 +33,7 @@ typedef struct pchan {
   bool waiting;    /* suspended in acs.read / acs.commit */
   bool done;       /* completed */
   bool faulted;    /* its fault is in the faults table (or the task's) */
+  bool cpe_fault;  /* a fault of the engine's (no progress, rounds) was stored for it */
 } pchan;
 
 struct acs__policy {
@@ -49,6 +51,11 @@ struct acs__policy {
   bool rpc_failed; /* the last planner RPC got a fault */
   bool split_gpv;  /* a GetParameterValues of several names got 9005: one name per RPC */
   char last_fault[160];
+  /* The planner's RPCs sent so far, as keys (policy.c, rpc_key): one
+   * identical to an earlier one means that earlier answer brought nothing
+   * new, and it is not sent again. */
+  char **sent_keys;
+  size_t nsent, capsent;
   /* The model's epoch: the planner's answer for a declaration depends on
    * the model and the declaration only, so "needs nothing" holds until the
    * model changes. Bumped by every change the runtime makes (answers,

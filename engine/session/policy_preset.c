@@ -263,7 +263,7 @@ void acs__policy_start_presets(acs__session *s, acs_policy_vm *pv) {
       m[nm++] = (match){w, order++, luaL_ref(T, LUA_REGISTRYINDEX), T};
     }
   }
-  qsort(m, nm, sizeof *m, cmp_match);
+  if (nm > 1) qsort(m, nm, sizeof *m, cmp_match); /* m is NULL when nothing matched */
   for (size_t i = 0; i < nm; i++) {
     lua_State *T = m[i].L;
     lua_rawgeti(T, LUA_REGISTRYINDEX, m[i].ref);

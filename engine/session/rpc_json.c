@@ -234,7 +234,9 @@ static int get_type(jctx *c, const json_t *v, acs_cwmp_type *out) {
     local += 9;
   acs_cwmp_type t = strchr(local, ':') ? ACS_XSD_ANY : acs_cwmp_type_from_name(local);
   /* acs_cwmp_type_from_name() takes unknown names for strings. */
-  if (t == ACS_XSD_ANY || (t == ACS_XSD_STRING && strcmp(local, "string") != 0)) {
+  /* "object" is a type CPEs write in answers, never one to send */
+  if (t == ACS_XSD_ANY || t == ACS_XSD_OBJECT ||
+      (t == ACS_XSD_STRING && strcmp(local, "string") != 0)) {
     char buf[64];
     return fail(c, "unknown type %s", describe(v, buf, sizeof buf));
   }

@@ -196,13 +196,17 @@ static void bind_conn(acs__session *s, acs_conn *c) {
  * Inform reports its CommandKey in an "M ..." event. When a newer Inform
  * supersedes the session, that Inform's own transaction settles it (writing
  * 'unknown' first would race it). Any other RPC goes back to 'pending' and
- * is sent again in the next session. */
+ * is sent again in the next session (the superseding Inform's transaction
+ * does that too), each time counted in unknown_count: once that reaches
+ * task-unknown-limit the task is faulted instead of sent (migration 12). */
 static void drop_outstanding(acs__session *s, bool superseded) {
   s->outstanding_policy = false;
   if (!s->outstanding) return;
-  if (!s->outstanding_one_shot) {
+  if (superseded) {
+    /* settled by the superseding Inform's own transaction */
+  } else if (!s->outstanding_one_shot) {
     acs__sess_store_task_status(s, s->outstanding->id, "pending", 0, NULL);
-  } else if (!superseded) {
+  } else {
     acs__sess_store_task_status(s, s->outstanding->id, "unknown", 0, NULL);
   }
   s->outstanding = NULL;
@@ -430,8 +434,7 @@ static void send_task(acs__session *s, acs__task *task, acs_cwmp_kind kind) {
       snprintf(key, sizeof key, "acsd-task-%lld", (long long)task->id);
       *ck = acs_arena_strdup(&e->rpc_arena, key);
     }
-    if (acs__sess_store_mark_sent(s, task, ck ? *ck : NULL, !s->outstanding_one_shot,
-                                  marked_sent_cb) == 0)
+    if (acs__sess_store_mark_sent(s, task, ck ? *ck : NULL, false, marked_sent_cb) == 0)
       return;
     s->outstanding = NULL;
     sess_reply_msg(s, NULL, false);

@@ -118,11 +118,19 @@ static const acs_store_set_def set_informs = {
 };
 
 /* Right before an RPC goes out: still pending and not expired (cancelled,
- * or expired since the Inform read it: not sent). A one-shot RPC is marked
- * 'sent' with its CommandKey; any other is only checked. */
+ * or expired since the Inform read it: not sent). Every task is marked
+ * 'sent' with sent_at, a one-shot RPC with its CommandKey. One whose
+ * outcome was unknown task-unknown-limit times ($3) is not sent: the
+ * statement before faults it (migration 12). */
 static const char sql_mark_sent[] =
-    "UPDATE tasks SET status = 'sent', sent_at = now(), command_key = $2\n"
-    "WHERE id = $1 AND status = 'pending' AND (expires_at IS NULL OR expires_at > now())";
+    "UPDATE tasks SET status = 'sent', sent_at = now(), command_key = coalesce($2, command_key)\n"
+    "WHERE id = $1 AND status = 'pending' AND (expires_at IS NULL OR expires_at > now())\n"
+    "  AND unknown_count < $3::int";
+static const char sql_unknown_limit[] =
+    "UPDATE tasks SET status = 'fault', done_at = now(), fault_string = 'outcome unknown '\n"
+    "  || unknown_count || ' times (sent, and the CPE never answered: it crashed, rebooted or '\n"
+    "  || 'dropped the session); not sent again'\n"
+    "WHERE id = $1 AND status = 'pending' AND unknown_count >= $2::int";
 static const char sql_check_pending[] =
     "SELECT 1 FROM tasks WHERE id = $1 AND status = 'pending'\n"
     "  AND (expires_at IS NULL OR expires_at > now())";
@@ -138,9 +146,12 @@ static const char sql_task_done[] =
     "  fault_code = $4::int, fault_string = $5\n"
     "WHERE id = $1 AND status IN ('pending', 'sent')";
 
+/* 'pending' is a task sent whose answer never came going back to the queue:
+ * one more unknown outcome (migration 12). */
 static const char sql_task_status[] =
     "UPDATE tasks SET status = $2, done_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END,\n"
     "  sent_at = CASE WHEN $2 = 'pending' THEN NULL ELSE sent_at END,\n"
+    "  unknown_count = unknown_count + CASE WHEN $2 IN ('pending', 'unknown') THEN 1 ELSE 0 END,\n"
     "  fault_code = $3::int, fault_string = $4\n"
     "WHERE id = $1 AND status IN ('pending', 'sent')";
 
@@ -157,6 +168,14 @@ static const char sql_refreshed[] =
     "UPDATE devices SET refreshed = refreshed || (SELECT jsonb_object_agg(n,\n"
     "  (extract(epoch FROM now()) * 1000)::bigint) FROM unnest($2::text[]) AS n)\n"
     "WHERE id = $1";
+
+/* Objects a GetParameterValues answer named (some stacks answer a partial
+ * path with the object itself): stored as objects, never as a leaf. */
+static const char sql_put_objects[] =
+    "INSERT INTO parameters AS p (device_id, name, is_object, names_at)\n"
+    "SELECT $1, n, true, now() FROM unnest($2::text[]) AS n ORDER BY n\n"
+    "ON CONFLICT (device_id, name) DO UPDATE SET is_object = true, value = NULL, xsd_type = NULL\n"
+    "WHERE NOT p.is_object OR p.value IS NOT NULL OR p.xsd_type IS NOT NULL";
 
 /* SetParameterAttributes: only what the request says changes. */
 static const char sql_spa[] =
@@ -249,6 +268,53 @@ static const char *inform_value(const acs_cwmp_inform *in, const char *suffix) {
       return in->params.v[i].value;
   }
   return NULL;
+}
+
+static int put_values(acs_pg *c, const char *dev, const acs_cwmp_param_values *pv);
+
+/* A GetParameterValues answer: its parameters as values, its objects
+ * (named with a final '.' or typed "object") as objects. */
+static int put_answer_values(acs_pg *c, const char *dev, const acs_cwmp_param_values *pv) {
+  size_t nobj = 0;
+  for (size_t i = 0; i < pv->n; i++) nobj += acs_dm_is_object_value(pv->v[i].name, pv->v[i].type);
+  if (!nobj) return put_values(c, dev, pv);
+  acs_cwmp_param_value *leaves = calloc(pv->n, sizeof *leaves);
+  const char **objs = calloc(nobj, sizeof *objs);
+  char **owned = calloc(nobj, sizeof *owned);
+  acs_buf arr = ACS_BUF_INIT;
+  int rc = ACS_ENOMEM;
+  if (!leaves || !objs || !owned) goto out;
+  size_t nl = 0, no = 0;
+  for (size_t i = 0; i < pv->n; i++) {
+    const char *name = pv->v[i].name ? pv->v[i].name : "";
+    if (!acs_dm_is_object_value(name, pv->v[i].type)) {
+      leaves[nl++] = pv->v[i];
+      continue;
+    }
+    size_t len = strlen(name);
+    if (len && name[len - 1] == '.') {
+      objs[no++] = name;
+      continue;
+    }
+    if (!(owned[no] = malloc(len + 2))) goto out;
+    snprintf(owned[no], len + 2, "%s.", name);
+    objs[no] = owned[no];
+    no++;
+  }
+  acs_cwmp_param_values lv = {.v = leaves, .n = nl};
+  if ((rc = put_values(c, dev, &lv))) goto out;
+  acs_pg_array_append(&arr, objs, no);
+  rc = ACS_ENOMEM;
+  if (acs_buf_err(&arr)) goto out;
+  const char *p[2] = {dev, arr.data};
+  rc = acs_pg_query(c, sql_put_objects, 2, p, 0, NULL, NULL);
+out:
+  for (size_t i = 0; owned && i < nobj; i++) free(owned[i]);
+  free(owned);
+  free(objs);
+  free(leaves);
+  acs_buf_free(&arr);
+  return rc;
 }
 
 static int put_values(acs_pg *c, const char *dev, const acs_cwmp_param_values *pv) {
@@ -504,7 +570,7 @@ static int build_model(acs_pg *c, acs__session *s, const acs_cwmp_msg *sent,
   size_t n;
   switch (rsp->kind) {
     case ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE: {
-      rc = put_values(c, dev, &rsp->u.get_parameter_values_response.params);
+      rc = put_answer_values(c, dev, &rsp->u.get_parameter_values_response.params);
       const acs_cwmp_strings *asked = &sent->u.get_parameter_values.names;
       if (rc || !asked->n) break;
       acs_pg_array_append(&a[0], (const char *const *)asked->v, asked->n);
@@ -648,8 +714,13 @@ static int op_build(acs_pg *c, void *arg) {
         const char *p[1] = {id};
         return acs_pg_query(c, sql_check_pending, 1, p, 0, rows_cb, op);
       }
-      const char *p[2] = {id, op->text};
-      return acs_pg_query(c, sql_mark_sent, 2, p, 0, rows_cb, op);
+      char limit[16];
+      snprintf(limit, sizeof limit, "%u", s->t->aw->app->cfg->task_unknown_limit);
+      const char *pl[2] = {id, limit};
+      int rc = acs_pg_query(c, sql_unknown_limit, 2, pl, 0, NULL, NULL);
+      if (rc) return rc;
+      const char *p[3] = {id, op->text, limit};
+      return acs_pg_query(c, sql_mark_sent, 3, p, 0, rows_cb, op);
     }
     case OP_RESULT: {
       const char *p[5] = {id, op->status, op->json, op->fault_code ? code : NULL, op->text};

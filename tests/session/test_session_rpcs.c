@@ -144,7 +144,10 @@ static int answer(cs_cpe *c, const acs_cwmp_msg *rpc, acs_arena *a, acs_cwmp_msg
       CHECK_STR(rk, sp->key);
     }
   } else {
-    CHECK_STR(st, "pending");
+    /* regression, issue 11: every task sent is recorded 'sent' with its
+     * sent_at (it stayed 'pending' with sent_at null) */
+    CHECK_STR(st, "sent");
+    CHECK(qs(pg, "SELECT sent_at FROM tasks WHERE id = $1::bigint", id, NULL) != NULL);
   }
   if (rpc->kind == ACS_CWMP_GET_PARAMETER_NAMES) {
     /* the GPV before stored SSID.2; the CPE loses it before the GPN */

@@ -1,6 +1,9 @@
 /* test_connreq: connection requests against a CPE played on loopback by
  * this test: Digest challenge (folded over lines, LF-only) answered and
- * checked, wrong credentials refused, 503 reported as rate limiting, a CPE
+ * checked, wrong credentials refused, a username without a password
+ * reported as no credentials; issue 11's agent: a 401 and a 200 whose head
+ * the close ends (no empty line, the 200 without even its last LF), and a
+ * Digest challenge without commas; 503 reported as rate limiting, a CPE
  * that never answers cut at the timeout, Basic, the cap on requests in
  * flight, bad URLs refused. */
 #include <uv.h>
@@ -10,7 +13,7 @@
 #include "core/acs_err.h"
 #include "http/acs_digest.h"
 
-typedef enum { MODE_DIGEST, MODE_503, MODE_SILENT, MODE_BASIC } mode;
+typedef enum { MODE_DIGEST, MODE_503, MODE_SILENT, MODE_BASIC, MODE_UNTERMINATED, MODE_NOCOMMA } mode;
 
 static uv_loop_t loop;
 static uv_tcp_t server;
@@ -114,6 +117,26 @@ static void sread(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
                     "Content-Length: 0\n\n");
       }
       return;
+    case MODE_UNTERMINATED: /* the header block ended by the close */
+      if (digest_ok(c->in.data)) {
+        sconn_reply(c, "HTTP/1.1 200 OK\nDate: Thu, 01 Jan 2026 00:00:00 GMT\nContent-Length: 0");
+      } else {
+        sconn_reply(c,
+                    "HTTP/1.1 401 Unauthorized\n"
+                    "WWW-Authenticate: Digest realm=\"cpe\",\n"
+                    " nonce=\"n0\", qop=\"auth\"\n");
+      }
+      return;
+    case MODE_NOCOMMA:
+      if (digest_ok(c->in.data)) {
+        sconn_reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+      } else {
+        sconn_reply(c,
+                    "HTTP/1.1 401 Unauthorized\r\n"
+                    "WWW-Authenticate: Digest realm=\"cpe\" nonce=\"n0\" qop=\"auth\" "
+                    "algorithm=MD5\r\nContent-Length: 0\r\n\r\n");
+      }
+      return;
   }
 }
 
@@ -191,6 +214,39 @@ int main(void) {
   run_until(o, 1, 1);
   CHECK_INT(o[0].r.status, ACS_EINVAL);
   CHECK_INT(o[0].r.rounds, 1);
+
+  /* a username and no password: no credentials, not refused */
+  memset(o, 0, sizeof o);
+  CHECK_INT(acs_connreq_send(p, url, "acs", NULL, 3000, done_cb, &o[0]), 0);
+  run_until(o, 1, 1);
+  CHECK_INT(o[0].r.status, ACS_EINVAL);
+  CHECK_INT(o[0].r.rounds, 1);
+  CHECK(strstr(o[0].r.detail, "no credentials") != NULL);
+  CHECK(strstr(o[0].r.detail, "refused") == NULL);
+
+  /* regression, issue 11: a CPE that closes instead of ending its header
+   * block ("closed the connection: no complete answer" before) */
+  cur_mode = MODE_UNTERMINATED;
+  memset(o, 0, sizeof o);
+  CHECK_INT(acs_connreq_send(p, url, "acs", good_pass, 3000, done_cb, &o[0]), 0);
+  run_until(o, 1, 1);
+  CHECK_INT(o[0].r.status, 0);
+  CHECK_INT(o[0].r.http_status, 200);
+  CHECK_INT(o[0].r.rounds, 2);
+  memset(o, 0, sizeof o);
+  CHECK_INT(acs_connreq_send(p, url, "acs", "nope", 3000, done_cb, &o[0]), 0);
+  run_until(o, 1, 1);
+  CHECK_INT(o[0].r.http_status, 401);
+  CHECK(strstr(o[0].r.detail, "refused") != NULL);
+
+  /* a Digest challenge without commas between its parameters */
+  cur_mode = MODE_NOCOMMA;
+  memset(o, 0, sizeof o);
+  CHECK_INT(acs_connreq_send(p, url, "acs", good_pass, 3000, done_cb, &o[0]), 0);
+  run_until(o, 1, 1);
+  CHECK_INT(o[0].r.status, 0);
+  CHECK_INT(o[0].r.http_status, 200);
+  CHECK_INT(o[0].r.rounds, 2);
 
   /* Basic */
   cur_mode = MODE_BASIC;

@@ -659,6 +659,21 @@ static void test_cpe_fault(void) {
 }
 
 /* ---- ChangeDUState: operations told apart by xsi:type */
+/* Regression, issue 11: a CPE that puts <detail><cwmp:Fault> inside
+ * <faultstring> had its fault read as code 0, no string. */
+static void test_fault_in_faultstring(void) {
+  static const char xml[] =
+      "<soap:Envelope xmlns:soap=\"" SOAP_NS "\" xmlns:cwmp=\"urn:dslforum-org:cwmp-1-0\">"
+      "<soap:Body><soap:Fault><faultcode>Client</faultcode>"
+      "<faultstring>CWMP fault<detail><cwmp:Fault><FaultCode>9005</FaultCode>"
+      "<FaultString>Invalid parameter name</FaultString></cwmp:Fault></detail></faultstring>"
+      "</soap:Fault></soap:Body></soap:Envelope>";
+  CHECK_INT(parse(xml, "fault inside faultstring"), 0);
+  CHECK_INT(m.kind, ACS_CWMP_FAULT);
+  CHECK_INT(m.u.fault.code, 9005);
+  CHECK_STR(m.u.fault.string, "Invalid parameter name");
+}
+
 static void test_change_du_state(void) {
   static const char xml[] =
       "<soap-env:Envelope xmlns:soap-env=\"" SOAP_NS "\" xmlns:cwmp=\"urn:dslforum-org:cwmp-1-2\" "
@@ -790,6 +805,7 @@ int main(void) {
   test_header();
   test_unknown_and_empty();
   test_cpe_fault();
+  test_fault_in_faultstring();
   test_change_du_state();
   test_cpe_requests();
   acs_arena_reset(&arena);

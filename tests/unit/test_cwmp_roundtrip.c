@@ -574,7 +574,8 @@ static void test_tables(void) {
   }
 
   static const char *const tn[] = {"string", "int",     "unsignedInt", "long",      "unsignedLong",
-                                   "boolean", "dateTime", "base64",      "hexBinary", "decimal"};
+                                   "boolean", "dateTime", "base64",      "hexBinary", "decimal",
+                                   "object"};
   for (int t = 0; t < ACS_XSD_ANY; t++) {
     CHECK_STR(acs_cwmp_type_name((acs_cwmp_type)t), tn[t]);
     CHECK_INT(acs_cwmp_type_from_name(tn[t]), t);

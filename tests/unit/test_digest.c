@@ -75,6 +75,31 @@ static void test_heads(void) {
   acs_buf_free(&b);
 }
 
+/* Challenges whose parameters are separated by spaces alone (issue 11):
+ * quoted, bare, and mixed with commas; the head's block unterminated. */
+static void test_commaless(void) {
+  acs_auth_challenge ch;
+  static const char q[] = "Digest realm=\"IGD\" nonce=\"a1b2\" qop=\"auth\" algorithm=MD5";
+  CHECK_INT(acs_auth_parse(q, sizeof q - 1, &ch), 0);
+  CHECK_INT(ch.scheme, ACS_AUTH_DIGEST);
+  CHECK_STR(ch.realm, "IGD");
+  CHECK_STR(ch.nonce, "a1b2");
+  CHECK_STR(ch.algorithm, "MD5");
+  CHECK(ch.qop_auth);
+  static const char bare[] = "Digest realm=r nonce=n9 qop=auth, opaque=\"o\" algorithm=MD5-sess";
+  CHECK_INT(acs_auth_parse(bare, sizeof bare - 1, &ch), 0);
+  CHECK_STR(ch.realm, "r");
+  CHECK_STR(ch.nonce, "n9");
+  CHECK_STR(ch.opaque, "o");
+  CHECK_STR(ch.algorithm, "MD5-sess");
+  CHECK(ch.qop_auth);
+  static const char head[] = "HTTP/1.1 401 Unauthorized\nWWW-Authenticate: Digest realm=\"cpe\"\n"
+                             "\tnonce=\"n0\" qop=\"auth\"\n";
+  CHECK_INT(acs_auth_from_head(head, sizeof head - 1, &ch), 0);
+  CHECK_STR(ch.nonce, "n0");
+  CHECK(ch.qop_auth);
+}
+
 /* The server's side: what a client's Authorization says, checked against
  * the stored HA1; every answer acs_auth_header() writes verifies. */
 static void test_server_side(void) {
@@ -162,6 +187,7 @@ static void test_server_side(void) {
 int main(void) {
   test_rfc2617();
   test_heads();
+  test_commaless();
   test_server_side();
   return acs_test_result("test_digest");
 }

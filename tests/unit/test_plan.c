@@ -309,8 +309,57 @@ static void test_vanished(void) {
   acs_dm_free(&dm);
 }
 
+/* Regression, issue 11: a CPE that answers the partial path
+ * "Device.Area1." with the object alone (xsi:type "object") had the same
+ * GetParameterValues sent 31 times. The object stays an object (no value),
+ * and the next plan asks for the parameters it knows by name. */
+static void test_object_only_answer(void) {
+  acs_dm dm;
+  acs_dm_init(&dm);
+  gateway(&dm, 1000);
+  acs_dm_put(&dm, "Device.")->names_at = 1000; /* listed by GetParameterNames */
+  acs_arena a;
+  acs_arena_init(&a, 0);
+  acs_decl d[1] = {ACS_DECL_INIT};
+  d[0].path = "Device.Area1.";
+  d[0].value_at = 2000;
+  acs_plan p;
+  plan(&dm, d, 1, &a, &p);
+  CHECK_INT(p.n, 1);
+  CHECK_INT(p.stage, 3);
+  if (p.n != 1) return;
+  CHECK_INT(p.rpcs[0].u.get_parameter_values.names.n, 1);
+  CHECK_STR(p.rpcs[0].u.get_parameter_values.names.v[0], "Device.Area1.");
+  acs_cwmp_msg rsp;
+  memset(&rsp, 0, sizeof rsp);
+  rsp.kind = ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE;
+  acs_cwmp_param_value only = {(char *)"Device.Area1.", (char *)"", ACS_XSD_OBJECT};
+  rsp.u.get_parameter_values_response.params.v = &only;
+  rsp.u.get_parameter_values_response.params.n = 1;
+  CHECK_INT(acs_dm_apply(&dm, &p.rpcs[0], &rsp, 3000), 0);
+  acs_dm_param *o = acs_dm_get(&dm, "Device.Area1.");
+  CHECK(o && o->object && !o->value && o->leaves_only);
+  /* the same typed "object" under a name without its dot */
+  only.name = (char *)"Device.Area2";
+  CHECK_INT(acs_dm_apply(&dm, &p.rpcs[0], &rsp, 3000), 0);
+  CHECK(acs_dm_get(&dm, "Device.Area2") == NULL);
+  o = acs_dm_get(&dm, "Device.Area2.");
+  CHECK(o && o->object && !o->value);
+  acs_arena_reset(&a);
+  plan(&dm, d, 1, &a, &p);
+  CHECK_INT(p.stage, 3);
+  if (p.n == 1) {
+    const acs_cwmp_strings *n = &p.rpcs[0].u.get_parameter_values.names;
+    CHECK_INT(n->n, 4); /* Device.Area1.Leaf1, 6, 11, 16 */
+    for (size_t i = 0; i < n->n; i++) CHECK(strncmp(n->v[i], "Device.Area1.Leaf", 17) == 0);
+  }
+  acs_arena_reset(&a);
+  acs_dm_free(&dm);
+}
+
 int main(void) {
   test_fresh();
+  test_object_only_answer();
   test_stale();
   test_set();
   test_instances();
