@@ -34,6 +34,7 @@ typedef struct acs_app {
   const acs_config *cfg;
   acs_server *srv;
   char instance_id[48];               /* cfg->instance_id, or random hex */
+  unsigned max_sessions;              /* cfg->max_sessions, within the open-files limit */
   _Atomic long sessions;              /* CWMP sessions in flight, all workers */
   _Atomic uint64_t sessions_total;    /* started since start */
   _Atomic uint64_t sessions_rejected; /* Informs answered 503 */

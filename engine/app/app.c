@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <uv.h>
@@ -230,6 +231,27 @@ static void listener_text(acs_server *srv, acs_listener_kind k, const char *name
   }
 }
 
+/* Sessions in flight within what the open-files limit allows: the soft
+ * limit is raised to the hard one, and max-sessions is kept 512 descriptors
+ * below it (listeners, store connections, refusals being closed), so that a
+ * storm gets 503s instead of failed accepts. */
+static unsigned sessions_within_files(const acs_config *cfg) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return cfg->max_sessions;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+    rlim_t want = rl.rlim_max;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur == RLIM_INFINITY) return cfg->max_sessions;
+  rlim_t room = rl.rlim_cur > 1024 ? rl.rlim_cur - 512 : rl.rlim_cur / 2;
+  if (room >= cfg->max_sessions) return cfg->max_sessions;
+  acs_log(ACS_LOG_INFO, "main",
+          "max-sessions %u is more than %llu open files allow: sessions past %llu get 503",
+          cfg->max_sessions, (unsigned long long)rl.rlim_cur, (unsigned long long)room);
+  return (unsigned)room;
+}
+
 int acs_app_run(const acs_config *cfg) {
   int rc = 0;
   uv_loop_t loop;
@@ -238,6 +260,7 @@ int acs_app_run(const acs_config *cfg) {
   acs_app *app = calloc(1, sizeof *app);
   if (!app) return 1;
   app->cfg = cfg;
+  app->max_sessions = sessions_within_files(cfg);
   make_instance_id(app);
   if ((rc = load_secret_key(app))) goto cleanup;
 

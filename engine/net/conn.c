@@ -58,6 +58,7 @@ struct acs_conn {
   bool handler_pending;
   bool writing;
   bool close_after_write;
+  bool close_at_once; /* ...without lingering (a refusal whose request was read whole) */
   bool lingering;
   bool closing;
   bool handed_off; /* arrived from another worker */
@@ -190,7 +191,11 @@ static void conn_write_cb(uv_write_t *req, int status) {
     return;
   }
   if (c->close_after_write) {
-    conn_linger(c);
+    if (c->close_at_once) {
+      conn_close(c);
+    } else {
+      conn_linger(c);
+    }
     return;
   }
   conn_resume(c);
@@ -449,6 +454,11 @@ void acs_conn_respond(acs_conn *c, const acs_http_response *r) {
   }
   acs_http_response copy = *r;
   copy.keep_alive = conn_keep_alive(c, r);
+  /* A 503 that closes, its request read whole, closes as soon as it is
+   * written: under a storm of refusals a lingering close would hold a
+   * descriptor per refused CPE for up to ACS_NET_LINGER_MS. */
+  c->close_at_once = !copy.keep_alive && copy.status == 503 && !(c->head_taken && !c->body_done) &&
+                     c->pending_off >= c->pending.len;
   c->body_stream = false; /* answered: the consumer hears no more */
   acs_buf_reset(&c->out);
   acs_http_response_write(&c->out, &copy);
@@ -559,7 +569,11 @@ static void stream_write_cb(uv_write_t *req, int status) {
   stream_end(c);
   cb(c, 0, arg);
   if (c->close_after_write) {
-    conn_linger(c);
+    if (c->close_at_once) {
+      conn_close(c);
+    } else {
+      conn_linger(c);
+    }
     return;
   }
   conn_resume(c);

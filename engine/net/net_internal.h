@@ -29,6 +29,8 @@ typedef struct acs__handoff {
 struct acs_worker {
   acs_server *srv;
   unsigned index;
+  unsigned long long accept_errors; /* failed accepts (EMFILE...), logged once a second */
+  uint64_t accept_error_logged_ms;
   uv_loop_t loop;
   uv_thread_t thread;
   bool loop_ready; /* uv_loop_init done */

@@ -233,8 +233,16 @@ static void worker_on_connection(uv_stream_t *l, int status) {
   acs_worker *w = l->data;
   acs_listener_kind kind = (acs_listener_kind)((uv_tcp_t *)l - w->listener);
   if (status < 0) {
-    acs_log(ACS_LOG_WARN, "net", "worker %u: accept on %s: %s", w->index, kind_names[kind],
-            uv_strerror(status));
+    /* Out of descriptors (EMFILE) libuv sheds the waiting connections and
+     * calls again for each: one line a second, with the count. */
+    w->accept_errors++;
+    uint64_t now = uv_now(&w->loop);
+    if (now - w->accept_error_logged_ms >= 1000 || w->accept_error_logged_ms == 0) {
+      acs_log(ACS_LOG_WARN, "net", "worker %u: accept on %s: %s (%llu accept errors so far)",
+              w->index, kind_names[kind], uv_strerror(status),
+              (unsigned long long)w->accept_errors);
+      w->accept_error_logged_ms = now ? now : 1;
+    }
     return;
   }
   acs__conn_accept(w, l, kind);

@@ -309,12 +309,22 @@ static void reply(acs_conn *c, int status, const char *type, const acs_buf *body
   acs_conn_respond(c, &r);
 }
 
+/* A refusal closes the connection: the CPE comes back after Retry-After on
+ * a new one, and a storm of refused CPEs holds no descriptors meanwhile. */
 static void reply_503(acs_conn *c, const acs_app *app, const char *why) {
   char extra[64];
   acs_buf body = ACS_BUF_INIT;
   snprintf(extra, sizeof extra, "Retry-After: %u\r\n", app->cfg->retry_after_s);
   acs_buf_printf(&body, "503 Service Unavailable: %s\n", why);
-  reply(c, 503, "text/plain; charset=utf-8", &body, extra);
+  acs_http_response r = {
+      .status = 503,
+      .content_type = "text/plain; charset=utf-8",
+      .body = body.data,
+      .body_len = body.len,
+      .keep_alive = false,
+      .extra_headers = extra,
+  };
+  acs_conn_respond(c, &r);
   acs_buf_free(&body);
 }
 
@@ -724,7 +734,7 @@ static void inform_stored_cb(acs__session *s, int status) {
 /* Why new sessions are refused right now, or NULL. */
 static const char *admission(acs_app_worker *aw) {
   acs_app *app = aw->app;
-  if (atomic_load_explicit(&app->sessions, memory_order_relaxed) >= (long)app->cfg->max_sessions)
+  if (atomic_load_explicit(&app->sessions, memory_order_relaxed) >= (long)app->max_sessions)
     return "too many sessions in flight";
   if (!aw->pg) return NULL;
   if (!acs_pg_is_up(aw->pg)) return "store unavailable";
@@ -733,7 +743,7 @@ static const char *admission(acs_app_worker *aw) {
   /* the Informs queued for the next transactions: one that has waited
    * longer than the bound means a new one would wait longer still */
   if (acs_store_batch_wait_us(aw->batch) > slow / 2) return "store backlog too long";
-  if (acs_store_batch_depth(aw->batch) > app->cfg->max_sessions) return "store backlog";
+  if (acs_store_batch_depth(aw->batch) > app->max_sessions) return "store backlog";
   return NULL;
 }
 
@@ -865,7 +875,7 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   bool empty = blank(req->body, req->body_len);
   if (!s && !empty &&
       atomic_load_explicit(&aw->app->sessions, memory_order_relaxed) >=
-          (long)aw->app->cfg->max_sessions) {
+          (long)aw->app->max_sessions) {
     /* a request of no session is an Inform (or gets 8003): past capacity it
      * is refused before it costs a parse and a hand-off */
     atomic_fetch_add_explicit(&aw->app->sessions_rejected, 1, memory_order_relaxed);
