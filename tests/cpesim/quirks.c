@@ -45,15 +45,6 @@ int sim_quirks_parse(const char *list, uint32_t *out, char *bad, size_t badlen) 
   }
 }
 
-void sim_quirks_names(uint32_t mask, acs_buf *out) {
-  bool first = true;
-  for (size_t i = 0; i < sizeof quirks / sizeof *quirks; i++) {
-    if (!(mask & quirks[i].bit)) continue;
-    acs_buf_printf(out, "%s%s", first ? "" : ",", quirks[i].name);
-    first = false;
-  }
-}
-
 /* Replaces every occurrence of from by to (same length) in place. */
 static void replace_same_len(acs_buf *b, const char *from, const char *to) {
   size_t n = strlen(from);

@@ -411,6 +411,26 @@ static bool blank(const char *p, size_t n) {
   return true;
 }
 
+static const char *nz_path(const acs_cwmp_msg *in) {
+  const char *p = in->u.get_parameter_names.parameter_path;
+  return p ? p : "";
+}
+
+/* --verbose: "SERIAL: rpc KIND [names]" per ACS request (tests count them). */
+static void log_rpc(sim_dev *d, const acs_cwmp_msg *in) {
+  acs_buf b = ACS_BUF_INIT;
+  acs_buf_printf(&b, "%s: rpc %s", d->serial, acs_cwmp_kind_name(in->kind));
+  const acs_cwmp_strings *names = in->kind == ACS_CWMP_GET_PARAMETER_VALUES
+                                      ? &in->u.get_parameter_values.names
+                                      : NULL;
+  for (size_t i = 0; names && i < names->n; i++)
+    acs_buf_printf(&b, "%s%s", i ? "," : " ", names->v[i] ? names->v[i] : "");
+  if (in->kind == ACS_CWMP_GET_PARAMETER_NAMES)
+    acs_buf_printf(&b, " %s", nz_path(in));
+  sim_log("%s", b.data ? b.data : "");
+  acs_buf_free(&b);
+}
+
 static void on_message(sim_sess *s, acs_cwmp_msg *in) {
   sim_dev *d = s->d;
   if (in->has_hold_requests) s->hold = in->hold_requests;
@@ -454,6 +474,7 @@ static void on_message(sim_sess *s, acs_cwmp_msg *in) {
         fail(s, SIM_FAIL_FAULT, -1, "SOAP fault from the ACS");
         return;
       }
+      if (S->o.verbose) log_rpc(d, in);
       if (sim_quirk_crashes(d, in)) {
         /* crash-partial: the device goes down without an answer and
          * informs "1 BOOT" after --reboot-ms */

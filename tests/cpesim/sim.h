@@ -492,8 +492,6 @@ enum {
 /* Adds the quirks of a comma-separated list to *out; 0, or -1 naming the
  * unknown one in bad. */
 int sim_quirks_parse(const char *list, uint32_t *out, char *bad, size_t badlen);
-/* The names of the quirks in mask, comma-separated, into out. */
-void sim_quirks_names(uint32_t mask, acs_buf *out);
 /* Rewrites an encoded message as the quirks have it (namespaces, faults). */
 void sim_quirks_rewrite(acs_buf *body, acs_cwmp_kind kind);
 /* crash-partial: true when req makes the device crash. */
