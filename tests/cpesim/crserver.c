@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/acs_config.h"
 #include "core/acs_err.h"
@@ -179,19 +180,38 @@ static void challenge(crconn *c, bool stale, bool keep) {
   const char *eol = S->o.cr_lf ? "\n" : "\r\n";
   const char *fold = S->o.cr_folded ? (S->o.cr_lf ? "\n\t" : "\r\n\t") : " ";
   const char *fold2 = S->o.cr_folded ? (S->o.cr_lf ? "\n " : "\r\n ") : " ";
+  /* digest-no-commas: parameters separated by white space alone */
+  const char *comma = SIM_QUIRK(SIM_Q_DIGEST_NO_COMMAS) ? "" : ",";
+  bool unterminated = SIM_QUIRK(SIM_Q_CR_UNTERMINATED);
   snprintf(extra, sizeof extra,
            "WWW-Authenticate: Digest realm=\"" REALM
-           "\",%sqop=\"auth\",%snonce=\"%s\", "
-           "algorithm=MD5%s%s",
-           fold, fold2, nonce, stale ? ", stale=true" : "", eol);
-  if (!S->o.cr_folded && !S->o.cr_lf) {
+           "\"%s%sqop=\"auth\"%s%snonce=\"%s\"%s algorithm=MD5%s%s%s",
+           comma, fold, comma, fold2, nonce, comma, stale ? comma : "",
+           stale ? " stale=true" : "", eol);
+  if (!S->o.cr_folded && !S->o.cr_lf && !unterminated) {
     respond(c, 401, NULL, NULL, extra, keep);
     return;
   }
+  /* cr-unterminated: no empty line after the head, the connection closed */
+  if (unterminated) keep = false;
   acs_buf_reset(&c->out);
   acs_buf_printf(&c->out, "HTTP/1.1 401 Unauthorized%s%sContent-Length: 0%sConnection: %s%s%s", eol,
-                 extra, eol, keep ? "keep-alive" : "close", eol, eol);
+                 extra, eol, keep ? "keep-alive" : "close", eol, unterminated ? "" : eol);
   send_out(c, keep);
+}
+
+/* cr-unterminated: "HTTP/1.1 200 OK\nDate: ...\nContent-Length: 0" and the
+ * close, without even the last line's end. */
+static void ok_unterminated(crconn *c) {
+  char date[64];
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  const char *eol = S->o.cr_lf ? "\n" : "\r\n";
+  acs_buf_reset(&c->out);
+  acs_buf_printf(&c->out, "HTTP/1.1 200 OK%sDate: %s%sContent-Length: 0", eol, date, eol);
+  send_out(c, false);
 }
 
 /* --- devices by serial */
@@ -368,7 +388,10 @@ static void handle(crconn *c, const acs_http_request *req) {
   }
   S->st.cr_received++;
   SIM_LOG("%s: connection request", d->serial);
-  respond(c, 200, NULL, NULL, NULL, keep);
+  if (SIM_QUIRK(SIM_Q_CR_UNTERMINATED))
+    ok_unterminated(c);
+  else
+    respond(c, 200, NULL, NULL, NULL, keep);
   sim_dev_add_event(d, SIM_EV_CONNECTION_REQUEST, NULL);
   sim_dev_due(d, true);
 }

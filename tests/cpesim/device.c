@@ -423,6 +423,8 @@ void sim_dev_reset_data(sim_dev *d) {
 
 void sim_dev_free_data(sim_dev *d) {
   sim_dev_reset_data(d);
+  free(d->stale_cookie);
+  d->stale_cookie = NULL;
   SIM_VFREE(d->ovr);
   SIM_VFREE(d->attrs);
   SIM_VFREE(d->dyn);

@@ -52,6 +52,10 @@ static const char usage[] =
     "  --source-ip A[,B...]    local addresses the sessions connect from (device i: the\n"
     "                          (i mod n)-th), e.g. 127.0.0.2,127.0.0.3: more than 64K\n"
     "                          connections to one ACS address\n"
+    "  --quirk NAME[,NAME...]  play deployed CPE stacks' quirks (repeatable): cr-unterminated,\n"
+    "                          object-only, crash-partial, fault-in-faultstring, no-bootstrap,\n"
+    "                          no-periodic, boot-without-m-reboot, stale-cookies,\n"
+    "                          digest-no-commas, xsd-1999, download-no-credentials\n"
     "  --quiet, --verbose\n";
 
 enum {
@@ -82,6 +86,7 @@ enum {
   O_SET,
   O_FW,
   O_SRC,
+  O_QUIRK,
   O_QUIET,
   O_VERBOSE,
   O_HELP
@@ -115,6 +120,7 @@ static const struct option longopts[] = {
     {"set", 1, 0, O_SET},
     {"firmware-version", 1, 0, O_FW},
     {"source-ip", 1, 0, O_SRC},
+    {"quirk", 1, 0, O_QUIRK},
     {"quiet", 0, 0, O_QUIET},
     {"verbose", 0, 0, O_VERBOSE},
     {"help", 0, 0, O_HELP},
@@ -291,6 +297,12 @@ static int parse_opts(int argc, char **argv, sim_opts *o) {
       case O_QUIET:
         o->quiet = true;
         break;
+      case O_QUIRK: {
+        char bad[64];
+        if (sim_quirks_parse(a, &o->quirks, bad, sizeof bad))
+          return die("--quirk: unknown quirk \"%s\" (see --help)", bad);
+        break;
+      }
       case O_VERBOSE:
         o->verbose = true;
         break;

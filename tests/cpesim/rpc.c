@@ -76,7 +76,42 @@ static const char *collect_paths(sim_dev *d, const acs_cwmp_strings *names, coll
 
 /* --- Get/SetParameterValues */
 
+/* object-only: a partial path answered with the object alone
+ * (<Name>X.</Name><Value xsi:type="object"></Value>), full names as usual. */
+static void gpv_object_only(sim_dev *d, const acs_cwmp_msg *req, acs_arena *a,
+                            acs_cwmp_msg *rsp) {
+  const acs_cwmp_strings *names = &req->u.get_parameter_values.names;
+  acs_cwmp_param_values *pv = &rsp->u.get_parameter_values_response.params;
+  pv->v = acs_arena_calloc(a, names->n ? names->n : 1, sizeof *pv->v);
+  acs_buf scratch = ACS_BUF_INIT;
+  for (size_t i = 0; i < names->n; i++) {
+    const char *p = nz(names->v[i]);
+    if (!*p) p = S->model->root;
+    sim_ref r;
+    if (sim_dev_find(d, p, &r)) {
+      acs_buf_free(&scratch);
+      fault(rsp, a, 9005, "Invalid parameter name: %s", p);
+      return;
+    }
+    acs_cwmp_param_value *v = &pv->v[pv->n++];
+    v->name = (char *)sim_dev_name(d, r);
+    if (sim_dev_is_param(d, r)) {
+      v->value = acs_arena_strdup(a, sim_dev_value(d, r, &scratch, false));
+      v->type = (acs_cwmp_type)sim_dev_node(d, r)->type;
+    } else {
+      v->value = "";
+      v->type = ACS_XSD_OBJECT;
+    }
+  }
+  acs_buf_free(&scratch);
+  rsp->kind = ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE;
+}
+
 static void gpv(sim_dev *d, const acs_cwmp_msg *req, acs_arena *a, acs_cwmp_msg *rsp) {
+  if (SIM_QUIRK(SIM_Q_OBJECT_ONLY)) {
+    gpv_object_only(d, req, a, rsp);
+    return;
+  }
   collect c = {.params_only = true};
   const char *bad = collect_paths(d, &req->u.get_parameter_values.names, &c);
   if (bad) {

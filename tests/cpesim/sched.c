@@ -64,6 +64,7 @@ static uint64_t periodic_interval_ms(const sim_dev *d) {
 }
 
 static bool periodic_enabled(const sim_dev *d) {
+  if (SIM_QUIRK(SIM_Q_NO_PERIODIC)) return false;
   acs_buf b = ACS_BUF_INIT;
   const char *v = sim_dev_get_known(d, S->model->pi_enable, &b, "true");
   bool on = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
@@ -281,6 +282,8 @@ void sim_dev_boot_init(sim_dev *d, bool from_state) {
     sim_dev_add_event(d, SIM_EV_PERIODIC, NULL);
   } else if (from_state && d->bootstrapped) {
     sim_dev_add_event(d, SIM_EV_BOOT, NULL);
+  } else if (SIM_QUIRK(SIM_Q_NO_BOOTSTRAP)) {
+    sim_dev_add_event(d, SIM_EV_PERIODIC, NULL); /* first contact without "0 BOOTSTRAP" */
   } else {
     sim_dev_add_event(d, SIM_EV_BOOTSTRAP, NULL);
     sim_dev_add_event(d, SIM_EV_BOOT, NULL);
@@ -304,7 +307,7 @@ void sim_dev_reboot(sim_dev *d, bool factory) {
   list_remove(d);
   if (factory) {
     sim_dev_reset_data(d);
-    sim_dev_add_event(d, SIM_EV_BOOTSTRAP, NULL);
+    if (!SIM_QUIRK(SIM_Q_NO_BOOTSTRAP)) sim_dev_add_event(d, SIM_EV_BOOTSTRAP, NULL);
   } else {
     sim_dev_drop_event(d, SIM_EV_PERIODIC);
     sim_dev_drop_event(d, SIM_EV_CONNECTION_REQUEST);
@@ -341,7 +344,8 @@ void sim_dev_session_done(sim_dev *d, bool ok, long retry_after_s) {
     char *key = d->reboot_key;
     d->reboot_key = NULL;
     sim_dev_reboot(d, factory);
-    if (!factory && key) sim_dev_add_event(d, SIM_EV_M_REBOOT, key); /* a Reboot RPC's */
+    if (!factory && key && !SIM_QUIRK(SIM_Q_BOOT_WITHOUT_M_REBOOT))
+      sim_dev_add_event(d, SIM_EV_M_REBOOT, key); /* a Reboot RPC's */
     free(key);
   } else if (S->stopping) {
     /* nothing more */

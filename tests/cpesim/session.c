@@ -76,9 +76,20 @@ static void unmark(sim_dev *d) {
   for (uint32_t i = 0; i < d->duscs.n; i++) d->duscs.v[i].in_flight = false;
 }
 
+/* stale-cookies: the session's cookies are kept for the next one. */
+static void keep_stale(sim_sess *s) {
+  if (!SIM_QUIRK(SIM_Q_STALE_COOKIES) || !s->jar.n) return;
+  acs_buf b = ACS_BUF_INIT;
+  for (uint32_t i = 0; i < s->jar.n; i++)
+    acs_buf_printf(&b, "%s%s=%s", i ? "; " : "", s->jar.v[i].name, s->jar.v[i].value);
+  sim_strset(&s->d->stale_cookie, b.data);
+  acs_buf_free(&b);
+}
+
 static void sess_end(sim_sess *s, bool ok, sim_fail why, long retry_after) {
   sim_dev *d = s->d;
   unmark(d);
+  keep_stale(s);
   if (!ok && s->informed) {
     /* delivered events are gone; the reasons to call keep for the retry */
     if (s->carried[SIM_EV_PERIODIC]) sim_dev_add_event(d, SIM_EV_PERIODIC, NULL);
@@ -111,10 +122,15 @@ static void http_cb(void *ctx, int err, const sim_http_rsp *rsp);
 static void send_now(sim_sess *s) {
   acs_buf_reset(&s->extra);
   if (s->body.len) acs_buf_puts(&s->extra, XML_HEADERS);
-  if (s->jar.n) {
+  /* stale-cookies: the last session's cookies first, alone in the Inform's
+   * POST (instead of none), then alongside the current ones */
+  const char *stale = SIM_QUIRK(SIM_Q_STALE_COOKIES) ? s->d->stale_cookie : NULL;
+  if (s->jar.n || stale) {
     acs_buf_puts(&s->extra, "Cookie: ");
+    if (stale) acs_buf_puts(&s->extra, stale);
     for (uint32_t i = 0; i < s->jar.n; i++)
-      acs_buf_printf(&s->extra, "%s%s=%s", i ? "; " : "", s->jar.v[i].name, s->jar.v[i].value);
+      acs_buf_printf(&s->extra, "%s%s=%s", i || stale ? "; " : "", s->jar.v[i].name,
+                     s->jar.v[i].value);
     acs_buf_puts(&s->extra, "\r\n");
   }
   if (s->auth.len) acs_buf_append(&s->extra, s->auth.data, s->auth.len);
@@ -131,6 +147,7 @@ static void send_msg(sim_sess *s, const acs_cwmp_msg *m) {
     fail(s, SIM_FAIL_PROTOCOL, -1, "cannot encode");
     return;
   }
+  if (m) sim_quirks_rewrite(&s->body, m->kind);
   if (S->o.think_ms && s->ph != P_INFORM) {
     uv_timer_start(&s->think, think_cb, S->o.think_ms, 0);
     return;
@@ -394,6 +411,26 @@ static bool blank(const char *p, size_t n) {
   return true;
 }
 
+static const char *nz_path(const acs_cwmp_msg *in) {
+  const char *p = in->u.get_parameter_names.parameter_path;
+  return p ? p : "";
+}
+
+/* --verbose: "SERIAL: rpc KIND [names]" per ACS request (tests count them). */
+static void log_rpc(sim_dev *d, const acs_cwmp_msg *in) {
+  acs_buf b = ACS_BUF_INIT;
+  acs_buf_printf(&b, "%s: rpc %s", d->serial, acs_cwmp_kind_name(in->kind));
+  const acs_cwmp_strings *names = in->kind == ACS_CWMP_GET_PARAMETER_VALUES
+                                      ? &in->u.get_parameter_values.names
+                                      : NULL;
+  for (size_t i = 0; names && i < names->n; i++)
+    acs_buf_printf(&b, "%s%s", i ? "," : " ", names->v[i] ? names->v[i] : "");
+  if (in->kind == ACS_CWMP_GET_PARAMETER_NAMES)
+    acs_buf_printf(&b, " %s", nz_path(in));
+  sim_log("%s", b.data ? b.data : "");
+  acs_buf_free(&b);
+}
+
 static void on_message(sim_sess *s, acs_cwmp_msg *in) {
   sim_dev *d = s->d;
   if (in->has_hold_requests) s->hold = in->hold_requests;
@@ -435,6 +472,14 @@ static void on_message(sim_sess *s, acs_cwmp_msg *in) {
       if (in->kind == ACS_CWMP_FAULT) {
         S->st.acs_faults++;
         fail(s, SIM_FAIL_FAULT, -1, "SOAP fault from the ACS");
+        return;
+      }
+      if (S->o.verbose) log_rpc(d, in);
+      if (sim_quirk_crashes(d, in)) {
+        /* crash-partial: the device goes down without an answer and
+         * informs "1 BOOT" after --reboot-ms */
+        d->reboot_after = true;
+        fail(s, SIM_FAIL_PROTOCOL, -1, "crashed (--quirk crash-partial)");
         return;
       }
       acs_cwmp_msg rsp;
@@ -535,6 +580,7 @@ void sim_session_start(sim_dev *d) {
     fail(s, SIM_FAIL_PROTOCOL, -1, "cannot encode the Inform");
     return;
   }
+  sim_quirks_rewrite(&s->body, m.kind);
   acs_buf_reset(&s->evs);
   for (size_t i = 0; i < m.u.inform.events.n; i++) {
     const acs_cwmp_event *e = &m.u.inform.events.v[i];

@@ -16,6 +16,7 @@
  *   sched.c     the pacer, device timers, reboots, stop
  *   stats.c     counters, latency histograms, RSS, the summary
  *   state.c     --state FILE
+ *   quirks.c    --quirk: real CPE stacks' deviations, played on purpose
  *   util.c      allocation, vectors, random numbers, MD5, URLs, time
  *   main.c      options */
 #ifndef CPESIM_SIM_H
@@ -285,6 +286,7 @@ typedef struct sim_dev {
   sim_sess *sess;
   sim_job *job; /* a transfer in progress */
   char *reboot_key;
+  char *stale_cookie; /* --quirk stale-cookies: the last session's Cookie value */
   char serial[40];
   /* copy on write over the model */
   SIM_VEC(sim_ovr) ovr;
@@ -470,6 +472,31 @@ uint64_t sim_rss_kib(bool peak);
 int sim_state_load(const char *path, char *err, size_t errlen);
 int sim_state_save(const char *path, char *err, size_t errlen);
 
+/* ---- quirks.c: --quirk NAME (docs/cpesim.md, "Quirks") */
+
+enum {
+  SIM_Q_CR_UNTERMINATED = 1 << 0,    /* connection-request answers without the head's end */
+  SIM_Q_OBJECT_ONLY = 1 << 1,        /* GPV of a partial path: the object alone */
+  SIM_Q_CRASH_PARTIAL = 1 << 2,      /* GPV of a partial path or unknown name: crash, reboot */
+  SIM_Q_FAULT_IN_FAULTSTRING = 1 << 3, /* <detail> inside <faultstring> */
+  SIM_Q_NO_BOOTSTRAP = 1 << 4,       /* first Inform ever "2 PERIODIC" */
+  SIM_Q_NO_PERIODIC = 1 << 5,        /* never a periodic Inform */
+  SIM_Q_BOOT_WITHOUT_M_REBOOT = 1 << 6, /* after Reboot "1 BOOT" alone */
+  SIM_Q_STALE_COOKIES = 1 << 7,      /* the last session's cookies sent again */
+  SIM_Q_DIGEST_NO_COMMAS = 1 << 8,   /* connection-request challenge without commas */
+  SIM_Q_XSD_1999 = 1 << 9,           /* 1999 XMLSchema namespaces */
+  SIM_Q_DOWNLOAD_NO_CREDENTIALS = 1 << 10, /* Download's Username/Password ignored */
+};
+#define SIM_QUIRK(q) ((S->o.quirks & (q)) != 0)
+
+/* Adds the quirks of a comma-separated list to *out; 0, or -1 naming the
+ * unknown one in bad. */
+int sim_quirks_parse(const char *list, uint32_t *out, char *bad, size_t badlen);
+/* Rewrites an encoded message as the quirks have it (namespaces, faults). */
+void sim_quirks_rewrite(acs_buf *body, acs_cwmp_kind kind);
+/* crash-partial: true when req makes the device crash. */
+bool sim_quirk_crashes(sim_dev *d, const acs_cwmp_msg *req);
+
 /* ---- the simulator */
 
 typedef struct sim_set { /* --set NAME=VALUE */
@@ -501,6 +528,7 @@ typedef struct sim_opts {
   const char *cwmp_version;
   const char *firmware_version; /* --firmware-version: images without a header install it */
   bool quiet, verbose;
+  uint32_t quirks; /* SIM_Q_* */
   SIM_VEC(sim_set) sets;
   SIM_VEC(struct sockaddr_storage) sources; /* --source-ip: device i connects from i mod n */
 } sim_opts;

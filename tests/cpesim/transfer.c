@@ -372,6 +372,8 @@ static void http_cb(void *ctx, int err, const sim_http_rsp *r) {
     return;
   }
   const char *user = j->x.user, *pass = j->x.pass;
+  if (SIM_QUIRK(SIM_Q_DOWNLOAD_NO_CREDENTIALS) && j->x.kind != SIM_X_UPLOAD)
+    user = pass = ""; /* the Download's Username/Password ignored */
   if (r->status == 401) {
     if (j->auth_tries++ == 0 && *user && r->www_authenticate) {
       acs_buf_reset(&j->auth);
