@@ -288,6 +288,18 @@ void acs__api_task_cancel(acs__api_req *r);
 void acs__api_task_retry(acs__api_req *r);
 /* The task object of one row of ACS__TASK_COLS. */
 json_t *acs__api_task_object(const acs_pg_result *res, int row);
+
+/* Secret parameters (secret_values.c; core/acs_secret_param.h): every
+ * answer carrying parameter values renders them through these.
+ * One parameter object (name: its full name): "secret": true or false, and
+ * "value": null when secret. -1 out of memory. */
+int acs__api_param_render(json_t *param, const char *name, size_t n);
+/* The same for each member of an object keyed by parameter name. */
+int acs__api_params_render(json_t *params);
+/* A task's args or result (CWMP structures as JSON), in place: the "Value"
+ * of a {"Name", "Value"} whose name is a secret, and any "Password" of a
+ * transfer's arguments, become null. */
+void acs__api_rpc_json_render(json_t *v);
 /* What a task is, checked as the session will send it (the device's task
  * route and bulk actions): obj's "rpc" and "args" (its other keys are the
  * caller's) into *rpc (obj's string) and *args_text (compact JSON,

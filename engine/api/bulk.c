@@ -115,7 +115,9 @@ static json_t *bulk_object(const acs_pg_result *res, int row) {
   json_t *task = json_object(), *window = json_null();
   if (task) {
     json_object_set_new(task, "rpc", acs__api_col_value(res, row, C_RPC, ACS__COL_STR));
-    json_object_set_new(task, "args", acs__api_col_value(res, row, C_ARGS, ACS__COL_JSON));
+    json_t *args = acs__api_col_value(res, row, C_ARGS, ACS__COL_JSON);
+    acs__api_rpc_json_render(args);
+    json_object_set_new(task, "args", args);
   }
   if (!acs_pg_isnull(res, row, C_WSTART)) {
     window = json_object();

@@ -290,6 +290,10 @@ static json_t *item(acs__api_req *r, const acs_pg_result *res, int row) {
     int col = ACS__N_DEVICE_COLS + lc->nkeys;
     json_t *p = acs_pg_isnull(res, row, col) ? json_object()
                                              : acs__api_col_value(res, row, col, ACS__COL_JSON);
+    if (p && acs__api_params_render(p)) {
+      json_decref(p);
+      p = NULL;
+    }
     if (!p || json_object_set_new(o, "parameters", p)) {
       json_decref(o);
       return NULL;

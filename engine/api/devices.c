@@ -66,10 +66,15 @@ static void params_cb(acs_pg_result *res, void *arg) {
   if (acs__api_stmt_ok(r, res)) {
     r->aux = json_object();
     for (int i = 0; r->aux && i < res->ntuples; i++) {
+      const char *name = acs_pg_getvalue(res, i, 0);
+      size_t n = (size_t)acs_pg_getlength(res, i, 0);
       json_t *o =
           acs__api_row_object(res, i, 1, param_cols, sizeof param_cols / sizeof *param_cols);
-      if (!o ||
-          set_key(r->aux, acs_pg_getvalue(res, i, 0), (size_t)acs_pg_getlength(res, i, 0), o)) {
+      if (o && acs__api_param_render(o, name, n)) {
+        json_decref(o);
+        o = NULL;
+      }
+      if (!o || set_key(r->aux, name, n, o)) {
         json_decref(r->aux);
         r->aux = NULL;
       }

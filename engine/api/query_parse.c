@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "api/query.h"
+#include "core/acs_secret_param.h"
 #include "core/acs_err.h"
 
 typedef enum tok_kind {
@@ -519,6 +520,11 @@ static acs__q_node *parse_pred(parser *p) {
   }
   x->op = p->t.op;
   size_t oppos = p->t.pos;
+  if (x->field == ACS__QF_PARAM && acs_param_is_secret(f.text, f.len)) {
+    /* a comparison would tell its value, one guess at a time */
+    fail(p, oppos, "%s is a secret parameter: only EXISTS applies to it", x->name);
+    return NULL;
+  }
   if (x->field == ACS__QF_TAG && x->op != ACS__QO_EQ && x->op != ACS__QO_NE &&
       x->op != ACS__QO_PREFIX) {
     fail(p, oppos, "tag takes =, !=, ~= or EXISTS");

@@ -33,6 +33,8 @@ static const acs__col task_cols[] = {
 json_t *acs__api_task_object(const acs_pg_result *res, int row) {
   json_t *o = acs__api_row_object(res, row, 0, task_cols, N_TASK_COLS);
   if (!o) return NULL;
+  acs__api_rpc_json_render(json_object_get(o, "args"));
+  acs__api_rpc_json_render(json_object_get(o, "result"));
   json_t *fault;
   if (acs_pg_isnull(res, row, COL_FAULT_CODE) && acs_pg_isnull(res, row, COL_FAULT_CODE + 1)) {
     fault = json_null();

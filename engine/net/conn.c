@@ -270,8 +270,12 @@ static void conn_dispatch(acs_conn *c) {
   acs_request_cb handler = cfg->handler[c->kind];
   c->handler_pending = true;
   if (acs_log_enabled(ACS_LOG_DEBUG)) {
-    acs_log(ACS_LOG_DEBUG, "net", "%s: %s %s (worker %u)", c->peer, req->method, req->target,
-            c->w->index);
+    /* the path only: a query string may carry a secret (a device query
+     * comparing a password, docs/api.md "Secret parameters") */
+    const char *q = strchr(req->target, '?');
+    int path_len = q ? (int)(q - req->target) : (int)strlen(req->target);
+    acs_log(ACS_LOG_DEBUG, "net", "%s: %s %.*s%s (worker %u)", c->peer, req->method, path_len,
+            req->target, q ? "?..." : "", c->w->index);
   }
   if (!handler) {
     static const char body[] = "{\"error\":\"not found\"}";

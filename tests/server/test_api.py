@@ -279,11 +279,12 @@ def test_device_get():
     check(isinstance(params, dict) and len(params) == 3, "parameters %r" % params)
     check(params["Device.DeviceInfo.SoftwareVersion"] ==
           {"value": "SW3", "type": "xsd:string", "writable": False, "object": False,
-           "notification": 2, "access_list": ["Subscriber"], "value_at": "2026-12-01T07:59:58Z"},
+           "notification": 2, "access_list": ["Subscriber"], "value_at": "2026-12-01T07:59:58Z",
+           "secret": False},
           "parameter row %r" % params["Device.DeviceInfo.SoftwareVersion"])
     check(params["Device.WiFi."] ==
           {"value": None, "type": None, "writable": False, "object": True, "notification": None,
-           "access_list": None, "value_at": None}, "object row %r" % params["Device.WiFi."])
+           "access_list": None, "value_at": None, "secret": False}, "object row %r" % params["Device.WiFi."])
     check(params["Device.WiFi.SSID.1.SSID"]["value"] == "caf\u00e9 \"x\"",
           "value %r" % params["Device.WiFi.SSID.1.SSID"]["value"])
     # a plain device has an empty parameter object, the list's fields
