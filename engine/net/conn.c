@@ -98,6 +98,7 @@ static void conn_free(acs_conn *c) {
   acs_buf_free(&c->pending);
   acs_buf_free(&c->out);
   atomic_fetch_sub_explicit(&w->st_open, 1, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&w->srv->open_conns, 1, memory_order_relaxed);
   free(c);
 }
 
@@ -698,6 +699,7 @@ static void conn_init(acs_worker *w, acs_conn *c, acs_listener_kind kind) {
   w->conns = c;
   w->n_active++;
   atomic_fetch_add_explicit(&w->st_open, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&w->srv->open_conns, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&w->st_total, 1, memory_order_relaxed);
 }
 

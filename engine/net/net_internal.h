@@ -41,6 +41,11 @@ struct acs_worker {
   bool async_open;
   uv_timer_t shutdown_timer;
   bool shutdown_timer_open;
+  /* at the descriptor budget: listeners whose accepted socket waits in
+   * libuv (not taken with uv_accept, so libuv stops watching them) */
+  bool paused[ACS_LISTENER_COUNT];
+  uv_timer_t pause_timer;
+  bool pause_timer_open;
   bool stopping;
   bool cut;        /* connections with work in flight were closed at the deadline */
   uv_tcp_t reject; /* takes an accepted socket when memory runs out */
@@ -68,6 +73,8 @@ struct acs_server {
   acs_worker *workers;
   int port[ACS_LISTENER_COUNT];
   atomic_bool stop_requested;
+  _Atomic long open_conns; /* connections open, all workers */
+  long max_conns;          /* the open-files limit less a reserve (0: none) */
 };
 
 /* conn.c */

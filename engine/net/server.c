@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -207,6 +208,10 @@ static void worker_teardown(acs_worker *w) {
   worker_begin_stop(w);
   if (acs__conn_close_all(w)) w->cut = true;
   worker_app_stop(w);
+  if (w->pause_timer_open) {
+    uv_close((uv_handle_t *)&w->pause_timer, NULL);
+    w->pause_timer_open = false;
+  }
   if (w->shutdown_timer_open) {
     uv_close((uv_handle_t *)&w->shutdown_timer, NULL);
     w->shutdown_timer_open = false;
@@ -229,9 +234,53 @@ static void worker_main(void *arg) {
   worker_teardown(w);
 }
 
+/* The descriptor budget. Accepting past the open-files limit fails with
+ * EMFILE, and libuv then calls again at once for every connection waiting
+ * (its spare-descriptor trick does not survive several threads sharing one
+ * descriptor table): a loop that never returns. So at the budget a new
+ * connection is left in libuv unaccepted, which stops it watching that
+ * listener (the next ones wait in the kernel's backlog, the CPEs in
+ * connect()), and a timer takes it once connections have closed. */
+static bool over_budget(const acs_server *s) {
+  return s->max_conns && atomic_load_explicit(&s->open_conns, memory_order_relaxed) >= s->max_conns;
+}
+
+static void worker_pause_cb(uv_timer_t *t) {
+  acs_worker *w = t->data;
+  bool still = false;
+  for (int k = 0; k < ACS_LISTENER_COUNT; k++) {
+    if (!w->paused[k]) continue;
+    if (w->stopping) { /* the listener's close drops what waits */
+      w->paused[k] = false;
+    } else if (over_budget(w->srv)) {
+      still = true;
+    } else {
+      w->paused[k] = false;
+      acs__conn_accept(w, (uv_stream_t *)&w->listener[k], (acs_listener_kind)k);
+    }
+  }
+  if (!still) uv_timer_stop(t);
+}
+
 static void worker_on_connection(uv_stream_t *l, int status) {
   acs_worker *w = l->data;
   acs_listener_kind kind = (acs_listener_kind)((uv_tcp_t *)l - w->listener);
+  if (status == 0 && over_budget(w->srv)) {
+    if (!w->paused[kind]) {
+      w->paused[kind] = true;
+      w->accept_errors++;
+      uint64_t now = uv_now(&w->loop);
+      if (now - w->accept_error_logged_ms >= 1000 || w->accept_error_logged_ms == 0) {
+        acs_log(ACS_LOG_WARN, "net",
+                "worker %u: %ld connections open, the open-files budget: %s waits (%llu pauses)",
+                w->index, atomic_load_explicit(&w->srv->open_conns, memory_order_relaxed),
+                kind_names[kind], (unsigned long long)w->accept_errors);
+        w->accept_error_logged_ms = now ? now : 1;
+      }
+      uv_timer_start(&w->pause_timer, worker_pause_cb, 20, 20);
+    }
+    return;
+  }
   if (status < 0) {
     /* Out of descriptors (EMFILE) libuv sheds the waiting connections and
      * calls again for each: one line a second, with the count. */
@@ -262,6 +311,9 @@ static int worker_init(acs_server *s, acs_worker *w, unsigned index) {
   uv_timer_init(&w->loop, &w->shutdown_timer);
   w->shutdown_timer.data = w;
   w->shutdown_timer_open = true;
+  uv_timer_init(&w->loop, &w->pause_timer);
+  w->pause_timer.data = w;
+  w->pause_timer_open = true;
   if ((rc = uv_mutex_init(&w->hq_lock))) return rc;
   w->hq_lock_ready = true;
   uv_async_init(&w->loop, &w->hq_async, worker_inbox_cb);
@@ -356,6 +408,10 @@ int acs_server_start(const acs_server_config *cfg, acs_server **out) {
   }
   if (!s->cfg.backlog) s->cfg.backlog = 4096;
   atomic_init(&s->stop_requested, false);
+  atomic_init(&s->open_conns, 0);
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    s->max_conns = rl.rlim_cur > 1024 ? (long)rl.rlim_cur - 256 : (long)rl.rlim_cur / 2;
   unsigned n = cfg->workers ? cfg->workers : uv_available_parallelism();
   if (n == 0) n = 1;
   if (!(s->workers = calloc(n, sizeof *s->workers))) {

@@ -343,13 +343,15 @@ static void read_schedule(acs_policy_jobs *J) {
 }
 
 /* Transfers (Download, Upload, ScheduleDownload accepted with Status 1:
- * 'sent' with a result) whose TransferComplete never came within
+ * 'sent' with an answer in its result, not only its connection request's
+ * outcome) whose TransferComplete never came within
  * transfer-timeout expire, once a minute, on worker 0 of every instance (a
  * row expires once whoever sweeps it; migration 12's tasks_transfers). */
 static const char sql_transfer_expiry[] =
     "UPDATE tasks SET status = 'expired', done_at = now(),\n"
     "  fault_string = 'no TransferComplete within ' || $1 || ' s of the transfer''s start'\n"
     "WHERE status = 'sent' AND result IS NOT NULL\n"
+    "  AND result - 'connection_request' <> '{}'::jsonb\n"
     "  AND rpc IN ('Download', 'Upload', 'ScheduleDownload')\n"
     "  AND sent_at < now() - make_interval(secs => $1::int)";
 

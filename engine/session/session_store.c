@@ -233,7 +233,8 @@ static const char sql_transfer_cancelled[] =
     "UPDATE tasks SET status = 'cancelled', done_at = now(),\n"
     "  result = coalesce(result, '{}'::jsonb) || '{\"CancelTransfer\": {}}'::jsonb\n"
     "WHERE device_id = $1 AND command_key = $2 AND rpc IN ('Download', 'Upload')\n"
-    "  AND status = 'sent' AND result IS NOT NULL";
+    "  AND status = 'sent' AND result IS NOT NULL\n"
+    "  AND result - 'connection_request' <> '{}'::jsonb";
 
 /* --- helpers */
 

@@ -640,7 +640,9 @@ static const char v11_sql[] =
  *   would send it again faults it instead once the count reaches
  *   task-unknown-limit (session_store.c, sql_mark_sent).
  * - acs_informs(): the same function as version 11 but for the tasks an
- *   Inform settles: a 'sent' task without a result that is not one-shot
+ *   Inform settles: a 'sent' task without an answer (no result, or only the
+ *   outcome of its connection request, written before it went out) that is
+ *   not one-shot
  *   (its RPC may run again) goes back to 'pending' with unknown_count + 1
  *   instead of becoming 'unknown'; a one-shot one becomes 'unknown' (count
  *   + 1) or 'done' as before.
@@ -738,7 +740,8 @@ static const char v12_sql[] =
     "        'ScheduleDownload', 'ChangeDUState') THEN 'pending'\n"
     "      ELSE 'unknown' END AS st) x\n"
     "  WHERE t.id = t0.id AND t0.device_id = ANY(d_id) AND t0.status IN ('pending', 'sent')\n"
-    "    AND ((t0.status = 'sent' AND t0.result IS NULL)\n"
+    "    AND ((t0.status = 'sent' AND (t0.result IS NULL\n"
+    "          OR t0.result - 'connection_request' = '{}'::jsonb))\n"
     "      OR (t0.status = 'pending' AND t0.expires_at <= now()));\n"
     "  IF cardinality(m_dev) > 0 THEN\n"
     "    UPDATE tasks t SET done_at = now(), status = 'done'\n"

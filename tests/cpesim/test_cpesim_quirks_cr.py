@@ -70,31 +70,29 @@ def s_crash_partial(w):
     yield ("crash-partial: %d crashes, %d \"1 BOOT\" Informs, the task 'fault' after "
            "unknown_count 3 (%r); a later task done (%r)" % (
                crashes, boots, t["fault"]["string"], t2["status"]))
-    yield known_bug_cr_task_never_settled(w, f)
+    yield cr_task_lost_to_crashes(w, f)
 
 
-def known_bug_cr_task_never_settled(w, f):
-    """KNOWN BUG (acsd, migration 12's acs_informs()): a task queued with
-    ?connection_request=true has the request's outcome in its result before
-    it is sent, and the Inform that settles the 'sent' tasks of a lost
-    session only looks at those whose result IS NULL; so when the CPE
-    crashes on it and its next Inform supersedes the session, the task stays
-    'sent' with unknown_count 0 for ever (never sent again, never faulted).
-    Pinned: this check fails once it is fixed; then expect the 'fault' above."""
+def cr_task_lost_to_crashes(w, f):
+    """Regression (was a known bug of migration 12's acs_informs()): a task
+    queued with ?connection_request=true has the request's outcome in its
+    result before it is sent, and the Inform that settles the 'sent' tasks
+    of a lost session looked only at those whose result IS NULL; so when the
+    CPE crashed on it the task stayed 'sent' with unknown_count 0 for ever.
+    A result holding only the connection request's outcome is no answer: the
+    task is sent again and faulted at task-unknown-limit like any other."""
     d = dev_id("QC", 2)
     n0 = f.p.log().count("%s: session failed: crashed" % f.serial(2))
     t = w.task(d, "GetParameterValues", {"ParameterNames": ["Device.DeviceInfo."]}, timeout=2)
-    wait_for("the device crashed", lambda: f.p.log().count(
-        "%s: session failed: crashed" % f.serial(2)) > n0, 20)
-    n1 = len(f.acks(2))
-    wait_for("two more Informs", lambda: len(f.acks(2)) >= n1 + 2, 20)
-    t = w.get_task(t["id"])
-    check(t["status"] == "sent" and t["unknown_count"] == 0,
-          "the known bug (a connection-request task lost to a crash stays 'sent') changed: "
-          "%r; update known_bug_cr_task_never_settled" % t)
-    w.call("DELETE", "/api/v1/tasks/%d" % t["id"])
-    return "KNOWN BUG pinned: a ?connection_request=true task lost to a crash stays 'sent' " \
-           "(unknown_count 0) after %d Informs" % (len(f.acks(2)) - n1)
+    t = w.wait_end(t["id"], "the connection-request task that crashes the device", 60)
+    crashes = f.p.log().count("%s: session failed: crashed" % f.serial(2)) - n0
+    check(t["status"] == "fault" and t["unknown_count"] == 3 and
+          "outcome unknown 3 times" in ((t["fault"] or {}).get("string") or ""),
+          "the crashing connection-request task: %r" % t)
+    check("connection_request" in (t["result"] or {}),
+          "the connection request's outcome kept in the result: %r" % t)
+    check(crashes == 3, "the device crashed %d times (want 3)" % crashes)
+    return "a ?connection_request=true task lost to %d crashes: 'fault', unknown_count 3" % crashes
 
 
 def make_world(pg, tmp):

@@ -58,7 +58,7 @@ def clean_env(extra=None):
 class Acsd:
     """One acsd process. Use as a context manager: it is killed on exit."""
 
-    def __init__(self, args=(), env=None, workers=2, ports=True):
+    def __init__(self, args=(), env=None, workers=2, ports=True, nofile=None):
         self.cwmp = free_port() if ports else None
         self.api = free_port() if ports else None
         argv = [acsd_path()]
@@ -69,8 +69,14 @@ class Acsd:
         argv += list(args)
         self.argv = argv
         self.logf = tempfile.TemporaryFile()
+        pre = None
+        if nofile:  # acsd's open-files limit (soft and hard), in the child only
+            def pre():
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.logf,
-                                     stderr=subprocess.STDOUT, env=clean_env(env))
+                                     stderr=subprocess.STDOUT, env=clean_env(env),
+                                     preexec_fn=pre)
 
     def log(self):
         self.logf.seek(0)
