@@ -101,7 +101,15 @@ static void prom_app(const acs_app *app, bool ready, acs_buf *out) {
   char labels[160];
   acs_metrics_prom_family(out, "acsd_info", "gauge",
                           "This acsd: its instance id and version (always 1).");
-  snprintf(labels, sizeof labels, "instance=\"%s\",version=\"%s\"", app->instance_id, ACS_VERSION);
+  /* a configured instance id may hold anything: escaped as a label value */
+  char id[2 * sizeof app->instance_id];
+  size_t n = 0;
+  for (const char *p = app->instance_id; *p && n + 2 < sizeof id; p++) {
+    if (*p == '\\' || *p == '"') id[n++] = '\\';
+    id[n++] = *p == '\n' ? ' ' : *p;
+  }
+  id[n] = '\0';
+  snprintf(labels, sizeof labels, "instance=\"%s\",version=\"%s\"", id, ACS_VERSION);
   acs_metrics_prom_value(out, "acsd_info", labels, 1);
   acs_metrics_prom_family(out, "acsd_start_time_seconds", "gauge",
                           "When acsd started, in seconds since the Unix epoch.");

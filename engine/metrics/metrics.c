@@ -235,7 +235,7 @@ double acs_metrics_rate(const acs_metrics *m, unsigned seconds) {
     uint64_t sec = acs_metric_get(&w->ring_sec), first = acs_metric_get(&w->ring_first);
     if (sec == 0 || sec <= first) continue;
     /* whole seconds only: from `seconds` before the last tick's second */
-    uint64_t from = sec - seconds < first ? first : sec - seconds;
+    uint64_t from = sec > first + seconds ? sec - seconds : first;
     uint64_t now = acs_metric_get(&w->ring[sec % ACS_METRICS_RING]);
     uint64_t then = acs_metric_get(&w->ring[from % ACS_METRICS_RING]);
     if (now >= then) rate += (double)(now - then) / (double)(sec - from);
