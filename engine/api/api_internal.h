@@ -333,6 +333,8 @@ bool acs__api_monitor_try(acs_conn *c, const acs_http_request *req, const acs_ap
 void acs__api_system_health(acs__api_req *r);
 void acs__api_telemetry(acs__api_req *r);
 void acs__api_stomp_metrics(acs__api_req *r);
+void acs__api_log_get(acs__api_req *r);
+void acs__api_log_set(acs__api_req *r);
 
 /* --- token_cli.c: a new token ("acs_" + 43 base64url characters) into
  * tok and the hex of its sha256 into hex. 0 or an error. */

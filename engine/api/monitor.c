@@ -5,17 +5,20 @@
  *   GET /api/v1/system/health        the detailed state (any token)
  *   GET /api/v1/telemetry/current    the live figures as JSON (any token)
  *   GET /api/v1/stomp/metrics        the STOMP side (disabled: there is none yet)
+ *   GET, PUT /api/v1/system/log      this instance's log level and format (PUT: admin)
  *
  * Everything but the bulk-action lease of system/health comes from the
  * metrics registry (engine/metrics), which every worker publishes into:
  * no statement, no lock on a worker's path. /health (engine/net/health.c)
  * stays liveness: it never looks at the store. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "api/api_internal.h"
 #include "core/acs_err.h"
+#include "core/acs_log.h"
 #include "cwmp/acs_cwmp.h"
 
 /* A worker whose tick is this late has a stuck loop. */
@@ -405,4 +408,98 @@ void acs__api_stomp_metrics(acs__api_req *r) {
     return;
   }
   acs__api_respond(r, 200, doc, NULL);
+}
+
+/* --- GET, PUT /api/v1/system/log: this instance's log level and format */
+
+static json_t *log_doc(void) {
+  return json_pack("{s:s, s:s}", "level", acs_log_level_name(acs_log_get_level()), "format",
+                   acs_log_format_name(acs_log_get_format()));
+}
+
+void acs__api_log_get(acs__api_req *r) {
+  json_t *doc = log_doc();
+  if (!doc) {
+    acs__api_error(r, 500, "out of memory");
+    return;
+  }
+  acs__api_respond(r, 200, doc, NULL);
+}
+
+static const char sql_log_set[] =
+    "INSERT INTO audit_log (actor, action, target, detail) VALUES ($4, 'log.set', $1, "
+    "jsonb_build_object('before', $2::jsonb, 'after', $3::jsonb, 'token_id', $5::bigint))";
+
+typedef struct log_change {
+  acs_log_level level;
+  acs_log_format format;
+} log_change;
+
+static void log_set_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  if (acs__api_stmt_ok(r, res)) { /* audited: now it applies */
+    const log_change *c = r->aux_ctx;
+    acs_log_set_level(c->level);
+    acs_log_set_format(c->format);
+    acs_log(ACS_LOG_WARN, "api", "log level %s, format %s (set by token '%s')",
+            acs_log_level_name(c->level), acs_log_format_name(c->format), r->token_name);
+  }
+  acs__api_stmt_done(r);
+}
+
+static void log_set_done(acs__api_req *r) {
+  if (r->pg_status) {
+    acs__api_fail_store(r);
+    return;
+  }
+  json_t *doc = log_doc();
+  if (!doc) {
+    acs__api_error(r, 500, "out of memory");
+    return;
+  }
+  acs__api_respond(r, 200, doc, NULL);
+}
+
+void acs__api_log_set(acs__api_req *r) {
+  static const char *const keys[] = {"level", "format", NULL};
+  if (!acs__api_json_body(r, keys)) return;
+  log_change *c = calloc(1, sizeof *c);
+  if (!c) {
+    acs__api_error(r, 500, "out of memory");
+    return;
+  }
+  r->aux_ctx = c;
+  r->aux_free = free;
+  c->level = acs_log_get_level();
+  c->format = acs_log_get_format();
+  json_t *lv = json_object_get(r->body, "level"), *fm = json_object_get(r->body, "format");
+  if (!lv && !fm) {
+    acs__api_error(r, 400, "give level (crit, err, warn, info, debug) or format (text, json)");
+    return;
+  }
+  if (lv && (!json_is_string(lv) || acs_log_parse_level(json_string_value(lv), &c->level))) {
+    acs__api_error(r, 400, "level: expected crit, err, warn, info or debug");
+    return;
+  }
+  if (fm && (!json_is_string(fm) || acs_log_parse_format(json_string_value(fm), &c->format))) {
+    acs__api_error(r, 400, "format: expected text or json");
+    return;
+  }
+  json_t *before = log_doc();
+  json_t *after = json_pack("{s:s, s:s}", "level", acs_log_level_name(c->level), "format",
+                            acs_log_format_name(c->format));
+  char *b = before ? json_dumps(before, JSON_COMPACT) : NULL;
+  char *a = after ? json_dumps(after, JSON_COMPACT) : NULL;
+  json_decref(before);
+  json_decref(after);
+  if (!a || !b) {
+    free(a);
+    free(b);
+    acs__api_error(r, 500, "out of memory");
+    return;
+  }
+  const char *p[3] = {r->app->instance_id, b, a};
+  acs__api_audited(r, log_set_done, sql_log_set, 3, p, log_set_cb);
+  free(a);
+  free(b);
 }

@@ -56,6 +56,7 @@ enum {
   ROUTE_SYS_HEALTH,   /* /api/v1/system/health */
   ROUTE_TELEMETRY,    /* /api/v1/telemetry/current */
   ROUTE_STOMP,        /* /api/v1/stomp/metrics */
+  ROUTE_SYS_LOG,      /* /api/v1/system/log */
   ROUTE_COUNT,
 };
 
@@ -104,6 +105,8 @@ static const route_def routes[ROUTE_COUNT] = {
     [ROUTE_SYS_HEALTH] = {"GET", {{"GET", RO, acs__api_system_health}}},
     [ROUTE_TELEMETRY] = {"GET", {{"GET", RO, acs__api_telemetry}}},
     [ROUTE_STOMP] = {"GET", {{"GET", RO, acs__api_stomp_metrics}}},
+    [ROUTE_SYS_LOG] = {"GET, PUT",
+                       {{"GET", RO, acs__api_log_get}, {"PUT", AD, acs__api_log_set}}},
 };
 
 static const route_method *route_method_of(const acs__api_req *r) {
@@ -270,6 +273,8 @@ static void route(acs__api_req *r) {
     r->route = ROUTE_FILE;
   } else if (s.count == 2 && seg_is(&s, 0, "system") && seg_is(&s, 1, "health")) {
     r->route = ROUTE_SYS_HEALTH;
+  } else if (s.count == 2 && seg_is(&s, 0, "system") && seg_is(&s, 1, "log")) {
+    r->route = ROUTE_SYS_LOG;
   } else if (s.count == 2 && seg_is(&s, 0, "telemetry") && seg_is(&s, 1, "current")) {
     r->route = ROUTE_TELEMETRY;
   } else if (s.count == 2 && seg_is(&s, 0, "stomp") && seg_is(&s, 1, "metrics")) {

@@ -251,6 +251,7 @@ int acs_app_run(const acs_config *cfg) {
   app->cfg = cfg;
   m.app = app;
   make_instance_id(app);
+  acs_log_set_instance(app->instance_id);
   if (!(app->metrics = acs_metrics_new(app->instance_id))) {
     rc = ACS_ENOMEM;
     goto cleanup;

@@ -1027,6 +1027,8 @@ def route_table():
         ("GET", "/api/v1/system/health", None, RO, 200),
         ("GET", "/api/v1/telemetry/current", None, RO, 200),
         ("GET", "/api/v1/stomp/metrics", None, RO, 200),
+        ("GET", "/api/v1/system/log", None, RO, 200),
+        ("PUT", "/api/v1/system/log", {"level": "warn"}, AD, 200),
         ("GET", "/api/v1/bulk", None, RO, 200),
         ("POST", "/api/v1/bulk", {"query": "serial_number = NONE", "task": {"rpc": "Reboot"}, "rate": 1},
          OP, 201),
@@ -1087,7 +1089,7 @@ def test_undocumented_routes():
               "/api/v1/policies/reload", "/api/v1/alarms", "/api/v1/alarms/1", "/api/v1/alarms/1/acknowledge",
               "/api/v1/bulk", "/api/v1/bulk/1", "/api/v1/bulk/1/pause",
               "/api/v1/files", "/api/v1/files/x.bin", "/api/v1/system/health",
-              "/api/v1/telemetry/current", "/api/v1/stomp/metrics"):
+              "/api/v1/telemetry/current", "/api/v1/stomp/metrics", "/api/v1/system/log"):
         for m in ("PUT", "PATCH", "GET", "POST", "DELETE"):
             st, h, doc = api(m, p, "admin", {} if m in ("PUT", "PATCH") else None)
             check(st != 405 or h.get("allow"), "%s %s: 405 without Allow" % (m, p))

@@ -5,7 +5,9 @@ staying 200; 503 once SIGTERM has been received; 503 while a --policies
 tree never loaded), /metrics in the Prometheus text format (parsed here,
 and by `promtool check metrics` when Prometheus is installed),
 GET /api/v1/system/health and /api/v1/telemetry/current (a token needed;
-their documents), /api/v1/stomp/metrics (disabled, 200)."""
+their documents), /api/v1/stomp/metrics (disabled, 200), the log level
+and format changed at run time (PUT /api/v1/system/log, admin, audited;
+JSON records then)."""
 import json
 import os
 import re
@@ -33,6 +35,7 @@ class Env:
     pg = None
     acsd = None
     token = None
+    admin = None
 
 
 def get(path, token=None, port=None):
@@ -170,6 +173,40 @@ def test_stomp():
     check(st == 401, "stomp/metrics without a token: %d" % st)
 
 
+def put_log(body, token):
+    h = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    st, _, raw = request(Env.acsd.api, "PUT", "/api/v1/system/log", h, json.dumps(body).encode())
+    return st, json.loads(raw) if raw else None
+
+
+def test_log_at_run_time():
+    st, _, doc = get_json("/api/v1/system/log", Env.token)
+    check(st == 200 and doc == {"level": "warn", "format": "text"}, "system/log: %d %r" % (st, doc))
+    st, doc = put_log({"level": "debug"}, Env.token)
+    check(st == 403, "PUT system/log as readonly: %d %r" % (st, doc))
+    for bad in ({"level": "loud"}, {"format": "xml"}, {}, {"level": "info", "colour": 1}):
+        st, doc = put_log(bad, Env.admin)
+        check(st == 400, "PUT system/log %r: %d %r" % (bad, st, doc))
+    st, doc = put_log({"level": "debug", "format": "json"}, Env.admin)
+    check(st == 200 and doc == {"level": "debug", "format": "json"}, "PUT: %d %r" % (st, doc))
+    n0 = len(Env.acsd.log())
+    for _ in range(4):  # whichever worker answers, something is logged at debug
+        get("/api/v1/devices", Env.token)
+    time.sleep(0.3)
+    lines = [ln for ln in Env.acsd.log()[n0:].splitlines() if ln.startswith("{")]
+    check(lines, "no JSON record after the switch:\n" + Env.acsd.log()[n0:])
+    for ln in lines:
+        rec = json.loads(ln)
+        check(set(rec) == {"time", "level", "instance", "worker", "subsystem", "message"},
+              "record %r" % rec)
+    check(any(isinstance(json.loads(ln)["worker"], int) for ln in lines),
+          "no record names its worker: %r" % lines[:5])
+    st, doc = put_log({"level": "warn", "format": "text"}, Env.admin)
+    check(st == 200 and doc == {"level": "warn", "format": "text"}, "PUT back: %d %r" % (st, doc))
+    rows = Env.pg.psql("SELECT count(*) FROM audit_log WHERE action = 'log.set'").strip()
+    check(rows == "2", "audit rows of log.set: %r" % rows)
+
+
 def test_draining():
     """A request begun before SIGTERM and finished after is answered: /ready
     then says 503 (the load balancer sends no new CPEs while acsd drains)."""
@@ -209,7 +246,7 @@ def test_policies_never_loaded():
 
 
 TESTS = [test_ready, test_metrics, test_system_health, test_telemetry, test_stomp,
-         test_store_down, test_policies_never_loaded, test_draining]
+         test_log_at_run_time, test_store_down, test_policies_never_loaded, test_draining]
 
 
 def main():
@@ -221,6 +258,11 @@ def main():
                            stderr=subprocess.PIPE, env=clean_env(), timeout=60)
         check(p.returncode == 0, "token create: %s" % p.stderr.decode())
         Env.token = p.stdout.decode().strip()
+        p = subprocess.run([acsd_path(), "token", "create", "--role", "admin", "--pg", pg.dsn],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=clean_env(), timeout=60)
+        check(p.returncode == 0, "token create: %s" % p.stderr.decode())
+        Env.admin = p.stdout.decode().strip()
         with Acsd(["--pg", pg.dsn, "--log-level", "warn", "--shutdown-timeout-ms", "5000"]) as s:
             Env.acsd = s
             s.wait_ready()
