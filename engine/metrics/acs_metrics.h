@@ -60,14 +60,15 @@ void acs_metrics_observe(acs_metrics_hist *h, uint64_t us);
   X(STORE, "store_failure")   \
   X(OTHER, "other")
 /* Inform event codes counted by name; any other counts as "other". */
-#define ACS_METRICS_EVENTS(X)                                                              \
-  X("0 BOOTSTRAP")                                                                         \
-  X("1 BOOT") X("2 PERIODIC") X("3 SCHEDULED") X("4 VALUE CHANGE") X("5 KICKED")           \
-      X("6 CONNECTION REQUEST") X("7 TRANSFER COMPLETE") X("8 DIAGNOSTICS COMPLETE")       \
-          X("9 REQUEST DOWNLOAD") X("10 AUTONOMOUS TRANSFER COMPLETE")                     \
-              X("11 DU STATE CHANGE COMPLETE") X("12 AUTONOMOUS DU STATE CHANGE COMPLETE") \
-                  X("13 WAKEUP") X("14 HEARTBEAT") X("M Reboot") X("M ScheduleInform")     \
-                      X("M Download") X("M ScheduleDownload") X("M Upload") X("M ChangeDUState")
+#define ACS_METRICS_EVENTS(X)                                                                  \
+  X("0 BOOTSTRAP")                                                                             \
+  X("1 BOOT")                                                                                  \
+  X("2 PERIODIC") X("3 SCHEDULED") X("4 VALUE CHANGE") X("5 KICKED") X("6 CONNECTION REQUEST") \
+      X("7 TRANSFER COMPLETE") X("8 DIAGNOSTICS COMPLETE") X("9 REQUEST DOWNLOAD")             \
+          X("10 AUTONOMOUS TRANSFER COMPLETE") X("11 DU STATE CHANGE COMPLETE")                \
+              X("12 AUTONOMOUS DU STATE CHANGE COMPLETE") X("13 WAKEUP") X("14 HEARTBEAT")     \
+                  X("M Reboot") X("M ScheduleInform") X("M Download") X("M ScheduleDownload")  \
+                      X("M Upload") X("M ChangeDUState")
 
 #define ACS__M_ENUM(n, s) ACS_METRICS_REJECT_##n,
 typedef enum { ACS_METRICS_REJECTS(ACS__M_ENUM) ACS_METRICS_NREJECTS } acs_metrics_reject;
@@ -97,6 +98,9 @@ typedef struct acs_metrics_worker {
   acs_metric cpe_faults[ACS_METRICS_NFAULTS];
   acs_metric connreq[2]; /* [0: accepted, 1: failed] */
   acs_metric policy_load_errors;
+  acs_metric policy_runs;      /* sessions whose policy phase started */
+  acs_metric policy_faults;    /* channels that stopped with a fault */
+  acs_metric policy_cpu_us;    /* thread CPU time in the policy phase (Lua and planner) */
   acs_metrics_hist session_us; /* Inform received -> session ended */
   acs_metrics_hist inform_us;  /* Inform received -> InformResponse (its commit included) */
 
@@ -167,8 +171,9 @@ static inline void acs_metrics_rejected(acs_metrics_worker *w, const char *why) 
   if (w) acs_metric_add(&w->rejected[acs_metrics_reject_of(why)], 1);
 }
 
-/* Monotonic clock in microseconds. */
+/* Monotonic clock in microseconds; the calling thread's CPU time. */
 uint64_t acs_metrics_now_us(void);
+uint64_t acs_metrics_thread_cpu_us(void);
 
 /* The owner's tick: records the rate ring (now_ms monotonic). */
 void acs_metrics_tick(acs_metrics_worker *w, uint64_t now_ms);

@@ -132,6 +132,14 @@ void acs_metrics_prometheus(const acs_metrics *m, acs_buf *out) {
                          SUM(m, connreq[1]));
   counter(out, m, "acsd_policy_load_errors_total", OFF(policy_load_errors),
           "Policy generations a worker could not load.");
+  counter(out, m, "acsd_policy_runs_total", OFF(policy_runs),
+          "Sessions whose policy phase started.");
+  counter(out, m, "acsd_policy_faults_total", OFF(policy_faults),
+          "Policy channels that stopped with a fault.");
+  acs_metrics_prom_family(out, "acsd_policy_cpu_seconds_total", "counter",
+                          "CPU time of the policy phases (Lua and the planner).");
+  acs_metrics_prom_value(out, "acsd_policy_cpu_seconds_total", NULL,
+                         (double)ACS_METRICS_SUM(m, policy_cpu_us) / 1e6);
   per_worker(out, m, "acsd_policy_generation", "gauge", OFF(policy_generation), 1,
              "The store's policy generation each worker serves (0: none).");
 

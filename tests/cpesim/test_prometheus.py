@@ -4,7 +4,9 @@ second while cpesim keeps 100 devices in session, and what it stored is
 read back through its HTTP API: the target is up, acsd_sessions_started_total
 reaches what acsd itself counts once the load has stopped, and the rate and
 a histogram_quantile over the session histogram are numbers. The telemetry
-document agrees (Informs by event code, sessions by outcome). Skipped (77)
+document agrees (Informs by event code, sessions by outcome, RPCs, policy
+runs and faults: a small policy tree reads UpTime in every session and
+raises in every bootstrap). Skipped (77)
 without prometheus, the binaries or PostgreSQL."""
 import json
 import os
@@ -25,12 +27,29 @@ COUNT = 100
 DURATION = 12
 
 
+# every session reads UpTime (one GetParameterValues); a bootstrap runs a
+# provision that raises (a policy fault per device)
+PRESETS = """return {
+  {name = "probe", provisions = {"probe"}, channel = "probe"},
+  {name = "broken", events = {"0 BOOTSTRAP"}, provisions = {"broken"}, channel = "broken"},
+}
+"""
+PROBE = 'refresh(root() .. "DeviceInfo.UpTime", 0)\ncommit()\n'
+BROKEN = 'error("deliberately broken")\n'
+
+
 class World:
     def __init__(self, pg, tmp):
         self.cwmp, self.api, self.prom_port = free_port(), free_port(), free_port()
+        tree = os.path.join(tmp, "policies")
+        for d, name, text in (("presets", "default.lua", PRESETS), ("provisions", "probe.lua", PROBE),
+                              ("provisions", "broken.lua", BROKEN)):
+            os.makedirs(os.path.join(tree, d), exist_ok=True)
+            with open(os.path.join(tree, d, name), "w") as f:
+                f.write(text)
         self.acsd = Proc([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
                           "127.0.0.1:%d" % self.api, "--pg", pg.dsn, "--workers", "2",
-                          "--log-level", "warn"])
+                          "--policies", tree, "--log-level", "err"])
         p = subprocess.run([bin_path("acsd"), "token", "create", "--role", "readonly", "--pg",
                             pg.dsn], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
                            env={k: v for k, v in os.environ.items() if not k.startswith("ACS_")})
@@ -114,6 +133,15 @@ def run(w):
           "latency %r" % t["latency"])
     check(t["store"]["transactions"] > 0 and t["store"]["mean_batch_items"] >= 1,
           "store %r" % t["store"])
+    gpv = t["rpcs"].get("GetParameterValues", {})
+    check(gpv.get("ok") == total and gpv.get("fault") == 0, "rpcs %r" % t["rpcs"])
+    pol = t["policies"]
+    check(pol["runs"] == total and pol["faults"] == COUNT and pol["cpu_s"] > 0 and
+          pol["generation"] >= 1, "policies %r" % pol)
+    yield "policies: %d runs, %d faults, %.3f s of CPU; %d GetParameterValues answered" % (
+        pol["runs"], pol["faults"], pol["cpu_s"], gpv["ok"])
+    got = query(w, 'acsd_rpcs_total{rpc="GetParameterValues",outcome="ok"}')
+    check(got and got[0][1] > 0, "acsd_rpcs_total in Prometheus: %r" % got)
     yield "telemetry: %d BOOTSTRAP, %d PERIODIC, Inform p50 %.4f s, %.1f items per commit" % (
         t["informs"]["events"]["0 BOOTSTRAP"], t["informs"]["events"]["2 PERIODIC"],
         t["latency"]["inform_s"]["p50"], t["store"]["mean_batch_items"])
