@@ -371,8 +371,7 @@ void acs__api_telemetry(acs__api_req *r) {
   json_t *doc = json_pack(
       "{s:s, s:I, s:{s:{s:f, s:f, s:f}, s:I, s:I, s:o, s:o, s:I, s:I}, s:{s:I, s:o}, s:o, s:o, "
       "s:{s:o, s:o}, s:{s:I, s:I, s:f, s:I, s:o, s:o, s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I, s:I, "
-      "s:I, s:f}, "
-      "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+      "s:I, s:f}, s:{s:b, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
       "instance", app->instance_id, "uptime_s", (json_int_t)(acs_metrics_uptime_ms(m) / 1000),
       "sessions", "per_second", "1s", acs_metrics_rate(m, 1), "10s", acs_metrics_rate(m, 10), "60s",
       acs_metrics_rate(m, 60), "in_flight",
@@ -390,9 +389,10 @@ void acs__api_telemetry(acs__api_req *r) {
       SUMI(m, connreq[0]), "failed", SUMI(m, connreq[1]), "policies", "generation",
       (json_int_t)pol.generation, "load_errors", SUMI(m, policy_load_errors), "runs",
       SUMI(m, policy_runs), "faults", SUMI(m, policy_faults), "cpu_s",
-      (double)ACS_METRICS_SUM(m, policy_cpu_us) / 1e6, "device_cache", "hits", SUMI(m, cache_hits),
-      "misses", SUMI(m, cache_misses), "stale", SUMI(m, cache_stale), "model_hits",
-      SUMI(m, cache_model_hits), "evictions", SUMI(m, cache_evictions), "entries",
+      (double)ACS_METRICS_SUM(m, policy_cpu_us) / 1e6, "bulk_actions", "lease_held",
+      ACS_METRICS_SUM(m, bulk_lease_held) != 0, "running", SUMI(m, bulk_running), "device_cache",
+      "hits", SUMI(m, cache_hits), "misses", SUMI(m, cache_misses), "stale", SUMI(m, cache_stale),
+      "model_hits", SUMI(m, cache_model_hits), "evictions", SUMI(m, cache_evictions), "entries",
       SUMI(m, cache_entries), "bytes", SUMI(m, cache_bytes));
   if (!doc) {
     acs__api_error(r, 500, "out of memory");

@@ -60,14 +60,15 @@ void acs_metrics_observe(acs_metrics_hist *h, uint64_t us);
   X(STORE, "store_failure")   \
   X(OTHER, "other")
 /* Inform event codes counted by name; any other counts as "other". */
-#define ACS_METRICS_EVENTS(X)                                                                  \
-  X("0 BOOTSTRAP")                                                                             \
-  X("1 BOOT")                                                                                  \
-  X("2 PERIODIC") X("3 SCHEDULED") X("4 VALUE CHANGE") X("5 KICKED") X("6 CONNECTION REQUEST") \
-      X("7 TRANSFER COMPLETE") X("8 DIAGNOSTICS COMPLETE") X("9 REQUEST DOWNLOAD")             \
-          X("10 AUTONOMOUS TRANSFER COMPLETE") X("11 DU STATE CHANGE COMPLETE")                \
-              X("12 AUTONOMOUS DU STATE CHANGE COMPLETE") X("13 WAKEUP") X("14 HEARTBEAT")     \
-                  X("M Reboot") X("M ScheduleInform") X("M Download") X("M ScheduleDownload")  \
+#define ACS_METRICS_EVENTS(X)                                                                 \
+  X("0 BOOTSTRAP")                                                                            \
+  X("1 BOOT")                                                                                 \
+  X("2 PERIODIC")                                                                             \
+  X("3 SCHEDULED") X("4 VALUE CHANGE") X("5 KICKED") X("6 CONNECTION REQUEST")                \
+      X("7 TRANSFER COMPLETE") X("8 DIAGNOSTICS COMPLETE") X("9 REQUEST DOWNLOAD")            \
+          X("10 AUTONOMOUS TRANSFER COMPLETE") X("11 DU STATE CHANGE COMPLETE")               \
+              X("12 AUTONOMOUS DU STATE CHANGE COMPLETE") X("13 WAKEUP") X("14 HEARTBEAT")    \
+                  X("M Reboot") X("M ScheduleInform") X("M Download") X("M ScheduleDownload") \
                       X("M Upload") X("M ChangeDUState")
 
 #define ACS__M_ENUM(n, s) ACS_METRICS_REJECT_##n,
@@ -116,6 +117,8 @@ typedef struct acs_metrics_worker {
   acs_metric cache_entries, cache_bytes;
   acs_metric policy_generation; /* the store's generation this worker serves (0: none) */
   acs_metric policy_loaded;     /* 1 when policies run in its sessions */
+  acs_metric bulk_lease_held;   /* worker 0: this instance holds the bulk-action lease */
+  acs_metric bulk_running;      /* worker 0: running bulk actions it expands */
 
   /* sessions_started at each whole second of the monotonic clock */
   acs_metric ring[ACS_METRICS_RING];

@@ -143,6 +143,10 @@ void acs_metrics_prometheus(const acs_metrics *m, acs_buf *out) {
   per_worker(out, m, "acsd_policy_generation", "gauge", OFF(policy_generation), 1,
              "The store's policy generation each worker serves (0: none).");
 
+  gauge(out, m, "acsd_bulk_lease_held", OFF(bulk_lease_held),
+        "1 when this instance holds the bulk-action lease (expands the bulk actions).");
+  gauge(out, m, "acsd_bulk_actions_running", OFF(bulk_running),
+        "Running bulk actions this instance expands (0 without the lease).");
   per_worker(out, m, "acsd_worker_sessions_in_flight", "gauge", OFF(in_flight), 1,
              "CWMP sessions in flight on each worker.");
   per_worker(out, m, "acsd_worker_loop_lag_seconds", "gauge", OFF(loop_lag_us), 1e-6,

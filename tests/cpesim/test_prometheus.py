@@ -42,7 +42,8 @@ class World:
     def __init__(self, pg, tmp):
         self.cwmp, self.api, self.prom_port = free_port(), free_port(), free_port()
         tree = os.path.join(tmp, "policies")
-        for d, name, text in (("presets", "default.lua", PRESETS), ("provisions", "probe.lua", PROBE),
+        for d, name, text in (("presets", "default.lua", PRESETS),
+                              ("provisions", "probe.lua", PROBE),
                               ("provisions", "broken.lua", BROKEN)):
             os.makedirs(os.path.join(tree, d), exist_ok=True)
             with open(os.path.join(tree, d, name), "w") as f:

@@ -77,7 +77,8 @@ def test_dashboard_and_rules_use_served_names():
 def test_promtool():
     promtool = shutil.which("promtool")
     if not promtool:
-        print("     (promtool missing: apt-get install prometheus; deploy/monitoring not checked by it)")
+        print("     (promtool missing: apt-get install prometheus; deploy/monitoring not "
+              "checked by it)")
         return
     for args in (["check", "config", "prometheus.yml"], ["check", "rules", "alerts.yml"],
                  ["test", "rules", "alerts_test.yml"]):
