@@ -1,6 +1,7 @@
 /* acs_log.h: leveled logging to stderr, one line per record, thread-safe:
  * text ("TIME LEVEL AREA: message") or JSON, one object per line
- * ({"time", "level", "instance", "worker", "subsystem", "message"}). */
+ * ({"time", "level", "instance", "worker", "subsystem", "device", "session",
+ * "message"}). */
 #ifndef ACS_LOG_H
 #define ACS_LOG_H
 
@@ -30,6 +31,9 @@ void acs_log_set_instance(const char *id);
 /* The worker index the calling thread's JSON records carry (-1: none, the
  * default). */
 void acs_log_set_worker(int index);
+/* The device and session the calling thread works for until cleared
+ * (NULL, NULL): JSON records carry them. The strings must outlive it. */
+void acs_log_set_context(const char *device, const char *session);
 
 void acs_log(acs_log_level lvl, const char *area, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -13,6 +13,7 @@ static _Atomic int log_format = ACS_LOG_TEXT;
 static const char *const level_names[] = {"crit", "err", "warn", "info", "debug"};
 static char log_instance[64];
 static _Thread_local int log_worker = -1;
+static _Thread_local const char *log_device, *log_session;
 
 const char *acs_log_level_name(acs_log_level lvl) {
   return (unsigned)lvl <= ACS_LOG_DEBUG ? level_names[lvl] : "?";
@@ -36,6 +37,10 @@ void acs_log_set_instance(const char *id) {
   snprintf(log_instance, sizeof log_instance, "%s", id ? id : "");
 }
 void acs_log_set_worker(int index) { log_worker = index; }
+void acs_log_set_context(const char *device, const char *session) {
+  log_device = device;
+  log_session = session;
+}
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
 static size_t utf8_len(const unsigned char *s, size_t n) {
@@ -95,29 +100,39 @@ int acs_log_parse_level(const char *s, acs_log_level *out) {
   return ACS_EINVAL;
 }
 
+/* Appends ,"key":"value" (escaped, at most max bytes of it) or ,"key":null. */
+static size_t json_field(char *line, size_t len, size_t cap, const char *key, const char *v,
+                         size_t max) {
+  if (len + 16 + strlen(key) >= cap) return len;
+  if (!v) return len + (size_t)snprintf(line + len, cap - len, ",\"%s\":null", key);
+  len += (size_t)snprintf(line + len, cap - len, ",\"%s\":\"", key);
+  size_t room = cap - len - 8; /* the closing quote, and what the record ends with */
+  len += json_escape(v, line + len, max < room ? max : room);
+  line[len++] = '"';
+  return len;
+}
+
 static void log_json(const struct timeval *tv, const struct tm *tm, acs_log_level lvl,
                      const char *area, const char *msg) {
-  char line[4608], worker[16];
-  if (log_worker >= 0) {
-    snprintf(worker, sizeof worker, "%d", log_worker);
-  } else {
-    snprintf(worker, sizeof worker, "null");
-  }
+  char line[4608];
   int n = snprintf(line, sizeof line,
-                   "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"level\":\"%s\","
-                   "\"instance\":\"",
+                   "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"level\":\"%s\"",
                    tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday, tm->tm_hour, tm->tm_min,
                    tm->tm_sec, (int)(tv->tv_usec / 1000), level_names[lvl]);
   if (n < 0) return;
   size_t len = (size_t)n;
-  len += json_escape(log_instance, line + len, 200);
-  len +=
-      (size_t)snprintf(line + len, sizeof line - len, "\",\"worker\":%s,\"subsystem\":\"", worker);
-  len += json_escape(area, line + len, 100);
-  len += (size_t)snprintf(line + len, sizeof line - len, "\",\"message\":\"");
-  len += json_escape(msg, line + len, sizeof line - len - 4);
-  memcpy(line + len, "\"}\n", 3);
-  len += 3;
+  len = json_field(line, len, sizeof line, "instance", log_instance, 200);
+  if (log_worker >= 0) {
+    len += (size_t)snprintf(line + len, sizeof line - len, ",\"worker\":%d", log_worker);
+  } else {
+    len = json_field(line, len, sizeof line, "worker", NULL, 0);
+  }
+  len = json_field(line, len, sizeof line, "subsystem", area, 100);
+  len = json_field(line, len, sizeof line, "device", log_device, 400);
+  len = json_field(line, len, sizeof line, "session", log_session, 200);
+  len = json_field(line, len, sizeof line, "message", msg, sizeof line);
+  line[len++] = '}';
+  line[len++] = '\n';
   fwrite(line, 1, len, stderr);
 }
 

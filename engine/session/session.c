@@ -237,9 +237,11 @@ static void sess_end(acs__session *s, const char *why) {
 
 static void sess_timeout_cb(uv_timer_t *h) {
   acs__session *s = h->data;
+  acs_log_set_context(s->device_id, s->cookie);
   acs_log(ACS_LOG_INFO, "session", "%s: no answer from the CPE within %u ms", s->device_id,
           s->t->aw->app->cfg->session_timeout_ms);
   sess_end(s, "timeout");
+  acs_log_set_context(NULL, NULL);
 }
 
 static void sess_wait_cpe(acs__session *s) {
@@ -864,6 +866,7 @@ static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_
   snprintf(s->peer, sizeof s->peer, "%s", acs_conn_peer(c));
   s->req = c;
   bind_conn(s, c);
+  acs_log_set_context(s->device_id, s->cookie); /* until the handler returns */
   if (!aw->pg) {
     inform_stored_cb(s, 0);
   } else {
@@ -937,6 +940,7 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   uv_timer_stop(&s->timer);
   bind_conn(s, c);
   s->req = c;
+  acs_log_set_context(s->device_id, s->cookie);
   if (empty) {
     on_empty_post(s);
     goto done;
@@ -967,5 +971,6 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
     sess_wait_cpe(s);
   }
 done:
+  acs_log_set_context(NULL, NULL);
   acs_arena_reset(&a);
 }

@@ -50,7 +50,7 @@ class World:
                 f.write(text)
         self.acsd = Proc([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
                           "127.0.0.1:%d" % self.api, "--pg", pg.dsn, "--workers", "2",
-                          "--policies", tree, "--log-level", "err"])
+                          "--policies", tree, "--log-level", "warn", "--log-format", "json"])
         p = subprocess.run([bin_path("acsd"), "token", "create", "--role", "readonly", "--pg",
                             pg.dsn], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
                            env={k: v for k, v in os.environ.items() if not k.startswith("ACS_")})
@@ -143,6 +143,16 @@ def run(w):
         pol["runs"], pol["faults"], pol["cpu_s"], gpv["ok"])
     got = query(w, 'acsd_rpcs_total{rpc="GetParameterValues",outcome="ok"}')
     check(got and got[0][1] > 0, "acsd_rpcs_total in Prometheus: %r" % got)
+    # the policy faults are logged, one JSON record each, naming device and session
+    recs = [json.loads(ln) for ln in w.acsd.log().splitlines() if ln.startswith("{")]
+    faults = [r for r in recs if r["subsystem"] == "policy" and "deliberately broken" in r["message"]]
+    check(len(faults) == COUNT, "%d policy fault records, expected %d: %r"
+          % (len(faults), COUNT, recs[:3]))
+    r = faults[0]
+    check(r["device"] and r["device"].split("-")[-1].startswith("PROM") and
+          r["session"].startswith(r["instance"] + ".") and isinstance(r["worker"], int),
+          "fault record %r" % r)
+    yield "JSON log records of the policy faults name device, session and worker: %s" % r["session"]
     yield "telemetry: %d BOOTSTRAP, %d PERIODIC, Inform p50 %.4f s, %.1f items per commit" % (
         t["informs"]["events"]["0 BOOTSTRAP"], t["informs"]["events"]["2 PERIODIC"],
         t["latency"]["inform_s"]["p50"], t["store"]["mean_batch_items"])

@@ -197,7 +197,8 @@ def test_log_at_run_time():
     check(lines, "no JSON record after the switch:\n" + Env.acsd.log()[n0:])
     for ln in lines:
         rec = json.loads(ln)
-        check(set(rec) == {"time", "level", "instance", "worker", "subsystem", "message"},
+        check(set(rec) == {"time", "level", "instance", "worker", "subsystem", "device",
+                           "session", "message"},
               "record %r" % rec)
     check(any(isinstance(json.loads(ln)["worker"], int) for ln in lines),
           "no record names its worker: %r" % lines[:5])
