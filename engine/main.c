@@ -47,6 +47,7 @@ int main(int argc, char **argv) {
     rc = 0;
   } else {
     acs_log_set_level(cfg.log_level);
+    acs_log_set_format(cfg.log_format);
     rc = acs_app_run(&cfg);
   }
   acs_config_free(&cfg);

@@ -339,6 +339,15 @@ void acs__api_file_upload(acs__api_req *r);
 void acs__api_file_get(acs__api_req *r);
 void acs__api_file_delete(acs__api_req *r);
 
+/* monitor.c: /ready and /metrics (no token; true when req was one of
+ * them, answered), and the monitoring routes of /api/v1 */
+bool acs__api_monitor_try(acs_conn *c, const acs_http_request *req, const acs_app *app);
+void acs__api_system_health(acs__api_req *r);
+void acs__api_telemetry(acs__api_req *r);
+void acs__api_stomp_metrics(acs__api_req *r);
+void acs__api_log_get(acs__api_req *r);
+void acs__api_log_set(acs__api_req *r);
+
 /* --- token_cli.c: a new token ("acs_" + 43 base64url characters) into
  * tok and the hex of its sha256 into hex. 0 or an error. */
 int acs__api_token_new(acs_buf *tok, char hex[65]);

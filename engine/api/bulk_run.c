@@ -307,6 +307,7 @@ static void list_cb(acs_pg_result *res, void *arg) {
   }
   for (size_t i = R->n; i-- > 0;)
     if (!R->bulks[i].listed) drop(R, i);
+  if (R->aw->metrics) acs_metric_set(&R->aw->metrics->bulk_running, R->n);
   pass_step(R);
 }
 
@@ -330,6 +331,10 @@ static void claim_cb(acs_pg_result *res, void *arg) {
   R->holder = holder;
   if (!holder) {
     while (R->n) drop(R, R->n - 1);
+  }
+  if (R->aw->metrics) {
+    acs_metric_set(&R->aw->metrics->bulk_lease_held, holder);
+    acs_metric_set(&R->aw->metrics->bulk_running, R->n);
   }
 }
 

@@ -1,4 +1,5 @@
-/* router.c: the API listener's handler. /health needs no token; every
+/* router.c: the API listener's handler. /health, /ready and /metrics
+ * need no token (monitor.c answers the last two); every
  * /api/v1 route is matched (404, 405 with Allow), then the caller is
  * authenticated (401) and authorised by the role its route and method need
  * (403; the table below), then its handler runs. Nothing needs the store
@@ -52,6 +53,10 @@ enum {
   ROUTE_FILES,        /* /api/v1/files */
   ROUTE_FILE,         /* /api/v1/files/{name} */
   ROUTE_DEVICE_HISTORY, /* /api/v1/devices/{id}/history */
+  ROUTE_SYS_HEALTH,   /* /api/v1/system/health */
+  ROUTE_TELEMETRY,    /* /api/v1/telemetry/current */
+  ROUTE_STOMP,        /* /api/v1/stomp/metrics */
+  ROUTE_SYS_LOG,      /* /api/v1/system/log */
   ROUTE_COUNT,
 };
 
@@ -97,6 +102,11 @@ static const route_def routes[ROUTE_COUNT] = {
                      {{"GET", RO, acs__api_files_list}, {"POST", OP, acs__api_file_upload}}},
     [ROUTE_FILE] = {"GET, DELETE",
                     {{"GET", RO, acs__api_file_get}, {"DELETE", OP, acs__api_file_delete}}},
+    [ROUTE_SYS_HEALTH] = {"GET", {{"GET", RO, acs__api_system_health}}},
+    [ROUTE_TELEMETRY] = {"GET", {{"GET", RO, acs__api_telemetry}}},
+    [ROUTE_STOMP] = {"GET", {{"GET", RO, acs__api_stomp_metrics}}},
+    [ROUTE_SYS_LOG] = {"GET, PUT",
+                       {{"GET", RO, acs__api_log_get}, {"PUT", AD, acs__api_log_set}}},
 };
 
 static const route_method *route_method_of(const acs__api_req *r) {
@@ -261,6 +271,14 @@ static void route(acs__api_req *r) {
     r->route = ROUTE_FILES;
   } else if (s.count == 2 && seg_is(&s, 0, "files") && s.n[1] > 0) {
     r->route = ROUTE_FILE;
+  } else if (s.count == 2 && seg_is(&s, 0, "system") && seg_is(&s, 1, "health")) {
+    r->route = ROUTE_SYS_HEALTH;
+  } else if (s.count == 2 && seg_is(&s, 0, "system") && seg_is(&s, 1, "log")) {
+    r->route = ROUTE_SYS_LOG;
+  } else if (s.count == 2 && seg_is(&s, 0, "telemetry") && seg_is(&s, 1, "current")) {
+    r->route = ROUTE_TELEMETRY;
+  } else if (s.count == 2 && seg_is(&s, 0, "stomp") && seg_is(&s, 1, "metrics")) {
+    r->route = ROUTE_STOMP;
   } else {
     acs__api_error(r, 404, "not found");
     return;
@@ -293,6 +311,7 @@ static void route(acs__api_req *r) {
 
 void acs_api_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   if (acs_health_try(c, req)) return;
+  if (acs__api_monitor_try(c, req, ctx)) return;
   acs__api_req *r = calloc(1, sizeof *r);
   if (!r) {
     acs_respond_json_error(c, req, 500, "out of memory");

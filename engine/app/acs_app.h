@@ -16,6 +16,7 @@
 
 #include "core/acs_config.h"
 #include "core/acs_secret.h"
+#include "metrics/acs_metrics.h"
 #include "net/acs_server.h"
 #include "store/acs_pg.h"
 #include "store/acs_store.h"
@@ -42,6 +43,7 @@ typedef struct acs_app {
   _Atomic uint64_t handoffs;          /* connections handed to their owner worker */
   long long policy_generation;        /* the store's current generation at start (0: none) */
   json_t *policy_files;               /* its tree, until the workers have compiled it */
+  acs_metrics *metrics;               /* what the workers count (metrics/acs_metrics.h) */
   acs_secret_key secret_key;          /* cfg->secret_key_file, loaded at start */
   bool have_secret_key;
 } acs_app;
@@ -65,11 +67,19 @@ struct acs_app_worker {
 
   acs_connreq_worker *connreq; /* connection requests (connreq/acs_connreq_device.h) */
   acs_bulk_runner *bulk;     /* bulk actions (worker 0, with a store) */
+  acs_metrics_worker *metrics; /* this worker's counts (never NULL once started) */
+  struct acs_app_observer *observer; /* its tick (observe.c) */
 };
 
 static inline acs_app_worker *acs_app_worker_of(acs_worker *w) {
   return (acs_app_worker *)acs_worker_data(w);
 }
+
+/* The worker's tick (observe.c): every 250 ms it publishes the worker's
+ * gauges (store connection, batcher, device cache, policies, loop lag)
+ * into aw->metrics. Started by the start hook, stopped by the stop hook. */
+int acs_app_observe_start(acs_app_worker *aw);
+void acs_app_observe_stop(acs_app_worker *aw);
 
 /* Runs acsd with cfg until SIGTERM/SIGINT: applies the schema migrations
  * when a store is configured, starts the workers, stops gracefully.

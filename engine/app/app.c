@@ -45,6 +45,7 @@ static void worker_stop(acs_worker *w, void *ctx) {
   acs_app_worker *aw = acs_app_worker_of(w);
   if (!aw) return;
   acs_worker_set_data(w, NULL);
+  acs_app_observe_stop(aw);
   if (aw->sessions) acs_session_table_stop(aw->sessions);
   if (aw->poller) acs_policy_poller_stop(aw->poller);
   aw->poller = NULL;
@@ -73,6 +74,10 @@ static int worker_start(acs_worker *w, void *ctx) {
   aw->app = app;
   aw->w = w;
   acs_worker_set_data(w, aw);
+  if (!(aw->metrics = acs_metrics_worker_new(app->metrics, acs_worker_index(w)))) {
+    rc = ACS_ENOMEM;
+    goto fail;
+  }
   if (app->cfg->pg_dsn) {
     acs_pg_opts o;
     acs_pg_opts_defaults(&o);
@@ -102,9 +107,12 @@ static int worker_start(acs_worker *w, void *ctx) {
           acs_policy_vm_load_json(aw->policies, app->policy_files, err, sizeof err)) {
         acs_log(ACS_LOG_ERR, "policy", "worker %u: generation %lld not loaded: %s",
                 acs_worker_index(w), app->policy_generation, err);
+        acs_metrics_policy_failed(app->metrics, aw->metrics, app->policy_generation, err);
       }
       aw->policies->generation = aw->policies->error ? 0 : app->policy_generation;
-    } else if (acs_worker_index(w) == 0 && !aw->policies->error) {
+    } else if (aw->policies->error) {
+      acs_metrics_policy_failed(app->metrics, aw->metrics, 0, err);
+    } else if (acs_worker_index(w) == 0) {
       acs_log(ACS_LOG_INFO, "policy", "policies of %s loaded: %zu files, %zu presets files",
               app->cfg->policies_dir, aw->policies->chunks, aw->policies->npresets);
     }
@@ -119,6 +127,7 @@ static int worker_start(acs_worker *w, void *ctx) {
   if (aw->pg && (rc = acs_connreq_worker_start(aw))) goto fail;
   if ((rc = acs_api_worker_init(aw))) goto fail;
   if ((rc = acs_files_worker_init(aw))) goto fail;
+  if ((rc = acs_app_observe_start(aw))) goto fail;
   return 0;
 fail:
   acs_log(ACS_LOG_ERR, "app", "worker %u: cannot start: %s", acs_worker_index(w), acs_strerror(rc));
@@ -129,12 +138,14 @@ fail:
 
 typedef struct main_ctx {
   acs_server *srv;
+  acs_app *app;
   uv_signal_t sig[2];
 } main_ctx;
 
 static void on_signal(uv_signal_t *h, int signum) {
   main_ctx *m = h->data;
   acs_log(ACS_LOG_INFO, "main", "%s received, stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  acs_metrics_set_draining(m->app->metrics); /* not ready: /ready answers 503 */
   acs_server_stop(m->srv);
   /* Closing the watchers restores the default actions: a second signal
    * ends the process at once. */
@@ -261,7 +272,13 @@ int acs_app_run(const acs_config *cfg) {
   if (!app) return 1;
   app->cfg = cfg;
   app->max_sessions = sessions_within_files(cfg);
+  m.app = app;
   make_instance_id(app);
+  acs_log_set_instance(app->instance_id);
+  if (!(app->metrics = acs_metrics_new(app->instance_id))) {
+    rc = ACS_ENOMEM;
+    goto cleanup;
+  }
   if ((rc = load_secret_key(app))) goto cleanup;
 
   if (cfg->pg_dsn) {
@@ -347,6 +364,7 @@ cleanup:
     uv_loop_close(&loop);
   }
   json_decref(app->policy_files);
+  acs_metrics_free(app->metrics); /* every worker has stopped */
   OPENSSL_cleanse(&app->secret_key, sizeof app->secret_key);
   free(app);
   return rc ? 1 : 0;

@@ -25,6 +25,7 @@ typedef struct dreq dreq;
 
 struct acs_connreq_worker {
   acs_app_worker *aw; /* NULL once stopped */
+  acs_metrics_worker *metrics; /* outlives the worker */
   acs_pg *pg;
   uv_loop_t *loop;
   acs_connreq_pool *pool;
@@ -194,6 +195,7 @@ static void record_cb(acs_pg_result *res, void *arg) {
 
 static void record(dreq *d) {
   acs_connreq_worker *cw = d->cw;
+  if (cw->metrics) acs_metric_add(&cw->metrics->connreq[d->o.status ? 1 : 0], 1);
   acs_log(d->o.status ? ACS_LOG_INFO : ACS_LOG_DEBUG, "connreq", "%s%s%s: %s%s", d->device_id,
           d->task_id[0] ? ", task " : "", d->task_id, d->o.status ? "failed: " : "", d->o.detail);
   if (d->task_id[0] && !cw->stopping) {
@@ -372,6 +374,7 @@ int acs_connreq_worker_start(acs_app_worker *aw) {
   acs_connreq_worker *cw = calloc(1, sizeof *cw);
   if (!cw) return ACS_ENOMEM;
   cw->aw = aw;
+  cw->metrics = aw->metrics;
   cw->pg = aw->pg;
   cw->loop = acs_worker_loop(aw->w);
   cw->cfg = aw->app->cfg;

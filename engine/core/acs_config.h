@@ -33,6 +33,7 @@ typedef struct acs_config {
   unsigned store_wait_s; /* at start, wait this long for the store (0: forever) */
   char *config_file;  /* the file that was read, or NULL */
   acs_log_level log_level;
+  acs_log_format log_format; /* text (default) or json */
   size_t max_body_bytes;        /* 1 MiB */
   size_t max_head_bytes;        /* 16 KiB */
   uint32_t header_timeout_ms;   /* 10000 */

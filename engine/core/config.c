@@ -13,7 +13,16 @@
 #include "core/acs_err.h"
 #include "net/acs_server.h"
 
-typedef enum { OPT_UINT, OPT_MS, OPT_SIZE, OPT_STR, OPT_ADDR, OPT_LEVEL, OPT_FLAG } opt_type;
+typedef enum {
+  OPT_UINT,
+  OPT_MS,
+  OPT_SIZE,
+  OPT_STR,
+  OPT_ADDR,
+  OPT_LEVEL,
+  OPT_LOGFMT,
+  OPT_FLAG
+} opt_type;
 
 typedef struct opt_def {
   const char *name; /* long option and config file key */
@@ -42,6 +51,8 @@ static const opt_def opts[] = {
      "worker threads (0: one per online core)"},
     {"log-level", "ACS_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, "LEVEL",
      "crit, err, warn, info (default) or debug"},
+    {"log-format", "ACS_LOG_FORMAT", OPT_LOGFMT, OFF(log_format), 0, 0, "FORMAT",
+     "text (default) or json: one object per line"},
     {"max-body", "ACS_MAX_BODY", OPT_SIZE, OFF(max_body_bytes), 1, 1ULL << 30, "BYTES",
      "largest request body, decoded (1M)"},
     {"max-head", "ACS_MAX_HEAD", OPT_SIZE, OFF(max_head_bytes), 256, 1ULL << 20, "BYTES",
@@ -288,6 +299,14 @@ static int set_opt(acs_config *cfg, const opt_def *o, const char *value, const c
                     value);
       }
       *(acs_log_level *)base = lvl;
+      return 0;
+    }
+    case OPT_LOGFMT: {
+      acs_log_format f;
+      if (acs_log_parse_format(value, &f))
+        return fail(errbuf, errlen, "%s: invalid log format '%s' (expected text or json)", where,
+                    value);
+      *(acs_log_format *)base = f;
       return 0;
     }
     case OPT_ADDR: {

@@ -230,6 +230,7 @@ static void worker_main(void *arg) {
   char name[16];
   snprintf(name, sizeof name, "acsd-w%u", w->index);
   pthread_setname_np(pthread_self(), name);
+  acs_log_set_worker((int)w->index); /* JSON log records name their worker */
   uv_run(&w->loop, UV_RUN_DEFAULT);
   worker_teardown(w);
 }

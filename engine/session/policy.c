@@ -86,6 +86,8 @@ void acs__policy_chan_stopped(acs__session *s, pchan *c, int st) {
   c->waiting = st == ACS_SCRIPT_YIELD;
   c->done = st == ACS_SCRIPT_DONE;
   c->faulted = st == ACS_SCRIPT_FAULT;
+  if (st == ACS_SCRIPT_FAULT && s->t->aw->metrics)
+    acs_metric_add(&s->t->aw->metrics->policy_faults, 1);
   if (st == ACS_SCRIPT_FAULT) {
     const char *code = acs_script_chan_fault_code(c->ch);
     const char *msg = acs_script_chan_fault_message(c->ch);

@@ -370,6 +370,7 @@ static void files_cb(acs_pg_result *r, void *arg) {
     acs_log(ACS_LOG_ERR, "policy",
             "worker %u: generation %lld not loaded, the current one stays: %s",
             acs_worker_index(p->aw->w), (long long)gen, files ? err : jerr.text);
+    acs_metrics_policy_failed(p->aw->app->metrics, p->aw->metrics, gen, files ? err : jerr.text);
     settle(p);
     return;
   }

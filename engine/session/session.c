@@ -218,6 +218,11 @@ static void sess_end(acs__session *s, const char *why) {
   if (why) acs_log(ACS_LOG_DEBUG, "session", "%s: session ended: %s", s->device_id, why);
   drop_outstanding(s, why && strcmp(why, "superseded") == 0);
   s->st = ACS__S_DONE;
+  acs_metrics_worker *mw = s->t->aw->metrics;
+  if (mw) {
+    acs_metric_add(&mw->sessions_ended[acs_metrics_end_of(why)], 1);
+    acs_metrics_observe(&mw->session_us, acs_metrics_now_us() - s->t0_us);
+  }
   table_unlink(s->t, s);
   atomic_fetch_sub_explicit(&app->sessions, 1, memory_order_relaxed);
   if (s->bound) {
@@ -236,9 +241,11 @@ static void sess_end(acs__session *s, const char *why) {
 
 static void sess_timeout_cb(uv_timer_t *h) {
   acs__session *s = h->data;
+  acs_log_set_context(s->device_id, s->cookie);
   acs_log(ACS_LOG_INFO, "session", "%s: no answer from the CPE within %u ms", s->device_id,
           s->t->aw->app->cfg->session_timeout_ms);
   sess_end(s, "timeout");
+  acs_log_set_context(NULL, NULL);
 }
 
 static void sess_wait_cpe(acs__session *s) {
@@ -279,6 +286,8 @@ static acs__session *sess_new(acs_session_table *t, const char *device_id) {
   s->devcache = t->aw->devcache;
   s->with_policies = t->aw->policies && !t->aw->policies->error;
   table_link(t, s);
+  s->t0_us = acs_metrics_now_us();
+  if (t->aw->metrics) acs_metric_add(&t->aw->metrics->sessions_started, 1);
   atomic_fetch_add_explicit(&app->sessions, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&app->sessions_total, 1, memory_order_relaxed);
   return s;
@@ -497,6 +506,19 @@ static int file_prepare(acs__session *s, acs__task *task, const char *file) {
   return rc;
 }
 
+/* The policy phase's next RPC, its CPU time counted (policies only). */
+static bool policy_next_counted(acs__session *s) {
+  acs_metrics_worker *mw = s->t->aw->metrics;
+  bool first = !s->pol;
+  uint64_t c0 = mw ? acs_metrics_thread_cpu_us() : 0;
+  bool more = acs__policy_next(s, s->t->aw->policies, &ext(s)->rpc_msg);
+  if (mw) {
+    acs_metric_add(&mw->policy_cpu_us, acs_metrics_thread_cpu_us() - c0);
+    if (first && s->pol) acs_metric_add(&mw->policy_runs, 1);
+  }
+  return more;
+}
+
 static void next_rpc(acs__session *s) {
   sess_ext *e = ext(s);
   char err[256];
@@ -553,7 +575,7 @@ static void next_rpc(acs__session *s) {
     return;
   }
   /* the tasks are done: the policies' turn */
-  if (s->with_policies && acs__policy_next(s, s->t->aw->policies, &e->rpc_msg)) {
+  if (s->with_policies && policy_next_counted(s)) {
     e->rpc_msg.ns = s->ns;
     snprintf(s->outstanding_id, sizeof s->outstanding_id, "acsd-%llx",
              (unsigned long long)++s->t->seq);
@@ -604,6 +626,8 @@ static void result_stored_cb(acs__session *s, int status) {
 static void on_rpc_answer(acs__session *s, const acs_cwmp_msg *in) {
   sess_ext *e = ext(s);
   acs__task *task = s->outstanding;
+  bool fault = in->kind == ACS_CWMP_FAULT;
+  acs_metrics_rpc(s->t->aw->metrics, (int)s->outstanding_kind, fault, fault ? in->u.fault.code : 0);
   s->outstanding = NULL;
   if (s->outstanding_policy) {
     s->outstanding_policy = false;
@@ -727,6 +751,8 @@ static void inform_stored_cb(acs__session *s, int status) {
   acs_cwmp_msg rsp;
   acs_cwmp_endpoint_reply(&s->inform, &rsp);
   s->st = ACS__S_CPE_TURN;
+  if (s->t->aw->metrics)
+    acs_metrics_observe(&s->t->aw->metrics->inform_us, acs_metrics_now_us() - s->t0_us);
   sess_reply_msg(s, &rsp, true);
   if (s->st != ACS__S_DONE) sess_wait_cpe(s);
 }
@@ -829,6 +855,7 @@ static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_
   const char *why = admission(aw);
   if (why) {
     atomic_fetch_add_explicit(&aw->app->sessions_rejected, 1, memory_order_relaxed);
+    acs_metrics_rejected(aw->metrics, why);
     reply_503(c, aw->app, why);
     goto done;
   }
@@ -836,8 +863,14 @@ static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_
   if (old) supersede(old);
   acs__session *s = sess_new(t, id.data);
   if (!s) {
+    acs_metrics_rejected(aw->metrics, "out of memory");
     reply_503(c, aw->app, "out of memory");
     goto done;
+  }
+  if (aw->metrics) {
+    acs_metric_add(&aw->metrics->informs, 1);
+    for (size_t i = 0; i < in->u.inform.events.n; i++)
+      acs_metrics_event(aw->metrics, in->u.inform.events.v[i].code);
   }
   s->arena = *a; /* the parse now lives with the session */
   acs_arena_init(a, 0);
@@ -846,6 +879,7 @@ static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_
   snprintf(s->peer, sizeof s->peer, "%s", acs_conn_peer(c));
   s->req = c;
   bind_conn(s, c);
+  acs_log_set_context(s->device_id, s->cookie); /* until the handler returns */
   if (!aw->pg) {
     inform_stored_cb(s, 0);
   } else {
@@ -879,6 +913,7 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
     /* a request of no session is an Inform (or gets 8003): past capacity it
      * is refused before it costs a parse and a hand-off */
     atomic_fetch_add_explicit(&aw->app->sessions_rejected, 1, memory_order_relaxed);
+    acs_metrics_rejected(aw->metrics, "too many sessions in flight");
     reply_503(c, aw->app, "too many sessions in flight");
     return;
   }
@@ -911,12 +946,14 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   }
   if (s->req) {
     /* the CPE gave up on its last request and sent another */
+    acs_metrics_rejected(aw->metrics, "a request of this session is still being processed");
     reply_503(c, aw->app, "a request of this session is still being processed");
     goto done;
   }
   uv_timer_stop(&s->timer);
   bind_conn(s, c);
   s->req = c;
+  acs_log_set_context(s->device_id, s->cookie);
   if (empty) {
     on_empty_post(s);
     goto done;
@@ -947,5 +984,6 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
     sess_wait_cpe(s);
   }
 done:
+  acs_log_set_context(NULL, NULL);
   acs_arena_reset(&a);
 }

@@ -88,6 +88,7 @@ struct acs__session {
   acs_cwmp_transfer_complete tc; /* this session's TransferComplete (strings owned) */
   bool had_tc;
   acs__policy *pol;
+  uint64_t t0_us; /* the Inform's arrival (metrics: acs_metrics_now_us) */
 };
 
 /* session_store.c: each submits one group-commit item; done(s, status)

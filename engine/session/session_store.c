@@ -833,7 +833,9 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
       s->outstanding = NULL; /* no longer pending: cancelled or expired meanwhile */
     }
   }
+  acs_log_set_context(s->device_id, s->cookie); /* its records name the session */
   if (op->done) op->done(s, status);
+  acs_log_set_context(NULL, NULL);
   acs__sess_unref(s);
   op_free(op);
 }

@@ -705,9 +705,28 @@ def test_bulk():
           contains="400")
 
 
+def test_system():
+    out, _ = ok("system", "health", role="readonly")
+    check(re.search(r"^status +ready$", out, re.M) and "worker 1" in out, "system health %r" % out)
+    doc = ok_json("system", "health", role="readonly")
+    check(doc["status"] == "ready" and doc["reasons"] == [], "system health --json %r" % doc)
+    out, _ = ok("system", "telemetry", role="readonly")
+    check("sessions/s (1s, 10s, 60s)" in out and "group commit" in out, "system telemetry %r" % out)
+    t = ok_json("system", "telemetry", role="readonly")
+    check(t["sessions"]["started"] >= 0 and "per_second" in t["sessions"], "telemetry --json %r" % t)
+    out, _ = ok("system", "log", role="readonly")
+    check(out.strip() == "level warn, format text", "system log %r" % out)
+    fails(AUTH, "system", "log", "--level", "info", role="readonly", contains="403")
+    out, _ = ok("system", "log", "--level", "info", role="admin")
+    check(out.strip() == "level info, format text", "system log --level info %r" % out)
+    out, _ = ok("system", "log", "--level", "warn", role="admin")
+    check(out.strip() == "level warn, format text", "system log back %r" % out)
+
+
 TESTS = [test_help_and_config, test_errors, test_unavailable_retried, test_devices_list, test_devices_list_bar,
          test_devices_get_tag_delete, test_tasks, test_tasks_wait, test_connection_request, test_faults,
-         test_faults_retry, test_tokens_and_audit, test_files, test_policies, test_alarms, test_bulk]
+         test_faults_retry, test_tokens_and_audit, test_files, test_policies, test_alarms, test_bulk,
+         test_system]
 
 
 def main():

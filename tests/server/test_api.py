@@ -602,7 +602,10 @@ def test_openapi():
     check(doc.get("openapi", "").startswith("3.0"), "openapi version %r" % doc.get("openapi"))
     verbs = {"get", "head", "post", "put", "patch", "delete", "options"}
     routes = {p: {m for m in v if m in verbs} for p, v in doc["paths"].items()}
-    check(routes == {"/health": {"get", "head"}, "/api/v1/devices": {"get"},
+    check(routes == {"/health": {"get", "head"}, "/ready": {"get", "head"},
+                     "/metrics": {"get", "head"}, "/api/v1/system/health": {"get"},
+                     "/api/v1/telemetry/current": {"get"}, "/api/v1/system/log": {"get", "put"}, "/api/v1/stomp/metrics": {"get"},
+                     "/api/v1/devices": {"get"},
                      "/api/v1/devices/{id}": {"get", "delete"},
                      "/api/v1/devices/{id}/tasks": {"get", "post"},
                      "/api/v1/devices/{id}/tags": {"post"}, "/api/v1/devices/{id}/history": {"get"},

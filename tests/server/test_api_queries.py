@@ -980,6 +980,10 @@ def test_files():
     expect_error("DELETE", "/api/v1/files/gone.bin", 404, "operator")
 
 
+# routes answered without a token (tests/server/test_monitoring.py has the last two)
+NO_TOKEN = ("/health", "/ready", "/metrics")
+
+
 def route_table():
     d0 = Env.devs[0].id
     # an alarm and a fault for the policies/alarms routes (idempotent)
@@ -1020,6 +1024,11 @@ def route_table():
         ("GET", "/api/v1/alarms/%s" % alarm, None, RO, 200),
         ("POST", "/api/v1/alarms/%s/acknowledge" % alarm, None, OP, 200),
         ("GET", "/api/v1/alarms/999999", None, RO, 404),
+        ("GET", "/api/v1/system/health", None, RO, 200),
+        ("GET", "/api/v1/telemetry/current", None, RO, 200),
+        ("GET", "/api/v1/stomp/metrics", None, RO, 200),
+        ("GET", "/api/v1/system/log", None, RO, 200),
+        ("PUT", "/api/v1/system/log", {"level": "warn"}, AD, 200),
         ("GET", "/api/v1/bulk", None, RO, 200),
         ("POST", "/api/v1/bulk", {"query": "serial_number = NONE", "task": {"rpc": "Reboot"}, "rate": 1},
          OP, 201),
@@ -1051,7 +1060,7 @@ def test_roles_per_route():
     table = route_table()
     if Env.openapi:
         documented = {(t, m.upper()) for t, ops in Env.openapi["paths"].items() for m in ops
-                      if m in ("get", "post", "delete", "put", "patch") and t != "/health"}
+                      if m in ("get", "post", "delete", "put", "patch") and t not in NO_TOKEN}
         tested = {(template_of(p), m) for m, p, _, _, _ in table}
         check(documented == tested, "route table vs api/openapi.yaml: untested %r, undocumented %r"
               % (sorted(documented - tested), sorted(tested - documented)))
@@ -1079,7 +1088,8 @@ def test_undocumented_routes():
               "/api/v1/faults/a/b/retry", "/api/v1/policies", "/api/v1/policies/generations",
               "/api/v1/policies/reload", "/api/v1/alarms", "/api/v1/alarms/1", "/api/v1/alarms/1/acknowledge",
               "/api/v1/bulk", "/api/v1/bulk/1", "/api/v1/bulk/1/pause",
-              "/api/v1/files", "/api/v1/files/x.bin"):
+              "/api/v1/files", "/api/v1/files/x.bin", "/api/v1/system/health",
+              "/api/v1/telemetry/current", "/api/v1/stomp/metrics", "/api/v1/system/log"):
         for m in ("PUT", "PATCH", "GET", "POST", "DELETE"):
             st, h, doc = api(m, p, "admin", {} if m in ("PUT", "PATCH") else None)
             check(st != 405 or h.get("allow"), "%s %s: 405 without Allow" % (m, p))
@@ -1092,7 +1102,7 @@ def test_every_route_answered():
         return
     for t, ops in Env.openapi["paths"].items():
         for m in ops:
-            if m not in ("get", "post", "delete", "put", "patch") or t == "/health":
+            if m not in ("get", "post", "delete", "put", "patch") or t in NO_TOKEN:
                 continue
             got = {s for (tt, mm, s) in Env.seen if tt == t and mm == m.upper()}
             check(any(200 <= s < 300 for s in got), "%s %s never answered with success (%r)" % (m, t, got))
