@@ -16,14 +16,12 @@ static const char *const secret_leaves_exact[] = {"PIN", "KeyValue"};
 /* Flags whose names end like a secret (booleans of the data models). */
 static const char *const not_secret_leaves[] = {"hexadecimalpassword", "sharedpassword"};
 
-/* Tails of paths ("{i}" is an instance number) the models mark secured or
- * hidden although their names say nothing. */
+/* Tails of paths ("{i}" is an instance number) the models mark secured
+ * although their names say nothing. (Parameters marked only "hidden" are
+ * write-only triggers such as TemperatureSensor.{i}.Reset: they read back
+ * empty by the standard, and are no secrets.) */
 static const char *const secret_tails[] = {
     "ControllerTrust.Challenge.{i}.Value",
-    "TemperatureSensor.{i}.Reset",
-    "SmartCardReader.{i}.Reset",
-    "USBHosts.Host.{i}.Reset",
-    "SampleSet.{i}.ForceSample",
 };
 
 static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }

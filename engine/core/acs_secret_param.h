@@ -9,13 +9,12 @@
  *    (vendor spellings included: X_ACME_WlanPassword, X_TP_PreSharedKey),
  *    except the boolean flags HexadecimalPassword and SharedPassword; or
  *  - its last segment is exactly PIN or KeyValue; or
- *  - its path ends with one of the few Broadband Forum parameters marked
- *    secured/hidden whose names say nothing: USPAgent.ControllerTrust.
- *    Challenge.{i}.Value and the write-only triggers Reset (TemperatureSensor,
- *    SmartCardReader, USBHosts.Host) and SampleSet.{i}.ForceSample, which the
- *    CPE reads back empty anyway.
- * Every parameter TR-181 2.17 and TR-098 1.8 mark secured or hidden is
- * covered (tests/unit/test_secret_param.c checks it against the models). */
+ *  - its path ends with the one Broadband Forum parameter marked secured
+ *    whose name says nothing: USPAgent.ControllerTrust.Challenge.{i}.Value.
+ * Every parameter TR-181 2.17 and TR-098 1.8 mark secured is covered
+ * (tests/unit/test_secret_param.c checks it against the models). Those
+ * marked only hidden are write-only triggers (TemperatureSensor.{i}.Reset,
+ * SampleSet.{i}.ForceSample): no secrets, and read back empty anyway. */
 #ifndef ACS_SECRET_PARAM_H
 #define ACS_SECRET_PARAM_H
 

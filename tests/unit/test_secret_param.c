@@ -95,7 +95,9 @@ static void test_spellings(void) {
   /* instance numbers in tails: digits only */
   CHECK(!secret("Device.USPAgent.ControllerTrust.Challenge.x.Value"));
   CHECK(!secret("Device.USPAgent.ControllerTrust.Challenge..Value"));
-  CHECK(secret("Device.PeriodicStatistics.SampleSet.7.ForceSample"));
+  /* "hidden" write-only triggers are no secrets (read back empty anyway) */
+  CHECK(!secret("Device.PeriodicStatistics.SampleSet.7.ForceSample"));
+  CHECK(!secret("Device.DeviceInfo.TemperatureStatus.TemperatureSensor.1.Reset"));
 }
 
 /* --- the data models */
@@ -126,7 +128,7 @@ static void instantiate(const char *in, char *out, size_t size) {
   out[o] = '\0';
 }
 
-static int model_counts[2]; /* marked secured/hidden, of which covered */
+static int model_counts[2]; /* marked secured, of which covered */
 
 static void check_model_file(const char *path) {
   xmlDocPtr doc = xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_HUGE);
@@ -145,7 +147,7 @@ static void check_model_file(const char *path) {
         if (!pname) continue;
         bool sec = false;
         for (xmlNodePtr s = p->children; s; s = s->next)
-          if (is(s, "syntax") && (attr_true(s, "hidden") || attr_true(s, "secured"))) sec = true;
+          if (is(s, "syntax") && attr_true(s, "secured")) sec = true;
         char full[1024], inst[1024];
         snprintf(full, sizeof full, "%s%s", (const char *)oname, (const char *)pname);
         instantiate(full, inst, sizeof inst);
@@ -155,7 +157,7 @@ static void check_model_file(const char *path) {
           if (pred) {
             covered++;
           } else {
-            fprintf(stderr, "%s: marked secured/hidden, not a secret: %s\n", path, full);
+            fprintf(stderr, "%s: marked secured, not a secret: %s\n", path, full);
           }
         } else if (pred) {
           flagged_other++;
@@ -167,10 +169,9 @@ static void check_model_file(const char *path) {
       xmlFree(oname);
     }
   }
-  fprintf(stderr, "%s: %d parameters marked secured/hidden, %d covered; %d more by name\n", path,
+  fprintf(stderr, "%s: %d parameters marked secured, %d covered; %d more by name\n", path,
           marked, covered, flagged_other);
-  CHECK(marked > 0);
-  model_counts[0] += marked;
+  model_counts[0] += marked; /* TR-098 marks none "secured" (its passwords: by name) */
   model_counts[1] += covered;
   xmlFreeDoc(doc);
 }
@@ -190,7 +191,10 @@ static void test_models(void) {
     found++;
     check_model_file(path);
   }
-  if (found) CHECK_INT(model_counts[0], model_counts[1]);
+  if (found) {
+    CHECK(model_counts[0] > 0);
+    CHECK_INT(model_counts[0], model_counts[1]);
+  }
 }
 
 int main(void) {
