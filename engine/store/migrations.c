@@ -478,7 +478,11 @@ static const char v6_sql[] =
  *   stored data model, for a session with policies whose worker holds no
  *   model it can trust), 'c' (the policy context, in one set-based query:
  *   tags, boots, recent events, policy actions, faults, open alarms, sealed
- *   secrets; with the model, devices.refreshed).
+ *   secrets; with the model, devices.refreshed). Each per-device read is
+ *   a LATERAL subquery behind OFFSET 0, so that its plan is an index probe
+ *   per device whatever the tables' sizes were when the backend planned the
+ *   function (a plan made while parameters was small joined it by hash: a
+ *   scan of every stored parameter per batch, 12 ms per device at 20M rows).
  * - last_inform_hour is set by that upsert; the row trigger that kept it
  *   cost a plpgsql call per Inform: it now fires only WHEN the hour is not
  *   already right (a plain expression, no call), for the other writers of
@@ -590,8 +594,8 @@ static const char v11_sql[] =
     "  RETURN QUERY SELECT o.ord::int, 't'::\"char\", t.id::text, t.rpc, t.args::text, t.command_key,\n"
     "    NULL, NULL, NULL, NULL\n"
     "  FROM unnest(d_id) WITH ORDINALITY AS o(id, ord)\n"
-    "  JOIN tasks t ON t.device_id = o.id AND t.status IN ('pending', 'sent')\n"
-    "    AND t.status = 'pending'\n"
+    "  CROSS JOIN LATERAL (SELECT * FROM tasks t WHERE t.device_id = o.id\n"
+    "    AND t.status IN ('pending', 'sent') AND t.status = 'pending' OFFSET 0) t\n"
     "  ORDER BY o.ord, t.id;\n"
     "  IF want IS NOT NULL THEN\n"
     "    RETURN QUERY SELECT o.ord::int, 'p'::\"char\", p.name, p.value, p.xsd_type, p.writable::text,\n"
@@ -599,7 +603,7 @@ static const char v11_sql[] =
     "      (extract(epoch FROM p.value_at) * 1000)::bigint::text,\n"
     "      (extract(epoch FROM p.names_at) * 1000)::bigint::text\n"
     "    FROM unnest(d_id) WITH ORDINALITY AS o(id, ord)\n"
-    "    JOIN parameters p ON p.device_id = o.id\n"
+    "    CROSS JOIN LATERAL (SELECT * FROM parameters p WHERE p.device_id = o.id OFFSET 0) p\n"
     "    WHERE o.id = ANY(want)\n"
     "    ORDER BY o.ord, p.name;\n"
     "  END IF;\n"
@@ -628,7 +632,7 @@ static const char v11_sql[] =
     "    CASE WHEN d.id = ANY(want) THEN d.refreshed::text END,\n"
     "    NULL, NULL, NULL, NULL, NULL, NULL\n"
     "  FROM unnest(d_id, d_model) WITH ORDINALITY AS o(id, model, ord)\n"
-    "  JOIN devices d ON d.id = o.id WHERE o.model;\n"
+    "  CROSS JOIN LATERAL (SELECT * FROM devices d WHERE d.id = o.id OFFSET 0) d WHERE o.model;\n"
     "END $$;\n";
 
 /* Version 12: tasks that fail in unknown ways stop (issue 11).
@@ -756,8 +760,8 @@ static const char v12_sql[] =
     "  RETURN QUERY SELECT o.ord::int, 't'::\"char\", t.id::text, t.rpc, t.args::text, t.command_key,\n"
     "    NULL, NULL, NULL, NULL\n"
     "  FROM unnest(d_id) WITH ORDINALITY AS o(id, ord)\n"
-    "  JOIN tasks t ON t.device_id = o.id AND t.status IN ('pending', 'sent')\n"
-    "    AND t.status = 'pending'\n"
+    "  CROSS JOIN LATERAL (SELECT * FROM tasks t WHERE t.device_id = o.id\n"
+    "    AND t.status IN ('pending', 'sent') AND t.status = 'pending' OFFSET 0) t\n"
     "  ORDER BY o.ord, t.id;\n"
     "  IF want IS NOT NULL THEN\n"
     "    RETURN QUERY SELECT o.ord::int, 'p'::\"char\", p.name, p.value, p.xsd_type, p.writable::text,\n"
@@ -765,7 +769,7 @@ static const char v12_sql[] =
     "      (extract(epoch FROM p.value_at) * 1000)::bigint::text,\n"
     "      (extract(epoch FROM p.names_at) * 1000)::bigint::text\n"
     "    FROM unnest(d_id) WITH ORDINALITY AS o(id, ord)\n"
-    "    JOIN parameters p ON p.device_id = o.id\n"
+    "    CROSS JOIN LATERAL (SELECT * FROM parameters p WHERE p.device_id = o.id OFFSET 0) p\n"
     "    WHERE o.id = ANY(want)\n"
     "    ORDER BY o.ord, p.name;\n"
     "  END IF;\n"
@@ -794,7 +798,7 @@ static const char v12_sql[] =
     "    CASE WHEN d.id = ANY(want) THEN d.refreshed::text END,\n"
     "    NULL, NULL, NULL, NULL, NULL, NULL\n"
     "  FROM unnest(d_id, d_model) WITH ORDINALITY AS o(id, model, ord)\n"
-    "  JOIN devices d ON d.id = o.id WHERE o.model;\n"
+    "  CROSS JOIN LATERAL (SELECT * FROM devices d WHERE d.id = o.id OFFSET 0) d WHERE o.model;\n"
     "END $$;\n";
 
 const acs_store_migration acs_store_migrations[] = {
