@@ -345,7 +345,8 @@ static void read_schedule(acs_policy_jobs *J) {
 /* Transfers (Download, Upload, ScheduleDownload accepted with Status 1:
  * 'sent' with an answer in its result, not only its connection request's
  * outcome) whose TransferComplete never came within
- * transfer-timeout expire, once a minute, on worker 0 of every instance (a
+ * transfer-timeout expire, once a minute (or every transfer-timeout seconds
+ * when that is shorter), on worker 0 of every instance (a
  * row expires once whoever sweeps it; migration 12's tasks_transfers). */
 static const char sql_transfer_expiry[] =
     "UPDATE tasks SET status = 'expired', done_at = now(),\n"
@@ -364,7 +365,8 @@ static void swept_cb(acs_pg_result *r, void *arg) {
 
 static void sweep_transfers(acs_policy_jobs *J, uint64_t now) {
   unsigned secs = J->aw->app->cfg->transfer_timeout_s;
-  if (!secs || (J->swept_ms && now - J->swept_ms < 60000)) return;
+  uint64_t every = secs < 60 ? (uint64_t)secs * 1000 : 60000; /* a short timeout, swept as often */
+  if (!secs || (J->swept_ms && now - J->swept_ms < every)) return;
   J->swept_ms = now;
   char t[16];
   snprintf(t, sizeof t, "%u", secs);
