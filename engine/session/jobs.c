@@ -347,7 +347,7 @@ static void read_schedule(acs_policy_jobs *J) {
  * outcome) whose TransferComplete never came within
  * transfer-timeout expire, once a minute (or every transfer-timeout seconds
  * when that is shorter), on worker 0 of every instance (a
- * row expires once whoever sweeps it; migration 12's tasks_transfers). */
+ * row expires once whoever sweeps it; migration 11's tasks_transfers). */
 static const char sql_transfer_expiry[] =
     "UPDATE tasks SET status = 'expired', done_at = now(),\n"
     "  fault_string = 'no TransferComplete within ' || $1 || ' s of the transfer''s start'\n"

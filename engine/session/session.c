@@ -198,7 +198,7 @@ static void bind_conn(acs__session *s, acs_conn *c) {
  * 'unknown' first would race it). Any other RPC goes back to 'pending' and
  * is sent again in the next session (the superseding Inform's transaction
  * does that too), each time counted in unknown_count: once that reaches
- * task-unknown-limit the task is faulted instead of sent (migration 12). */
+ * task-unknown-limit the task is faulted instead of sent (migration 11). */
 static void drop_outstanding(acs__session *s, bool superseded) {
   s->outstanding_policy = false;
   if (!s->outstanding) return;

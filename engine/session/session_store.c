@@ -121,7 +121,7 @@ static const acs_store_set_def set_informs = {
  * or expired since the Inform read it: not sent). Every task is marked
  * 'sent' with sent_at, a one-shot RPC with its CommandKey. One whose
  * outcome was unknown task-unknown-limit times ($3) is not sent: the
- * statement before faults it (migration 12). */
+ * statement before faults it (migration 11). */
 static const char sql_mark_sent[] =
     "UPDATE tasks SET status = 'sent', sent_at = now(), command_key = coalesce($2, command_key)\n"
     "WHERE id = $1 AND status = 'pending' AND (expires_at IS NULL OR expires_at > now())\n"
@@ -147,7 +147,7 @@ static const char sql_task_done[] =
     "WHERE id = $1 AND status IN ('pending', 'sent')";
 
 /* 'pending' is a task sent whose answer never came going back to the queue:
- * one more unknown outcome (migration 12). */
+ * one more unknown outcome (migration 11). */
 static const char sql_task_status[] =
     "UPDATE tasks SET status = $2, done_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END,\n"
     "  sent_at = CASE WHEN $2 = 'pending' THEN NULL ELSE sent_at END,\n"

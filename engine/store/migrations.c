@@ -486,7 +486,22 @@ static const char v6_sql[] =
  * - last_inform_hour is set by that upsert; the row trigger that kept it
  *   cost a plpgsql call per Inform: it now fires only WHEN the hour is not
  *   already right (a plain expression, no call), for the other writers of
- *   last_inform (imports, tests, tools). */
+ *   last_inform (imports, tests, tools).
+ * - tasks.unknown_count: how often the task was sent and its outcome never
+ *   came (the session ended, was superseded by a new Inform, acsd died).
+ *   Every task is now marked 'sent' (with sent_at) right before its RPC goes
+ *   out; a session that loses the answer of an RPC that is not one-shot
+ *   puts it back to 'pending' with the count raised, and the session that
+ *   would send it again faults it instead once the count reaches
+ *   task-unknown-limit (session_store.c, sql_mark_sent).
+ * - the tasks an Inform settles (acs_informs()): a 'sent' task without an
+ *   answer (no result, or only the outcome of its connection request,
+ *   written before it went out) that is not one-shot (its RPC may run
+ *   again) goes back to 'pending' with unknown_count + 1
+ *   instead of becoming 'unknown'; a one-shot one becomes 'unknown' (count
+ *   + 1) or 'done' as before.
+ * - tasks_transfers: the open transfers by their sent_at, for the sweep that
+ *   expires those whose TransferComplete never came (transfer-timeout). */
 static const char v11_sql[] =
     "ALTER TABLE devices ADD COLUMN version bigint NOT NULL DEFAULT 0,\n"
     "  ADD COLUMN prev_version bigint;\n"
@@ -495,167 +510,9 @@ static const char v11_sql[] =
     "  FOR EACH ROW WHEN (NEW.last_inform_hour IS DISTINCT FROM\n"
     "                     date_trunc('hour', NEW.last_inform, 'UTC'))\n"
     "  EXECUTE FUNCTION acs_devices_inform_hour();\n"
-    "CREATE FUNCTION acs_informs(\n"
-    "  d_id text[], d_oui text[], d_pc text[], d_sn text[], d_mf text[], d_hw text[], d_sw text[],\n"
-    "  d_boot boolean[], d_bootstrap boolean[], d_ip inet[], d_url text[], d_ver text[],\n"
-    "  d_expect bigint[], d_model boolean[], d_have boolean[],\n"
-    "  e_dev text[], e_code text[], e_key text[],\n"
-    "  p_dev text[], p_name text[], p_value text[], p_type text[], p_known boolean[],\n"
-    "  m_dev text[], m_key text[])\n"
-    "RETURNS TABLE (r_ord int, r_kind \"char\", r1 text, r2 text, r3 text, r4 text, r5 text,\n"
-    "               r6 text, r7 text, r8 text)\n"
-    "LANGUAGE plpgsql AS $$\n"
-    "DECLARE\n"
-    "  ver bigint := pg_current_xact_id()::text::bigint;\n"
-    "  stale text[];\n"
-    "  want text[];\n"
-    "BEGIN\n"
-    "  WITH u AS (\n"
-    "    SELECT * FROM unnest(d_id, d_oui, d_pc, d_sn, d_mf, d_hw, d_sw, d_boot, d_bootstrap, d_ip,\n"
-    "      d_url, d_ver, d_expect, d_model, d_have)\n"
-    "      AS u(id, oui, pc, sn, mf, hw, sw, boot, bootstrap, ip, url, cv, expect, model, have)),\n"
-    "  up AS (\n"
-    "    INSERT INTO devices AS d (id, oui, product_class, serial_number, manufacturer,\n"
-    "      hardware_version, software_version, last_inform, last_inform_hour, last_boot,\n"
-    "      last_bootstrap, source_ip, connection_request_url, cwmp_version, data_stale, version)\n"
-    "    SELECT u.id, u.oui, u.pc, u.sn, u.mf, u.hw, u.sw, now(), date_trunc('hour', now(), 'UTC'),\n"
-    "      CASE WHEN u.boot THEN now() END, CASE WHEN u.bootstrap THEN now() END, u.ip, u.url, u.cv,\n"
-    "      u.bootstrap, ver\n"
-    "    FROM u ORDER BY u.id\n"
-    "    ON CONFLICT (id) DO UPDATE SET\n"
-    "      manufacturer = excluded.manufacturer,\n"
-    "      hardware_version = coalesce(excluded.hardware_version, d.hardware_version),\n"
-    "      software_version = coalesce(excluded.software_version, d.software_version),\n"
-    "      last_inform = excluded.last_inform,\n"
-    "      last_inform_hour = excluded.last_inform_hour,\n"
-    "      last_boot = coalesce(excluded.last_boot, d.last_boot),\n"
-    "      last_bootstrap = coalesce(excluded.last_bootstrap, d.last_bootstrap),\n"
-    "      source_ip = excluded.source_ip,\n"
-    "      connection_request_url = coalesce(excluded.connection_request_url,\n"
-    "                                        d.connection_request_url),\n"
-    "      cwmp_version = excluded.cwmp_version,\n"
-    "      data_stale = d.data_stale OR excluded.data_stale,\n"
-    "      refreshed = CASE WHEN excluded.data_stale THEN '{}'::jsonb ELSE d.refreshed END,\n"
-    "      prev_version = d.version, version = excluded.version\n"
-    "    RETURNING d.id, d.prev_version)\n"
-    "  SELECT array_agg(u.id) FILTER (WHERE u.expect IS NULL\n"
-    "                                 OR up.prev_version IS DISTINCT FROM u.expect),\n"
-    "         array_agg(u.id) FILTER (WHERE u.model AND (NOT u.have OR u.expect IS NULL\n"
-    "                                 OR up.prev_version IS DISTINCT FROM u.expect))\n"
-    "    INTO stale, want\n"
-    "  FROM up JOIN u ON u.id = up.id;\n"
-    "\n"
-    "  IF cardinality(e_dev) > 0 THEN\n"
-    "    INSERT INTO events (device_id, code, command_key)\n"
-    "    SELECT e.dev, e.code, nullif(e.key, '') FROM unnest(e_dev, e_code, e_key) AS e(dev, code, key);\n"
-    "  END IF;\n"
-    "\n"
-    "  IF cardinality(p_dev) > 0 AND (stale IS NOT NULL OR false = ANY(p_known)) THEN\n"
-    "    WITH u AS (\n"
-    "      SELECT DISTINCT ON (u.dev, u.name) u.dev, u.name, u.value, u.typ\n"
-    "      FROM unnest(p_dev, p_name, p_value, p_type, p_known) WITH ORDINALITY\n"
-    "        AS u(dev, name, value, typ, known, o)\n"
-    "      WHERE NOT u.known OR u.dev = ANY(stale)\n"
-    "      ORDER BY u.dev, u.name, u.o DESC),\n"
-    "    c AS (\n"
-    "      SELECT u.* FROM u LEFT JOIN LATERAL (\n"
-    "        SELECT true AS found, p.value, p.xsd_type FROM parameters p\n"
-    "        WHERE p.device_id = u.dev AND p.name = u.name LIMIT 1) p ON true\n"
-    "      WHERE p.found IS NULL OR p.value IS DISTINCT FROM u.value\n"
-    "         OR p.xsd_type IS DISTINCT FROM u.typ)\n"
-    "    INSERT INTO parameters AS p (device_id, name, value, xsd_type, value_at)\n"
-    "    SELECT c.dev, c.name, c.value, c.typ, now() FROM c ORDER BY c.dev, c.name\n"
-    "    ON CONFLICT (device_id, name) DO UPDATE\n"
-    "    SET value = excluded.value, xsd_type = excluded.xsd_type, value_at = excluded.value_at\n"
-    "    WHERE p.value IS DISTINCT FROM excluded.value OR p.xsd_type IS DISTINCT FROM excluded.xsd_type;\n"
-    "  END IF;\n"
-    "\n"
-    "  UPDATE alarms SET cleared_at = now()\n"
-    "  WHERE device_id = ANY(d_id) AND cleared_at IS NULL AND clear_on_inform;\n"
-    "\n"
-    "  UPDATE tasks t SET done_at = now(), status = CASE\n"
-    "      WHEN t.status = 'pending' THEN 'expired'\n"
-    "      WHEN t.command_key IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(m_dev, m_key) AS m(dev, key)\n"
-    "        WHERE m.dev = t.device_id AND m.key = t.command_key) THEN 'done'\n"
-    "      ELSE 'unknown' END\n"
-    "  WHERE t.device_id = ANY(d_id) AND t.status IN ('pending', 'sent')\n"
-    "    AND ((t.status = 'sent' AND t.result IS NULL)\n"
-    "      OR (t.status = 'pending' AND t.expires_at <= now()));\n"
-    "  IF cardinality(m_dev) > 0 THEN\n"
-    "    UPDATE tasks t SET done_at = now(), status = 'done'\n"
-    "    FROM unnest(m_dev, m_key) AS m(dev, key)\n"
-    "    WHERE t.device_id = m.dev AND t.command_key = m.key AND t.status = 'unknown';\n"
-    "  END IF;\n"
-    "\n"
-    "  RETURN QUERY SELECT o.ord::int, 'v'::\"char\",\n"
-    "    CASE WHEN o.id = ANY(stale) THEN 't' ELSE 'f' END,\n"
-    "    ver::text, NULL, NULL, NULL, NULL, NULL, NULL\n"
-    "  FROM unnest(d_id) WITH ORDINALITY AS o(id, ord);\n"
-    "  RETURN QUERY SELECT o.ord::int, 't'::\"char\", t.id::text, t.rpc, t.args::text, t.command_key,\n"
-    "    NULL, NULL, NULL, NULL\n"
-    "  FROM unnest(d_id) WITH ORDINALITY AS o(id, ord)\n"
-    "  CROSS JOIN LATERAL (SELECT * FROM tasks t WHERE t.device_id = o.id\n"
-    "    AND t.status IN ('pending', 'sent') AND t.status = 'pending' OFFSET 0) t\n"
-    "  ORDER BY o.ord, t.id;\n"
-    "  IF want IS NOT NULL THEN\n"
-    "    RETURN QUERY SELECT o.ord::int, 'p'::\"char\", p.name, p.value, p.xsd_type, p.writable::text,\n"
-    "      p.is_object::text, p.notification::text,\n"
-    "      (extract(epoch FROM p.value_at) * 1000)::bigint::text,\n"
-    "      (extract(epoch FROM p.names_at) * 1000)::bigint::text\n"
-    "    FROM unnest(d_id) WITH ORDINALITY AS o(id, ord)\n"
-    "    CROSS JOIN LATERAL (SELECT * FROM parameters p WHERE p.device_id = o.id OFFSET 0) p\n"
-    "    WHERE o.id = ANY(want)\n"
-    "    ORDER BY o.ord, p.name;\n"
-    "  END IF;\n"
-    "  RETURN QUERY SELECT o.ord::int, 'c'::\"char\",\n"
-    "    json_build_object('tags', to_json(d.tags),\n"
-    "      'last_boot', (extract(epoch FROM d.last_boot) * 1000)::bigint,\n"
-    "      'last_bootstrap', (extract(epoch FROM d.last_bootstrap) * 1000)::bigint,\n"
-    "      'actions', (SELECT coalesce(json_agg(json_build_object('key', t.command_key,\n"
-    "          'rpc', t.rpc, 'status', t.status, 'fault_code', t.fault_code,\n"
-    "          'fault_string', t.fault_string)), '[]') FROM (SELECT * FROM tasks\n"
-    "          WHERE device_id = d.id AND created_by LIKE 'policy:%' AND command_key IS NOT NULL\n"
-    "          ORDER BY id DESC LIMIT 200) t),\n"
-    "      'faults', (SELECT coalesce(json_agg(json_build_object('channel', f.channel,\n"
-    "          'retries', f.retries, 'last_at', (extract(epoch FROM f.last_at) * 1000)::bigint,\n"
-    "          'next_retry_at', (extract(epoch FROM f.next_retry_at) * 1000)::bigint)), '[]')\n"
-    "          FROM faults f WHERE f.device_id = d.id),\n"
-    "      'events', (SELECT coalesce(json_object_agg(e.code, json_build_array(e.h, e.n)), '{}')\n"
-    "          FROM (SELECT code, count(*) FILTER (WHERE received_at > now() - interval '1 hour')\n"
-    "            AS h, count(*) AS n FROM events WHERE device_id = d.id\n"
-    "            AND received_at > now() - interval '1 day' GROUP BY code) e),\n"
-    "      'alarms', (SELECT coalesce(json_agg(json_build_array(a.rule, a.instance_key)), '[]')\n"
-    "          FROM alarms a WHERE a.device_id = d.id AND a.cleared_at IS NULL),\n"
-    "      'secrets', (SELECT coalesce(json_agg(json_build_object('name', x.name,\n"
-    "          'sealed_hex', encode(x.ciphertext, 'hex'), 'key_id', x.key_id)), '[]')\n"
-    "          FROM device_secrets x WHERE x.device_id = d.id))::text,\n"
-    "    CASE WHEN d.id = ANY(want) THEN d.refreshed::text END,\n"
-    "    NULL, NULL, NULL, NULL, NULL, NULL\n"
-    "  FROM unnest(d_id, d_model) WITH ORDINALITY AS o(id, model, ord)\n"
-    "  CROSS JOIN LATERAL (SELECT * FROM devices d WHERE d.id = o.id OFFSET 0) d WHERE o.model;\n"
-    "END $$;\n";
-
-/* Version 12: tasks that fail in unknown ways stop (issue 11).
- * - tasks.unknown_count: how often the task was sent and its outcome never
- *   came (the session ended, was superseded by a new Inform, acsd died).
- *   Every task is now marked 'sent' (with sent_at) right before its RPC goes
- *   out; a session that loses the answer of an RPC that is not one-shot
- *   puts it back to 'pending' with the count raised, and the session that
- *   would send it again faults it instead once the count reaches
- *   task-unknown-limit (session_store.c, sql_mark_sent).
- * - acs_informs(): the same function as version 11 but for the tasks an
- *   Inform settles: a 'sent' task without an answer (no result, or only the
- *   outcome of its connection request, written before it went out) that is
- *   not one-shot
- *   (its RPC may run again) goes back to 'pending' with unknown_count + 1
- *   instead of becoming 'unknown'; a one-shot one becomes 'unknown' (count
- *   + 1) or 'done' as before.
- * - tasks_transfers: the open transfers by their sent_at, for the sweep that
- *   expires those whose TransferComplete never came (transfer-timeout). */
-static const char v12_sql[] =
     "ALTER TABLE tasks ADD COLUMN unknown_count int NOT NULL DEFAULT 0;\n"
     "CREATE INDEX tasks_transfers ON tasks (sent_at) WHERE status = 'sent' AND result IS NOT NULL;\n"
-    "CREATE OR REPLACE FUNCTION acs_informs(\n"
+    "CREATE FUNCTION acs_informs(\n"
     "  d_id text[], d_oui text[], d_pc text[], d_sn text[], d_mf text[], d_hw text[], d_sw text[],\n"
     "  d_boot boolean[], d_bootstrap boolean[], d_ip inet[], d_url text[], d_ver text[],\n"
     "  d_expect bigint[], d_model boolean[], d_have boolean[],\n"
@@ -811,8 +668,7 @@ const acs_store_migration acs_store_migrations[] = {
     {7, "bulk actions", v7_sql},
     {9, "policies and alarms API", v9_sql},
     {10, "policy actions and fault back-off", v10_sql},
-    {11, "one statement per batch of Informs", v11_sql},
-    {12, "tasks that fail in unknown ways stop", v12_sql},
+    {11, "one statement per batch of Informs; tasks that fail in unknown ways stop", v11_sql},
 };
 
 const size_t acs_store_migrations_count =

@@ -74,7 +74,7 @@ def s_crash_partial(w):
 
 
 def cr_task_lost_to_crashes(w, f):
-    """Regression (was a known bug of migration 12's acs_informs()): a task
+    """Regression (was a known bug of migration 11's acs_informs()): a task
     queued with ?connection_request=true has the request's outcome in its
     result before it is sent, and the Inform that settles the 'sent' tasks
     of a lost session looked only at those whose result IS NULL; so when the

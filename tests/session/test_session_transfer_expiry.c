@@ -1,7 +1,7 @@
 /* test_session_transfer_expiry: a transfer the CPE accepted (DownloadResponse
  * Status 1) whose TransferComplete never comes does not stay 'sent' for
  * ever: after transfer-timeout it is 'expired', with a fault string saying
- * why (engine/session/jobs.c, migration 12's tasks_transfers); one whose
+ * why (engine/session/jobs.c, migration 11's tasks_transfers); one whose
  * TransferComplete came in time is 'done' and is left alone by the sweep.
  *
  * acsd runs with --transfer-timeout 2; a scripted CPE accepts two Downloads
