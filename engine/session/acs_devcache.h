@@ -35,7 +35,7 @@ typedef struct acs_devcache_entry acs_devcache_entry;
 typedef struct acs_devcache_stats {
   unsigned long long hits;      /* Informs sent with a version */
   unsigned long long misses;    /* Informs of a device the cache did not know */
-  unsigned long long stale;     /* versions the store did not confirm */
+  unsigned long long stale;     /* versions sent that the store did not confirm */
   unsigned long long model_hits; /* sessions that started from a cached model */
   unsigned long long evictions;
   size_t entries, bytes, budget;

@@ -233,10 +233,10 @@ static known_param *pack_params(const acs_cwmp_param_values *pv, size_t *n_out, 
 int acs_devcache_informed(acs_devcache *c, const char *id, int64_t version, bool stale,
                           const acs_cwmp_param_values *params) {
   if (!c) return 0;
-  if (stale) c->st.stale++;
   uint32_t h = hash_id(id);
   acs_devcache_entry **slot = slot_of(c, id, h);
   acs_devcache_entry *e = *slot;
+  if (stale && e && e->version) c->st.stale++; /* a version sent, not confirmed */
   size_t np = 0, pbytes = 0;
   known_param *kp = pack_params(params, &np, &pbytes);
   if (params->n && !kp) {
@@ -288,6 +288,13 @@ bool acs_devcache_take_model(acs_devcache *c, const char *id, int64_t version, a
 }
 
 static size_t model_bytes(acs_dm *dm) {
+  if (dm->cap > dm->n && dm->n) { /* kept, it does not grow: give back the spare room */
+    acs_dm_param *v = realloc(dm->v, dm->n * sizeof *v);
+    if (v) {
+      dm->v = v;
+      dm->cap = dm->n;
+    }
+  }
   size_t b = dm->cap * sizeof *dm->v;
   for (size_t i = 0; i < dm->n; i++) {
     acs_dm_param *p = &dm->v[i];
