@@ -20,6 +20,7 @@ binaries)."""
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -55,7 +56,8 @@ class World:
                     "[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = %d\n"
                     "auth_type = trust\nauth_file = %s/users.txt\npool_mode = transaction\n"
                     "default_pool_size = 3\nmax_client_conn = 100\nunix_socket_dir =\n"
-                    "logfile = %s/pgbouncer.log\n" % (pg.port, self.port, self.dir, self.dir))
+                    "logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n" % (
+                        pg.port, self.port, self.dir, self.dir, self.dir))
         argv = [pgbouncer_path(), ini]
         if os.geteuid() == 0:
             pw = pwd.getpwnam("postgres")
@@ -98,6 +100,12 @@ class World:
     def close(self):
         for _, p in self.procs:
             p.kill()
+        # runuser's child outlives runuser: stop PgBouncer by its pid file
+        try:
+            with open(os.path.join(self.dir, "pgbouncer.pid")) as f:
+                os.kill(int(f.read().strip()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
