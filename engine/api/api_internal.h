@@ -160,6 +160,10 @@ void acs__api_fail_store(acs__api_req *r);
 /* A list answer: {"items": r->doc, "next_cursor": r->next_cursor} with the
  * X-Total-Count header from r->total / r->total_estimated. */
 void acs__api_respond_list(acs__api_req *r);
+/* A device's list route: its count statement's callback (found, total:
+ * columns 0 and 1) and its last step (404 for no device, else the page). */
+void acs__api_device_count_cb(acs_pg_result *res, void *arg);
+void acs__api_device_list_done(acs__api_req *r);
 
 /* --- respond.c: store helpers */
 /* Starts a step: resets the step's counters; done runs when it ends. */

@@ -96,27 +96,6 @@ static void page_cb(acs_pg_result *res, void *arg) {
   acs__api_stmt_done(r);
 }
 
-static void count_cb(acs_pg_result *res, void *arg) {
-  acs__api_req *r = arg;
-  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
-    r->found = acs_pg_getvalue(res, 0, 0)[0] == 't';
-    r->total = strtoll(acs_pg_getvalue(res, 0, 1), NULL, 10);
-  }
-  acs__api_stmt_done(r);
-}
-
-static void history_done(acs__api_req *r) {
-  if (r->pg_status) {
-    acs__api_fail_store(r);
-    return;
-  }
-  if (!r->found) {
-    acs__api_error(r, 404, "no device '%s'", r->device_id);
-    return;
-  }
-  acs__api_respond_list(r);
-}
-
 void acs__api_device_history(acs__api_req *r) {
   if (!acs__api_list_params(r, 'h') || !acs__api_cursor_is_id(r)) return;
   char lim[16];
@@ -131,11 +110,11 @@ void acs__api_device_history(acs__api_req *r) {
     acs__api_error(r, 500, "out of memory");
     return;
   }
-  acs__api_step(r, history_done);
+  acs__api_step(r, acs__api_device_list_done);
   if (acs__api_begin(r) == 0) {
     const char *p[3] = {r->device_id, lim, r->cursor};
     acs__api_query(r, sql.data, r->cursor ? 3 : 2, p, page_cb);
-    acs__api_query(r, sql_count, 1, p, count_cb);
+    acs__api_query(r, sql_count, 1, p, acs__api_device_count_cb);
     acs__api_sync(r);
   }
   acs_buf_free(&sql);

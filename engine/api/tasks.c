@@ -373,7 +373,9 @@ static void tasks_page_cb(acs_pg_result *res, void *arg) {
   acs__api_stmt_done(r);
 }
 
-static void tasks_count_cb(acs_pg_result *res, void *arg) {
+/* A device's list: its count row ("is there such a device", total), then
+ * 404 or the page (the tasks and history routes). */
+void acs__api_device_count_cb(acs_pg_result *res, void *arg) {
   acs__api_req *r = arg;
   if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
     r->found = acs_pg_getvalue(res, 0, 0)[0] == 't';
@@ -382,7 +384,7 @@ static void tasks_count_cb(acs_pg_result *res, void *arg) {
   acs__api_stmt_done(r);
 }
 
-static void tasks_list_done(acs__api_req *r) {
+void acs__api_device_list_done(acs__api_req *r) {
   if (r->pg_status) {
     acs__api_fail_store(r);
     return;
@@ -407,7 +409,7 @@ void acs__api_device_tasks_list(acs__api_req *r) {
   }
   char lim[16];
   snprintf(lim, sizeof lim, "%d", r->limit + 1);
-  acs__api_step(r, tasks_list_done);
+  acs__api_step(r, acs__api_device_list_done);
   if (acs__api_begin(r) == 0) {
     if (r->cursor) {
       const char *p[3] = {r->device_id, r->cursor, lim};
@@ -417,7 +419,7 @@ void acs__api_device_tasks_list(acs__api_req *r) {
       acs__api_query(r, sql_tasks_first, 2, p, tasks_page_cb);
     }
     const char *pc[1] = {r->device_id};
-    acs__api_query(r, sql_tasks_count, 1, pc, tasks_count_cb);
+    acs__api_query(r, sql_tasks_count, 1, pc, acs__api_device_count_cb);
     acs__api_sync(r);
   }
   acs__api_step_queued(r);
