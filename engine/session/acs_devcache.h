@@ -14,7 +14,9 @@
  *    when the version still matches);
  *  - with policies, the data model as the device's last session left it, if
  *    that session wrote nothing to the model but its Inform: the next
- *    session starts from it instead of reading every stored parameter.
+ *    session starts from it instead of reading every stored parameter;
+ *  - with policies, the policy context (acs_devctx.h) at the ctx_gen the
+ *    store last sent: the store sends it again only when that moved.
  *
  * Entries live in an LRU list with a byte budget; the least recently used
  * go first. A session takes the model out while it runs (no copy) and
@@ -27,6 +29,7 @@
 #include <stdint.h>
 
 #include "cwmp/acs_cwmp.h"
+#include "session/acs_devctx.h"
 #include "session/acs_plan.h"
 
 typedef struct acs_devcache acs_devcache;
@@ -37,6 +40,7 @@ typedef struct acs_devcache_stats {
   unsigned long long misses;    /* Informs of a device the cache did not know */
   unsigned long long stale;     /* versions sent that the store did not confirm */
   unsigned long long model_hits; /* sessions that started from a cached model */
+  unsigned long long ctx_hits;   /* sessions that started from a cached policy context */
   unsigned long long evictions;
   size_t entries, bytes, budget;
 } acs_devcache_stats;
@@ -68,6 +72,12 @@ bool acs_devcache_take_model(acs_devcache *c, const char *id, int64_t version, a
 /* Moves *dm into the cache (it is left empty) as the model of id at
  * version, if the entry still has that version; otherwise frees it. */
 void acs_devcache_keep_model(acs_devcache *c, const char *id, int64_t version, acs_dm *dm);
+/* Moves the cached policy context of id into *ctx (which must be empty)
+ * if there is one for this version; true when it did. */
+bool acs_devcache_take_ctx(acs_devcache *c, const char *id, int64_t version, acs_devctx *ctx);
+/* Moves *ctx into the cache (it is left empty) as the policy context of id
+ * at version, if the entry still has that version; otherwise frees it. */
+void acs_devcache_keep_ctx(acs_devcache *c, const char *id, int64_t version, acs_devctx *ctx);
 /* Forgets what the cache knows of id (its next Inform is sent uncached). */
 void acs_devcache_forget(acs_devcache *c, const char *id);
 

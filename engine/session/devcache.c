@@ -22,6 +22,9 @@ struct acs_devcache_entry {
   bool has_model;
   acs_dm model;
   size_t model_bytes;
+  bool has_ctx;
+  acs_devctx ctx;
+  size_t ctx_bytes;
   char id[];
 };
 
@@ -40,7 +43,7 @@ static uint32_t hash_id(const char *s) {
 }
 
 static size_t entry_bytes(const acs_devcache_entry *e) {
-  return sizeof *e + strlen(e->id) + 1 + e->params_bytes + e->model_bytes + 32;
+  return sizeof *e + strlen(e->id) + 1 + e->params_bytes + e->model_bytes + e->ctx_bytes + 32;
 }
 
 acs_devcache *acs_devcache_new(size_t budget) {
@@ -64,8 +67,17 @@ static void drop_model(acs_devcache *c, acs_devcache_entry *e) {
   e->model_bytes = 0;
 }
 
+static void drop_ctx(acs_devcache *c, acs_devcache_entry *e) {
+  if (!e->has_ctx) return;
+  acs_devctx_free(&e->ctx);
+  e->has_ctx = false;
+  c->bytes -= e->ctx_bytes;
+  e->ctx_bytes = 0;
+}
+
 static void entry_free(acs_devcache_entry *e) {
   if (e->has_model) acs_dm_free(&e->model);
+  if (e->has_ctx) acs_devctx_free(&e->ctx);
   free(e->params);
   free(e);
 }
@@ -261,7 +273,10 @@ int acs_devcache_informed(acs_devcache *c, const char *id, int64_t version, bool
   } else {
     c->bytes -= e->params_bytes;
     free(e->params);
-    if (stale) drop_model(c, e);
+    if (stale) {
+      drop_model(c, e);
+      drop_ctx(c, e);
+    }
     lru_unlink(c, e);
     lru_front(c, e);
   }
@@ -319,6 +334,36 @@ void acs_devcache_keep_model(acs_devcache *c, const char *id, int64_t version, a
   e->has_model = true;
   e->model_bytes = model_bytes(&e->model);
   c->bytes += e->model_bytes;
+  trim(c);
+}
+
+bool acs_devcache_take_ctx(acs_devcache *c, const char *id, int64_t version, acs_devctx *ctx) {
+  if (!c) return false;
+  acs_devcache_entry *e = *slot_of(c, id, hash_id(id));
+  if (!e || !e->has_ctx || e->version != version || !version) return false;
+  *ctx = e->ctx;
+  e->ctx = (acs_devctx)ACS_DEVCTX_INIT;
+  e->has_ctx = false;
+  c->bytes -= e->ctx_bytes;
+  e->ctx_bytes = 0;
+  c->st.ctx_hits++;
+  return true;
+}
+
+void acs_devcache_keep_ctx(acs_devcache *c, const char *id, int64_t version, acs_devctx *ctx) {
+  acs_devcache_entry *e = c ? *slot_of(c, id, hash_id(id)) : NULL;
+  if (!e || !version || e->version != version || !c->budget || !ctx->json) {
+    acs_devctx_free(ctx);
+    return;
+  }
+  drop_ctx(c, e);
+  lru_unlink(c, e);
+  lru_front(c, e);
+  e->ctx = *ctx;
+  *ctx = (acs_devctx)ACS_DEVCTX_INIT;
+  e->has_ctx = true;
+  e->ctx_bytes = acs_devctx_bytes(&e->ctx);
+  c->bytes += e->ctx_bytes;
   trim(c);
 }
 

@@ -159,13 +159,16 @@ void acs__sess_unref(acs__session *s) {
   }
   free(s->tasks);
   acs__policy_free(s);
-  if (s->with_policies && s->cache_version)
+  json_decref(s->policy_ctx_json);
+  s->policy_ctx_json = NULL;
+  if (s->with_policies && s->cache_version) {
     acs_devcache_keep_model(s->devcache, s->device_id, s->cache_version, &s->dm);
+    acs_devcache_keep_ctx(s->devcache, s->device_id, s->cache_version, &s->ctx);
+  }
+  acs_devctx_free(&s->ctx);
   acs_dm_free(&s->dm);
   for (size_t i = 0; i < s->ntags; i++) free(s->tags[i]);
   free(s->tags);
-  free(s->policy_ctx);
-  json_decref(s->policy_ctx_json);
   free(s->tc.command_key);
   free(s->tc.fault.string);
   free(s->tc.start_time);

@@ -80,10 +80,10 @@ struct acs__session {
   acs_dm dm;
   char **tags;
   size_t ntags;
-  char *policy_ctx;    /* JSON: tags, boots, events, actions, faults, alarms, secrets */
-  struct json_t *policy_ctx_json; /* the same, parsed once; the policy phase shares it */
+  acs_devctx ctx; /* tags, boots, events, actions, faults, alarms, secrets */
+  struct json_t *policy_ctx_json; /* ctx.json, referenced; the policy phase shares it */
   int64_t cache_version; /* devices.version after the Inform (0: unknown); the model
-                          * goes back to the worker's cache at the end */
+                          * and the context go back to the worker's cache at the end */
   acs_devcache *devcache; /* the worker's (outlives every session of the worker) */
   acs_cwmp_transfer_complete tc; /* this session's TransferComplete (strings owned) */
   bool had_tc;

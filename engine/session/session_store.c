@@ -47,12 +47,15 @@ typedef struct sess_op {
   size_t ntasks;
   acs_dm dm;                 /* OP_INFORM with policies: the stored data model */
   char *channel, *provision; /* OP_FAULT, OP_FAULT_CLEAR; OP_ALARM_*: rule, key */
-  char *ctx;                 /* OP_INFORM with policies: the policy context */
+  char *ctx;                 /* OP_INFORM with policies: the policy context, if sent */
+  int64_t ctx_gen, now_ms;   /* OP_INFORM with policies: devices.ctx_gen, the store's now */
   int64_t version;           /* OP_INFORM: devices.version after it */
   bool stale;                /* OP_INFORM: the store did not confirm the cached version */
   bool model_read;           /* OP_INFORM: the stored model came with it */
   bool cdm_taken, have_cdm;  /* OP_INFORM: the cached model, taken at the first build */
   acs_dm cdm;
+  bool have_cctx; /* OP_INFORM: the cached policy context, taken with the model */
+  acs_devctx cctx;
   /* OP_SQL */
   const char *sql;
   int nparams;
@@ -79,6 +82,7 @@ static void op_free(sess_op *op) {
   free_tasks(op->tasks, op->ntasks);
   acs_dm_free(&op->dm);
   acs_dm_free(&op->cdm);
+  acs_devctx_free(&op->cctx);
   free(op->channel);
   free(op->provision);
   free(op->text);
@@ -103,17 +107,18 @@ static const char *xsd_name(acs_cwmp_type t, char buf[32]) {
  * the worker's cache knows each unchanged (2), and the CommandKeys of the
  * "M ..." events that settle tasks (3). It answers, per device, 'v' (stale,
  * version), 't' (each pending task), 'p' (each stored parameter, when the
- * model is wanted) and 'c' (the policy context and, with the model, the
- * device's refreshed map). */
+ * model is wanted) and, with policies, 'c' (the policy context unless the
+ * worker's copy is current; with the model, the device's refreshed map;
+ * ctx_gen; the store's now, migration 12). */
 static const acs_store_set_def set_informs = {
     .sql = "SELECT * FROM acs_informs($1::text[], $2::text[], $3::text[], $4::text[],\n"
            "  $5::text[], $6::text[], $7::text[], $8::boolean[], $9::boolean[], $10::inet[],\n"
            "  $11::text[], $12::text[], $13::bigint[], $14::boolean[], $15::boolean[],\n"
-           "  $16::text[], $17::text[], $18::text[],\n"
-           "  $19::text[], $20::text[], $21::text[], $22::text[], $23::boolean[],\n"
-           "  $24::text[], $25::text[])",
+           "  $16::bigint[], $17::text[], $18::text[], $19::text[],\n"
+           "  $20::text[], $21::text[], $22::text[], $23::text[], $24::boolean[],\n"
+           "  $25::text[], $26::text[])",
     .ngroups = 4,
-    .ncols = {15, 3, 5, 2},
+    .ncols = {16, 3, 5, 2},
     .unique_key = true,
 };
 
@@ -391,14 +396,11 @@ static void apply_refreshed(acs_dm *dm, const char *text) {
   json_decref(m);
 }
 
-/* The policy context parsed (once: the policy phase takes it from the
- * session) and the device's tags into s->tags. */
+/* The device's tags from the policy context into s->tags. */
 static void ctx_tags(acs__session *s) {
   free_tags(s->tags, s->ntags);
   s->tags = NULL;
   s->ntags = 0;
-  json_decref(s->policy_ctx_json);
-  s->policy_ctx_json = s->policy_ctx ? json_loads(s->policy_ctx, 0, NULL) : NULL;
   json_t *ctx = s->policy_ctx_json;
   const json_t *tags = json_object_get(ctx, "tags");
   size_t n = json_array_size(tags);
@@ -458,7 +460,9 @@ static void inform_row_cb(const acs_pg_result *r, int row, void *arg) {
       break;
     case 'c':
       free(op->ctx);
-      op->ctx = strdup(acs_pg_getvalue(r, row, 2));
+      op->ctx = acs_pg_isnull(r, row, 2) ? NULL : strdup(acs_pg_getvalue(r, row, 2));
+      op->ctx_gen = strtoll(acs_pg_getvalue(r, row, 4), NULL, 10);
+      op->now_ms = strtoll(acs_pg_getvalue(r, row, 5), NULL, 10);
       if (!acs_pg_isnull(r, row, 3)) {
         op->model_read = true;
         apply_refreshed(&op->dm, acs_pg_getvalue(r, row, 3));
@@ -498,6 +502,7 @@ static int build_inform(acs_pg *c, sess_op *op) {
   acs_dm_init(&op->dm);
   free(op->ctx);
   op->ctx = NULL;
+  op->ctx_gen = op->now_ms = 0;
   op->stale = true;
   op->version = 0;
   op->model_read = false;
@@ -510,16 +515,18 @@ static int build_inform(acs_pg *c, sess_op *op) {
   const acs_devcache_entry *e = bootstrap ? NULL : acs_devcache_get(s->devcache, s->device_id);
   int64_t expect = acs_devcache_version(e);
   if (s->with_policies && !op->cdm_taken) {
-    /* taken now, so that nothing evicts it before the answer */
+    /* taken now, so that nothing evicts them before the answer */
     op->cdm_taken = true;
     op->have_cdm = expect && acs_devcache_take_model(s->devcache, s->device_id, expect, &op->cdm);
+    op->have_cctx = expect && acs_devcache_take_ctx(s->devcache, s->device_id, expect, &op->cctx);
   }
-  char expect_text[24];
+  char expect_text[24], cexp_text[24];
   snprintf(expect_text, sizeof expect_text, "%lld", (long long)expect);
+  snprintf(cexp_text, sizeof cexp_text, "%lld", (long long)op->cctx.gen);
   static const char *const vers[ACS_CWMP_NS_COUNT] = {"1.0", "1.1", "1.2", "1.3", "1.4"};
   const char *ver = s->inform.use_cwmp_version ? s->inform.use_cwmp_version : vers[s->inform.ns];
   const char *ip = strchr(s->peer, '?') ? NULL : s->peer;
-  const char *dev[15] = {
+  const char *dev[16] = {
       s->device_id,
       d->oui,
       d->product_class ? d->product_class : "",
@@ -535,6 +542,7 @@ static int build_inform(acs_pg *c, sess_op *op) {
       expect ? expect_text : NULL,
       s->with_policies ? "t" : "f",
       op->have_cdm ? "t" : "f",
+      op->have_cctx ? cexp_text : NULL,
   };
   int rc = acs_store_batch_set_item(b, &set_informs, dev, inform_row_cb, op);
   for (size_t i = 0; rc == 0 && i < in->events.n; i++) {
@@ -790,6 +798,38 @@ static void model_apply_inform(acs_dm *dm, const acs_cwmp_param_values *pv, int6
   }
 }
 
+/* The session's policy context: as the store sent it, else the worker's
+ * copy (current: the store sent none) with this Inform's events and boots
+ * counted in; then the event counts policies see. */
+static void policy_ctx(acs__session *s, sess_op *op) {
+  const acs_cwmp_inform *in = &s->inform.u.inform;
+  acs_devctx_free(&s->ctx);
+  json_decref(s->policy_ctx_json);
+  s->policy_ctx_json = NULL;
+  if (op->ctx) {
+    if (acs_devctx_load(&s->ctx, op->ctx, op->ctx_gen))
+      acs_log(ACS_LOG_WARN, "session", "%s: policy context unreadable", s->device_id);
+  } else if (op->have_cctx && !op->stale && op->cctx.gen == op->ctx_gen) {
+    s->ctx = op->cctx;
+    op->cctx = (acs_devctx)ACS_DEVCTX_INIT;
+    op->have_cctx = false;
+    bool boot = false, bootstrap = false;
+    for (size_t i = 0; i < in->events.n; i++) {
+      const char *code = in->events.v[i].code ? in->events.v[i].code : "";
+      boot |= strcmp(code, "1 BOOT") == 0;
+      bootstrap |= strcmp(code, "0 BOOTSTRAP") == 0;
+      if (acs_devctx_add_event(&s->ctx, code, op->now_ms)) acs_devctx_free(&s->ctx);
+    }
+    acs_devctx_booted(&s->ctx, boot, bootstrap, op->now_ms);
+  }
+  if (!s->ctx.json) return;
+  if (acs_devctx_count(&s->ctx, op->now_ms)) {
+    acs_devctx_free(&s->ctx);
+    return;
+  }
+  s->policy_ctx_json = json_incref(s->ctx.json);
+}
+
 /* After the Inform's commit: the worker's cache learns the version and the
  * Inform's values; a session with policies gets its model, from the cache
  * when the store confirmed the cached version, else as read with the
@@ -809,9 +849,7 @@ static void inform_cached(acs__session *s, sess_op *op) {
     s->dm = op->dm;
     acs_dm_init(&op->dm);
   }
-  free(s->policy_ctx);
-  s->policy_ctx = op->ctx;
-  op->ctx = NULL;
+  policy_ctx(s, op);
   ctx_tags(s);
 }
 

@@ -460,6 +460,121 @@ static const char v6_sql[] =
     "  END IF;\n"
     "END $$;\n";
 
+/* The body of acs_informs() that versions 11 and 12 share: its result
+ * type, the writes and the reads of 'v', 't' and 'p' rows. */
+#define INFORMS_BODY \
+    "RETURNS TABLE (r_ord int, r_kind \"char\", r1 text, r2 text, r3 text, r4 text, r5 text,\n" \
+    "               r6 text, r7 text, r8 text)\n" \
+    "LANGUAGE plpgsql AS $$\n" \
+    "DECLARE\n" \
+    "  ver bigint := pg_current_xact_id()::text::bigint;\n" \
+    "  stale text[];\n" \
+    "  want text[];\n" \
+    "BEGIN\n" \
+    "  WITH u AS (\n" \
+    "    SELECT * FROM unnest(d_id, d_oui, d_pc, d_sn, d_mf, d_hw, d_sw, d_boot, d_bootstrap, d_ip,\n" \
+    "      d_url, d_ver, d_expect, d_model, d_have)\n" \
+    "      AS u(id, oui, pc, sn, mf, hw, sw, boot, bootstrap, ip, url, cv, expect, model, have)),\n" \
+    "  up AS (\n" \
+    "    INSERT INTO devices AS d (id, oui, product_class, serial_number, manufacturer,\n" \
+    "      hardware_version, software_version, last_inform, last_inform_hour, last_boot,\n" \
+    "      last_bootstrap, source_ip, connection_request_url, cwmp_version, data_stale, version)\n" \
+    "    SELECT u.id, u.oui, u.pc, u.sn, u.mf, u.hw, u.sw, now(), date_trunc('hour', now(), 'UTC'),\n" \
+    "      CASE WHEN u.boot THEN now() END, CASE WHEN u.bootstrap THEN now() END, u.ip, u.url, u.cv,\n" \
+    "      u.bootstrap, ver\n" \
+    "    FROM u ORDER BY u.id\n" \
+    "    ON CONFLICT (id) DO UPDATE SET\n" \
+    "      manufacturer = excluded.manufacturer,\n" \
+    "      hardware_version = coalesce(excluded.hardware_version, d.hardware_version),\n" \
+    "      software_version = coalesce(excluded.software_version, d.software_version),\n" \
+    "      last_inform = excluded.last_inform,\n" \
+    "      last_inform_hour = excluded.last_inform_hour,\n" \
+    "      last_boot = coalesce(excluded.last_boot, d.last_boot),\n" \
+    "      last_bootstrap = coalesce(excluded.last_bootstrap, d.last_bootstrap),\n" \
+    "      source_ip = excluded.source_ip,\n" \
+    "      connection_request_url = coalesce(excluded.connection_request_url,\n" \
+    "                                        d.connection_request_url),\n" \
+    "      cwmp_version = excluded.cwmp_version,\n" \
+    "      data_stale = d.data_stale OR excluded.data_stale,\n" \
+    "      refreshed = CASE WHEN excluded.data_stale THEN '{}'::jsonb ELSE d.refreshed END,\n" \
+    "      prev_version = d.version, version = excluded.version\n" \
+    "    RETURNING d.id, d.prev_version)\n" \
+    "  SELECT array_agg(u.id) FILTER (WHERE u.expect IS NULL\n" \
+    "                                 OR up.prev_version IS DISTINCT FROM u.expect),\n" \
+    "         array_agg(u.id) FILTER (WHERE u.model AND (NOT u.have OR u.expect IS NULL\n" \
+    "                                 OR up.prev_version IS DISTINCT FROM u.expect))\n" \
+    "    INTO stale, want\n" \
+    "  FROM up JOIN u ON u.id = up.id;\n" \
+    "\n" \
+    "  IF cardinality(e_dev) > 0 THEN\n" \
+    "    INSERT INTO events (device_id, code, command_key)\n" \
+    "    SELECT e.dev, e.code, nullif(e.key, '') FROM unnest(e_dev, e_code, e_key) AS e(dev, code, key);\n" \
+    "  END IF;\n" \
+    "\n" \
+    "  IF cardinality(p_dev) > 0 AND (stale IS NOT NULL OR false = ANY(p_known)) THEN\n" \
+    "    WITH u AS (\n" \
+    "      SELECT DISTINCT ON (u.dev, u.name) u.dev, u.name, u.value, u.typ\n" \
+    "      FROM unnest(p_dev, p_name, p_value, p_type, p_known) WITH ORDINALITY\n" \
+    "        AS u(dev, name, value, typ, known, o)\n" \
+    "      WHERE NOT u.known OR u.dev = ANY(stale)\n" \
+    "      ORDER BY u.dev, u.name, u.o DESC),\n" \
+    "    c AS (\n" \
+    "      SELECT u.* FROM u LEFT JOIN LATERAL (\n" \
+    "        SELECT true AS found, p.value, p.xsd_type FROM parameters p\n" \
+    "        WHERE p.device_id = u.dev AND p.name = u.name LIMIT 1) p ON true\n" \
+    "      WHERE p.found IS NULL OR p.value IS DISTINCT FROM u.value\n" \
+    "         OR p.xsd_type IS DISTINCT FROM u.typ)\n" \
+    "    INSERT INTO parameters AS p (device_id, name, value, xsd_type, value_at)\n" \
+    "    SELECT c.dev, c.name, c.value, c.typ, now() FROM c ORDER BY c.dev, c.name\n" \
+    "    ON CONFLICT (device_id, name) DO UPDATE\n" \
+    "    SET value = excluded.value, xsd_type = excluded.xsd_type, value_at = excluded.value_at\n" \
+    "    WHERE p.value IS DISTINCT FROM excluded.value OR p.xsd_type IS DISTINCT FROM excluded.xsd_type;\n" \
+    "  END IF;\n" \
+    "\n" \
+    "  UPDATE alarms SET cleared_at = now()\n" \
+    "  WHERE device_id = ANY(d_id) AND cleared_at IS NULL AND clear_on_inform;\n" \
+    "\n" \
+    "  UPDATE tasks t SET done_at = CASE WHEN x.st = 'pending' THEN NULL ELSE now() END,\n" \
+    "    status = x.st, sent_at = CASE WHEN x.st = 'pending' THEN NULL ELSE t.sent_at END,\n" \
+    "    unknown_count = t.unknown_count + CASE WHEN x.st IN ('pending', 'unknown') THEN 1 ELSE 0 END\n" \
+    "  FROM tasks t0 CROSS JOIN LATERAL (SELECT CASE\n" \
+    "      WHEN t0.status = 'pending' THEN 'expired'\n" \
+    "      WHEN t0.command_key IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(m_dev, m_key) AS m(dev, key)\n" \
+    "        WHERE m.dev = t0.device_id AND m.key = t0.command_key) THEN 'done'\n" \
+    "      WHEN t0.rpc NOT IN ('Reboot', 'FactoryReset', 'Download', 'Upload', 'ScheduleInform',\n" \
+    "        'ScheduleDownload', 'ChangeDUState') THEN 'pending'\n" \
+    "      ELSE 'unknown' END AS st) x\n" \
+    "  WHERE t.id = t0.id AND t0.device_id = ANY(d_id) AND t0.status IN ('pending', 'sent')\n" \
+    "    AND ((t0.status = 'sent' AND (t0.result IS NULL\n" \
+    "          OR t0.result - 'connection_request' = '{}'::jsonb))\n" \
+    "      OR (t0.status = 'pending' AND t0.expires_at <= now()));\n" \
+    "  IF cardinality(m_dev) > 0 THEN\n" \
+    "    UPDATE tasks t SET done_at = now(), status = 'done'\n" \
+    "    FROM unnest(m_dev, m_key) AS m(dev, key)\n" \
+    "    WHERE t.device_id = m.dev AND t.command_key = m.key AND t.status = 'unknown';\n" \
+    "  END IF;\n" \
+    "\n" \
+    "  RETURN QUERY SELECT o.ord::int, 'v'::\"char\",\n" \
+    "    CASE WHEN o.id = ANY(stale) THEN 't' ELSE 'f' END,\n" \
+    "    ver::text, NULL, NULL, NULL, NULL, NULL, NULL\n" \
+    "  FROM unnest(d_id) WITH ORDINALITY AS o(id, ord);\n" \
+    "  RETURN QUERY SELECT o.ord::int, 't'::\"char\", t.id::text, t.rpc, t.args::text, t.command_key,\n" \
+    "    NULL, NULL, NULL, NULL\n" \
+    "  FROM unnest(d_id) WITH ORDINALITY AS o(id, ord)\n" \
+    "  CROSS JOIN LATERAL (SELECT * FROM tasks t WHERE t.device_id = o.id\n" \
+    "    AND t.status IN ('pending', 'sent') AND t.status = 'pending' OFFSET 0) t\n" \
+    "  ORDER BY o.ord, t.id;\n" \
+    "  IF want IS NOT NULL THEN\n" \
+    "    RETURN QUERY SELECT o.ord::int, 'p'::\"char\", p.name, p.value, p.xsd_type, p.writable::text,\n" \
+    "      p.is_object::text, p.notification::text,\n" \
+    "      (extract(epoch FROM p.value_at) * 1000)::bigint::text,\n" \
+    "      (extract(epoch FROM p.names_at) * 1000)::bigint::text\n" \
+    "    FROM unnest(d_id) WITH ORDINALITY AS o(id, ord)\n" \
+    "    CROSS JOIN LATERAL (SELECT * FROM parameters p WHERE p.device_id = o.id OFFSET 0) p\n" \
+    "    WHERE o.id = ANY(want)\n" \
+    "    ORDER BY o.ord, p.name;\n" \
+    "  END IF;\n"
+
 /* Version 11: the store path of a session at batch speed (docs/storage.md,
  * "One statement per batch").
  * - devices.version: the transaction id of the last Inform that wrote the
@@ -519,117 +634,7 @@ static const char v11_sql[] =
     "  e_dev text[], e_code text[], e_key text[],\n"
     "  p_dev text[], p_name text[], p_value text[], p_type text[], p_known boolean[],\n"
     "  m_dev text[], m_key text[])\n"
-    "RETURNS TABLE (r_ord int, r_kind \"char\", r1 text, r2 text, r3 text, r4 text, r5 text,\n"
-    "               r6 text, r7 text, r8 text)\n"
-    "LANGUAGE plpgsql AS $$\n"
-    "DECLARE\n"
-    "  ver bigint := pg_current_xact_id()::text::bigint;\n"
-    "  stale text[];\n"
-    "  want text[];\n"
-    "BEGIN\n"
-    "  WITH u AS (\n"
-    "    SELECT * FROM unnest(d_id, d_oui, d_pc, d_sn, d_mf, d_hw, d_sw, d_boot, d_bootstrap, d_ip,\n"
-    "      d_url, d_ver, d_expect, d_model, d_have)\n"
-    "      AS u(id, oui, pc, sn, mf, hw, sw, boot, bootstrap, ip, url, cv, expect, model, have)),\n"
-    "  up AS (\n"
-    "    INSERT INTO devices AS d (id, oui, product_class, serial_number, manufacturer,\n"
-    "      hardware_version, software_version, last_inform, last_inform_hour, last_boot,\n"
-    "      last_bootstrap, source_ip, connection_request_url, cwmp_version, data_stale, version)\n"
-    "    SELECT u.id, u.oui, u.pc, u.sn, u.mf, u.hw, u.sw, now(), date_trunc('hour', now(), 'UTC'),\n"
-    "      CASE WHEN u.boot THEN now() END, CASE WHEN u.bootstrap THEN now() END, u.ip, u.url, u.cv,\n"
-    "      u.bootstrap, ver\n"
-    "    FROM u ORDER BY u.id\n"
-    "    ON CONFLICT (id) DO UPDATE SET\n"
-    "      manufacturer = excluded.manufacturer,\n"
-    "      hardware_version = coalesce(excluded.hardware_version, d.hardware_version),\n"
-    "      software_version = coalesce(excluded.software_version, d.software_version),\n"
-    "      last_inform = excluded.last_inform,\n"
-    "      last_inform_hour = excluded.last_inform_hour,\n"
-    "      last_boot = coalesce(excluded.last_boot, d.last_boot),\n"
-    "      last_bootstrap = coalesce(excluded.last_bootstrap, d.last_bootstrap),\n"
-    "      source_ip = excluded.source_ip,\n"
-    "      connection_request_url = coalesce(excluded.connection_request_url,\n"
-    "                                        d.connection_request_url),\n"
-    "      cwmp_version = excluded.cwmp_version,\n"
-    "      data_stale = d.data_stale OR excluded.data_stale,\n"
-    "      refreshed = CASE WHEN excluded.data_stale THEN '{}'::jsonb ELSE d.refreshed END,\n"
-    "      prev_version = d.version, version = excluded.version\n"
-    "    RETURNING d.id, d.prev_version)\n"
-    "  SELECT array_agg(u.id) FILTER (WHERE u.expect IS NULL\n"
-    "                                 OR up.prev_version IS DISTINCT FROM u.expect),\n"
-    "         array_agg(u.id) FILTER (WHERE u.model AND (NOT u.have OR u.expect IS NULL\n"
-    "                                 OR up.prev_version IS DISTINCT FROM u.expect))\n"
-    "    INTO stale, want\n"
-    "  FROM up JOIN u ON u.id = up.id;\n"
-    "\n"
-    "  IF cardinality(e_dev) > 0 THEN\n"
-    "    INSERT INTO events (device_id, code, command_key)\n"
-    "    SELECT e.dev, e.code, nullif(e.key, '') FROM unnest(e_dev, e_code, e_key) AS e(dev, code, key);\n"
-    "  END IF;\n"
-    "\n"
-    "  IF cardinality(p_dev) > 0 AND (stale IS NOT NULL OR false = ANY(p_known)) THEN\n"
-    "    WITH u AS (\n"
-    "      SELECT DISTINCT ON (u.dev, u.name) u.dev, u.name, u.value, u.typ\n"
-    "      FROM unnest(p_dev, p_name, p_value, p_type, p_known) WITH ORDINALITY\n"
-    "        AS u(dev, name, value, typ, known, o)\n"
-    "      WHERE NOT u.known OR u.dev = ANY(stale)\n"
-    "      ORDER BY u.dev, u.name, u.o DESC),\n"
-    "    c AS (\n"
-    "      SELECT u.* FROM u LEFT JOIN LATERAL (\n"
-    "        SELECT true AS found, p.value, p.xsd_type FROM parameters p\n"
-    "        WHERE p.device_id = u.dev AND p.name = u.name LIMIT 1) p ON true\n"
-    "      WHERE p.found IS NULL OR p.value IS DISTINCT FROM u.value\n"
-    "         OR p.xsd_type IS DISTINCT FROM u.typ)\n"
-    "    INSERT INTO parameters AS p (device_id, name, value, xsd_type, value_at)\n"
-    "    SELECT c.dev, c.name, c.value, c.typ, now() FROM c ORDER BY c.dev, c.name\n"
-    "    ON CONFLICT (device_id, name) DO UPDATE\n"
-    "    SET value = excluded.value, xsd_type = excluded.xsd_type, value_at = excluded.value_at\n"
-    "    WHERE p.value IS DISTINCT FROM excluded.value OR p.xsd_type IS DISTINCT FROM excluded.xsd_type;\n"
-    "  END IF;\n"
-    "\n"
-    "  UPDATE alarms SET cleared_at = now()\n"
-    "  WHERE device_id = ANY(d_id) AND cleared_at IS NULL AND clear_on_inform;\n"
-    "\n"
-    "  UPDATE tasks t SET done_at = CASE WHEN x.st = 'pending' THEN NULL ELSE now() END,\n"
-    "    status = x.st, sent_at = CASE WHEN x.st = 'pending' THEN NULL ELSE t.sent_at END,\n"
-    "    unknown_count = t.unknown_count + CASE WHEN x.st IN ('pending', 'unknown') THEN 1 ELSE 0 END\n"
-    "  FROM tasks t0 CROSS JOIN LATERAL (SELECT CASE\n"
-    "      WHEN t0.status = 'pending' THEN 'expired'\n"
-    "      WHEN t0.command_key IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(m_dev, m_key) AS m(dev, key)\n"
-    "        WHERE m.dev = t0.device_id AND m.key = t0.command_key) THEN 'done'\n"
-    "      WHEN t0.rpc NOT IN ('Reboot', 'FactoryReset', 'Download', 'Upload', 'ScheduleInform',\n"
-    "        'ScheduleDownload', 'ChangeDUState') THEN 'pending'\n"
-    "      ELSE 'unknown' END AS st) x\n"
-    "  WHERE t.id = t0.id AND t0.device_id = ANY(d_id) AND t0.status IN ('pending', 'sent')\n"
-    "    AND ((t0.status = 'sent' AND (t0.result IS NULL\n"
-    "          OR t0.result - 'connection_request' = '{}'::jsonb))\n"
-    "      OR (t0.status = 'pending' AND t0.expires_at <= now()));\n"
-    "  IF cardinality(m_dev) > 0 THEN\n"
-    "    UPDATE tasks t SET done_at = now(), status = 'done'\n"
-    "    FROM unnest(m_dev, m_key) AS m(dev, key)\n"
-    "    WHERE t.device_id = m.dev AND t.command_key = m.key AND t.status = 'unknown';\n"
-    "  END IF;\n"
-    "\n"
-    "  RETURN QUERY SELECT o.ord::int, 'v'::\"char\",\n"
-    "    CASE WHEN o.id = ANY(stale) THEN 't' ELSE 'f' END,\n"
-    "    ver::text, NULL, NULL, NULL, NULL, NULL, NULL\n"
-    "  FROM unnest(d_id) WITH ORDINALITY AS o(id, ord);\n"
-    "  RETURN QUERY SELECT o.ord::int, 't'::\"char\", t.id::text, t.rpc, t.args::text, t.command_key,\n"
-    "    NULL, NULL, NULL, NULL\n"
-    "  FROM unnest(d_id) WITH ORDINALITY AS o(id, ord)\n"
-    "  CROSS JOIN LATERAL (SELECT * FROM tasks t WHERE t.device_id = o.id\n"
-    "    AND t.status IN ('pending', 'sent') AND t.status = 'pending' OFFSET 0) t\n"
-    "  ORDER BY o.ord, t.id;\n"
-    "  IF want IS NOT NULL THEN\n"
-    "    RETURN QUERY SELECT o.ord::int, 'p'::\"char\", p.name, p.value, p.xsd_type, p.writable::text,\n"
-    "      p.is_object::text, p.notification::text,\n"
-    "      (extract(epoch FROM p.value_at) * 1000)::bigint::text,\n"
-    "      (extract(epoch FROM p.names_at) * 1000)::bigint::text\n"
-    "    FROM unnest(d_id) WITH ORDINALITY AS o(id, ord)\n"
-    "    CROSS JOIN LATERAL (SELECT * FROM parameters p WHERE p.device_id = o.id OFFSET 0) p\n"
-    "    WHERE o.id = ANY(want)\n"
-    "    ORDER BY o.ord, p.name;\n"
-    "  END IF;\n"
+    INFORMS_BODY
     "  RETURN QUERY SELECT o.ord::int, 'c'::\"char\",\n"
     "    json_build_object('tags', to_json(d.tags),\n"
     "      'last_boot', (extract(epoch FROM d.last_boot) * 1000)::bigint,\n"
@@ -658,6 +663,110 @@ static const char v11_sql[] =
     "  CROSS JOIN LATERAL (SELECT * FROM devices d WHERE d.id = o.id OFFSET 0) d WHERE o.model;\n"
     "END $$;\n";
 
+/* Version 12: the policy context from the worker's cache (docs/storage.md,
+ * "The device cache").
+ * - devices.ctx_gen: raised by every write that changes what the policy
+ *   context holds besides the Inform's own events and boots: the tags (a
+ *   BEFORE trigger on the row), policy actions (tasks created by policies
+ *   with a CommandKey: their creation, status, fault, deletion), faults,
+ *   open alarms (raised, cleared, deleted), sealed secrets, and events that
+ *   carry a payload (TransferComplete: the Inform's own carry none). Row
+ *   triggers with WHEN conditions: no function call unless one applies,
+ *   and none on the writes a periodic Inform makes.
+ * - acs_informs() takes d_cexp, the ctx_gen of the context the worker holds
+ *   (NULL: none), and sends the context back ('c', r1) only when the device
+ *   is stale or its ctx_gen moved; every 'c' row carries ctx_gen (r3) and
+ *   the transaction's now() in ms (r4), so that the worker counts the
+ *   Inform's events into its copy on the store's clock. The context's
+ *   events come as minutes ("event_minutes": code -> [[minute, count]...]
+ *   over the last day), which the worker keeps and counts from, cold or
+ *   warm alike. */
+static const char v12_sql[] =
+    "ALTER TABLE devices ADD COLUMN ctx_gen bigint NOT NULL DEFAULT 0;\n"
+    "CREATE FUNCTION acs_ctx_touch() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  UPDATE devices SET ctx_gen = ctx_gen + 1\n"
+    "  WHERE id = CASE WHEN TG_OP = 'DELETE' THEN OLD.device_id ELSE NEW.device_id END;\n"
+    "  RETURN NULL;\n"
+    "END $$;\n"
+    "CREATE FUNCTION acs_ctx_tags() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  NEW.ctx_gen := OLD.ctx_gen + 1;\n"
+    "  RETURN NEW;\n"
+    "END $$;\n"
+    "CREATE TRIGGER devices_ctx_tags BEFORE UPDATE OF tags ON devices\n"
+    "  FOR EACH ROW WHEN (OLD.tags IS DISTINCT FROM NEW.tags) EXECUTE FUNCTION acs_ctx_tags();\n"
+    "CREATE TRIGGER tasks_ctx_insert AFTER INSERT ON tasks FOR EACH ROW\n"
+    "  WHEN (NEW.created_by LIKE 'policy:%' AND NEW.command_key IS NOT NULL)\n"
+    "  EXECUTE FUNCTION acs_ctx_touch();\n"
+    "CREATE TRIGGER tasks_ctx_update AFTER UPDATE ON tasks FOR EACH ROW\n"
+    "  WHEN ((NEW.created_by LIKE 'policy:%' AND NEW.command_key IS NOT NULL\n"
+    "         OR OLD.created_by LIKE 'policy:%' AND OLD.command_key IS NOT NULL)\n"
+    "    AND (OLD.status, OLD.fault_code, OLD.fault_string, OLD.command_key, OLD.rpc,\n"
+    "         OLD.created_by) IS DISTINCT FROM\n"
+    "        (NEW.status, NEW.fault_code, NEW.fault_string, NEW.command_key, NEW.rpc,\n"
+    "         NEW.created_by))\n"
+    "  EXECUTE FUNCTION acs_ctx_touch();\n"
+    "CREATE TRIGGER tasks_ctx_delete AFTER DELETE ON tasks FOR EACH ROW\n"
+    "  WHEN (OLD.created_by LIKE 'policy:%' AND OLD.command_key IS NOT NULL)\n"
+    "  EXECUTE FUNCTION acs_ctx_touch();\n"
+    "CREATE TRIGGER faults_ctx AFTER INSERT OR UPDATE OR DELETE ON faults\n"
+    "  FOR EACH ROW EXECUTE FUNCTION acs_ctx_touch();\n"
+    "CREATE TRIGGER device_secrets_ctx AFTER INSERT OR UPDATE OR DELETE ON device_secrets\n"
+    "  FOR EACH ROW EXECUTE FUNCTION acs_ctx_touch();\n"
+    "CREATE TRIGGER alarms_ctx_insert AFTER INSERT ON alarms FOR EACH ROW\n"
+    "  WHEN (NEW.cleared_at IS NULL) EXECUTE FUNCTION acs_ctx_touch();\n"
+    "CREATE TRIGGER alarms_ctx_update AFTER UPDATE ON alarms FOR EACH ROW\n"
+    "  WHEN ((OLD.cleared_at IS NULL OR NEW.cleared_at IS NULL)\n"
+    "    AND (OLD.cleared_at IS NULL, OLD.rule, OLD.instance_key) IS DISTINCT FROM\n"
+    "        (NEW.cleared_at IS NULL, NEW.rule, NEW.instance_key))\n"
+    "  EXECUTE FUNCTION acs_ctx_touch();\n"
+    "CREATE TRIGGER alarms_ctx_delete AFTER DELETE ON alarms FOR EACH ROW\n"
+    "  WHEN (OLD.cleared_at IS NULL) EXECUTE FUNCTION acs_ctx_touch();\n"
+    "CREATE TRIGGER events_ctx AFTER INSERT ON events FOR EACH ROW\n"
+    "  WHEN (NEW.payload IS NOT NULL) EXECUTE FUNCTION acs_ctx_touch();\n"
+    "DROP FUNCTION acs_informs(text[], text[], text[], text[], text[], text[], text[],\n"
+    "  boolean[], boolean[], inet[], text[], text[], bigint[], boolean[], boolean[],\n"
+    "  text[], text[], text[], text[], text[], text[], text[], boolean[], text[], text[]);\n"
+    "CREATE FUNCTION acs_informs(\n"
+    "  d_id text[], d_oui text[], d_pc text[], d_sn text[], d_mf text[], d_hw text[], d_sw text[],\n"
+    "  d_boot boolean[], d_bootstrap boolean[], d_ip inet[], d_url text[], d_ver text[],\n"
+    "  d_expect bigint[], d_model boolean[], d_have boolean[], d_cexp bigint[],\n"
+    "  e_dev text[], e_code text[], e_key text[],\n"
+    "  p_dev text[], p_name text[], p_value text[], p_type text[], p_known boolean[],\n"
+    "  m_dev text[], m_key text[])\n"
+    INFORMS_BODY
+    "  RETURN QUERY SELECT o.ord::int, 'c'::\"char\",\n"
+    "    CASE WHEN o.cexp IS DISTINCT FROM d.ctx_gen OR o.id = ANY(stale) THEN\n"
+    "    json_build_object('tags', to_json(d.tags),\n"
+    "      'last_boot', (extract(epoch FROM d.last_boot) * 1000)::bigint,\n"
+    "      'last_bootstrap', (extract(epoch FROM d.last_bootstrap) * 1000)::bigint,\n"
+    "      'actions', (SELECT coalesce(json_agg(json_build_object('key', t.command_key,\n"
+    "          'rpc', t.rpc, 'status', t.status, 'fault_code', t.fault_code,\n"
+    "          'fault_string', t.fault_string)), '[]') FROM (SELECT * FROM tasks\n"
+    "          WHERE device_id = d.id AND created_by LIKE 'policy:%' AND command_key IS NOT NULL\n"
+    "          ORDER BY id DESC LIMIT 200) t),\n"
+    "      'faults', (SELECT coalesce(json_agg(json_build_object('channel', f.channel,\n"
+    "          'retries', f.retries, 'last_at', (extract(epoch FROM f.last_at) * 1000)::bigint,\n"
+    "          'next_retry_at', (extract(epoch FROM f.next_retry_at) * 1000)::bigint)), '[]')\n"
+    "          FROM faults f WHERE f.device_id = d.id),\n"
+    "      'event_minutes', (SELECT coalesce(json_object_agg(e.code, e.m), '{}')\n"
+    "          FROM (SELECT m.code, json_agg(json_build_array(m.minute, m.n) ORDER BY m.minute) AS m\n"
+    "            FROM (SELECT code, floor(extract(epoch FROM received_at) / 60)::bigint AS minute,\n"
+    "              count(*) AS n FROM events WHERE device_id = d.id\n"
+    "              AND received_at > now() - interval '1 day' GROUP BY 1, 2) m\n"
+    "            GROUP BY m.code) e),\n"
+    "      'alarms', (SELECT coalesce(json_agg(json_build_array(a.rule, a.instance_key)), '[]')\n"
+    "          FROM alarms a WHERE a.device_id = d.id AND a.cleared_at IS NULL),\n"
+    "      'secrets', (SELECT coalesce(json_agg(json_build_object('name', x.name,\n"
+    "          'sealed_hex', encode(x.ciphertext, 'hex'), 'key_id', x.key_id)), '[]')\n"
+    "          FROM device_secrets x WHERE x.device_id = d.id))::text END,\n"
+    "    CASE WHEN d.id = ANY(want) THEN d.refreshed::text END,\n"
+    "    d.ctx_gen::text, (extract(epoch FROM now()) * 1000)::bigint::text, NULL, NULL, NULL, NULL\n"
+    "  FROM unnest(d_id, d_model, d_cexp) WITH ORDINALITY AS o(id, model, cexp, ord)\n"
+    "  CROSS JOIN LATERAL (SELECT * FROM devices d WHERE d.id = o.id OFFSET 0) d WHERE o.model;\n"
+    "END $$;\n";
+
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
     {2, "tasks by device", v2_sql},
@@ -669,6 +778,7 @@ const acs_store_migration acs_store_migrations[] = {
     {9, "policies and alarms API", v9_sql},
     {10, "policy actions and fault back-off", v10_sql},
     {11, "one statement per batch of Informs; tasks that fail in unknown ways stop", v11_sql},
+    {12, "the policy context from the worker's cache", v12_sql},
 };
 
 const size_t acs_store_migrations_count =

@@ -11,6 +11,9 @@
  *  - the model: a provision logs the stored value of a parameter that the
  *    next Informs do not carry; after B stored another value, A's session
  *    must see B's, and a later warm session on A still sees it.
+ *  - the policy context: counted by A's worker between warm sessions (its
+ *    events per hour), and read again when another writer changed it (the
+ *    device's tags; a policy action's status), never served stale;
  * And a warm periodic Inform on A writes no parameter row at all (the
  * parameters' n_tup_ins and n_tup_upd do not move, see
  * test_session_groupcommit for how the statistics are read). */
@@ -62,9 +65,16 @@ static const char mode_lua[] =
     "local v = declare('Device.X_ACME.Mode', {value = -31536000}).value\n"
     "log('info', 'stored mode=' .. tostring(v))\n";
 
+static const char ctx_lua[] =
+    "log('info', string.format('ctx periodic=%d tags=%s action=%s',\n"
+    "  device.events_1h['2 PERIODIC'] or 0, table.concat(device.tags, ','),\n"
+    "  tostring(action_status('ctx-key'))))\n";
+
 static const char presets_lua[] =
     "return {{name = 'mode', events = {'0 BOOTSTRAP', '2 PERIODIC'}, provisions = {'mode'},\n"
-    "  precondition = {serial_number = 'SN-MODEL'}}}\n";
+    "  precondition = {serial_number = 'SN-MODEL'}},\n"
+    " {name = 'ctx', events = {'0 BOOTSTRAP', '2 PERIODIC'}, provisions = {'ctx'},\n"
+    "  precondition = {serial_number = 'SN-CTX'}}}\n";
 
 static void test_model(void) {
   cs_cpe c;
@@ -80,6 +90,45 @@ static void test_model(void) {
   CHECK_INT(inform_with(&c, A.cwmp_port, "2 PERIODIC", NULL, 0), 200); /* warm again */
   CHECK_INT(cs_acsd_log_count(&A, "stored mode=beta"), 2);
   CHECK_INT(cs_acsd_log_count(&A, "stored mode=alpha"), 2);
+  cs_cpe_free(&c);
+}
+
+/* What A logged of its last session of the device. */
+static void check_ctx_log(const char *want) {
+  CHECK_INT(cs_acsd_log_count(&A, want), 1);
+}
+
+static void test_ctx(PGconn *pg) {
+  cs_cpe c;
+  cs_cpe_init(&c, A.cwmp_port, "00BEEF", "Cache", "SN-CTX");
+  CHECK_INT(inform_with(&c, A.cwmp_port, "0 BOOTSTRAP", NULL, 0), 200);
+  check_ctx_log("ctx periodic=0 tags= action=nil");
+  CHECK_INT(inform_with(&c, A.cwmp_port, "2 PERIODIC", NULL, 0), 200);
+  check_ctx_log("ctx periodic=1 tags= action=nil");
+  CHECK_INT(inform_with(&c, A.cwmp_port, "2 PERIODIC", NULL, 0), 200); /* counted by A */
+  check_ctx_log("ctx periodic=2 tags= action=nil");
+  /* another writer (the API, a bulk action) tags the device */
+  cs_pg_exec(pg, "UPDATE devices SET tags = ARRAY['blue'] WHERE serial_number = 'SN-CTX'");
+  CHECK_INT(inform_with(&c, A.cwmp_port, "2 PERIODIC", NULL, 0), 200);
+  check_ctx_log("ctx periodic=3 tags=blue action=nil");
+  /* a policy action appears, then settles, written elsewhere */
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO tasks (device_id, rpc, args, status, created_by, command_key) VALUES "
+           "('%s', 'Reboot', '{}', 'fault', 'policy:provisions/ctx', 'ctx-key')",
+           c.device_id);
+  cs_pg_exec(pg, sql);
+  CHECK_INT(inform_with(&c, A.cwmp_port, "2 PERIODIC", NULL, 0), 200);
+  check_ctx_log("ctx periodic=4 tags=blue action=fault");
+  CHECK_INT(inform_with(&c, A.cwmp_port, "2 PERIODIC", NULL, 0), 200); /* warm */
+  check_ctx_log("ctx periodic=5 tags=blue action=fault");
+  cs_pg_exec(pg, "UPDATE tasks SET status = 'done' WHERE command_key = 'ctx-key'");
+  CHECK_INT(inform_with(&c, A.cwmp_port, "2 PERIODIC", NULL, 0), 200);
+  check_ctx_log("ctx periodic=6 tags=blue action=done");
+  /* B informs: A's copy is stale and read again, events included */
+  CHECK_INT(inform_with(&c, B.cwmp_port, "2 PERIODIC", NULL, 0), 200);
+  CHECK_INT(inform_with(&c, A.cwmp_port, "2 PERIODIC", NULL, 0), 200);
+  check_ctx_log("ctx periodic=8 tags=blue action=done");
   cs_cpe_free(&c);
 }
 
@@ -126,11 +175,13 @@ int main(void) {
   char dir[256];
   pt_tree_new(dir, sizeof dir);
   pt_write(dir, "provisions/mode.lua", mode_lua);
+  pt_write(dir, "provisions/ctx.lua", ctx_lua);
   pt_write(dir, "presets/default.lua", presets_lua);
   const char *extra[] = {"--policies", dir, NULL};
   if (cs_acsd_start(&A, 2, extra) != 0 || cs_acsd_start(&B, 2, extra) != 0) return 1;
   test_values(pg);
   test_model();
+  test_ctx(pg);
   test_warm_writes_nothing(pg);
   CHECK_INT(cs_acsd_stop(&A, 30000), 0);
   CHECK_INT(cs_acsd_stop(&B, 30000), 0);

@@ -1,10 +1,13 @@
 /* test_devcache: the per-worker device cache (session/acs_devcache.h):
  * what it knows as stored, versions, models taken and given back, the
  * byte budget and its LRU order. */
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "acs_test.h"
+#include "core/acs_err.h"
 #include "session/acs_devcache.h"
 
 static acs_cwmp_param_values params(acs_cwmp_param_value *v, size_t n) {
@@ -147,9 +150,59 @@ static void test_budget(void) {
   acs_devcache_free(c);
 }
 
+/* The policy context: events counted per minute from the store's text and
+ * this worker's Informs, an hour and a day back from the store's clock;
+ * the context travels in and out of the cache with the version. */
+static void test_ctx(void) {
+  const int64_t min = 60000, now = (int64_t)29000000 * min; /* a minute, in ms */
+  char text[256];
+  snprintf(text, sizeof text,
+           "{\"tags\": [\"a\"], \"event_minutes\": {\"2 PERIODIC\": [[%lld, 2], [%lld, 1], "
+           "[%lld, 4]], \"1 BOOT\": [[%lld, 1]]}}",
+           (long long)(now / min - 1500), (long long)(now / min - 61),
+           (long long)(now / min - 59), (long long)(now / min - 1));
+  acs_devctx x = ACS_DEVCTX_INIT;
+  CHECK_INT(acs_devctx_load(&x, text, 7), 0);
+  CHECK(json_object_get(x.json, "event_minutes") == NULL); /* kept as minutes, not JSON */
+  CHECK_INT(acs_devctx_add_event(&x, "2 PERIODIC", now), 0);
+  CHECK_INT(acs_devctx_add_event(&x, "2 PERIODIC", now + 1000), 0); /* the same minute */
+  CHECK_INT(acs_devctx_add_event(&x, "4 VALUE CHANGE", now), 0);
+  acs_devctx_booted(&x, true, false, now);
+  CHECK_INT(acs_devctx_count(&x, now), 0);
+  char *ev = json_dumps(json_object_get(x.json, "events"), JSON_SORT_KEYS | JSON_COMPACT);
+  /* 1500 minutes back is gone; 61 back counts for the day only */
+  CHECK_STR(ev, "{\"1 BOOT\":[1,1],\"2 PERIODIC\":[6,7],\"4 VALUE CHANGE\":[1,1]}");
+  free(ev);
+  CHECK_INT(json_integer_value(json_object_get(x.json, "last_boot")), now);
+  CHECK_INT(acs_devctx_count(&x, now + 1440 * min), 0); /* a day later: nothing */
+  CHECK_INT(json_object_size(json_object_get(x.json, "events")), 0);
+  CHECK_INT(acs_devctx_load(&x, "[1]", 1), ACS_EINVAL);
+  CHECK(x.json == NULL);
+  CHECK_INT(acs_devctx_load(&x, "{\"tags\": []}", 3), 0);
+
+  acs_devcache *c = acs_devcache_new(1 << 20);
+  acs_cwmp_param_values pv = params(NULL, 0);
+  CHECK_INT(acs_devcache_informed(c, "dev-1", 5, true, &pv), 0);
+  acs_devcache_keep_ctx(c, "dev-1", 4, &x); /* another version: freed */
+  CHECK(x.json == NULL);
+  CHECK_INT(acs_devctx_load(&x, "{\"tags\": []}", 3), 0);
+  acs_devcache_keep_ctx(c, "dev-1", 5, &x);
+  CHECK(x.json == NULL);
+  acs_devctx y = ACS_DEVCTX_INIT;
+  CHECK(!acs_devcache_take_ctx(c, "dev-1", 6, &y));
+  CHECK(acs_devcache_take_ctx(c, "dev-1", 5, &y));
+  CHECK_INT(y.gen, 3);
+  CHECK(!acs_devcache_take_ctx(c, "dev-1", 5, &y)); /* taken: no longer there */
+  acs_devcache_keep_ctx(c, "dev-1", 5, &y);
+  CHECK_INT(acs_devcache_informed(c, "dev-1", 6, true, &pv), 0); /* stale: dropped */
+  CHECK(!acs_devcache_take_ctx(c, "dev-1", 6, &y));
+  acs_devcache_free(c);
+}
+
 int main(void) {
   test_known();
   test_model();
   test_budget();
+  test_ctx();
   return acs_test_result("test_devcache");
 }

@@ -96,7 +96,7 @@ static void session_init(acs__session *s, const acs_dm *model) {
   in->params.n = sizeof inform_params / sizeof inform_params[0];
   s->with_policies = true;
   s->dm = *model;
-  s->policy_ctx = strdup(ctx_text);
+  s->policy_ctx_json = json_loads(ctx_text, 0, NULL);
   s->tags = calloc(1, sizeof *s->tags);
   s->tags[0] = strdup("site:lab");
   s->ntags = 1;
@@ -105,7 +105,7 @@ static void session_init(acs__session *s, const acs_dm *model) {
 static void session_free(acs__session *s, acs_dm *model) {
   acs__policy_free(s);
   *model = s->dm;
-  free(s->policy_ctx);
+  json_decref(s->policy_ctx_json);
   for (size_t i = 0; i < s->ntags; i++) free(s->tags[i]);
   free(s->tags);
 }
