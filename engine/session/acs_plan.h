@@ -36,12 +36,13 @@
 /* --- the data model */
 
 typedef struct acs_dm_param {
-  char *name;  /* full path; objects end with '.' */
+  char *name;  /* full path; objects end with '.' (shared unless own_name: dm.c) */
   char *value; /* NULL: never read (objects have none) */
   acs_cwmp_type type;
   int8_t writable;     /* -1 unknown */
   int8_t notification; /* -1 unknown */
   bool object;
+  bool own_name;    /* name is this model's copy, not the thread's shared one */
   bool absent;      /* an object the CPE said it does not have (9005) */
   bool leaves_only; /* the CPE answers a partial path of this object with the object alone:
                        its parameters are asked for by name */

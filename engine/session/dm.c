@@ -10,8 +10,80 @@
 
 void acs_dm_init(acs_dm *dm) { memset(dm, 0, sizeof *dm); }
 
+/* Paths are interned per thread: every device of a model has the same
+ * 1,000+ names, so a model (a session's, or one the worker's device cache
+ * keeps) points into one copy of them instead of holding its own. A
+ * model never leaves the worker thread that made it (sessions and the
+ * device cache are per worker). The table only grows, up to INTERN_MAX
+ * bytes of names per thread (names a CPE made up cannot grow it past
+ * that); past it, and for long names, a model owns its copy. */
+#define INTERN_MAX ((size_t)32 << 20)
+#define INTERN_BLOCK ((size_t)64 << 10)
+#define INTERN_LONGEST 512
+
+typedef struct intern_tab {
+  const char **slot;
+  size_t cap, n, bytes;
+  char *blk;
+  size_t left;
+} intern_tab;
+
+static _Thread_local intern_tab tl_paths;
+
+static uint32_t path_hash(const char *s, size_t len) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
+  return h;
+}
+
+static bool intern_grow(intern_tab *t) {
+  size_t cap = t->cap ? t->cap * 2 : 4096;
+  const char **slot = calloc(cap, sizeof *slot);
+  if (!slot) return false;
+  for (size_t i = 0; i < t->cap; i++) {
+    if (!t->slot[i]) continue;
+    size_t j = path_hash(t->slot[i], strlen(t->slot[i])) & (cap - 1);
+    while (slot[j]) j = (j + 1) & (cap - 1);
+    slot[j] = t->slot[i];
+  }
+  free(t->slot);
+  t->slot = slot;
+  t->cap = cap;
+  return true;
+}
+
+/* The thread's copy of name, or NULL (not interned: the caller copies). */
+static const char *intern(const char *name) {
+  intern_tab *t = &tl_paths;
+  size_t len = strlen(name);
+  if (len > INTERN_LONGEST) return NULL;
+  if (t->cap) {
+    for (size_t j = path_hash(name, len) & (t->cap - 1); t->slot[j]; j = (j + 1) & (t->cap - 1))
+      if (strcmp(t->slot[j], name) == 0) return t->slot[j];
+  }
+  if (t->bytes + len + 1 > INTERN_MAX) return NULL;
+  if ((t->n + 1) * 2 > t->cap && !intern_grow(t)) return NULL;
+  if (t->left < len + 1) {
+    if (!(t->blk = malloc(INTERN_BLOCK))) {
+      t->left = 0;
+      return NULL;
+    }
+    t->left = INTERN_BLOCK;
+    t->bytes += INTERN_BLOCK;
+  }
+  char *copy = t->blk;
+  memcpy(copy, name, len + 1);
+  t->blk += len + 1;
+  t->left -= len + 1;
+  size_t j = path_hash(name, len) & (t->cap - 1);
+  while (t->slot[j]) j = (j + 1) & (t->cap - 1);
+  t->slot[j] = copy;
+  t->n++;
+  return copy;
+}
+
 static void param_clear(acs_dm_param *p) {
-  free(p->name);
+  if (p->own_name) free(p->name);
   free(p->value);
 }
 
@@ -51,13 +123,15 @@ acs_dm_param *acs_dm_put(acs_dm *dm, const char *name) {
     dm->v = v;
     dm->cap = cap;
   }
-  char *copy = strdup(name);
+  const char *shared = intern(name);
+  char *copy = shared ? (char *)shared : strdup(name);
   if (!copy) return NULL;
   memmove(&dm->v[i + 1], &dm->v[i], (dm->n - i) * sizeof *dm->v);
   dm->n++;
   acs_dm_param *p = &dm->v[i];
   memset(p, 0, sizeof *p);
   p->name = copy;
+  p->own_name = !shared;
   p->type = ACS_XSD_ANY;
   p->writable = -1;
   p->notification = -1;
