@@ -86,6 +86,10 @@ const char *acs_http_body_take(acs_http_parser *p, size_t *len);
 
 /* Prepares for the next request on the same connection. */
 void acs_http_next(acs_http_parser *p);
+/* The complete request's body is no longer needed (the caller parsed it):
+ * its buffer is freed now rather than with the answer; the request's body
+ * is empty from here on. */
+void acs_http_release_body(acs_http_parser *p);
 
 /* True once any byte of a request has been seen (for 408 vs a quiet close of
  * an idle keep-alive connection). False again after acs_http_next(). */

@@ -465,6 +465,13 @@ static void buf_recycle(acs_buf *b) {
     acs_buf_reset(b);
 }
 
+void acs_http_release_body(acs_http_parser *p) {
+  if (p->streaming || !p->complete) return;
+  acs_buf_free(&p->body);
+  p->req.body = "";
+  p->req.body_len = 0;
+}
+
 void acs_http_next(acs_http_parser *p) {
   z_release(p);
   buf_recycle(&p->head);

@@ -114,6 +114,10 @@ acs_listener_kind acs_conn_listener(const acs_conn *c);
 /* The request being handled on c (its head only, for a request a head hook
  * took), or NULL when none is. */
 const acs_http_request *acs_conn_request(const acs_conn *c);
+/* The handler is done with the request's body (parsed into its own memory):
+ * the buffer goes now, not after the answer, so that a session waiting for
+ * the store does not hold a CPE's 200 KB answer twice. */
+void acs_conn_release_body(acs_conn *c);
 
 /* Streamed request bodies (see acs_head_cb). data gets each piece of the
  * decoded body as it arrives; it may call acs_conn_body_pause() but must not

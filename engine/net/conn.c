@@ -442,6 +442,10 @@ static bool conn_keep_alive(const acs_conn *c, const acs_http_response *r) {
   return r->keep_alive && req && req->keep_alive && !c->w->stopping && !unread;
 }
 
+void acs_conn_release_body(acs_conn *c) {
+  if (c->parser) acs_http_release_body(c->parser);
+}
+
 const acs_http_request *acs_conn_request(const acs_conn *c) {
   if (!c->handler_pending || !c->parser) return NULL;
   const acs_http_request *req = acs_http_request_get(c->parser);

@@ -938,6 +938,9 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
       on_inform(c, t, &a, &in);
       goto done;
     }
+    /* parsed: what the session needs is in the arena (an Inform's body may
+     * still be handed to the device's own worker, above) */
+    acs_conn_release_body(c);
   }
   if (!s) {
     if (empty) {
