@@ -8,7 +8,9 @@
  * ACS_SHUTDOWN_TIMEOUT_MS, ACS_MAX_SESSIONS, ACS_SESSION_TIMEOUT_MS, ACS_PG_SLOW_MS,
  * ACS_RETRY_AFTER, ACS_INSTANCE_ID, ACS_SECRET_KEY_FILE, ACS_CONNREQ_USERNAME,
  * ACS_CONNREQ_PASSWORD, ACS_CONNREQ_MAX_IN_FLIGHT, ACS_CONNREQ_TIMEOUT_MS,
- * ACS_FILES, ACS_FILE_SERVER_URL, ACS_MAX_FILE_SIZE, ACS_FILE_GRANT_TTL; an empty
+ * ACS_FILES, ACS_FILE_SERVER_URL, ACS_MAX_FILE_SIZE, ACS_FILE_GRANT_TTL, ACS_REDIS,
+ * ACS_REDIS_SENTINELS, ACS_REDIS_MASTER, ACS_REDIS_PASSWORD, ACS_REDIS_LOCK_MS,
+ * ACS_PROXY_PROTOCOL; an empty
  * variable counts as unset) and the command
  * line (--key VALUE or --key=VALUE). Unknown keys and bad values fail with
  * ACS_ECONFIG and a message that names the key and where it came from. */
@@ -65,6 +67,13 @@ typedef struct acs_config {
   char *file_server_url;        /* base URL CPEs are given; NULL: from the request */
   size_t max_file_size;         /* largest file upload (512 MiB) */
   unsigned file_grant_ttl_s;    /* a download's credentials last this long (86400) */
+  /* several instances (engine/coord, docs/architecture.md "Several instances") */
+  char *redis;                  /* "HOST:PORT" of a Redis master; NULL: none */
+  char *redis_sentinels;        /* "HOST:PORT[,HOST:PORT...]": find the master through them */
+  char *redis_master;           /* the sentinels' name of the master ("acsd") */
+  char *redis_password;         /* AUTH, NULL: none */
+  uint32_t redis_lock_ms;       /* a session lock's expiry (30000) */
+  bool proxy_protocol;          /* CWMP connections begin with a PROXY header (v2 or v1) */
   bool help;                    /* --help was given: print acs_config_usage() and exit */
   bool version;                 /* --version was given */
 } acs_config;

@@ -33,7 +33,10 @@
   X(UNAVAILABLE, -1020, "store unavailable")                                  \
   X(CANCELED, -1021, "operation cancelled")                                   \
   X(ABORTED, -1022, "skipped: an earlier statement of its transaction failed") \
-  X(AGAIN, -1023, "not now: try again later")
+  X(AGAIN, -1023, "not now: try again later")                                 \
+  X(PROXY, -1040, "bad or missing PROXY protocol header")                     \
+  X(FENCED, -1041, "a newer session holds the device (stale fencing token)")  \
+  X(COORD, -1042, "Redis unavailable")
 
 enum {
 #define ACS_ERR_ENUM(name, code, msg) ACS_E##name = (code),

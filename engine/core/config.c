@@ -21,7 +21,8 @@ typedef enum {
   OPT_ADDR,
   OPT_LEVEL,
   OPT_LOGFMT,
-  OPT_FLAG
+  OPT_FLAG,
+  OPT_ONOFF /* a bool with a value: on|off (true|false, yes|no, 1|0) */
 } opt_type;
 
 typedef struct opt_def {
@@ -104,6 +105,18 @@ static const opt_def opts[] = {
      "largest file upload (512M)"},
     {"file-grant-ttl", "ACS_FILE_GRANT_TTL", OPT_UINT, OFF(file_grant_ttl_s), 60, 31536000,
      "SECONDS", "a download's credentials stay valid this long (86400)"},
+    {"redis", "ACS_REDIS", OPT_STR, OFF(redis), 0, 0, "HOST:PORT",
+     "Redis master for session locks and signals between instances (none: one instance)"},
+    {"redis-sentinels", "ACS_REDIS_SENTINELS", OPT_STR, OFF(redis_sentinels), 0, 0,
+     "HOST:PORT[,...]", "Redis Sentinels that name the master (instead of --redis)"},
+    {"redis-master", "ACS_REDIS_MASTER", OPT_STR, OFF(redis_master), 0, 0, "NAME",
+     "the master's name at the sentinels (acsd)"},
+    {"redis-password", "ACS_REDIS_PASSWORD", OPT_STR, OFF(redis_password), 0, 0, "TEXT",
+     "Redis AUTH password (none)"},
+    {"redis-lock-ms", "ACS_REDIS_LOCK_MS", OPT_MS, OFF(redis_lock_ms), 1000, 3600000, "MS",
+     "expiry of a session's lock, refreshed while it runs (30000)"},
+    {"proxy-protocol", "ACS_PROXY_PROTOCOL", OPT_ONOFF, OFF(proxy_protocol), 0, 0, "on|off",
+     "CWMP connections begin with a PROXY protocol v2 (or v1) header (off)"},
     {"config", NULL, OPT_STR, OFF(config_file), 0, 0, "FILE", "read \"key = value\" lines"},
     {"help", NULL, OPT_FLAG, OFF(help), 0, 0, "", "this text"},
     {"version", NULL, OPT_FLAG, OFF(version), 0, 0, "", "print the version"},
@@ -149,6 +162,8 @@ void acs_config_init(acs_config *cfg) {
   cfg->files_listen_default = true;
   cfg->max_file_size = 512u << 20;
   cfg->file_grant_ttl_s = 86400;
+  cfg->redis_master = strdup("acsd");
+  cfg->redis_lock_ms = 30000;
 }
 
 void acs_config_free(acs_config *cfg) {
@@ -163,6 +178,10 @@ void acs_config_free(acs_config *cfg) {
   free(cfg->connreq_password);
   free(cfg->files_listen);
   free(cfg->file_server_url);
+  free(cfg->redis);
+  free(cfg->redis_sentinels);
+  free(cfg->redis_master);
+  free(cfg->redis_password);
   memset(cfg, 0, sizeof *cfg);
 }
 
@@ -332,6 +351,10 @@ static int set_opt(acs_config *cfg, const opt_def *o, const char *value, const c
       *(char **)base = dup;
       return 0;
     }
+    case OPT_ONOFF:
+      if (strcmp(value, "on") == 0) value = "true";
+      if (strcmp(value, "off") == 0) value = "false";
+      /* fall through */
     case OPT_FLAG:
       if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "yes") == 0) {
         *(bool *)base = true;
@@ -339,8 +362,8 @@ static int set_opt(acs_config *cfg, const opt_def *o, const char *value, const c
                  strcmp(value, "no") == 0) {
         *(bool *)base = false;
       } else {
-        return fail(errbuf, errlen, "%s: invalid value '%s' (expected true or false)", where,
-                    value);
+        return fail(errbuf, errlen, "%s: invalid value '%s' (expected %s)", where, value,
+                    o->type == OPT_ONOFF ? "on or off" : "true or false");
       }
       return 0;
   }
@@ -511,6 +534,7 @@ void acs_config_to_server(const acs_config *cfg, acs_server_config *out) {
   out->listen[ACS_LISTENER_API] = cfg->api_listen;
   out->listen[ACS_LISTENER_FILES] = cfg->files_listen;
   out->listen_optional[ACS_LISTENER_FILES] = cfg->files_listen_default;
+  out->proxy_protocol[ACS_LISTENER_CWMP] = cfg->proxy_protocol;
   out->http_limits.max_body_bytes = cfg->max_body_bytes;
   out->http_limits.max_head_bytes = cfg->max_head_bytes;
   out->header_timeout_ms = cfg->header_timeout_ms;

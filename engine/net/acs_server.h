@@ -57,6 +57,9 @@ typedef struct acs_server_config {
   acs_head_cb head_handler[ACS_LISTENER_COUNT]; /* may be NULL */
   /* a listener that may be missing: its address in use -> a warning, not a failure */
   bool listen_optional[ACS_LISTENER_COUNT];
+  /* connections begin with a PROXY protocol header (net/acs_proxy.h), whose
+   * client address becomes acs_conn_peer(); without one they are closed */
+  bool proxy_protocol[ACS_LISTENER_COUNT];
   void *handler_ctx;
   acs_worker_start_cb worker_start; /* may be NULL; ctx: handler_ctx */
   acs_worker_stop_cb worker_stop;   /* may be NULL */

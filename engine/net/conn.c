@@ -28,6 +28,7 @@
  * handler holds it. If it is closed while a handler is pending (peer gone,
  * shutdown deadline), the handler's later acs_conn_respond() frees it. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -36,6 +37,7 @@
 #include "core/acs_buf.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
+#include "net/acs_proxy.h"
 #include "net/net_internal.h"
 
 typedef enum { T_NONE = 0, T_HEADER, T_IDLE, T_WRITE, T_LINGER, T_BODY } timer_mode;
@@ -79,6 +81,8 @@ struct acs_conn {
   acs_conn_write_cb wcb;
   void *warg;
   char peer[64];
+  bool proxy_wait;  /* the listener speaks PROXY: its header has not been read yet */
+  bool first_read;  /* accepted, nothing read yet (a PROXY header where none is expected) */
 };
 
 static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -417,6 +421,36 @@ static void conn_resume(acs_conn *c) {
   conn_read_start(c);
 }
 
+/* A listener with the PROXY protocol: the header first (it may arrive in
+ * pieces); the client's address it carries becomes the peer's; what follows
+ * it is the HTTP request. No valid header: the connection is closed (a
+ * client that reached acsd around the balancer cannot choose its address). */
+static void conn_proxy(acs_conn *c, const char *data, size_t len) {
+  acs_buf_append(&c->pending, data, len);
+  if (acs_buf_err(&c->pending)) {
+    conn_close(c);
+    return;
+  }
+  acs_proxy_info info;
+  const char *why = NULL;
+  int n = acs_proxy_parse(c->pending.data, c->pending.len, &info, &why);
+  if (n == 0) return; /* more to come, within the header timeout */
+  if (n < 0) {
+    acs_log(ACS_LOG_WARN, "net", "%s: %s: closed", c->peer, why ? why : acs_strerror(n));
+    conn_close(c);
+    return;
+  }
+  c->proxy_wait = false;
+  c->first_read = false;
+  if (!info.local && info.src[0]) snprintf(c->peer, sizeof c->peer, "%s", info.src);
+  size_t rest = c->pending.len - (size_t)n;
+  acs_buf tail = c->pending; /* the request's first bytes are fed from a copy */
+  acs_buf_init(&c->pending);
+  c->pending_off = 0;
+  if (rest) conn_feed(c, tail.data + n, rest, false);
+  acs_buf_free(&tail);
+}
+
 static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   acs_conn *c = s->data;
   if (nread == 0 || c->closing) return;
@@ -428,6 +462,21 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (c->lingering) return; /* discarded */
+  if (c->proxy_wait) {
+    conn_proxy(c, buf->base, (size_t)nread);
+    return;
+  }
+  if (c->first_read) {
+    c->first_read = false;
+    if (acs_proxy_looks_like(buf->base, (size_t)nread)) {
+      /* a balancer configured for it while acsd is not: say so, once per
+       * connection, rather than answering its binary header with a 400 */
+      acs_log(ACS_LOG_WARN, "net", "%s: a PROXY protocol header, but proxy-protocol is off: closed",
+              c->peer);
+      conn_close(c);
+      return;
+    }
+  }
   conn_feed(c, buf->base, (size_t)nread, false);
 }
 
@@ -651,6 +700,7 @@ int acs_conn_handoff(acs_conn *c, unsigned target) {
   if (!h) return ACS_ENOMEM;
   h->fd = -1;
   h->kind = c->kind;
+  snprintf(h->peer, sizeof h->peer, "%s", c->peer); /* it may have come by PROXY */
   acs_buf_init(&h->bytes);
   acs_http_request_write(&h->bytes, acs_http_request_get(c->parser));
   if (c->pending_off < c->pending.len)
@@ -743,6 +793,8 @@ void acs__conn_accept(acs_worker *w, uv_stream_t *listener, acs_listener_kind ki
     return;
   }
   conn_start(c);
+  c->proxy_wait = conn_cfg(c)->proxy_protocol[kind];
+  c->first_read = true;
   /* Header mode from the start: a connection that sends nothing gets a 408
    * after header_timeout_ms, like one that sends half a request. */
   conn_timer(c, T_HEADER, conn_cfg(c)->header_timeout_ms);
@@ -767,6 +819,7 @@ void acs__conn_adopt(acs_worker *w, acs__handoff *h) {
   }
   h->fd = -1; /* the handle owns it */
   conn_start(c);
+  if (h->peer[0]) snprintf(c->peer, sizeof c->peer, "%s", h->peer);
   conn_timer(c, T_HEADER, conn_cfg(c)->header_timeout_ms);
   conn_feed(c, h->bytes.data, h->bytes.len, false);
   acs__handoff_free(h);

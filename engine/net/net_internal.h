@@ -24,6 +24,7 @@ typedef struct acs__handoff {
   uv_os_sock_t fd;
   acs_listener_kind kind;
   acs_buf bytes; /* the request, then what was read after it */
+  char peer[64]; /* the client's address as the first worker knew it (PROXY) */
 } acs__handoff;
 
 struct acs_worker {
