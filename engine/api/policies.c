@@ -278,7 +278,10 @@ static void push_done(acs__api_req *r) {
   } else if (!x->st.valid && x->created) {
     refused(r, gen);
   } else {
-    if (x->created) acs_policy_wake(r->app);
+    if (x->created) {
+      acs_policy_wake(r->app);
+      acs_app_signal(r->aw, "reload", NULL); /* the other instances, before their poll */
+    }
     acs__api_respond(r, x->created ? 201 : 200, gen, NULL);
   }
 }
@@ -349,6 +352,7 @@ static void reload_done(acs__api_req *r) {
   /* committed: this instance's pollers look now, the others at their next
    * poll, where they see the serial */
   acs_policy_wake(r->app);
+  acs_app_signal(r->aw, "reload", NULL);
   json_t *doc = json_pack("{s:I,s:O}", "serial", (json_int_t)x->serial, "generation", x->gen);
   if (!doc) {
     acs__api_error(r, 500, "out of memory");

@@ -30,6 +30,8 @@ typedef struct acs_policy_jobs acs_policy_jobs;
 typedef struct acs_connreq_worker acs_connreq_worker;
 typedef struct acs_bulk_runner acs_bulk_runner;
 typedef struct acs_devcache acs_devcache;
+typedef struct acs_coord acs_coord;
+typedef struct acs_coord_worker acs_coord_worker;
 
 typedef struct acs_app {
   const acs_config *cfg;
@@ -46,6 +48,7 @@ typedef struct acs_app {
   acs_metrics *metrics;               /* what the workers count (metrics/acs_metrics.h) */
   acs_secret_key secret_key;          /* cfg->secret_key_file, loaded at start */
   bool have_secret_key;
+  acs_coord *coord;                   /* Redis between instances (NULL: none; app_coord.c) */
 } acs_app;
 
 /* The key of device_secrets, or NULL when no secret_key_file is configured. */
@@ -68,6 +71,7 @@ struct acs_app_worker {
   acs_connreq_worker *connreq; /* connection requests (connreq/acs_connreq_device.h) */
   acs_bulk_runner *bulk;     /* bulk actions (worker 0, with a store) */
   acs_metrics_worker *metrics; /* this worker's counts (never NULL once started) */
+  acs_coord_worker *coord;   /* its Redis connections (NULL without Redis) */
   struct acs_app_observer *observer; /* its tick (observe.c) */
 };
 
@@ -80,6 +84,12 @@ static inline acs_app_worker *acs_app_worker_of(acs_worker *w) {
  * into aw->metrics. Started by the start hook, stopped by the stop hook. */
 int acs_app_observe_start(acs_app_worker *aw);
 void acs_app_observe_stop(acs_app_worker *aw);
+
+/* Redis between instances (app_coord.c): the instance's context from cfg
+ * (none without redis or redis-sentinels; 0 or ACS_ECONFIG, logged), and
+ * a signal to the other instances (fire and forget; nothing without Redis). */
+int acs_app_coord_new(acs_app *app);
+void acs_app_signal(acs_app_worker *aw, const char *kind, const char *payload);
 
 /* Runs acsd with cfg until SIGTERM/SIGINT: applies the schema migrations
  * when a store is configured, starts the workers, stops gracefully.

@@ -17,6 +17,7 @@
 #include "api/acs_bulk.h"
 #include "app/acs_app.h"
 #include "connreq/acs_connreq_device.h"
+#include "coord/acs_coord.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
 #include "files/acs_files.h"
@@ -55,6 +56,8 @@ static void worker_stop(acs_worker *w, void *ctx) {
   acs_bulk_runner_stop(aw->bulk);
   aw->bulk = NULL;
   if (aw->api) acs_api_worker_stop(aw);
+  acs_coord_worker_stop(aw->coord); /* after the sessions: their unlocks go out first */
+  aw->coord = NULL;
   if (aw->batch) acs_store_batch_free(aw->batch);
   aw->batch = NULL;
   if (aw->files) {
@@ -123,6 +126,9 @@ static int worker_start(acs_worker *w, void *ctx) {
       goto fail;
   }
   if (aw->pg && acs_worker_index(w) == 0 && (rc = acs_bulk_runner_start(aw, &aw->bulk))) goto fail;
+  if (app->coord &&
+      (rc = acs_coord_worker_start(app->coord, acs_worker_loop(w), acs_worker_index(w), &aw->coord)))
+    goto fail;
   if ((rc = acs_session_table_new(aw, &aw->sessions))) goto fail;
   if (aw->pg && (rc = acs_connreq_worker_start(aw))) goto fail;
   if ((rc = acs_api_worker_init(aw))) goto fail;
@@ -280,6 +286,7 @@ int acs_app_run(const acs_config *cfg) {
     goto cleanup;
   }
   if ((rc = load_secret_key(app))) goto cleanup;
+  if ((rc = acs_app_coord_new(app))) goto cleanup;
 
   if (cfg->pg_dsn) {
     char err[512];
@@ -365,6 +372,7 @@ cleanup:
   }
   json_decref(app->policy_files);
   acs_metrics_free(app->metrics); /* every worker has stopped */
+  acs_coord_free(app->coord);
   OPENSSL_cleanse(&app->secret_key, sizeof app->secret_key);
   free(app);
   return rc ? 1 : 0;

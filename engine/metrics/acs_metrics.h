@@ -51,7 +51,12 @@ void acs_metrics_observe(acs_metrics_hist *h, uint64_t us);
   X(STORE_SLOW, "store_slow")       \
   X(STORE_BACKLOG, "store_backlog") \
   X(BUSY, "request_in_progress")    \
-  X(MEMORY, "out_of_memory")
+  X(MEMORY, "out_of_memory")        \
+  X(REDIS_DOWN, "redis_down")       \
+  X(LOCKED, "locked_elsewhere")
+/* The texts of the 503s of several instances (session_lock.c). */
+#define ACS_REJECT_REDIS_DOWN "Redis unavailable"
+#define ACS_REJECT_LOCKED "device in session on another instance"
 /* How a session ended. */
 #define ACS_METRICS_ENDS(X)   \
   X(OK, "ok")                 \

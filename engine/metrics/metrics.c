@@ -170,6 +170,8 @@ acs_metrics_reject acs_metrics_reject_of(const char *why) {
   if (strcmp(why, "store too slow") == 0) return ACS_METRICS_REJECT_STORE_SLOW;
   if (strncmp(why, "store backlog", 13) == 0) return ACS_METRICS_REJECT_STORE_BACKLOG;
   if (strncmp(why, "a request of this session", 25) == 0) return ACS_METRICS_REJECT_BUSY;
+  if (strcmp(why, ACS_REJECT_REDIS_DOWN) == 0) return ACS_METRICS_REJECT_REDIS_DOWN;
+  if (strcmp(why, ACS_REJECT_LOCKED) == 0) return ACS_METRICS_REJECT_LOCKED;
   return ACS_METRICS_REJECT_MEMORY;
 }
 

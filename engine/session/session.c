@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/acs_err.h"
+#include "coord/acs_coord.h"
 #include "core/acs_log.h"
 #include "files/acs_files.h"
 #include "net/acs_health.h"
@@ -68,6 +69,13 @@ int acs_session_table_new(acs_app_worker *aw, acs_session_table **out) {
     free(t->by_cookie);
     free(t);
     return ACS_ENOMEM;
+  }
+  int rc = acs__sess_lock_table_start(t);
+  if (rc) {
+    free(t->by_device);
+    free(t->by_cookie);
+    free(t);
+    return rc;
   }
   *out = t;
   return 0;
@@ -220,6 +228,7 @@ static void sess_end(acs__session *s, const char *why) {
   acs_app *app = s->t->aw->app;
   if (why) acs_log(ACS_LOG_DEBUG, "session", "%s: session ended: %s", s->device_id, why);
   drop_outstanding(s, why && strcmp(why, "superseded") == 0);
+  acs__sess_unlock(s); /* after the outstanding task's write: that one is fenced too */
   s->st = ACS__S_DONE;
   acs_metrics_worker *mw = s->t->aw->metrics;
   if (mw) {
@@ -301,6 +310,7 @@ void acs_session_table_stop(acs_session_table *t) {
   for (size_t i = 0; i < t->nbuckets; i++) {
     while (t->by_device[i]) sess_end(t->by_device[i], "acsd stopping");
   }
+  acs__sess_lock_table_stop(t);
   free(t->by_device);
   free(t->by_cookie);
   free(t);
@@ -760,11 +770,39 @@ static void inform_stored_cb(acs__session *s, int status) {
   if (s->st != ACS__S_DONE) sess_wait_cpe(s);
 }
 
+/* With Redis: the device's lock is held (or not). */
+static void locked_cb(acs__session *s, int status) {
+  acs_app_worker *aw = s->t->aw;
+  if (s->st == ACS__S_DONE) { /* superseded meanwhile */
+    sess_reply_msg(s, NULL, false);
+    return;
+  }
+  if (status) {
+    const char *why = status == ACS_EAGAIN ? ACS_REJECT_LOCKED : ACS_REJECT_REDIS_DOWN;
+    acs_log(ACS_LOG_INFO, "session", "%s: refused: %s", s->device_id, why);
+    atomic_fetch_add_explicit(&aw->app->sessions_rejected, 1, memory_order_relaxed);
+    acs_metrics_rejected(aw->metrics, why);
+    sess_reply_503(s, why);
+    sess_end(s, NULL);
+    return;
+  }
+  if (!aw->pg) {
+    inform_stored_cb(s, 0);
+    return;
+  }
+  int rc = acs__sess_store_inform(s, inform_stored_cb);
+  if (rc) inform_stored_cb(s, rc);
+}
+
 /* Why new sessions are refused right now, or NULL. */
 static const char *admission(acs_app_worker *aw) {
   acs_app *app = aw->app;
   if (atomic_load_explicit(&app->sessions, memory_order_relaxed) >= (long)app->max_sessions)
     return "too many sessions in flight";
+  /* Redis configured and unreachable: no new session, since none could be
+   * fenced; sessions already running finish (their lock refreshes fail, and
+   * their tokens still guard their writes) */
+  if (app->coord && !acs_coord_worker_up(aw->coord)) return ACS_REJECT_REDIS_DOWN;
   if (!aw->pg) return NULL;
   if (!acs_pg_is_up(aw->pg)) return "store unavailable";
   uint64_t slow = (uint64_t)app->cfg->pg_slow_ms * 1000;
@@ -883,7 +921,10 @@ static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_
   s->req = c;
   bind_conn(s, c);
   acs_log_set_context(s->device_id, s->cookie); /* until the handler returns */
-  if (!aw->pg) {
+  if (aw->coord) {
+    int rc = acs__sess_lock(s, locked_cb);
+    if (rc) locked_cb(s, rc);
+  } else if (!aw->pg) {
     inform_stored_cb(s, 0);
   } else {
     int rc = acs__sess_store_inform(s, inform_stored_cb);

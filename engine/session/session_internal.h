@@ -44,6 +44,7 @@ struct acs_session_table {
   size_t nbuckets, count;
   uint64_t seq; /* cookies and cwmp:IDs */
   bool stopping;
+  uv_timer_t *lock_timer; /* refreshes the sessions' locks (session_lock.c) */
 };
 
 #define ACS__SESSION_MAGIC 0x53455353u /* policies' ctx is a session */
@@ -89,6 +90,12 @@ struct acs__session {
   bool had_tc;
   acs__policy *pol;
   uint64_t t0_us; /* the Inform's arrival (metrics: acs_metrics_now_us) */
+  /* with Redis (session_lock.c): the device's lock, held from before the
+   * Inform's write to the session's end */
+  int64_t fence;   /* its fencing token (0: no lock, no Redis) */
+  bool locking;    /* acquiring it */
+  bool lock_lost;  /* a refresh found it gone or taken */
+  bool fenced;     /* a write was refused: a newer session holds the device */
 };
 
 /* session_store.c: each submits one group-commit item; done(s, status)
@@ -160,6 +167,17 @@ int acs__policy_register(acs_script_vm *vm);
 acs_script_clock_fn acs__policy_clock(void);
 /* The fleet jobs' host functions (store.devices, job.alarm). */
 int acs__jobs_register(acs_script_vm *vm);
+
+/* session_lock.c: the device's session lock in Redis (acs_coord.h). */
+/* Takes it for s (a new session whose Inform is not written yet); done
+ * runs once: 0 (s->fence set), ACS_EAGAIN (another session holds it) or
+ * ACS_ECOORD/ACS_ECANCELED. Returns 0, or an error (done never runs). */
+int acs__sess_lock(acs__session *s, acs__sess_done_fn done);
+/* At the session's end: compare-and-delete (fire and forget). */
+void acs__sess_unlock(acs__session *s);
+/* The worker's refresh timer over its table's sessions (lock_ms / 3). */
+int acs__sess_lock_table_start(acs_session_table *t);
+void acs__sess_lock_table_stop(acs_session_table *t);
 
 void acs__sess_ref(acs__session *s);
 void acs__sess_unref(acs__session *s);

@@ -105,8 +105,9 @@ static const char *xsd_name(acs_cwmp_type t, char buf[32]) {
  * (migration 11, docs/storage.md "One statement per batch"): the device
  * rows (group 0), their events (1), the Inform's parameters with whether
  * the worker's cache knows each unchanged (2), and the CommandKeys of the
- * "M ..." events that settle tasks (3). It answers, per device, 'v' (stale,
- * version), 't' (each pending task), 'p' (each stored parameter, when the
+ * "M ..." events that settle tasks (3); group 0 ends with the session's
+ * fencing token (migration 14: 0 without Redis). It answers, per device,
+ * 'v' (stale, version), 't' (each pending task), 'p' (each stored parameter, when the
  * model is wanted) and, with policies, 'c' (the policy context unless the
  * worker's copy is current; with the model, the device's refreshed map;
  * ctx_gen; the store's now, migration 12). */
@@ -114,11 +115,11 @@ static const acs_store_set_def set_informs = {
     .sql = "SELECT * FROM acs_informs($1::text[], $2::text[], $3::text[], $4::text[],\n"
            "  $5::text[], $6::text[], $7::text[], $8::boolean[], $9::boolean[], $10::inet[],\n"
            "  $11::text[], $12::text[], $13::bigint[], $14::boolean[], $15::boolean[],\n"
-           "  $16::bigint[], $17::text[], $18::text[], $19::text[],\n"
-           "  $20::text[], $21::text[], $22::text[], $23::text[], $24::boolean[],\n"
-           "  $25::text[], $26::text[])",
+           "  $16::bigint[], $17::bigint[], $18::text[], $19::text[], $20::text[],\n"
+           "  $21::text[], $22::text[], $23::text[], $24::text[], $25::boolean[],\n"
+           "  $26::text[], $27::text[])",
     .ngroups = 4,
-    .ncols = {16, 3, 5, 2},
+    .ncols = {17, 3, 5, 2},
     .unique_key = true,
 };
 
@@ -212,6 +213,8 @@ static const char sql_alarm_clear[] =
     "UPDATE alarms SET cleared_at = now() WHERE device_id = $1 AND rule = $2\n"
     "  AND instance_key = $3 AND cleared_at IS NULL";
 static const char sql_fault_clear[] = "DELETE FROM faults WHERE device_id = $1 AND channel = $2";
+
+static const char sql_fence[] = "SELECT acs_fence($1, $2::bigint)";
 
 static const char sql_event_payload[] =
     "INSERT INTO events (device_id, code, command_key, payload) VALUES ($1, $2, $3, $4::jsonb)";
@@ -526,7 +529,9 @@ static int build_inform(acs_pg *c, sess_op *op) {
   static const char *const vers[ACS_CWMP_NS_COUNT] = {"1.0", "1.1", "1.2", "1.3", "1.4"};
   const char *ver = s->inform.use_cwmp_version ? s->inform.use_cwmp_version : vers[s->inform.ns];
   const char *ip = strchr(s->peer, '?') ? NULL : s->peer;
-  const char *dev[16] = {
+  char fence[24];
+  snprintf(fence, sizeof fence, "%lld", (long long)s->fence);
+  const char *dev[17] = {
       s->device_id,
       d->oui,
       d->product_class ? d->product_class : "",
@@ -543,6 +548,7 @@ static int build_inform(acs_pg *c, sess_op *op) {
       s->with_policies ? "t" : "f",
       op->have_cdm ? "t" : "f",
       op->have_cctx ? cexp_text : NULL,
+      fence,
   };
   int rc = acs_store_batch_set_item(b, &set_informs, dev, inform_row_cb, op);
   for (size_t i = 0; rc == 0 && i < in->events.n; i++) {
@@ -715,6 +721,15 @@ static int op_build(acs_pg *c, void *arg) {
   snprintf(id, sizeof id, "%lld", (long long)op->task_id);
   snprintf(code, sizeof code, "%d", op->fault_code);
   op->rows = 0;
+  if (op->kind != OP_INFORM && s->fence > 0) {
+    /* with Redis: refused (SQLSTATE AF001) once a newer session of the
+     * device has written; the row stays locked to the commit (migration 14) */
+    char fence[24];
+    snprintf(fence, sizeof fence, "%lld", (long long)s->fence);
+    const char *pf[2] = {s->device_id, fence};
+    int rc = acs_pg_query(c, sql_fence, 2, pf, 0, NULL, NULL);
+    if (rc) return rc;
+  }
   switch (op->kind) {
     case OP_INFORM:
       return build_inform(c, op);
@@ -856,8 +871,16 @@ static void inform_cached(acs__session *s, sess_op *op) {
 static void op_done(int status, const acs_pg_result *r, void *arg) {
   sess_op *op = arg;
   acs__session *s = op->s;
-  if (status && r && r->error)
+  if (status == ACS_EPG && r && r->sqlstate && strcmp(r->sqlstate, "AF001") == 0) {
+    /* a newer session (another instance, after this one's lock expired)
+     * has written the device: nothing of this one is */
+    acs_log(ACS_LOG_WARN, "session", "%s: write refused, fencing token %lld is stale: %s",
+            s->device_id, (long long)s->fence, r->detail ? r->detail : r->error);
+    status = ACS_EFENCED;
+    s->fenced = true;
+  } else if (status && r && r->error) {
     acs_log(ACS_LOG_WARN, "session", "%s: store: %s", s->device_id, r->error);
+  }
   if (status == 0) {
     if (op->kind == OP_INFORM) {
       free_tasks(s->tasks, s->ntasks);

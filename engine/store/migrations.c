@@ -767,6 +767,8 @@ static const char v12_sql[] =
     "  CROSS JOIN LATERAL (SELECT * FROM devices d WHERE d.id = o.id OFFSET 0) d WHERE o.model;\n"
     "END $$;\n";
 
+extern const char acs__store_v14_sql[]; /* migrations_v14.c */
+
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
     {2, "tasks by device", v2_sql},
@@ -779,6 +781,7 @@ const acs_store_migration acs_store_migrations[] = {
     {10, "policy actions and fault back-off", v10_sql},
     {11, "one statement per batch of Informs; tasks that fail in unknown ways stop", v11_sql},
     {12, "the policy context from the worker's cache", v12_sql},
+    {14, "session fencing between instances", acs__store_v14_sql},
 };
 
 const size_t acs_store_migrations_count =

@@ -1,0 +1,55 @@
+/* app_coord.c: acsd's side of Redis between instances (coord/acs_coord.h):
+ * the instance's context from the configuration, and what a signal from
+ * another instance does here. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app/acs_app.h"
+#include "coord/acs_coord.h"
+#include "core/acs_err.h"
+#include "core/acs_log.h"
+#include "session/acs_policy.h"
+
+/* On worker 0's loop. "reload": a policy push or reload on another
+ * instance; this one's pollers look at the store now rather than at their
+ * next poll (the poll stays the fallback when a message is lost). */
+static void on_signal(const char *from, const char *kind, const char *payload, void *arg) {
+  acs_app *app = arg;
+  if (strcmp(from, app->instance_id) == 0) return; /* its own workers were woken already */
+  if (strcmp(kind, "reload") == 0) {
+    acs_log(ACS_LOG_INFO, "coord", "policy reload signalled by instance %s", from);
+    acs_policy_wake(app);
+    return;
+  }
+  acs_log(ACS_LOG_DEBUG, "coord", "signal %s %s from %s: ignored", kind, payload, from);
+}
+
+int acs_app_coord_new(acs_app *app) {
+  const acs_config *cfg = app->cfg;
+  if (!cfg->redis && !cfg->redis_sentinels) return 0;
+  acs_coord_opts o = {
+      .redis = cfg->redis,
+      .sentinels = cfg->redis_sentinels,
+      .master_name = cfg->redis_master,
+      .password = cfg->redis_password,
+      .lock_ms = cfg->redis_lock_ms,
+      .instance_id = app->instance_id,
+  };
+  char err[512] = "";
+  int rc = acs_coord_new(&o, on_signal, app, &app->coord, err, sizeof err);
+  if (rc) {
+    acs_log(ACS_LOG_ERR, "app", "%s", err[0] ? err : acs_strerror(rc));
+    return rc;
+  }
+  if (cfg->redis_sentinels)
+    acs_log(ACS_LOG_INFO, "app", "Redis through the sentinels %s (master %s), session locks of %u ms",
+            cfg->redis_sentinels, cfg->redis_master, cfg->redis_lock_ms);
+  else
+    acs_log(ACS_LOG_INFO, "app", "Redis at %s, session locks of %u ms", cfg->redis,
+            cfg->redis_lock_ms);
+  return 0;
+}
+
+void acs_app_signal(acs_app_worker *aw, const char *kind, const char *payload) {
+  if (aw && aw->coord) acs_coord_publish(aw->coord, kind, payload);
+}

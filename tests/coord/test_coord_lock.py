@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Two acsd instances (A and B) on one PostgreSQL and one Redis
+(docs/architecture.md, "Several instances"):
+
+1. one lock per device: while A holds a device's session, an Inform of the
+   same device on B gets 503 with Retry-After; once A's session ends (its
+   lock deleted), B's Inform succeeds;
+2. fencing: A takes a device's session (its queued task read), is frozen
+   (SIGSTOP) past the lock's expiry, B runs a session of the device that
+   answers the task; A resumes (SIGCONT) and goes on: its write is refused
+   by the store (stale fencing token, SQLSTATE AF001), the task keeps B's
+   result, devices.session_fence is B's token;
+3. Redis down: a running session finishes, new Informs get 503 with
+   Retry-After ("Redis unavailable"); Redis back on its port: sessions
+   again, without restarting acsd;
+4. signals: a policy push through A's API reaches B by pub/sub (its log
+   says so) within a second.
+
+Exits 0, 1, or 77 (no PostgreSQL or Redis)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from coordtest import (Acsd, Cpe, Procs, Redis, check, device_id, gpv_response, pgtest,  # noqa: E402
+                       rpc_id, skip_unless_redis, wait_for)
+from acstest import acsd_path, clean_env, request, run_tests  # noqa: E402
+
+LOCK_MS = 2000
+
+
+class Env:
+    pg = redis = a = b = None
+    token = None
+
+
+def acsd(name):
+    return Acsd(["--pg", Env.pg.dsn, "--files", "off", "--redis", "127.0.0.1:%d" % Env.redis.port,
+                 "--instance-id", name, "--redis-lock-ms", str(LOCK_MS),
+                 "--log-level", "info"])
+
+
+def test_one_lock_per_device():
+    serial = "LOCK1"
+    ca = Cpe(Env.a.cwmp)
+    st, _, body = ca.inform(serial)
+    check(st == 200 and b"InformResponse" in body, "A: Inform: %d %r" % (st, body[:200]))
+    check(Env.redis.cli("EXISTS", "acsd:lock:" + device_id(serial)) == "1", "no lock in Redis")
+    val = Env.redis.cli("GET", "acsd:lock:" + device_id(serial))
+    check(val.endswith(" A") and int(val.split()[0]) > 0, "lock value: %r" % val)
+    cb = Cpe(Env.b.cwmp)
+    st, h, body = cb.inform(serial)
+    check(st == 503 and h.get("retry-after") and b"another instance" in body,
+          "B while A holds the device: %d %r %r" % (st, h, body[:200]))
+    cb.close()
+    st, _, _ = ca.post()
+    check(st == 204, "A: the end of the session: %d" % st)
+    ca.close()
+    wait_for("the lock deleted", lambda: Env.redis.cli(
+        "EXISTS", "acsd:lock:" + device_id(serial)) == "0", 5)
+    cb = Cpe(Env.b.cwmp)
+    st, _, body = cb.inform(serial)
+    check(st == 200, "B after A's session: %d %r" % (st, body[:200]))
+    val2 = Env.redis.cli("GET", "acsd:lock:" + device_id(serial))
+    check(val2.endswith(" B") and int(val2.split()[0]) > int(val.split()[0]),
+          "B's token is not above A's: %r then %r" % (val, val2))
+    st, _, _ = cb.post()
+    check(st == 204, "B: end: %d" % st)
+    cb.close()
+    fence = Env.pg.psql("SELECT session_fence FROM devices WHERE id = '%s'" % device_id(serial))
+    check(fence.strip() == val2.split()[0], "session_fence %r, B's token %r" % (fence, val2))
+
+
+def test_stale_fence_refused():
+    serial = "FENCE1"
+    dev = device_id(serial)
+    # the device exists (a first session on B), then a task waits for it
+    cb = Cpe(Env.b.cwmp)
+    check(cb.inform(serial)[0] == 200, "first session")
+    check(cb.post()[0] == 204, "first session's end")
+    cb.close()
+    Env.pg.psql("INSERT INTO tasks (device_id, rpc, args) VALUES ('%s', 'GetParameterValues', "
+                "'{\"ParameterNames\": [\"Device.DeviceInfo.UpTime\"]}')" % dev)
+    ca = Cpe(Env.a.cwmp)
+    st, _, _ = ca.inform(serial)  # A's session holds the lock, the task read
+    check(st == 200, "A: Inform: %d" % st)
+    token_a = int(Env.redis.cli("GET", "acsd:lock:" + dev).split()[0])
+    Env.a.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_for("A's lock to expire", lambda: Env.redis.cli("EXISTS", "acsd:lock:" + dev) == "0",
+                 LOCK_MS / 1000 + 5)
+        cb = Cpe(Env.b.cwmp)
+        check(cb.inform(serial)[0] == 200, "B: Inform after A's lock expired")
+        st, _, body = cb.post()
+        check(st == 200 and b"GetParameterValues" in body, "B: the task: %d %r" % (st, body[:300]))
+        st, _, _ = cb.post(gpv_response(rpc_id(body), "Device.DeviceInfo.UpTime", "4242"))
+        check(st == 204, "B: the end after the answer: %d" % st)
+        cb.close()
+        token_b = int(Env.pg.psql("SELECT session_fence FROM devices WHERE id = '%s'" % dev))
+        check(token_b > token_a, "session_fence %d not above A's token %d" % (token_b, token_a))
+    finally:
+        Env.a.proc.send_signal(signal.SIGCONT)
+    # A goes on with its session: its next write (the task marked 'sent')
+    # carries the old token and is refused; the CPE gets 204
+    st, _, body = ca.post()
+    check(st == 204, "A after resuming: %d %r" % (st, body[:300]))
+    ca.close()
+    row = Env.pg.psql("SELECT status, result::text FROM tasks WHERE device_id = '%s'" % dev)
+    check(row.startswith("done|") and "4242" in row, "the task was overwritten: %r" % row)
+    wait_for("A's log", lambda: "fencing token %d is stale" % token_a in Env.a.log(), 5)
+    fence = int(Env.pg.psql("SELECT session_fence FROM devices WHERE id = '%s'" % dev))
+    check(fence == token_b, "session_fence moved: %d, B's %d" % (fence, token_b))
+
+
+def test_redis_down():
+    serial = "DOWN1"
+    ca = Cpe(Env.a.cwmp)
+    check(ca.inform(serial)[0] == 200, "Inform before Redis goes")
+    Env.redis.kill()
+    try:
+        def refused():
+            c = Cpe(Env.b.cwmp)
+            st, h, body = c.inform("DOWN2")
+            c.close()
+            return st == 503 and h.get("retry-after") and b"Redis unavailable" in body
+        wait_for("503 while Redis is down", refused, 5)
+        st, _, _ = ca.post()  # the running session finishes
+        check(st == 204, "a running session while Redis is down: %d" % st)
+        ca.close()
+        c = Cpe(Env.a.cwmp)
+        st, _, body = c.inform("DOWN3")
+        c.close()
+        check(st == 503 and b"Redis unavailable" in body, "A: new session: %d %r" % (st, body))
+    finally:
+        Env.redis.start()
+
+    def served():
+        c = Cpe(Env.b.cwmp)
+        st, _, _ = c.inform("DOWN4")
+        if st == 200:
+            c.post()
+        c.close()
+        return st == 200
+    wait_for("sessions again once Redis is back", served, 10)
+
+
+def test_reload_signal():
+    files = {}  # a tree without policies: a new generation all the same
+    t0 = time.monotonic()
+    st, _, body = request(Env.a.api, "POST", "/api/v1/policies",
+                          {"Authorization": "Bearer " + Env.token,
+                           "Content-Type": "application/json"},
+                          json.dumps({"files": files, "source": "coord test"}), timeout=15)
+    check(st in (200, 201), "push: %d %r" % (st, body[:300]))
+    wait_for("B hears the reload", lambda: "policy reload signalled by instance A" in Env.b.log(),
+             5)
+    check(time.monotonic() - t0 < 5, "slow")
+
+
+def main():
+    pgtest.skip_unless_available()
+    skip_unless_redis()
+    procs = Procs()
+    with tempfile.TemporaryDirectory(prefix="acs-coord-") as tmp:
+        with pgtest.PgCluster(fast=True) as pg:
+            Env.pg = pg
+            try:
+                Env.redis = procs.add(Redis(tmp, "redis"))
+                p = subprocess.run([acsd_path(), "token", "create", "--role", "admin", "--pg",
+                                    pg.dsn], capture_output=True, env=clean_env(), timeout=60)
+                check(p.returncode == 0, "token: %s" % p.stderr.decode())
+                Env.token = p.stdout.decode().strip()
+                with acsd("A") as a, acsd("B") as b:
+                    Env.a, Env.b = a, b
+                    a.wait_ready()
+                    b.wait_ready()
+                    run_tests([test_one_lock_per_device, test_stale_fence_refused,
+                               test_redis_down, test_reload_signal],
+                              [("acsd A", a), ("acsd B", b)], tail=4000)
+                    for x in (a, b):
+                        x.signal()
+                        rc, _ = x.wait_exit(20)
+                        x.check_clean_exit(rc)
+            finally:
+                procs.close()
+    print("ok", flush=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
