@@ -53,8 +53,9 @@ struct acs_coord {
   uint32_t lock_ms;
   acs_coord_signal_cb on_signal;
   void *signal_arg;
-  uv_mutex_t lock; /* workers: the list, for acs_coord_failover */
+  uv_mutex_t lock; /* workers: the list, for acs_coord_failover; and switched */
   acs_coord_worker *workers;
+  addr switched; /* the new master a +switch-master named (port 0: none) */
   _Atomic uint64_t connects, disconnects, failovers, locks, lock_busy, lock_lost, signals_in;
 };
 
@@ -377,8 +378,15 @@ static void sub_cb(redisAsyncContext *ac, void *r, void *priv) {
   if (l->kind == LINK_WATCH) {
     /* "<name> <old ip> <old port> <new ip> <new port>" */
     size_t nl = strlen(c->master_name);
-    if (strncmp(msg, c->master_name, nl) == 0 && msg[nl] == ' ') {
+    addr to;
+    if (strncmp(msg, c->master_name, nl) == 0 && msg[nl] == ' ' &&
+        sscanf(msg + nl + 1, "%*s %*d %255s %d", to.host, &to.port) == 2) {
       acs_log(ACS_LOG_WARN, "coord", "sentinel: +switch-master %s", msg);
+      /* straight to the new master: a sentinel asked now may not know yet,
+       * and the old master takes writes until the sentinels demote it */
+      uv_mutex_lock(&c->lock);
+      c->switched = to;
+      uv_mutex_unlock(&c->lock);
       acs_coord_failover(c);
     }
     return;
@@ -395,7 +403,7 @@ static void up(rlink *l) {
   l->st = L_UP;
   l->backoff_ms = 0;
   bump(&l->w->c->connects);
-  acs_log(l->w->index == 0 ? ACS_LOG_INFO : ACS_LOG_DEBUG, "coord",
+  acs_log(ACS_LOG_INFO, "coord",
           "worker %u: Redis %s connection up (%s:%d)", l->w->index, link_name(l), l->master.host,
           l->master.port);
 }
@@ -490,11 +498,19 @@ static void tick_cb(uv_timer_t *t) {
 static void failover_cb(uv_async_t *a) {
   acs_coord_worker *w = a->data;
   if (!atomic_exchange(&w->failover_pending, false) || w->stopping) return;
+  addr to;
+  uv_mutex_lock(&w->c->lock);
+  to = w->c->switched;
+  uv_mutex_unlock(&w->c->lock);
   for (int k = 0; k < NLINKS; k++) {
     rlink *l = &w->links[k];
-    if (l->enabled && k != LINK_WATCH && l->st != L_DOWN) {
-      link_drop(l, "the master changed: asking the sentinels again");
-      l->retry_at = 0; /* at the next tick */
+    if (!l->enabled || k == LINK_WATCH) continue;
+    if (l->st != L_DOWN) link_drop(l, "the master changed");
+    if (to.port) {
+      l->master = to;
+      start_master(l); /* ROLE still checks it */
+    } else {
+      l->retry_at = 0; /* ask the sentinels at the next tick */
     }
   }
 }

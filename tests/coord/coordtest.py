@@ -30,7 +30,8 @@ def skip_unless_redis():
         sys.exit(77)
 
 
-def wait_for(what, cond, timeout=15.0, step=0.05):
+def wait_for(what, cond, timeout=15.0, step=0.05, last=None):
+    """Polls cond until it is true; last() says why it was not, in the failure."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         try:
@@ -39,7 +40,7 @@ def wait_for(what, cond, timeout=15.0, step=0.05):
         except Exception:
             pass
         time.sleep(step)
-    fail("%s: not within %.0f s" % (what, timeout))
+    fail("%s: not within %.0f s%s" % (what, timeout, (": " + str(last())) if last else ""))
 
 
 class Redis:
