@@ -2,9 +2,11 @@
  * the instance's context from the configuration, and what a signal from
  * another instance does here. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app/acs_app.h"
+#include "connreq/acs_connreq_device.h"
 #include "coord/acs_coord.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
@@ -15,10 +17,14 @@
  * next poll (the poll stays the fallback when a message is lost). */
 static void on_signal(const char *from, const char *kind, const char *payload, void *arg) {
   acs_app *app = arg;
-  if (strcmp(from, app->instance_id) == 0) return; /* its own workers were woken already */
   if (strcmp(kind, "reload") == 0) {
+    if (strcmp(from, app->instance_id) == 0) return; /* its workers were woken already */
     acs_log(ACS_LOG_INFO, "coord", "policy reload signalled by instance %s", from);
     acs_policy_wake(app);
+    return;
+  }
+  if (strcmp(kind, "task") == 0) { /* settled by a session, maybe on this instance */
+    acs_connreq_task_changed(app, atoll(payload));
     return;
   }
   acs_log(ACS_LOG_DEBUG, "coord", "signal %s %s from %s: ignored", kind, payload, from);

@@ -66,4 +66,9 @@ void acs_connreq_worker_stop(acs_app_worker *aw);
 int acs_connreq_device(acs_app_worker *aw, const char *device_id, long long task_id,
                        unsigned wait_ms, acs_connreq_device_cb cb, void *arg);
 
+/* task_id was settled (by a session of this instance or another: the Redis
+ * signal "task", app_coord.c): the waits of app for it poll at once rather
+ * than at their next poll. Any thread; polling stays the fallback. */
+void acs_connreq_task_changed(const acs_app *app, long long task_id);
+
 #endif

@@ -7,6 +7,7 @@
  * statement, the pool's callback, its timer); it is freed once the caller
  * has been told and nothing is left. The worker's state outlives its last
  * request, since the pool and the store call back after the stop hook. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #define POLL_FIRST_MS 100
 #define POLL_MAX_MS 500
+#define WAKE_IDS 32
 
 typedef struct dreq dreq;
 
@@ -34,6 +36,14 @@ struct acs_connreq_worker {
   dreq *reqs;
   bool stopping;
   bool in_stop; /* inside acs_connreq_worker_stop: not freed yet */
+  /* acs_connreq_task_changed: tasks another worker or instance settled */
+  const acs_app *app;
+  acs_connreq_worker *reg_next; /* registry */
+  uv_async_t wake;
+  bool wake_open;
+  long long wake_ids[WAKE_IDS]; /* under registry_lock */
+  size_t nwake;
+  bool wake_all; /* more than WAKE_IDS at once */
 };
 
 struct dreq {
@@ -49,8 +59,13 @@ struct dreq {
   uv_timer_t timer;
   bool timer_open;
   bool told;
+  bool polling; /* the outcome is in: the timer paces the polls of the task */
   int holds; /* statements and the pool's callback outstanding */
 };
+
+static void cw_maybe_free(acs_connreq_worker *cw) {
+  if (cw->stopping && !cw->reqs && !cw->in_stop && !cw->wake_open) free(cw);
+}
 
 /* --- the end of a request */
 
@@ -65,7 +80,7 @@ static void dreq_maybe_free(dreq *d) {
   if (d->next) d->next->prev = d->prev;
   free(d->device_id);
   free(d);
-  if (cw->stopping && !cw->reqs && !cw->in_stop) free(cw);
+  cw_maybe_free(cw);
 }
 
 static void timer_closed_cb(uv_handle_t *h) {
@@ -167,6 +182,7 @@ static void after_outcome(dreq *d, const char *task_status) {
     return;
   }
   d->poll_ms = POLL_FIRST_MS;
+  d->polling = true;
   arm(d, d->poll_ms);
 }
 
@@ -370,6 +386,54 @@ int acs_connreq_device(acs_app_worker *aw, const char *device_id, long long task
   return 0;
 }
 
+/* --- tasks settled elsewhere: a wait polls at once (acs_connreq_task_changed) */
+
+/* Every running worker state of the process; a state leaves it in its stop
+ * hook, before its async handle closes. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static acs_connreq_worker *registry;
+
+static void wake_cb(uv_async_t *a) {
+  acs_connreq_worker *cw = a->data;
+  long long ids[WAKE_IDS];
+  pthread_mutex_lock(&registry_lock);
+  size_t n = cw->nwake;
+  bool all = cw->wake_all;
+  memcpy(ids, cw->wake_ids, n * sizeof ids[0]);
+  cw->nwake = 0;
+  cw->wake_all = false;
+  pthread_mutex_unlock(&registry_lock);
+  for (dreq *d = cw->reqs; d; d = d->next) {
+    if (d->told || !d->polling || d->holds || !d->timer_open) continue;
+    bool hit = all;
+    long long id = atoll(d->task_id);
+    for (size_t i = 0; !hit && i < n; i++) hit = ids[i] == id;
+    if (!hit) continue;
+    acs_log(ACS_LOG_DEBUG, "connreq", "task %s settled elsewhere: polled at once", d->task_id);
+    uv_timer_start(&d->timer, timer_cb, 0, 0);
+  }
+}
+
+static void wake_closed_cb(uv_handle_t *h) {
+  acs_connreq_worker *cw = h->data;
+  cw->wake_open = false;
+  cw_maybe_free(cw);
+}
+
+void acs_connreq_task_changed(const acs_app *app, long long task_id) {
+  pthread_mutex_lock(&registry_lock);
+  for (acs_connreq_worker *cw = registry; cw; cw = cw->reg_next) {
+    if (cw->app != app) continue;
+    if (cw->nwake < WAKE_IDS) {
+      cw->wake_ids[cw->nwake++] = task_id;
+    } else {
+      cw->wake_all = true;
+    }
+    uv_async_send(&cw->wake);
+  }
+  pthread_mutex_unlock(&registry_lock);
+}
+
 int acs_connreq_worker_start(acs_app_worker *aw) {
   acs_connreq_worker *cw = calloc(1, sizeof *cw);
   if (!cw) return ACS_ENOMEM;
@@ -384,6 +448,14 @@ int acs_connreq_worker_start(acs_app_worker *aw) {
     free(cw);
     return rc;
   }
+  cw->app = aw->app;
+  uv_async_init(cw->loop, &cw->wake, wake_cb);
+  cw->wake.data = cw;
+  cw->wake_open = true;
+  pthread_mutex_lock(&registry_lock);
+  cw->reg_next = registry;
+  registry = cw;
+  pthread_mutex_unlock(&registry_lock);
   aw->connreq = cw;
   return 0;
 }
@@ -395,6 +467,15 @@ void acs_connreq_worker_stop(acs_app_worker *aw) {
   cw->stopping = true;
   cw->in_stop = true;
   cw->aw = NULL;
+  pthread_mutex_lock(&registry_lock);
+  for (acs_connreq_worker **pp = &registry; *pp; pp = &(*pp)->reg_next) {
+    if (*pp == cw) {
+      *pp = cw->reg_next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&registry_lock);
+  uv_close((uv_handle_t *)&cw->wake, wake_closed_cb);
   /* waits end now; requests in flight end through the pool's close and
    * statements through the store's (both call back from the loop) */
   for (dreq *d = cw->reqs; d; d = d->next) {
@@ -403,5 +484,5 @@ void acs_connreq_worker_stop(acs_app_worker *aw) {
   acs_connreq_pool_close(cw->pool); /* tells those still queued right here */
   cw->pool = NULL;
   cw->in_stop = false;
-  if (!cw->reqs) free(cw);
+  cw_maybe_free(cw);
 }

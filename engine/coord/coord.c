@@ -359,6 +359,8 @@ static void link_start(rlink *l) {
   }
 }
 
+static void up(rlink *l);
+
 /* A published signal, or a sentinel's +switch-master. */
 static void sub_cb(redisAsyncContext *ac, void *r, void *priv) {
   rlink *l = priv;
@@ -368,8 +370,12 @@ static void sub_cb(redisAsyncContext *ac, void *r, void *priv) {
   const char *what = rep->element[0]->str ? rep->element[0]->str : "";
   if (strcmp(what, "subscribe") == 0) {
     answered(l);
-    l->st = L_UP;
-    l->backoff_ms = 0;
+    if (l->kind == LINK_SUB) {
+      up(l);
+    } else {
+      l->st = L_UP;
+      l->backoff_ms = 0;
+    }
     return;
   }
   if (strcmp(what, "message") != 0 || rep->element[2]->type != REDIS_REPLY_STRING) return;

@@ -894,6 +894,12 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
       s->outstanding = NULL; /* no longer pending: cancelled or expired meanwhile */
     }
   }
+  if (status == 0 && op->kind == OP_RESULT) {
+    /* a connection request's wait for this task (any instance) looks now */
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)op->task_id);
+    acs_app_signal(s->t->aw, "task", id);
+  }
   acs_log_set_context(s->device_id, s->cookie); /* its records name the session */
   if (op->done) op->done(s, status);
   acs_log_set_context(NULL, NULL);

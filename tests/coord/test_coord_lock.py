@@ -14,11 +14,14 @@
    Retry-After ("Redis unavailable"); Redis back on its port: sessions
    again, without restarting acsd;
 4. signals: a policy push through A's API reaches B by pub/sub (its log
-   says so) within a second.
+   says so); a connection request sent by A whose task B's session settles
+   ends A's wait by a signal (A's log: polled at once), not at its next poll.
 
 Exits 0, 1, or 77 (no PostgreSQL or Redis)."""
+import http.server
 import json
 import os
+import threading
 import signal
 import subprocess
 import sys
@@ -137,7 +140,13 @@ def test_redis_down():
         c.close()
         check(st == 503 and b"Redis unavailable" in body, "A: new session: %d %r" % (st, body))
     finally:
+        marks = (len(Env.a.log()), len(Env.b.log()))
         Env.redis.start()
+    # every connection of both instances back (2 workers each, and worker
+    # 0's subscriber): signals are fire and forget, sent only when up
+    for inst, mark in zip((Env.a, Env.b), marks):
+        wait_for("reconnected", lambda: inst.log()[mark:].count("commands connection up") >= 2
+                 and "signals connection up" in inst.log()[mark:], 10)
 
     def served():
         c = Cpe(Env.b.cwmp)
@@ -162,6 +171,64 @@ def test_reload_signal():
     check(time.monotonic() - t0 < 5, "slow")
 
 
+def api(inst, method, path, body=None):
+    h = {"Authorization": "Bearer " + Env.token}
+    data = b""
+    if body is not None:
+        h["Content-Type"] = "application/json"
+        data = json.dumps(body)
+    st, _, text = request(inst.api, method, path, h, data, timeout=20)
+    return st, json.loads(text) if text else None
+
+
+def test_connreq_result_signal():
+    serial = "CRSIG1"
+    dev = device_id(serial)
+    c = Cpe(Env.b.cwmp)
+    check(c.inform(serial)[0] == 200 and c.post()[0] == 204, "first session")
+    c.close()
+    errors = []
+
+    def cpe_session():  # the device, woken, runs its session on B
+        try:
+            c = Cpe(Env.b.cwmp)
+            check(c.inform(serial)[0] == 200, "Inform after the connection request")
+            st, _, body = c.post()
+            check(st == 200 and b"GetParameterValues" in body, "the task: %d %r" % (st, body[:200]))
+            st, _, _ = c.post(gpv_response(rpc_id(body), "Device.DeviceInfo.UpTime", "99"))
+            check(st == 204, "end: %d" % st)
+            c.close()
+        except Exception as e:
+            errors.append(e)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            threading.Thread(target=cpe_session).start()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        Env.pg.psql("UPDATE devices SET connection_request_url = 'http://127.0.0.1:%d/' "
+                    "WHERE id = '%s'" % (srv.server_address[1], dev))
+        check(api(Env.a, "PUT", "/api/v1/system/log", {"level": "debug"})[0] == 200, "log level")
+        st, task = api(Env.a, "POST", "/api/v1/devices/%s/tasks?connection_request=true&timeout=10"
+                       % dev, {"rpc": "GetParameterValues",
+                               "args": {"ParameterNames": ["Device.DeviceInfo.UpTime"]}})
+        check(not errors, "the CPE's session: %s" % errors)
+        check(st == 200 and task["status"] == "done", "the wait: %d %r" % (st, task))
+        check("task %d settled elsewhere: polled at once" % task["id"] in Env.a.log(),
+              "A's wait did not hear B's signal")
+    finally:
+        srv.shutdown()
+        api(Env.a, "PUT", "/api/v1/system/log", {"level": "info"})
+
+
 def main():
     pgtest.skip_unless_available()
     skip_unless_redis()
@@ -180,7 +247,8 @@ def main():
                     a.wait_ready()
                     b.wait_ready()
                     run_tests([test_one_lock_per_device, test_stale_fence_refused,
-                               test_redis_down, test_reload_signal],
+                               test_redis_down, test_reload_signal,
+                               test_connreq_result_signal],
                               [("acsd A", a), ("acsd B", b)], tail=4000)
                     for x in (a, b):
                         x.signal()
