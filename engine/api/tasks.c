@@ -159,6 +159,8 @@ static void create_done(acs__api_req *r) {
     acs__api_fail_store(r);
     return;
   }
+  /* a session of the device running now, on any instance, sends it too */
+  acs_app_signal(r->aw, "queued", r->device_id);
   if (r->connreq_wait_s) {
     connreq_start(r);
     return;

@@ -11,6 +11,7 @@
 #include "core/acs_err.h"
 #include "core/acs_log.h"
 #include "session/acs_policy.h"
+#include "session/acs_session.h"
 
 /* On worker 0's loop. "reload": a policy push or reload on another
  * instance; this one's pollers look at the store now rather than at their
@@ -21,6 +22,10 @@ static void on_signal(const char *from, const char *kind, const char *payload, v
     if (strcmp(from, app->instance_id) == 0) return; /* its workers were woken already */
     acs_log(ACS_LOG_INFO, "coord", "policy reload signalled by instance %s", from);
     acs_policy_wake(app);
+    return;
+  }
+  if (strcmp(kind, "queued") == 0) { /* an operator's new task, on any instance */
+    acs_session_task_queued(app, payload);
     return;
   }
   if (strcmp(kind, "task") == 0) { /* settled by a session, maybe on this instance */

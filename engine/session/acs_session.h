@@ -30,6 +30,12 @@ size_t acs_session_table_count(const acs_session_table *t);
 /* The CWMP listener's request handler; ctx is the acs_app. */
 void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx);
 
+/* A task was queued for device_id (on this instance or another: the Redis
+ * signal "queued", app_coord.c): if the device is in session on one of
+ * app's workers, that session reads its new tasks before it ends, instead
+ * of leaving them to the next session. Any thread. */
+void acs_session_task_queued(const acs_app *app, const char *device_id);
+
 /* Owner worker of a device id among n workers (FNV-1a of the id, mod n). */
 unsigned acs_session_owner(const char *device_id, unsigned n);
 

@@ -71,6 +71,7 @@ int acs_session_table_new(acs_app_worker *aw, acs_session_table **out) {
     return ACS_ENOMEM;
   }
   int rc = acs__sess_lock_table_start(t);
+  if (!rc && (rc = acs__sess_queued_start(t))) acs__sess_lock_table_stop(t);
   if (rc) {
     free(t->by_device);
     free(t->by_cookie);
@@ -117,6 +118,10 @@ static acs__session *find_device(acs_session_table *t, const char *id) {
   for (acs__session *s = t->by_device[bucket(t, id)]; s; s = s->next_dev)
     if (strcmp(s->device_id, id) == 0) return s;
   return NULL;
+}
+
+acs__session *acs__sess_find_device(acs_session_table *t, const char *device_id) {
+  return find_device(t, device_id);
 }
 
 static acs__session *find_cookie(acs_session_table *t, const char *cookie) {
@@ -311,6 +316,7 @@ void acs_session_table_stop(acs_session_table *t) {
     while (t->by_device[i]) sess_end(t->by_device[i], "acsd stopping");
   }
   acs__sess_lock_table_stop(t);
+  acs__sess_queued_stop(t);
   free(t->by_device);
   free(t->by_cookie);
   free(t);
@@ -385,6 +391,7 @@ static void sess_reply_503(acs__session *s, const char *why) {
 /* --- the ACS's turn: queued tasks, one RPC per response */
 
 static void next_rpc(acs__session *s);
+static void queued_read_cb(acs__session *s, int status);
 
 static char **command_key_field(acs_cwmp_msg *m) {
   switch (m->kind) {
@@ -602,9 +609,30 @@ static void next_rpc(acs__session *s) {
   }
   /* the one-shot actions the policies asked for become tasks, then go out */
   if (s->with_policies && s->t->aw->pg && acs__policy_flush_actions(s, actions_stored_cb)) return;
+  /* tasks queued meanwhile (another instance's signal): this session sends them */
+  if (s->tasks_queued && s->t->aw->pg) {
+    s->tasks_queued = false;
+    int64_t after = 0;
+    for (size_t i = 0; i < s->ntasks; i++)
+      if (s->tasks[i].id > after) after = s->tasks[i].id;
+    if (acs__sess_store_tasks_since(s, after, queued_read_cb) == 0) return;
+  }
   /* nothing more to do: 204 ends the session */
   sess_reply_msg(s, NULL, false);
   sess_end(s, NULL);
+}
+
+static void queued_read_cb(acs__session *s, int status) {
+  if (s->st == ACS__S_DONE) {
+    sess_reply_msg(s, NULL, false);
+    return;
+  }
+  if (status) { /* not read: the next session sends them */
+    sess_reply_msg(s, NULL, false);
+    sess_end(s, "store unavailable");
+    return;
+  }
+  next_rpc(s);
 }
 
 static void actions_stored_cb(acs__session *s, int status) {

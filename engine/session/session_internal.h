@@ -45,6 +45,10 @@ struct acs_session_table {
   uint64_t seq; /* cookies and cwmp:IDs */
   bool stopping;
   uv_timer_t *lock_timer; /* refreshes the sessions' locks (session_lock.c) */
+  /* tasks queued elsewhere for devices in session here (session_queued.c) */
+  acs_session_table *reg_next;
+  uv_async_t *queued_async;
+  struct acs__queued *queued; /* device ids, under the registry's lock */
 };
 
 #define ACS__SESSION_MAGIC 0x53455353u /* policies' ctx is a session */
@@ -96,6 +100,7 @@ struct acs__session {
   bool locking;    /* acquiring it */
   bool lock_lost;  /* a refresh found it gone or taken */
   bool fenced;     /* a write was refused: a newer session holds the device */
+  bool tasks_queued; /* a task was queued for the device meanwhile (session_queued.c) */
 };
 
 /* session_store.c: each submits one group-commit item; done(s, status)
@@ -122,6 +127,10 @@ void acs__sess_store_task_status(acs__session *s, int64_t task_id, const char *s
 /* A CPE request worth keeping (TransferComplete, RequestDownload, DU state
  * changes, Kicked) as an event row with its payload. */
 int acs__sess_store_event(acs__session *s, const acs_cwmp_msg *req, acs__sess_done_fn done);
+
+/* The device's pending tasks above id after (queued while the session ran),
+ * appended to s->tasks when nothing is outstanding. */
+int acs__sess_store_tasks_since(acs__session *s, int64_t after, acs__sess_done_fn done);
 
 /* A planner RPC's answer: the data-model changes only. */
 int acs__sess_store_model(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp,
@@ -178,6 +187,12 @@ void acs__sess_unlock(acs__session *s);
 /* The worker's refresh timer over its table's sessions (lock_ms / 3). */
 int acs__sess_lock_table_start(acs_session_table *t);
 void acs__sess_lock_table_stop(acs_session_table *t);
+
+/* session_queued.c: the table's mailbox for acs_session_task_queued. */
+int acs__sess_queued_start(acs_session_table *t);
+void acs__sess_queued_stop(acs_session_table *t);
+/* session.c: the live session of a device on this worker, or NULL. */
+acs__session *acs__sess_find_device(acs_session_table *t, const char *device_id);
 
 void acs__sess_ref(acs__session *s);
 void acs__sess_unref(acs__session *s);

@@ -27,7 +27,8 @@ typedef enum {
   OP_FAULT_CLEAR,
   OP_ALARM_RAISE,
   OP_ALARM_CLEAR,
-  OP_SQL
+  OP_SQL,
+  OP_TASKS
 } op_kind;
 
 typedef struct sess_op {
@@ -215,6 +216,11 @@ static const char sql_alarm_clear[] =
 static const char sql_fault_clear[] = "DELETE FROM faults WHERE device_id = $1 AND channel = $2";
 
 static const char sql_fence[] = "SELECT acs_fence($1, $2::bigint)";
+
+/* Tasks queued for the device while its session ran (session_queued.c). */
+static const char sql_tasks_after[] =
+    "SELECT id, rpc, args::text, command_key FROM tasks WHERE device_id = $1\n"
+    "  AND status = 'pending' AND id > $2::bigint ORDER BY id";
 
 static const char sql_event_payload[] =
     "INSERT INTO events (device_id, code, command_key, payload) VALUES ($1, $2, $3, $4::jsonb)";
@@ -714,6 +720,22 @@ cleanup:
   return rc;
 }
 
+static void tasks_rows_cb(acs_pg_result *r, void *arg) {
+  sess_op *op = arg;
+  if (r->status) return;
+  for (int i = 0; i < r->ntuples; i++) {
+    acs__task *v = realloc(op->tasks, (op->ntasks + 1) * sizeof *v);
+    if (!v) return;
+    op->tasks = v;
+    acs__task *t = &v[op->ntasks++];
+    t->id = strtoll(acs_pg_getvalue(r, i, 0), NULL, 10);
+    t->rpc = strdup(acs_pg_getvalue(r, i, 1));
+    t->args = strdup(acs_pg_getvalue(r, i, 2));
+    t->command_key = acs_pg_isnull(r, i, 3) ? NULL : strdup(acs_pg_getvalue(r, i, 3));
+    if (!t->rpc || !t->args) op->ntasks--; /* out of memory: the next session sends it */
+  }
+}
+
 static int op_build(acs_pg *c, void *arg) {
   sess_op *op = arg;
   acs__session *s = op->s;
@@ -782,6 +804,13 @@ static int op_build(acs_pg *c, void *arg) {
     case OP_SQL:
       return acs_pg_query(c, op->sql, op->nparams, (const char *const *)op->params, 0, sql_rows_cb,
                           op);
+    case OP_TASKS: {
+      free_tasks(op->tasks, op->ntasks); /* an earlier attempt's */
+      op->tasks = NULL;
+      op->ntasks = 0;
+      const char *p[2] = {s->device_id, id};
+      return acs_pg_query(c, sql_tasks_after, 2, p, 0, tasks_rows_cb, op);
+    }
     case OP_EVENT: {
       const char *name = acs_cwmp_kind_name(op->rsp->kind);
       const char *p[4] = {s->device_id, name, op->text, op->json};
@@ -890,6 +919,16 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
       op->tasks = NULL;
       op->ntasks = 0;
       inform_cached(s, op);
+    } else if (op->kind == OP_TASKS && op->ntasks && !s->outstanding) {
+      acs__task *v = realloc(s->tasks, (s->ntasks + op->ntasks) * sizeof *v);
+      if (v) {
+        memcpy(v + s->ntasks, op->tasks, op->ntasks * sizeof *v);
+        s->tasks = v;
+        s->ntasks += op->ntasks;
+        free(op->tasks); /* the strings now belong to s->tasks */
+        op->tasks = NULL;
+        op->ntasks = 0;
+      }
     } else if (op->kind == OP_MARK_SENT && op->rows == 0 && s->outstanding == op->task) {
       s->outstanding = NULL; /* no longer pending: cancelled or expired meanwhile */
     }
@@ -947,6 +986,13 @@ static char *dump(json_t *j) {
 }
 
 /* --- operations */
+
+int acs__sess_store_tasks_since(acs__session *s, int64_t after, acs__sess_done_fn done) {
+  sess_op *op = op_new(OP_TASKS, done);
+  if (!op) return ACS_ENOMEM;
+  op->task_id = after;
+  return submit(s, op, ACS_PG_FAILFAST);
+}
 
 int acs__sess_store_inform(acs__session *s, acs__sess_done_fn done) {
   sess_op *op = op_new(OP_INFORM, done);

@@ -15,7 +15,9 @@
    again, without restarting acsd;
 4. signals: a policy push through A's API reaches B by pub/sub (its log
    says so); a connection request sent by A whose task B's session settles
-   ends A's wait by a signal (A's log: polled at once), not at its next poll.
+   ends A's wait by a signal (A's log: polled at once), not at its next poll;
+   a task queued through A for a device in session on B goes out in that
+   session (without the signal it would wait for the next one).
 
 Exits 0, 1, or 77 (no PostgreSQL or Redis)."""
 import http.server
@@ -229,6 +231,31 @@ def test_connreq_result_signal():
         api(Env.a, "PUT", "/api/v1/system/log", {"level": "info"})
 
 
+def test_task_queued_elsewhere():
+    serial = "QUEUE1"
+    dev = device_id(serial)
+    c = Cpe(Env.b.cwmp)
+    check(c.inform(serial)[0] == 200, "B: Inform")  # the session read no task
+    try:
+        check(api(Env.b, "PUT", "/api/v1/system/log", {"level": "debug"})[0] == 200, "log level")
+        st, task = api(Env.a, "POST", "/api/v1/devices/%s/tasks" % dev,
+                       {"rpc": "GetParameterValues",
+                        "args": {"ParameterNames": ["Device.DeviceInfo.UpTime"]}})
+        check(st == 201, "task through A: %d %r" % (st, task))
+        wait_for("B's session hears of it",
+                 lambda: "a task was queued during the session" in Env.b.log(), 5)
+    finally:
+        api(Env.b, "PUT", "/api/v1/system/log", {"level": "info"})
+    st, _, body = c.post()
+    check(st == 200 and b"GetParameterValues" in body, "the new task in the same session: %d %r"
+          % (st, body[:200]))
+    st, _, _ = c.post(gpv_response(rpc_id(body), "Device.DeviceInfo.UpTime", "5"))
+    check(st == 204, "end: %d" % st)
+    c.close()
+    row = Env.pg.psql("SELECT status FROM tasks WHERE id = %d" % task["id"])
+    check(row.strip() == "done", "task: %r" % row)
+
+
 def main():
     pgtest.skip_unless_available()
     skip_unless_redis()
@@ -248,7 +275,7 @@ def main():
                     b.wait_ready()
                     run_tests([test_one_lock_per_device, test_stale_fence_refused,
                                test_redis_down, test_reload_signal,
-                               test_connreq_result_signal],
+                               test_connreq_result_signal, test_task_queued_elsewhere],
                               [("acsd A", a), ("acsd B", b)], tail=4000)
                     for x in (a, b):
                         x.signal()
