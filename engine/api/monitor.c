@@ -136,6 +136,7 @@ static void prom_app(const acs_app *app, bool ready, acs_buf *out) {
                           "CWMP connections handed to their device's owner worker.");
   acs_metrics_prom_value(out, "acsd_handoffs_total", NULL,
                          (double)atomic_load(&((acs_app *)app)->handoffs));
+  acs_app_coord_prom(app, out);
 }
 
 static void metrics_answer(acs_conn *c, const acs_http_request *req, const acs_app *app) {

@@ -90,6 +90,8 @@ void acs_app_observe_stop(acs_app_worker *aw);
  * a signal to the other instances (fire and forget; nothing without Redis). */
 int acs_app_coord_new(acs_app *app);
 void acs_app_signal(acs_app_worker *aw, const char *kind, const char *payload);
+/* Its figures in the Prometheus exposition (nothing without Redis). */
+void acs_app_coord_prom(const acs_app *app, acs_buf *out);
 
 /* Runs acsd with cfg until SIGTERM/SIGINT: applies the schema migrations
  * when a store is configured, starts the workers, stops gracefully.

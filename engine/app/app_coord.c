@@ -64,3 +64,38 @@ int acs_app_coord_new(acs_app *app) {
 void acs_app_signal(acs_app_worker *aw, const char *kind, const char *payload) {
   if (aw && aw->coord) acs_coord_publish(aw->coord, kind, payload);
 }
+
+static void prom(acs_buf *out, const char *name, const char *type, const char *help, double v) {
+  acs_metrics_prom_family(out, name, type, help);
+  acs_metrics_prom_value(out, name, NULL, v);
+}
+
+void acs_app_coord_prom(const acs_app *app, acs_buf *out) {
+  if (!app->coord) return;
+  acs_coord_stats st;
+  acs_coord_get_stats(app->coord, &st);
+  prom(out, "acsd_redis_up", "gauge",
+       "Workers whose Redis command connection is up (of acsd_redis_workers).",
+       st.workers_up);
+  prom(out, "acsd_redis_workers", "gauge", "Workers with a Redis command connection.",
+       st.workers);
+  prom(out, "acsd_redis_connects_total", "counter", "Redis command connections made.",
+       (double)st.connects);
+  prom(out, "acsd_redis_disconnects_total", "counter", "Redis connections lost while up.",
+       (double)st.disconnects);
+  prom(out, "acsd_redis_failovers_total", "counter",
+       "Master changes followed (+switch-master), counted once per instance.",
+       (double)st.failovers);
+  prom(out, "acsd_session_locks_total", "counter", "Device session locks taken in Redis.",
+       (double)st.locks);
+  prom(out, "acsd_session_locks_busy_total", "counter",
+       "Device session locks held by another session (its Inform got 503).",
+       (double)st.lock_busy);
+  prom(out, "acsd_session_locks_lost_total", "counter",
+       "Session locks found expired or taken at a refresh.", (double)st.lock_lost);
+  prom(out, "acsd_session_writes_fenced_total", "counter",
+       "Session writes the store refused: a newer session of the device had written.",
+       (double)st.fenced);
+  prom(out, "acsd_redis_signals_received_total", "counter",
+       "Signals received from instances by pub/sub.", (double)st.signals_in);
+}

@@ -93,8 +93,11 @@ int acs_coord_publish(acs_coord_worker *w, const char *kind, const char *payload
 
 /* Counters for metrics and tests (any thread, relaxed). */
 typedef struct acs_coord_stats {
-  uint64_t connects, disconnects, failovers, locks, lock_busy, lock_lost, signals_in;
+  uint64_t connects, disconnects, failovers, locks, lock_busy, lock_lost, signals_in, fenced;
+  unsigned workers, workers_up; /* command connections: started, up */
 } acs_coord_stats;
 void acs_coord_get_stats(const acs_coord *c, acs_coord_stats *out);
+/* A session write the store refused (stale token): counted here. */
+void acs_coord_count_fenced(acs_coord *c);
 
 #endif

@@ -57,6 +57,8 @@ struct acs_coord {
   acs_coord_worker *workers;
   addr switched; /* the new master a +switch-master named (port 0: none) */
   _Atomic uint64_t connects, disconnects, failovers, locks, lock_busy, lock_lost, signals_in;
+  _Atomic uint64_t fenced;
+  _Atomic unsigned workers_n, workers_up;
 };
 
 typedef enum { L_DOWN = 0, L_ASKING, L_CONNECTING, L_HANDSHAKE, L_UP } link_state;
@@ -194,6 +196,13 @@ void acs_coord_get_stats(const acs_coord *c, acs_coord_stats *s) {
   s->lock_busy = atomic_load_explicit(&c->lock_busy, memory_order_relaxed);
   s->lock_lost = atomic_load_explicit(&c->lock_lost, memory_order_relaxed);
   s->signals_in = atomic_load_explicit(&c->signals_in, memory_order_relaxed);
+  s->fenced = atomic_load_explicit(&c->fenced, memory_order_relaxed);
+  s->workers = atomic_load_explicit(&c->workers_n, memory_order_relaxed);
+  s->workers_up = atomic_load_explicit(&c->workers_up, memory_order_relaxed);
+}
+
+void acs_coord_count_fenced(acs_coord *c) {
+  if (c) atomic_fetch_add_explicit(&c->fenced, 1, memory_order_relaxed);
 }
 
 static void bump(_Atomic uint64_t *v) { atomic_fetch_add_explicit(v, 1, memory_order_relaxed); }
@@ -206,6 +215,8 @@ static const char *link_name(const rlink *l) {
 }
 
 static void link_down(rlink *l, const char *why) {
+  if (l->kind == LINK_CMD && l->st == L_UP)
+    atomic_fetch_sub_explicit(&l->w->c->workers_up, 1, memory_order_relaxed);
   if (l->w->stopping) {
     l->st = L_DOWN;
     return;
@@ -406,6 +417,8 @@ static void sub_cb(redisAsyncContext *ac, void *r, void *priv) {
 }
 
 static void up(rlink *l) {
+  if (l->kind == LINK_CMD && l->st != L_UP)
+    atomic_fetch_add_explicit(&l->w->c->workers_up, 1, memory_order_relaxed);
   l->st = L_UP;
   l->backoff_ms = 0;
   bump(&l->w->c->connects);
@@ -555,6 +568,7 @@ int acs_coord_worker_start(acs_coord *c, uv_loop_t *loop, unsigned index,
   w->next = c->workers;
   c->workers = w;
   uv_mutex_unlock(&c->lock);
+  atomic_fetch_add_explicit(&c->workers_n, 1, memory_order_relaxed);
   for (int k = 0; k < NLINKS; k++)
     if (w->links[k].enabled) link_start(&w->links[k]);
   *out = w;
@@ -570,6 +584,7 @@ void acs_coord_worker_stop(acs_coord_worker *w) {
   if (!w) return;
   acs_coord *c = w->c;
   w->stopping = true;
+  atomic_fetch_sub_explicit(&c->workers_n, 1, memory_order_relaxed);
   uv_mutex_lock(&c->lock);
   for (acs_coord_worker **pp = &c->workers; *pp; pp = &(*pp)->next) {
     if (*pp == w) {

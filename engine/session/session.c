@@ -785,7 +785,8 @@ static void inform_stored_cb(acs__session *s, int status) {
   if (status) {
     acs_log(ACS_LOG_WARN, "session", "%s: Inform not stored: %s", s->device_id,
             acs_strerror(status));
-    sess_reply_503(s, "store unavailable");
+    /* fenced: a newer session of another instance wrote the device */
+    sess_reply_503(s, status == ACS_EFENCED ? ACS_REJECT_LOCKED : "store unavailable");
     sess_end(s, NULL);
     return;
   }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coord/acs_coord.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
 #include "session/acs_rpc_json.h"
@@ -907,6 +908,7 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
             s->device_id, (long long)s->fence, r->detail ? r->detail : r->error);
     status = ACS_EFENCED;
     s->fenced = true;
+    acs_coord_count_fenced(s->t->aw->app->coord);
   } else if (status && r && r->error) {
     acs_log(ACS_LOG_WARN, "session", "%s: store: %s", s->device_id, r->error);
   }

@@ -50,6 +50,15 @@ def acsd(name):
                  "--log-level", "info"])
 
 
+def metric(inst, name):
+    st, _, body = request(inst.api, "GET", "/metrics", timeout=10)
+    check(st == 200, "/metrics: %d" % st)
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return -1
+
+
 def test_one_lock_per_device():
     serial = "LOCK1"
     ca = Cpe(Env.a.cwmp)
@@ -63,6 +72,9 @@ def test_one_lock_per_device():
     check(st == 503 and h.get("retry-after") and b"another instance" in body,
           "B while A holds the device: %d %r %r" % (st, h, body[:200]))
     cb.close()
+    check(metric(Env.b, "acsd_session_locks_busy_total") == 1, "B's refusal not counted")
+    check(metric(Env.b, 'acsd_sessions_rejected_total{reason="locked_elsewhere"}') == 1,
+          "B's 503 not counted by reason")
     st, _, _ = ca.post()
     check(st == 204, "A: the end of the session: %d" % st)
     ca.close()
@@ -120,6 +132,8 @@ def test_stale_fence_refused():
     wait_for("A's log", lambda: "fencing token %d is stale" % token_a in Env.a.log(), 5)
     fence = int(Env.pg.psql("SELECT session_fence FROM devices WHERE id = '%s'" % dev))
     check(fence == token_b, "session_fence moved: %d, B's %d" % (fence, token_b))
+    check(metric(Env.a, "acsd_session_writes_fenced_total") >= 1, "fenced writes not counted")
+    check(metric(Env.a, "acsd_session_locks_lost_total") >= 1, "the lost lock not counted")
 
 
 def test_redis_down():
