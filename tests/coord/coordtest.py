@@ -43,6 +43,13 @@ def wait_for(what, cond, timeout=15.0, step=0.05, last=None):
     fail("%s: not within %.0f s%s" % (what, timeout, (": " + str(last())) if last else ""))
 
 
+def wait_ready(acsd, host="127.0.0.1"):
+    """/health, then /ready: the store connections of every worker are up."""
+    from acstest import request
+    acsd.wait_ready(port=acsd.api, host=host)
+    wait_for("acsd ready", lambda: request(acsd.api, "GET", "/ready", host=host)[0] == 200, 20)
+
+
 class Redis:
     """A redis-server (or, sentinel=True, a redis-sentinel) on loopback
     with its own throwaway directory; kill() / start() keep the port."""

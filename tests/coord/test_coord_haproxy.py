@@ -23,7 +23,8 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from coordtest import (Acsd, Conn, Cpe, Procs, Redis, check, device_id, free_port,  # noqa: E402
-                       gpv_response, pgtest, rpc_id, skip_unless_redis, wait_for)
+                       gpv_response, pgtest, rpc_id, skip_unless_redis, wait_for,
+                       wait_ready)
 from acstest import format_request, run_tests  # noqa: E402
 
 CFG = os.path.join(HERE, "..", "..", "deploy", "haproxy", "haproxy.cfg")
@@ -140,7 +141,7 @@ def main():
                     procs.add(a)
                     Env.acsd.append(a)
                 for a in Env.acsd:
-                    a.wait_ready(port=a.api, host=a.host)
+                    wait_ready(a, host=a.host)
                 Env.port = free_port()
                 Env.hap = procs.add(HAProxy(tmp, {
                     "ACSD_CWMP_BIND": "127.0.0.1:%d" % Env.port,

@@ -33,7 +33,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from coordtest import (Acsd, Cpe, Procs, Redis, check, device_id, gpv_response, pgtest,  # noqa: E402
-                       rpc_id, skip_unless_redis, wait_for)
+                       rpc_id, skip_unless_redis, wait_for, wait_ready)
 from acstest import acsd_path, clean_env, request, run_tests  # noqa: E402
 
 LOCK_MS = 2000
@@ -270,6 +270,19 @@ def test_task_queued_elsewhere():
     check(row.strip() == "done", "task: %r" % row)
 
 
+def test_bad_redis_settings():
+    for args, needle in ((["--redis", "nonsense"], "redis: invalid address 'nonsense'"),
+                         (["--redis", "127.0.0.1:1", "--redis-sentinels", "127.0.0.1:2"],
+                          "redis and redis-sentinels: configure one of them"),
+                         (["--redis-sentinels", "127.0.0.1:1,x"], "redis-sentinels: invalid list"),
+                         (["--redis", "127.0.0.1:1", "--redis-lock-ms", "5"], "redis-lock-ms"),
+                         (["--proxy-protocol", "v2"], "expected on or off")):
+        p = subprocess.run([acsd_path(), "--cwmp", "off", "--api", "off", "--files", "off"] + args,
+                           capture_output=True, env=clean_env(), timeout=20)
+        out = (p.stdout + p.stderr).decode()
+        check(p.returncode != 0 and needle in out, "%s: %d %r" % (args, p.returncode, out[-500:]))
+
+
 def main():
     pgtest.skip_unless_available()
     skip_unless_redis()
@@ -285,11 +298,12 @@ def main():
                 Env.token = p.stdout.decode().strip()
                 with acsd("A") as a, acsd("B") as b:
                     Env.a, Env.b = a, b
-                    a.wait_ready()
-                    b.wait_ready()
+                    wait_ready(a)
+                    wait_ready(b)
                     run_tests([test_one_lock_per_device, test_stale_fence_refused,
                                test_redis_down, test_reload_signal,
-                               test_connreq_result_signal, test_task_queued_elsewhere],
+                               test_connreq_result_signal, test_task_queued_elsewhere,
+                               test_bad_redis_settings],
                               [("acsd A", a), ("acsd B", b)], tail=4000)
                     for x in (a, b):
                         x.signal()

@@ -19,7 +19,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from coordtest import (Acsd, Cpe, Procs, Redis, check, device_id, pgtest,  # noqa: E402
-                       skip_unless_redis, wait_for)
+                       skip_unless_redis, wait_for, wait_ready)
 from acstest import run_tests  # noqa: E402
 
 
@@ -144,7 +144,7 @@ def main():
                 with Acsd(["--pg", pg.dsn, "--files", "off", "--redis-sentinels", sl,
                            "--redis-master", "acsd", "--redis-lock-ms", "3000"]) as a:
                     Env.acsd = a
-                    a.wait_ready()
+                    wait_ready(a)
                     wait_for("acsd's Redis connection", lambda: "connection up" in a.log(), 5)
                     run_tests([test_finds_master, test_switchover, test_master_killed],
                               [("acsd", a)] + [("redis %d" % n.port, n) for n in Env.nodes] +
