@@ -53,7 +53,8 @@ int acs_app_coord_new(acs_app *app) {
     return rc;
   }
   if (cfg->redis_sentinels)
-    acs_log(ACS_LOG_INFO, "app", "Redis through the sentinels %s (master %s), session locks of %u ms",
+    acs_log(ACS_LOG_INFO, "app",
+            "Redis through the sentinels %s (master %s), session locks of %u ms",
             cfg->redis_sentinels, cfg->redis_master, cfg->redis_lock_ms);
   else
     acs_log(ACS_LOG_INFO, "app", "Redis at %s, session locks of %u ms", cfg->redis,
@@ -75,10 +76,8 @@ void acs_app_coord_prom(const acs_app *app, acs_buf *out) {
   acs_coord_stats st;
   acs_coord_get_stats(app->coord, &st);
   prom(out, "acsd_redis_up", "gauge",
-       "Workers whose Redis command connection is up (of acsd_redis_workers).",
-       st.workers_up);
-  prom(out, "acsd_redis_workers", "gauge", "Workers with a Redis command connection.",
-       st.workers);
+       "Workers whose Redis command connection is up (of acsd_redis_workers).", st.workers_up);
+  prom(out, "acsd_redis_workers", "gauge", "Workers with a Redis command connection.", st.workers);
   prom(out, "acsd_redis_connects_total", "counter", "Redis command connections made.",
        (double)st.connects);
   prom(out, "acsd_redis_disconnects_total", "counter", "Redis connections lost while up.",
@@ -89,8 +88,7 @@ void acs_app_coord_prom(const acs_app *app, acs_buf *out) {
   prom(out, "acsd_session_locks_total", "counter", "Device session locks taken in Redis.",
        (double)st.locks);
   prom(out, "acsd_session_locks_busy_total", "counter",
-       "Device session locks held by another session (its Inform got 503).",
-       (double)st.lock_busy);
+       "Device session locks held by another session (its Inform got 503).", (double)st.lock_busy);
   prom(out, "acsd_session_locks_lost_total", "counter",
        "Session locks found expired or taken at a refresh.", (double)st.lock_lost);
   prom(out, "acsd_session_writes_fenced_total", "counter",

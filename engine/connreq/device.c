@@ -60,7 +60,7 @@ struct dreq {
   bool timer_open;
   bool told;
   bool polling; /* the outcome is in: the timer paces the polls of the task */
-  int holds; /* statements and the pool's callback outstanding */
+  int holds;    /* statements and the pool's callback outstanding */
 };
 
 static void cw_maybe_free(acs_connreq_worker *cw) {

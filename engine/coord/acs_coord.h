@@ -56,8 +56,7 @@ uint32_t acs_coord_lock_ms(const acs_coord *c);
 
 /* A worker's connections on loop (lead: worker 0). Connecting starts at
  * once and goes on in the background. */
-int acs_coord_worker_start(acs_coord *c, uv_loop_t *loop, unsigned index,
-                           acs_coord_worker **out);
+int acs_coord_worker_start(acs_coord *c, uv_loop_t *loop, unsigned index, acs_coord_worker **out);
 /* Closes its connections (commands in flight are told ACS_ECANCELED) and
  * frees it once its handles are closed. */
 void acs_coord_worker_stop(acs_coord_worker *w);

@@ -14,7 +14,7 @@
 #include "core/acs_log.h"
 
 #define MAX_SENTINELS 16
-#define TICK_MS 100         /* reconnect attempts and the reply watchdog */
+#define TICK_MS 100 /* reconnect attempts and the reply watchdog */
 #define REPLY_TIMEOUT_MS 1500
 #define SIGNAL_CHANNEL "acsd:signal"
 
@@ -74,8 +74,8 @@ typedef struct rlink {
   unsigned sentinel_next; /* the sentinel to ask (or watch) next */
   uint64_t retry_at;      /* DOWN: when to try again */
   uint32_t backoff_ms;
-  unsigned inflight;      /* commands without their reply */
-  uint64_t progress_at;   /* the last reply, or the first command after none */
+  unsigned inflight;    /* commands without their reply */
+  uint64_t progress_at; /* the last reply, or the first command after none */
   bool enabled;
 } rlink;
 
@@ -143,8 +143,10 @@ int acs_coord_new(const acs_coord_opts *o, acs_coord_signal_cb on_signal, void *
       size_t n = strcspn(p, ",");
       while (n && p[0] == ' ') p++, n--;
       if (c->nsentinels == MAX_SENTINELS || parse_addr(p, n, &c->sentinels[c->nsentinels])) {
-        snprintf(err, errlen, "redis-sentinels: invalid list '%s' (expected HOST:PORT[,...], "
-                 "at most %d)", o->sentinels, MAX_SENTINELS);
+        snprintf(err, errlen,
+                 "redis-sentinels: invalid list '%s' (expected HOST:PORT[,...], "
+                 "at most %d)",
+                 o->sentinels, MAX_SENTINELS);
         goto bad;
       }
       c->nsentinels++;
@@ -336,8 +338,8 @@ static void start_ask(rlink *l) {
     return;
   }
   sent(l);
-  if (redisAsyncCommand(l->ask, ask_cb, l, "SENTINEL get-master-addr-by-name %s",
-                        c->master_name) != REDIS_OK)
+  if (redisAsyncCommand(l->ask, ask_cb, l, "SENTINEL get-master-addr-by-name %s", c->master_name) !=
+      REDIS_OK)
     link_drop(l, "cannot ask a sentinel");
 }
 
@@ -422,9 +424,8 @@ static void up(rlink *l) {
   l->st = L_UP;
   l->backoff_ms = 0;
   bump(&l->w->c->connects);
-  acs_log(ACS_LOG_INFO, "coord",
-          "worker %u: Redis %s connection up (%s:%d)", l->w->index, link_name(l), l->master.host,
-          l->master.port);
+  acs_log(ACS_LOG_INFO, "coord", "worker %u: Redis %s connection up (%s:%d)", l->w->index,
+          link_name(l), l->master.host, l->master.port);
 }
 
 /* ROLE: a master, or ask again (a sentinel's answer can be stale). */
@@ -544,8 +545,7 @@ void acs_coord_failover(acs_coord *c) {
   uv_mutex_unlock(&c->lock);
 }
 
-int acs_coord_worker_start(acs_coord *c, uv_loop_t *loop, unsigned index,
-                           acs_coord_worker **out) {
+int acs_coord_worker_start(acs_coord *c, uv_loop_t *loop, unsigned index, acs_coord_worker **out) {
   acs_coord_worker *w = calloc(1, sizeof *w);
   if (!w) return ACS_ENOMEM;
   w->c = c;
@@ -606,9 +606,7 @@ void acs_coord_worker_stop(acs_coord_worker *w) {
   stop_check(w);
 }
 
-bool acs_coord_worker_up(const acs_coord_worker *w) {
-  return w && w->links[LINK_CMD].st == L_UP;
-}
+bool acs_coord_worker_up(const acs_coord_worker *w) { return w && w->links[LINK_CMD].st == L_UP; }
 
 /* --- locks and signals */
 

@@ -8,8 +8,8 @@
 #include <stddef.h>
 
 typedef struct acs_proxy_info {
-  int local;       /* 1: LOCAL (v2) or UNKNOWN (v1): the balancer's own check, no client */
-  char src[64];    /* the client's address as text ("192.0.2.1", "2001:db8::1"), else "" */
+  int local;    /* 1: LOCAL (v2) or UNKNOWN (v1): the balancer's own check, no client */
+  char src[64]; /* the client's address as text ("192.0.2.1", "2001:db8::1"), else "" */
   unsigned src_port;
 } acs_proxy_info;
 

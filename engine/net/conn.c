@@ -81,8 +81,8 @@ struct acs_conn {
   acs_conn_write_cb wcb;
   void *warg;
   char peer[64];
-  bool proxy_wait;  /* the listener speaks PROXY: its header has not been read yet */
-  bool first_read;  /* accepted, nothing read yet (a PROXY header where none is expected) */
+  bool proxy_wait; /* the listener speaks PROXY: its header has not been read yet */
+  bool first_read; /* accepted, nothing read yet (a PROXY header where none is expected) */
 };
 
 static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);

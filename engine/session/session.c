@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/acs_err.h"
 #include "coord/acs_coord.h"
+#include "core/acs_err.h"
 #include "core/acs_log.h"
 #include "files/acs_files.h"
 #include "net/acs_health.h"

@@ -33,8 +33,10 @@ static void queued_cb(uv_async_t *a) {
     acs__session *s = acs__sess_find_device(t, q->device_id);
     if (s && s->st != ACS__S_DONE) {
       s->tasks_queued = true;
-      acs_log(ACS_LOG_DEBUG, "session", "%s: a task was queued during the session: read before "
-              "it ends", s->device_id);
+      acs_log(ACS_LOG_DEBUG, "session",
+              "%s: a task was queued during the session: read before "
+              "it ends",
+              s->device_id);
     }
     free(q);
     q = next;
@@ -46,8 +48,8 @@ void acs_session_task_queued(const acs_app *app, const char *device_id) {
   pthread_mutex_lock(&registry_lock);
   for (acs_session_table *t = registry; t; t = t->reg_next) {
     acs_worker *w = t->aw->w;
-    if (t->aw->app != app || acs_session_owner(device_id, acs_worker_count(w)) !=
-                                 acs_worker_index(w))
+    if (t->aw->app != app ||
+        acs_session_owner(device_id, acs_worker_count(w)) != acs_worker_index(w))
       continue;
     acs__queued *q = malloc(sizeof *q + n + 1);
     if (!q) break; /* the next session sends it */

@@ -134,12 +134,12 @@ static void test_v1(void) {
   CHECK_INT(info.local, 1);
   const char *why = NULL;
   const char *bad[] = {
-      "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",          /* LF only */
-      "PROXY TCP4 1.2.3.999 5.6.7.8 1 2\r\n",      /* bad address */
-      "PROXY TCP4 1.2.3.4 5.6.7.8 1 70000\r\n",    /* bad port */
-      "PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n",        /* unknown protocol */
-      "PROXY TCP4 1.2.3.4 5.6.7.8 1 2 extra\r\n",  /* trailing garbage */
-      "PROXY TCP4 2001:db8::1 5.6.7.8 1 2\r\n",    /* family mismatch */
+      "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",         /* LF only */
+      "PROXY TCP4 1.2.3.999 5.6.7.8 1 2\r\n",     /* bad address */
+      "PROXY TCP4 1.2.3.4 5.6.7.8 1 70000\r\n",   /* bad port */
+      "PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n",       /* unknown protocol */
+      "PROXY TCP4 1.2.3.4 5.6.7.8 1 2 extra\r\n", /* trailing garbage */
+      "PROXY TCP4 2001:db8::1 5.6.7.8 1 2\r\n",   /* family mismatch */
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     int rc = acs_proxy_parse(bad[i], strlen(bad[i]), &info, &why);
@@ -173,8 +173,7 @@ static void test_config_keys(void) {
   CHECK(cfg.redis == NULL && cfg.redis_sentinels == NULL && cfg.redis_password == NULL);
   CHECK_INT(acs_config_set(&cfg, "redis", "127.0.0.1:6379", err, sizeof err), 0);
   CHECK_STR(cfg.redis, "127.0.0.1:6379");
-  CHECK_INT(acs_config_set(&cfg, "redis_sentinels", "127.0.0.1:1,127.0.0.1:2", err, sizeof err),
-            0);
+  CHECK_INT(acs_config_set(&cfg, "redis_sentinels", "127.0.0.1:1,127.0.0.1:2", err, sizeof err), 0);
   CHECK_STR(cfg.redis_sentinels, "127.0.0.1:1,127.0.0.1:2");
   CHECK_INT(acs_config_set(&cfg, "redis-master", "mymaster", err, sizeof err), 0);
   CHECK_STR(cfg.redis_master, "mymaster");
