@@ -301,6 +301,7 @@ static acs__session *sess_new(acs_session_table *t, const char *device_id) {
   s->st = ACS__S_INFORM;
   acs_dm_init(&s->dm);
   s->devcache = t->aw->devcache;
+  s->aw = t->aw;
   s->with_policies = t->aw->policies && !t->aw->policies->error;
   table_link(t, s);
   s->t0_us = acs_metrics_now_us();
@@ -801,11 +802,11 @@ static void inform_stored_cb(acs__session *s, int status) {
 
 /* With Redis: the device's lock is held (or not). */
 static void locked_cb(acs__session *s, int status) {
-  acs_app_worker *aw = s->t->aw;
-  if (s->st == ACS__S_DONE) { /* superseded meanwhile */
+  if (s->st == ACS__S_DONE) { /* superseded meanwhile, or acsd stopping (s->t is gone) */
     sess_reply_msg(s, NULL, false);
     return;
   }
+  acs_app_worker *aw = s->t->aw;
   if (status) {
     const char *why = status == ACS_EAGAIN ? ACS_REJECT_LOCKED : ACS_REJECT_REDIS_DOWN;
     acs_log(ACS_LOG_INFO, "session", "%s: refused: %s", s->device_id, why);

@@ -90,6 +90,7 @@ struct acs__session {
   int64_t cache_version; /* devices.version after the Inform (0: unknown); the model
                           * and the context go back to the worker's cache at the end */
   acs_devcache *devcache; /* the worker's (outlives every session of the worker) */
+  acs_app_worker *aw;     /* the worker's context: outlives its store callbacks, unlike s->t */
   acs_cwmp_transfer_complete tc; /* this session's TransferComplete (strings owned) */
   bool had_tc;
   acs__policy *pol;

@@ -21,6 +21,7 @@
 typedef struct lock_op {
   acs__session *s;
   acs__sess_done_fn done;
+  acs_coord_worker *cw; /* alive while it calls back; s->t may not be (acsd stopping) */
 } lock_op;
 
 static void acquired_cb(int status, int64_t token, void *arg) {
@@ -29,9 +30,9 @@ static void acquired_cb(int status, int64_t token, void *arg) {
   s->locking = false;
   if (status == 0) {
     s->fence = token;
-    if (s->st == ACS__S_DONE && s->t->aw->coord) {
+    if (s->st == ACS__S_DONE) {
       /* superseded or stopped while asking: give it back at once */
-      acs_coord_unlock(s->t->aw->coord, s->device_id, token);
+      acs_coord_unlock(op->cw, s->device_id, token);
       s->fence = 0;
     }
   }
@@ -49,6 +50,7 @@ int acs__sess_lock(acs__session *s, acs__sess_done_fn done) {
   if (!op) return ACS_ENOMEM;
   op->s = s;
   op->done = done;
+  op->cw = cw;
   acs__sess_ref(s);
   int rc = acs_coord_lock(cw, s->device_id, acquired_cb, op);
   if (rc) {

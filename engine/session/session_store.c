@@ -908,7 +908,7 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
             s->device_id, (long long)s->fence, r->detail ? r->detail : r->error);
     status = ACS_EFENCED;
     s->fenced = true;
-    acs_coord_count_fenced(s->t->aw->app->coord);
+    acs_coord_count_fenced(s->aw->app->coord);
   } else if (status && r && r->error) {
     acs_log(ACS_LOG_WARN, "session", "%s: store: %s", s->device_id, r->error);
   }
@@ -939,7 +939,7 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
     /* a connection request's wait for this task (any instance) looks now */
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)op->task_id);
-    acs_app_signal(s->t->aw, "task", id);
+    acs_app_signal(s->aw, "task", id);
   }
   acs_log_set_context(s->device_id, s->cookie); /* its records name the session */
   if (op->done) op->done(s, status);
