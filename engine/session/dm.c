@@ -1,6 +1,7 @@
 /* dm.c: a device's data model during a session (acs_plan.h): a sorted array
  * of parameters and objects, so that everything under an object is one
  * contiguous range found by binary search. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,27 @@ typedef struct intern_tab {
   size_t cap, n, bytes;
   char *blk;
   size_t left;
+  void *blocks; /* every block, chained through its first word */
 } intern_tab;
 
 static _Thread_local intern_tab tl_paths;
+
+/* The table goes with its thread (a pthread key's destructor), so that a
+ * worker that stops leaves nothing behind (leak reports stay meaningful). */
+static pthread_key_t intern_key;
+static pthread_once_t intern_once = PTHREAD_ONCE_INIT;
+
+static void intern_release(void *arg) {
+  intern_tab *t = arg;
+  for (void *b = t->blocks, *next; b; b = next) {
+    memcpy(&next, b, sizeof next);
+    free(b);
+  }
+  free(t->slot);
+  memset(t, 0, sizeof *t);
+}
+
+static void intern_key_make(void) { pthread_key_create(&intern_key, intern_release); }
 
 static uint32_t path_hash(const char *s, size_t len) {
   uint32_t h = 2166136261u; /* FNV-1a */
@@ -37,6 +56,10 @@ static uint32_t path_hash(const char *s, size_t len) {
 }
 
 static bool intern_grow(intern_tab *t) {
+  if (!t->cap) { /* the thread's first name */
+    pthread_once(&intern_once, intern_key_make);
+    pthread_setspecific(intern_key, t);
+  }
   size_t cap = t->cap ? t->cap * 2 : 4096;
   const char **slot = calloc(cap, sizeof *slot);
   if (!slot) return false;
@@ -64,11 +87,15 @@ static const char *intern(const char *name) {
   if (t->bytes + len + 1 > INTERN_MAX) return NULL;
   if ((t->n + 1) * 2 > t->cap && !intern_grow(t)) return NULL;
   if (t->left < len + 1) {
-    if (!(t->blk = malloc(INTERN_BLOCK))) {
+    char *b = malloc(INTERN_BLOCK);
+    if (!b) {
       t->left = 0;
       return NULL;
     }
-    t->left = INTERN_BLOCK;
+    memcpy(b, &t->blocks, sizeof t->blocks);
+    t->blocks = b;
+    t->blk = b + sizeof t->blocks;
+    t->left = INTERN_BLOCK - sizeof t->blocks;
     t->bytes += INTERN_BLOCK;
   }
   char *copy = t->blk;
