@@ -60,6 +60,7 @@ struct dreq {
   bool timer_open;
   bool told;
   bool polling; /* the outcome is in: the timer paces the polls of the task */
+  bool settled; /* a signal said the task was settled before the polls began */
   int holds;    /* statements and the pool's callback outstanding */
 };
 
@@ -183,7 +184,9 @@ static void after_outcome(dreq *d, const char *task_status) {
   }
   d->poll_ms = POLL_FIRST_MS;
   d->polling = true;
-  arm(d, d->poll_ms);
+  if (d->settled)
+    acs_log(ACS_LOG_DEBUG, "connreq", "task %s settled elsewhere: polled at once", d->task_id);
+  arm(d, d->settled ? 0 : d->poll_ms);
 }
 
 /* --- recording the outcome */
@@ -404,11 +407,16 @@ static void wake_cb(uv_async_t *a) {
   cw->wake_all = false;
   pthread_mutex_unlock(&registry_lock);
   for (dreq *d = cw->reqs; d; d = d->next) {
-    if (d->told || !d->polling || d->holds || !d->timer_open) continue;
+    if (d->told || !d->timer_open) continue;
     bool hit = all;
     long long id = atoll(d->task_id);
     for (size_t i = 0; !hit && i < n; i++) hit = ids[i] == id;
     if (!hit) continue;
+    if (!d->polling) { /* its outcome is not recorded yet: the first poll comes at once */
+      d->settled = true;
+      continue;
+    }
+    if (d->holds) continue; /* a poll is on its way */
     acs_log(ACS_LOG_DEBUG, "connreq", "task %s settled elsewhere: polled at once", d->task_id);
     uv_timer_start(&d->timer, timer_cb, 0, 0);
   }
