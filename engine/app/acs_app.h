@@ -37,6 +37,7 @@ typedef struct acs_app {
   char instance_id[48];               /* cfg->instance_id, or random hex */
   unsigned max_sessions;              /* cfg->max_sessions, within the open-files limit */
   _Atomic long sessions;              /* CWMP sessions in flight, all workers */
+  _Atomic long first_contacts;        /* of them, "0 BOOTSTRAP" sessions */
   _Atomic uint64_t sessions_total;    /* started since start */
   _Atomic uint64_t sessions_rejected; /* Informs answered 503 */
   _Atomic uint64_t supersedes;        /* sessions aborted by a newer Inform */

@@ -40,6 +40,7 @@ typedef struct acs_config {
   uint32_t idle_timeout_ms;     /* 60000 */
   uint32_t shutdown_timeout_ms; /* 30000 */
   unsigned max_sessions;        /* CWMP sessions in flight before 503 (20000) */
+  unsigned max_first_contacts;  /* "0 BOOTSTRAP" sessions in flight before 503 (1000; 0: any) */
   size_t device_cache_bytes;    /* device state kept between sessions, per instance (512 MiB) */
   uint32_t session_timeout_ms;  /* waiting for the CPE (30000) */
   uint32_t pg_slow_ms;          /* store latency above which Informs get 503 (2000) */

@@ -65,6 +65,9 @@ static const opt_def opts[] = {
      "MS", "bound on requests in flight at stop (30000)"},
     {"max-sessions", "ACS_MAX_SESSIONS", OPT_UINT, OFF(max_sessions), 1, 10000000, "N",
      "CWMP sessions in flight on this instance before new Informs get 503 (20000)"},
+    {"max-first-contacts", "ACS_MAX_FIRST_CONTACTS", OPT_UINT, OFF(max_first_contacts), 0,
+     10000000, "N",
+     "first contacts (\"0 BOOTSTRAP\" sessions) in flight before more get 503 (1000; 0: no limit)"},
     {"device-cache", "ACS_DEVICE_CACHE", OPT_SIZE, OFF(device_cache_bytes), 0, 1ULL << 40, "BYTES",
      "device state kept between sessions, per instance (512M; 0: none)"},
     {"session-timeout-ms", "ACS_SESSION_TIMEOUT_MS", OPT_MS, OFF(session_timeout_ms), 100, MS_MAX,
@@ -135,6 +138,7 @@ void acs_config_init(acs_config *cfg) {
   cfg->idle_timeout_ms = 60000;
   cfg->shutdown_timeout_ms = 30000;
   cfg->max_sessions = 20000;
+  cfg->max_first_contacts = 1000;
   cfg->device_cache_bytes = (size_t)512 << 20;
   cfg->session_timeout_ms = 30000;
   cfg->pg_slow_ms = 2000;

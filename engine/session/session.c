@@ -228,6 +228,7 @@ static void sess_end(acs__session *s, const char *why) {
   }
   table_unlink(s->t, s);
   atomic_fetch_sub_explicit(&app->sessions, 1, memory_order_relaxed);
+  if (s->first_contact) atomic_fetch_sub_explicit(&app->first_contacts, 1, memory_order_relaxed);
   if (s->bound) {
     acs_conn_set_data(s->bound, NULL, NULL);
     s->bound = NULL;
@@ -776,6 +777,26 @@ static const char *admission(acs_app_worker *aw) {
   return NULL;
 }
 
+static bool is_first_contact(const acs_cwmp_inform *in) {
+  for (size_t i = 0; i < in->events.n; i++)
+    if (in->events.v[i].code && strcmp(in->events.v[i].code, "0 BOOTSTRAP") == 0) return true;
+  return false;
+}
+
+/* A first contact discovers and reads the whole data model: its session
+ * holds the CPE's answers, the model and the writes queued for the store
+ * (~0.3 MB each) and costs the store ~20 ms, so past max-first-contacts in
+ * flight more wait with 503 + Retry-After: the store sets the pace either
+ * way, and memory stays bounded when a whole fleet is new at once. Counts
+ * the session when it is admitted. */
+static bool admit_first_contact(acs_app *app) {
+  unsigned max = app->cfg->max_first_contacts;
+  long n = atomic_fetch_add_explicit(&app->first_contacts, 1, memory_order_relaxed);
+  if (!max || n < (long)max) return true;
+  atomic_fetch_sub_explicit(&app->first_contacts, 1, memory_order_relaxed);
+  return false;
+}
+
 static bool blank(const char *p, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (!isspace((unsigned char)p[i])) return false;
@@ -856,6 +877,8 @@ static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_
   }
   if (try_handoff(c, acs_session_owner(id.data, acs_worker_count(aw->w)))) goto done;
   const char *why = admission(aw);
+  bool first = !why && is_first_contact(&in->u.inform);
+  if (first && !admit_first_contact(aw->app)) why = "too many first contacts in flight";
   if (why) {
     atomic_fetch_add_explicit(&aw->app->sessions_rejected, 1, memory_order_relaxed);
     acs_metrics_rejected(aw->metrics, why);
@@ -866,6 +889,7 @@ static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_
   if (old) supersede(old);
   acs__session *s = sess_new(t, id.data);
   if (!s) {
+    if (first) atomic_fetch_sub_explicit(&aw->app->first_contacts, 1, memory_order_relaxed);
     acs_metrics_rejected(aw->metrics, "out of memory");
     reply_503(c, aw->app, "out of memory");
     goto done;
@@ -875,6 +899,7 @@ static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_
     for (size_t i = 0; i < in->u.inform.events.n; i++)
       acs_metrics_event(aw->metrics, in->u.inform.events.v[i].code);
   }
+  s->first_contact = first; /* counted by admit_first_contact() */
   s->arena = *a; /* the parse now lives with the session */
   acs_arena_init(a, 0);
   s->inform = *in;

@@ -75,6 +75,7 @@ struct acs__session {
   bool outstanding_one_shot;
   bool outstanding_policy; /* the RPC in flight is the planner's, not a task */
   bool had_store_error;
+  bool first_contact; /* a "0 BOOTSTRAP" session, counted in app->first_contacts */
   /* policies: the device's data model and tags, read with the Inform */
   bool with_policies;
   acs_dm dm;
