@@ -575,6 +575,21 @@ static const char v6_sql[] =
     "    ORDER BY o.ord, p.name;\n" \
     "  END IF;\n"
 
+/* The policy context's first fields, as versions 11 and 12 read them. */
+#define CTX_HEAD \
+    "    json_build_object('tags', to_json(d.tags),\n" \
+    "      'last_boot', (extract(epoch FROM d.last_boot) * 1000)::bigint,\n" \
+    "      'last_bootstrap', (extract(epoch FROM d.last_bootstrap) * 1000)::bigint,\n" \
+    "      'actions', (SELECT coalesce(json_agg(json_build_object('key', t.command_key,\n" \
+    "          'rpc', t.rpc, 'status', t.status, 'fault_code', t.fault_code,\n" \
+    "          'fault_string', t.fault_string)), '[]') FROM (SELECT * FROM tasks\n" \
+    "          WHERE device_id = d.id AND created_by LIKE 'policy:%' AND command_key IS NOT NULL\n" \
+    "          ORDER BY id DESC LIMIT 200) t),\n" \
+    "      'faults', (SELECT coalesce(json_agg(json_build_object('channel', f.channel,\n" \
+    "          'retries', f.retries, 'last_at', (extract(epoch FROM f.last_at) * 1000)::bigint,\n" \
+    "          'next_retry_at', (extract(epoch FROM f.next_retry_at) * 1000)::bigint)), '[]')\n" \
+    "          FROM faults f WHERE f.device_id = d.id),\n"
+
 /* Version 11: the store path of a session at batch speed (docs/storage.md,
  * "One statement per batch").
  * - devices.version: the transaction id of the last Inform that wrote the
@@ -636,18 +651,7 @@ static const char v11_sql[] =
     "  m_dev text[], m_key text[])\n"
     INFORMS_BODY
     "  RETURN QUERY SELECT o.ord::int, 'c'::\"char\",\n"
-    "    json_build_object('tags', to_json(d.tags),\n"
-    "      'last_boot', (extract(epoch FROM d.last_boot) * 1000)::bigint,\n"
-    "      'last_bootstrap', (extract(epoch FROM d.last_bootstrap) * 1000)::bigint,\n"
-    "      'actions', (SELECT coalesce(json_agg(json_build_object('key', t.command_key,\n"
-    "          'rpc', t.rpc, 'status', t.status, 'fault_code', t.fault_code,\n"
-    "          'fault_string', t.fault_string)), '[]') FROM (SELECT * FROM tasks\n"
-    "          WHERE device_id = d.id AND created_by LIKE 'policy:%' AND command_key IS NOT NULL\n"
-    "          ORDER BY id DESC LIMIT 200) t),\n"
-    "      'faults', (SELECT coalesce(json_agg(json_build_object('channel', f.channel,\n"
-    "          'retries', f.retries, 'last_at', (extract(epoch FROM f.last_at) * 1000)::bigint,\n"
-    "          'next_retry_at', (extract(epoch FROM f.next_retry_at) * 1000)::bigint)), '[]')\n"
-    "          FROM faults f WHERE f.device_id = d.id),\n"
+    CTX_HEAD
     "      'events', (SELECT coalesce(json_object_agg(e.code, json_build_array(e.h, e.n)), '{}')\n"
     "          FROM (SELECT code, count(*) FILTER (WHERE received_at > now() - interval '1 hour')\n"
     "            AS h, count(*) AS n FROM events WHERE device_id = d.id\n"
@@ -738,18 +742,7 @@ static const char v12_sql[] =
     INFORMS_BODY
     "  RETURN QUERY SELECT o.ord::int, 'c'::\"char\",\n"
     "    CASE WHEN o.cexp IS DISTINCT FROM d.ctx_gen OR o.id = ANY(stale) THEN\n"
-    "    json_build_object('tags', to_json(d.tags),\n"
-    "      'last_boot', (extract(epoch FROM d.last_boot) * 1000)::bigint,\n"
-    "      'last_bootstrap', (extract(epoch FROM d.last_bootstrap) * 1000)::bigint,\n"
-    "      'actions', (SELECT coalesce(json_agg(json_build_object('key', t.command_key,\n"
-    "          'rpc', t.rpc, 'status', t.status, 'fault_code', t.fault_code,\n"
-    "          'fault_string', t.fault_string)), '[]') FROM (SELECT * FROM tasks\n"
-    "          WHERE device_id = d.id AND created_by LIKE 'policy:%' AND command_key IS NOT NULL\n"
-    "          ORDER BY id DESC LIMIT 200) t),\n"
-    "      'faults', (SELECT coalesce(json_agg(json_build_object('channel', f.channel,\n"
-    "          'retries', f.retries, 'last_at', (extract(epoch FROM f.last_at) * 1000)::bigint,\n"
-    "          'next_retry_at', (extract(epoch FROM f.next_retry_at) * 1000)::bigint)), '[]')\n"
-    "          FROM faults f WHERE f.device_id = d.id),\n"
+    CTX_HEAD
     "      'event_minutes', (SELECT coalesce(json_object_agg(e.code, e.m), '{}')\n"
     "          FROM (SELECT m.code, json_agg(json_build_array(m.minute, m.n) ORDER BY m.minute) AS m\n"
     "            FROM (SELECT code, floor(extract(epoch FROM received_at) / 60)::bigint AS minute,\n"
