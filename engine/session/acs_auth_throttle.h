@@ -29,4 +29,15 @@ unsigned acs_auth_throttle_fail(acs_auth_throttle *t, const char *key, uint64_t 
 /* Forgets key (a success). */
 void acs_auth_throttle_clear(acs_auth_throttle *t, const char *key);
 
+/* The same counts shared by every worker of an instance, lock-free: a
+ * count-min sketch (two rows of atomic counters, a key counts in one slot
+ * of each; its count is the smaller). Keys that share both slots share a
+ * count, so a key may be locked out by another's failures: rarely, with
+ * 2 x 32768 slots. For source addresses, which any worker may see. */
+typedef struct acs_auth_sketch acs_auth_sketch;
+acs_auth_sketch *acs_auth_sketch_new(unsigned max, unsigned window_s);
+void acs_auth_sketch_free(acs_auth_sketch *k);
+unsigned acs_auth_sketch_blocked(const acs_auth_sketch *k, const char *key, uint64_t now_s);
+unsigned acs_auth_sketch_fail(acs_auth_sketch *k, const char *key, uint64_t now_s);
+
 #endif

@@ -25,13 +25,14 @@
  * that shares secret_key_file verifies them; fresh for cpe_auth_nonce_ttl
  * seconds, then answered stale=true. nc is not tracked.
  *
- * Wrong credentials are counted per source address and per device id on
- * the worker (acs_auth_throttle.h): past cpe_auth_max_failures within
+ * Wrong credentials are counted per source address (shared by the
+ * instance's workers) and per device id (on its owner worker)
+ * (acs_auth_throttle.h): past cpe_auth_max_failures within
  * cpe_auth_lockout seconds, Informs from that address or for that device
  * get 503 with Retry-After (the connection closed) until the lockout ends.
  *
- * Threading: the acs_cpe_auth is read-only once made; the rest runs on the
- * owner worker of the device. */
+ * Threading: the acs_cpe_auth is read-only once made but for the counts of
+ * by_addr (atomics); the rest runs on the owner worker of the device. */
 #ifndef ACS_CPE_AUTH_H
 #define ACS_CPE_AUTH_H
 
@@ -41,6 +42,7 @@
 #include "core/acs_config.h"
 #include "core/acs_secret.h"
 #include "net/acs_server.h"
+#include "session/acs_auth_throttle.h"
 
 typedef enum acs_cpe_basic {
   ACS_CPE_BASIC_TLS = 0, /* over TLS only */
@@ -58,6 +60,7 @@ typedef struct acs_cpe_auth {
   bool nonce_key_shared; /* derived from the secrets key (else random: this process only) */
   acs_cpe_basic basic;
   unsigned nonce_ttl_s, max_failures, lockout_s;
+  acs_auth_sketch *by_addr; /* failures per source address, all workers */
 } acs_cpe_auth;
 
 /* Reads cfg's cpe_auth keys into a. key: the secrets key (NULL when none).
@@ -65,7 +68,7 @@ typedef struct acs_cpe_auth {
  * key file that cannot be read, "on" with no credentials to check at all). */
 int acs_cpe_auth_init(acs_cpe_auth *a, const acs_config *cfg, const acs_secret_key *key, char *err,
                       size_t errlen);
-/* Wipes the keys. */
+/* Wipes the keys, frees the counts. */
 void acs_cpe_auth_clear(acs_cpe_auth *a);
 
 /* The factory password of a serial number: the first 16 bytes of

@@ -92,10 +92,15 @@ int acs_cpe_auth_init(acs_cpe_auth *a, const acs_config *cfg, const acs_secret_k
   a->nonce_ttl_s = cfg->cpe_auth_nonce_ttl_s ? cfg->cpe_auth_nonce_ttl_s : 300;
   a->max_failures = cfg->cpe_auth_max_failures ? cfg->cpe_auth_max_failures : 5;
   a->lockout_s = cfg->cpe_auth_lockout_s ? cfg->cpe_auth_lockout_s : 60;
+  if (a->on && !(a->by_addr = acs_auth_sketch_new(a->max_failures, a->lockout_s)))
+    return cfg_fail(err, errlen, "cpe_auth: out of memory");
   return 0;
 }
 
-void acs_cpe_auth_clear(acs_cpe_auth *a) { OPENSSL_cleanse(a, sizeof *a); }
+void acs_cpe_auth_clear(acs_cpe_auth *a) {
+  acs_auth_sketch_free(a->by_addr);
+  OPENSSL_cleanse(a, sizeof *a);
+}
 
 void acs_cpe_auth_factory_password(const unsigned char key[32], const char *serial, char out[33]) {
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -116,7 +121,7 @@ typedef struct pending pending;
 
 struct acs__auth_state {
   const acs_cpe_auth *cfg;
-  acs_auth_throttle *by_addr, *by_device;
+  acs_auth_throttle *by_device;
   pending *waiting; /* Informs waiting for their device's credentials */
 };
 
@@ -139,11 +144,8 @@ int acs__auth_state_new(acs_session_table *t, const acs_cpe_auth *cfg) {
   acs__auth_state *st = calloc(1, sizeof *st);
   if (!st) return ACS_ENOMEM;
   st->cfg = cfg;
-  st->by_addr = acs_auth_throttle_new(THROTTLE_SLOTS, cfg->max_failures, cfg->lockout_s);
   st->by_device = acs_auth_throttle_new(THROTTLE_SLOTS, cfg->max_failures, cfg->lockout_s);
-  if (!st->by_addr || !st->by_device) {
-    acs_auth_throttle_free(st->by_addr);
-    acs_auth_throttle_free(st->by_device);
+  if (!st->by_device) {
     free(st);
     return ACS_ENOMEM;
   }
@@ -158,7 +160,6 @@ void acs__auth_state_stop(acs_session_table *t) {
     p->st = NULL;
     p->t = NULL;
   }
-  acs_auth_throttle_free(st->by_addr);
   acs_auth_throttle_free(st->by_device);
   free(st);
   t->auth = NULL;
@@ -252,7 +253,7 @@ static void decide(pending *p, bool have_own, const char *own_user, const char *
     return;
   }
   if (!how) {
-    unsigned na = acs_auth_throttle_fail(st->by_addr, p->peer, now);
+    unsigned na = acs_auth_sketch_fail(a->by_addr, p->peer, now);
     unsigned nd = acs_auth_throttle_fail(st->by_device, p->device_id, now);
     acs_log(ACS_LOG_WARN, "auth", "%s from %s: wrong credentials (user '%.64s', %s; %u from the "
             "address, %u for the device)", p->device_id, p->peer, p->cred.username,
@@ -355,7 +356,7 @@ void acs__auth_inform(acs_conn *c, acs_session_table *t, const acs_http_request 
   const acs_cpe_auth *cfg = st->cfg;
   uint64_t now = (uint64_t)(acs_policy_now_ms() / 1000);
   const char *peer = acs_conn_peer(c);
-  unsigned wait_a = acs_auth_throttle_blocked(st->by_addr, peer, now);
+  unsigned wait_a = acs_auth_sketch_blocked(cfg->by_addr, peer, now);
   unsigned wait_d = acs_auth_throttle_blocked(st->by_device, device_id, now);
   if (wait_a || wait_d) {
     acs_log(ACS_LOG_INFO, "auth", "%s from %s: refused for %u s (too many wrong credentials %s)",
