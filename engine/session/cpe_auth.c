@@ -346,6 +346,18 @@ static void lookup_cb(acs_pg_result *r, void *arg) {
   pending_free(p);
 }
 
+/* Is a Digest uri the request's target? Some CPEs send the absolute URL
+ * (http://acs.example:7547/cwmp) where the target is its path. */
+static bool uri_is_target(const char *uri, const char *target) {
+  if (strcmp(uri, target) == 0) return true;
+  const char *p = NULL;
+  if (!strncasecmp(uri, "http://", 7)) p = uri + 7;
+  if (!strncasecmp(uri, "https://", 8)) p = uri + 8;
+  if (!p) return false;
+  p += strcspn(p, "/");
+  return *p ? strcmp(p, target) == 0 : strcmp(target, "/") == 0;
+}
+
 static const char sql_creds[] =
     "SELECT name, encode(ciphertext, 'hex'), key_id FROM device_secrets "
     "WHERE device_id = $1 AND name IN ($2, $3, $4, $5) ORDER BY name";
@@ -389,7 +401,7 @@ void acs__auth_inform(acs_conn *c, acs_session_table *t, const acs_http_request 
   } else if (p->cred.scheme == ACS_AUTH_DIGEST) {
     if (strcmp(p->cred.realm, cfg->realm) != 0) {
       why = "another realm";
-    } else if (strcmp(p->cred.uri, req->target) != 0) {
+    } else if (!uri_is_target(p->cred.uri, req->target)) {
       why = "a Digest uri that is not the request's";
     } else {
       int rc = acs_auth_nonce_check(cfg->nonce_key, cfg->realm, p->cred.nonce, now,

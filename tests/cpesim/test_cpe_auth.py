@@ -287,15 +287,24 @@ def second_failure_closes(w):
     check(st == 401, "second attempt: %d" % st)
     check(c.closed_by_peer(), "the connection stays open after the second failure")
     c.close()
-    # and a right answer on the same connection after the first 401 opens the session
+    # a right response for another uri is refused; a right answer on the same
+    # connection after the first 401 opens the session (uri as an absolute URL,
+    # as some CPEs send it)
+    c = Conn(w.a_cwmp, "127.0.0.22")
+    st, hdrs, _ = c.post(inform("CLOSE02"))
+    st, hdrs, _ = c.post(inform("CLOSE02"), {"Authorization": digest(
+        FLEET_USER, FLEET_PASS, nonce_of(hdrs), uri="/elsewhere")})
+    check(st == 401, "a response for another uri: %d" % st)
+    c.close()
     c = Conn(w.a_cwmp, "127.0.0.22")
     st, hdrs, _ = c.post(inform("CLOSE02"))
     st, hdrs, body = c.post(inform("CLOSE02"), {"Authorization": digest(
-        FLEET_USER, FLEET_PASS, nonce_of(hdrs))})
+        FLEET_USER, FLEET_PASS, nonce_of(hdrs), uri="http://127.0.0.1:%d/" % w.a_cwmp)})
     check(st == 200 and b"InformResponse" in body, "right after the challenge: %d %r" % (st, body))
     c.close()
     check(w.stored("CLOSE01") == 0 and w.stored("CLOSE02") == 1, "stored devices")
-    yield "the second 401 in a row closes the connection; a right answer after the first opens"
+    yield ("the second 401 in a row closes the connection; a response for another uri is refused; "
+           "a right answer after the first 401 opens the session")
 
 
 def nonce_across_instances(w):
