@@ -17,7 +17,8 @@ acsd B: the same, with Basic allowed without TLS.
   - the second 401 in a row on a connection closes it;
   - a nonce acsd A made is accepted by acsd B;
   - a nonce past its lifetime, with the right response: 401 stale=true;
-    cpesim reuses its nonce from session to session and comes through;
+    cpesim reuses its nonce from session to session and comes through, and
+    answers a stale=true 401 (acsd C: nonces fresh for 1 s);
   - throttling: after 3 wrong answers from one address, that address gets
     503 with Retry-After for any device; the device gets 503 from any
     address;
@@ -197,6 +198,7 @@ class World:
                              "127.0.0.1:%d" % self.a_api, "--policies", self.tree] + common)
         wait_for("acsd A /health", lambda: self.a.alive() and http(
             "GET", "http://127.0.0.1:%d/health" % self.a_api)[0] == 200, 30)
+        self.common = common
         self.b_cwmp, self.b_api = free_port(), free_port()
         self.b = self.spawn([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.b_cwmp, "--api",
                              "127.0.0.1:%d" % self.b_api, "--cpe-auth-basic", "always"] + common)
@@ -346,8 +348,20 @@ def stale_nonce(w):
              "Device.ManagementServer.Password=" + FLEET_PASS]
     s = w.cpesim(w.a_cwmp, "REUSE", 1, fleet + ["--sessions", "3", "--loop", "--rate", "5"])
     check(s["sessions_ok"] == 3 and s["http_401"] == 1, "cpesim reusing its nonce: %r" % s)
+    # acsd C: nonces fresh for 1 s; cpesim's kept nonce goes stale between its
+    # sessions (2.5 s apart): answered again after the stale=true 401, no failure
+    c_cwmp, c_api = free_port(), free_port()
+    w.c = w.spawn([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % c_cwmp, "--api",
+                   "127.0.0.1:%d" % c_api] + w.common + ["--cpe-auth-nonce-ttl", "1"])
+    wait_for("acsd C /health", lambda: w.c.alive() and http(
+        "GET", "http://127.0.0.1:%d/health" % c_api)[0] == 200, 30)
+    s = w.cpesim(c_cwmp, "STSIM", 1, fleet + ["--sessions", "2", "--loop", "--rate", "0.4"])
+    check(s["sessions_ok"] == 2 and s["sessions_failed"] == 0 and s["http_401"] == 2,
+          "cpesim and a stale nonce: %r" % s)
+    w.c.kill()
     yield ("an expired nonce with the right response: 401 stale=true, then in; with a wrong one: "
-           "a plain 401; cpesim reuses its nonce (nc + 1) over 3 sessions with one 401")
+           "a plain 401; cpesim reuses its nonce (nc + 1) over 3 sessions with one 401, and "
+           "answers a stale=true 401 with the new nonce")
 
 
 def throttling(w):
