@@ -240,8 +240,13 @@ static void sess_end(acs__session *s, const char *why) {
     uv_close((uv_handle_t *)&s->timer, timer_close_cb);
   }
   /* acsd stopping: the VM goes with the worker, before store callbacks that
-   * still hold the session may have run */
-  if (s->t->stopping) acs__policy_free(s);
+   * still hold the session may have run; so does the device cache, which
+   * the session's last reference (a timer's close, after the worker has
+   * gone) must not touch: the model is not kept */
+  if (s->t->stopping) {
+    acs__policy_free(s);
+    s->cache_version = 0;
+  }
   acs__sess_unref(s); /* the table's */
 }
 

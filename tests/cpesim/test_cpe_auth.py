@@ -431,9 +431,21 @@ def factory_then_own(w):
            "none in parameters); the next sessions use it; factory and fleet credentials then refused")
 
 
+def clean_stop(w):
+    import signal
+    for name, p in (("A", w.a), ("B", w.b)):
+        p.p.send_signal(signal.SIGTERM)
+        rc = p.wait(30)
+        log = p.log()
+        for bad in ("Sanitizer", "runtime error:", "leaked"):
+            check(bad not in log, "acsd %s reported '%s':\n%s" % (name, bad, log[-3000:]))
+        check(rc == 0, "acsd %s exit status %s" % (name, rc))
+    yield "both instances stop cleanly (exit 0, nothing from the sanitizers)"
+
+
 def run(w):
     for t in (refused_and_nothing_stored, digest_and_basic_succeed, second_failure_closes,
-              nonce_across_instances, stale_nonce, throttling, factory_then_own):
+              nonce_across_instances, stale_nonce, throttling, factory_then_own, clean_stop):
         for line in t(w):
             yield line
 
