@@ -374,6 +374,7 @@ void acs__auth_inform(acs_conn *c, acs_session_table *t, const acs_http_request 
     acs_log(ACS_LOG_INFO, "auth", "%s from %s: refused for %u s (too many wrong credentials %s)",
             device_id, peer, wait_a > wait_d ? wait_a : wait_d,
             wait_a ? "from this address" : "for this device");
+    acs_metrics_rejected(t->aw->metrics, "too many failed authentications");
     refuse_503(c, wait_a > wait_d ? wait_a : wait_d, "too many failed authentications");
     return;
   }

@@ -390,8 +390,13 @@ def throttling(w):
     check(st == 503 and dict(hdrs).get("retry-after", "").isdigit(), "device lockout: %d" % st)
     c.close()
     check(w.stored("THR") == 0, "a throttled device was stored")
+    st, text, _ = http("GET", "http://127.0.0.1:%d/metrics" % w.a_api)
+    n = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith("acsd_sessions_rejected_total") and 'reason="auth_lockout"' in line)
+    check(st == 200 and n == 2, "acsd_sessions_rejected_total{reason=\"auth_lockout\"}: %d %s" % (
+        st, n))
     yield ("3 wrong answers: the address gets 503 + Retry-After for any device, the device from "
-           "any address; nothing stored")
+           "any address; nothing stored; both lockouts counted in /metrics")
 
 
 def factory_then_own(w):
