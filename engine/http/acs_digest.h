@@ -82,13 +82,15 @@ bool acs_auth_digest_check(const acs_auth_credentials *c, const char *ha1_hex, c
  * (compared in constant time). */
 bool acs_auth_basic_check(const acs_auth_credentials *c, const char *user, const char *pass);
 
-/* --- stateless nonces: "<10 hex: unix seconds><32 hex: HMAC>", the HMAC
- * (SHA-256, first 16 bytes) of the time and the realm under a 32-byte key.
- * Whoever holds the key checks a nonce: no table, any worker or instance. */
-#define ACS_AUTH_NONCE_LEN 42
+/* --- stateless nonces: "<10 hex: unix seconds><8 hex: salt><32 hex: HMAC>",
+ * the HMAC (SHA-256, first 16 bytes) of the time, the salt and the realm
+ * under a 32-byte key. Whoever holds the key checks a nonce: no table, any
+ * worker or instance. The salt (4 random bytes, the caller's) makes every
+ * challenge's nonce its own, even within a second. */
+#define ACS_AUTH_NONCE_LEN 50
 
 void acs_auth_nonce_make(const unsigned char key[32], const char *realm, uint64_t now_s,
-                         char out[ACS_AUTH_NONCE_LEN + 1]);
+                         const unsigned char salt[4], char out[ACS_AUTH_NONCE_LEN + 1]);
 /* 0: minted with key for realm, within ttl_s of now_s (and at most skew_s
  * ahead of it); ACS_ETIMEOUT: ours but too old (or too far ahead): stale;
  * ACS_EINVAL: not a nonce of this key and realm. *age_s (may be NULL) gets

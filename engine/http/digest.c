@@ -375,10 +375,10 @@ bool acs_auth_basic_check(const acs_auth_credentials *c, const char *user, const
 
 /* --- stateless nonces */
 
-static void nonce_mac(const unsigned char key[32], const char *realm, const char *ts,
+static void nonce_mac(const unsigned char key[32], const char *realm, const char *ts_salt,
                       char out[33]) {
   unsigned char msg[300], mac[EVP_MAX_MD_SIZE];
-  int n = snprintf((char *)msg, sizeof msg, "acsd-nonce:%s:%s", ts, realm);
+  int n = snprintf((char *)msg, sizeof msg, "acsd-nonce:%s:%s", ts_salt, realm);
   if (n < 0) n = 0;
   if ((size_t)n >= sizeof msg) n = (int)sizeof msg - 1;
   unsigned int ml = 0;
@@ -387,9 +387,10 @@ static void nonce_mac(const unsigned char key[32], const char *realm, const char
 }
 
 void acs_auth_nonce_make(const unsigned char key[32], const char *realm, uint64_t now_s,
-                         char out[ACS_AUTH_NONCE_LEN + 1]) {
-  char ts[11], mac[33];
-  snprintf(ts, sizeof ts, "%010llx", (unsigned long long)(now_s & 0xffffffffffULL));
+                         const unsigned char salt[4], char out[ACS_AUTH_NONCE_LEN + 1]) {
+  char ts[19], mac[33];
+  snprintf(ts, sizeof ts, "%010llx%02x%02x%02x%02x", (unsigned long long)(now_s & 0xffffffffffULL),
+           salt[0], salt[1], salt[2], salt[3]);
   nonce_mac(key, realm, ts, mac);
   snprintf(out, ACS_AUTH_NONCE_LEN + 1, "%s%s", ts, mac);
 }
@@ -397,17 +398,18 @@ void acs_auth_nonce_make(const unsigned char key[32], const char *realm, uint64_
 int acs_auth_nonce_check(const unsigned char key[32], const char *realm, const char *nonce,
                          uint64_t now_s, unsigned ttl_s, unsigned skew_s, uint64_t *age_s) {
   if (strlen(nonce) != ACS_AUTH_NONCE_LEN) return ACS_EINVAL;
-  char ts[11], mac[33], want[33];
-  memcpy(ts, nonce, 10);
-  ts[10] = '\0';
+  char ts[19], mac[33], want[33];
+  memcpy(ts, nonce, 18);
+  ts[18] = '\0';
   for (int i = 0; i < ACS_AUTH_NONCE_LEN; i++) {
     char c = nonce[i];
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return ACS_EINVAL;
   }
-  memcpy(mac, nonce + 10, 32);
+  memcpy(mac, nonce + 18, 32);
   mac[32] = '\0';
   nonce_mac(key, realm, ts, want);
   if (CRYPTO_memcmp(mac, want, 32) != 0) return ACS_EINVAL;
+  ts[10] = '\0';
   uint64_t t = strtoull(ts, NULL, 16);
   if (t > now_s) {
     if (age_s) *age_s = 0;

@@ -9,6 +9,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,11 +120,28 @@ bool acs_cpe_auth_conn_is_tls(const acs_conn *c) {
 
 typedef struct pending pending;
 
+/* The last Digest nonce and nonce count each device authenticated with
+ * (direct-mapped by device id: a collision forgets the older device). */
+#define SEEN_SLOTS 2048
+typedef struct seen {
+  char device[96];
+  char nonce[ACS_AUTH_NONCE_LEN + 1];
+  unsigned long nc;
+} seen;
+
 struct acs__auth_state {
   const acs_cpe_auth *cfg;
   acs_auth_throttle *by_device;
   pending *waiting; /* Informs waiting for their device's credentials */
+  seen *seen;       /* SEEN_SLOTS */
 };
+
+static seen *seen_slot(acs__auth_state *st, const char *device) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const char *c = device; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+  return &st->seen[h % SEEN_SLOTS];
+}
+
 
 struct pending {
   pending *prev, *next;
@@ -145,7 +163,10 @@ int acs__auth_state_new(acs_session_table *t, const acs_cpe_auth *cfg) {
   if (!st) return ACS_ENOMEM;
   st->cfg = cfg;
   st->by_device = acs_auth_throttle_new(THROTTLE_SLOTS, cfg->max_failures, cfg->lockout_s);
-  if (!st->by_device) {
+  st->seen = calloc(SEEN_SLOTS, sizeof *st->seen);
+  if (!st->by_device || !st->seen) {
+    acs_auth_throttle_free(st->by_device);
+    free(st->seen);
     free(st);
     return ACS_ENOMEM;
   }
@@ -161,6 +182,7 @@ void acs__auth_state_stop(acs_session_table *t) {
     p->t = NULL;
   }
   acs_auth_throttle_free(st->by_device);
+  free(st->seen);
   free(st);
   t->auth = NULL;
 }
@@ -181,6 +203,25 @@ static void pending_free(pending *p) {
   free(p);
 }
 
+/* A Digest answer this worker has already accepted for the device: the same
+ * nonce with a nonce count not above the last one (or without any). */
+static bool replayed(acs__auth_state *st, const pending *p) {
+  const seen *e = seen_slot(st, p->device_id);
+  if (strncmp(e->device, p->device_id, sizeof e->device - 1) != 0) return false;
+  if (strcmp(e->nonce, p->cred.nonce) != 0) return false;
+  if (!p->cred.nc[0]) return true;
+  return strtoul(p->cred.nc, NULL, 16) <= e->nc;
+}
+
+static void remember(acs__auth_state *st, const pending *p) {
+  seen *e = seen_slot(st, p->device_id);
+  snprintf(e->device, sizeof e->device, "%s", p->device_id);
+  size_t n = strnlen(p->cred.nonce, sizeof e->nonce - 1); /* a nonce of ours: 42 */
+  memcpy(e->nonce, p->cred.nonce, n);
+  e->nonce[n] = '\0';
+  e->nc = p->cred.nc[0] ? strtoul(p->cred.nc, NULL, 16) : 0;
+}
+
 /* --- answers */
 
 static void refuse_503(acs_conn *c, unsigned retry_after, const char *why) {
@@ -197,7 +238,13 @@ static void challenge(acs_conn *c, const acs__auth_state *st, bool stale, bool f
   unsigned fails = acs_conn_auth_failures(c);
   if (failure) acs_conn_set_auth_failures(c, ++fails);
   char nonce[ACS_AUTH_NONCE_LEN + 1];
-  acs_auth_nonce_make(a->nonce_key, a->realm, (uint64_t)(acs_policy_now_ms() / 1000), nonce);
+  unsigned char salt[4] = {0};
+  if (RAND_bytes(salt, sizeof salt) != 1) { /* unique enough: a counter */
+    static _Atomic unsigned n;
+    unsigned v = atomic_fetch_add(&n, 1);
+    memcpy(salt, &v, sizeof salt);
+  }
+  acs_auth_nonce_make(a->nonce_key, a->realm, (uint64_t)(acs_policy_now_ms() / 1000), salt, nonce);
   bool basic = a->basic == ACS_CPE_BASIC_ALWAYS ||
                (a->basic == ACS_CPE_BASIC_TLS && acs_cpe_auth_conn_is_tls(c));
   acs_buf h = ACS_BUF_INIT;
@@ -252,6 +299,13 @@ static void decide(pending *p, bool have_own, const char *own_user, const char *
     challenge(p->c, st, true, false);
     return;
   }
+  if (how && p->cred.scheme == ACS_AUTH_DIGEST && replayed(st, p)) {
+    /* an answer already used: a fresh challenge, counted for the connection */
+    acs_log(ACS_LOG_WARN, "auth", "%s from %s: a Digest answer already used (nonce count %s): "
+            "challenged again", p->device_id, p->peer, p->cred.nc[0] ? p->cred.nc : "none");
+    challenge(p->c, st, false, true);
+    return;
+  }
   if (!how) {
     unsigned na = acs_auth_sketch_fail(a->by_addr, p->peer, now);
     unsigned nd = acs_auth_throttle_fail(st->by_device, p->device_id, now);
@@ -264,6 +318,7 @@ static void decide(pending *p, bool have_own, const char *own_user, const char *
   acs_log(ACS_LOG_DEBUG, "auth", "%s from %s: authenticated with %s (%s)", p->device_id, p->peer,
           how, p->cred.scheme == ACS_AUTH_BASIC ? "Basic" : "Digest");
   acs_auth_throttle_clear(st->by_device, p->device_id);
+  if (p->cred.scheme == ACS_AUTH_DIGEST) remember(st, p);
   acs_conn_set_auth_failures(p->c, 0);
   acs_conn *c = p->c;
   p->c = NULL;

@@ -158,7 +158,7 @@ def nonce_of(hdrs):
 def mint_nonce(secret_hex, t):
     """A nonce as acsd makes them (http/digest.c), from the secrets key."""
     nk = hmac.new(bytes.fromhex(secret_hex), b"acsd cpe-auth nonce key v1", hashlib.sha256).digest()
-    ts = "%010x" % t
+    ts = "%010x" % t + os.urandom(4).hex()
     mac = hmac.new(nk, ("acsd-nonce:%s:%s" % (ts, REALM)).encode(), hashlib.sha256).hexdigest()
     return ts + mac[:32]
 
@@ -321,12 +321,33 @@ def nonce_across_instances(w):
     c.close()
     # a nonce made with another key is not one of theirs
     c = Conn(w.b_cwmp)
-    other = "%010x" % int(time.time()) + "0" * 32
+    other = "%010x" % int(time.time()) + "0" * 40
     st, hdrs, _ = c.post(inform("XINST02"), {"Authorization": digest(FLEET_USER, FLEET_PASS,
                                                                        other)})
     check(st == 401 and "stale=true" not in " ".join(challenges(hdrs)), "foreign nonce: %d" % st)
     c.close()
     yield "a nonce made by acsd A is accepted by acsd B; a forged one is not"
+
+
+def replay(w):
+    c = Conn(w.a_cwmp, "127.0.0.61")
+    st, hdrs, _ = c.post(inform("REPLAY01"))
+    nonce = nonce_of(hdrs)
+    answer = digest(FLEET_USER, FLEET_PASS, nonce, nc=1)
+    st, _, body = c.post(inform("REPLAY01"), {"Authorization": answer})
+    check(st == 200 and b"InformResponse" in body, "first use: %d" % st)
+    c.close()
+    c = Conn(w.a_cwmp, "127.0.0.62")
+    st, hdrs, _ = c.post(inform("REPLAY01"), {"Authorization": answer})
+    check(st == 401 and "stale=true" not in " ".join(challenges(hdrs)), "replayed: %d" % st)
+    c.close()
+    c = Conn(w.a_cwmp, "127.0.0.62")
+    st, _, body = c.post(inform("REPLAY01"), {"Authorization": digest(
+        FLEET_USER, FLEET_PASS, nonce, nc=2, cnonce="beef")})
+    check(st == 200 and b"InformResponse" in body, "the same nonce, nc 2: %d" % st)
+    c.close()
+    yield ("a Digest answer replayed (same nonce and nonce count) is challenged again; the same "
+           "nonce with the next nonce count opens")
 
 
 def stale_nonce(w):
@@ -450,7 +471,7 @@ def clean_stop(w):
 
 def run(w):
     for t in (refused_and_nothing_stored, digest_and_basic_succeed, second_failure_closes,
-              nonce_across_instances, stale_nonce, throttling, factory_then_own, clean_stop):
+              nonce_across_instances, replay, stale_nonce, throttling, factory_then_own, clean_stop):
         for line in t(w):
             yield line
 

@@ -190,8 +190,13 @@ static void test_server_side(void) {
 static void test_nonces_and_challenges(void) {
   unsigned char key[32], other[32];
   for (int i = 0; i < 32; i++) key[i] = (unsigned char)i, other[i] = (unsigned char)(i + 1);
-  char n[ACS_AUTH_NONCE_LEN + 1];
-  acs_auth_nonce_make(key, "acsd", 1700000000, n);
+  char n[ACS_AUTH_NONCE_LEN + 1], n2[ACS_AUTH_NONCE_LEN + 1];
+  static const unsigned char salt[4] = {1, 2, 3, 4}, salt2[4] = {1, 2, 3, 5};
+  acs_auth_nonce_make(key, "acsd", 1700000000, salt, n);
+  acs_auth_nonce_make(key, "acsd", 1700000000, salt2, n2);
+  CHECK(strcmp(n, n2) != 0); /* the same second, another salt: another nonce */
+  CHECK_INT(acs_auth_nonce_check(key, "acsd", n2, 1700000010, 300, 30, NULL), 0);
+  CHECK(strncmp(n, "006553f10001020304", 18) == 0); /* time, then salt */
   CHECK_INT(strlen(n), ACS_AUTH_NONCE_LEN);
   uint64_t age = 99;
   CHECK_INT(acs_auth_nonce_check(key, "acsd", n, 1700000010, 300, 30, &age), 0);
@@ -204,6 +209,9 @@ static void test_nonces_and_challenges(void) {
   char forged[ACS_AUTH_NONCE_LEN + 1];
   memcpy(forged, n, sizeof forged);
   forged[9] = forged[9] == '0' ? '1' : '0'; /* another time, the same MAC */
+  CHECK_INT(acs_auth_nonce_check(key, "acsd", forged, 1700000010, 300, 30, NULL), ACS_EINVAL);
+  memcpy(forged, n, sizeof forged);
+  forged[17] = forged[17] == '4' ? '5' : '4'; /* another salt, the same MAC */
   CHECK_INT(acs_auth_nonce_check(key, "acsd", forged, 1700000010, 300, 30, NULL), ACS_EINVAL);
   CHECK_INT(acs_auth_nonce_check(key, "acsd", "abc", 1700000010, 300, 30, NULL), ACS_EINVAL);
 
