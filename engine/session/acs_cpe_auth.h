@@ -23,7 +23,9 @@
  * Digest nonces are stateless (http/acs_digest.h): an HMAC of their time
  * under a key derived from the secrets key, so any worker and any instance
  * that shares secret_key_file verifies them; fresh for cpe_auth_nonce_ttl
- * seconds, then answered stale=true. nc is not tracked.
+ * seconds, then answered stale=true. The owner worker remembers each
+ * device's last accepted nonce and nc: an answer not counting up is
+ * challenged again (per worker, best effort: docs/security.md).
  *
  * Wrong credentials are counted per source address (shared by the
  * instance's workers) and per device id (on its owner worker)
