@@ -188,11 +188,13 @@ static int cpe_auth_start(acs_app *app) {
   }
   const acs_cpe_auth *a = app->cpe_auth;
   if (a->on)
-    acs_log(ACS_LOG_INFO, "main", "CPE authentication on: realm %s, fleet credentials %s, factory "
-            "credentials %s, Basic %s, nonces %s", a->realm, a->fleet_user ? "yes" : "no",
-            a->have_factory_key ? "yes" : "no",
-            a->basic == ACS_CPE_BASIC_ALWAYS ? "always" : a->basic == ACS_CPE_BASIC_OFF ? "off"
-                                                                                      : "over TLS",
+    acs_log(ACS_LOG_INFO, "main",
+            "CPE authentication on: realm %s, fleet credentials %s, factory "
+            "credentials %s, Basic %s, nonces %s",
+            a->realm, a->fleet_user ? "yes" : "no", a->have_factory_key ? "yes" : "no",
+            a->basic == ACS_CPE_BASIC_ALWAYS ? "always"
+            : a->basic == ACS_CPE_BASIC_OFF  ? "off"
+                                             : "over TLS",
             a->nonce_key_shared ? "from the secrets key (any instance)" : "this process only");
   return 0;
 }

@@ -27,7 +27,8 @@
 
 /* --- configuration */
 
-static int cfg_fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int cfg_fail(char *err, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int cfg_fail(char *err, size_t n, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -57,8 +58,10 @@ int acs_cpe_auth_init(acs_cpe_auth *a, const acs_config *cfg, const acs_secret_k
   }
   const char *realm = cfg->cpe_auth_realm ? cfg->cpe_auth_realm : "acsd";
   if (strlen(realm) >= sizeof a->realm || strpbrk(realm, "\"\\\r\n"))
-    return cfg_fail(err, errlen, "cpe_auth_realm: at most %zu characters, no quotes, backslashes "
-                    "or line breaks", sizeof a->realm - 1);
+    return cfg_fail(err, errlen,
+                    "cpe_auth_realm: at most %zu characters, no quotes, backslashes "
+                    "or line breaks",
+                    sizeof a->realm - 1);
   snprintf(a->realm, sizeof a->realm, "%s", realm);
   if (!cfg->cpe_auth_username != !cfg->cpe_auth_password)
     return cfg_fail(err, errlen, "cpe_auth_username and cpe_auth_password go together");
@@ -141,7 +144,6 @@ static seen *seen_slot(acs__auth_state *st, const char *device) {
   for (const char *c = device; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;
   return &st->seen[h % SEEN_SLOTS];
 }
-
 
 struct pending {
   pending *prev, *next;
@@ -250,8 +252,8 @@ static void challenge(acs_conn *c, const acs__auth_state *st, bool stale, bool f
   acs_buf h = ACS_BUF_INIT;
   acs_auth_challenge_write(a->realm, nonce, stale, basic, &h);
   static const char body[] = "401 Unauthorized\n";
-  acs_http_response r = {401, "text/plain; charset=utf-8", body, sizeof body - 1, fails < 2,
-                         acs_buf_err(&h) ? NULL : h.data};
+  acs_http_response r = {401,       "text/plain; charset=utf-8",    body, sizeof body - 1,
+                         fails < 2, acs_buf_err(&h) ? NULL : h.data};
   acs_conn_respond(c, &r);
   acs_buf_free(&h);
 }
@@ -301,16 +303,20 @@ static void decide(pending *p, bool have_own, const char *own_user, const char *
   }
   if (how && p->cred.scheme == ACS_AUTH_DIGEST && replayed(st, p)) {
     /* an answer already used: a fresh challenge, counted for the connection */
-    acs_log(ACS_LOG_WARN, "auth", "%s from %s: a Digest answer already used (nonce count %s): "
-            "challenged again", p->device_id, p->peer, p->cred.nc[0] ? p->cred.nc : "none");
+    acs_log(ACS_LOG_WARN, "auth",
+            "%s from %s: a Digest answer already used (nonce count %s): "
+            "challenged again",
+            p->device_id, p->peer, p->cred.nc[0] ? p->cred.nc : "none");
     challenge(p->c, st, false, true);
     return;
   }
   if (!how) {
     unsigned na = acs_auth_sketch_fail(a->by_addr, p->peer, now);
     unsigned nd = acs_auth_throttle_fail(st->by_device, p->device_id, now);
-    acs_log(ACS_LOG_WARN, "auth", "%s from %s: wrong credentials (user '%.64s', %s; %u from the "
-            "address, %u for the device)", p->device_id, p->peer, p->cred.username,
+    acs_log(ACS_LOG_WARN, "auth",
+            "%s from %s: wrong credentials (user '%.64s', %s; %u from the "
+            "address, %u for the device)",
+            p->device_id, p->peer, p->cred.username,
             p->cred.scheme == ACS_AUTH_BASIC ? "Basic" : "Digest", na, nd);
     challenge(p->c, st, false, true);
     return;
@@ -383,8 +389,10 @@ static void lookup_cb(acs_pg_result *r, void *arg) {
       acs_log(ACS_LOG_WARN, "auth", "%s: %s is sealed under key %.16s, not this one: ignored",
               p->device_id, name, acs_pg_getvalue(r, i, 2));
     } else if (rc) {
-      acs_log(ACS_LOG_ERR, "auth", "%s: %s does not open (altered, or not this device's): "
-              "refused", p->device_id, name);
+      acs_log(ACS_LOG_ERR, "auth",
+              "%s: %s does not open (altered, or not this device's): "
+              "refused",
+              p->device_id, name);
       broken = true;
     } else {
       *(is_pass ? &have_pass : &have_user) = true;
@@ -417,8 +425,8 @@ static const char sql_creds[] =
     "SELECT name, encode(ciphertext, 'hex'), key_id FROM device_secrets "
     "WHERE device_id = $1 AND name IN ($2, $3, $4, $5) ORDER BY name";
 
-void acs__auth_inform(acs_conn *c, acs_session_table *t, const acs_http_request *req,
-                      acs_arena *a, acs_cwmp_msg *in, const char *device_id, acs__auth_ok_fn ok) {
+void acs__auth_inform(acs_conn *c, acs_session_table *t, const acs_http_request *req, acs_arena *a,
+                      acs_cwmp_msg *in, const char *device_id, acs__auth_ok_fn ok) {
   acs__auth_state *st = t->auth;
   const acs_cpe_auth *cfg = st->cfg;
   uint64_t now = (uint64_t)(acs_policy_now_ms() / 1000);

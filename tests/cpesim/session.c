@@ -145,8 +145,8 @@ static int put_authorization(sim_sess *s, acs_buf *out) {
   if (S->o.auth_wrong) acs_buf_puts(&pass, "-wrong");
   char cnonce[17];
   snprintf(cnonce, sizeof cnonce, "%016llx", (unsigned long long)sim_rand());
-  int rc = acs_auth_header(&d->auth->ch, user, pass.data ? pass.data : "", "POST",
-                           S->o.acs.path, cnonce, ++d->auth->nc, out);
+  int rc = acs_auth_header(&d->auth->ch, user, pass.data ? pass.data : "", "POST", S->o.acs.path,
+                           cnonce, ++d->auth->nc, out);
   free(user);
   acs_buf_free(&b);
   acs_buf_free(&pass);
