@@ -218,7 +218,7 @@ static bool replayed(acs__auth_state *st, const pending *p) {
 static void remember(acs__auth_state *st, const pending *p) {
   seen *e = seen_slot(st, p->device_id);
   snprintf(e->device, sizeof e->device, "%s", p->device_id);
-  size_t n = strnlen(p->cred.nonce, sizeof e->nonce - 1); /* a nonce of ours: 42 */
+  size_t n = strnlen(p->cred.nonce, sizeof e->nonce - 1); /* a nonce of ours: 50 */
   memcpy(e->nonce, p->cred.nonce, n);
   e->nonce[n] = '\0';
   e->nc = p->cred.nc[0] ? strtoul(p->cred.nc, NULL, 16) : 0;
@@ -278,6 +278,14 @@ static bool matches(const pending *p, const char *user, const char *pass) {
   return ok;
 }
 
+/* A username for the log: printable ASCII only, at most 64 characters (it
+ * comes from anyone). */
+static void log_safe(const char *in, char out[65]) {
+  size_t i = 0;
+  for (; in[i] && i < 64; i++) out[i] = in[i] >= 0x20 && in[i] < 0x7f ? in[i] : '?';
+  out[i] = '\0';
+}
+
 /* The verdict, with the device's own credentials (have_own: they exist;
  * own_user NULL: any username). */
 static void decide(pending *p, bool have_own, const char *own_user, const char *own_pass) {
@@ -303,21 +311,25 @@ static void decide(pending *p, bool have_own, const char *own_user, const char *
   }
   if (how && p->cred.scheme == ACS_AUTH_DIGEST && replayed(st, p)) {
     /* an answer already used: a fresh challenge, counted for the connection */
+    char nc[65];
+    log_safe(p->cred.nc[0] ? p->cred.nc : "none", nc);
     acs_log(ACS_LOG_WARN, "auth",
             "%s from %s: a Digest answer already used (nonce count %s): "
             "challenged again",
-            p->device_id, p->peer, p->cred.nc[0] ? p->cred.nc : "none");
+            p->device_id, p->peer, nc);
     challenge(p->c, st, false, true);
     return;
   }
   if (!how) {
     unsigned na = acs_auth_sketch_fail(a->by_addr, p->peer, now);
     unsigned nd = acs_auth_throttle_fail(st->by_device, p->device_id, now);
+    char user[65];
+    log_safe(p->cred.username, user);
     acs_log(ACS_LOG_WARN, "auth",
-            "%s from %s: wrong credentials (user '%.64s', %s; %u from the "
+            "%s from %s: wrong credentials (user '%s', %s; %u from the "
             "address, %u for the device)",
-            p->device_id, p->peer, p->cred.username,
-            p->cred.scheme == ACS_AUTH_BASIC ? "Basic" : "Digest", na, nd);
+            p->device_id, p->peer, user, p->cred.scheme == ACS_AUTH_BASIC ? "Basic" : "Digest", na,
+            nd);
     challenge(p->c, st, false, true);
     return;
   }
