@@ -222,9 +222,10 @@ class World:
         p = self.spawn([bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % port, "--count",
                         str(count), "--serial-prefix", prefix, "--seed", "3", "--timeout", "10",
                         "--quiet"] + list(extra))
-        p.wait(timeout)
+        rc = p.wait(timeout)
         lines = [line for line in p.log().splitlines() if line.startswith("{")]
         check(lines, "cpesim printed no summary:\n%s" % p.log()[-3000:])
+        check(rc == 0 and "Sanitizer" not in p.log(), "cpesim exit %s:\n%s" % (rc, p.log()[-3000:]))
         return json.loads(lines[-1])
 
     def stored(self, prefix):
