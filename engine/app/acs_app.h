@@ -47,6 +47,7 @@ typedef struct acs_app {
   acs_metrics *metrics;               /* what the workers count (metrics/acs_metrics.h) */
   acs_secret_key secret_key;          /* cfg->secret_key_file, loaded at start */
   bool have_secret_key;
+  struct acs_cpe_auth *cpe_auth;      /* CPE authentication (session/acs_cpe_auth.h) */
 } acs_app;
 
 /* The key of device_secrets, or NULL when no secret_key_file is configured. */

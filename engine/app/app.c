@@ -20,6 +20,7 @@
 #include "core/acs_err.h"
 #include "core/acs_log.h"
 #include "files/acs_files.h"
+#include "session/acs_cpe_auth.h"
 #include "session/acs_devcache.h"
 #include "session/acs_policy.h"
 #include "session/acs_session.h"
@@ -177,6 +178,27 @@ static int load_secret_key(acs_app *app) {
   return 0;
 }
 
+static int cpe_auth_start(acs_app *app) {
+  char err[512];
+  if (!(app->cpe_auth = calloc(1, sizeof *app->cpe_auth))) return ACS_ENOMEM;
+  int rc = acs_cpe_auth_init(app->cpe_auth, app->cfg, acs_app_secret_key(app), err, sizeof err);
+  if (rc) {
+    fprintf(stderr, "acsd: %s\n", err);
+    return rc;
+  }
+  const acs_cpe_auth *a = app->cpe_auth;
+  if (a->on)
+    acs_log(ACS_LOG_INFO, "main",
+            "CPE authentication on: realm %s, fleet credentials %s, factory "
+            "credentials %s, Basic %s, nonces %s",
+            a->realm, a->fleet_user ? "yes" : "no", a->have_factory_key ? "yes" : "no",
+            a->basic == ACS_CPE_BASIC_ALWAYS ? "always"
+            : a->basic == ACS_CPE_BASIC_OFF  ? "off"
+                                             : "over TLS",
+            a->nonce_key_shared ? "from the secrets key (any instance)" : "this process only");
+  return 0;
+}
+
 static void make_instance_id(acs_app *app) {
   if (app->cfg->instance_id) {
     snprintf(app->instance_id, sizeof app->instance_id, "%s", app->cfg->instance_id);
@@ -280,6 +302,7 @@ int acs_app_run(const acs_config *cfg) {
     goto cleanup;
   }
   if ((rc = load_secret_key(app))) goto cleanup;
+  if ((rc = cpe_auth_start(app))) goto cleanup;
 
   if (cfg->pg_dsn) {
     char err[512];
@@ -366,6 +389,8 @@ cleanup:
   json_decref(app->policy_files);
   acs_metrics_free(app->metrics); /* every worker has stopped */
   OPENSSL_cleanse(&app->secret_key, sizeof app->secret_key);
+  if (app->cpe_auth) acs_cpe_auth_clear(app->cpe_auth);
+  free(app->cpe_auth);
   free(app);
   return rc ? 1 : 0;
 }

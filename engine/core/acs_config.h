@@ -8,7 +8,8 @@
  * ACS_SHUTDOWN_TIMEOUT_MS, ACS_MAX_SESSIONS, ACS_SESSION_TIMEOUT_MS, ACS_PG_SLOW_MS,
  * ACS_RETRY_AFTER, ACS_INSTANCE_ID, ACS_SECRET_KEY_FILE, ACS_CONNREQ_USERNAME,
  * ACS_CONNREQ_PASSWORD, ACS_CONNREQ_MAX_IN_FLIGHT, ACS_CONNREQ_TIMEOUT_MS,
- * ACS_FILES, ACS_FILE_SERVER_URL, ACS_MAX_FILE_SIZE, ACS_FILE_GRANT_TTL; an empty
+ * ACS_FILES, ACS_FILE_SERVER_URL, ACS_MAX_FILE_SIZE, ACS_FILE_GRANT_TTL, ACS_CPE_AUTH,
+ * ACS_CPE_AUTH_PASSWORD, ACS_CPE_AUTH_FACTORY_KEY_FILE; an empty
  * variable counts as unset) and the command
  * line (--key VALUE or --key=VALUE). Unknown keys and bad values fail with
  * ACS_ECONFIG and a message that names the key and where it came from. */
@@ -58,6 +59,17 @@ typedef struct acs_config {
   char *connreq_password;         /*   device has none stored (NULL: none) */
   unsigned connreq_max_in_flight; /* per worker (64) */
   uint32_t connreq_timeout_ms;    /* bound on one connection request (10000) */
+
+  /* CPE authentication (session/acs_cpe_auth.h; checked when acsd starts) */
+  char *cpe_auth;                  /* "off" (NULL, the default) or "on" */
+  char *cpe_auth_realm;            /* NULL: "acsd" */
+  char *cpe_auth_username;         /* the fleet default credentials (NULL: none) */
+  char *cpe_auth_password;
+  char *cpe_auth_factory_key_file; /* key of the factory credentials (NULL: none) */
+  char *cpe_auth_basic;            /* "tls" (NULL, the default), "always" or "off" */
+  unsigned cpe_auth_nonce_ttl_s;   /* a Digest nonce is fresh this long (300) */
+  unsigned cpe_auth_max_failures;  /* failures per address or device before a lockout (5) */
+  unsigned cpe_auth_lockout_s;     /* the lockout, and the window failures are counted in (60) */
 
 
   /* the file server */

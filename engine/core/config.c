@@ -99,6 +99,25 @@ static const opt_def opts[] = {
      100000, "N", "connection requests in flight per worker; the rest wait (64)"},
     {"connreq-timeout-ms", "ACS_CONNREQ_TIMEOUT_MS", OPT_MS, OFF(connreq_timeout_ms), 100, 600000,
      "MS", "bound on one connection request (10000)"},
+    {"cpe-auth", "ACS_CPE_AUTH", OPT_STR, OFF(cpe_auth), 0, 0, "on|off",
+     "authenticate CPEs (HTTP Digest, Basic): off by default"},
+    {"cpe-auth-realm", NULL, OPT_STR, OFF(cpe_auth_realm), 0, 0, "TEXT",
+     "CPE authentication: the realm (acsd)"},
+    {"cpe-auth-username", NULL, OPT_STR, OFF(cpe_auth_username), 0, 0, "NAME",
+     "CPE authentication: fleet default username (for devices with none of their own)"},
+    {"cpe-auth-password", "ACS_CPE_AUTH_PASSWORD", OPT_STR, OFF(cpe_auth_password), 0, 0, "TEXT",
+     "CPE authentication: fleet default password"},
+    {"cpe-auth-factory-key-file", "ACS_CPE_AUTH_FACTORY_KEY_FILE", OPT_STR,
+     OFF(cpe_auth_factory_key_file), 0, 0, "FILE",
+     "CPE authentication: key of the factory credentials (serial, HMAC of the serial)"},
+    {"cpe-auth-basic", NULL, OPT_STR, OFF(cpe_auth_basic), 0, 0, "tls|always|off",
+     "CPE authentication: where Basic is accepted (tls: over TLS only, the default)"},
+    {"cpe-auth-nonce-ttl", NULL, OPT_UINT, OFF(cpe_auth_nonce_ttl_s), 1, 86400, "SECONDS",
+     "CPE authentication: a Digest nonce stays fresh this long (300)"},
+    {"cpe-auth-max-failures", NULL, OPT_UINT, OFF(cpe_auth_max_failures), 1, 1000000, "N",
+     "CPE authentication: wrong credentials per address or device before a lockout (5)"},
+    {"cpe-auth-lockout", NULL, OPT_UINT, OFF(cpe_auth_lockout_s), 1, 86400, "SECONDS",
+     "CPE authentication: the lockout, and the window failures count in (60)"},
     {"files", "ACS_FILES", OPT_ADDR, OFF(files_listen), 0, 0, "HOST:PORT",
      "file server listener (0.0.0.0:7567; \"off\": none)"},
     {"file-server-url", "ACS_FILE_SERVER_URL", OPT_STR, OFF(file_server_url), 0, 0, "URL",
@@ -149,6 +168,9 @@ void acs_config_init(acs_config *cfg) {
   cfg->transfer_timeout_s = 86400;
   cfg->connreq_max_in_flight = 64;
   cfg->connreq_timeout_ms = 10000;
+  cfg->cpe_auth_nonce_ttl_s = 300;
+  cfg->cpe_auth_max_failures = 5;
+  cfg->cpe_auth_lockout_s = 60;
   cfg->files_listen = strdup("0.0.0.0:7567");
   cfg->files_listen_default = true;
   cfg->max_file_size = 512u << 20;
@@ -165,6 +187,12 @@ void acs_config_free(acs_config *cfg) {
   free(cfg->secret_key_file);
   free(cfg->connreq_username);
   free(cfg->connreq_password);
+  free(cfg->cpe_auth);
+  free(cfg->cpe_auth_realm);
+  free(cfg->cpe_auth_username);
+  free(cfg->cpe_auth_password);
+  free(cfg->cpe_auth_factory_key_file);
+  free(cfg->cpe_auth_basic);
   free(cfg->files_listen);
   free(cfg->file_server_url);
   memset(cfg, 0, sizeof *cfg);

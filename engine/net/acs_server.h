@@ -173,6 +173,10 @@ bool acs_conn_handed_off(const acs_conn *c);
 typedef void (*acs_conn_close_cb)(acs_conn *c, void *data);
 void acs_conn_set_data(acs_conn *c, void *data, acs_conn_close_cb on_close);
 void *acs_conn_data(const acs_conn *c);
+/* Authentication failures in a row on c, as its handler counts them (0 on
+ * a new connection). */
+unsigned acs_conn_auth_failures(const acs_conn *c);
+void acs_conn_set_auth_failures(acs_conn *c, unsigned n);
 
 /* The worker's libuv loop, for handlers that answer later (timers, clients).
  * Handles a handler opens there must be closed by the time the server stops:

@@ -64,6 +64,7 @@ struct acs_conn {
   bool handed_off; /* arrived from another worker */
   void *data;      /* the handler's (acs_conn_set_data) */
   acs_conn_close_cb on_close;
+  unsigned auth_failures; /* the handler's count (acs_conn_auth_failures) */
   /* a request taken by the head hook, and its streamed body */
   bool head_taken;
   bool body_stream; /* acs_conn_body_stream() called, done not told yet */
@@ -631,6 +632,8 @@ void acs_conn_set_data(acs_conn *c, void *data, acs_conn_close_cb on_close) {
   c->on_close = on_close;
 }
 void *acs_conn_data(const acs_conn *c) { return c->data; }
+unsigned acs_conn_auth_failures(const acs_conn *c) { return c->auth_failures; }
+void acs_conn_set_auth_failures(acs_conn *c, unsigned n) { c->auth_failures = n; }
 bool acs_conn_handed_off(const acs_conn *c) { return c->handed_off; }
 
 void acs__handoff_free(acs__handoff *h) {

@@ -69,6 +69,12 @@ int acs_session_table_new(acs_app_worker *aw, acs_session_table **out) {
     free(t);
     return ACS_ENOMEM;
   }
+  if (acs__auth_state_new(t, aw->app->cpe_auth)) {
+    free(t->by_device);
+    free(t->by_cookie);
+    free(t);
+    return ACS_ENOMEM;
+  }
   *out = t;
   return 0;
 }
@@ -238,8 +244,13 @@ static void sess_end(acs__session *s, const char *why) {
     uv_close((uv_handle_t *)&s->timer, timer_close_cb);
   }
   /* acsd stopping: the VM goes with the worker, before store callbacks that
-   * still hold the session may have run */
-  if (s->t->stopping) acs__policy_free(s);
+   * still hold the session may have run; so does the device cache, which
+   * the session's last reference (a timer's close, after the worker has
+   * gone) must not touch: the model is not kept */
+  if (s->t->stopping) {
+    acs__policy_free(s);
+    s->cache_version = 0;
+  }
   acs__sess_unref(s); /* the table's */
 }
 
@@ -302,6 +313,7 @@ void acs_session_table_stop(acs_session_table *t) {
   for (size_t i = 0; i < t->nbuckets; i++) {
     while (t->by_device[i]) sess_end(t->by_device[i], "acsd stopping");
   }
+  acs__auth_state_stop(t);
   free(t->by_device);
   free(t->by_cookie);
   free(t);
@@ -867,19 +879,18 @@ static void supersede(acs__session *old) {
   sess_end(old, "superseded");
 }
 
-static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_msg *in) {
+/* An Inform admitted (and authenticated): its session begins. */
+static void inform_start(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_msg *in) {
   acs_app_worker *aw = t->aw;
   const acs_cwmp_device_id *d = &in->u.inform.device_id;
   acs_buf id = ACS_BUF_INIT;
   if (acs_cwmp_device_id_format(d->oui, d->product_class, d->serial_number, &id)) {
-    reply_fault(c, in, 8003, "Inform: DeviceId needs an OUI and a SerialNumber");
+    reply_503(c, aw->app, "out of memory");
     goto done;
   }
-  if (try_handoff(c, acs_session_owner(id.data, acs_worker_count(aw->w)))) goto done;
-  const char *why = admission(aw);
-  bool first = !why && is_first_contact(&in->u.inform);
-  if (first && !admit_first_contact(aw->app)) why = "too many first contacts in flight";
-  if (why) {
+  bool first = is_first_contact(&in->u.inform);
+  if (first && !admit_first_contact(aw->app)) {
+    const char *why = "too many first contacts in flight";
     atomic_fetch_add_explicit(&aw->app->sessions_rejected, 1, memory_order_relaxed);
     acs_metrics_rejected(aw->metrics, why);
     reply_503(c, aw->app, why);
@@ -913,6 +924,32 @@ static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_
   } else {
     int rc = acs__sess_store_inform(s, inform_stored_cb);
     if (rc) inform_stored_cb(s, rc);
+  }
+done:
+  acs_buf_free(&id);
+}
+
+static void on_inform(acs_conn *c, acs_session_table *t, const acs_http_request *req, acs_arena *a,
+                      acs_cwmp_msg *in) {
+  acs_app_worker *aw = t->aw;
+  const acs_cwmp_device_id *d = &in->u.inform.device_id;
+  acs_buf id = ACS_BUF_INIT;
+  if (acs_cwmp_device_id_format(d->oui, d->product_class, d->serial_number, &id)) {
+    reply_fault(c, in, 8003, "Inform: DeviceId needs an OUI and a SerialNumber");
+    goto done;
+  }
+  if (try_handoff(c, acs_session_owner(id.data, acs_worker_count(aw->w)))) goto done;
+  const char *why = admission(aw);
+  if (why) {
+    atomic_fetch_add_explicit(&aw->app->sessions_rejected, 1, memory_order_relaxed);
+    acs_metrics_rejected(aw->metrics, why);
+    reply_503(c, aw->app, why);
+    goto done;
+  }
+  if (t->auth) {
+    acs__auth_inform(c, t, req, a, in, id.data, inform_start);
+  } else {
+    inform_start(c, t, a, in);
   }
 done:
   acs_buf_free(&id);
@@ -960,7 +997,7 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
       goto done;
     }
     if (in.kind == ACS_CWMP_INFORM) { /* a new session, whatever the cookie says */
-      on_inform(c, t, &a, &in);
+      on_inform(c, t, req, &a, &in);
       goto done;
     }
     /* parsed: what the session needs is in the arena (an Inform's body may

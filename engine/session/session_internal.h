@@ -36,9 +36,11 @@ typedef struct acs__task {
 
 typedef struct acs__session acs__session;
 typedef struct acs__policy acs__policy;
+typedef struct acs__auth_state acs__auth_state;
 
 struct acs_session_table {
   acs_app_worker *aw;
+  acs__auth_state *auth; /* CPE authentication (cpe_auth.c); NULL when off */
   acs__session **by_device; /* chained on next_dev */
   acs__session **by_cookie; /* chained on next_cookie */
   size_t nbuckets, count;
@@ -161,6 +163,19 @@ int acs__policy_register(acs_script_vm *vm);
 acs_script_clock_fn acs__policy_clock(void);
 /* The fleet jobs' host functions (store.devices, job.alarm). */
 int acs__jobs_register(acs_script_vm *vm);
+
+/* cpe_auth.c: CPE authentication of the Informs (session/acs_cpe_auth.h).
+ * The table's state, when cfg says on; its stop (Informs still waiting get
+ * 503 when their credentials arrive). */
+struct acs_cpe_auth;
+int acs__auth_state_new(acs_session_table *t, const struct acs_cpe_auth *cfg);
+void acs__auth_state_stop(acs_session_table *t);
+/* Authenticates the Inform in (its parse in a) of device_id that arrived on
+ * c with req: either answers c (401, 503) or calls ok, now or once the
+ * device's credentials are read, which takes a (and answers c). */
+typedef void (*acs__auth_ok_fn)(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_msg *in);
+void acs__auth_inform(acs_conn *c, acs_session_table *t, const acs_http_request *req,
+                      acs_arena *a, acs_cwmp_msg *in, const char *device_id, acs__auth_ok_fn ok);
 
 void acs__sess_ref(acs__session *s);
 void acs__sess_unref(acs__session *s);

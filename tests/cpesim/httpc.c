@@ -50,6 +50,7 @@ struct sim_httpc {
   bool busy, closing;
   uint64_t seq; /* requests sent so far: the current one's number */
   acs_buf out, body, hdr, val;
+  acs_buf www; /* every WWW-Authenticate value, joined by ", " */
   char field[24];
   size_t field_len;
   bool field_done;
@@ -109,6 +110,8 @@ static int on_header_value_complete(llhttp_t *p) {
     if (c->ncookie < SIM_HTTP_MAX_COOKIES) c->cookie_off[c->ncookie++] = (size_t)keep_header(c);
   } else if (strcasecmp(c->field, "www-authenticate") == 0) {
     bool digest = strncasecmp(v, "Digest", 6) == 0;
+    if (c->www.len) acs_buf_puts(&c->www, ", ");
+    acs_buf_append(&c->www, v, c->val.len);
     if (c->www_off < 0 || (digest && !c->www_digest)) {
       c->www_off = keep_header(c);
       c->www_digest = digest;
@@ -184,6 +187,7 @@ static void finish(sim_httpc *c, int err) {
     for (size_t i = 0; i < c->ncookie; i++) r.set_cookie[i] = c->hdr.data + c->cookie_off[i];
     r.nset_cookie = c->ncookie;
     r.www_authenticate = c->www_off >= 0 ? c->hdr.data + c->www_off : NULL;
+    r.www_all = c->www.len && !acs_buf_err(&c->www) ? c->www.data : NULL;
     r.content_type = c->ct_off >= 0 ? c->hdr.data + c->ct_off : NULL;
     r.retry_after = c->retry_after;
     r.keep_alive = llhttp_should_keep_alive(&c->parser);
@@ -319,6 +323,7 @@ int sim_httpc_request(sim_httpc *c, const char *method, const char *host, const 
   acs_buf_reset(&c->body);
   acs_buf_reset(&c->hdr);
   acs_buf_reset(&c->val);
+  acs_buf_reset(&c->www);
   c->body_total = 0;
   c->ncookie = 0;
   c->www_off = c->ct_off = -1;
@@ -369,6 +374,7 @@ static void timer_close_cb(uv_handle_t *h) {
   acs_buf_free(&c->out);
   acs_buf_free(&c->body);
   acs_buf_free(&c->hdr);
+  acs_buf_free(&c->www);
   acs_buf_free(&c->val);
   free(c);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/acs_err.h"
+#include "core/acs_secret.h"
 #include "sim.h"
 
 #ifndef CPESIM_MODEL_DIR
@@ -56,6 +57,12 @@ static const char usage[] =
     "                          object-only, crash-partial, fault-in-faultstring, no-bootstrap,\n"
     "                          no-periodic, boot-without-m-reboot, stale-cookies,\n"
     "                          digest-no-commas, xsd-1999, download-no-credentials\n"
+    "  --auth-scheme S        answer the ACS's 401 with S when offered: md5, md5-sess or basic\n"
+    "                          (default: the strongest offered)\n"
+    "  --auth-wrong            answer 401s with a wrong password\n"
+    "  --auth-none             never answer a 401\n"
+    "  --factory-key FILE      an empty ManagementServer.Password is the factory credential\n"
+    "                          made with this key (as acsd's cpe-auth-factory-key-file)\n"
     "  --quiet, --verbose\n";
 
 enum {
@@ -89,6 +96,10 @@ enum {
   O_QUIRK,
   O_QUIET,
   O_VERBOSE,
+  O_AUTH_SCHEME,
+  O_AUTH_WRONG,
+  O_AUTH_NONE,
+  O_FACTORY_KEY,
   O_HELP
 };
 
@@ -123,6 +134,10 @@ static const struct option longopts[] = {
     {"quirk", 1, 0, O_QUIRK},
     {"quiet", 0, 0, O_QUIET},
     {"verbose", 0, 0, O_VERBOSE},
+    {"auth-scheme", 1, 0, O_AUTH_SCHEME},
+    {"auth-wrong", 0, 0, O_AUTH_WRONG},
+    {"auth-none", 0, 0, O_AUTH_NONE},
+    {"factory-key", 1, 0, O_FACTORY_KEY},
     {"help", 0, 0, O_HELP},
     {0, 0, 0, 0},
 };
@@ -306,6 +321,25 @@ static int parse_opts(int argc, char **argv, sim_opts *o) {
       case O_VERBOSE:
         o->verbose = true;
         break;
+      case O_AUTH_SCHEME:
+        if (strcmp(a, "md5") && strcmp(a, "md5-sess") && strcmp(a, "basic"))
+          return die("--auth-scheme %s: expected md5, md5-sess or basic", a);
+        o->auth_scheme = a;
+        break;
+      case O_AUTH_WRONG:
+        o->auth_wrong = true;
+        break;
+      case O_AUTH_NONE:
+        o->auth_none = true;
+        break;
+      case O_FACTORY_KEY: {
+        acs_secret_key k;
+        if (acs_secret_key_load(a, &k))
+          return die("--factory-key %s: not readable as a key (64 hex digits or 32 bytes)", a);
+        memcpy(o->factory_key, k.key, sizeof o->factory_key);
+        o->have_factory_key = true;
+        break;
+      }
       case O_HELP:
         fputs(usage, stdout);
         exit(0);

@@ -287,6 +287,7 @@ typedef struct sim_dev {
   sim_job *job; /* a transfer in progress */
   char *reboot_key;
   char *stale_cookie; /* --quirk stale-cookies: the last session's Cookie value */
+  struct sim_auth *auth; /* the ACS's last challenge, answered again with nc + 1 */
   char serial[40];
   /* copy on write over the model */
   SIM_VEC(sim_ovr) ovr;
@@ -393,7 +394,8 @@ typedef struct sim_http_rsp {
   uint64_t body_total; /* bytes received */
   const char *set_cookie[SIM_HTTP_MAX_COOKIES];
   size_t nset_cookie;
-  const char *www_authenticate;
+  const char *www_authenticate; /* the first Digest challenge, else the first */
+  const char *www_all;          /* every challenge offered, joined by ", " (NULL: none) */
   const char *content_type;
   long retry_after; /* -1 when absent */
   bool keep_alive;
@@ -531,6 +533,11 @@ typedef struct sim_opts {
   uint32_t quirks; /* SIM_Q_* */
   SIM_VEC(sim_set) sets;
   SIM_VEC(struct sockaddr_storage) sources; /* --source-ip: device i connects from i mod n */
+  /* authenticating to the ACS */
+  const char *auth_scheme;     /* --auth-scheme: basic, md5, md5-sess (NULL: the first offered) */
+  bool auth_wrong, auth_none;  /* --auth-wrong: a wrong password; --auth-none: never answer a 401 */
+  bool have_factory_key;       /* --factory-key FILE */
+  unsigned char factory_key[32];
 } sim_opts;
 
 typedef struct sim_list {

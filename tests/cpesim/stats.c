@@ -162,7 +162,7 @@ void sim_stats_print(double elapsed_s) {
           "\"sessions_failed\":%llu,\"sessions_per_s\":%.1f,"
           "\"session_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
           "\"inform_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
-          "\"informs_acked\":%llu,\"http_503\":%llu,\"acs_faults\":%llu,"
+          "\"informs_acked\":%llu,\"http_503\":%llu,\"http_401\":%llu,\"acs_faults\":%llu,"
           "\"connection_requests\":%llu,\"rpcs\":%llu,\"transfers_ok\":%llu,"
           "\"transfers_failed\":%llu,\"max_in_flight\":%u,\"rss_peak_kib\":%llu,"
           "\"failures\":{",
@@ -172,7 +172,8 @@ void sim_stats_print(double elapsed_s) {
           (double)h_session.max / 1000, hist_pct(&h_inform, .5) / 1000,
           hist_pct(&h_inform, .9) / 1000, hist_pct(&h_inform, .99) / 1000,
           (double)h_inform.max / 1000, (unsigned long long)st->informs_acked,
-          (unsigned long long)st->http_503, (unsigned long long)st->acs_faults,
+          (unsigned long long)st->http_503, (unsigned long long)st->http_401,
+          (unsigned long long)st->acs_faults,
           (unsigned long long)st->cr_received, (unsigned long long)nrpc,
           (unsigned long long)st->transfers_ok, (unsigned long long)st->transfers_failed,
           S->max_in_flight, (unsigned long long)peak);
