@@ -241,7 +241,8 @@ static void push_cb(acs_pg_result *res, void *arg) {
 }
 
 /* 422: {"error": "file:line: message", "file", "line", "message",
- * "generation": the refused generation}. */
+ * "findings": every finding of the static checks (or null), "generation":
+ * the refused generation}. */
 static void refused(acs__api_req *r, json_t *gen) {
   json_t *e = json_object_get(gen, "error");
   json_t *file = json_object_get(e, "file"), *line = json_object_get(e, "line");
@@ -253,9 +254,10 @@ static void refused(acs__api_req *r, json_t *gen) {
   } else {
     snprintf(text, sizeof text, "%s", msg ? msg : "does not compile");
   }
-  json_t *doc =
-      json_pack("{s:s,s:O,s:O,s:s,s:O}", "error", text, "file", file ? file : json_null(), "line",
-                line ? line : json_null(), "message", msg ? msg : text, "generation", gen);
+  json_t *all = json_object_get(e, "findings");
+  json_t *doc = json_pack("{s:s,s:O,s:O,s:s,s:O,s:O}", "error", text, "file",
+                          file ? file : json_null(), "line", line ? line : json_null(), "message",
+                          msg ? msg : text, "findings", all ? all : json_null(), "generation", gen);
   json_decref(gen);
   if (!doc) {
     acs__api_error(r, 500, "out of memory");
@@ -308,7 +310,7 @@ void acs__api_policies_push(acs__api_req *r) {
   acs__api_step(r, push_done);
   if (acs__api_begin(r) == 0) {
     if (acs__api_query(r, acs_policy_push_lock_sql, 0, NULL, acs__api_ignore_cb) == 0)
-      acs__api_query(r, acs_policy_push_sql, 8, x->st.params, push_cb);
+      acs__api_query(r, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, x->st.params, push_cb);
     acs__api_sync(r);
   }
   acs__api_step_queued(r);

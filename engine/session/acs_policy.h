@@ -39,6 +39,11 @@ int acs_policy_read_tree(const char *dir, json_t **out, char *err, size_t errlen
 /* Compiles files (and the standard library) as the next generation; on any
  * error the current one stays. */
 int acs_policy_vm_load_json(acs_policy_vm *pv, const json_t *files, char *err, size_t errlen);
+/* The static checks of every file of files (policy_lint.c) against pv, in
+ * which files were just compiled: each finding is appended to findings as
+ * {"file": "provisions/NAME", "line", "message"}. 0, or an error (err). */
+int acs_policy_lint_tree(acs_policy_vm *pv, const json_t *files, json_t *findings, char *err,
+                         size_t errlen);
 /* sha256 over the files in name order, hex. */
 void acs_policy_checksum(const json_t *files, char out[65]);
 
@@ -73,21 +78,29 @@ typedef struct acs_policy_push_stmt {
   bool valid;
   char error[512];  /* "file:line: message" when not valid */
   char *files_text; /* the tree as JSON */
-  char *error_text; /* {"file", "line", "message"} as JSON, or NULL */
+  char *error_text; /* {"file", "line", "message", "findings"} as JSON, or NULL */
+  size_t findings;     /* the static checks' findings (policy_lint.c) */
+  char *findings_text; /* a forced push's findings as JSON text, for its audit row */
   char token_id[24];
-  const char *params[8];
+  const char *params[9];
 } acs_policy_push_stmt;
 
-/* Compiles files (one generation's, as acs_policy_read_tree makes them) and
- * fills st. who: the actor ("cli:USER", a token's name); source: where the
- * tree came from (may be NULL); token_id: the API token's, or 0. A tree
+#define ACS_POLICY_PUSH_NPARAMS 9
+
+/* Compiles files (one generation's, as acs_policy_read_tree makes them),
+ * runs the static checks (acs_policy_lint_tree) and fills st. A finding
+ * refuses the tree as a compile error does (the first finding is its
+ * error, all of them under "findings") unless force is set: then the tree
+ * is valid and its audit row keeps "force": true and the findings. who:
+ * the actor ("cli:USER", a token's name); source: where the tree came
+ * from (may be NULL); token_id: the API token's, or 0. A tree
  * that does not compile is not an error here (st->valid false). Returns 0
  * or ACS_ENOMEM; free st with acs_policy_push_stmt_free in either case. */
 int acs_policy_push_prepare(const json_t *files, const char *who, const char *source, bool force,
                             long long token_id, acs_policy_push_stmt *st);
 void acs_policy_push_stmt_free(acs_policy_push_stmt *st);
 /* The push: run acs_policy_push_lock_sql, then acs_policy_push_sql with
- * st->params (8), in one transaction. It stores the tree as a new
+ * st->params (ACS_POLICY_PUSH_NPARAMS), in one transaction. It stores the tree as a new
  * generation, with its audit row (policy.push), unless it is valid and its
  * checksum is the newest valid generation's (and force is off); a tree
  * that does not compile is always stored, as refused. One row: created

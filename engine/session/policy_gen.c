@@ -58,22 +58,58 @@ static json_t *error_json(const char *err) {
 
 /* --- a push, shared by the command line, start-up and the API */
 
+/* The findings as text, "provisions/NAME.lua:LINE: message", the way the
+ * API shows files. */
+static json_t *findings_text(const json_t *findings) {
+  json_t *out = json_array();
+  size_t i;
+  json_t *f;
+  json_array_foreach(findings, i, f) {
+    char line[700];
+    snprintf(line, sizeof line, "%s.lua:%lld: %s", json_string_value(json_object_get(f, "file")),
+             (long long)json_integer_value(json_object_get(f, "line")),
+             json_string_value(json_object_get(f, "message")));
+    if (!out || json_array_append_new(out, json_string(line))) {
+      json_decref(out);
+      return NULL;
+    }
+  }
+  return out;
+}
+
 int acs_policy_push_prepare(const json_t *files, const char *who, const char *source, bool force,
                             long long token_id, acs_policy_push_stmt *st) {
   memset(st, 0, sizeof *st);
   acs_policy_checksum(files, st->checksum);
   acs_policy_vm *scratch = acs_policy_vm_new(NULL, st->error, sizeof st->error);
-  if (!scratch) return ACS_ENOMEM;
+  json_t *findings = json_array(), *texts = NULL, *ej = NULL;
+  int rc = ACS_ENOMEM;
+  if (!scratch || !findings) goto cleanup;
   st->error[0] = '\0';
   int vrc = acs_policy_vm_load_json(scratch, files, st->error, sizeof st->error);
-  acs_policy_vm_free(scratch);
-  st->valid = vrc == 0;
+  /* compiled: the static checks, against the sandbox the tree will run in */
+  if (vrc == 0) vrc = acs_policy_lint_tree(scratch, files, findings, st->error, sizeof st->error);
+  if (vrc == ACS_ENOMEM) goto cleanup;
+  st->findings = json_array_size(findings);
+  if (st->findings && !(texts = findings_text(findings))) goto cleanup;
+  st->valid = vrc == 0 && (st->findings == 0 || force);
+  if (vrc == 0 && !st->valid) { /* the first finding is the error, all of them with it */
+    json_t *f0 = json_array_get(findings, 0);
+    snprintf(st->error, sizeof st->error, "%s:%lld: %s",
+             json_string_value(json_object_get(f0, "file")),
+             (long long)json_integer_value(json_object_get(f0, "line")),
+             json_string_value(json_object_get(f0, "message")));
+  }
   if (st->valid) st->error[0] = '\0';
   st->files_text = json_dumps(files, JSON_COMPACT);
-  json_t *ej = st->valid ? NULL : error_json(st->error);
+  ej = st->valid ? NULL : error_json(st->error);
+  if (ej && texts && json_object_set(ej, "findings", texts)) goto cleanup;
   st->error_text = ej ? json_dumps(ej, JSON_COMPACT) : NULL;
-  json_decref(ej);
-  if (!st->files_text || (!st->valid && !st->error_text)) return ACS_ENOMEM;
+  /* the audit row names what a forced push let through */
+  st->findings_text = st->valid && texts ? json_dumps(texts, JSON_COMPACT) : NULL;
+  if (!st->files_text || (!st->valid && !st->error_text) ||
+      (st->valid && texts && !st->findings_text))
+    goto cleanup;
   if (token_id > 0) snprintf(st->token_id, sizeof st->token_id, "%lld", token_id);
   st->params[0] = who;
   st->params[1] = source;
@@ -83,13 +119,21 @@ int acs_policy_push_prepare(const json_t *files, const char *who, const char *so
   st->params[5] = st->error_text;
   st->params[6] = force ? "t" : "f";
   st->params[7] = token_id > 0 ? st->token_id : NULL;
-  return 0;
+  st->params[8] = st->findings_text;
+  rc = 0;
+cleanup:
+  if (scratch) acs_policy_vm_free(scratch);
+  json_decref(findings);
+  json_decref(texts);
+  json_decref(ej);
+  return rc;
 }
 
 void acs_policy_push_stmt_free(acs_policy_push_stmt *st) {
   free(st->files_text);
   free(st->error_text);
-  st->files_text = st->error_text = NULL;
+  free(st->findings_text);
+  st->files_text = st->error_text = st->findings_text = NULL;
 }
 
 /* The one row of policy_reload serializes pushes: a row lock, since LOCK
@@ -105,7 +149,7 @@ const char acs_policy_push_sql[] =
     "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT $1, 'policy.push', "
     "ins.id::text, jsonb_build_object('source', ins.source, 'checksum', ins.checksum, 'valid', "
     "ins.valid, 'files', (SELECT count(*) FROM jsonb_object_keys(ins.files)), 'token_id', "
-    "$8::bigint) FROM ins) "
+    "$8::bigint, 'force', $7::boolean, 'findings', $9::jsonb) FROM ins) "
     "SELECT true, " ACS_POLICY_GEN_COLS " FROM ins UNION ALL SELECT false, " ACS_POLICY_GEN_COLS
     " FROM cur WHERE NOT EXISTS (SELECT 1 FROM ins)";
 
@@ -147,7 +191,7 @@ int acs_policy_push(const char *dsn, const char *dir, const char *who, bool forc
   PQclear(res);
   if (!(res = exec_ok(pg, acs_policy_push_lock_sql, 0, NULL, err, errlen))) goto cleanup;
   PQclear(res);
-  if (!(res = exec_ok(pg, acs_policy_push_sql, 8, st.params, err, errlen))) goto cleanup;
+  if (!(res = exec_ok(pg, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, st.params, err, errlen))) goto cleanup;
   if (PQntuples(res) != 1) {
     snprintf(err, errlen, "the push stored nothing");
     goto cleanup;
@@ -528,7 +572,7 @@ static void watch(acs_policy_poller *p) {
   acs_pg *pg = p->aw->pg;
   if (rc == 0 && acs_pg_begin_batch(pg, ACS_PG_FAILFAST) == 0) {
     if (acs_pg_query(pg, acs_policy_push_lock_sql, 0, NULL, 0, NULL, NULL) ||
-        acs_pg_query(pg, acs_policy_push_sql, 8, st.params, 0, import_cb, p) ||
+        acs_pg_query(pg, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, st.params, 0, import_cb, p) ||
         acs_pg_sync(pg, import_sync_cb, p)) {
       acs_pg_abort_batch(pg);
     } else {
