@@ -69,6 +69,13 @@ int64_t acs_policy_now_ms(void);
 /* clang-format on */
 #define ACS_POLICY_GEN_NCOLS 8
 
+/* SQL: the id of the generation every instance serves (schema version 15:
+ * policy_reload.active, set by each valid push, activate and rollback; the
+ * newest valid generation where nothing set it), or NULL: none. */
+#define ACS_POLICY_CURRENT_ID                                                    \
+  "coalesce((SELECT active FROM policy_reload), (SELECT max(id) FROM "          \
+  "policy_generations WHERE valid))"
+
 /* One push of a tree, ready for the store: the tree compiled in a scratch
  * VM, its checksum, and the parameters of acs_policy_push_sql. The command
  * line (acs_policy_push), start-up, the watcher and POST /api/v1/policies
@@ -102,10 +109,11 @@ void acs_policy_push_stmt_free(acs_policy_push_stmt *st);
 /* The push: run acs_policy_push_lock_sql, then acs_policy_push_sql with
  * st->params (ACS_POLICY_PUSH_NPARAMS), in one transaction. It stores the tree as a new
  * generation, with its audit row (policy.push), unless it is valid and its
- * checksum is the newest valid generation's (and force is off); a tree
+ * checksum is the current generation's (and force is off); a tree
  * that does not compile is always stored, as refused. One row: created
  * ('t'/'f'), then ACS_POLICY_GEN_COLS of the new generation, or of the
- * newest valid one when nothing was stored. The lock (the row of
+ * current one when nothing was stored; a valid new one becomes the
+ * current (policy_reload.active). The lock (the row of
  * policy_reload, FOR UPDATE: readers pass) makes concurrent pushes of one
  * tree store it once. */
 extern const char acs_policy_push_lock_sql[];
@@ -132,8 +140,9 @@ int acs_policy_start(const char *dsn, const char *dir, long long *gen, json_t **
 /* `acsd policies push DIR | list` (argv[0] is "policies"). */
 int acs_policy_cli_main(int argc, char **argv);
 
-/* A worker's poller: once a second, the newest valid generation's number;
- * a newer one is fetched, compiled and swapped in. With watch_dir (one
+/* A worker's poller: once a second, the current generation's number;
+ * another one (newer, or older after a rollback) is fetched, compiled and
+ * swapped in. With watch_dir (one
  * worker), the directory is also watched and a changed tree pushed (a
  * generation with its audit row, as any push) unless its content is the
  * one it last pushed or found there. */

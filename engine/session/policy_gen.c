@@ -3,7 +3,7 @@
  * PostgreSQL holds the policy tree as numbered generations (schema version
  * 4), each the whole tree, validated by compiling it before it is stored; a
  * tree that does not compile is stored as refused, with its error. Every
- * worker polls the newest valid generation's number once a second (one
+ * worker polls the current generation's number once a second (one
  * indexed read; works through PgBouncer, where LISTEN does not), fetches and
  * compiles a newer one, and swaps it in; sessions keep the generation they
  * started with. Trees come in by `acsd policies push DIR`, at start
@@ -142,14 +142,16 @@ void acs_policy_push_stmt_free(acs_policy_push_stmt *st) {
 const char acs_policy_push_lock_sql[] = "SELECT serial FROM policy_reload FOR UPDATE";
 
 const char acs_policy_push_sql[] =
-    "WITH cur AS (SELECT * FROM policy_generations WHERE valid ORDER BY id DESC LIMIT 1), "
+    "WITH cur AS (SELECT * FROM policy_generations WHERE id = " ACS_POLICY_CURRENT_ID "), "
     "ins AS (INSERT INTO policy_generations (created_by, source, checksum, files, valid, error) "
     "SELECT $1, $2, $3, $4::jsonb, $5::boolean, $6::jsonb WHERE $7::boolean OR NOT $5::boolean "
     "OR $3 IS DISTINCT FROM (SELECT checksum FROM cur) RETURNING *), "
     "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT $1, 'policy.push', "
     "ins.id::text, jsonb_build_object('source', ins.source, 'checksum', ins.checksum, 'valid', "
     "ins.valid, 'files', (SELECT count(*) FROM jsonb_object_keys(ins.files)), 'token_id', "
-    "$8::bigint, 'force', $7::boolean, 'findings', $9::jsonb) FROM ins) "
+    "$8::bigint, 'force', $7::boolean, 'findings', $9::jsonb) FROM ins), "
+    "act AS (UPDATE policy_reload SET active = ins.id, active_at = now(), active_by = $1 "
+    "FROM ins WHERE ins.valid) "
     "SELECT true, " ACS_POLICY_GEN_COLS " FROM ins UNION ALL SELECT false, " ACS_POLICY_GEN_COLS
     " FROM cur WHERE NOT EXISTS (SELECT 1 FROM ins)";
 
@@ -436,7 +438,7 @@ static void newest_cb(acs_pg_result *r, void *arg) {
   }
   int64_t gen = strtoll(acs_pg_getvalue(r, 0, 0), NULL, 10);
   int64_t serial = strtoll(acs_pg_getvalue(r, 0, 1), NULL, 10);
-  /* a reload since the last look: the newest valid generation is loaded
+  /* a reload since the last look: the current generation is loaded
    * again unless it is the one served (one refused here is tried again) */
   bool reload = p->reload_serial >= 0 && serial != p->reload_serial;
   if (reload) {
@@ -445,8 +447,9 @@ static void newest_cb(acs_pg_result *r, void *arg) {
     p->seen = p->aw->policies->generation;
   }
   p->reload_serial = serial;
-  if (p->lead && (reload || gen > p->seen)) acs_policy_wake(p->aw->app);
-  if (gen <= p->seen) {
+  /* the store's current generation, newer or older (activate, rollback) */
+  if (p->lead && (reload || (gen > 0 && gen != p->seen))) acs_policy_wake(p->aw->app);
+  if (gen <= 0 || gen == p->seen) {
     settle(p);
     return;
   }
@@ -459,13 +462,13 @@ static void newest_cb(acs_pg_result *r, void *arg) {
   settle(p);
 }
 
-/* The newest valid generation's number and the reload serial: one indexed
- * read and one primary-key read. */
+/* The current generation's number (ACS_POLICY_CURRENT_ID) and the reload
+ * serial: primary-key reads of policy_reload's one row. */
 static void poll_store(acs_policy_poller *p) {
   if (p->busy || p->stopping) return;
   if (acs_pg_query(p->aw->pg,
-                   "SELECT coalesce(max(id), 0), coalesce((SELECT serial FROM policy_reload), 0) "
-                   "FROM policy_generations WHERE valid",
+                   "SELECT coalesce(" ACS_POLICY_CURRENT_ID ", 0), "
+                   "coalesce((SELECT serial FROM policy_reload), 0)",
                    0, NULL, ACS_PG_FAILFAST, newest_cb, p) == 0)
     p->busy = true;
 }

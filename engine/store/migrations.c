@@ -658,6 +658,18 @@ static const char v11_sql[] =
     "  CROSS JOIN LATERAL (SELECT * FROM devices d WHERE d.id = o.id OFFSET 0) d WHERE o.model;\n"
     "END $$;\n";
 
+/* Version 15: the generation served is a pointer, so that an older one can
+ * be served again (POST /api/v1/policies/activate and /rollback,
+ * docs/policies.md "Generations"): policy_reload.active, set by every
+ * valid push, by activate and by rollback (with when and by whom; the
+ * audit log has why). NULL only in a store where nothing set it yet: then
+ * the newest valid generation serves, as before. */
+static const char v15_sql[] =
+    "ALTER TABLE policy_reload ADD COLUMN active bigint REFERENCES policy_generations (id),\n"
+    "  ADD COLUMN active_at timestamptz,\n"
+    "  ADD COLUMN active_by text;\n"
+    "UPDATE policy_reload SET active = (SELECT max(id) FROM policy_generations WHERE valid);\n";
+
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
     {2, "tasks by device", v2_sql},
@@ -669,6 +681,7 @@ const acs_store_migration acs_store_migrations[] = {
     {9, "policies and alarms API", v9_sql},
     {10, "policy actions and fault back-off", v10_sql},
     {11, "one statement per batch of Informs; tasks that fail in unknown ways stop", v11_sql},
+    {15, "the generation served as a pointer: activate and rollback", v15_sql},
 };
 
 const size_t acs_store_migrations_count =
