@@ -225,8 +225,11 @@ static const char usage[] =
     "push compiles the policy tree DIR (provisions/, presets/, alarms/, jobs/ and\n"
     "virtual/, *.lua in each) and stores it as a new generation; running instances\n"
     "pick it up within 2 seconds. A tree that does not compile is stored as refused,\n"
-    "with its error, and the current generation keeps serving. An unchanged tree\n"
-    "makes no new generation (--force makes one anyway). OPTIONS are acsd's own:\n"
+    "with its error, and the current generation keeps serving; so is a tree whose\n"
+    "static checks find something (unknown globals, API misuse: docs/policies.md).\n"
+    "An unchanged tree makes no new generation. --force makes one anyway, and\n"
+    "stores a tree whose only faults are findings as valid (audited as forced).\n"
+    "OPTIONS are acsd's own:\n"
     "--pg DSN, --config FILE, or ACS_PG_DSN.\n";
 
 int acs_policy_cli_main(int argc, char **argv) {
