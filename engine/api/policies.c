@@ -287,8 +287,10 @@ static void push_done(acs__api_req *r) {
 
 void acs__api_policies_push(acs__api_req *r) {
   static const char *const keys[] = {"files", "source", NULL};
-  int force = 0;
-  if (!acs__api_bool_param(r, "force", &force) || !acs__api_json_body(r, keys)) return;
+  int force = 0, activate = 1;
+  if (!acs__api_bool_param(r, "force", &force) || !acs__api_bool_param(r, "activate", &activate) ||
+      !acs__api_json_body(r, keys))
+    return;
   json_t *src = json_object_get(r->body, "source");
   if (src && !json_is_null(src) &&
       !(json_is_string(src) && json_string_length(src) <= MAX_SOURCE)) {
@@ -307,6 +309,7 @@ void acs__api_policies_push(acs__api_req *r) {
     acs__api_error(r, 500, "out of memory");
     return;
   }
+  if (!activate) x->st.params[9] = "f";
   acs__api_step(r, push_done);
   if (acs__api_begin(r) == 0) {
     if (acs__api_query(r, acs_policy_push_lock_sql, 0, NULL, acs__api_ignore_cb) == 0)

@@ -45,6 +45,9 @@ enum {
   ROUTE_POL_ACTIVATE, /* /api/v1/policies/activate */
   ROUTE_POL_ROLLBACK, /* /api/v1/policies/rollback */
   ROUTE_POL_SOURCE,   /* /api/v1/policies/generations/{id}/source */
+  ROUTE_POL_ROLLOUT,  /* /api/v1/policies/rollout */
+  ROUTE_POL_RO_DONE,  /* /api/v1/policies/rollout/complete */
+  ROUTE_POL_RO_ABORT, /* /api/v1/policies/rollout/abort */
   ROUTE_ALARMS,       /* /api/v1/alarms */
   ROUTE_ALARM,        /* /api/v1/alarms/{id} */
   ROUTE_ALARM_ACK,    /* /api/v1/alarms/{id}/acknowledge */
@@ -95,6 +98,11 @@ static const route_def routes[ROUTE_COUNT] = {
     [ROUTE_POL_ACTIVATE] = {"POST", {{"POST", AD, acs__api_policies_activate}}},
     [ROUTE_POL_ROLLBACK] = {"POST", {{"POST", AD, acs__api_policies_rollback}}},
     [ROUTE_POL_SOURCE] = {"GET", {{"GET", RO, acs__api_policy_source}}},
+    [ROUTE_POL_ROLLOUT] = {"GET, POST",
+                           {{"GET", RO, acs__api_policy_rollout_get},
+                            {"POST", AD, acs__api_policy_rollout_start}}},
+    [ROUTE_POL_RO_DONE] = {"POST", {{"POST", AD, acs__api_policy_rollout_complete}}},
+    [ROUTE_POL_RO_ABORT] = {"POST", {{"POST", AD, acs__api_policy_rollout_abort}}},
     [ROUTE_ALARMS] = {"GET", {{"GET", RO, acs__api_alarms_list}}},
     [ROUTE_ALARM] = {"GET", {{"GET", RO, acs__api_alarm_get}}},
     [ROUTE_ALARM_ACK] = {"POST", {{"POST", OP, acs__api_alarm_acknowledge}}},
@@ -261,6 +269,11 @@ static void route(acs__api_req *r) {
     r->route = ROUTE_POL_ACTIVATE;
   } else if (s.count == 2 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "rollback")) {
     r->route = ROUTE_POL_ROLLBACK;
+  } else if (s.count == 2 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "rollout")) {
+    r->route = ROUTE_POL_ROLLOUT;
+  } else if (s.count == 3 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "rollout") &&
+             (seg_is(&s, 2, "complete") || seg_is(&s, 2, "abort"))) {
+    r->route = seg_is(&s, 2, "complete") ? ROUTE_POL_RO_DONE : ROUTE_POL_RO_ABORT;
   } else if (s.count == 4 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "generations") &&
              is_digits(s.p[2], s.n[2]) && seg_is(&s, 3, "source")) {
     r->route = ROUTE_POL_SOURCE;

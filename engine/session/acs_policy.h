@@ -89,10 +89,11 @@ typedef struct acs_policy_push_stmt {
   size_t findings;     /* the static checks' findings (policy_lint.c) */
   char *findings_text; /* a forced push's findings as JSON text, for its audit row */
   char token_id[24];
-  const char *params[9];
+  const char *params[10]; /* [9]: "t" (the default) a valid new generation becomes
+                           * current; "f" it is only stored (for a canary roll-out) */
 } acs_policy_push_stmt;
 
-#define ACS_POLICY_PUSH_NPARAMS 9
+#define ACS_POLICY_PUSH_NPARAMS 10
 
 /* Compiles files (one generation's, as acs_policy_read_tree makes them),
  * runs the static checks (acs_policy_lint_tree) and fills st. A finding
@@ -160,6 +161,23 @@ void acs_policy_wake(const struct acs_app *app);
  * slots it filled (the highest worker index with a poller, plus one).
  * Thread-safe. */
 size_t acs_policy_served(const struct acs_app *app, long long *gen, size_t n);
+
+/* --- canary roll-outs (docs/policies.md "Canary generations") */
+
+/* A device's place in the fleet for roll-outs, in [0, 100): the first four
+ * bytes of md5("rollout:" DEVICE_ID), big-endian, over 2^32, times 100. A
+ * running roll-out's generation serves the devices whose point is below
+ * its share; stable, so widening a roll-out keeps the devices it had. */
+double acs_policy_canary_point(const char *device_id);
+/* The same in SQL, for the device id expression id. */
+#define ACS_POLICY_CANARY_POINT_SQL(id)                                          \
+  "(('x' || substr(md5('rollout:' || " id "), 1, 8))::bit(32)::bigint "          \
+  "/ 4294967296.0 * 100)"
+/* The policies a session of device_id runs on worker aw: the canary
+ * generation's VM when a roll-out runs, its generation is loaded on this
+ * worker and the device is in its share; else the current generation's. */
+struct acs_app_worker;
+acs_policy_vm *acs_policy_pick(struct acs_app_worker *aw, const char *device_id);
 
 /* Fleet jobs (jobs.c), on one worker per instance: jobs/schedule.lua says
  * which jobs/NAME.lua run how often; a lease in the store makes each run on
