@@ -495,7 +495,7 @@ int acs_script_lint(acs_script_vm *vm, const char *name, const char *text, size_
     snprintf(err, errlen, "%s: the compiled code is not in the format this check reads", name);
     rc = ACS_EINVAL;
   } else {
-    qsort(t.found, t.nfound, sizeof *t.found, finding_cmp);
+    if (t.nfound) qsort(t.found, t.nfound, sizeof *t.found, finding_cmp);
     for (size_t i = 0; i < t.nfound; i++) fn(ud, t.found[i].line, t.found[i].msg);
     rc = (int)t.nfound;
   }
