@@ -26,12 +26,14 @@
 
 /* A roll-out as JSON text, from the row t. */
 #define ROLLOUT_JSON(t)                                                                       \
-  "json_build_object('id', " t ".id, 'generation', " t ".generation, 'share', " t ".share, "    \
-  "'max_fault_rate', " t ".max_fault_rate, 'min_devices', " t ".min_devices, 'state', " t    \
-  ".state, 'started_at', to_char(" t ".started_at AT TIME ZONE 'UTC', "                        \
+  "json_build_object('id', " t ".id, 'generation', " t ".generation, 'share', " t             \
+  ".share, "                                                                                  \
+  "'max_fault_rate', " t ".max_fault_rate, 'min_devices', " t ".min_devices, 'state', " t     \
+  ".state, 'started_at', to_char(" t                                                          \
+  ".started_at AT TIME ZONE 'UTC', "                                                          \
   "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'started_by', " t ".started_by, 'ended_at', to_char(" t \
-  ".ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'checked_at', to_char(" t   \
-  ".checked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'seen', " t              \
+  ".ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'checked_at', to_char(" t \
+  ".checked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'seen', " t             \
   ".seen, 'faulted', " t ".faulted)::text"
 
 typedef struct ro_ctx {
@@ -62,7 +64,8 @@ static ro_ctx *ro_new(acs__api_req *r) {
 
 static bool reason_ok(acs__api_req *r) {
   json_t *why = r->body ? json_object_get(r->body, "reason") : NULL;
-  if (why && !json_is_null(why) && !(json_is_string(why) && json_string_length(why) <= MAX_REASON)) {
+  if (why && !json_is_null(why) &&
+      !(json_is_string(why) && json_string_length(why) <= MAX_REASON)) {
     acs__api_error(r, 400, "reason: expected a string of at most %d bytes", MAX_REASON);
     return false;
   }
@@ -82,7 +85,8 @@ static void take_rollout(acs__api_req *r, ro_ctx *x, const acs_pg_result *res, i
 /* --- POST /api/v1/policies/rollout */
 
 static const char sql_start[] =
-    "WITH cur AS (SELECT " ACS_POLICY_CURRENT_ID " AS id), "
+    "WITH cur AS (SELECT " ACS_POLICY_CURRENT_ID
+    " AS id), "
     "g AS (SELECT id, valid FROM policy_generations WHERE id = $1::bigint), "
     "run AS (SELECT * FROM policy_rollouts WHERE state = 'running'), "
     "ins AS (INSERT INTO policy_rollouts (generation, share, max_fault_rate, min_devices, "
@@ -141,11 +145,12 @@ static void start_done(acs__api_req *r) {
 }
 
 void acs__api_policy_rollout_start(acs__api_req *r) {
-  static const char *const keys[] = {"generation", "share", "max_fault_rate", "min_devices",
-                                     "reason", NULL};
+  static const char *const keys[] = {"generation",  "share",  "max_fault_rate",
+                                     "min_devices", "reason", NULL};
   if (!acs__api_json_body(r, keys) || !reason_ok(r)) return;
   json_t *g = json_object_get(r->body, "generation"), *sh = json_object_get(r->body, "share");
-  json_t *mf = json_object_get(r->body, "max_fault_rate"), *md = json_object_get(r->body, "min_devices");
+  json_t *mf = json_object_get(r->body, "max_fault_rate"),
+         *md = json_object_get(r->body, "min_devices");
   double share = json_is_number(sh) ? json_number_value(sh) : -1;
   double rate = mf ? (json_is_number(mf) ? json_number_value(mf) : -1) : 0.05;
   long long min = md ? (json_is_integer(md) ? (long long)json_integer_value(md) : -1) : 10;

@@ -47,8 +47,15 @@ enum {
 #define I_BX(i) ((unsigned)(i) >> 15)
 
 /* constant tags (lobject.h: makevariant) */
-enum { K_NIL = 0x00, K_FALSE = 0x01, K_TRUE = 0x11, K_INT = 0x03, K_FLT = 0x13, K_SSTR = 0x04,
-       K_LSTR = 0x14 };
+enum {
+  K_NIL = 0x00,
+  K_FALSE = 0x01,
+  K_TRUE = 0x11,
+  K_INT = 0x03,
+  K_FLT = 0x13,
+  K_SSTR = 0x04,
+  K_LSTR = 0x14
+};
 #define ABSLINEINFO (-0x80)
 #define MAX_DEPTH 200
 
@@ -332,7 +339,7 @@ static void read_function(lint *t, rd *r, int depth) {
   }
   rd_string(r); /* source */
   f.linedefined = (int)rd_size(r);
-  rd_size(r); /* lastlinedefined */
+  rd_size(r);     /* lastlinedefined */
   rd_bytes(r, 3); /* numparams, is_vararg, maxstacksize */
   f.ncode = rd_size(r);
   if (f.ncode > (size_t)(r->e - r->p) / 4) r->bad = true;
@@ -345,20 +352,20 @@ static void read_function(lint *t, rd *r, int depth) {
     const unsigned char *tt = rd_bytes(r, 1);
     if (!tt) break;
     switch (*tt) {
-    case K_NIL:
-    case K_FALSE:
-    case K_TRUE:
-      break;
-    case K_INT:
-    case K_FLT:
-      rd_bytes(r, 8);
-      break;
-    case K_SSTR:
-    case K_LSTR:
-      f.k[i] = rd_string(r);
-      break;
-    default:
-      r->bad = true;
+      case K_NIL:
+      case K_FALSE:
+      case K_TRUE:
+        break;
+      case K_INT:
+      case K_FLT:
+        rd_bytes(r, 8);
+        break;
+      case K_SSTR:
+      case K_LSTR:
+        f.k[i] = rd_string(r);
+        break;
+      default:
+        r->bad = true;
     }
   }
   size_t nup = rd_size(r);
@@ -454,8 +461,8 @@ static int lint_protected(lua_State *L) {
   }
   size_t n = b->n;
   const unsigned char *d = (const unsigned char *)b->p;
-  static const unsigned char head[] = {0x1b, 'L', 'u', 'a', 0x54, 0,  0x19, 0x93,
-                                       '\r', '\n', 0x1a, '\n', 4,  8,    8};
+  static const unsigned char head[] = {0x1b, 'L',  'u',  'a',  0x54, 0, 0x19, 0x93,
+                                       '\r', '\n', 0x1a, '\n', 4,    8, 8};
   rd r = {d, d + n, false};
   const unsigned char *h = rd_bytes(&r, sizeof head);
   lua_Integer tint = 0x5678;

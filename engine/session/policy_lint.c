@@ -19,8 +19,8 @@ typedef struct lint_ud {
 
 static void finding_cb(void *ud, int line, const char *message) {
   lint_ud *u = ud;
-  if (json_array_append_new(u->out, json_pack("{s:s,s:i,s:s}", "file", u->file, "line", line,
-                                              "message", message)))
+  if (json_array_append_new(
+          u->out, json_pack("{s:s,s:i,s:s}", "file", u->file, "line", line, "message", message)))
     u->oom = true;
 }
 

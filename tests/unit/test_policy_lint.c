@@ -56,21 +56,22 @@ int main(void) {
                  "local s = ('x'):rep(2) commit()\n",
                  &s),
             0);
-  for (int i = 0; i < s.n && i < 32; i++) fprintf(stderr, "unexpected: %d: %s\n", s.line[i], s.msg[i]);
+  for (int i = 0; i < s.n && i < 32; i++)
+    fprintf(stderr, "unexpected: %d: %s\n", s.line[i], s.msg[i]);
 
   /* each kind of finding, with its line */
   CHECK_INT(lint(pv,
                  "local x = 1\n"
-                 "foo(x)\n"                        /* 2: unknown global */
-                 "counter = 2\n"                   /* 3: setting unknown */
-                 "local f = string.dump\n"         /* 4: unknown field */
-                 "acs.nothing()\n"                 /* 5: unknown field of the API */
-                 "declare = nil\n"                 /* 6: shadows */
-                 "string.extra = 1\n"              /* 7: setting a field */
+                 "foo(x)\n"                /* 2: unknown global */
+                 "counter = 2\n"           /* 3: setting unknown */
+                 "local f = string.dump\n" /* 4: unknown field */
+                 "acs.nothing()\n"         /* 5: unknown field of the API */
+                 "declare = nil\n"         /* 6: shadows */
+                 "string.extra = 1\n"      /* 7: setting a field */
                  "local function g()\n"
-                 "  return bar + 1\n"              /* 9: in a nested function */
+                 "  return bar + 1\n" /* 9: in a nested function */
                  "end\n"
-                 "local o = os.execute\n",         /* 11: os has no execute */
+                 "local o = os.execute\n", /* 11: os has no execute */
                  &s),
             8);
   CHECK_INT(s.line[0], 2);
@@ -95,7 +96,8 @@ int main(void) {
   char big[16384];
   size_t n = (size_t)snprintf(big, sizeof big, "local t = {");
   for (int i = 0; i < 300; i++) n += (size_t)snprintf(big + n, sizeof big - n, "'k%d', ", i);
-  snprintf(big + n, sizeof big - n, "}\nlocal y = zzz_missing\nzzz_written = 1\nlog('info', 'x')\n");
+  snprintf(big + n, sizeof big - n,
+           "}\nlocal y = zzz_missing\nzzz_written = 1\nlog('info', 'x')\n");
   CHECK_INT(lint(pv, big, &s), 2);
   CHECK_INT(s.line[0], 2);
   CHECK_STR(s.msg[0], "unknown global 'zzz_missing'");
@@ -111,7 +113,8 @@ int main(void) {
 
   /* the shipped policies pass clean */
   char dir[1024];
-  snprintf(dir, sizeof dir, "%s/policies", getenv("ACS_SOURCE_DIR") ? getenv("ACS_SOURCE_DIR") : "..");
+  snprintf(dir, sizeof dir, "%s/policies",
+           getenv("ACS_SOURCE_DIR") ? getenv("ACS_SOURCE_DIR") : "..");
   json_t *files = NULL;
   CHECK_INT(acs_policy_read_tree(dir, &files, err, sizeof err), 0);
   acs_policy_push_stmt st;
