@@ -194,7 +194,8 @@ int acs_policy_push(const char *dsn, const char *dir, const char *who, bool forc
   PQclear(res);
   if (!(res = exec_ok(pg, acs_policy_push_lock_sql, 0, NULL, err, errlen))) goto cleanup;
   PQclear(res);
-  if (!(res = exec_ok(pg, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, st.params, err, errlen))) goto cleanup;
+  if (!(res = exec_ok(pg, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, st.params, err, errlen)))
+    goto cleanup;
   if (PQntuples(res) != 1) {
     snprintf(err, errlen, "the push stored nothing");
     goto cleanup;
@@ -460,9 +461,11 @@ static void canary_files_cb(acs_pg_result *r, void *arg) {
   }
   json_error_t jerr;
   json_t *files = json_loads(acs_pg_getvalue(r, 0, 1), 0, &jerr);
-  int rc = !aw->canary_policies ? ACS_ENOMEM
-           : files              ? acs_policy_vm_load_json(aw->canary_policies, files, err, sizeof err)
-                                : ACS_EINVAL;
+  int rc = ACS_EINVAL;
+  if (!aw->canary_policies)
+    rc = ACS_ENOMEM;
+  else if (files)
+    rc = acs_policy_vm_load_json(aw->canary_policies, files, err, sizeof err);
   json_decref(files);
   if (rc) {
     acs_log(ACS_LOG_ERR, "policy",
@@ -715,7 +718,8 @@ static void watch(acs_policy_poller *p) {
   acs_pg *pg = p->aw->pg;
   if (rc == 0 && acs_pg_begin_batch(pg, ACS_PG_FAILFAST) == 0) {
     if (acs_pg_query(pg, acs_policy_push_lock_sql, 0, NULL, 0, NULL, NULL) ||
-        acs_pg_query(pg, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, st.params, 0, import_cb, p) ||
+        acs_pg_query(pg, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, st.params, 0, import_cb,
+                     p) ||
         acs_pg_sync(pg, import_sync_cb, p)) {
       acs_pg_abort_batch(pg);
     } else {

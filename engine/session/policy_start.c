@@ -102,7 +102,8 @@ static int import_dir(PGconn *pg, const char *dir, char *err, size_t errlen) {
     goto cleanup;
   }
   rc = ACS_EPG;
-  if (!(res = exec_ok(pg, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, st.params, err, errlen))) goto cleanup;
+  if (!(res = exec_ok(pg, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, st.params, err, errlen)))
+    goto cleanup;
   long long gen = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 1)) : 0;
   PQclear(res);
   res = NULL;
