@@ -7,8 +7,13 @@
  * as `acsd policies push DIR` does (acs_policy_push_prepare and
  * acs_policy_push_sql, engine/session/policy_gen.c): 201 a new generation,
  * 200 the current one when the tree is unchanged, 422 a tree that does not
- * compile (stored, refused); POST /api/v1/policies/reload (admin): 202, the
- * reload serial bumped in the store and this instance's pollers woken.
+ * compile or whose static checks find something (stored, refused;
+ * ?activate=false stores a valid one without making it current, for a
+ * canary roll-out: policy_rollout.c); POST /api/v1/policies/reload (admin):
+ * 202, the reload serial bumped in the store and this instance's pollers
+ * woken; POST /api/v1/policies/activate and /rollback (admin): the current
+ * generation moved, audited; GET /api/v1/policies/generations/{id}/source:
+ * a generation's files.
  *
  * The compilation runs on the worker's loop, as the pollers' does: a
  * scratch VM and the example policies take a few milliseconds (docs/api.md
