@@ -64,6 +64,7 @@ struct acs_app_worker {
   acs_api_worker *api;
   acs_files_worker *files;   /* the file server's and uploads' state (engine/files) */
   acs_policy_vm *policies;   /* NULL with neither a store nor --policies */
+  acs_policy_vm *canary_policies; /* a running canary roll-out's generation (policy_gen.c) */
   acs_policy_poller *poller; /* generations in the store (with a store) */
   acs_policy_jobs *jobs;     /* fleet jobs (worker 0, with a store) */
 

@@ -28,6 +28,7 @@
 /* Last: the sessions released their policy runs when their table stopped. */
 static void worker_free(acs_app_worker *aw) {
   acs_policy_vm_free(aw->policies);
+  acs_policy_vm_free(aw->canary_policies);
   acs_devcache_free(aw->devcache);
   free(aw);
 }

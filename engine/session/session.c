@@ -527,7 +527,7 @@ static bool policy_next_counted(acs__session *s) {
   acs_metrics_worker *mw = s->t->aw->metrics;
   bool first = !s->pol;
   uint64_t c0 = mw ? acs_metrics_thread_cpu_us() : 0;
-  bool more = acs__policy_next(s, s->t->aw->policies, &ext(s)->rpc_msg);
+  bool more = acs__policy_next(s, acs_policy_pick(s->t->aw, s->device_id), &ext(s)->rpc_msg);
   if (mw) {
     acs_metric_add(&mw->policy_cpu_us, acs_metrics_thread_cpu_us() - c0);
     if (first && s->pol) acs_metric_add(&mw->policy_runs, 1);

@@ -759,6 +759,41 @@ static const char v12_sql[] =
     "  FROM unnest(d_id, d_model, d_cexp) WITH ORDINALITY AS o(id, model, cexp, ord)\n"
     "  CROSS JOIN LATERAL (SELECT * FROM devices d WHERE d.id = o.id OFFSET 0) d WHERE o.model;\n"
     "END $$;\n";
+/* Version 15: the generation served is a pointer, so that an older one can
+ * be served again (POST /api/v1/policies/activate and /rollback,
+ * docs/policies.md "Generations"): policy_reload.active, set by every
+ * valid push, by activate and by rollback (with when and by whom; the
+ * audit log has why). NULL only in a store where nothing set it yet: then
+ * the newest valid generation serves, as before.
+ * policy_rollouts: canary roll-outs (docs/policies.md "Canary
+ * generations"), at most one running: its generation serves the devices
+ * whose stable hash falls below share, the current one the rest; seen and
+ * faulted are the last check's counts, which rolls it back past
+ * max_fault_rate. */
+static const char v15_sql[] =
+    "ALTER TABLE policy_reload ADD COLUMN active bigint REFERENCES policy_generations (id),\n"
+    "  ADD COLUMN active_at timestamptz,\n"
+    "  ADD COLUMN active_by text;\n"
+    "UPDATE policy_reload SET active = (SELECT max(id) FROM policy_generations WHERE valid);\n"
+    "\n"
+    "CREATE TABLE policy_rollouts (\n"
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "  generation bigint NOT NULL REFERENCES policy_generations (id),\n"
+    "  share double precision NOT NULL CHECK (share > 0 AND share <= 100), -- percent\n"
+    "  max_fault_rate double precision NOT NULL CHECK (max_fault_rate >= 0 AND\n"
+    "    max_fault_rate <= 1),\n"
+    "  min_devices int NOT NULL CHECK (min_devices >= 1),\n"
+    "  state text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'completed',\n"
+    "    'rolled_back')),\n"
+    "  started_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  started_by text NOT NULL,\n"
+    "  ended_at timestamptz,\n"
+    "  checked_at timestamptz,\n"
+    "  seen int NOT NULL DEFAULT 0,                -- canary devices informed since the start\n"
+    "  faulted int NOT NULL DEFAULT 0              -- of them, with a policy fault since\n"
+    ");\n"
+    "CREATE UNIQUE INDEX policy_rollouts_running ON policy_rollouts ((true))\n"
+    "  WHERE state = 'running';\n";
 
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
@@ -772,6 +807,7 @@ const acs_store_migration acs_store_migrations[] = {
     {10, "policy actions and fault back-off", v10_sql},
     {11, "one statement per batch of Informs; tasks that fail in unknown ways stop", v11_sql},
     {12, "the policy context from the worker's cache", v12_sql},
+    {15, "the generation served as a pointer: activate, rollback, canary roll-outs", v15_sql},
 };
 
 const size_t acs_store_migrations_count =
