@@ -7,7 +7,7 @@ command (stdlib only).
     crt, key = pki.client("dev", "00AA33-Box-SN1") # CN given, optional SANs
     other = Pki(directory, "other")            # an untrusted CA
 
-EC P-256 keys (quick to make); every certificate valid for a day.
+EC P-256 keys (quick to make; an RSA server key on request); every certificate valid for a day.
 """
 import os
 import shutil
@@ -36,23 +36,24 @@ class Pki:
             raise RuntimeError("openssl %s: %s" % (" ".join(args), p.stderr.decode()))
         return p.stdout
 
-    def _issue(self, base, cn, serial, exts):
+    def _issue(self, base, cn, serial, exts, rsa=False):
         key = os.path.join(self.dir, base + ".key")
         csr = os.path.join(self.dir, base + ".csr")
         crt = os.path.join(self.dir, base + ".pem")
         ext = os.path.join(self.dir, base + ".ext")
         with open(ext, "w") as f:
             f.write("\n".join(exts) + "\n")
-        self._run(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                   "-keyout", key, "-out", csr, "-subj", "/O=acsd tests/CN=%s" % cn])
+        kind = ["rsa:2048"] if rsa else ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        self._run(["req", "-new", "-newkey"] + kind + ["-nodes", "-keyout", key, "-out", csr, "-subj", "/O=acsd tests/CN=%s" % cn])
         self._run(["x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
                    "-set_serial", str(serial), "-days", "1", "-out", crt, "-extfile", ext])
         return crt, key
 
-    def server(self, base, serial=0x1001):
+    def server(self, base, serial=0x1001, rsa=False):
+        """rsa: an RSA key (RSA key exchange possible) instead of EC."""
         return self._issue(base, "localhost", serial, [
-            "basicConstraints=CA:FALSE", "keyUsage=digitalSignature",
-            "extendedKeyUsage=serverAuth", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            "basicConstraints=CA:FALSE", "keyUsage=digitalSignature,keyEncipherment",
+            "extendedKeyUsage=serverAuth", "subjectAltName=DNS:localhost,IP:127.0.0.1"], rsa)
 
     def client(self, base, cn, sans=(), serial=0x2001):
         exts = ["basicConstraints=CA:FALSE", "keyUsage=digitalSignature",
