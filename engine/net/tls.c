@@ -14,7 +14,7 @@
  *
  * Ticket keys travel with their SSL_CTX (ex_data, freed with it): the
  * first key seals new tickets, any key opens one (an older key's ticket is
- * renewed). A ticket key file holds one or more 80-byte keys (16 bytes of
+ * renewed, as is every TLS 1.3 ticket). A ticket key file holds one or more 80-byte keys (16 bytes of
  * name, 32 of HMAC-SHA256 key, 32 of AES-256 key: the layout nginx's
  * ssl_session_ticket_key uses); `openssl rand 80 > ticket.key` makes one. */
 #include <openssl/bio.h>
@@ -111,7 +111,10 @@ static int ticket_cb(SSL *ssl, unsigned char *key_name, unsigned char *iv, EVP_C
     for (size_t i = 0; i < keys->n && !k; i++) {
       if (memcmp(key_name, keys->k[i].name, sizeof keys->k[i].name) == 0) {
         k = &keys->k[i];
-        rc = i == 0 ? 1 : 2; /* 2: opened with an older key, renew the ticket */
+        /* 2: a new ticket goes out, for a ticket sealed with an older key,
+         * and always in TLS 1.3, whose clients use a ticket once (OpenSSL's
+         * own client does): without one they could not resume again */
+        rc = i == 0 && SSL_version(ssl) < TLS1_3_VERSION ? 1 : 2;
       }
     }
     if (!k) return 0; /* unknown key: a full handshake */
@@ -353,6 +356,13 @@ static void peer_free(acs_tls_peer *p) {
 
 void acs_tls_conn_free(acs_tls_conn *tc) {
   if (!tc) return;
+  /* freed without a shutdown, OpenSSL would drop the session from the
+   * server cache: a connection whose TLS did not fail keeps it resumable */
+  if (tc->established && !tc->failed) {
+    SSL_set_quiet_shutdown(tc->ssl, 1);
+    (void)SSL_shutdown(tc->ssl);
+    ERR_clear_error();
+  }
   SSL_free(tc->ssl); /* and its BIOs */
   peer_free(tc->peer);
   free(tc);
