@@ -97,8 +97,6 @@ void acs_tls_conn_close_notify(acs_tls_conn *tc, struct uv_stream_s *s);
 /* An idle connection: gives back the memory buffers that grew for earlier
  * records (OpenSSL's own are released by SSL_MODE_RELEASE_BUFFERS). */
 void acs_tls_conn_idle(acs_tls_conn *tc);
-/* Writes of this connection that libuv has not completed yet. */
-unsigned acs_tls_conn_writes_in_flight(const acs_tls_conn *tc);
 bool acs_tls_conn_established(const acs_tls_conn *tc);
 bool acs_tls_conn_resumed(const acs_tls_conn *tc);
 /* The verified client certificate, or NULL (none, or not verified). */

@@ -715,8 +715,9 @@ int acs_conn_handoff(acs_conn *c, unsigned target) {
   int rc;
   if (target >= s->n_workers || target == w->index) return ACS_EINVAL;
   if (!c->handler_pending || c->closing || c->writing || c->head_taken) return ACS_ESTATE;
-  /* the TLS state travels with the socket, once nothing of it is in flight here */
-  if (c->tls && acs_tls_conn_writes_in_flight(c->tls)) return ACS_ESTATE;
+  /* the TLS state travels with the socket once all it wrote (the end of
+   * the handshake, tickets) is in the kernel: nothing more goes out here */
+  if (c->tls && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > 0) return ACS_ESTATE;
   if (uv_fileno((uv_handle_t *)&c->tcp, &fd)) return ACS_ESTATE;
   acs__handoff *h = calloc(1, sizeof *h);
   if (!h) return ACS_ENOMEM;

@@ -59,7 +59,6 @@ struct acs_tls {
 struct acs_tls_conn {
   SSL *ssl;
   BIO *rbio, *wbio; /* owned by ssl */
-  unsigned in_flight;
   bool established, failed, shut;
   acs_tls_peer *peer; /* verified client certificate, or NULL */
 };
@@ -453,10 +452,11 @@ bool acs_tls_conn_buffered(const acs_tls_conn *tc) {
   return !tc->failed && (SSL_pending(tc->ssl) > 0 || BIO_ctrl_pending(tc->rbio) > 0);
 }
 
-/* One write of the write BIO's content. */
+/* One write of the write BIO's content. It does not point to the
+ * connection's TLS state: a connection handed to another worker may still
+ * have such writes completing on the old one. */
 typedef struct tls_wr {
   uv_write_t w;
-  acs_tls_conn *tc;
   uv_write_t *orig; /* the caller's request, or NULL */
   acs_tls_write_cb cb;
   char data[];
@@ -464,7 +464,6 @@ typedef struct tls_wr {
 
 static void tls_write_cb(uv_write_t *req, int status) {
   tls_wr *wr = req->data;
-  wr->tc->in_flight--;
   if (wr->cb) wr->cb(wr->orig, status);
   free(wr);
 }
@@ -478,7 +477,6 @@ static int flush(acs_tls_conn *tc, uv_stream_t *s, uv_write_t *orig, acs_tls_wri
     free(wr);
     return ACS_EINVAL;
   }
-  wr->tc = tc;
   wr->orig = orig;
   wr->cb = cb;
   wr->w.data = wr;
@@ -488,7 +486,6 @@ static int flush(acs_tls_conn *tc, uv_stream_t *s, uv_write_t *orig, acs_tls_wri
     free(wr);
     return rc;
   }
-  tc->in_flight++;
   return 0;
 }
 
@@ -521,7 +518,7 @@ void acs_tls_conn_close_notify(acs_tls_conn *tc, uv_stream_t *s) {
 
 /* Memory BIOs keep the room they grew to: fresh ones when both are empty. */
 void acs_tls_conn_idle(acs_tls_conn *tc) {
-  if (BIO_ctrl_pending(tc->rbio) || BIO_ctrl_pending(tc->wbio) || tc->in_flight) return;
+  if (BIO_ctrl_pending(tc->rbio) || BIO_ctrl_pending(tc->wbio)) return;
   BIO *r = BIO_new(BIO_s_mem()), *w = BIO_new(BIO_s_mem());
   if (!r || !w) {
     BIO_free(r);
@@ -534,7 +531,6 @@ void acs_tls_conn_idle(acs_tls_conn *tc) {
   tc->wbio = w;
 }
 
-unsigned acs_tls_conn_writes_in_flight(const acs_tls_conn *tc) { return tc->in_flight; }
 bool acs_tls_conn_established(const acs_tls_conn *tc) { return tc->established; }
 bool acs_tls_conn_resumed(const acs_tls_conn *tc) { return SSL_session_reused(tc->ssl) == 1; }
 const acs_tls_peer *acs_tls_conn_peer(const acs_tls_conn *tc) { return tc->peer; }
