@@ -519,6 +519,7 @@ void acs_tls_conn_close_notify(acs_tls_conn *tc, uv_stream_t *s) {
 /* Memory BIOs keep the room they grew to: fresh ones when both are empty. */
 void acs_tls_conn_idle(acs_tls_conn *tc) {
   if (BIO_ctrl_pending(tc->rbio) || BIO_ctrl_pending(tc->wbio)) return;
+  (void)SSL_free_buffers(tc->ssl);
   BIO *r = BIO_new(BIO_s_mem()), *w = BIO_new(BIO_s_mem());
   if (!r || !w) {
     BIO_free(r);
