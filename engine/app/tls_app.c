@@ -30,8 +30,8 @@ static int parse_list(const char *list, bool on[ACS_LISTENER_COUNT]) {
     for (k = 0; k < ACS_LISTENER_COUNT; k++)
       if (strlen(names[k]) == n && strncmp(p, names[k], n) == 0) break;
     if (k == ACS_LISTENER_COUNT) {
-      fprintf(stderr, "acsd: tls: unknown listener '%.*s' (expected cwmp, files or api)\n",
-              (int)n, p);
+      fprintf(stderr, "acsd: tls: unknown listener '%.*s' (expected cwmp, files or api)\n", (int)n,
+              p);
       return ACS_ECONFIG;
     }
     on[k] = true;
@@ -77,7 +77,8 @@ int acs_app_tls_start(acs_app *app, acs_server_config *scfg) {
   bool any = on[ACS_LISTENER_CWMP] || on[ACS_LISTENER_FILES] || on[ACS_LISTENER_API];
   if (!any) {
     if (cfg->tls_cert || cfg->tls_client_ca)
-      acs_log(ACS_LOG_WARN, "tls", "a TLS certificate is configured but no listener speaks TLS "
+      acs_log(ACS_LOG_WARN, "tls",
+              "a TLS certificate is configured but no listener speaks TLS "
               "(tls = cwmp,files)");
     return 0;
   }

@@ -211,8 +211,8 @@ static int base_url(acs_app_worker *aw, acs_conn *c, acs_buf *out) {
   char host[256];
   if (!port || !host_of(req ? acs_http_header_get(req, "Host") : NULL, host, sizeof host))
     return ACS_EINVAL;
-  acs_buf_printf(out, "%s://%s:%d", acs_worker_listener_tls(aw->w, ACS_LISTENER_FILES) ? "https" : "http",
-                 host, port);
+  acs_buf_printf(out, "%s://%s:%d",
+                 acs_worker_listener_tls(aw->w, ACS_LISTENER_FILES) ? "https" : "http", host, port);
   return 0;
 }
 

@@ -30,9 +30,9 @@ typedef enum acs_tls_client_mode {
 } acs_tls_client_mode;
 
 typedef struct acs_tls_config {
-  const char *cert_file;       /* PEM: the server certificate first, then its chain */
-  const char *key_file;        /* PEM: its private key */
-  const char *client_ca_file;  /* PEM: CAs of client certificates (needed unless mode OFF) */
+  const char *cert_file;      /* PEM: the server certificate first, then its chain */
+  const char *key_file;       /* PEM: its private key */
+  const char *client_ca_file; /* PEM: CAs of client certificates (needed unless mode OFF) */
   acs_tls_client_mode client_mode;
   const char *ticket_key_file; /* NULL: keys of this process; else a multiple of 80 bytes */
   unsigned session_cache;      /* server session cache entries (0: no cache) */
@@ -57,10 +57,10 @@ void acs_tls_serial(acs_tls *t, char *out, size_t len);
  * and URIs (at most ACS_TLS_MAX_NAMES, in certificate order). */
 #define ACS_TLS_MAX_NAMES 8
 typedef struct acs_tls_peer {
-  const char *subject_cn;                  /* NULL when the subject has none */
-  const char *names[ACS_TLS_MAX_NAMES];    /* SAN DNS names and URIs */
+  const char *subject_cn;               /* NULL when the subject has none */
+  const char *names[ACS_TLS_MAX_NAMES]; /* SAN DNS names and URIs */
   size_t n_names;
-  char serial[80];                         /* the certificate's serial number, hex */
+  char serial[80]; /* the certificate's serial number, hex */
 } acs_tls_peer;
 
 /* --- one connection (used by net/conn.c; nothing above net needs these) */

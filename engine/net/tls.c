@@ -14,9 +14,9 @@
  *
  * Ticket keys travel with their SSL_CTX (ex_data, freed with it): the
  * first key seals new tickets, any key opens one (an older key's ticket is
- * renewed, as is every TLS 1.3 ticket). A ticket key file holds one or more 80-byte keys (16 bytes of
- * name, 32 of HMAC-SHA256 key, 32 of AES-256 key: the layout nginx's
- * ssl_session_ticket_key uses); `openssl rand 80 > ticket.key` makes one. */
+ * renewed, as is every TLS 1.3 ticket). A ticket key file holds one or more 80-byte keys (16 bytes
+ * of name, 32 of HMAC-SHA256 key, 32 of AES-256 key: the layout nginx's ssl_session_ticket_key
+ * uses); `openssl rand 80 > ticket.key` makes one. */
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -167,8 +167,8 @@ static SSL_CTX *ctx_build(acs_tls *t, char *err, size_t errlen) {
     return NULL;
   }
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_set_cipher_list(ctx, CIPHERS_TLS12) != 1) {
     ssl_fail(err, errlen, "TLS ciphers", NULL);

@@ -24,7 +24,8 @@ static bool name_matches(const char *name, const acs_cwmp_device_id *d, const ch
   if (strcmp(name, device_id) == 0) return true;
   const char *oui = d->oui ? d->oui : "", *sn = d->serial_number ? d->serial_number : "";
   size_t lo = strlen(oui);
-  if (*oui && *sn && strncmp(name, oui, lo) == 0 && name[lo] == '-' && strcmp(name + lo + 1, sn) == 0)
+  if (*oui && *sn && strncmp(name, oui, lo) == 0 && name[lo] == '-' &&
+      strcmp(name + lo + 1, sn) == 0)
     return true;
   return serial_alone && *sn && strcmp(name, sn) == 0;
 }

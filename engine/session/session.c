@@ -847,9 +847,11 @@ static void supersede(acs__session *old) {
  * no session, nothing stored, the connection closed. */
 static void refuse_cert(acs_conn *c, const char *device_id) {
   const acs_tls_peer *p = acs_conn_tls_peer(c);
-  acs_log(ACS_LOG_WARN, "session", "%s: refused: the client certificate of %s (CN=%s, serial %s) "
-          "does not name this device", device_id, acs_conn_peer(c),
-          p && p->subject_cn ? p->subject_cn : "-", p ? p->serial : "-");
+  acs_log(ACS_LOG_WARN, "session",
+          "%s: refused: the client certificate of %s (CN=%s, serial %s) "
+          "does not name this device",
+          device_id, acs_conn_peer(c), p && p->subject_cn ? p->subject_cn : "-",
+          p ? p->serial : "-");
   static const char body[] = "403 Forbidden: the client certificate does not name this device\n";
   acs_http_response r = {403, "text/plain; charset=utf-8", body, sizeof body - 1, false, NULL};
   acs_conn_respond(c, &r);

@@ -247,8 +247,10 @@ static void tls_read(conn *cn, sim_httpc *c, const char *data, size_t n) {
   }
   int hs = sim_tls_handshake(cn->tls);
   if (hs < 0 || tls_flush(cn, c->seq)) {
-    if (c->busy) finish(c, ACS_EINVAL);
-    else detach(c);
+    if (c->busy)
+      finish(c, ACS_EINVAL);
+    else
+      detach(c);
     return;
   }
   if (hs == 0) return;

@@ -7,8 +7,8 @@
  * (--tls-cert, --tls-key; "%s" in either path is replaced by the device's
  * serial number) is presented when the ACS asks. Each device keeps the last
  * TLS session the ACS gave it (a ticket or a session id), taken when a
- * connection that went well ends, and offers it on its next connection: resumption, as a real CPE's TLS stack does; the
- * summary counts handshakes and resumed ones. */
+ * connection that went well ends, and offers it on its next connection: resumption, as a real CPE's
+ * TLS stack does; the summary counts handshakes and resumed ones. */
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
