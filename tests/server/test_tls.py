@@ -396,14 +396,14 @@ def rss_kib(pid):
 
 
 def test_idle_memory():
-    """Idle TLS connections hold no record buffers: 600 of them, each after
+    """Idle TLS connections hold no record buffers: 400 of them, each after
     one request, cost acsd well under what OpenSSL's buffers alone would (a
     16 KiB read buffer and a write buffer each). Measured and printed; held
     to 22 KiB a connection (~16 KiB measured, ~28 KiB without the releases;
     not under the sanitizers, whose allocator says
     nothing of this)."""
     srv = Env.certs["srv1"]
-    n = 600
+    n = 400
     with Acsd(["--tls", "cwmp", "--tls-cert", srv[0], "--tls-key", srv[1], "--tls-client-ca",
                Env.pki.ca, "--files", "off", "--log-level", "warn"]) as s:
         s.wait_ready()
