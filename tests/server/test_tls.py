@@ -8,16 +8,17 @@ TLS port gets a plain 400 and the connection closes; TLS 1.1 and TLS 1.2
 without ECDHE are refused; a client certificate naming another device gets
 403 and nothing is stored, also when it carries another session's cookie; a
 certificate of an untrusted CA fails the handshake; with client certificates
-required, none fails it; sessions resume (TLS 1.2 and 1.3), and a ticket of
-one instance resumes on another that shares the ticket key file (but not on
+required, none fails it; sessions resume (TLS 1.2 and 1.3; TLS 1.2 without
+tickets by the server session cache, not with tls-session-cache 0), and a
+ticket of one instance resumes on another that shares the ticket key file (but not on
 one with keys of its own); the file server over https answers a Range with
 206 and the Download RPC's URL says https; the API over https; SIGHUP swaps
 the certificate (new connections get the new serial) while a session open on
 the old one finishes; a bad certificate at SIGHUP keeps the current one; bad
-TLS settings stop the start with a clear message; the exit is clean."""
+TLS settings stop the start with a clear message; an idle TLS connection's
+memory is measured and bounded; the exit is clean."""
 import hashlib
 import json
-import warnings
 import os
 import signal
 import socket
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+import warnings
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -291,13 +293,23 @@ def test_resumption():
             "--files", "off"]
     ctx = context(min_v=ssl.TLSVersion.TLSv1_3)
     st, _, _, sess, _ = tls_request(Env.acsd.cwmp, "GET", "/health", ctx)
-    with Acsd(base + ["--tls-ticket-key", Env.ticket]) as other, Acsd(base) as own:
+    with Acsd(base + ["--tls-ticket-key", Env.ticket]) as other, \
+            Acsd(base + ["--tls-session-cache", "0"]) as own:
         other.wait_ready()
         own.wait_ready()
         st, _, _, _, reused = tls_request(other.cwmp, "GET", "/health", ctx, session=sess)
         check(st == 200 and reused, "the shared ticket key: not resumed on the other instance")
         st, _, _, _, reused = tls_request(own.cwmp, "GET", "/health", ctx, session=sess)
         check(st == 200 and not reused, "resumed on an instance with keys of its own")
+        # TLS 1.2 without tickets: the server session cache (none on `own`)
+        nt = context(max_v=ssl.TLSVersion.TLSv1_2)
+        nt.options |= ssl.OP_NO_TICKET
+        for port, want in ((Env.acsd.cwmp, True), (own.cwmp, False)):
+            st, _, _, s12, reused = tls_request(port, "GET", "/health", nt)
+            check(st == 200 and not reused and not s12.has_ticket, "TLS 1.2 without a ticket")
+            st, _, _, _, reused = tls_request(port, "GET", "/health", nt, session=s12)
+            check(st == 200 and reused == want, "TLS 1.2 by the session cache: resumed %s, "
+                  "expected %s" % (reused, want))
         for s in (other, own):
             s.signal(signal.SIGTERM)
             rc, _ = s.wait_exit(20)
