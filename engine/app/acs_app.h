@@ -48,7 +48,17 @@ typedef struct acs_app {
   acs_secret_key secret_key;          /* cfg->secret_key_file, loaded at start */
   bool have_secret_key;
   struct acs_cpe_auth *cpe_auth;      /* CPE authentication (session/acs_cpe_auth.h) */
+  struct acs_app_tls *tls;            /* TLS of the listeners (tls_app.c); NULL: none */
+  bool tls_match_serial;              /* tls-client-match = serial (session/certbind.c) */
 } acs_app;
+
+/* tls_app.c: the listeners' TLS from cfg (sets scfg->tls[]; 0, or
+ * ACS_ECONFIG with a message on stderr), its reload on SIGHUP (a failure
+ * keeps the current certificate and is logged), and its end (after the
+ * server has stopped). */
+int acs_app_tls_start(acs_app *app, acs_server_config *scfg);
+void acs_app_tls_reload(acs_app *app);
+void acs_app_tls_free(acs_app *app);
 
 /* The key of device_secrets, or NULL when no secret_key_file is configured. */
 const acs_secret_key *acs_app_secret_key(const acs_app *app);

@@ -142,6 +142,7 @@ typedef struct main_ctx {
   acs_server *srv;
   acs_app *app;
   uv_signal_t sig[2];
+  uv_signal_t hup; /* SIGHUP: TLS certificates and keys read again */
 } main_ctx;
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -152,6 +153,13 @@ static void on_signal(uv_signal_t *h, int signum) {
   /* Closing the watchers restores the default actions: a second signal
    * ends the process at once. */
   for (int i = 0; i < 2; i++) uv_close((uv_handle_t *)&m->sig[i], NULL);
+  if (!uv_is_closing((uv_handle_t *)&m->hup)) uv_close((uv_handle_t *)&m->hup, NULL);
+}
+
+static void on_hup(uv_signal_t *h, int signum) {
+  main_ctx *m = h->data;
+  acs_log(ACS_LOG_INFO, "main", "SIGHUP received: reloading TLS certificates");
+  acs_app_tls_reload(m->app);
 }
 
 const acs_secret_key *acs_app_secret_key(const acs_app *app) {
@@ -338,6 +346,7 @@ int acs_app_run(const acs_config *cfg) {
   scfg.handler_ctx = app;
   scfg.worker_start = worker_start;
   scfg.worker_stop = worker_stop;
+  if ((rc = acs_app_tls_start(app, &scfg))) goto cleanup;
 
   if ((rc = uv_loop_init(&loop))) goto cleanup;
   loop_ready = true;
@@ -351,6 +360,9 @@ int acs_app_run(const acs_config *cfg) {
   for (int i = 0; i < 2; i++) {
     if ((rc = uv_signal_start(&m.sig[i], on_signal, signums[i]))) goto cleanup;
   }
+  uv_signal_init(&loop, &m.hup);
+  m.hup.data = &m;
+  if ((rc = uv_signal_start(&m.hup, on_hup, SIGHUP))) goto cleanup;
   rc = acs_server_start(&scfg, &m.srv);
   /* the workers have compiled it (worker_start runs here, on this thread) */
   json_decref(app->policy_files);
@@ -384,10 +396,12 @@ cleanup:
     for (int i = 0; i < 2; i++) {
       if (!uv_is_closing((uv_handle_t *)&m.sig[i])) uv_close((uv_handle_t *)&m.sig[i], NULL);
     }
+    if (m.hup.loop && !uv_is_closing((uv_handle_t *)&m.hup)) uv_close((uv_handle_t *)&m.hup, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
   }
   json_decref(app->policy_files);
+  acs_app_tls_free(app); /* the server has stopped: no connection uses it */
   acs_metrics_free(app->metrics); /* every worker has stopped */
   OPENSSL_cleanse(&app->secret_key, sizeof app->secret_key);
   if (app->cpe_auth) acs_cpe_auth_clear(app->cpe_auth);

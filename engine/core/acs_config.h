@@ -9,7 +9,9 @@
  * ACS_RETRY_AFTER, ACS_INSTANCE_ID, ACS_SECRET_KEY_FILE, ACS_CONNREQ_USERNAME,
  * ACS_CONNREQ_PASSWORD, ACS_CONNREQ_MAX_IN_FLIGHT, ACS_CONNREQ_TIMEOUT_MS,
  * ACS_FILES, ACS_FILE_SERVER_URL, ACS_MAX_FILE_SIZE, ACS_FILE_GRANT_TTL, ACS_CPE_AUTH,
- * ACS_CPE_AUTH_PASSWORD, ACS_CPE_AUTH_FACTORY_KEY_FILE; an empty
+ * ACS_CPE_AUTH_PASSWORD, ACS_CPE_AUTH_FACTORY_KEY_FILE, ACS_TLS,
+ * ACS_TLS_CERT, ACS_TLS_KEY, ACS_TLS_CLIENT_CA, ACS_TLS_CLIENT_CERT,
+ * ACS_TLS_CLIENT_MATCH, ACS_TLS_TICKET_KEY, ACS_TLS_SESSION_CACHE; an empty
  * variable counts as unset) and the command
  * line (--key VALUE or --key=VALUE). Unknown keys and bad values fail with
  * ACS_ECONFIG and a message that names the key and where it came from. */
@@ -78,6 +80,14 @@ typedef struct acs_config {
   char *file_server_url;        /* base URL CPEs are given; NULL: from the request */
   size_t max_file_size;         /* largest file upload (512 MiB) */
   unsigned file_grant_ttl_s;    /* a download's credentials last this long (86400) */
+  /* TLS (net/acs_tls.h, app/tls_app.c, docs/security.md ("TLS")) */
+  char *tls;                    /* listeners that speak TLS: "cwmp,files,api"; NULL: none */
+  char *tls_cert, *tls_key;     /* PEM files of the server certificate (chain) and key */
+  char *tls_client_ca;          /* PEM: CAs of CPE client certificates; NULL: none asked for */
+  char *tls_client_cert;        /* off, optional or required (optional with a client CA) */
+  char *tls_client_match;       /* device (default) or serial: what a certificate must name */
+  char *tls_ticket_key;         /* session ticket keys shared by instances; NULL: per process */
+  unsigned tls_session_cache;   /* server session cache entries (20000; 0: none) */
   bool help;                    /* --help was given: print acs_config_usage() and exit */
   bool version;                 /* --version was given */
 } acs_config;

@@ -126,6 +126,22 @@ static const opt_def opts[] = {
      "largest file upload (512M)"},
     {"file-grant-ttl", "ACS_FILE_GRANT_TTL", OPT_UINT, OFF(file_grant_ttl_s), 60, 31536000,
      "SECONDS", "a download's credentials stay valid this long (86400)"},
+    {"tls", "ACS_TLS", OPT_STR, OFF(tls), 0, 0, "LIST",
+     "listeners that speak TLS only: cwmp, files, api, comma-separated (none)"},
+    {"tls-cert", "ACS_TLS_CERT", OPT_STR, OFF(tls_cert), 0, 0, "FILE",
+     "TLS: server certificate and its chain, PEM (re-read on SIGHUP)"},
+    {"tls-key", "ACS_TLS_KEY", OPT_STR, OFF(tls_key), 0, 0, "FILE",
+     "TLS: the certificate's private key, PEM (re-read on SIGHUP)"},
+    {"tls-client-ca", "ACS_TLS_CLIENT_CA", OPT_STR, OFF(tls_client_ca), 0, 0, "FILE",
+     "TLS: CAs of CPE client certificates, PEM (none: no client certificates)"},
+    {"tls-client-cert", "ACS_TLS_CLIENT_CERT", OPT_STR, OFF(tls_client_cert), 0, 0, "MODE",
+     "TLS: CPE client certificates off, optional (default with a CA) or required"},
+    {"tls-client-match", "ACS_TLS_CLIENT_MATCH", OPT_STR, OFF(tls_client_match), 0, 0, "WHAT",
+     "TLS: a client certificate names the device (default) or its serial number"},
+    {"tls-ticket-key", "ACS_TLS_TICKET_KEY", OPT_STR, OFF(tls_ticket_key), 0, 0, "FILE",
+     "TLS: session ticket keys shared by instances, 80 bytes each (default: per process)"},
+    {"tls-session-cache", "ACS_TLS_SESSION_CACHE", OPT_UINT, OFF(tls_session_cache), 0, 10000000,
+     "N", "TLS: server session cache entries (20000; 0: tickets only)"},
     {"config", NULL, OPT_STR, OFF(config_file), 0, 0, "FILE", "read \"key = value\" lines"},
     {"help", NULL, OPT_FLAG, OFF(help), 0, 0, "", "this text"},
     {"version", NULL, OPT_FLAG, OFF(version), 0, 0, "", "print the version"},
@@ -175,6 +191,7 @@ void acs_config_init(acs_config *cfg) {
   cfg->files_listen_default = true;
   cfg->max_file_size = 512u << 20;
   cfg->file_grant_ttl_s = 86400;
+  cfg->tls_session_cache = 20000;
 }
 
 void acs_config_free(acs_config *cfg) {
@@ -195,6 +212,13 @@ void acs_config_free(acs_config *cfg) {
   free(cfg->cpe_auth_basic);
   free(cfg->files_listen);
   free(cfg->file_server_url);
+  free(cfg->tls);
+  free(cfg->tls_cert);
+  free(cfg->tls_key);
+  free(cfg->tls_client_ca);
+  free(cfg->tls_client_cert);
+  free(cfg->tls_client_match);
+  free(cfg->tls_ticket_key);
   memset(cfg, 0, sizeof *cfg);
 }
 

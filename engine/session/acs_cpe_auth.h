@@ -77,9 +77,8 @@ void acs_cpe_auth_clear(acs_cpe_auth *a);
  * HMAC-SHA256(key, serial) as 32 lower-case hex digits. */
 void acs_cpe_auth_factory_password(const unsigned char key[32], const char *serial, char out[33]);
 
-/* Did c arrive over TLS? Basic is accepted over TLS only unless
- * cpe_auth_basic = always. The CWMP listener speaks plain HTTP today: false
- * until the TLS listener sets it. */
+/* Did c arrive over TLS (the `tls` setting, net/acs_tls.h)? Basic is
+ * accepted over TLS only unless cpe_auth_basic = always. */
 bool acs_cpe_auth_conn_is_tls(const acs_conn *c);
 
 #endif

@@ -114,10 +114,7 @@ void acs_cpe_auth_factory_password(const unsigned char key[32], const char *seri
   OPENSSL_cleanse(mac, sizeof mac);
 }
 
-bool acs_cpe_auth_conn_is_tls(const acs_conn *c) {
-  (void)c; /* the CWMP listener is plain HTTP until TLS lands */
-  return false;
-}
+bool acs_cpe_auth_conn_is_tls(const acs_conn *c) { return acs_conn_is_tls(c); }
 
 /* --- the worker's state */
 

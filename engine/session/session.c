@@ -929,6 +929,20 @@ done:
   acs_buf_free(&id);
 }
 
+/* 403 to a client certificate that names another device (certbind.c):
+ * no session, nothing stored, the connection closed. */
+static void refuse_cert(acs_conn *c, const char *device_id) {
+  const acs_tls_peer *p = acs_conn_tls_peer(c);
+  acs_log(ACS_LOG_WARN, "session",
+          "%s: refused: the client certificate of %s (CN=%s, serial %s) "
+          "does not name this device",
+          device_id, acs_conn_peer(c), p && p->subject_cn ? p->subject_cn : "-",
+          p ? p->serial : "-");
+  static const char body[] = "403 Forbidden: the client certificate does not name this device\n";
+  acs_http_response r = {403, "text/plain; charset=utf-8", body, sizeof body - 1, false, NULL};
+  acs_conn_respond(c, &r);
+}
+
 static void on_inform(acs_conn *c, acs_session_table *t, const acs_http_request *req, acs_arena *a,
                       acs_cwmp_msg *in) {
   acs_app_worker *aw = t->aw;
@@ -936,6 +950,10 @@ static void on_inform(acs_conn *c, acs_session_table *t, const acs_http_request 
   acs_buf id = ACS_BUF_INIT;
   if (acs_cwmp_device_id_format(d->oui, d->product_class, d->serial_number, &id)) {
     reply_fault(c, in, 8003, "Inform: DeviceId needs an OUI and a SerialNumber");
+    goto done;
+  }
+  if (!acs__cert_binds(c, d, id.data, aw->app->tls_match_serial)) {
+    refuse_cert(c, id.data);
     goto done;
   }
   if (try_handoff(c, acs_session_owner(id.data, acs_worker_count(aw->w)))) goto done;
@@ -970,6 +988,11 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   if (!s) {
     acs__session *b = acs_conn_data(c);
     if (b && b->st != ACS__S_DONE) s = b;
+  }
+  if (s && !acs__cert_binds(c, &s->inform.u.inform.device_id, s->device_id,
+                            aw->app->tls_match_serial)) {
+    refuse_cert(c, s->device_id); /* another device's certificate with this session's cookie */
+    return;
   }
   bool empty = blank(req->body, req->body_len);
   if (!s && !empty &&

@@ -96,6 +96,11 @@ struct acs__session {
 
 /* session_store.c: each submits one group-commit item; done(s, status)
  * runs once (status 0: committed). The session is referenced meanwhile. */
+/* certbind.c: true unless c carries a verified client certificate that
+ * does not name the device (d, device_id) under the documented rule. */
+bool acs__cert_binds(const acs_conn *c, const acs_cwmp_device_id *d, const char *device_id,
+                     bool serial_alone);
+
 typedef void (*acs__sess_done_fn)(acs__session *s, int status);
 
 /* The Inform: device row, parameters, events, expiry and recovery of old

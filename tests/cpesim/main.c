@@ -24,7 +24,7 @@ sim *S;
 
 static const char usage[] =
     "usage: cpesim [options]\n"
-    "  --acs URL               the ACS (default http://127.0.0.1:7547/)\n"
+    "  --acs URL               the ACS (default http://127.0.0.1:7547/; https://: TLS)\n"
     "  --count N               simulated devices (default 1)\n"
     "  --first N               number of the first device (default 0)\n"
     "  --serial-prefix S       serial numbers are S + number (default CPESIM)\n"
@@ -63,6 +63,12 @@ static const char usage[] =
     "  --auth-none             never answer a 401\n"
     "  --factory-key FILE      an empty ManagementServer.Password is the factory credential\n"
     "                          made with this key (as acsd's cpe-auth-factory-key-file)\n"
+    "  --tls-ca FILE           https: CAs the ACS's certificate must chain to (default:\n"
+    "                          the system's)\n"
+    "  --tls-cert FILE         https: client certificate (PEM); \"%s\" in FILE is replaced\n"
+    "                          by each device's serial number\n"
+    "  --tls-key FILE          its private key (\"%s\" too; default: in --tls-cert's file)\n"
+    "  --tls-no-resume         https: a full handshake on every connection\n"
     "  --quiet, --verbose\n";
 
 enum {
@@ -94,6 +100,10 @@ enum {
   O_FW,
   O_SRC,
   O_QUIRK,
+  O_TLS_CA,
+  O_TLS_CERT,
+  O_TLS_KEY,
+  O_TLS_NORESUME,
   O_QUIET,
   O_VERBOSE,
   O_AUTH_SCHEME,
@@ -132,6 +142,10 @@ static const struct option longopts[] = {
     {"firmware-version", 1, 0, O_FW},
     {"source-ip", 1, 0, O_SRC},
     {"quirk", 1, 0, O_QUIRK},
+    {"tls-ca", 1, 0, O_TLS_CA},
+    {"tls-cert", 1, 0, O_TLS_CERT},
+    {"tls-key", 1, 0, O_TLS_KEY},
+    {"tls-no-resume", 0, 0, O_TLS_NORESUME},
     {"quiet", 0, 0, O_QUIET},
     {"verbose", 0, 0, O_VERBOSE},
     {"auth-scheme", 1, 0, O_AUTH_SCHEME},
@@ -199,6 +213,18 @@ static int parse_opts(int argc, char **argv, sim_opts *o) {
     switch (c) {
       case O_ACS:
         o->acs_url = a;
+        break;
+      case O_TLS_CA:
+        o->tls_ca = a;
+        break;
+      case O_TLS_CERT:
+        o->tls_cert = a;
+        break;
+      case O_TLS_KEY:
+        o->tls_key = a;
+        break;
+      case O_TLS_NORESUME:
+        o->tls_no_resume = true;
         break;
       case O_COUNT:
         if (!num(a, 1, 10000000, &v)) return die("--count %s: expected 1 .. 10000000", a);
@@ -357,8 +383,8 @@ static int parse_opts(int argc, char **argv, sim_opts *o) {
 
 static int resolve_acs(sim_opts *o) {
   int rc = sim_url_parse(o->acs_url, &o->acs);
-  if (rc || o->acs.https)
-    return die("--acs %s: expected http://HOST[:PORT]/PATH (no TLS in cpesim yet)", o->acs_url);
+  if (rc) return die("--acs %s: expected http://HOST[:PORT]/PATH or https://...", o->acs_url);
+  if (o->tls_key && !o->tls_cert) return die("%s", "--tls-key needs --tls-cert");
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
   char port[8];
   snprintf(port, sizeof port, "%u", o->acs.port);
@@ -408,6 +434,10 @@ int main(int argc, char **argv) {
            s.o.acs.host, strchr(s.o.acs.host, ':') ? "]" : "", s.o.acs.port);
   sim_rand_seed(s.o.seed);
   char err[1024];
+  /* https for the ACS, and for file URLs whenever a CA or a certificate is given */
+  if ((s.o.acs.https || s.o.tls_ca || s.o.tls_cert) &&
+      sim_tls_setup(s.o.tls_ca, s.o.tls_cert, s.o.tls_key, err, sizeof err))
+    return die("%s", err);
   char *mpath = model_file(s.o.model_path);
   if ((rc = sim_model_load(mpath, &s.model, err, sizeof err))) {
     free(mpath);
@@ -461,7 +491,11 @@ int main(int argc, char **argv) {
   if (s.o.state_path && (rc = sim_state_save(s.o.state_path, err, sizeof err)))
     sim_log("state not saved: %s", err);
   if (s.ack_fd >= 0) close(s.ack_fd);
-  for (uint32_t i = 0; i < s.ndev; i++) sim_dev_free_data(&s.devs[i]);
+  for (uint32_t i = 0; i < s.ndev; i++) {
+    sim_dev_free_data(&s.devs[i]);
+    sim_tls_session_free(&s.devs[i].tls_session);
+  }
+  sim_tls_cleanup();
   free(s.devs);
   for (uint32_t i = 0; i < s.o.sets.n; i++) {
     free(s.o.sets.v[i].name);

@@ -614,6 +614,7 @@ void sim_session_start(sim_dev *d) {
   acs_arena_init(&s->arena, 8192);
   s->hc = sim_httpc_new(&S->o.acs_addr, MAX_BODY);
   if (S->o.sources.n) sim_httpc_set_source(s->hc, &S->o.sources.v[d->idx % S->o.sources.n]);
+  if (S->o.acs.https) sim_httpc_set_tls(s->hc, S->o.acs.host, d->serial, &d->tls_session);
   if (S->o.think_ms) {
     uv_timer_init(S->loop, &s->think);
     s->think.data = s;

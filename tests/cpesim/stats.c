@@ -155,6 +155,9 @@ void sim_stats_print(double elapsed_s) {
   }
   fprintf(o, "\ntransfers: %llu ok, %llu failed\n", (unsigned long long)st->transfers_ok,
           (unsigned long long)st->transfers_failed);
+  if (st->tls_handshakes)
+    fprintf(o, "tls: %llu handshakes, %llu resumed\n", (unsigned long long)st->tls_handshakes,
+            (unsigned long long)st->tls_resumed);
   fprintf(o, "in flight: peak %u; RSS: peak %.1f MiB (%llu in flight at the highest sample)\n",
           S->max_in_flight, peak / 1024.0, (unsigned long long)st->in_flight_at_rss_max);
   fprintf(o,
@@ -182,6 +185,8 @@ void sim_stats_print(double elapsed_s) {
   /* the loop's clock is CLOCK_MONOTONIC(_COARSE): comparable between processes */
   fprintf(o, "},\"first_start_mono_ms\":%llu,\"last_end_mono_ms\":%llu",
           (unsigned long long)S->t_first_ms, (unsigned long long)S->t_last_ms);
+  fprintf(o, ",\"tls_handshakes\":%llu,\"tls_resumed\":%llu",
+          (unsigned long long)st->tls_handshakes, (unsigned long long)st->tls_resumed);
   hist_json(o, "session_hist_us", &h_session);
   hist_json(o, "inform_hist_us", &h_inform);
   fputs("}\n", o);
