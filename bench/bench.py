@@ -37,6 +37,8 @@ the median (min-max printed too):
       --think-ms): acsd RSS above idle per connection, and new sessions' p50 /
       p99 meanwhile (a probe fleet).
   (k) the same across --instances acsd on one PostgreSQL.
+  (t) TLS: (a) over https (resumed sessions, and full handshakes) beside
+      plain HTTP (bench_tls.py).
 (b) is sized by --storm-devices, --storm-spread, --storm-in-flight and can run
 with the example policies (--storm-policies).
 
@@ -78,6 +80,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import pgtest  # noqa: E402
+import bench_tls  # noqa: E402
 
 PG_SETTINGS = {
     "shared_buffers": "256MB",
@@ -329,7 +332,7 @@ def merge(rs):
     out = {k: sum(r.get(k, 0) for r in rs) for k in (
         "devices", "sessions_started", "sessions_ok", "sessions_failed", "informs_acked",
         "http_503", "acs_faults", "connection_requests", "rpcs", "transfers_ok",
-        "transfers_failed", "max_in_flight", "rss_peak_kib")}
+        "transfers_failed", "max_in_flight", "rss_peak_kib", "tls_handshakes", "tls_resumed")}
     out["failures"] = {k: sum(r["failures"].get(k, 0) for r in rs) for k in rs[0]["failures"]}
     ran = [r for r in rs if r.get("sessions_started")]
     if ran:
@@ -638,9 +641,9 @@ def main():
                     help="(a), (f): PostgreSQL time per statement (pg_stat_statements, planning "
                     "included; costs a few %%, so not for the headline figures)")
     ap.add_argument("--phases", default="abc",
-                    help="which of (a) (p) (b) (c) (f) (m) (k) to run (default abc; p: the "
+                    help="which of (a) (p) (b) (c) (f) (m) (k) (t) to run (default abc; p: the "
                     "policies' cost; f: first contact; m: connections held on one acsd; k: "
-                    "on several instances)")
+                    "on several instances; t: TLS)")
     ap.add_argument("--quick", action="store_true", help="1 repeat, 5 s runs, 2,000 devices")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--log", help="keep the run's log (commands, cpesim summaries, acsd's "
@@ -713,6 +716,8 @@ def main():
                 res["m"] = b.phase_m()
             if "k" in a.phases:
                 res["k"] = b.phase_k()
+            if "t" in a.phases:
+                res["t"] = bench_tls.phase_t(b)
     except Timeout as e:
         print("bench: aborted: %s" % e)
         raise SystemExit(3)
@@ -1255,6 +1260,7 @@ def report(a, res, keep_log):
             print("| (%s) meanwhile new sessions: p50 / p99 (%.0f/s) | %.1f / %.1f ms |" % (
                 key, h["probe"]["sessions_per_s"], h["probe"]["session_ms"]["p50"],
                 h["probe"]["session_ms"]["p99"]))
+    bench_tls.report(a, res)
     print("bench: done in %d s; load average %s at the start, %s at the end; log: %s" % (
         res["total_s"], res["machine"]["loadavg_start"], res["machine"]["loadavg_end"], keep_log))
     print(json.dumps(res))

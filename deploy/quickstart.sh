@@ -18,7 +18,11 @@
 # clone's path), and ./var/pg/location names it. On the first run an admin API token is created, kept in
 # ./var/admin-token (mode 600) and printed, and the key of the stored secrets
 # (device_secrets: connection-request credentials) is made in ./var/secret.key
-# (mode 600) unless ACS_SECRET_KEY_FILE names one.
+# (mode 600) unless ACS_SECRET_KEY_FILE names one. CPE authentication is on
+# (docs/security.md): a CPE's first contact uses its factory credential
+# (username: its serial number; password: HMAC of the serial under
+# ./var/cpe-factory.key, made on the first run, mode 600), then the example
+# policies give it a password of its own.
 set -euo pipefail
 
 usage() {
@@ -256,6 +260,16 @@ else
   fi
   ARGS+=(--secret-key-file "$KEY_FILE")
 fi
+# --- CPE authentication (docs/security.md): on, with the factory credentials'
+# key; the example policies (acs_credentials) then set per-device credentials
+FACTORY_KEY=$VAR/cpe-factory.key
+if [[ ! -s $FACTORY_KEY ]]; then
+  mkdir -p "$VAR"
+  (umask 077 && head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' >"$FACTORY_KEY.tmp" &&
+    echo >>"$FACTORY_KEY.tmp") || die "could not create the factory credentials' key"
+  mv "$FACTORY_KEY.tmp" "$FACTORY_KEY"
+fi
+ARGS+=(--cpe-auth on --cpe-auth-factory-key-file "$FACTORY_KEY")
 ARGS+=("${ACSD_ARGS[@]}")
 
 # --- where it listens: defaults, then the environment, then the command line (as acsd reads them)
@@ -301,6 +315,7 @@ fi
 echo "  token:   $token_note"
 echo "  store:   $store"
 echo "  secrets: $key_note"
+echo "  CPE auth: on; factory credentials from ${FACTORY_KEY#"$ROOT"/} (cpesim --factory-key)"
 shown=()
 for a in "${ARGS[@]}"; do # no password on the screen
   if [[ -n ${ACS_PG_DSN:-} && $a == "$ACS_PG_DSN" ]]; then

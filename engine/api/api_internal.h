@@ -327,6 +327,14 @@ void acs__api_policies_get(acs__api_req *r);
 void acs__api_policies_push(acs__api_req *r);
 void acs__api_policies_reload(acs__api_req *r);
 void acs__api_policy_generations(acs__api_req *r);
+void acs__api_policies_activate(acs__api_req *r);
+void acs__api_policies_rollback(acs__api_req *r);
+void acs__api_policy_source(acs__api_req *r);
+/* policy_rollout.c */
+void acs__api_policy_rollout_start(acs__api_req *r);
+void acs__api_policy_rollout_get(acs__api_req *r);
+void acs__api_policy_rollout_complete(acs__api_req *r);
+void acs__api_policy_rollout_abort(acs__api_req *r);
 void acs__api_alarms_list(acs__api_req *r);
 void acs__api_alarm_get(acs__api_req *r);
 void acs__api_alarm_acknowledge(acs__api_req *r);

@@ -7,8 +7,13 @@
  * as `acsd policies push DIR` does (acs_policy_push_prepare and
  * acs_policy_push_sql, engine/session/policy_gen.c): 201 a new generation,
  * 200 the current one when the tree is unchanged, 422 a tree that does not
- * compile (stored, refused); POST /api/v1/policies/reload (admin): 202, the
- * reload serial bumped in the store and this instance's pollers woken.
+ * compile or whose static checks find something (stored, refused;
+ * ?activate=false stores a valid one without making it current, for a
+ * canary roll-out: policy_rollout.c); POST /api/v1/policies/reload (admin):
+ * 202, the reload serial bumped in the store and this instance's pollers
+ * woken; POST /api/v1/policies/activate and /rollback (admin): the current
+ * generation moved, audited; GET /api/v1/policies/generations/{id}/source:
+ * a generation's files.
  *
  * The compilation runs on the worker's loop, as the pollers' does: a
  * scratch VM and the example policies take a few milliseconds (docs/api.md
@@ -241,7 +246,8 @@ static void push_cb(acs_pg_result *res, void *arg) {
 }
 
 /* 422: {"error": "file:line: message", "file", "line", "message",
- * "generation": the refused generation}. */
+ * "findings": every finding of the static checks (or null), "generation":
+ * the refused generation}. */
 static void refused(acs__api_req *r, json_t *gen) {
   json_t *e = json_object_get(gen, "error");
   json_t *file = json_object_get(e, "file"), *line = json_object_get(e, "line");
@@ -253,9 +259,10 @@ static void refused(acs__api_req *r, json_t *gen) {
   } else {
     snprintf(text, sizeof text, "%s", msg ? msg : "does not compile");
   }
-  json_t *doc =
-      json_pack("{s:s,s:O,s:O,s:s,s:O}", "error", text, "file", file ? file : json_null(), "line",
-                line ? line : json_null(), "message", msg ? msg : text, "generation", gen);
+  json_t *all = json_object_get(e, "findings");
+  json_t *doc = json_pack("{s:s,s:O,s:O,s:s,s:O,s:O}", "error", text, "file",
+                          file ? file : json_null(), "line", line ? line : json_null(), "message",
+                          msg ? msg : text, "findings", all ? all : json_null(), "generation", gen);
   json_decref(gen);
   if (!doc) {
     acs__api_error(r, 500, "out of memory");
@@ -288,8 +295,10 @@ static void push_done(acs__api_req *r) {
 
 void acs__api_policies_push(acs__api_req *r) {
   static const char *const keys[] = {"files", "source", NULL};
-  int force = 0;
-  if (!acs__api_bool_param(r, "force", &force) || !acs__api_json_body(r, keys)) return;
+  int force = 0, activate = 1;
+  if (!acs__api_bool_param(r, "force", &force) || !acs__api_bool_param(r, "activate", &activate) ||
+      !acs__api_json_body(r, keys))
+    return;
   json_t *src = json_object_get(r->body, "source");
   if (src && !json_is_null(src) &&
       !(json_is_string(src) && json_string_length(src) <= MAX_SOURCE)) {
@@ -308,10 +317,11 @@ void acs__api_policies_push(acs__api_req *r) {
     acs__api_error(r, 500, "out of memory");
     return;
   }
+  if (!activate) x->st.params[9] = "f";
   acs__api_step(r, push_done);
   if (acs__api_begin(r) == 0) {
     if (acs__api_query(r, acs_policy_push_lock_sql, 0, NULL, acs__api_ignore_cb) == 0)
-      acs__api_query(r, acs_policy_push_sql, 8, x->st.params, push_cb);
+      acs__api_query(r, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, x->st.params, push_cb);
     acs__api_sync(r);
   }
   acs__api_step_queued(r);
@@ -323,7 +333,7 @@ static const char sql_reload[] =
     "WITH r AS (INSERT INTO policy_reload AS p (id, serial, requested_at, requested_by) "
     "VALUES (true, 1, now(), $1) ON CONFLICT (id) DO UPDATE SET serial = p.serial + 1, "
     "requested_at = now(), requested_by = $1 RETURNING serial), "
-    "g AS (SELECT * FROM policy_generations WHERE valid ORDER BY id DESC LIMIT 1), "
+    "g AS (SELECT * FROM policy_generations WHERE id = " ACS_POLICY_CURRENT_ID "), "
     "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT $1, 'policy.reload', "
     "(SELECT id::text FROM g), jsonb_build_object('serial', r.serial, 'generation', (SELECT id "
     "FROM g), 'token_id', $2::bigint) FROM r) "
@@ -365,4 +375,154 @@ void acs__api_policies_reload(acs__api_req *r) {
   pol_ctx *x = ctx_new(r);
   if (!x) return;
   acs__api_audited(r, reload_done, sql_reload, 0, NULL, reload_cb);
+}
+
+/* --- POST /api/v1/policies/activate {"generation": N, "reason": "..."}
+ * and POST /api/v1/policies/rollback {"reason": "..."}: the current
+ * generation (policy_reload.active) becomes N, or the newest valid one
+ * older than the current; audited (policy.activate, policy.rollback) with
+ * who, why and the generation it replaces. Under the push lock, so that
+ * "the current one" is what the last push or activation committed. */
+
+#define MAX_REASON 1024
+
+static const char sql_activate[] =
+    "WITH prev AS (SELECT " ACS_POLICY_CURRENT_ID " AS id), "
+    "tgt AS (SELECT id, valid FROM policy_generations WHERE id = coalesce($1::bigint, "
+    "(SELECT max(id) FROM policy_generations WHERE valid AND id < (SELECT id FROM prev)))), "
+    "u AS (UPDATE policy_reload SET active = tgt.id, active_at = now(), active_by = $4 "
+    "FROM tgt WHERE tgt.valid), "
+    "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT $4, $3, tgt.id::text, "
+    "jsonb_build_object('generation', tgt.id, 'previous', (SELECT id FROM prev), 'reason', "
+    "$2::text, 'token_id', $5::bigint) FROM tgt WHERE tgt.valid) "
+    "SELECT (SELECT id FROM prev), " ACS_POLICY_GEN_COLS
+    " FROM (SELECT 1) one LEFT JOIN policy_generations ON id = (SELECT id FROM tgt)";
+
+static void activate_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  pol_ctx *x = r->aux_ctx;
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1) {
+    x->current = acs_pg_isnull(res, 0, 0) ? 0 : strtoll(acs_pg_getvalue(res, 0, 0), NULL, 10);
+    if (!(x->gen = gen_object(res, 0, 1))) r->pg_status = ACS_ENOMEM;
+  }
+  acs__api_stmt_done(r);
+}
+
+static void activate_done(acs__api_req *r) {
+  pol_ctx *x = r->aux_ctx;
+  bool rollback = r->aux == NULL;
+  if (r->pg_status) {
+    acs__api_fail_store(r);
+    return;
+  }
+  if (!json_is_object(x->gen)) {
+    if (rollback)
+      acs__api_error(r, 409, "no valid generation older than the current one (%lld)", x->current);
+    else
+      acs__api_error(r, 404, "no generation %s", json_string_value(r->aux));
+    return;
+  }
+  if (!json_is_true(json_object_get(x->gen, "valid"))) {
+    acs__api_error(r, 409, "generation %lld was refused: it cannot serve",
+                   (long long)json_integer_value(json_object_get(x->gen, "id")));
+    return;
+  }
+  acs_policy_wake(r->app);
+  json_t *doc = json_pack("{s:O,s:o}", "generation", x->gen, "previous",
+                          x->current > 0 ? json_integer(x->current) : json_null());
+  if (!doc) {
+    acs__api_error(r, 500, "out of memory");
+    return;
+  }
+  acs__api_respond(r, 200, doc, NULL);
+}
+
+static void activate_run(acs__api_req *r, const char *gen, const char *action) {
+  json_t *why = r->body ? json_object_get(r->body, "reason") : NULL;
+  if (why && !json_is_null(why) &&
+      !(json_is_string(why) && json_string_length(why) <= MAX_REASON)) {
+    acs__api_error(r, 400, "reason: expected a string of at most %d bytes", MAX_REASON);
+    return;
+  }
+  pol_ctx *x = ctx_new(r);
+  if (!x) return;
+  char tid[24];
+  acs__api_token_id(r, tid);
+  const char *p[5] = {gen, json_string_value(why), action, r->token_name, tid};
+  acs__api_step(r, activate_done);
+  if (acs__api_begin(r) == 0) {
+    if (acs__api_query(r, acs_policy_push_lock_sql, 0, NULL, acs__api_ignore_cb) == 0)
+      acs__api_query(r, sql_activate, 5, p, activate_cb);
+    acs__api_sync(r);
+  }
+  acs__api_step_queued(r);
+}
+
+void acs__api_policies_activate(acs__api_req *r) {
+  static const char *const keys[] = {"generation", "reason", NULL};
+  if (!acs__api_json_body(r, keys)) return;
+  json_t *g = json_object_get(r->body, "generation");
+  if (!json_is_integer(g) || json_integer_value(g) <= 0) {
+    acs__api_error(r, 400, "generation: expected the id of a generation (a positive integer)");
+    return;
+  }
+  char id[24];
+  snprintf(id, sizeof id, "%lld", (long long)json_integer_value(g));
+  if (!(r->aux = json_string(id))) {
+    acs__api_error(r, 500, "out of memory");
+    return;
+  }
+  activate_run(r, id, "policy.activate");
+}
+
+void acs__api_policies_rollback(acs__api_req *r) {
+  static const char *const keys[] = {"reason", NULL};
+  /* the body is optional: {"reason": "..."} */
+  if (r->req->body_len > 0 && !acs__api_json_body(r, keys)) return;
+  activate_run(r, NULL, "policy.rollback");
+}
+
+/* --- GET /api/v1/policies/generations/{id}/source: the tree as pushed,
+ * {"id", "checksum", "valid", "files": {"provisions/NAME.lua": text}} (a
+ * body POST /api/v1/policies takes back as it is). */
+
+static const char sql_source[] =
+    "SELECT id, checksum, valid, (SELECT coalesce(jsonb_object_agg(k || '.lua', v), '{}') "
+    "FROM jsonb_each(files) AS e(k, v))::text FROM policy_generations WHERE id = $1::bigint";
+
+static const acs__col source_cols[] = {
+    {"id", ACS__COL_INT}, {"checksum", ACS__COL_STR}, {"valid", ACS__COL_BOOL},
+    {"files", ACS__COL_JSON}};
+
+static void source_cb(acs_pg_result *res, void *arg) {
+  acs__api_req *r = arg;
+  pol_ctx *x = r->aux_ctx;
+  if (acs__api_stmt_ok(r, res) && res->ntuples == 1 &&
+      !(x->gen = acs__api_row_object(res, 0, 0, source_cols, 4)))
+    r->pg_status = ACS_ENOMEM;
+  acs__api_stmt_done(r);
+}
+
+static void source_done(acs__api_req *r) {
+  pol_ctx *x = r->aux_ctx;
+  if (r->pg_status) {
+    acs__api_fail_store(r);
+    return;
+  }
+  if (!x->gen) {
+    acs__api_error(r, 404, "no generation %s", r->task_id);
+    return;
+  }
+  json_t *doc = x->gen;
+  x->gen = NULL;
+  acs__api_respond(r, 200, doc, NULL);
+}
+
+void acs__api_policy_source(acs__api_req *r) {
+  pol_ctx *x = ctx_new(r);
+  if (!x) return;
+  const char *p[1] = {r->task_id}; /* digits (the router's match) */
+  acs__api_step(r, source_done);
+  acs__api_query(r, sql_source, 1, p, source_cb);
+  acs__api_step_queued(r);
 }

@@ -42,6 +42,12 @@ enum {
   ROUTE_POLICIES,     /* /api/v1/policies */
   ROUTE_POL_GENS,     /* /api/v1/policies/generations */
   ROUTE_POL_RELOAD,   /* /api/v1/policies/reload */
+  ROUTE_POL_ACTIVATE, /* /api/v1/policies/activate */
+  ROUTE_POL_ROLLBACK, /* /api/v1/policies/rollback */
+  ROUTE_POL_SOURCE,   /* /api/v1/policies/generations/{id}/source */
+  ROUTE_POL_ROLLOUT,  /* /api/v1/policies/rollout */
+  ROUTE_POL_RO_DONE,  /* /api/v1/policies/rollout/complete */
+  ROUTE_POL_RO_ABORT, /* /api/v1/policies/rollout/abort */
   ROUTE_ALARMS,       /* /api/v1/alarms */
   ROUTE_ALARM,        /* /api/v1/alarms/{id} */
   ROUTE_ALARM_ACK,    /* /api/v1/alarms/{id}/acknowledge */
@@ -89,6 +95,14 @@ static const route_def routes[ROUTE_COUNT] = {
                         {{"GET", RO, acs__api_policies_get}, {"POST", AD, acs__api_policies_push}}},
     [ROUTE_POL_GENS] = {"GET", {{"GET", RO, acs__api_policy_generations}}},
     [ROUTE_POL_RELOAD] = {"POST", {{"POST", AD, acs__api_policies_reload}}},
+    [ROUTE_POL_ACTIVATE] = {"POST", {{"POST", AD, acs__api_policies_activate}}},
+    [ROUTE_POL_ROLLBACK] = {"POST", {{"POST", AD, acs__api_policies_rollback}}},
+    [ROUTE_POL_SOURCE] = {"GET", {{"GET", RO, acs__api_policy_source}}},
+    [ROUTE_POL_ROLLOUT] = {"GET, POST",
+                           {{"GET", RO, acs__api_policy_rollout_get},
+                            {"POST", AD, acs__api_policy_rollout_start}}},
+    [ROUTE_POL_RO_DONE] = {"POST", {{"POST", AD, acs__api_policy_rollout_complete}}},
+    [ROUTE_POL_RO_ABORT] = {"POST", {{"POST", AD, acs__api_policy_rollout_abort}}},
     [ROUTE_ALARMS] = {"GET", {{"GET", RO, acs__api_alarms_list}}},
     [ROUTE_ALARM] = {"GET", {{"GET", RO, acs__api_alarm_get}}},
     [ROUTE_ALARM_ACK] = {"POST", {{"POST", OP, acs__api_alarm_acknowledge}}},
@@ -251,6 +265,19 @@ static void route(acs__api_req *r) {
     r->route = ROUTE_POL_GENS;
   } else if (s.count == 2 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "reload")) {
     r->route = ROUTE_POL_RELOAD;
+  } else if (s.count == 2 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "activate")) {
+    r->route = ROUTE_POL_ACTIVATE;
+  } else if (s.count == 2 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "rollback")) {
+    r->route = ROUTE_POL_ROLLBACK;
+  } else if (s.count == 2 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "rollout")) {
+    r->route = ROUTE_POL_ROLLOUT;
+  } else if (s.count == 3 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "rollout") &&
+             (seg_is(&s, 2, "complete") || seg_is(&s, 2, "abort"))) {
+    r->route = seg_is(&s, 2, "complete") ? ROUTE_POL_RO_DONE : ROUTE_POL_RO_ABORT;
+  } else if (s.count == 4 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "generations") &&
+             is_digits(s.p[2], s.n[2]) && seg_is(&s, 3, "source")) {
+    r->route = ROUTE_POL_SOURCE;
+    id_seg = 2;
   } else if (s.count == 1 && seg_is(&s, 0, "alarms")) {
     r->route = ROUTE_ALARMS;
   } else if (alarm && s.count == 2) {

@@ -39,6 +39,7 @@ typedef struct acs_app {
   char instance_id[48];               /* cfg->instance_id, or random hex */
   unsigned max_sessions;              /* cfg->max_sessions, within the open-files limit */
   _Atomic long sessions;              /* CWMP sessions in flight, all workers */
+  _Atomic long first_contacts;        /* of them, "0 BOOTSTRAP" sessions */
   _Atomic uint64_t sessions_total;    /* started since start */
   _Atomic uint64_t sessions_rejected; /* Informs answered 503 */
   _Atomic uint64_t supersedes;        /* sessions aborted by a newer Inform */
@@ -49,7 +50,18 @@ typedef struct acs_app {
   acs_secret_key secret_key;          /* cfg->secret_key_file, loaded at start */
   bool have_secret_key;
   acs_coord *coord;                   /* Redis between instances (NULL: none; app_coord.c) */
+  struct acs_cpe_auth *cpe_auth;      /* CPE authentication (session/acs_cpe_auth.h) */
+  struct acs_app_tls *tls;            /* TLS of the listeners (tls_app.c); NULL: none */
+  bool tls_match_serial;              /* tls-client-match = serial (session/certbind.c) */
 } acs_app;
+
+/* tls_app.c: the listeners' TLS from cfg (sets scfg->tls[]; 0, or
+ * ACS_ECONFIG with a message on stderr), its reload on SIGHUP (a failure
+ * keeps the current certificate and is logged), and its end (after the
+ * server has stopped). */
+int acs_app_tls_start(acs_app *app, acs_server_config *scfg);
+void acs_app_tls_reload(acs_app *app);
+void acs_app_tls_free(acs_app *app);
 
 /* The key of device_secrets, or NULL when no secret_key_file is configured. */
 const acs_secret_key *acs_app_secret_key(const acs_app *app);
@@ -65,6 +77,7 @@ struct acs_app_worker {
   acs_api_worker *api;
   acs_files_worker *files;   /* the file server's and uploads' state (engine/files) */
   acs_policy_vm *policies;   /* NULL with neither a store nor --policies */
+  acs_policy_vm *canary_policies; /* a running canary roll-out's generation (policy_gen.c) */
   acs_policy_poller *poller; /* generations in the store (with a store) */
   acs_policy_jobs *jobs;     /* fleet jobs (worker 0, with a store) */
 

@@ -21,6 +21,7 @@
 #include "core/acs_err.h"
 #include "core/acs_log.h"
 #include "files/acs_files.h"
+#include "session/acs_cpe_auth.h"
 #include "session/acs_devcache.h"
 #include "session/acs_policy.h"
 #include "session/acs_session.h"
@@ -28,6 +29,7 @@
 /* Last: the sessions released their policy runs when their table stopped. */
 static void worker_free(acs_app_worker *aw) {
   acs_policy_vm_free(aw->policies);
+  acs_policy_vm_free(aw->canary_policies);
   acs_devcache_free(aw->devcache);
   free(aw);
 }
@@ -146,6 +148,7 @@ typedef struct main_ctx {
   acs_server *srv;
   acs_app *app;
   uv_signal_t sig[2];
+  uv_signal_t hup; /* SIGHUP: TLS certificates and keys read again */
 } main_ctx;
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -156,6 +159,13 @@ static void on_signal(uv_signal_t *h, int signum) {
   /* Closing the watchers restores the default actions: a second signal
    * ends the process at once. */
   for (int i = 0; i < 2; i++) uv_close((uv_handle_t *)&m->sig[i], NULL);
+  if (!uv_is_closing((uv_handle_t *)&m->hup)) uv_close((uv_handle_t *)&m->hup, NULL);
+}
+
+static void on_hup(uv_signal_t *h, int signum) {
+  main_ctx *m = h->data;
+  acs_log(ACS_LOG_INFO, "main", "SIGHUP received: reloading TLS certificates");
+  acs_app_tls_reload(m->app);
 }
 
 const acs_secret_key *acs_app_secret_key(const acs_app *app) {
@@ -180,6 +190,27 @@ static int load_secret_key(acs_app *app) {
     acs_log(ACS_LOG_WARN, "main", "secret_key_file %s is readable by others (mode %03o)", path,
             (unsigned)(st.st_mode & 0777));
   acs_log(ACS_LOG_INFO, "main", "secret key %s loaded from %s", app->secret_key.id, path);
+  return 0;
+}
+
+static int cpe_auth_start(acs_app *app) {
+  char err[512];
+  if (!(app->cpe_auth = calloc(1, sizeof *app->cpe_auth))) return ACS_ENOMEM;
+  int rc = acs_cpe_auth_init(app->cpe_auth, app->cfg, acs_app_secret_key(app), err, sizeof err);
+  if (rc) {
+    fprintf(stderr, "acsd: %s\n", err);
+    return rc;
+  }
+  const acs_cpe_auth *a = app->cpe_auth;
+  if (a->on)
+    acs_log(ACS_LOG_INFO, "main",
+            "CPE authentication on: realm %s, fleet credentials %s, factory "
+            "credentials %s, Basic %s, nonces %s",
+            a->realm, a->fleet_user ? "yes" : "no", a->have_factory_key ? "yes" : "no",
+            a->basic == ACS_CPE_BASIC_ALWAYS ? "always"
+            : a->basic == ACS_CPE_BASIC_OFF  ? "off"
+                                             : "over TLS",
+            a->nonce_key_shared ? "from the secrets key (any instance)" : "this process only");
   return 0;
 }
 
@@ -287,6 +318,7 @@ int acs_app_run(const acs_config *cfg) {
   }
   if ((rc = load_secret_key(app))) goto cleanup;
   if ((rc = acs_app_coord_new(app))) goto cleanup;
+  if ((rc = cpe_auth_start(app))) goto cleanup;
 
   if (cfg->pg_dsn) {
     char err[512];
@@ -321,6 +353,7 @@ int acs_app_run(const acs_config *cfg) {
   scfg.handler_ctx = app;
   scfg.worker_start = worker_start;
   scfg.worker_stop = worker_stop;
+  if ((rc = acs_app_tls_start(app, &scfg))) goto cleanup;
 
   if ((rc = uv_loop_init(&loop))) goto cleanup;
   loop_ready = true;
@@ -334,6 +367,9 @@ int acs_app_run(const acs_config *cfg) {
   for (int i = 0; i < 2; i++) {
     if ((rc = uv_signal_start(&m.sig[i], on_signal, signums[i]))) goto cleanup;
   }
+  uv_signal_init(&loop, &m.hup);
+  m.hup.data = &m;
+  if ((rc = uv_signal_start(&m.hup, on_hup, SIGHUP))) goto cleanup;
   rc = acs_server_start(&scfg, &m.srv);
   /* the workers have compiled it (worker_start runs here, on this thread) */
   json_decref(app->policy_files);
@@ -367,13 +403,17 @@ cleanup:
     for (int i = 0; i < 2; i++) {
       if (!uv_is_closing((uv_handle_t *)&m.sig[i])) uv_close((uv_handle_t *)&m.sig[i], NULL);
     }
+    if (m.hup.loop && !uv_is_closing((uv_handle_t *)&m.hup)) uv_close((uv_handle_t *)&m.hup, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
   }
   json_decref(app->policy_files);
+  acs_app_tls_free(app); /* the server has stopped: no connection uses it */
   acs_metrics_free(app->metrics); /* every worker has stopped */
   acs_coord_free(app->coord);
   OPENSSL_cleanse(&app->secret_key, sizeof app->secret_key);
+  if (app->cpe_auth) acs_cpe_auth_clear(app->cpe_auth);
+  free(app->cpe_auth);
   free(app);
   return rc ? 1 : 0;
 }

@@ -8,7 +8,10 @@
  * ACS_SHUTDOWN_TIMEOUT_MS, ACS_MAX_SESSIONS, ACS_SESSION_TIMEOUT_MS, ACS_PG_SLOW_MS,
  * ACS_RETRY_AFTER, ACS_INSTANCE_ID, ACS_SECRET_KEY_FILE, ACS_CONNREQ_USERNAME,
  * ACS_CONNREQ_PASSWORD, ACS_CONNREQ_MAX_IN_FLIGHT, ACS_CONNREQ_TIMEOUT_MS,
- * ACS_FILES, ACS_FILE_SERVER_URL, ACS_MAX_FILE_SIZE, ACS_FILE_GRANT_TTL, ACS_REDIS,
+ * ACS_FILES, ACS_FILE_SERVER_URL, ACS_MAX_FILE_SIZE, ACS_FILE_GRANT_TTL, ACS_CPE_AUTH,
+ * ACS_CPE_AUTH_PASSWORD, ACS_CPE_AUTH_FACTORY_KEY_FILE, ACS_TLS,
+ * ACS_TLS_CERT, ACS_TLS_KEY, ACS_TLS_CLIENT_CA, ACS_TLS_CLIENT_CERT,
+ * ACS_TLS_CLIENT_MATCH, ACS_TLS_TICKET_KEY, ACS_TLS_SESSION_CACHE, ACS_REDIS,
  * ACS_REDIS_SENTINELS, ACS_REDIS_MASTER, ACS_REDIS_PASSWORD, ACS_REDIS_LOCK_MS,
  * ACS_PROXY_PROTOCOL; an empty
  * variable counts as unset) and the command
@@ -42,6 +45,7 @@ typedef struct acs_config {
   uint32_t idle_timeout_ms;     /* 60000 */
   uint32_t shutdown_timeout_ms; /* 30000 */
   unsigned max_sessions;        /* CWMP sessions in flight before 503 (20000) */
+  unsigned max_first_contacts;  /* "0 BOOTSTRAP" sessions in flight before 503 (1000; 0: any) */
   size_t device_cache_bytes;    /* device state kept between sessions, per instance (512 MiB) */
   uint32_t session_timeout_ms;  /* waiting for the CPE (30000) */
   uint32_t pg_slow_ms;          /* store latency above which Informs get 503 (2000) */
@@ -60,6 +64,17 @@ typedef struct acs_config {
   unsigned connreq_max_in_flight; /* per worker (64) */
   uint32_t connreq_timeout_ms;    /* bound on one connection request (10000) */
 
+  /* CPE authentication (session/acs_cpe_auth.h; checked when acsd starts) */
+  char *cpe_auth;                  /* "off" (NULL, the default) or "on" */
+  char *cpe_auth_realm;            /* NULL: "acsd" */
+  char *cpe_auth_username;         /* the fleet default credentials (NULL: none) */
+  char *cpe_auth_password;
+  char *cpe_auth_factory_key_file; /* key of the factory credentials (NULL: none) */
+  char *cpe_auth_basic;            /* "tls" (NULL, the default), "always" or "off" */
+  unsigned cpe_auth_nonce_ttl_s;   /* a Digest nonce is fresh this long (300) */
+  unsigned cpe_auth_max_failures;  /* failures per address or device before a lockout (5) */
+  unsigned cpe_auth_lockout_s;     /* the lockout, and the window failures are counted in (60) */
+
 
   /* the file server */
   char *files_listen;           /* file server "0.0.0.0:7567"; NULL ("off"): none */
@@ -74,6 +89,14 @@ typedef struct acs_config {
   char *redis_password;         /* AUTH, NULL: none */
   uint32_t redis_lock_ms;       /* a session lock's expiry (30000) */
   bool proxy_protocol;          /* CWMP connections begin with a PROXY header (v2 or v1) */
+  /* TLS (net/acs_tls.h, app/tls_app.c, docs/security.md ("TLS")) */
+  char *tls;                    /* listeners that speak TLS: "cwmp,files,api"; NULL: none */
+  char *tls_cert, *tls_key;     /* PEM files of the server certificate (chain) and key */
+  char *tls_client_ca;          /* PEM: CAs of CPE client certificates; NULL: none asked for */
+  char *tls_client_cert;        /* off, optional or required (optional with a client CA) */
+  char *tls_client_match;       /* device (default) or serial: what a certificate must name */
+  char *tls_ticket_key;         /* session ticket keys shared by instances; NULL: per process */
+  unsigned tls_session_cache;   /* server session cache entries (20000; 0: none) */
   bool help;                    /* --help was given: print acs_config_usage() and exit */
   bool version;                 /* --version was given */
 } acs_config;

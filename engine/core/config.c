@@ -66,6 +66,9 @@ static const opt_def opts[] = {
      "MS", "bound on requests in flight at stop (30000)"},
     {"max-sessions", "ACS_MAX_SESSIONS", OPT_UINT, OFF(max_sessions), 1, 10000000, "N",
      "CWMP sessions in flight on this instance before new Informs get 503 (20000)"},
+    {"max-first-contacts", "ACS_MAX_FIRST_CONTACTS", OPT_UINT, OFF(max_first_contacts), 0,
+     10000000, "N",
+     "first contacts (\"0 BOOTSTRAP\" sessions) in flight before more get 503 (1000; 0: no limit)"},
     {"device-cache", "ACS_DEVICE_CACHE", OPT_SIZE, OFF(device_cache_bytes), 0, 1ULL << 40, "BYTES",
      "device state kept between sessions, per instance (512M; 0: none)"},
     {"session-timeout-ms", "ACS_SESSION_TIMEOUT_MS", OPT_MS, OFF(session_timeout_ms), 100, MS_MAX,
@@ -97,6 +100,25 @@ static const opt_def opts[] = {
      100000, "N", "connection requests in flight per worker; the rest wait (64)"},
     {"connreq-timeout-ms", "ACS_CONNREQ_TIMEOUT_MS", OPT_MS, OFF(connreq_timeout_ms), 100, 600000,
      "MS", "bound on one connection request (10000)"},
+    {"cpe-auth", "ACS_CPE_AUTH", OPT_STR, OFF(cpe_auth), 0, 0, "on|off",
+     "authenticate CPEs (HTTP Digest, Basic): off by default"},
+    {"cpe-auth-realm", NULL, OPT_STR, OFF(cpe_auth_realm), 0, 0, "TEXT",
+     "CPE authentication: the realm (acsd)"},
+    {"cpe-auth-username", NULL, OPT_STR, OFF(cpe_auth_username), 0, 0, "NAME",
+     "CPE authentication: fleet default username (for devices with none of their own)"},
+    {"cpe-auth-password", "ACS_CPE_AUTH_PASSWORD", OPT_STR, OFF(cpe_auth_password), 0, 0, "TEXT",
+     "CPE authentication: fleet default password"},
+    {"cpe-auth-factory-key-file", "ACS_CPE_AUTH_FACTORY_KEY_FILE", OPT_STR,
+     OFF(cpe_auth_factory_key_file), 0, 0, "FILE",
+     "CPE authentication: key of the factory credentials (serial, HMAC of the serial)"},
+    {"cpe-auth-basic", NULL, OPT_STR, OFF(cpe_auth_basic), 0, 0, "tls|always|off",
+     "CPE authentication: where Basic is accepted (tls: over TLS only, the default)"},
+    {"cpe-auth-nonce-ttl", NULL, OPT_UINT, OFF(cpe_auth_nonce_ttl_s), 1, 86400, "SECONDS",
+     "CPE authentication: a Digest nonce stays fresh this long (300)"},
+    {"cpe-auth-max-failures", NULL, OPT_UINT, OFF(cpe_auth_max_failures), 1, 1000000, "N",
+     "CPE authentication: wrong credentials per address or device before a lockout (5)"},
+    {"cpe-auth-lockout", NULL, OPT_UINT, OFF(cpe_auth_lockout_s), 1, 86400, "SECONDS",
+     "CPE authentication: the lockout, and the window failures count in (60)"},
     {"files", "ACS_FILES", OPT_ADDR, OFF(files_listen), 0, 0, "HOST:PORT",
      "file server listener (0.0.0.0:7567; \"off\": none)"},
     {"file-server-url", "ACS_FILE_SERVER_URL", OPT_STR, OFF(file_server_url), 0, 0, "URL",
@@ -117,6 +139,22 @@ static const opt_def opts[] = {
      "expiry of a session's lock, refreshed while it runs (30000)"},
     {"proxy-protocol", "ACS_PROXY_PROTOCOL", OPT_ONOFF, OFF(proxy_protocol), 0, 0, "on|off",
      "CWMP connections begin with a PROXY protocol v2 (or v1) header (off)"},
+    {"tls", "ACS_TLS", OPT_STR, OFF(tls), 0, 0, "LIST",
+     "listeners that speak TLS only: cwmp, files, api, comma-separated (none)"},
+    {"tls-cert", "ACS_TLS_CERT", OPT_STR, OFF(tls_cert), 0, 0, "FILE",
+     "TLS: server certificate and its chain, PEM (re-read on SIGHUP)"},
+    {"tls-key", "ACS_TLS_KEY", OPT_STR, OFF(tls_key), 0, 0, "FILE",
+     "TLS: the certificate's private key, PEM (re-read on SIGHUP)"},
+    {"tls-client-ca", "ACS_TLS_CLIENT_CA", OPT_STR, OFF(tls_client_ca), 0, 0, "FILE",
+     "TLS: CAs of CPE client certificates, PEM (none: no client certificates)"},
+    {"tls-client-cert", "ACS_TLS_CLIENT_CERT", OPT_STR, OFF(tls_client_cert), 0, 0, "MODE",
+     "TLS: CPE client certificates off, optional (default with a CA) or required"},
+    {"tls-client-match", "ACS_TLS_CLIENT_MATCH", OPT_STR, OFF(tls_client_match), 0, 0, "WHAT",
+     "TLS: a client certificate names the device (default) or its serial number"},
+    {"tls-ticket-key", "ACS_TLS_TICKET_KEY", OPT_STR, OFF(tls_ticket_key), 0, 0, "FILE",
+     "TLS: session ticket keys shared by instances, 80 bytes each (default: per process)"},
+    {"tls-session-cache", "ACS_TLS_SESSION_CACHE", OPT_UINT, OFF(tls_session_cache), 0, 10000000,
+     "N", "TLS: server session cache entries (20000; 0: tickets only)"},
     {"config", NULL, OPT_STR, OFF(config_file), 0, 0, "FILE", "read \"key = value\" lines"},
     {"help", NULL, OPT_FLAG, OFF(help), 0, 0, "", "this text"},
     {"version", NULL, OPT_FLAG, OFF(version), 0, 0, "", "print the version"},
@@ -148,6 +186,7 @@ void acs_config_init(acs_config *cfg) {
   cfg->idle_timeout_ms = 60000;
   cfg->shutdown_timeout_ms = 30000;
   cfg->max_sessions = 20000;
+  cfg->max_first_contacts = 1000;
   cfg->device_cache_bytes = (size_t)512 << 20;
   cfg->session_timeout_ms = 30000;
   cfg->pg_slow_ms = 2000;
@@ -158,12 +197,16 @@ void acs_config_init(acs_config *cfg) {
   cfg->transfer_timeout_s = 86400;
   cfg->connreq_max_in_flight = 64;
   cfg->connreq_timeout_ms = 10000;
+  cfg->cpe_auth_nonce_ttl_s = 300;
+  cfg->cpe_auth_max_failures = 5;
+  cfg->cpe_auth_lockout_s = 60;
   cfg->files_listen = strdup("0.0.0.0:7567");
   cfg->files_listen_default = true;
   cfg->max_file_size = 512u << 20;
   cfg->file_grant_ttl_s = 86400;
   cfg->redis_master = strdup("acsd");
   cfg->redis_lock_ms = 30000;
+  cfg->tls_session_cache = 20000;
 }
 
 void acs_config_free(acs_config *cfg) {
@@ -176,12 +219,25 @@ void acs_config_free(acs_config *cfg) {
   free(cfg->secret_key_file);
   free(cfg->connreq_username);
   free(cfg->connreq_password);
+  free(cfg->cpe_auth);
+  free(cfg->cpe_auth_realm);
+  free(cfg->cpe_auth_username);
+  free(cfg->cpe_auth_password);
+  free(cfg->cpe_auth_factory_key_file);
+  free(cfg->cpe_auth_basic);
   free(cfg->files_listen);
   free(cfg->file_server_url);
   free(cfg->redis);
   free(cfg->redis_sentinels);
   free(cfg->redis_master);
   free(cfg->redis_password);
+  free(cfg->tls);
+  free(cfg->tls_cert);
+  free(cfg->tls_key);
+  free(cfg->tls_client_ca);
+  free(cfg->tls_client_cert);
+  free(cfg->tls_client_match);
+  free(cfg->tls_ticket_key);
   memset(cfg, 0, sizeof *cfg);
 }
 

@@ -196,7 +196,7 @@ static bool host_of(const char *h, char *out, size_t cap) {
   return true;
 }
 
-/* The URL's base: file-server-url, else http://HOST:PORT with the Host the
+/* The URL's base: file-server-url, else http(s)://HOST:PORT with the Host the
  * CPE used for the ACS (what it can reach) and the file server's port. */
 static int base_url(acs_app_worker *aw, acs_conn *c, acs_buf *out) {
   const acs_config *cfg = aw->app->cfg;
@@ -211,7 +211,8 @@ static int base_url(acs_app_worker *aw, acs_conn *c, acs_buf *out) {
   char host[256];
   if (!port || !host_of(req ? acs_http_header_get(req, "Host") : NULL, host, sizeof host))
     return ACS_EINVAL;
-  acs_buf_printf(out, "http://%s:%d", host, port);
+  acs_buf_printf(out, "%s://%s:%d",
+                 acs_worker_listener_tls(aw->w, ACS_LISTENER_FILES) ? "https" : "http", host, port);
   return 0;
 }
 

@@ -3,8 +3,11 @@
 #include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -56,15 +59,22 @@ static void param(one *o, const char *k, size_t kl, const char *v, size_t vl) {
   }
 }
 
-/* Is a better than b? Digest (with an algorithm we speak) over Basic. */
-static int rank(const one *o) {
-  if (o->ch.scheme == ACS_AUTH_DIGEST && o->algo_ok && o->ch.nonce[0]) return 2;
-  if (o->ch.scheme == ACS_AUTH_BASIC) return 1;
-  return 0;
+/* How good a challenge is: Digest (with an algorithm we speak) over
+ * Basic, and the one the client prefers (pref) over both. */
+static int rank(const one *o, const char *pref) {
+  int r = 0;
+  if (o->ch.scheme == ACS_AUTH_DIGEST && o->algo_ok && o->ch.nonce[0]) r = 2;
+  if (o->ch.scheme == ACS_AUTH_BASIC) r = 1;
+  if (r && pref) {
+    bool want = o->ch.scheme == ACS_AUTH_BASIC ? !strcasecmp(pref, "basic")
+                                               : !strcasecmp(pref, o->ch.algorithm);
+    if (want) r = 3;
+  }
+  return r;
 }
 
-static void consider(const one *cur, one *best) {
-  if (rank(cur) > rank(best)) *best = *cur;
+static void consider(const one *cur, one *best, const char *pref) {
+  if (rank(cur, pref) > rank(best, pref)) *best = *cur;
 }
 
 /* One item of an auth header value at s[*i]: a bare token (a scheme, or a
@@ -119,7 +129,7 @@ static bool next_item(const char *s, size_t len, size_t *pi, item *it, char *unq
   return true;
 }
 
-static void parse_into(const char *s, size_t len, one *best) {
+static void parse_into(const char *s, size_t len, one *best, const char *pref) {
   one cur;
   memset(&cur, 0, sizeof cur);
   size_t i = 0;
@@ -131,7 +141,7 @@ static void parse_into(const char *s, size_t len, one *best) {
       continue;
     }
     /* a new challenge begins with its scheme */
-    consider(&cur, best);
+    consider(&cur, best, pref);
     memset(&cur, 0, sizeof cur);
     if (it.kl == 6 && !strncasecmp(it.k, "Digest", 6)) {
       cur.ch.scheme = ACS_AUTH_DIGEST;
@@ -141,16 +151,20 @@ static void parse_into(const char *s, size_t len, one *best) {
       cur.ch.scheme = ACS_AUTH_BASIC;
     }
   }
-  consider(&cur, best);
+  consider(&cur, best, pref);
+}
+
+int acs_auth_parse_pref(const char *value, size_t len, const char *pref, acs_auth_challenge *out) {
+  one best;
+  memset(&best, 0, sizeof best);
+  parse_into(value, len, &best, pref);
+  if (!rank(&best, pref)) return ACS_EINVAL;
+  *out = best.ch;
+  return 0;
 }
 
 int acs_auth_parse(const char *value, size_t len, acs_auth_challenge *out) {
-  one best;
-  memset(&best, 0, sizeof best);
-  parse_into(value, len, &best);
-  if (!rank(&best)) return ACS_EINVAL;
-  *out = best.ch;
-  return 0;
+  return acs_auth_parse_pref(value, len, NULL, out);
 }
 
 int acs_auth_from_head(const char *head, size_t len, acs_auth_challenge *out) {
@@ -171,13 +185,13 @@ int acs_auth_from_head(const char *head, size_t len, acs_auth_challenge *out) {
         ve++;
         while (ve < len && head[ve] != '\n') ve++;
       }
-      parse_into(head + vs, ve - vs, &best);
+      parse_into(head + vs, ve - vs, &best, NULL);
       eol = ve;
     }
     i = eol + 1;
   }
   if (!found) return ACS_ENOTFOUND;
-  if (!rank(&best)) return ACS_EINVAL;
+  if (!rank(&best, NULL)) return ACS_EINVAL;
   *out = best.ch;
   return 0;
 }
@@ -347,4 +361,77 @@ bool acs_auth_digest_check(const acs_auth_credentials *c, const char *ha1_hex, c
   if (n != 32) return false;
   for (size_t k = 0; k <= n; k++) got[k] = (char)tolower((unsigned char)c->response[k]);
   return CRYPTO_memcmp(got, want, 32) == 0;
+}
+
+bool acs_auth_basic_check(const acs_auth_credentials *c, const char *user, const char *pass) {
+  if (c->scheme != ACS_AUTH_BASIC || !user || !pass) return false;
+  /* equal lengths first (they are not secret), then the bytes in constant time */
+  size_t ul = strlen(user), pl = strlen(pass);
+  bool ok = strlen(c->username) == ul && strlen(c->password) == pl;
+  bool u = ok && CRYPTO_memcmp(c->username, user, ul) == 0;
+  bool p = ok && CRYPTO_memcmp(c->password, pass, pl) == 0;
+  return ok & u & p;
+}
+
+/* --- stateless nonces */
+
+static void nonce_mac(const unsigned char key[32], const char *realm, const char *ts_salt,
+                      char out[33]) {
+  unsigned char msg[300], mac[EVP_MAX_MD_SIZE];
+  int n = snprintf((char *)msg, sizeof msg, "acsd-nonce:%s:%s", ts_salt, realm);
+  if (n < 0) n = 0;
+  if ((size_t)n >= sizeof msg) n = (int)sizeof msg - 1;
+  unsigned int ml = 0;
+  HMAC(EVP_sha256(), key, 32, msg, (size_t)n, mac, &ml);
+  for (unsigned i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", mac[i]);
+}
+
+void acs_auth_nonce_make(const unsigned char key[32], const char *realm, uint64_t now_s,
+                         const unsigned char salt[4], char out[ACS_AUTH_NONCE_LEN + 1]) {
+  char ts[19], mac[33];
+  snprintf(ts, sizeof ts, "%010llx%02x%02x%02x%02x", (unsigned long long)(now_s & 0xffffffffffULL),
+           salt[0], salt[1], salt[2], salt[3]);
+  nonce_mac(key, realm, ts, mac);
+  snprintf(out, ACS_AUTH_NONCE_LEN + 1, "%s%s", ts, mac);
+}
+
+int acs_auth_nonce_check(const unsigned char key[32], const char *realm, const char *nonce,
+                         uint64_t now_s, unsigned ttl_s, unsigned skew_s, uint64_t *age_s) {
+  if (strlen(nonce) != ACS_AUTH_NONCE_LEN) return ACS_EINVAL;
+  char ts[19], mac[33], want[33];
+  memcpy(ts, nonce, 18);
+  ts[18] = '\0';
+  for (int i = 0; i < ACS_AUTH_NONCE_LEN; i++) {
+    char c = nonce[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return ACS_EINVAL;
+  }
+  memcpy(mac, nonce + 18, 32);
+  mac[32] = '\0';
+  nonce_mac(key, realm, ts, want);
+  if (CRYPTO_memcmp(mac, want, 32) != 0) return ACS_EINVAL;
+  ts[10] = '\0';
+  uint64_t t = strtoull(ts, NULL, 16);
+  if (t > now_s) {
+    if (age_s) *age_s = 0;
+    return t - now_s > skew_s ? ACS_ETIMEOUT : 0;
+  }
+  if (age_s) *age_s = now_s - t;
+  return now_s - t > ttl_s ? ACS_ETIMEOUT : 0;
+}
+
+void acs_auth_challenge_write(const char *realm, const char *nonce, bool stale, bool basic,
+                              acs_buf *out) {
+  static const char *const algos[2] = {"MD5", "MD5-sess"};
+  for (int i = 0; i < 2; i++) {
+    acs_buf_puts(out, "WWW-Authenticate: Digest ");
+    put_quoted(out, "realm", realm);
+    acs_buf_puts(out, ", qop=\"auth\", ");
+    put_quoted(out, "nonce", nonce);
+    acs_buf_printf(out, ", algorithm=%s%s\r\n", algos[i], stale ? ", stale=true" : "");
+  }
+  if (basic) {
+    acs_buf_puts(out, "WWW-Authenticate: Basic ");
+    put_quoted(out, "realm", realm);
+    acs_buf_puts(out, "\r\n");
+  }
 }

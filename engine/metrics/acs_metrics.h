@@ -51,6 +51,7 @@ void acs_metrics_observe(acs_metrics_hist *h, uint64_t us);
   X(STORE_SLOW, "store_slow")       \
   X(STORE_BACKLOG, "store_backlog") \
   X(BUSY, "request_in_progress")    \
+  X(AUTH_LOCKOUT, "auth_lockout")   \
   X(MEMORY, "out_of_memory")        \
   X(REDIS_DOWN, "redis_down")       \
   X(LOCKED, "locked_elsewhere")

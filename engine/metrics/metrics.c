@@ -165,6 +165,7 @@ void acs_metrics_rpc(acs_metrics_worker *w, int kind, bool fault, uint32_t fault
 
 acs_metrics_reject acs_metrics_reject_of(const char *why) {
   if (!why) return ACS_METRICS_REJECT_MEMORY;
+  if (strcmp(why, "too many failed authentications") == 0) return ACS_METRICS_REJECT_AUTH_LOCKOUT;
   if (strncmp(why, "too many", 8) == 0) return ACS_METRICS_REJECT_CAPACITY;
   if (strcmp(why, "store unavailable") == 0) return ACS_METRICS_REJECT_STORE_DOWN;
   if (strcmp(why, "store too slow") == 0) return ACS_METRICS_REJECT_STORE_SLOW;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "http/acs_http.h"
+#include "net/acs_tls.h"
 
 typedef struct acs_server acs_server;
 typedef struct acs_worker acs_worker;
@@ -68,6 +69,9 @@ typedef struct acs_server_config {
   uint32_t idle_timeout_ms;     /* idle keep-alive connection closed after (60000) */
   uint32_t shutdown_timeout_ms; /* SIGTERM: bound for requests in flight (30000) */
   unsigned backlog;             /* listen backlog (4096) */
+  /* a listener with an acs_tls speaks TLS only (the caller keeps it alive
+   * until acs_server_join() has returned); NULL: plain */
+  acs_tls *tls[ACS_LISTENER_COUNT];
 } acs_server_config;
 
 /* Fills in the defaults above (listen addresses: CWMP 0.0.0.0:7547,
@@ -111,6 +115,15 @@ void acs_worker_set_data(acs_worker *w, void *data);
 void *acs_worker_data(const acs_worker *w);
 /* True once the worker has begun to stop. */
 bool acs_worker_stopping(const acs_worker *w);
+
+/* TLS. Whether c arrived over TLS, and the client certificate it
+ * presented once verified against the configured client CA (NULL: none,
+ * or a plain connection). Authentication above decides what a peer may do
+ * with it (Basic only over TLS; the certificate bound to the device). */
+bool acs_conn_is_tls(const acs_conn *c);
+const acs_tls_peer *acs_conn_tls_peer(const acs_conn *c);
+/* Whether a listener of w's server speaks TLS. */
+bool acs_worker_listener_tls(const acs_worker *w, acs_listener_kind kind);
 
 /* Which listener accepted c. */
 acs_listener_kind acs_conn_listener(const acs_conn *c);
@@ -176,6 +189,10 @@ bool acs_conn_handed_off(const acs_conn *c);
 typedef void (*acs_conn_close_cb)(acs_conn *c, void *data);
 void acs_conn_set_data(acs_conn *c, void *data, acs_conn_close_cb on_close);
 void *acs_conn_data(const acs_conn *c);
+/* Authentication failures in a row on c, as its handler counts them (0 on
+ * a new connection). */
+unsigned acs_conn_auth_failures(const acs_conn *c);
+void acs_conn_set_auth_failures(acs_conn *c, unsigned n);
 
 /* The worker's libuv loop, for handlers that answer later (timers, clients).
  * Handles a handler opens there must be closed by the time the server stops:

@@ -24,6 +24,14 @@
  * one write in flight at a time: the producer's memory bounds the
  * connection's.
  *
+ * TLS (a listener with an acs_tls): what the socket reads goes into the
+ * connection's TLS state (net/tls.c), and the plaintext it gives is fed to
+ * the parser as a plain connection's bytes are; every write is encrypted on
+ * its way out (conn_send). Plaintext not yet asked for stays inside the TLS
+ * state while the connection is not reading, and is taken as soon as it
+ * reads again (conn_tls_pump). A final response is followed by a
+ * close_notify. Plain HTTP sent to a TLS port gets a plain 400.
+ *
  * Memory: a connection is freed when both its handles are closed and no
  * handler holds it. If it is closed while a handler is pending (peer gone,
  * shutdown deadline), the handler's later acs_conn_respond() frees it. */
@@ -38,6 +46,7 @@
 #include "core/acs_err.h"
 #include "core/acs_log.h"
 #include "net/acs_proxy.h"
+#include "net/acs_tls.h"
 #include "net/net_internal.h"
 
 typedef enum { T_NONE = 0, T_HEADER, T_IDLE, T_WRITE, T_LINGER, T_BODY } timer_mode;
@@ -66,6 +75,7 @@ struct acs_conn {
   bool handed_off; /* arrived from another worker */
   void *data;      /* the handler's (acs_conn_set_data) */
   acs_conn_close_cb on_close;
+  unsigned auth_failures; /* the handler's count (acs_conn_auth_failures) */
   /* a request taken by the head hook, and its streamed body */
   bool head_taken;
   bool body_stream; /* acs_conn_body_stream() called, done not told yet */
@@ -80,6 +90,8 @@ struct acs_conn {
   uint64_t resp_left;
   acs_conn_write_cb wcb;
   void *warg;
+  acs_tls_conn *tls; /* NULL: plain */
+  bool tls_pumping;
   char peer[64];
   bool proxy_wait; /* the listener speaks PROXY: its header has not been read yet */
   bool first_read; /* accepted, nothing read yet (a PROXY header where none is expected) */
@@ -87,6 +99,7 @@ struct acs_conn {
 
 static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_feed(acs_conn *c, const char *data, size_t len, bool from_pending);
+static void conn_tls_pump(acs_conn *c);
 
 static const acs_server_config *conn_cfg(const acs_conn *c) { return &c->w->srv->cfg; }
 
@@ -101,6 +114,7 @@ static void conn_free(acs_conn *c) {
   if (c->parser) acs_http_parser_free(c->parser);
   acs_buf_free(&c->pending);
   acs_buf_free(&c->out);
+  acs_tls_conn_free(c->tls);
   atomic_fetch_sub_explicit(&w->st_open, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&w->srv->open_conns, 1, memory_order_relaxed);
   free(c);
@@ -153,6 +167,7 @@ static void conn_read_start(acs_conn *c) {
     return;
   }
   c->reading = true;
+  if (c->tls && acs_tls_conn_buffered(c->tls)) conn_tls_pump(c);
 }
 
 static void conn_read_stop(acs_conn *c) {
@@ -172,6 +187,7 @@ static void conn_shutdown_cb(uv_shutdown_t *req, int status) {
  * timer, then close. */
 static void conn_linger(acs_conn *c) {
   c->lingering = true;
+  if (c->tls) acs_tls_conn_close_notify(c->tls, (uv_stream_t *)&c->tcp);
   c->sreq.data = c;
   if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, conn_shutdown_cb)) {
     conn_close(c);
@@ -182,6 +198,20 @@ static void conn_linger(acs_conn *c) {
 }
 
 /* --- writing */
+
+/* Every write of the connection: encrypted first on a TLS connection. */
+static int conn_send(acs_conn *c, uv_write_t *req, const uv_buf_t *bufs, unsigned n,
+                     uv_write_cb cb) {
+  if (!c->tls) return uv_write(req, (uv_stream_t *)&c->tcp, bufs, n, cb);
+  const char *p[2];
+  size_t len[2];
+  if (n > 2) return ACS_EINVAL;
+  for (unsigned i = 0; i < n; i++) {
+    p[i] = bufs[i].base;
+    len[i] = bufs[i].len;
+  }
+  return acs_tls_conn_write(c->tls, (uv_stream_t *)&c->tcp, req, p, len, n, cb);
+}
 
 static void conn_resume(acs_conn *c);
 
@@ -216,7 +246,7 @@ static void conn_write(acs_conn *c, bool close_after) {
   }
   uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
   c->wreq.data = c;
-  if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb)) {
+  if (conn_send(c, &c->wreq, &b, 1, conn_write_cb)) {
     conn_close(c);
     return;
   }
@@ -418,6 +448,7 @@ static void conn_resume(acs_conn *c) {
   acs_buf_free(&c->pending);
   c->pending_off = 0;
   acs_buf_free(&c->out);
+  if (c->tls) acs_tls_conn_idle(c->tls);
   conn_read_start(c);
 }
 
@@ -447,6 +478,16 @@ static void conn_proxy(acs_conn *c, const char *data, size_t len) {
   acs_buf tail = c->pending; /* the request's first bytes are fed from a copy */
   acs_buf_init(&c->pending);
   c->pending_off = 0;
+  if (rest && c->tls) { /* the TLS handshake's first bytes */
+    if (acs_tls_conn_input(c->tls, tail.data + n, rest)) {
+      acs_buf_free(&tail);
+      conn_close(c);
+      return;
+    }
+    acs_buf_free(&tail);
+    conn_tls_pump(c);
+    return;
+  }
   if (rest) conn_feed(c, tail.data + n, rest, false);
   acs_buf_free(&tail);
 }
@@ -462,13 +503,14 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (c->lingering) return; /* discarded */
+  /* a PROXY header comes first, before TLS: the balancer's plaintext */
   if (c->proxy_wait) {
     conn_proxy(c, buf->base, (size_t)nread);
     return;
   }
   if (c->first_read) {
     c->first_read = false;
-    if (acs_proxy_looks_like(buf->base, (size_t)nread)) {
+    if (nread >= 6 && acs_proxy_looks_like(buf->base, (size_t)nread)) {
       /* a balancer configured for it while acsd is not: say so, once per
        * connection, rather than answering its binary header with a 400 */
       acs_log(ACS_LOG_WARN, "net", "%s: a PROXY protocol header, but proxy-protocol is off: closed",
@@ -477,7 +519,49 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       return;
     }
   }
+  if (c->tls) {
+    if (acs_tls_conn_input(c->tls, buf->base, (size_t)nread)) {
+      conn_close(c);
+      return;
+    }
+    conn_tls_pump(c);
+    return;
+  }
   conn_feed(c, buf->base, (size_t)nread, false);
+}
+
+/* Plaintext out of the TLS state into the parser, as long as the
+ * connection reads; the handshake's output written as it comes. The
+ * worker's read buffer is free for the plaintext: its ciphertext has been
+ * copied into the TLS state. */
+static void conn_tls_pump(acs_conn *c) {
+  if (c->tls_pumping) return; /* the outer loop carries on */
+  c->tls_pumping = true;
+  while (!c->closing && c->reading && !c->lingering) {
+    int n = acs_tls_conn_read(c->tls, c->w->rbuf, ACS_NET_READ_BUF);
+    if (acs_tls_conn_flush(c->tls, (uv_stream_t *)&c->tcp)) {
+      conn_close(c);
+      break;
+    }
+    if (n > 0) {
+      conn_feed(c, c->w->rbuf, (size_t)n, false);
+      continue;
+    }
+    if (n == 0) break;
+    conn_read_stop(c);
+    if (n == ACS_EHTTP) {
+      /* a plain HTTP request on the TLS port: answered in plain text */
+      acs_log(ACS_LOG_DEBUG, "net", "%s: plain HTTP on a TLS port", c->peer);
+      acs_tls_conn_free(c->tls);
+      c->tls = NULL;
+      conn_timer(c, T_NONE, 0);
+      conn_error(c, 400, "plain HTTP sent to a TLS port: use https");
+    } else {
+      conn_close(c);
+    }
+    break;
+  }
+  c->tls_pumping = false;
 }
 
 /* --- public */
@@ -543,7 +627,7 @@ int acs_conn_body_stream(acs_conn *c, size_t limit, const acs_conn_body_sink *si
   if (expect && strcasecmp(expect, "100-continue") == 0) {
     static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     uv_buf_t b = uv_buf_init(cont, sizeof cont - 1);
-    uv_write(&c->cwreq, (uv_stream_t *)&c->tcp, &b, 1, continue_cb);
+    conn_send(c, &c->cwreq, &b, 1, continue_cb);
   }
   acs_conn_body_resume(c);
   return 0;
@@ -654,7 +738,7 @@ int acs_conn_stream_write(acs_conn *c, const void *data, size_t n, acs_conn_writ
   }
   b[nb++] = uv_buf_init((char *)data, (unsigned)n);
   c->wreq.data = c;
-  int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, b, nb, stream_write_cb);
+  int rc = conn_send(c, &c->wreq, b, nb, stream_write_cb);
   if (rc) return rc;
   c->resp_head_sent = true;
   c->resp_left -= n;
@@ -680,10 +764,13 @@ void acs_conn_set_data(acs_conn *c, void *data, acs_conn_close_cb on_close) {
   c->on_close = on_close;
 }
 void *acs_conn_data(const acs_conn *c) { return c->data; }
+unsigned acs_conn_auth_failures(const acs_conn *c) { return c->auth_failures; }
+void acs_conn_set_auth_failures(acs_conn *c, unsigned n) { c->auth_failures = n; }
 bool acs_conn_handed_off(const acs_conn *c) { return c->handed_off; }
 
 void acs__handoff_free(acs__handoff *h) {
   if (h->fd >= 0) close(h->fd);
+  acs_tls_conn_free(h->tls);
   acs_buf_free(&h->bytes);
   free(h);
 }
@@ -695,6 +782,9 @@ int acs_conn_handoff(acs_conn *c, unsigned target) {
   int rc;
   if (target >= s->n_workers || target == w->index) return ACS_EINVAL;
   if (!c->handler_pending || c->closing || c->writing || c->head_taken) return ACS_ESTATE;
+  /* the TLS state travels with the socket once all it wrote (the end of
+   * the handshake, tickets) is in the kernel: nothing more goes out here */
+  if (c->tls && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > 0) return ACS_ESTATE;
   if (uv_fileno((uv_handle_t *)&c->tcp, &fd)) return ACS_ESTATE;
   acs__handoff *h = calloc(1, sizeof *h);
   if (!h) return ACS_ENOMEM;
@@ -722,12 +812,18 @@ int acs_conn_handoff(acs_conn *c, unsigned target) {
     return rc;
   }
   c->handler_pending = false; /* nobody answers here any more */
+  h->tls = c->tls; /* the target's now (the queue's lock orders its use) */
+  c->tls = NULL;
   conn_read_stop(c);
   conn_close(c);
   return 0;
 }
 
 const char *acs_conn_peer(const acs_conn *c) { return c->peer; }
+bool acs_conn_is_tls(const acs_conn *c) { return c->tls != NULL; }
+const acs_tls_peer *acs_conn_tls_peer(const acs_conn *c) {
+  return c->tls ? acs_tls_conn_peer(c->tls) : NULL;
+}
 acs_worker *acs_conn_worker(const acs_conn *c) { return c->w; }
 acs_listener_kind acs_conn_listener(const acs_conn *c) { return c->kind; }
 
@@ -793,6 +889,12 @@ void acs__conn_accept(acs_worker *w, uv_stream_t *listener, acs_listener_kind ki
     return;
   }
   conn_start(c);
+  acs_tls *tls = conn_cfg(c)->tls[kind];
+  if (tls && !(c->tls = acs_tls_conn_new(tls))) {
+    acs_log(ACS_LOG_ERR, "net", "%s: out of memory for TLS", c->peer);
+    conn_close(c);
+    return;
+  }
   c->proxy_wait = conn_cfg(c)->proxy_protocol[kind];
   c->first_read = true;
   /* Header mode from the start: a connection that sends nothing gets a 408
@@ -818,6 +920,8 @@ void acs__conn_adopt(acs_worker *w, acs__handoff *h) {
     return;
   }
   h->fd = -1; /* the handle owns it */
+  c->tls = h->tls;
+  h->tls = NULL;
   conn_start(c);
   if (h->peer[0]) snprintf(c->peer, sizeof c->peer, "%s", h->peer);
   conn_timer(c, T_HEADER, conn_cfg(c)->header_timeout_ms);

@@ -23,6 +23,7 @@ typedef struct acs__handoff {
   struct acs__handoff *next;
   uv_os_sock_t fd;
   acs_listener_kind kind;
+  struct acs_tls_conn *tls; /* a TLS connection's state (NULL: plain) */
   acs_buf bytes; /* the request, then what was read after it */
   char peer[64]; /* the client's address as the first worker knew it (PROXY) */
 } acs__handoff;

@@ -495,6 +495,9 @@ int acs_worker_port(const acs_worker *w, acs_listener_kind kind) {
 }
 
 unsigned acs_worker_index(const acs_worker *w) { return w->index; }
+bool acs_worker_listener_tls(const acs_worker *w, acs_listener_kind kind) {
+  return (unsigned)kind < ACS_LISTENER_COUNT && w->srv->cfg.tls[kind] != NULL;
+}
 unsigned acs_worker_count(const acs_worker *w) { return w->srv->n_workers; }
 acs_worker *acs_server_worker(acs_server *s, unsigned index) {
   return index < s->n_workers ? &s->workers[index] : NULL;

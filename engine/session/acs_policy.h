@@ -39,6 +39,11 @@ int acs_policy_read_tree(const char *dir, json_t **out, char *err, size_t errlen
 /* Compiles files (and the standard library) as the next generation; on any
  * error the current one stays. */
 int acs_policy_vm_load_json(acs_policy_vm *pv, const json_t *files, char *err, size_t errlen);
+/* The static checks of every file of files (policy_lint.c) against pv, in
+ * which files were just compiled: each finding is appended to findings as
+ * {"file": "provisions/NAME", "line", "message"}. 0, or an error (err). */
+int acs_policy_lint_tree(acs_policy_vm *pv, const json_t *files, json_t *findings, char *err,
+                         size_t errlen);
 /* sha256 over the files in name order, hex. */
 void acs_policy_checksum(const json_t *files, char out[65]);
 
@@ -64,6 +69,13 @@ int64_t acs_policy_now_ms(void);
 /* clang-format on */
 #define ACS_POLICY_GEN_NCOLS 8
 
+/* SQL: the id of the generation every instance serves (schema version 15:
+ * policy_reload.active, set by each valid push, activate and rollback; the
+ * newest valid generation where nothing set it), or NULL: none. */
+#define ACS_POLICY_CURRENT_ID                                                    \
+  "coalesce((SELECT active FROM policy_reload), (SELECT max(id) FROM "          \
+  "policy_generations WHERE valid))"
+
 /* One push of a tree, ready for the store: the tree compiled in a scratch
  * VM, its checksum, and the parameters of acs_policy_push_sql. The command
  * line (acs_policy_push), start-up, the watcher and POST /api/v1/policies
@@ -73,26 +85,36 @@ typedef struct acs_policy_push_stmt {
   bool valid;
   char error[512];  /* "file:line: message" when not valid */
   char *files_text; /* the tree as JSON */
-  char *error_text; /* {"file", "line", "message"} as JSON, or NULL */
+  char *error_text; /* {"file", "line", "message", "findings"} as JSON, or NULL */
+  size_t findings;     /* the static checks' findings (policy_lint.c) */
+  char *findings_text; /* a forced push's findings as JSON text, for its audit row */
   char token_id[24];
-  const char *params[8];
+  const char *params[10]; /* [9]: "t" (the default) a valid new generation becomes
+                           * current; "f" it is only stored (for a canary roll-out) */
 } acs_policy_push_stmt;
 
-/* Compiles files (one generation's, as acs_policy_read_tree makes them) and
- * fills st. who: the actor ("cli:USER", a token's name); source: where the
- * tree came from (may be NULL); token_id: the API token's, or 0. A tree
+#define ACS_POLICY_PUSH_NPARAMS 10
+
+/* Compiles files (one generation's, as acs_policy_read_tree makes them),
+ * runs the static checks (acs_policy_lint_tree) and fills st. A finding
+ * refuses the tree as a compile error does (the first finding is its
+ * error, all of them under "findings") unless force is set: then the tree
+ * is valid and its audit row keeps "force": true and the findings. who:
+ * the actor ("cli:USER", a token's name); source: where the tree came
+ * from (may be NULL); token_id: the API token's, or 0. A tree
  * that does not compile is not an error here (st->valid false). Returns 0
  * or ACS_ENOMEM; free st with acs_policy_push_stmt_free in either case. */
 int acs_policy_push_prepare(const json_t *files, const char *who, const char *source, bool force,
                             long long token_id, acs_policy_push_stmt *st);
 void acs_policy_push_stmt_free(acs_policy_push_stmt *st);
 /* The push: run acs_policy_push_lock_sql, then acs_policy_push_sql with
- * st->params (8), in one transaction. It stores the tree as a new
+ * st->params (ACS_POLICY_PUSH_NPARAMS), in one transaction. It stores the tree as a new
  * generation, with its audit row (policy.push), unless it is valid and its
- * checksum is the newest valid generation's (and force is off); a tree
+ * checksum is the current generation's (and force is off); a tree
  * that does not compile is always stored, as refused. One row: created
  * ('t'/'f'), then ACS_POLICY_GEN_COLS of the new generation, or of the
- * newest valid one when nothing was stored. The lock (the row of
+ * current one when nothing was stored; a valid new one becomes the
+ * current (policy_reload.active). The lock (the row of
  * policy_reload, FOR UPDATE: readers pass) makes concurrent pushes of one
  * tree store it once. */
 extern const char acs_policy_push_lock_sql[];
@@ -119,8 +141,9 @@ int acs_policy_start(const char *dsn, const char *dir, long long *gen, json_t **
 /* `acsd policies push DIR | list` (argv[0] is "policies"). */
 int acs_policy_cli_main(int argc, char **argv);
 
-/* A worker's poller: once a second, the newest valid generation's number;
- * a newer one is fetched, compiled and swapped in. With watch_dir (one
+/* A worker's poller: once a second, the current generation's number;
+ * another one (newer, or older after a rollback) is fetched, compiled and
+ * swapped in. With watch_dir (one
  * worker), the directory is also watched and a changed tree pushed (a
  * generation with its audit row, as any push) unless its content is the
  * one it last pushed or found there. */
@@ -138,6 +161,23 @@ void acs_policy_wake(const struct acs_app *app);
  * slots it filled (the highest worker index with a poller, plus one).
  * Thread-safe. */
 size_t acs_policy_served(const struct acs_app *app, long long *gen, size_t n);
+
+/* --- canary roll-outs (docs/policies.md "Canary generations") */
+
+/* A device's place in the fleet for roll-outs, in [0, 100): the first four
+ * bytes of md5("rollout:" DEVICE_ID), big-endian, over 2^32, times 100. A
+ * running roll-out's generation serves the devices whose point is below
+ * its share; stable, so widening a roll-out keeps the devices it had. */
+double acs_policy_canary_point(const char *device_id);
+/* The same in SQL, for the device id expression id. */
+#define ACS_POLICY_CANARY_POINT_SQL(id)                                          \
+  "(('x' || substr(md5('rollout:' || " id "), 1, 8))::bit(32)::bigint "          \
+  "/ 4294967296.0 * 100)"
+/* The policies a session of device_id runs on worker aw: the canary
+ * generation's VM when a roll-out runs, its generation is loaded on this
+ * worker and the device is in its share; else the current generation's. */
+struct acs_app_worker;
+acs_policy_vm *acs_policy_pick(struct acs_app_worker *aw, const char *device_id);
 
 /* Fleet jobs (jobs.c), on one worker per instance: jobs/schedule.lua says
  * which jobs/NAME.lua run how often; a lease in the store makes each run on

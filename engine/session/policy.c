@@ -149,6 +149,7 @@ static void policy_start(acs__session *s, acs_policy_vm *pv) {
   acs__policy *p = s->pol;
   p->started = true;
   if (s->policy_ctx_json) p->ctx = json_incref(s->policy_ctx_json);
+  p->pv = pv;
   p->run = acs_script_run_new(pv->vm, NULL, s);
   if (!p->run) {
     acs_log(ACS_LOG_ERR, "policy", "%s: cannot start a policy run", s->device_id);
@@ -261,6 +262,7 @@ static bool no_progress(acs__session *s, const acs_cwmp_msg *m);
 static void engine_fault(acs__session *s, size_t chan, const char *code, const char *msg);
 
 bool acs__policy_next(acs__session *s, acs_policy_vm *pv, acs_cwmp_msg *out) {
+  if (s->pol && s->pol->pv) pv = s->pol->pv; /* the one it started with */
   acs__policy_dm_changed(s->pol); /* the session may have applied answers since */
   if (policy_step(s, pv, out)) return true;
   if (s->pol && s->pol->run) policy_over(s);

@@ -3,7 +3,7 @@
  * PostgreSQL holds the policy tree as numbered generations (schema version
  * 4), each the whole tree, validated by compiling it before it is stored; a
  * tree that does not compile is stored as refused, with its error. Every
- * worker polls the newest valid generation's number once a second (one
+ * worker polls the current generation's number once a second (one
  * indexed read; works through PgBouncer, where LISTEN does not), fetches and
  * compiles a newer one, and swaps it in; sessions keep the generation they
  * started with. Trees come in by `acsd policies push DIR`, at start
@@ -58,22 +58,58 @@ static json_t *error_json(const char *err) {
 
 /* --- a push, shared by the command line, start-up and the API */
 
+/* The findings as text, "provisions/NAME.lua:LINE: message", the way the
+ * API shows files. */
+static json_t *findings_text(const json_t *findings) {
+  json_t *out = json_array();
+  size_t i;
+  json_t *f;
+  json_array_foreach(findings, i, f) {
+    char line[700];
+    snprintf(line, sizeof line, "%s.lua:%lld: %s", json_string_value(json_object_get(f, "file")),
+             (long long)json_integer_value(json_object_get(f, "line")),
+             json_string_value(json_object_get(f, "message")));
+    if (!out || json_array_append_new(out, json_string(line))) {
+      json_decref(out);
+      return NULL;
+    }
+  }
+  return out;
+}
+
 int acs_policy_push_prepare(const json_t *files, const char *who, const char *source, bool force,
                             long long token_id, acs_policy_push_stmt *st) {
   memset(st, 0, sizeof *st);
   acs_policy_checksum(files, st->checksum);
   acs_policy_vm *scratch = acs_policy_vm_new(NULL, st->error, sizeof st->error);
-  if (!scratch) return ACS_ENOMEM;
+  json_t *findings = json_array(), *texts = NULL, *ej = NULL;
+  int rc = ACS_ENOMEM;
+  if (!scratch || !findings) goto cleanup;
   st->error[0] = '\0';
   int vrc = acs_policy_vm_load_json(scratch, files, st->error, sizeof st->error);
-  acs_policy_vm_free(scratch);
-  st->valid = vrc == 0;
+  /* compiled: the static checks, against the sandbox the tree will run in */
+  if (vrc == 0) vrc = acs_policy_lint_tree(scratch, files, findings, st->error, sizeof st->error);
+  if (vrc == ACS_ENOMEM) goto cleanup;
+  st->findings = json_array_size(findings);
+  if (st->findings && !(texts = findings_text(findings))) goto cleanup;
+  st->valid = vrc == 0 && (st->findings == 0 || force);
+  if (vrc == 0 && !st->valid) { /* the first finding is the error, all of them with it */
+    json_t *f0 = json_array_get(findings, 0);
+    snprintf(st->error, sizeof st->error, "%s:%lld: %s",
+             json_string_value(json_object_get(f0, "file")),
+             (long long)json_integer_value(json_object_get(f0, "line")),
+             json_string_value(json_object_get(f0, "message")));
+  }
   if (st->valid) st->error[0] = '\0';
   st->files_text = json_dumps(files, JSON_COMPACT);
-  json_t *ej = st->valid ? NULL : error_json(st->error);
+  ej = st->valid ? NULL : error_json(st->error);
+  if (ej && texts && json_object_set(ej, "findings", texts)) goto cleanup;
   st->error_text = ej ? json_dumps(ej, JSON_COMPACT) : NULL;
-  json_decref(ej);
-  if (!st->files_text || (!st->valid && !st->error_text)) return ACS_ENOMEM;
+  /* the audit row names what a forced push let through */
+  st->findings_text = st->valid && texts ? json_dumps(texts, JSON_COMPACT) : NULL;
+  if (!st->files_text || (!st->valid && !st->error_text) ||
+      (st->valid && texts && !st->findings_text))
+    goto cleanup;
   if (token_id > 0) snprintf(st->token_id, sizeof st->token_id, "%lld", token_id);
   st->params[0] = who;
   st->params[1] = source;
@@ -83,13 +119,22 @@ int acs_policy_push_prepare(const json_t *files, const char *who, const char *so
   st->params[5] = st->error_text;
   st->params[6] = force ? "t" : "f";
   st->params[7] = token_id > 0 ? st->token_id : NULL;
-  return 0;
+  st->params[8] = st->findings_text;
+  st->params[9] = "t"; /* a valid new generation becomes the current one */
+  rc = 0;
+cleanup:
+  if (scratch) acs_policy_vm_free(scratch);
+  json_decref(findings);
+  json_decref(texts);
+  json_decref(ej);
+  return rc;
 }
 
 void acs_policy_push_stmt_free(acs_policy_push_stmt *st) {
   free(st->files_text);
   free(st->error_text);
-  st->files_text = st->error_text = NULL;
+  free(st->findings_text);
+  st->files_text = st->error_text = st->findings_text = NULL;
 }
 
 /* The one row of policy_reload serializes pushes: a row lock, since LOCK
@@ -98,14 +143,16 @@ void acs_policy_push_stmt_free(acs_policy_push_stmt *st) {
 const char acs_policy_push_lock_sql[] = "SELECT serial FROM policy_reload FOR UPDATE";
 
 const char acs_policy_push_sql[] =
-    "WITH cur AS (SELECT * FROM policy_generations WHERE valid ORDER BY id DESC LIMIT 1), "
+    "WITH cur AS (SELECT * FROM policy_generations WHERE id = " ACS_POLICY_CURRENT_ID "), "
     "ins AS (INSERT INTO policy_generations (created_by, source, checksum, files, valid, error) "
     "SELECT $1, $2, $3, $4::jsonb, $5::boolean, $6::jsonb WHERE $7::boolean OR NOT $5::boolean "
     "OR $3 IS DISTINCT FROM (SELECT checksum FROM cur) RETURNING *), "
     "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT $1, 'policy.push', "
     "ins.id::text, jsonb_build_object('source', ins.source, 'checksum', ins.checksum, 'valid', "
     "ins.valid, 'files', (SELECT count(*) FROM jsonb_object_keys(ins.files)), 'token_id', "
-    "$8::bigint) FROM ins) "
+    "$8::bigint, 'force', $7::boolean, 'findings', $9::jsonb) FROM ins), "
+    "act AS (UPDATE policy_reload SET active = ins.id, active_at = now(), active_by = $1 "
+    "FROM ins WHERE ins.valid AND $10::boolean) "
     "SELECT true, " ACS_POLICY_GEN_COLS " FROM ins UNION ALL SELECT false, " ACS_POLICY_GEN_COLS
     " FROM cur WHERE NOT EXISTS (SELECT 1 FROM ins)";
 
@@ -147,7 +194,8 @@ int acs_policy_push(const char *dsn, const char *dir, const char *who, bool forc
   PQclear(res);
   if (!(res = exec_ok(pg, acs_policy_push_lock_sql, 0, NULL, err, errlen))) goto cleanup;
   PQclear(res);
-  if (!(res = exec_ok(pg, acs_policy_push_sql, 8, st.params, err, errlen))) goto cleanup;
+  if (!(res = exec_ok(pg, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, st.params, err, errlen)))
+    goto cleanup;
   if (PQntuples(res) != 1) {
     snprintf(err, errlen, "the push stored nothing");
     goto cleanup;
@@ -179,8 +227,11 @@ static const char usage[] =
     "push compiles the policy tree DIR (provisions/, presets/, alarms/, jobs/ and\n"
     "virtual/, *.lua in each) and stores it as a new generation; running instances\n"
     "pick it up within 2 seconds. A tree that does not compile is stored as refused,\n"
-    "with its error, and the current generation keeps serving. An unchanged tree\n"
-    "makes no new generation (--force makes one anyway). OPTIONS are acsd's own:\n"
+    "with its error, and the current generation keeps serving; so is a tree whose\n"
+    "static checks find something (unknown globals, API misuse: docs/policies.md).\n"
+    "An unchanged tree makes no new generation. --force makes one anyway, and\n"
+    "stores a tree whose only faults are findings as valid (audited as forced).\n"
+    "OPTIONS are acsd's own:\n"
     "--pg DSN, --config FILE, or ACS_PG_DSN.\n";
 
 int acs_policy_cli_main(int argc, char **argv) {
@@ -297,6 +348,12 @@ struct acs_policy_poller {
   char sum[65]; /* checksum of the tree last pushed from dir, or found there at start */
   bool importing;
   int open_handles; /* the timer and the async, until closed */
+  /* the canary roll-out running (policy_rollouts), as the last poll saw it */
+  int64_t canary_gen;    /* 0: none */
+  double canary_share;   /* percent of the fleet */
+  int64_t canary_tried;  /* the canary generation last fetched (loaded or refused here) */
+  int64_t canary_loaded; /* the one aw->canary_policies holds */
+  bool checking;         /* the lead's fault-rate check in flight */
 };
 
 /* Every running poller of the process, for acs_policy_wake and
@@ -330,7 +387,7 @@ size_t acs_policy_served(const acs_app *app, long long *gen, size_t n) {
 /* Freed once its handles are closed and no query of its own is in flight. */
 static bool poller_gone(acs_policy_poller *p) {
   if (!p->stopping) return false;
-  if (p->open_handles == 0 && !p->busy && !p->importing) free(p);
+  if (p->open_handles == 0 && !p->busy && !p->importing && !p->checking) free(p);
   return true;
 }
 
@@ -382,6 +439,125 @@ static void files_cb(acs_pg_result *r, void *arg) {
   settle(p);
 }
 
+/* The canary generation, compiled into the worker's second VM (created at
+ * the first roll-out): sessions of the canary devices run it
+ * (acs_policy_pick) once it is loaded; until then, or if it does not load
+ * here, every device runs the current generation. */
+static void canary_files_cb(acs_pg_result *r, void *arg) {
+  acs_policy_poller *p = arg;
+  p->busy = false;
+  if (poller_gone(p)) return;
+  if (r->status || r->ntuples != 1) {
+    settle(p);
+    return;
+  }
+  acs_app_worker *aw = p->aw;
+  int64_t gen = strtoll(acs_pg_getvalue(r, 0, 0), NULL, 10);
+  char err[512] = "";
+  p->canary_tried = gen;
+  if (!aw->canary_policies) {
+    aw->canary_policies = acs_policy_vm_new(NULL, err, sizeof err);
+    if (aw->canary_policies) aw->canary_policies->error = true; /* until loaded */
+  }
+  json_error_t jerr;
+  json_t *files = json_loads(acs_pg_getvalue(r, 0, 1), 0, &jerr);
+  int rc = ACS_EINVAL;
+  if (!aw->canary_policies)
+    rc = ACS_ENOMEM;
+  else if (files)
+    rc = acs_policy_vm_load_json(aw->canary_policies, files, err, sizeof err);
+  json_decref(files);
+  if (rc) {
+    acs_log(ACS_LOG_ERR, "policy",
+            "worker %u: canary generation %lld not loaded, every device runs the current one: %s",
+            acs_worker_index(aw->w), (long long)gen, files ? err : jerr.text);
+  } else {
+    aw->canary_policies->error = false;
+    aw->canary_policies->generation = gen;
+    p->canary_loaded = gen;
+    acs_log(acs_worker_index(aw->w) == 0 ? ACS_LOG_INFO : ACS_LOG_DEBUG, "policy",
+            "worker %u: canary generation %lld loaded", acs_worker_index(aw->w), (long long)gen);
+  }
+  settle(p);
+}
+
+static void fetch_canary(acs_policy_poller *p, int64_t gen) {
+  if (p->busy) return;
+  char id[24];
+  snprintf(id, sizeof id, "%lld", (long long)gen);
+  const char *params[1] = {id};
+  if (acs_pg_query(p->aw->pg, "SELECT id, files::text FROM policy_generations WHERE id = $1 "
+                   "AND valid", 1, params, ACS_PG_FAILFAST, canary_files_cb, p) == 0)
+    p->busy = true;
+}
+
+double acs_policy_canary_point(const char *device_id) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned int dl = 0;
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  if (!md) return 100.0;
+  EVP_DigestInit_ex(md, EVP_md5(), NULL);
+  EVP_DigestUpdate(md, "rollout:", 8);
+  EVP_DigestUpdate(md, device_id, strlen(device_id));
+  EVP_DigestFinal_ex(md, d, &dl);
+  EVP_MD_CTX_free(md);
+  uint32_t v = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+  return (double)v / 4294967296.0 * 100.0;
+}
+
+acs_policy_vm *acs_policy_pick(acs_app_worker *aw, const char *device_id) {
+  acs_policy_poller *p = aw->poller;
+  if (p && device_id && p->canary_gen > 0 && p->canary_loaded == p->canary_gen &&
+      aw->canary_policies && !aw->canary_policies->error &&
+      acs_policy_canary_point(device_id) < p->canary_share)
+    return aw->canary_policies;
+  return aw->policies;
+}
+
+/* --- the canary's fault rate (worker 0 of each instance; the row's
+ * checked_at makes one check a second in the whole cluster): the canary
+ * devices that informed since the roll-out started, and how many of them
+ * have a policy fault since; past max_fault_rate (once min_devices were
+ * seen) the roll-out is rolled back, audited as acsd:canary. */
+static const char sql_canary_check[] =
+    "WITH r AS (SELECT * FROM policy_rollouts WHERE state = 'running' AND (checked_at IS NULL "
+    "OR checked_at < now() - interval '900 milliseconds') FOR UPDATE SKIP LOCKED), "
+    "c AS (SELECT count(*)::int AS seen, count(*) FILTER (WHERE EXISTS (SELECT 1 FROM faults f "
+    "WHERE f.device_id = d.id AND f.last_at >= r.started_at))::int AS faulted "
+    "FROM r JOIN devices d ON d.last_inform >= r.started_at AND " ACS_POLICY_CANARY_POINT_SQL(
+        "d.id") " < r.share), "
+    "u AS (UPDATE policy_rollouts p SET checked_at = now(), seen = c.seen, faulted = c.faulted, "
+    "state = CASE WHEN c.seen >= p.min_devices AND c.faulted > p.max_fault_rate * c.seen THEN "
+    "'rolled_back' ELSE 'running' END, ended_at = CASE WHEN c.seen >= p.min_devices AND "
+    "c.faulted > p.max_fault_rate * c.seen THEN now() END FROM r, c WHERE p.id = r.id "
+    "RETURNING p.*), "
+    "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT 'acsd:canary', "
+    "'policy.rollout.rollback', u.generation::text, jsonb_build_object('rollout', u.id, "
+    "'generation', u.generation, 'share', u.share, 'seen', u.seen, 'faulted', u.faulted, "
+    "'max_fault_rate', u.max_fault_rate, 'reason', format('policy fault rate %s/%s of the "
+    "canary devices passed %s', u.faulted, u.seen, u.max_fault_rate)) FROM u "
+    "WHERE u.state = 'rolled_back') "
+    "SELECT state, generation, seen, faulted FROM u";
+
+static void check_cb(acs_pg_result *r, void *arg) {
+  acs_policy_poller *p = arg;
+  p->checking = false;
+  if (poller_gone(p)) return;
+  if (r->status || r->ntuples != 1) return;
+  if (strcmp(acs_pg_getvalue(r, 0, 0), "rolled_back") == 0) {
+    acs_log(ACS_LOG_WARN, "policy",
+            "canary generation %s rolled back: %s of its %s devices seen have a policy fault",
+            acs_pg_getvalue(r, 0, 1), acs_pg_getvalue(r, 0, 3), acs_pg_getvalue(r, 0, 2));
+    acs_policy_wake(p->aw->app);
+  }
+}
+
+static void check_canary(acs_policy_poller *p) {
+  if (p->checking || p->stopping) return;
+  if (acs_pg_query(p->aw->pg, sql_canary_check, 0, NULL, ACS_PG_FAILFAST, check_cb, p) == 0)
+    p->checking = true;
+}
+
 static void newest_cb(acs_pg_result *r, void *arg) {
   acs_policy_poller *p = arg;
   p->busy = false;
@@ -392,7 +568,7 @@ static void newest_cb(acs_pg_result *r, void *arg) {
   }
   int64_t gen = strtoll(acs_pg_getvalue(r, 0, 0), NULL, 10);
   int64_t serial = strtoll(acs_pg_getvalue(r, 0, 1), NULL, 10);
-  /* a reload since the last look: the newest valid generation is loaded
+  /* a reload since the last look: the current generation is loaded
    * again unless it is the one served (one refused here is tried again) */
   bool reload = p->reload_serial >= 0 && serial != p->reload_serial;
   if (reload) {
@@ -401,8 +577,20 @@ static void newest_cb(acs_pg_result *r, void *arg) {
     p->seen = p->aw->policies->generation;
   }
   p->reload_serial = serial;
-  if (p->lead && (reload || gen > p->seen)) acs_policy_wake(p->aw->app);
-  if (gen <= p->seen) {
+  int64_t cgen = strtoll(acs_pg_getvalue(r, 0, 2), NULL, 10);
+  double share = strtod(acs_pg_getvalue(r, 0, 3), NULL);
+  if (cgen != p->canary_gen && acs_worker_index(p->aw->w) == 0)
+    acs_log(ACS_LOG_INFO, "policy", "canary roll-out: %s",
+            cgen ? "generation running" : "none running");
+  if (cgen != p->canary_gen || share != p->canary_share) {
+    if (p->lead) acs_policy_wake(p->aw->app);
+    p->canary_gen = cgen;
+    p->canary_share = share;
+  }
+  /* the store's current generation, newer or older (activate, rollback) */
+  if (p->lead && (reload || (gen > 0 && gen != p->seen))) acs_policy_wake(p->aw->app);
+  if (gen <= 0 || gen == p->seen) {
+    if (cgen > 0 && cgen != p->canary_tried) fetch_canary(p, cgen);
     settle(p);
     return;
   }
@@ -415,13 +603,15 @@ static void newest_cb(acs_pg_result *r, void *arg) {
   settle(p);
 }
 
-/* The newest valid generation's number and the reload serial: one indexed
- * read and one primary-key read. */
+/* The current generation's number (ACS_POLICY_CURRENT_ID) and the reload
+ * serial: primary-key reads of policy_reload's one row. */
 static void poll_store(acs_policy_poller *p) {
   if (p->busy || p->stopping) return;
   if (acs_pg_query(p->aw->pg,
-                   "SELECT coalesce(max(id), 0), coalesce((SELECT serial FROM policy_reload), 0) "
-                   "FROM policy_generations WHERE valid",
+                   "SELECT coalesce(" ACS_POLICY_CURRENT_ID ", 0), "
+                   "coalesce((SELECT serial FROM policy_reload), 0), coalesce(r.generation, 0), "
+                   "coalesce(r.share, 0) FROM (SELECT 1) one LEFT JOIN policy_rollouts r "
+                   "ON r.state = 'running'",
                    0, NULL, ACS_PG_FAILFAST, newest_cb, p) == 0)
     p->busy = true;
 }
@@ -528,7 +718,8 @@ static void watch(acs_policy_poller *p) {
   acs_pg *pg = p->aw->pg;
   if (rc == 0 && acs_pg_begin_batch(pg, ACS_PG_FAILFAST) == 0) {
     if (acs_pg_query(pg, acs_policy_push_lock_sql, 0, NULL, 0, NULL, NULL) ||
-        acs_pg_query(pg, acs_policy_push_sql, 8, st.params, 0, import_cb, p) ||
+        acs_pg_query(pg, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, st.params, 0, import_cb,
+                     p) ||
         acs_pg_sync(pg, import_sync_cb, p)) {
       acs_pg_abort_batch(pg);
     } else {
@@ -546,6 +737,7 @@ static void tick_cb(uv_timer_t *t) {
   /* the watcher's "still for one tick" stays a second */
   bool second = !p->lead || ++p->ticks % (POLL_MS / LEAD_POLL_MS) == 1;
   if (second && p->dir && !p->importing) watch(p);
+  if (second && p->lead && p->canary_gen > 0) check_canary(p);
   poll_store(p);
 }
 

@@ -38,6 +38,7 @@ typedef struct pchan {
 
 struct acs__policy {
   acs_script_run *run;
+  acs_policy_vm *pv; /* the policies the run is of (the current or a canary generation's) */
   pchan *chans;
   size_t nchans, capchans;
   pdecl *decls;

@@ -1,7 +1,8 @@
 /* policy_start.c: which policy generation acsd serves when it starts
  * (acs_policy.h, docs/policies.md "Generations").
  *
- * acsd serves the store's current generation (the newest valid one)
+ * acsd serves the store's current generation (ACS_POLICY_CURRENT_ID: the
+ * last one pushed valid, activated or rolled back to)
  * whether or not --policies was given. --policies DIR imports DIR first,
  * under one rule: DIR is stored as a new generation only when its content
  * differs from the generation last stored from DIR (any generation whose
@@ -36,11 +37,11 @@ static PGresult *exec_ok(PGconn *pg, const char *sql, int n, const char *const *
   return NULL;
 }
 
-/* The newest valid generation, and the newest stored from source. */
+/* The current generation, and the newest stored from source. */
 static const char sql_state[] =
     "SELECT 'current', id, checksum, created_by, coalesce(source, ''), "
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), valid "
-    "FROM (SELECT * FROM policy_generations WHERE valid ORDER BY id DESC LIMIT 1) c "
+    "FROM (SELECT * FROM policy_generations WHERE id = " ACS_POLICY_CURRENT_ID ") c "
     "UNION ALL SELECT 'last', id, checksum, created_by, coalesce(source, ''), "
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), valid "
     "FROM (SELECT * FROM policy_generations WHERE source = $1 ORDER BY id DESC LIMIT 1) l";
@@ -101,7 +102,8 @@ static int import_dir(PGconn *pg, const char *dir, char *err, size_t errlen) {
     goto cleanup;
   }
   rc = ACS_EPG;
-  if (!(res = exec_ok(pg, acs_policy_push_sql, 8, st.params, err, errlen))) goto cleanup;
+  if (!(res = exec_ok(pg, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, st.params, err, errlen)))
+    goto cleanup;
   long long gen = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 1)) : 0;
   PQclear(res);
   res = NULL;
@@ -152,8 +154,8 @@ int acs_policy_start(const char *dsn, const char *dir, long long *gen, json_t **
     PQclear(res);
   }
   if (!(res = exec_ok(pg,
-                      "SELECT id, files::text FROM policy_generations WHERE valid "
-                      "ORDER BY id DESC LIMIT 1",
+                      "SELECT id, files::text FROM policy_generations WHERE id = "
+                      ACS_POLICY_CURRENT_ID,
                       0, NULL, err, errlen)))
     goto cleanup;
   rc = 0;

@@ -70,8 +70,12 @@ int acs_session_table_new(acs_app_worker *aw, acs_session_table **out) {
     free(t);
     return ACS_ENOMEM;
   }
-  int rc = acs__sess_lock_table_start(t);
-  if (!rc && (rc = acs__sess_queued_start(t))) acs__sess_lock_table_stop(t);
+  int rc = acs__auth_state_new(t, aw->app->cpe_auth) ? ACS_ENOMEM : 0;
+  if (!rc && (rc = acs__sess_lock_table_start(t))) acs__auth_state_stop(t);
+  if (!rc && (rc = acs__sess_queued_start(t))) {
+    acs__sess_lock_table_stop(t);
+    acs__auth_state_stop(t);
+  }
   if (rc) {
     free(t->by_device);
     free(t->by_cookie);
@@ -242,6 +246,7 @@ static void sess_end(acs__session *s, const char *why) {
   }
   table_unlink(s->t, s);
   atomic_fetch_sub_explicit(&app->sessions, 1, memory_order_relaxed);
+  if (s->first_contact) atomic_fetch_sub_explicit(&app->first_contacts, 1, memory_order_relaxed);
   if (s->bound) {
     acs_conn_set_data(s->bound, NULL, NULL);
     s->bound = NULL;
@@ -251,8 +256,13 @@ static void sess_end(acs__session *s, const char *why) {
     uv_close((uv_handle_t *)&s->timer, timer_close_cb);
   }
   /* acsd stopping: the VM goes with the worker, before store callbacks that
-   * still hold the session may have run */
-  if (s->t->stopping) acs__policy_free(s);
+   * still hold the session may have run; so does the device cache, which
+   * the session's last reference (a timer's close, after the worker has
+   * gone) must not touch: the model is not kept */
+  if (s->t->stopping) {
+    acs__policy_free(s);
+    s->cache_version = 0;
+  }
   acs__sess_unref(s); /* the table's */
 }
 
@@ -318,6 +328,7 @@ void acs_session_table_stop(acs_session_table *t) {
   }
   acs__sess_lock_table_stop(t);
   acs__sess_queued_stop(t);
+  acs__auth_state_stop(t);
   free(t->by_device);
   free(t->by_cookie);
   free(t);
@@ -532,7 +543,7 @@ static bool policy_next_counted(acs__session *s) {
   acs_metrics_worker *mw = s->t->aw->metrics;
   bool first = !s->pol;
   uint64_t c0 = mw ? acs_metrics_thread_cpu_us() : 0;
-  bool more = acs__policy_next(s, s->t->aw->policies, &ext(s)->rpc_msg);
+  bool more = acs__policy_next(s, acs_policy_pick(s->t->aw, s->device_id), &ext(s)->rpc_msg);
   if (mw) {
     acs_metric_add(&mw->policy_cpu_us, acs_metrics_thread_cpu_us() - c0);
     if (first && s->pol) acs_metric_add(&mw->policy_runs, 1);
@@ -844,6 +855,26 @@ static const char *admission(acs_app_worker *aw) {
   return NULL;
 }
 
+static bool is_first_contact(const acs_cwmp_inform *in) {
+  for (size_t i = 0; i < in->events.n; i++)
+    if (in->events.v[i].code && strcmp(in->events.v[i].code, "0 BOOTSTRAP") == 0) return true;
+  return false;
+}
+
+/* A first contact discovers and reads the whole data model: its session
+ * holds the CPE's answers, the model and the writes queued for the store
+ * (~0.3 MB each) and costs the store ~20 ms, so past max-first-contacts in
+ * flight more wait with 503 + Retry-After: the store sets the pace either
+ * way, and memory stays bounded when a whole fleet is new at once. Counts
+ * the session when it is admitted. */
+static bool admit_first_contact(acs_app *app) {
+  unsigned max = app->cfg->max_first_contacts;
+  long n = atomic_fetch_add_explicit(&app->first_contacts, 1, memory_order_relaxed);
+  if (!max || n < (long)max) return true;
+  atomic_fetch_sub_explicit(&app->first_contacts, 1, memory_order_relaxed);
+  return false;
+}
+
 static bool blank(const char *p, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (!isspace((unsigned char)p[i])) return false;
@@ -914,17 +945,18 @@ static void supersede(acs__session *old) {
   sess_end(old, "superseded");
 }
 
-static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_msg *in) {
+/* An Inform admitted (and authenticated): its session begins. */
+static void inform_start(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_msg *in) {
   acs_app_worker *aw = t->aw;
   const acs_cwmp_device_id *d = &in->u.inform.device_id;
   acs_buf id = ACS_BUF_INIT;
   if (acs_cwmp_device_id_format(d->oui, d->product_class, d->serial_number, &id)) {
-    reply_fault(c, in, 8003, "Inform: DeviceId needs an OUI and a SerialNumber");
+    reply_503(c, aw->app, "out of memory");
     goto done;
   }
-  if (try_handoff(c, acs_session_owner(id.data, acs_worker_count(aw->w)))) goto done;
-  const char *why = admission(aw);
-  if (why) {
+  bool first = is_first_contact(&in->u.inform);
+  if (first && !admit_first_contact(aw->app)) {
+    const char *why = "too many first contacts in flight";
     atomic_fetch_add_explicit(&aw->app->sessions_rejected, 1, memory_order_relaxed);
     acs_metrics_rejected(aw->metrics, why);
     reply_503(c, aw->app, why);
@@ -934,6 +966,7 @@ static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_
   if (old) supersede(old);
   acs__session *s = sess_new(t, id.data);
   if (!s) {
+    if (first) atomic_fetch_sub_explicit(&aw->app->first_contacts, 1, memory_order_relaxed);
     acs_metrics_rejected(aw->metrics, "out of memory");
     reply_503(c, aw->app, "out of memory");
     goto done;
@@ -943,6 +976,7 @@ static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_
     for (size_t i = 0; i < in->u.inform.events.n; i++)
       acs_metrics_event(aw->metrics, in->u.inform.events.v[i].code);
   }
+  s->first_contact = first; /* counted by admit_first_contact() */
   s->arena = *a; /* the parse now lives with the session */
   acs_arena_init(a, 0);
   s->inform = *in;
@@ -964,6 +998,50 @@ done:
   acs_buf_free(&id);
 }
 
+/* 403 to a client certificate that names another device (certbind.c):
+ * no session, nothing stored, the connection closed. */
+static void refuse_cert(acs_conn *c, const char *device_id) {
+  const acs_tls_peer *p = acs_conn_tls_peer(c);
+  acs_log(ACS_LOG_WARN, "session",
+          "%s: refused: the client certificate of %s (CN=%s, serial %s) "
+          "does not name this device",
+          device_id, acs_conn_peer(c), p && p->subject_cn ? p->subject_cn : "-",
+          p ? p->serial : "-");
+  static const char body[] = "403 Forbidden: the client certificate does not name this device\n";
+  acs_http_response r = {403, "text/plain; charset=utf-8", body, sizeof body - 1, false, NULL};
+  acs_conn_respond(c, &r);
+}
+
+static void on_inform(acs_conn *c, acs_session_table *t, const acs_http_request *req, acs_arena *a,
+                      acs_cwmp_msg *in) {
+  acs_app_worker *aw = t->aw;
+  const acs_cwmp_device_id *d = &in->u.inform.device_id;
+  acs_buf id = ACS_BUF_INIT;
+  if (acs_cwmp_device_id_format(d->oui, d->product_class, d->serial_number, &id)) {
+    reply_fault(c, in, 8003, "Inform: DeviceId needs an OUI and a SerialNumber");
+    goto done;
+  }
+  if (!acs__cert_binds(c, d, id.data, aw->app->tls_match_serial)) {
+    refuse_cert(c, id.data);
+    goto done;
+  }
+  if (try_handoff(c, acs_session_owner(id.data, acs_worker_count(aw->w)))) goto done;
+  const char *why = admission(aw);
+  if (why) {
+    atomic_fetch_add_explicit(&aw->app->sessions_rejected, 1, memory_order_relaxed);
+    acs_metrics_rejected(aw->metrics, why);
+    reply_503(c, aw->app, why);
+    goto done;
+  }
+  if (t->auth) {
+    acs__auth_inform(c, t, req, a, in, id.data, inform_start);
+  } else {
+    inform_start(c, t, a, in);
+  }
+done:
+  acs_buf_free(&id);
+}
+
 void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   acs_app_worker *aw = acs_app_worker_of(acs_conn_worker(c));
   acs_session_table *t = aw->sessions;
@@ -979,6 +1057,11 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   if (!s) {
     acs__session *b = acs_conn_data(c);
     if (b && b->st != ACS__S_DONE) s = b;
+  }
+  if (s && !acs__cert_binds(c, &s->inform.u.inform.device_id, s->device_id,
+                            aw->app->tls_match_serial)) {
+    refuse_cert(c, s->device_id); /* another device's certificate with this session's cookie */
+    return;
   }
   bool empty = blank(req->body, req->body_len);
   if (!s && !empty &&
@@ -1006,7 +1089,7 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
       goto done;
     }
     if (in.kind == ACS_CWMP_INFORM) { /* a new session, whatever the cookie says */
-      on_inform(c, t, &a, &in);
+      on_inform(c, t, req, &a, &in);
       goto done;
     }
     /* parsed: what the session needs is in the arena (an Inform's body may

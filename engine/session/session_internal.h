@@ -36,9 +36,11 @@ typedef struct acs__task {
 
 typedef struct acs__session acs__session;
 typedef struct acs__policy acs__policy;
+typedef struct acs__auth_state acs__auth_state;
 
 struct acs_session_table {
   acs_app_worker *aw;
+  acs__auth_state *auth; /* CPE authentication (cpe_auth.c); NULL when off */
   acs__session **by_device; /* chained on next_dev */
   acs__session **by_cookie; /* chained on next_cookie */
   size_t nbuckets, count;
@@ -80,6 +82,7 @@ struct acs__session {
   bool outstanding_one_shot;
   bool outstanding_policy; /* the RPC in flight is the planner's, not a task */
   bool had_store_error;
+  bool first_contact; /* a "0 BOOTSTRAP" session, counted in app->first_contacts */
   /* policies: the device's data model and tags, read with the Inform */
   bool with_policies;
   acs_dm dm;
@@ -106,6 +109,11 @@ struct acs__session {
 
 /* session_store.c: each submits one group-commit item; done(s, status)
  * runs once (status 0: committed). The session is referenced meanwhile. */
+/* certbind.c: true unless c carries a verified client certificate that
+ * does not name the device (d, device_id) under the documented rule. */
+bool acs__cert_binds(const acs_conn *c, const acs_cwmp_device_id *d, const char *device_id,
+                     bool serial_alone);
+
 typedef void (*acs__sess_done_fn)(acs__session *s, int status);
 
 /* The Inform: device row, parameters, events, expiry and recovery of old
@@ -194,6 +202,18 @@ int acs__sess_queued_start(acs_session_table *t);
 void acs__sess_queued_stop(acs_session_table *t);
 /* session.c: the live session of a device on this worker, or NULL. */
 acs__session *acs__sess_find_device(acs_session_table *t, const char *device_id);
+/* cpe_auth.c: CPE authentication of the Informs (session/acs_cpe_auth.h).
+ * The table's state, when cfg says on; its stop (Informs still waiting get
+ * 503 when their credentials arrive). */
+struct acs_cpe_auth;
+int acs__auth_state_new(acs_session_table *t, const struct acs_cpe_auth *cfg);
+void acs__auth_state_stop(acs_session_table *t);
+/* Authenticates the Inform in (its parse in a) of device_id that arrived on
+ * c with req: either answers c (401, 503) or calls ok, now or once the
+ * device's credentials are read, which takes a (and answers c). */
+typedef void (*acs__auth_ok_fn)(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_msg *in);
+void acs__auth_inform(acs_conn *c, acs_session_table *t, const acs_http_request *req,
+                      acs_arena *a, acs_cwmp_msg *in, const char *device_id, acs__auth_ok_fn ok);
 
 void acs__sess_ref(acs__session *s);
 void acs__sess_unref(acs__session *s);

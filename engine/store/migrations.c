@@ -575,6 +575,21 @@ static const char v6_sql[] =
     "    ORDER BY o.ord, p.name;\n" \
     "  END IF;\n"
 
+/* The policy context's first fields, as versions 11 and 12 read them. */
+#define CTX_HEAD \
+    "    json_build_object('tags', to_json(d.tags),\n" \
+    "      'last_boot', (extract(epoch FROM d.last_boot) * 1000)::bigint,\n" \
+    "      'last_bootstrap', (extract(epoch FROM d.last_bootstrap) * 1000)::bigint,\n" \
+    "      'actions', (SELECT coalesce(json_agg(json_build_object('key', t.command_key,\n" \
+    "          'rpc', t.rpc, 'status', t.status, 'fault_code', t.fault_code,\n" \
+    "          'fault_string', t.fault_string)), '[]') FROM (SELECT * FROM tasks\n" \
+    "          WHERE device_id = d.id AND created_by LIKE 'policy:%' AND command_key IS NOT NULL\n" \
+    "          ORDER BY id DESC LIMIT 200) t),\n" \
+    "      'faults', (SELECT coalesce(json_agg(json_build_object('channel', f.channel,\n" \
+    "          'retries', f.retries, 'last_at', (extract(epoch FROM f.last_at) * 1000)::bigint,\n" \
+    "          'next_retry_at', (extract(epoch FROM f.next_retry_at) * 1000)::bigint)), '[]')\n" \
+    "          FROM faults f WHERE f.device_id = d.id),\n"
+
 /* Version 11: the store path of a session at batch speed (docs/storage.md,
  * "One statement per batch").
  * - devices.version: the transaction id of the last Inform that wrote the
@@ -636,18 +651,7 @@ static const char v11_sql[] =
     "  m_dev text[], m_key text[])\n"
     INFORMS_BODY
     "  RETURN QUERY SELECT o.ord::int, 'c'::\"char\",\n"
-    "    json_build_object('tags', to_json(d.tags),\n"
-    "      'last_boot', (extract(epoch FROM d.last_boot) * 1000)::bigint,\n"
-    "      'last_bootstrap', (extract(epoch FROM d.last_bootstrap) * 1000)::bigint,\n"
-    "      'actions', (SELECT coalesce(json_agg(json_build_object('key', t.command_key,\n"
-    "          'rpc', t.rpc, 'status', t.status, 'fault_code', t.fault_code,\n"
-    "          'fault_string', t.fault_string)), '[]') FROM (SELECT * FROM tasks\n"
-    "          WHERE device_id = d.id AND created_by LIKE 'policy:%' AND command_key IS NOT NULL\n"
-    "          ORDER BY id DESC LIMIT 200) t),\n"
-    "      'faults', (SELECT coalesce(json_agg(json_build_object('channel', f.channel,\n"
-    "          'retries', f.retries, 'last_at', (extract(epoch FROM f.last_at) * 1000)::bigint,\n"
-    "          'next_retry_at', (extract(epoch FROM f.next_retry_at) * 1000)::bigint)), '[]')\n"
-    "          FROM faults f WHERE f.device_id = d.id),\n"
+    CTX_HEAD
     "      'events', (SELECT coalesce(json_object_agg(e.code, json_build_array(e.h, e.n)), '{}')\n"
     "          FROM (SELECT code, count(*) FILTER (WHERE received_at > now() - interval '1 hour')\n"
     "            AS h, count(*) AS n FROM events WHERE device_id = d.id\n"
@@ -738,18 +742,7 @@ static const char v12_sql[] =
     INFORMS_BODY
     "  RETURN QUERY SELECT o.ord::int, 'c'::\"char\",\n"
     "    CASE WHEN o.cexp IS DISTINCT FROM d.ctx_gen OR o.id = ANY(stale) THEN\n"
-    "    json_build_object('tags', to_json(d.tags),\n"
-    "      'last_boot', (extract(epoch FROM d.last_boot) * 1000)::bigint,\n"
-    "      'last_bootstrap', (extract(epoch FROM d.last_bootstrap) * 1000)::bigint,\n"
-    "      'actions', (SELECT coalesce(json_agg(json_build_object('key', t.command_key,\n"
-    "          'rpc', t.rpc, 'status', t.status, 'fault_code', t.fault_code,\n"
-    "          'fault_string', t.fault_string)), '[]') FROM (SELECT * FROM tasks\n"
-    "          WHERE device_id = d.id AND created_by LIKE 'policy:%' AND command_key IS NOT NULL\n"
-    "          ORDER BY id DESC LIMIT 200) t),\n"
-    "      'faults', (SELECT coalesce(json_agg(json_build_object('channel', f.channel,\n"
-    "          'retries', f.retries, 'last_at', (extract(epoch FROM f.last_at) * 1000)::bigint,\n"
-    "          'next_retry_at', (extract(epoch FROM f.next_retry_at) * 1000)::bigint)), '[]')\n"
-    "          FROM faults f WHERE f.device_id = d.id),\n"
+    CTX_HEAD
     "      'event_minutes', (SELECT coalesce(json_object_agg(e.code, e.m), '{}')\n"
     "          FROM (SELECT m.code, json_agg(json_build_array(m.minute, m.n) ORDER BY m.minute) AS m\n"
     "            FROM (SELECT code, floor(extract(epoch FROM received_at) / 60)::bigint AS minute,\n"
@@ -766,6 +759,41 @@ static const char v12_sql[] =
     "  FROM unnest(d_id, d_model, d_cexp) WITH ORDINALITY AS o(id, model, cexp, ord)\n"
     "  CROSS JOIN LATERAL (SELECT * FROM devices d WHERE d.id = o.id OFFSET 0) d WHERE o.model;\n"
     "END $$;\n";
+/* Version 15: the generation served is a pointer, so that an older one can
+ * be served again (POST /api/v1/policies/activate and /rollback,
+ * docs/policies.md "Generations"): policy_reload.active, set by every
+ * valid push, by activate and by rollback (with when and by whom; the
+ * audit log has why). NULL only in a store where nothing set it yet: then
+ * the newest valid generation serves, as before.
+ * policy_rollouts: canary roll-outs (docs/policies.md "Canary
+ * generations"), at most one running: its generation serves the devices
+ * whose stable hash falls below share, the current one the rest; seen and
+ * faulted are the last check's counts, which rolls it back past
+ * max_fault_rate. */
+static const char v15_sql[] =
+    "ALTER TABLE policy_reload ADD COLUMN active bigint REFERENCES policy_generations (id),\n"
+    "  ADD COLUMN active_at timestamptz,\n"
+    "  ADD COLUMN active_by text;\n"
+    "UPDATE policy_reload SET active = (SELECT max(id) FROM policy_generations WHERE valid);\n"
+    "\n"
+    "CREATE TABLE policy_rollouts (\n"
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "  generation bigint NOT NULL REFERENCES policy_generations (id),\n"
+    "  share double precision NOT NULL CHECK (share > 0 AND share <= 100), -- percent\n"
+    "  max_fault_rate double precision NOT NULL CHECK (max_fault_rate >= 0 AND\n"
+    "    max_fault_rate <= 1),\n"
+    "  min_devices int NOT NULL CHECK (min_devices >= 1),\n"
+    "  state text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'completed',\n"
+    "    'rolled_back')),\n"
+    "  started_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  started_by text NOT NULL,\n"
+    "  ended_at timestamptz,\n"
+    "  checked_at timestamptz,\n"
+    "  seen int NOT NULL DEFAULT 0,                -- canary devices informed since the start\n"
+    "  faulted int NOT NULL DEFAULT 0              -- of them, with a policy fault since\n"
+    ");\n"
+    "CREATE UNIQUE INDEX policy_rollouts_running ON policy_rollouts ((true))\n"
+    "  WHERE state = 'running';\n";
 
 extern const char acs__store_v14_sql[]; /* migrations_v14.c */
 
@@ -782,6 +810,7 @@ const acs_store_migration acs_store_migrations[] = {
     {11, "one statement per batch of Informs; tasks that fail in unknown ways stop", v11_sql},
     {12, "the policy context from the worker's cache", v12_sql},
     {14, "session fencing between instances", acs__store_v14_sql},
+    {15, "the generation served as a pointer: activate, rollback, canary roll-outs", v15_sql},
 };
 
 const size_t acs_store_migrations_count =

@@ -30,6 +30,14 @@ return {
     weight = 50,
   },
   {
+    -- the device's own credentials towards acsd (CPE authentication)
+    name = "acs credentials",
+    events = {"0 BOOTSTRAP", "1 BOOT", "2 PERIODIC"},
+    provisions = {"acs_credentials"},
+    channel = "acs_credentials",
+    weight = 50,
+  },
+  {
     name = "wifi from tags",
     events = {"0 BOOTSTRAP", "1 BOOT", "2 PERIODIC", "6 CONNECTION REQUEST"},
     provisions = {"wifi"},

@@ -425,6 +425,8 @@ void sim_dev_free_data(sim_dev *d) {
   sim_dev_reset_data(d);
   free(d->stale_cookie);
   d->stale_cookie = NULL;
+  free(d->auth);
+  d->auth = NULL;
   SIM_VFREE(d->ovr);
   SIM_VFREE(d->attrs);
   SIM_VFREE(d->dyn);

@@ -11,7 +11,10 @@
  * the same connection while the earlier write is still pending, so every
  * write is its own request with its own copy of the bytes (sim_wr), freed
  * by its callback; a write's failure only fails the request it belongs
- * to. */
+ * to.
+ *
+ * https (sim_httpc_set_tls): the connection's TLS (tls.c) sits between the
+ * socket and the parser; the request is sent once the handshake is done. */
 #include <llhttp.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
@@ -28,6 +31,8 @@ typedef struct conn {
   uv_connect_t creq;
   sim_httpc *owner; /* NULL once detached (closing) */
   bool connected;
+  sim_tls *tls;      /* https */
+  bool send_pending; /* the request waits for the handshake */
 } conn;
 
 /* One write in flight: never reused, freed by its callback (which libuv
@@ -50,6 +55,7 @@ struct sim_httpc {
   bool busy, closing;
   uint64_t seq; /* requests sent so far: the current one's number */
   acs_buf out, body, hdr, val;
+  acs_buf www; /* every WWW-Authenticate value, joined by ", " */
   char field[24];
   size_t field_len;
   bool field_done;
@@ -62,6 +68,10 @@ struct sim_httpc {
   bool complete;
   sim_http_cb cb;
   void *ctx;
+  bool https;
+  char tls_host[256];
+  const char *tls_serial;
+  SSL_SESSION **tls_slot;
 };
 
 static llhttp_settings_t settings;
@@ -109,6 +119,8 @@ static int on_header_value_complete(llhttp_t *p) {
     if (c->ncookie < SIM_HTTP_MAX_COOKIES) c->cookie_off[c->ncookie++] = (size_t)keep_header(c);
   } else if (strcasecmp(c->field, "www-authenticate") == 0) {
     bool digest = strncasecmp(v, "Digest", 6) == 0;
+    if (c->www.len) acs_buf_puts(&c->www, ", ");
+    acs_buf_append(&c->www, v, c->val.len);
     if (c->www_off < 0 || (digest && !c->www_digest)) {
       c->www_off = keep_header(c);
       c->www_digest = digest;
@@ -159,7 +171,11 @@ static void settings_init(void) {
 
 /* --- connections */
 
-static void conn_close_cb(uv_handle_t *h) { free(h->data); }
+static void conn_close_cb(uv_handle_t *h) {
+  conn *cn = h->data;
+  sim_tls_free(cn->tls);
+  free(cn);
+}
 
 static void detach(sim_httpc *c) {
   conn *cn = c->cn;
@@ -184,6 +200,7 @@ static void finish(sim_httpc *c, int err) {
     for (size_t i = 0; i < c->ncookie; i++) r.set_cookie[i] = c->hdr.data + c->cookie_off[i];
     r.nset_cookie = c->ncookie;
     r.www_authenticate = c->www_off >= 0 ? c->hdr.data + c->www_off : NULL;
+    r.www_all = c->www.len && !acs_buf_err(&c->www) ? c->www.data : NULL;
     r.content_type = c->ct_off >= 0 ? c->hdr.data + c->ct_off : NULL;
     r.retry_after = c->retry_after;
     r.keep_alive = llhttp_should_keep_alive(&c->parser);
@@ -200,6 +217,72 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   (void)hint;
   buf->base = space;
   buf->len = sizeof space;
+}
+
+/* Response bytes: false when the request is over (or the connection
+ * dropped) and nothing more should be fed. */
+static bool on_bytes(sim_httpc *c, const char *p, size_t n) {
+  if (!c->busy) { /* bytes nobody asked for */
+    detach(c);
+    return false;
+  }
+  llhttp_errno_t e = llhttp_execute(&c->parser, p, n);
+  if (e == HPE_PAUSED || c->complete) {
+    finish(c, 0);
+    return false;
+  }
+  if (e != HPE_OK) {
+    finish(c, ACS_EHTTP);
+    return false;
+  }
+  return true;
+}
+
+static void send_request(sim_httpc *c);
+static int tls_flush(conn *cn, uint64_t seq);
+
+/* Ciphertext in: the handshake, then the request once it is done, then
+ * plaintext to the parser. */
+static void tls_read(conn *cn, sim_httpc *c, const char *data, size_t n) {
+  static char plain[65536];
+  if (sim_tls_input(cn->tls, data, n)) {
+    finish(c, ACS_ENOMEM);
+    return;
+  }
+  int hs = sim_tls_handshake(cn->tls);
+  if (hs < 0 || tls_flush(cn, c->seq)) {
+    if (c->busy)
+      finish(c, ACS_EINVAL);
+    else
+      detach(c);
+    return;
+  }
+  if (hs == 0) return;
+  if (cn->send_pending) {
+    cn->send_pending = false;
+    send_request(c);
+    if (cn->owner != c) return;
+  }
+  for (;;) {
+    int r = sim_tls_read(cn->tls, plain, sizeof plain);
+    if (tls_flush(cn, c->seq)) r = ACS_EINVAL;
+    if (r == 0) return;
+    if (r < 0) {
+      if (c->busy && r == UV_EOF) {
+        llhttp_finish(&c->parser);
+        if (c->complete) {
+          finish(c, 0);
+          return;
+        }
+      }
+      if (c->busy)
+        finish(c, r == UV_EOF ? UV_ECONNRESET : r);
+      else
+        detach(c);
+      return;
+    }
+    if (!on_bytes(c, plain, (size_t)r) || cn->owner != c) return;
+  }
 }
 
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -221,16 +304,11 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       detach(c);
     return;
   }
-  if (!c->busy) { /* bytes nobody asked for */
-    detach(c);
+  if (cn->tls) {
+    tls_read(cn, c, buf->base, (size_t)nread);
     return;
   }
-  llhttp_errno_t e = llhttp_execute(&c->parser, buf->base, (size_t)nread);
-  if (e == HPE_PAUSED || c->complete) {
-    finish(c, 0);
-    return;
-  }
-  if (e != HPE_OK) finish(c, ACS_EHTTP);
+  on_bytes(c, buf->base, (size_t)nread);
 }
 
 static void write_cb(uv_write_t *req, int status) {
@@ -242,8 +320,29 @@ static void write_cb(uv_write_t *req, int status) {
   free(w);
 }
 
+/* What TLS has to send (handshake, records) as one write. */
+static int tls_flush(conn *cn, uint64_t seq) {
+  size_t n = sim_tls_out_pending(cn->tls);
+  if (n == 0) return 0;
+  sim_wr *w = sim_xmalloc(sizeof *w + n);
+  w->cn = cn;
+  w->seq = seq;
+  w->len = sim_tls_out_take(cn->tls, w->data, n);
+  w->req.data = w;
+  uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
+  int rc = uv_write(&w->req, (uv_stream_t *)&cn->tcp, &b, 1, write_cb);
+  if (rc) free(w);
+  return rc;
+}
+
 static void send_request(sim_httpc *c) {
   conn *cn = c->cn;
+  if (cn->tls) {
+    int rc = sim_tls_write(cn->tls, c->out.data, c->out.len);
+    if (!rc) rc = tls_flush(cn, c->seq);
+    if (rc) finish(c, rc);
+    return;
+  }
   sim_wr *w = sim_xmalloc(sizeof *w + c->out.len);
   w->cn = cn;
   w->seq = c->seq;
@@ -273,6 +372,18 @@ static void connect_cb(uv_connect_t *req, int status) {
     finish(c, rc);
     return;
   }
+  if (c->https) {
+    char err[512];
+    if (!(cn->tls = sim_tls_new(c->tls_host, c->tls_serial ? c->tls_serial : "", c->tls_slot, err,
+                                sizeof err))) {
+      sim_log("%s", err);
+      finish(c, ACS_EINVAL);
+      return;
+    }
+    cn->send_pending = true;
+    if (sim_tls_handshake(cn->tls) < 0 || tls_flush(cn, c->seq)) finish(c, ACS_EINVAL);
+    return;
+  }
   send_request(c);
 }
 
@@ -289,6 +400,13 @@ sim_httpc *sim_httpc_new(const struct sockaddr_storage *addr, size_t body_keep) 
 }
 
 void sim_httpc_set_source(sim_httpc *c, const struct sockaddr_storage *src) { c->src = *src; }
+
+void sim_httpc_set_tls(sim_httpc *c, const char *host, const char *serial, SSL_SESSION **slot) {
+  c->https = true;
+  snprintf(c->tls_host, sizeof c->tls_host, "%s", host);
+  c->tls_serial = serial;
+  c->tls_slot = S->o.tls_no_resume ? NULL : slot;
+}
 
 /* The connection's handle; bound to a source address, its socket exists
  * now, and gets its port at connect time. */
@@ -319,6 +437,7 @@ int sim_httpc_request(sim_httpc *c, const char *method, const char *host, const 
   acs_buf_reset(&c->body);
   acs_buf_reset(&c->hdr);
   acs_buf_reset(&c->val);
+  acs_buf_reset(&c->www);
   c->body_total = 0;
   c->ncookie = 0;
   c->www_off = c->ct_off = -1;
@@ -335,7 +454,7 @@ int sim_httpc_request(sim_httpc *c, const char *method, const char *host, const 
   c->busy = true;
   c->seq++;
   uv_timer_start(&c->timer, timeout_cb, timeout_ms, 0);
-  if (c->cn && c->cn->connected) {
+  if (c->cn && c->cn->connected && !c->cn->send_pending) {
     send_request(c);
     return 0;
   }
@@ -369,6 +488,7 @@ static void timer_close_cb(uv_handle_t *h) {
   acs_buf_free(&c->out);
   acs_buf_free(&c->body);
   acs_buf_free(&c->hdr);
+  acs_buf_free(&c->www);
   acs_buf_free(&c->val);
   free(c);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/acs_err.h"
+#include "core/acs_secret.h"
 #include "sim.h"
 
 #ifndef CPESIM_MODEL_DIR
@@ -23,7 +24,7 @@ sim *S;
 
 static const char usage[] =
     "usage: cpesim [options]\n"
-    "  --acs URL               the ACS (default http://127.0.0.1:7547/)\n"
+    "  --acs URL               the ACS (default http://127.0.0.1:7547/; https://: TLS)\n"
     "  --count N               simulated devices (default 1)\n"
     "  --first N               number of the first device (default 0)\n"
     "  --serial-prefix S       serial numbers are S + number (default CPESIM)\n"
@@ -56,6 +57,18 @@ static const char usage[] =
     "                          object-only, crash-partial, fault-in-faultstring, no-bootstrap,\n"
     "                          no-periodic, boot-without-m-reboot, stale-cookies,\n"
     "                          digest-no-commas, xsd-1999, download-no-credentials\n"
+    "  --auth-scheme S        answer the ACS's 401 with S when offered: md5, md5-sess or basic\n"
+    "                          (default: the strongest offered)\n"
+    "  --auth-wrong            answer 401s with a wrong password\n"
+    "  --auth-none             never answer a 401\n"
+    "  --factory-key FILE      an empty ManagementServer.Password is the factory credential\n"
+    "                          made with this key (as acsd's cpe-auth-factory-key-file)\n"
+    "  --tls-ca FILE           https: CAs the ACS's certificate must chain to (default:\n"
+    "                          the system's)\n"
+    "  --tls-cert FILE         https: client certificate (PEM); \"%s\" in FILE is replaced\n"
+    "                          by each device's serial number\n"
+    "  --tls-key FILE          its private key (\"%s\" too; default: in --tls-cert's file)\n"
+    "  --tls-no-resume         https: a full handshake on every connection\n"
     "  --quiet, --verbose\n";
 
 enum {
@@ -87,8 +100,16 @@ enum {
   O_FW,
   O_SRC,
   O_QUIRK,
+  O_TLS_CA,
+  O_TLS_CERT,
+  O_TLS_KEY,
+  O_TLS_NORESUME,
   O_QUIET,
   O_VERBOSE,
+  O_AUTH_SCHEME,
+  O_AUTH_WRONG,
+  O_AUTH_NONE,
+  O_FACTORY_KEY,
   O_HELP
 };
 
@@ -121,8 +142,16 @@ static const struct option longopts[] = {
     {"firmware-version", 1, 0, O_FW},
     {"source-ip", 1, 0, O_SRC},
     {"quirk", 1, 0, O_QUIRK},
+    {"tls-ca", 1, 0, O_TLS_CA},
+    {"tls-cert", 1, 0, O_TLS_CERT},
+    {"tls-key", 1, 0, O_TLS_KEY},
+    {"tls-no-resume", 0, 0, O_TLS_NORESUME},
     {"quiet", 0, 0, O_QUIET},
     {"verbose", 0, 0, O_VERBOSE},
+    {"auth-scheme", 1, 0, O_AUTH_SCHEME},
+    {"auth-wrong", 0, 0, O_AUTH_WRONG},
+    {"auth-none", 0, 0, O_AUTH_NONE},
+    {"factory-key", 1, 0, O_FACTORY_KEY},
     {"help", 0, 0, O_HELP},
     {0, 0, 0, 0},
 };
@@ -184,6 +213,18 @@ static int parse_opts(int argc, char **argv, sim_opts *o) {
     switch (c) {
       case O_ACS:
         o->acs_url = a;
+        break;
+      case O_TLS_CA:
+        o->tls_ca = a;
+        break;
+      case O_TLS_CERT:
+        o->tls_cert = a;
+        break;
+      case O_TLS_KEY:
+        o->tls_key = a;
+        break;
+      case O_TLS_NORESUME:
+        o->tls_no_resume = true;
         break;
       case O_COUNT:
         if (!num(a, 1, 10000000, &v)) return die("--count %s: expected 1 .. 10000000", a);
@@ -306,6 +347,25 @@ static int parse_opts(int argc, char **argv, sim_opts *o) {
       case O_VERBOSE:
         o->verbose = true;
         break;
+      case O_AUTH_SCHEME:
+        if (strcmp(a, "md5") && strcmp(a, "md5-sess") && strcmp(a, "basic"))
+          return die("--auth-scheme %s: expected md5, md5-sess or basic", a);
+        o->auth_scheme = a;
+        break;
+      case O_AUTH_WRONG:
+        o->auth_wrong = true;
+        break;
+      case O_AUTH_NONE:
+        o->auth_none = true;
+        break;
+      case O_FACTORY_KEY: {
+        acs_secret_key k;
+        if (acs_secret_key_load(a, &k))
+          return die("--factory-key %s: not readable as a key (64 hex digits or 32 bytes)", a);
+        memcpy(o->factory_key, k.key, sizeof o->factory_key);
+        o->have_factory_key = true;
+        break;
+      }
       case O_HELP:
         fputs(usage, stdout);
         exit(0);
@@ -323,8 +383,8 @@ static int parse_opts(int argc, char **argv, sim_opts *o) {
 
 static int resolve_acs(sim_opts *o) {
   int rc = sim_url_parse(o->acs_url, &o->acs);
-  if (rc || o->acs.https)
-    return die("--acs %s: expected http://HOST[:PORT]/PATH (no TLS in cpesim yet)", o->acs_url);
+  if (rc) return die("--acs %s: expected http://HOST[:PORT]/PATH or https://...", o->acs_url);
+  if (o->tls_key && !o->tls_cert) return die("%s", "--tls-key needs --tls-cert");
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
   char port[8];
   snprintf(port, sizeof port, "%u", o->acs.port);
@@ -374,6 +434,10 @@ int main(int argc, char **argv) {
            s.o.acs.host, strchr(s.o.acs.host, ':') ? "]" : "", s.o.acs.port);
   sim_rand_seed(s.o.seed);
   char err[1024];
+  /* https for the ACS, and for file URLs whenever a CA or a certificate is given */
+  if ((s.o.acs.https || s.o.tls_ca || s.o.tls_cert) &&
+      sim_tls_setup(s.o.tls_ca, s.o.tls_cert, s.o.tls_key, err, sizeof err))
+    return die("%s", err);
   char *mpath = model_file(s.o.model_path);
   if ((rc = sim_model_load(mpath, &s.model, err, sizeof err))) {
     free(mpath);
@@ -427,7 +491,11 @@ int main(int argc, char **argv) {
   if (s.o.state_path && (rc = sim_state_save(s.o.state_path, err, sizeof err)))
     sim_log("state not saved: %s", err);
   if (s.ack_fd >= 0) close(s.ack_fd);
-  for (uint32_t i = 0; i < s.ndev; i++) sim_dev_free_data(&s.devs[i]);
+  for (uint32_t i = 0; i < s.ndev; i++) {
+    sim_dev_free_data(&s.devs[i]);
+    sim_tls_session_free(&s.devs[i].tls_session);
+  }
+  sim_tls_cleanup();
   free(s.devs);
   for (uint32_t i = 0; i < s.o.sets.n; i++) {
     free(s.o.sets.v[i].name);

@@ -344,7 +344,7 @@ static bool upload_type_ok(const char *t) {
 static uint32_t check_url(const char *url) {
   sim_url u;
   int rc = sim_url_parse(url, &u);
-  if (rc == ACS_ERANGE || (rc == 0 && u.https)) return 9013;
+  if (rc == ACS_ERANGE || (rc == 0 && u.https && !sim_tls_ready())) return 9013;
   return rc ? 9003 : 0;
 }
 

@@ -9,7 +9,14 @@
  * session fails on a connection error, a timeout, an HTTP status other
  * than 2xx (and 401 once, answered with Digest or Basic credentials from
  * ManagementServer.Username/Password), a body that is not a CWMP envelope,
- * or a SOAP fault (8005 on a CPE request other than Inform: sent again). */
+ * or a SOAP fault (8005 on a CPE request other than Inform: sent again).
+ *
+ * Authentication: the challenge of a 401 is kept by the device and answered
+ * on every later request, of this session and the next ones, with the
+ * nonce count incremented (Digest) until the ACS challenges again; a
+ * challenge with stale=true is answered again without counting as a
+ * failure. An empty password with --factory-key is the factory credential
+ * (acs_cpe_auth_factory_password of the serial number). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +25,8 @@
 #include <unistd.h>
 
 #include "core/acs_err.h"
+#include "http/acs_digest.h"
+#include "session/acs_cpe_auth.h"
 #include "sim.h"
 
 #define XML_HEADERS "Content-Type: text/xml; charset=\"utf-8\"\r\nSOAPAction: \"\"\r\n"
@@ -35,13 +44,12 @@ struct sim_sess {
   acs_arena arena;
   acs_buf body;  /* the message being sent (kept for a 401 retry) */
   acs_buf extra; /* headers of the next request */
-  acs_buf auth;  /* Authorization line, once challenged */
   acs_buf evs;   /* the Inform's events, for the ack log */
   SIM_VEC(cookie) jar;
   phase ph;
   bool informed, hold, sending_dusc;
   uint32_t ntc, ndusc; /* TransferCompletes and DUStateChangeCompletes the Inform announced */
-  int auth_tries, retries_8005;
+  int auth_tries, stale_tries, retries_8005;
   uint64_t t0_us;
   uv_timer_t think;
   bool think_open;
@@ -56,7 +64,6 @@ static void sess_free(sim_sess *s) {
   acs_arena_reset(&s->arena);
   acs_buf_free(&s->body);
   acs_buf_free(&s->extra);
-  acs_buf_free(&s->auth);
   acs_buf_free(&s->evs);
   for (uint32_t i = 0; i < s->jar.n; i++) {
     free(s->jar.v[i].name);
@@ -115,6 +122,54 @@ static void fail(sim_sess *s, sim_fail why, long retry_after, const char *what) 
   sess_end(s, false, why, retry_after);
 }
 
+/* --- authenticating */
+
+struct sim_auth {
+  acs_auth_challenge ch;
+  unsigned nc; /* the nonce count last sent */
+};
+
+/* The Authorization line answering the device's kept challenge (nc + 1). */
+static int put_authorization(sim_sess *s, acs_buf *out) {
+  sim_dev *d = s->d;
+  if (!d->auth || S->o.auth_none) return 0;
+  acs_buf b = ACS_BUF_INIT;
+  char *user = sim_xstrdup(sim_dev_get_known(d, S->model->acs_user, &b, ""));
+  acs_buf pass = ACS_BUF_INIT;
+  acs_buf_puts(&pass, sim_dev_get_known(d, S->model->acs_pass, &b, ""));
+  if (!pass.len && S->o.have_factory_key) {
+    char fp[33];
+    acs_cpe_auth_factory_password(S->o.factory_key, d->serial, fp);
+    acs_buf_puts(&pass, fp);
+  }
+  if (S->o.auth_wrong) acs_buf_puts(&pass, "-wrong");
+  char cnonce[17];
+  snprintf(cnonce, sizeof cnonce, "%016llx", (unsigned long long)sim_rand());
+  int rc = acs_auth_header(&d->auth->ch, user, pass.data ? pass.data : "", "POST", S->o.acs.path,
+                           cnonce, ++d->auth->nc, out);
+  free(user);
+  acs_buf_free(&b);
+  acs_buf_free(&pass);
+  return rc;
+}
+
+/* A 401: true when the request goes again with new credentials. */
+static bool answer_401(sim_sess *s, const sim_http_rsp *r) {
+  sim_dev *d = s->d;
+  if (S->o.auth_none || !r->www_all) return false;
+  acs_auth_challenge ch;
+  if (acs_auth_parse_pref(r->www_all, strlen(r->www_all), S->o.auth_scheme, &ch)) return false;
+  if (ch.stale && ch.scheme == ACS_AUTH_DIGEST) {
+    if (s->stale_tries++ >= 2) return false; /* the same credentials, a fresh nonce */
+  } else if (s->auth_tries++ > 0) {
+    return false;
+  }
+  if (!d->auth) d->auth = sim_xmalloc(sizeof *d->auth);
+  d->auth->ch = ch;
+  d->auth->nc = 0;
+  return true;
+}
+
 /* --- sending */
 
 static void http_cb(void *ctx, int err, const sim_http_rsp *rsp);
@@ -133,7 +188,10 @@ static void send_now(sim_sess *s) {
                      s->jar.v[i].value);
     acs_buf_puts(&s->extra, "\r\n");
   }
-  if (s->auth.len) acs_buf_append(&s->extra, s->auth.data, s->auth.len);
+  if (put_authorization(s, &s->extra)) {
+    fail(s, SIM_FAIL_401, -1, "cannot answer the ACS's challenge");
+    return;
+  }
   int rc = sim_httpc_request(s->hc, "POST", S->acs_host_hdr, S->o.acs.path, s->extra.data,
                              s->body.data, s->body.len, S->o.timeout_ms, http_cb, s);
   if (rc) fail(s, SIM_FAIL_CONNECT, -1, acs_strerror(rc));
@@ -500,18 +558,7 @@ static void http_cb(void *ctx, int err, const sim_http_rsp *r) {
   keep_cookies(s, r);
   if (r->status == 401) {
     S->st.http_401++;
-    acs_buf b = ACS_BUF_INIT;
-    const char *user = sim_dev_get_known(s->d, S->model->acs_user, &b, "");
-    char *u = sim_xstrdup(user);
-    const char *pass = sim_dev_get_known(s->d, S->model->acs_pass, &b, "");
-    int rc = ACS_EINVAL;
-    if (s->auth_tries++ == 0 && r->www_authenticate) {
-      acs_buf_reset(&s->auth);
-      rc = sim_http_authorization(r->www_authenticate, u, pass, "POST", S->o.acs.path, &s->auth);
-    }
-    free(u);
-    acs_buf_free(&b);
-    if (rc) {
+    if (!answer_401(s, r)) {
       fail(s, SIM_FAIL_401, -1, "401 Unauthorized");
       return;
     }
@@ -567,6 +614,7 @@ void sim_session_start(sim_dev *d) {
   acs_arena_init(&s->arena, 8192);
   s->hc = sim_httpc_new(&S->o.acs_addr, MAX_BODY);
   if (S->o.sources.n) sim_httpc_set_source(s->hc, &S->o.sources.v[d->idx % S->o.sources.n]);
+  if (S->o.acs.https) sim_httpc_set_tls(s->hc, S->o.acs.host, d->serial, &d->tls_session);
   if (S->o.think_ms) {
     uv_timer_init(S->loop, &s->think);
     s->think.data = s;

@@ -11,6 +11,7 @@
  *   rpc.c       answering the ACS's RPCs
  *   transfer.c  downloads, uploads, software modules
  *   httpc.c     HTTP client (libuv + llhttp) and Digest/Basic for it
+ *   tls.c       its TLS (https), client certificates, session resumption
  *   session.c   the CWMP session (Inform .. 204), cookies, retries
  *   crserver.c  connection-request listener and the control endpoints
  *   sched.c     the pacer, device timers, reboots, stop
@@ -31,6 +32,8 @@
 #include "core/acs_arena.h"
 #include "core/acs_buf.h"
 #include "cwmp/acs_cwmp.h"
+
+typedef struct ssl_session_st SSL_SESSION; /* OpenSSL's (tls.c) */
 
 #define SIM_NONE UINT32_MAX
 #define SIM_DYN 0x80000000u /* a reference to a device's own node */
@@ -287,6 +290,8 @@ typedef struct sim_dev {
   sim_job *job; /* a transfer in progress */
   char *reboot_key;
   char *stale_cookie; /* --quirk stale-cookies: the last session's Cookie value */
+  struct sim_auth *auth; /* the ACS's last challenge, answered again with nc + 1 */
+  SSL_SESSION *tls_session; /* the ACS's last TLS session, offered again (tls.c) */
   char serial[40];
   /* copy on write over the model */
   SIM_VEC(sim_ovr) ovr;
@@ -393,7 +398,8 @@ typedef struct sim_http_rsp {
   uint64_t body_total; /* bytes received */
   const char *set_cookie[SIM_HTTP_MAX_COOKIES];
   size_t nset_cookie;
-  const char *www_authenticate;
+  const char *www_authenticate; /* the first Digest challenge, else the first */
+  const char *www_all;          /* every challenge offered, joined by ", " (NULL: none) */
   const char *content_type;
   long retry_after; /* -1 when absent */
   bool keep_alive;
@@ -418,6 +424,32 @@ void sim_httpc_close(sim_httpc *c);
  * or Basic), into out; 0 or ACS_EINVAL. */
 int sim_http_authorization(const char *challenge, const char *user, const char *pass,
                            const char *method, const char *uri, acs_buf *out);
+
+/* https: before the first request, the URL's host (checked against the
+ * server's certificate), the device's serial (for --tls-cert's "%s") and
+ * where the device keeps its TLS session (NULL: no resumption). */
+void sim_httpc_set_tls(sim_httpc *c, const char *host, const char *serial, SSL_SESSION **slot);
+
+/* ---- tls.c */
+
+typedef struct sim_tls sim_tls;
+/* The process's client context (--tls-ca, --tls-cert, --tls-key); 0 or an
+ * error with a message in err. */
+int sim_tls_setup(const char *ca_file, const char *cert, const char *key, char *err, size_t n);
+void sim_tls_cleanup(void);
+bool sim_tls_ready(void);
+void sim_tls_session_free(SSL_SESSION **slot);
+sim_tls *sim_tls_new(const char *host, const char *serial, SSL_SESSION **slot, char *err,
+                     size_t n);
+void sim_tls_free(sim_tls *t);
+int sim_tls_input(sim_tls *t, const char *data, size_t n);
+/* 1 established, 0 more input needed, < 0 failed. */
+int sim_tls_handshake(sim_tls *t);
+/* plaintext bytes, 0 (more input needed), UV_EOF (close_notify) or < 0 */
+int sim_tls_read(sim_tls *t, char *buf, size_t cap);
+int sim_tls_write(sim_tls *t, const char *data, size_t n);
+size_t sim_tls_out_pending(const sim_tls *t);
+size_t sim_tls_out_take(sim_tls *t, char *buf, size_t n);
 
 /* ---- session.c */
 
@@ -531,6 +563,13 @@ typedef struct sim_opts {
   uint32_t quirks; /* SIM_Q_* */
   SIM_VEC(sim_set) sets;
   SIM_VEC(struct sockaddr_storage) sources; /* --source-ip: device i connects from i mod n */
+  /* authenticating to the ACS */
+  const char *auth_scheme;     /* --auth-scheme: basic, md5, md5-sess (NULL: the first offered) */
+  bool auth_wrong, auth_none;  /* --auth-wrong: a wrong password; --auth-none: never answer a 401 */
+  bool have_factory_key;       /* --factory-key FILE */
+  unsigned char factory_key[32];
+  const char *tls_ca, *tls_cert, *tls_key;  /* https (tls.c) */
+  bool tls_no_resume;                       /* --tls-no-resume: a full handshake each time */
 } sim_opts;
 
 typedef struct sim_list {
@@ -544,6 +583,7 @@ typedef struct sim_stats {
   uint64_t rpc[ACS_CWMP_KIND_COUNT], rpc_faults;
   uint64_t transfers_ok, transfers_failed;
   uint64_t rss_max_kib, in_flight_at_rss_max;
+  uint64_t tls_handshakes, tls_resumed;
 } sim_stats;
 
 typedef struct sim {

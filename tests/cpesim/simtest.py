@@ -1,7 +1,7 @@
 """simtest: what the cpesim tests share (stdlib only). Not a test itself:
-tests/CMakeLists.txt registers test_cpesim.py, test_cpesim_rpcs.py,
+tests/CMakeLists.txt registers test_cpesim.py, test_cpesim_rpcs.py, test_cpesim_tls.py,
 test_durability.py, test_connreq.py, test_cpesim_bulk.py, test_policies.py,
-test_cpesim_quirks.py and test_cpesim_quirks_cr.py by name."""
+test_cpesim_quirks.py, test_cpesim_quirks_cr.py and test_cpe_auth.py by name."""
 import json
 import os
 import socket

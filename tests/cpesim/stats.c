@@ -155,6 +155,9 @@ void sim_stats_print(double elapsed_s) {
   }
   fprintf(o, "\ntransfers: %llu ok, %llu failed\n", (unsigned long long)st->transfers_ok,
           (unsigned long long)st->transfers_failed);
+  if (st->tls_handshakes)
+    fprintf(o, "tls: %llu handshakes, %llu resumed\n", (unsigned long long)st->tls_handshakes,
+            (unsigned long long)st->tls_resumed);
   fprintf(o, "in flight: peak %u; RSS: peak %.1f MiB (%llu in flight at the highest sample)\n",
           S->max_in_flight, peak / 1024.0, (unsigned long long)st->in_flight_at_rss_max);
   fprintf(o,
@@ -162,7 +165,7 @@ void sim_stats_print(double elapsed_s) {
           "\"sessions_failed\":%llu,\"sessions_per_s\":%.1f,"
           "\"session_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
           "\"inform_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
-          "\"informs_acked\":%llu,\"http_503\":%llu,\"acs_faults\":%llu,"
+          "\"informs_acked\":%llu,\"http_503\":%llu,\"http_401\":%llu,\"acs_faults\":%llu,"
           "\"connection_requests\":%llu,\"rpcs\":%llu,\"transfers_ok\":%llu,"
           "\"transfers_failed\":%llu,\"max_in_flight\":%u,\"rss_peak_kib\":%llu,"
           "\"failures\":{",
@@ -172,7 +175,8 @@ void sim_stats_print(double elapsed_s) {
           (double)h_session.max / 1000, hist_pct(&h_inform, .5) / 1000,
           hist_pct(&h_inform, .9) / 1000, hist_pct(&h_inform, .99) / 1000,
           (double)h_inform.max / 1000, (unsigned long long)st->informs_acked,
-          (unsigned long long)st->http_503, (unsigned long long)st->acs_faults,
+          (unsigned long long)st->http_503, (unsigned long long)st->http_401,
+          (unsigned long long)st->acs_faults,
           (unsigned long long)st->cr_received, (unsigned long long)nrpc,
           (unsigned long long)st->transfers_ok, (unsigned long long)st->transfers_failed,
           S->max_in_flight, (unsigned long long)peak);
@@ -181,6 +185,8 @@ void sim_stats_print(double elapsed_s) {
   /* the loop's clock is CLOCK_MONOTONIC(_COARSE): comparable between processes */
   fprintf(o, "},\"first_start_mono_ms\":%llu,\"last_end_mono_ms\":%llu",
           (unsigned long long)S->t_first_ms, (unsigned long long)S->t_last_ms);
+  fprintf(o, ",\"tls_handshakes\":%llu,\"tls_resumed\":%llu",
+          (unsigned long long)st->tls_handshakes, (unsigned long long)st->tls_resumed);
   hist_json(o, "session_hist_us", &h_session);
   hist_json(o, "inform_hist_us", &h_inform);
   fputs("}\n", o);

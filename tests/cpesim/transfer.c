@@ -398,7 +398,7 @@ static void http_cb(void *ctx, int err, const sim_http_rsp *r) {
 static uint32_t begin_http(sim_job *j, const char *url, const char *method, char *msg, size_t ml) {
   struct sockaddr_storage addr;
   int rc = sim_url_parse(url, &j->url);
-  if (rc || j->url.https) {
+  if (rc || (j->url.https && !sim_tls_ready())) {
     snprintf(msg, ml, "unsupported URL %s", url);
     return 9013;
   }
@@ -409,6 +409,7 @@ static uint32_t begin_http(sim_job *j, const char *url, const char *method, char
   j->method = method;
   sim_httpc_close(j->hc);
   j->hc = sim_httpc_new(&addr, KEEP_BODY);
+  if (j->url.https) sim_httpc_set_tls(j->hc, j->url.host, j->d->serial, NULL);
   j->auth_tries = 0;
   acs_buf_reset(&j->auth);
   if ((rc = job_send(j))) {

@@ -994,6 +994,10 @@ def route_table():
          "ON CONFLICT DO NOTHING" % sql_str(d0))
     fault = "/api/v1/faults/%s/route-table" % urllib.parse.quote(d0, safe="")
     push = {"files": {"provisions/route_table.lua": "return 1"}, "source": "route table"}
+    # two generations to activate and roll back between
+    g1, g2 = psql("INSERT INTO policy_generations (created_by, checksum, files, valid) VALUES "
+                  "('route table', 'a', '{}', true), ('route table', 'b', '{}', true) "
+                  "RETURNING id").split()
     return [
         ("GET", "/api/v1/devices", None, RO, 200),
         ("GET", dev_path(d0), None, RO, 200),
@@ -1020,6 +1024,15 @@ def route_table():
         ("POST", "/api/v1/policies?force=true", push, AD, 201),
         ("GET", "/api/v1/policies/generations", None, RO, 200),
         ("POST", "/api/v1/policies/reload", None, AD, 202),
+        ("POST", "/api/v1/policies/activate", {"generation": int(g2), "reason": "table"}, AD, 200),
+        ("POST", "/api/v1/policies/rollback", {"reason": "table"}, AD, 200),
+        ("GET", "/api/v1/policies/generations/%s/source" % g1, None, RO, 200),
+        ("POST", "/api/v1/policies/rollout", {"generation": int(g2), "share": 10}, AD, 201),
+        ("GET", "/api/v1/policies/rollout", None, RO, 200),
+        ("POST", "/api/v1/policies/rollout", {"generation": int(g2), "share": 20}, AD, 200),
+        ("POST", "/api/v1/policies/rollout/abort", {"reason": "table"}, AD, 200),
+        ("POST", "/api/v1/policies/rollout", {"generation": int(g2), "share": 10}, AD, 201),
+        ("POST", "/api/v1/policies/rollout/complete", None, AD, 200),
         ("GET", "/api/v1/alarms", None, RO, 200),
         ("GET", "/api/v1/alarms/%s" % alarm, None, RO, 200),
         ("POST", "/api/v1/alarms/%s/acknowledge" % alarm, None, OP, 200),
@@ -1086,7 +1099,10 @@ def test_undocumented_routes():
               dev_path(d0, "/history"), "/api/v1/tasks", "/api/v1/tasks/1", "/api/v1/tasks/1/cancel", "/api/v1/tasks/1/retry",
               "/api/v1/faults", "/api/v1/faults/a/b", "/api/v1/tokens", "/api/v1/tokens/1", "/api/v1/audit",
               "/api/v1/faults/a/b/retry", "/api/v1/policies", "/api/v1/policies/generations",
-              "/api/v1/policies/reload", "/api/v1/alarms", "/api/v1/alarms/1", "/api/v1/alarms/1/acknowledge",
+              "/api/v1/policies/reload", "/api/v1/policies/activate", "/api/v1/policies/rollback",
+              "/api/v1/policies/generations/1/source", "/api/v1/policies/rollout",
+              "/api/v1/policies/rollout/complete", "/api/v1/policies/rollout/abort",
+              "/api/v1/alarms", "/api/v1/alarms/1", "/api/v1/alarms/1/acknowledge",
               "/api/v1/bulk", "/api/v1/bulk/1", "/api/v1/bulk/1/pause",
               "/api/v1/files", "/api/v1/files/x.bin", "/api/v1/system/health",
               "/api/v1/telemetry/current", "/api/v1/stomp/metrics", "/api/v1/system/log"):

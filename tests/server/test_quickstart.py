@@ -9,8 +9,11 @@ test checks that first); the quickstart (with --acsd: the binary under
 test, no build) must start its private PostgreSQL elsewhere
 (/var/lib/acsd-quickstart/NAME-HASH, named by ./var/pg/location), create
 the admin token, serve the example policies, stop PostgreSQL with acsd, and
-find the same cluster on its second run. Needs root and PostgreSQL (exit 77
-otherwise)."""
+find the same cluster on its second run. CPE authentication is on there:
+cpesim devices with the quickstart's factory key (./var/cpe-factory.key)
+come in, the example policies give them their own password, their next
+sessions use it; devices without credentials are refused. Needs root and
+PostgreSQL (exit 77 otherwise)."""
 import json
 import os
 import shutil
@@ -37,6 +40,7 @@ class Env:
     proc = None
     logf = None
     api = None
+    cwmp = None
 
 
 class QuickstartLog:
@@ -53,9 +57,9 @@ def as_postgres(*argv):
 
 
 def run_quickstart():
-    Env.api = free_port()
+    Env.api, Env.cwmp = free_port(), free_port()
     argv = [os.path.join(Env.clone, "deploy", "quickstart.sh"), "--no-deps", "--acsd", acsd_path(), "--",
-            "--cwmp", "127.0.0.1:%d" % free_port(), "--api", "127.0.0.1:%d" % Env.api, "--files", "off",
+            "--cwmp", "127.0.0.1:%d" % Env.cwmp, "--api", "127.0.0.1:%d" % Env.api, "--files", "off",
             "--workers", "1"]
     Env.logf = tempfile.TemporaryFile()
     Env.proc = subprocess.Popen(argv, cwd=Env.clone, stdin=subprocess.DEVNULL, stdout=Env.logf,
@@ -116,10 +120,41 @@ def test_first_run():
         time.sleep(0.1)
     check(st == 200 and doc["current"] and "presets/default.lua" in doc["current"]["files"],
           "the example policies are not served: %d %r" % (st, doc))
+    cpe_auth()
     rc = stop_quickstart()
     check(rc == 0, "the quickstart exit status %s:\n%s" % (rc, QuickstartLog().log()))
     check(not os.path.exists(os.path.join(Env.home, "data", "postmaster.pid")),
           "PostgreSQL still runs after the quickstart stopped")
+
+
+def cpesim(*args):
+    """cpesim against the quickstart's acsd until its sessions end: its summary."""
+    argv = [os.path.join(os.path.dirname(acsd_path()), "cpesim"), "--acs",
+            "http://127.0.0.1:%d/" % Env.cwmp, "--timeout", "10", "--quiet"] + list(args)
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                       env=clean_env())
+    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
+    check(lines, "cpesim printed no summary: %s %s" % (p.stdout[-2000:], p.stderr[-2000:]))
+    return json.loads(lines[-1])
+
+
+def cpe_auth():
+    key = os.path.join(Env.clone, "var", "cpe-factory.key")
+    check(os.path.isfile(key) and (os.stat(key).st_mode & 0o777) == 0o600,
+          "no ./var/cpe-factory.key (mode 600)")
+    s = cpesim("--count", "2", "--sessions", "2", "--serial-prefix", "QSNONE")
+    check(s["sessions_ok"] == 0 and s["failures"]["401"] == 2,
+          "devices without credentials were let in: %r" % s)
+    state = os.path.join(Env.tmp, "qs-cpesim.state")
+    s = cpesim("--count", "3", "--sessions", "3", "--serial-prefix", "QSAUTH", "--factory-key", key,
+               "--state", state)
+    check(s["sessions_ok"] == 3 and s["http_401"] >= 3, "factory credentials: %r" % s)
+    st, doc = api_get("/api/v1/devices?limit=10")
+    check(st == 200 and sum(1 for d in doc["items"] if "QSAUTH" in d["id"]) == 3,
+          "the devices are not stored: %d %r" % (st, doc))
+    s = cpesim("--count", "3", "--sessions", "3", "--serial-prefix", "QSAUTH", "--state", state,
+               "--periodic")
+    check(s["sessions_ok"] == 3, "the devices' own credentials (set by the policies): %r" % s)
 
 
 def test_second_run_same_cluster():

@@ -1,6 +1,9 @@
 /* test_session_admission: overload and outage. With --max-sessions 5, five
  * sessions held open after their InformResponse make the sixth Inform get
- * 503 with Retry-After, and the five finish normally. With PostgreSQL
+ * 503 with Retry-After, and the five finish normally. With
+ * --max-first-contacts 2, two "0 BOOTSTRAP" sessions held open make a third
+ * first contact get 503 while a known device's "1 BOOT" still gets in, and
+ * the third gets in once one of the two ended. With PostgreSQL
  * stopped, a new Inform gets 503 with Retry-After within a few seconds (and
  * nothing is acknowledged); once PostgreSQL is back, Informs succeed again
  * within 2 s of its return (polled every 100 ms; the figure is printed). */
@@ -43,6 +46,29 @@ static void test_max_sessions(void) {
   CHECK_INT(cs_cpe_acs_turn(&c[5], NULL, NULL), 0);
   CHECK_INT(qll(pg, "SELECT count(*) FROM devices WHERE id = $1", c[5].device_id, NULL), 1);
   for (int i = 0; i < 6; i++) cs_cpe_free(&c[i]);
+}
+
+static void test_max_first_contacts(void) {
+  cs_cpe c[4];
+  for (int i = 0; i < 4; i++) {
+    char serial[32];
+    snprintf(serial, sizeof serial, "SN-FC-%d", i);
+    cs_cpe_init(&c[i], acsd.cwmp_port, "00CAFE", "Adm", serial);
+  }
+  /* c[3] is known (bootstrapped and done) before the two are held open */
+  CHECK_INT(cs_cpe_inform(&c[3], "0 BOOTSTRAP"), 200);
+  CHECK_INT(cs_cpe_acs_turn(&c[3], NULL, NULL), 0);
+  for (int i = 0; i < 2; i++) CHECK_INT(cs_cpe_inform(&c[i], "0 BOOTSTRAP"), 200); /* held */
+  check_503(&c[2], cs_cpe_inform(&c[2], "0 BOOTSTRAP"), "the third first contact");
+  CHECK_INT(qll(pg, "SELECT count(*) FROM devices WHERE id = $1", c[2].device_id, NULL), 0);
+  CHECK_INT(cs_cpe_inform(&c[3], "1 BOOT"), 200); /* not a first contact: in */
+  CHECK_INT(cs_cpe_acs_turn(&c[3], NULL, NULL), 0);
+  CHECK_INT(cs_cpe_acs_turn(&c[0], NULL, NULL), 0); /* one of the two ends */
+  CHECK_INT(cs_cpe_inform(&c[2], "0 BOOTSTRAP"), 200);
+  CHECK_INT(cs_cpe_acs_turn(&c[2], NULL, NULL), 0);
+  CHECK_INT(cs_cpe_acs_turn(&c[1], NULL, NULL), 0);
+  CHECK_INT(qll(pg, "SELECT count(*) FROM devices WHERE id = $1", c[2].device_id, NULL), 1);
+  for (int i = 0; i < 4; i++) cs_cpe_free(&c[i]);
 }
 
 static void test_outage(void) {
@@ -109,9 +135,11 @@ static void test_outage(void) {
 
 int main(void) {
   pg = cs_pg_connect(cs_env("ACS_TEST_PG_DSN"));
-  static const char *const extra[] = {"--max-sessions", "5", "--retry-after", "7", NULL};
+  static const char *const extra[] = {"--max-sessions",       "5", "--retry-after", "7",
+                                      "--max-first-contacts", "2", NULL};
   if (cs_acsd_start(&acsd, 2, extra) != 0) return 1;
   test_max_sessions();
+  test_max_first_contacts();
   test_outage();
   CHECK_INT(cs_acsd_stop(&acsd, 20000), 0);
   if (pg) PQfinish(pg);

@@ -184,10 +184,82 @@ static void test_server_side(void) {
   CHECK(!acs_auth_digest_check(&c, ha1, "GET"));
 }
 
+/* CPE authentication's pieces: stateless nonces (fresh, stale, forged,
+ * another realm or key), the challenges acsd writes, a client's preferred
+ * challenge among them, Basic's check. */
+static void test_nonces_and_challenges(void) {
+  unsigned char key[32], other[32];
+  for (int i = 0; i < 32; i++) key[i] = (unsigned char)i, other[i] = (unsigned char)(i + 1);
+  char n[ACS_AUTH_NONCE_LEN + 1], n2[ACS_AUTH_NONCE_LEN + 1];
+  static const unsigned char salt[4] = {1, 2, 3, 4}, salt2[4] = {1, 2, 3, 5};
+  acs_auth_nonce_make(key, "acsd", 1700000000, salt, n);
+  acs_auth_nonce_make(key, "acsd", 1700000000, salt2, n2);
+  CHECK(strcmp(n, n2) != 0); /* the same second, another salt: another nonce */
+  CHECK_INT(acs_auth_nonce_check(key, "acsd", n2, 1700000010, 300, 30, NULL), 0);
+  CHECK(strncmp(n, "006553f10001020304", 18) == 0); /* time, then salt */
+  CHECK_INT(strlen(n), ACS_AUTH_NONCE_LEN);
+  uint64_t age = 99;
+  CHECK_INT(acs_auth_nonce_check(key, "acsd", n, 1700000010, 300, 30, &age), 0);
+  CHECK_INT(age, 10);
+  CHECK_INT(acs_auth_nonce_check(key, "acsd", n, 1700000301, 300, 30, NULL), ACS_ETIMEOUT);
+  CHECK_INT(acs_auth_nonce_check(key, "acsd", n, 1699999980, 300, 30, NULL), 0); /* skew */
+  CHECK_INT(acs_auth_nonce_check(key, "acsd", n, 1699999900, 300, 30, NULL), ACS_ETIMEOUT);
+  CHECK_INT(acs_auth_nonce_check(other, "acsd", n, 1700000010, 300, 30, NULL), ACS_EINVAL);
+  CHECK_INT(acs_auth_nonce_check(key, "other", n, 1700000010, 300, 30, NULL), ACS_EINVAL);
+  char forged[ACS_AUTH_NONCE_LEN + 1];
+  memcpy(forged, n, sizeof forged);
+  forged[9] = forged[9] == '0' ? '1' : '0'; /* another time, the same MAC */
+  CHECK_INT(acs_auth_nonce_check(key, "acsd", forged, 1700000010, 300, 30, NULL), ACS_EINVAL);
+  memcpy(forged, n, sizeof forged);
+  forged[17] = forged[17] == '4' ? '5' : '4'; /* another salt, the same MAC */
+  CHECK_INT(acs_auth_nonce_check(key, "acsd", forged, 1700000010, 300, 30, NULL), ACS_EINVAL);
+  CHECK_INT(acs_auth_nonce_check(key, "acsd", "abc", 1700000010, 300, 30, NULL), ACS_EINVAL);
+
+  acs_buf h = ACS_BUF_INIT;
+  acs_auth_challenge_write("acsd", n, false, true, &h);
+  static const char first[] = "WWW-Authenticate: Digest realm=\"acsd\", qop=\"auth\", nonce=";
+  CHECK(strncmp(h.data, first, sizeof first - 1) == 0);
+  CHECK(strstr(h.data, "algorithm=MD5\r\n") && strstr(h.data, "algorithm=MD5-sess\r\n"));
+  CHECK(strstr(h.data, "WWW-Authenticate: Basic realm=\"acsd\"\r\n") != NULL);
+  CHECK(strstr(h.data, "stale") == NULL);
+  /* the values joined as a client sees them: each preference finds its own */
+  acs_buf all = ACS_BUF_INIT;
+  for (char *line = h.data; line && *line;) {
+    char *eol = strstr(line, "\r\n");
+    if (all.len) acs_buf_puts(&all, ", ");
+    acs_buf_append(&all, line + 18, (size_t)(eol - line - 18));
+    line = eol + 2;
+  }
+  acs_auth_challenge ch;
+  CHECK_INT(acs_auth_parse_pref(all.data, all.len, NULL, &ch), 0);
+  CHECK_INT(ch.scheme, ACS_AUTH_DIGEST);
+  CHECK_STR(ch.algorithm, "MD5");
+  CHECK_STR(ch.nonce, n);
+  CHECK_INT(acs_auth_parse_pref(all.data, all.len, "md5-sess", &ch), 0);
+  CHECK_STR(ch.algorithm, "MD5-sess");
+  CHECK_INT(acs_auth_parse_pref(all.data, all.len, "basic", &ch), 0);
+  CHECK_INT(ch.scheme, ACS_AUTH_BASIC);
+  acs_buf_reset(&h);
+  acs_auth_challenge_write("acsd", n, true, false, &h);
+  CHECK(strstr(h.data, "Basic") == NULL && strstr(h.data, "stale=true") != NULL);
+  CHECK_INT(acs_auth_parse(h.data + 18, strlen(h.data + 18), &ch), 0);
+  CHECK(ch.stale);
+  acs_buf_free(&h);
+  acs_buf_free(&all);
+
+  acs_auth_credentials c;
+  CHECK_INT(acs_auth_credentials_parse("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==", &c), 0);
+  CHECK(acs_auth_basic_check(&c, "Aladdin", "open sesame"));
+  CHECK(!acs_auth_basic_check(&c, "Aladdin", "open sesame!"));
+  CHECK(!acs_auth_basic_check(&c, "aladdin", "open sesame"));
+  CHECK(!acs_auth_basic_check(&c, "Aladdin", "open sesamE"));
+}
+
 int main(void) {
   test_rfc2617();
   test_heads();
   test_commaless();
   test_server_side();
+  test_nonces_and_challenges();
   return acs_test_result("test_digest");
 }

@@ -3,7 +3,7 @@
  * transaction leaves it (the data model of cpesim's TR-181 gateway, every
  * value fresh; the policy context as JSON text), so the policy phase must
  * finish with no RPC and no fault: the presets file, refresh (with its
- * virtual WANIPAddress), wifi, cr_credentials and the three alarm rules.
+ * virtual WANIPAddress), wifi, cr_credentials, acs_credentials and the three alarm rules.
  *
  * It is also the benchmark of the policy phase alone: it prints the CPU time
  * of one phase (its start to acs__policy_free; not the model's load or free), averaged over ACS_BENCH_ITERS sessions
@@ -256,8 +256,8 @@ static void one_phase(acs_policy_vm *pv, acs_dm *model, bool check, double *secs
     CHECK(!rpc);
     CHECK(s.pol != NULL);
     if (s.pol) {
-      /* presets/default, refresh, cr_credentials, wifi, three alarm rules */
-      CHECK_INT(s.pol->nchans, 7);
+      /* presets/default, refresh, cr_credentials, acs_credentials, wifi, three alarm rules */
+      CHECK_INT(s.pol->nchans, 8);
       for (size_t i = 0; i < s.pol->nchans; i++) {
         const pchan *c = &s.pol->chans[i];
         if (!c->done)
