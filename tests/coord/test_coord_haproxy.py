@@ -10,11 +10,17 @@ with the shipped deploy/haproxy/haproxy.cfg and PROXY protocol v2:
 3. the stored source_ip is the CPE's own address (127.0.0.77), not
    HAProxy's;
 4. acsd with proxy-protocol on closes a connection that comes without a
-   PROXY header.
+   PROXY header;
+5. with TLS on the CWMP listener too (a balancer passing TLS through), the
+   PROXY v2 header comes before the handshake: a session over TLS stores
+   the header's client address.
 
 Exits 0, 1, or 77 (no PostgreSQL, Redis or HAProxy)."""
 import os
 import shutil
+import socket
+import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -23,7 +29,7 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from coordtest import (Acsd, Conn, Cpe, Procs, Redis, check, device_id, free_port,  # noqa: E402
-                       gpv_response, pgtest, rpc_id, skip_unless_redis, wait_for,
+                       gpv_response, inform, pgtest, rpc_id, skip_unless_redis, wait_for,
                        wait_ready)
 from acstest import format_request, run_tests  # noqa: E402
 
@@ -32,7 +38,7 @@ CLIENT = "127.0.0.77"  # the CPEs' address: not HAProxy's (127.0.0.1)
 
 
 class Env:
-    pg = hap = port = None
+    pg = hap = port = tmp = None
     acsd = []
 
 
@@ -117,6 +123,37 @@ def test_no_proxy_header_refused():
     wait_for("the refusal logged", lambda: "no PROXY protocol header" in a.log(), 5)
 
 
+def test_tls_after_proxy_header():
+    import tlscerts  # tests/lib (on the path through coordtest)
+    d = os.path.join(Env.tmp, "pki")
+    os.makedirs(d, exist_ok=True)
+    pki = tlscerts.Pki(d)
+    cert, key = pki.server("srv", serial=0x1001)
+    a = Env.acsd[0]
+    with Acsd(["--pg", Env.pg.dsn, "--files", "off", "--proxy-protocol", "on", "--tls", "cwmp",
+               "--tls-cert", cert, "--tls-key", key]) as t:
+        wait_ready(t)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(pki.ca)
+        raw = socket.create_connection(("127.0.0.1", t.cwmp), timeout=10)
+        addrs = (socket.inet_pton(socket.AF_INET, "198.51.100.23") +
+                 socket.inet_pton(socket.AF_INET, "127.0.0.1") + struct.pack(">HH", 5555, t.cwmp))
+        raw.sendall(b"\r\n\r\n\x00\r\nQUIT\n\x21\x11" + struct.pack(">H", len(addrs)) + addrs)
+        c = Conn.__new__(Conn)
+        c.sock, c.buf = ctx.wrap_socket(raw, server_hostname="localhost"), b""
+        c.send(format_request("POST", "/", {"Content-Type": "text/xml"}, inform("TLSPX1")))
+        st, _, body = c.read_response(10)
+        check(st == 200 and b"InformResponse" in body, "Inform over TLS: %d %r" % (st, body[:200]))
+        c.close()
+        ip = Env.pg.psql("SELECT host(source_ip) FROM devices WHERE id = '%s'"
+                         % device_id("TLSPX1"))
+        check(ip.strip() == "198.51.100.23", "stored source_ip %r" % ip)
+        t.signal()
+        rc, _ = t.wait_exit(20)
+        t.check_clean_exit(rc)
+    check(a.running(), "acsd 1 stopped meanwhile")
+
+
 def main():
     pgtest.skip_unless_available()
     skip_unless_redis()
@@ -127,6 +164,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="acs-haproxy-") as tmp:
         with pgtest.PgCluster(fast=True) as pg:
             Env.pg = pg
+            Env.tmp = tmp
             try:
                 redis = procs.add(Redis(tmp, "redis"))
                 api_port = free_port()
@@ -152,7 +190,7 @@ def main():
                     # this machine allows 20,000 open files; HAProxy needs 2 x maxconn
                     "ACSD_HAPROXY_MAXCONN": "4000"}))
                 run_tests([test_both_up, test_reconnect_routed_home, test_source_ip,
-                           test_no_proxy_header_refused],
+                           test_no_proxy_header_refused, test_tls_after_proxy_header],
                           [("acsd 1", Env.acsd[0]), ("acsd 2", Env.acsd[1]),
                            ("haproxy", Env.hap)], tail=3000)
                 for a in Env.acsd:
