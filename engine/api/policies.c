@@ -428,6 +428,7 @@ static void activate_done(acs__api_req *r) {
     return;
   }
   acs_policy_wake(r->app);
+  acs_app_signal(r->aw, "reload", NULL);
   json_t *doc = json_pack("{s:O,s:o}", "generation", x->gen, "previous",
                           x->current > 0 ? json_integer(x->current) : json_null());
   if (!doc) {

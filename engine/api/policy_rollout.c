@@ -126,6 +126,7 @@ static void start_done(acs__api_req *r) {
     acs__api_fail_store(r);
   } else if (x->rollout) {
     acs_policy_wake(r->app);
+    acs_app_signal(r->aw, "reload", NULL); /* the other instances, before their poll */
     json_t *doc = x->rollout;
     x->rollout = NULL;
     acs__api_respond(r, strcmp(x->what, "started") == 0 ? 201 : 200, doc, NULL);
@@ -243,6 +244,7 @@ static void end_done(acs__api_req *r) {
     acs__api_error(r, 409, "no roll-out is running");
   } else {
     acs_policy_wake(r->app);
+    acs_app_signal(r->aw, "reload", NULL); /* the other instances, before their poll */
     json_t *doc = x->rollout;
     x->rollout = NULL;
     acs__api_respond(r, 200, doc, NULL);
