@@ -113,6 +113,7 @@ struct acs_script_run {
   int ref_env, ref_gen;
   int ref_state; /* the library's private table of this run (or LUA_NOREF) */
   size_t mem;          /* bytes of live blocks it allocated */
+  size_t host;         /* host memory charged (acs_script_charge_host) */
   uint32_t slot, gen;  /* its owner tag */
   bool mem_retry;      /* over budget once: Lua collects and retries */
   int pcalls;          /* active pcall/xpcall */
@@ -186,6 +187,12 @@ void acs__limits_resolve(const acs_script_vm *vm, const acs_script_limits *l,
 const acs_script_limits *acs__limits_of(lua_State *L);
 /* Runs f(ud) in protected mode on vm->L; 0, or ACS_ENOMEM on any error. */
 int acs__pcall(acs_script_vm *vm, lua_CFunction f, void *ud);
+
+/* watchdog.c: a per-thread timer that fires at the running slice's
+ * deadline and makes the count hook fire at the next instruction, whatever
+ * the hook's interval (instructions that are slow on long strings). */
+void acs__watchdog_arm(acs_script_vm *vm, uint64_t deadline_ns);
+void acs__watchdog_disarm(acs_script_vm *vm);
 
 /* run.c */
 extern const char acs__yield_sentinel;

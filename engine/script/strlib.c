@@ -156,6 +156,8 @@ static int l_string_format(lua_State *L) {
   const char *f = luaL_checklstring(L, 1, &fl);
   const char *p = f, *e = f + fl;
   int arg = 1, top = lua_gettop(L);
+  size_t max = acs__limits_of(L)->max_string;
+  uint64_t pre = 0;
   while ((p = memchr(p, '%', (size_t)(e - p))) != NULL) {
     p++;
     if (p < e && *p == '%') {
@@ -180,10 +182,19 @@ static int l_string_format(lua_State *L) {
       luaL_tolstring(L, arg, NULL);
       lua_replace(L, arg);
     }
+    /* what %s and %q read and write, paid before Lua's format does it: %q
+     * writes at least its input (up to 4 bytes per byte) */
+    if (p < e && (*p == 's' || *p == 'q') && arg <= top && lua_type(L, arg) == LUA_TSTRING) {
+      size_t al = lua_rawlen(L, arg);
+      if (*p == 'q' && al > max)
+        return luaL_error(L, "string.format: result too large (at most %I bytes)",
+                          (lua_Integer)max);
+      pre += acs__bytes_units(al) * (*p == 'q' ? 4 : 1);
+    }
   }
-  acs__charge(L, acs__bytes_units(fl));
+  acs__charge(L, acs__bytes_units(fl) + pre);
   int n = acs__vm_of(L)->std.s_format(L);
-  size_t rl, max = acs__limits_of(L)->max_string;
+  size_t rl;
   lua_tolstring(L, -1, &rl);
   if (rl > max)
     return luaL_error(L, "string.format: result too large (at most %I bytes)", (lua_Integer)max);

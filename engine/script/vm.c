@@ -143,7 +143,7 @@ static void *acs__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   size_t mine = owner && owner == run ? old : 0; /* what run already pays for */
   /* Lua requires that shrinking never fails: only growth is refused */
   if (ch && nsize > old) {
-    size_t after = run->mem - (mine < run->mem ? mine : run->mem) + nsize;
+    size_t after = run->mem - (mine < run->mem ? mine : run->mem) + nsize + run->host;
     size_t limit = run->limits.memory;
     bool grace = nsize <= ACS__SMALL && after <= limit + ACS__GRACE;
     if (acs__stopped(ch)) {
@@ -257,6 +257,20 @@ void acs__charge(lua_State *L, uint64_t units) {
 }
 
 void acs_script_charge(lua_State *L, uint64_t units) { acs__charge(L, units); }
+
+void acs_script_charge_host(lua_State *L, size_t bytes) {
+  acs_script_chan *ch = acs__chan_of(L);
+  if (!ch) return;
+  acs_script_run *run = ch->run;
+  run->host += bytes;
+  if (!acs__stopped(ch) && run->mem + run->host > run->limits.memory)
+    acs__kill(ch, ACS_SCRIPT_FAULT_MEMORY,
+              "memory budget exhausted (%zu bytes per run, %zu of them the engine's)",
+              run->limits.memory, run->host);
+  acs__charge(L, acs__bytes_units(bytes));
+}
+
+size_t acs_script_run_host_memory(const acs_script_run *run) { return run->host; }
 
 /* The count hook: charges the instructions since its last call, checks the
  * budgets and the wall-clock slice. When one interval took more than 1 ms

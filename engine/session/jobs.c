@@ -286,7 +286,49 @@ static void claim_done(acs_pg_result *r, void *arg) {
   job_start(J, &J->defs[di]);
 }
 
-/* The schedule from jobs/schedule.lua, read into defs. */
+typedef struct sched_read {
+  acs_policy_jobs *J;
+} sched_read;
+
+/* Runs inside acs_script_chan_protect: jobs/schedule.lua's value on top. */
+static void read_schedule_p(lua_State *T, void *ud) {
+  acs_policy_jobs *J = ((sched_read *)ud)->J;
+  if (!lua_istable(T, -1)) return;
+  luaL_checkstack(T, 8, NULL);
+  lua_pushnil(T);
+  while (lua_next(T, -2) && J->ndefs < MAX_JOBS) {
+    acs_script_charge(T, 8);
+    if (lua_type(T, -2) == LUA_TSTRING && lua_istable(T, -1)) {
+      job_def *d = &J->defs[J->ndefs];
+      snprintf(d->name, sizeof d->name, "jobs/%s", lua_tostring(T, -2));
+      lua_getfield(T, -1, "every");
+      d->every = lua_isinteger(T, -1) ? (long long)lua_tointeger(T, -1) : 0;
+      lua_pop(T, 1);
+      d->nkv = 0;
+      if (lua_getfield(T, -1, "args") == LUA_TTABLE) {
+        lua_pushnil(T);
+        while (lua_next(T, -2)) {
+          acs_script_charge(T, 4);
+          if (d->nkv < 2 * MAX_ARGS && lua_type(T, -2) == LUA_TSTRING &&
+              (lua_type(T, -1) == LUA_TSTRING || lua_type(T, -1) == LUA_TNUMBER)) {
+            snprintf(d->kv[d->nkv++], sizeof d->kv[0], "%s", lua_tostring(T, -2));
+            snprintf(d->kv[d->nkv++], sizeof d->kv[0], "%s", lua_tostring(T, -1));
+          }
+          lua_pop(T, 1);
+        }
+      }
+      lua_pop(T, 1);
+      d->tried_ms = 0;
+      if (d->every >= 1) J->ndefs++;
+    }
+    lua_pop(T, 1);
+  }
+}
+
+/* The schedule from jobs/schedule.lua, read into defs. What it returns is
+ * read in protected mode within the run's budgets (its tables may have
+ * metamethods): a schedule that raises or runs out is logged with its
+ * message and leaves no job scheduled. */
 static void read_schedule(acs_policy_jobs *J) {
   acs_policy_vm *pv = J->aw->policies;
   uint64_t tried[MAX_JOBS];
@@ -303,42 +345,21 @@ static void read_schedule(acs_policy_jobs *J) {
   acs_script_run *run = acs_script_run_new(pv->vm, NULL, &sctx);
   if (!run) return;
   acs_script_chan *ch = NULL;
-  int nv = 0;
-  if (acs_script_run_call(run, "jobs/schedule", NULL, &ch) == ACS_SCRIPT_DONE) {
-    lua_State *T = acs_script_chan_values(ch, &nv);
-    if (T && nv >= 1 && lua_istable(T, -1)) {
-      lua_pushnil(T);
-      while (lua_next(T, -2) && J->ndefs < MAX_JOBS) {
-        if (lua_type(T, -2) == LUA_TSTRING && lua_istable(T, -1)) {
-          job_def *d = &J->defs[J->ndefs];
-          snprintf(d->name, sizeof d->name, "jobs/%s", lua_tostring(T, -2));
-          lua_getfield(T, -1, "every");
-          d->every = lua_isinteger(T, -1) ? (long long)lua_tointeger(T, -1) : 0;
-          lua_pop(T, 1);
-          d->nkv = 0;
-          if (lua_getfield(T, -1, "args") == LUA_TTABLE) {
-            lua_pushnil(T);
-            while (lua_next(T, -2)) {
-              if (d->nkv < 2 * MAX_ARGS && lua_type(T, -2) == LUA_TSTRING &&
-                  (lua_type(T, -1) == LUA_TSTRING || lua_type(T, -1) == LUA_TNUMBER)) {
-                snprintf(d->kv[d->nkv++], sizeof d->kv[0], "%s", lua_tostring(T, -2));
-                snprintf(d->kv[d->nkv++], sizeof d->kv[0], "%s", lua_tostring(T, -1));
-              }
-              lua_pop(T, 1);
-            }
-          }
-          lua_pop(T, 1);
-          d->tried_ms = 0;
-          for (size_t i = 0; i < old; i++)
-            if (!strcmp(names[i], d->name)) d->tried_ms = tried[i];
-          if (d->every >= 1) J->ndefs++;
-        }
-        lua_pop(T, 1);
-      }
+  int st = acs_script_run_call(run, "jobs/schedule", NULL, &ch);
+  if (st == ACS_SCRIPT_DONE) {
+    sched_read r = {J};
+    if (acs_script_chan_protect(ch, read_schedule_p, &r) != 0) {
+      J->ndefs = 0;
+      st = ACS_SCRIPT_FAULT;
     }
-  } else if (ch) {
-    acs_log(ACS_LOG_WARN, "policy", "jobs/schedule: %s", acs_script_chan_fault_message(ch));
   }
+  if (st != ACS_SCRIPT_DONE && ch)
+    acs_log(ACS_LOG_WARN, "policy", "jobs/schedule: %s: %s",
+            acs_script_chan_fault_code(ch) ? acs_script_chan_fault_code(ch) : "script.error",
+            acs_script_chan_fault_message(ch));
+  for (size_t k = 0; k < J->ndefs; k++)
+    for (size_t i = 0; i < old; i++)
+      if (!strcmp(names[i], J->defs[k].name)) J->defs[k].tried_ms = tried[i];
   acs_script_run_free(run);
 }
 

@@ -112,6 +112,7 @@ int l_acs_secret_set(lua_State *L) {
   if (strlen(name) > 256 || vl > 4096 || strlen(value) != vl)
     return luaL_error(L, "a secret's name is at most 256 bytes, its value 4096 (no NUL)");
   if (decl < 1 || (size_t)decl > s->pol->ndecls) return luaL_error(L, "no such declaration");
+  acs_script_charge_host(L, 128 + strlen(name) + vl);
   if (!s->pol->secrets) s->pol->secrets = json_array();
   json_t *e = json_pack("{s:s, s:s, s:I}", "name", name, "value", value, "decl", (json_int_t)decl);
   if (!e || json_array_append_new(s->pol->secrets, e)) return luaL_error(L, "out of memory");
