@@ -167,15 +167,16 @@ int acs_script_run_call(acs_script_run *run, const char *policy, const char *con
 int acs_script_run_call_fn(acs_script_run *run, const char *policy, acs_script_args_fn fn, void *ud,
                            acs_script_chan **out);
 
-/* Runs fn(L, ud) on a DONE channel's thread, its results on top (they are
- * fn's to read and are gone after the call), in protected mode and under
+/* Runs fn(L, ud) on a DONE channel's thread, its results on top (at least
+ * one: nil when it returned nothing; they are fn's to read and are gone
+ * after the call; once per channel), in protected mode and under
  * the run's budgets as a resume would be (instructions, a fresh time slice,
  * memory): the engine's reads of values a policy made (a presets file's
  * tables, jobs/schedule.lua's), whose metamethods are policy code. fn may
  * raise; it cannot yield. Returns 0, ACS_SCRIPT_FAULT (the channel is
  * faulted: code and message as for a resume; fault message "file:line:
- * ..." when the policy raised) or ACS_ESTATE (not DONE, or inside a
- * resume) / ACS_ENOMEM. */
+ * ..." when the policy raised) or ACS_ESTATE (not DONE, read already,
+ * or inside a resume) / ACS_ENOMEM. */
 int acs_script_chan_protect(acs_script_chan *ch, acs_script_args_fn fn, void *ud);
 
 /* --- channels (owned by their run, freed with it) */

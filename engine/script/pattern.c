@@ -407,7 +407,7 @@ static int pat_find_aux(lua_State *L, int find) {
     return 1;
   }
   if (find && (lua_toboolean(L, 4) || !pat_has_specials(p, lp))) {
-    acs__charge(L, acs__bytes_units(ls - init));
+    acs__charge(L, 1 + (ls - init) / 16 + lp / 16);
     const char *r = lp == 0 ? s + init : memmem(s + init, ls - init, p, lp);
     if (r) {
       lua_pushinteger(L, (r - s) + 1);

@@ -315,9 +315,14 @@ static int acs__protect_p(lua_State *L) {
 int acs_script_chan_protect(acs_script_chan *ch, acs_script_args_fn fn, void *ud) {
   acs_script_run *run = ch->run;
   acs_script_vm *vm = run->vm;
-  if (vm->cur || ch->state != ACS_SCRIPT_DONE || !ch->L) return ACS_ESTATE;
+  if (vm->cur || ch->state != ACS_SCRIPT_DONE || !ch->L || ch->read) return ACS_ESTATE;
   lua_State *co = ch->L;
   if (!lua_checkstack(co, 4)) return ACS_ENOMEM;
+  ch->read = true;
+  if (ch->nvals == 0) { /* fn always finds a value on top */
+    lua_pushnil(co);
+    ch->nvals = 1;
+  }
   int top = lua_gettop(co);
   acs__protect_req r = {fn, ud};
   /* the function and its argument, below the channel's values: fn finds

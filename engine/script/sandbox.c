@@ -570,7 +570,7 @@ static int l_os_date(lua_State *L) {
     acs__setfields(L, &tm);
     return 1;
   }
-  acs__charge(L, acs__bytes_units(fl) * 8);
+  acs__charge(L, 8 + (uint64_t)fl * 8); /* a strftime call per conversion */
   acs__sbuf b;
   acs__sb_init(L, &b);
   while (f < fe) {

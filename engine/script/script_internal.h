@@ -136,6 +136,7 @@ struct acs_script_chan {
   int nvals;              /* values left on L by the last stop */
   acs_script_fault kill;  /* set by a budget breach: sticks */
   bool closing;           /* its coroutine is being closed after a fault */
+  bool read;              /* its results went to acs_script_chan_protect */
   acs_script_fault fault; /* the outcome */
   char policy[64];
   char msg[ACS__FAULT_MSG];

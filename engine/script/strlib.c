@@ -103,12 +103,13 @@ static int l_string_char(lua_State *L) {
   return acs__vm_of(L)->std.s_char(L);
 }
 
-#define ACS__LINEAR(fname, field)        \
-  static int fname(lua_State *L) {       \
-    size_t n;                            \
-    luaL_checklstring(L, 1, &n);         \
-    acs__charge(L, acs__bytes_units(n)); \
-    return acs__vm_of(L)->std.field(L);  \
+/* byte by byte, through a buffer: a unit per 16 bytes */
+#define ACS__LINEAR(fname, field)       \
+  static int fname(lua_State *L) {      \
+    size_t n;                           \
+    luaL_checklstring(L, 1, &n);        \
+    acs__charge(L, 1 + n / 16);         \
+    return acs__vm_of(L)->std.field(L); \
   }
 ACS__LINEAR(l_string_lower, s_lower)
 ACS__LINEAR(l_string_upper, s_upper)
@@ -132,7 +133,7 @@ static int l_string_rep(lua_State *L) {
       __builtin_mul_overflow(lsep, (size_t)n - 1, &seps) ||
       __builtin_add_overflow(total, seps, &total) || total > max)
     return luaL_error(L, "string.rep: result too large (at most %I bytes)", (lua_Integer)max);
-  acs__charge(L, acs__bytes_units(total));
+  acs__charge(L, acs__bytes_units(total) + (uint64_t)n / 2); /* bytes, and a copy per piece */
   acs__sbuf b;
   acs__sb_init(L, &b);
   char *p = acs__sb_reserve(&b, total);
@@ -183,13 +184,13 @@ static int l_string_format(lua_State *L) {
       lua_replace(L, arg);
     }
     /* what %s and %q read and write, paid before Lua's format does it: %q
-     * writes at least its input (up to 4 bytes per byte) */
+     * writes at least its input and looks at every byte */
     if (p < e && (*p == 's' || *p == 'q') && arg <= top && lua_type(L, arg) == LUA_TSTRING) {
       size_t al = lua_rawlen(L, arg);
       if (*p == 'q' && al > max)
         return luaL_error(L, "string.format: result too large (at most %I bytes)",
                           (lua_Integer)max);
-      pre += acs__bytes_units(al) * (*p == 'q' ? 4 : 1);
+      pre += *p == 'q' ? 1 + al : acs__bytes_units(al); /* %q: per byte */
     }
   }
   acs__charge(L, acs__bytes_units(fl) + pre);
@@ -221,7 +222,7 @@ void acs__strlib_fill(lua_State *L, acs_script_vm *vm, int idx) {
 static int l_utf8_len(lua_State *L) {
   size_t n;
   luaL_checklstring(L, 1, &n);
-  acs__charge(L, acs__bytes_units(n));
+  acs__charge(L, 1 + n / 16); /* decoded byte by byte */
   return acs__vm_of(L)->std.u_len(L);
 }
 
