@@ -133,18 +133,24 @@ static int l_string_rep(lua_State *L) {
       __builtin_mul_overflow(lsep, (size_t)n - 1, &seps) ||
       __builtin_add_overflow(total, seps, &total) || total > max)
     return luaL_error(L, "string.rep: result too large (at most %I bytes)", (lua_Integer)max);
-  acs__charge(L, acs__bytes_units(total) + (uint64_t)n / 2); /* bytes, and a copy per piece */
+  acs__charge(L, acs__bytes_units(total));
   acs__sbuf b;
   acs__sb_init(L, &b);
   char *p = acs__sb_reserve(&b, total);
-  for (lua_Integer i = 0; i < n; i++) {
+  /* n - 1 times s..sep by doubling what is written (a copy per piece of a
+   * one-byte string was the cost of a byte each), then s */
+  if (n > 1) {
+    size_t unit = l + lsep, want = unit * ((size_t)n - 1), done = unit;
     memcpy(p, s, l);
-    p += l;
-    if (lsep && i + 1 < n) {
-      memcpy(p, sep, lsep);
-      p += lsep;
+    memcpy(p + l, sep, lsep);
+    while (done < want) {
+      size_t c = done < want - done ? done : want - done;
+      memcpy(p + done, p, c);
+      done += c;
     }
+    p += want;
   }
+  memcpy(p, s, l);
   b.n = total;
   acs__sb_result(&b);
   return 1;

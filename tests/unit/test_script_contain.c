@@ -265,11 +265,31 @@ static void check_slow_instructions(acs_script_vm *vm) {
   CHECK_STR(r.value, "5000050000");
 }
 
+/* the charged versions give Lua's results */
+static void check_results(acs_script_vm *vm) {
+  CHECK_STR(st_eval(vm, "return string.rep('ab', 3, ',')"), "ab,ab,ab");
+  CHECK_STR(st_eval(vm, "return string.rep('x', 5)"), "xxxxx");
+  CHECK_STR(st_eval(vm, "return string.rep('', 3, '-')"), "--");
+  CHECK_STR(st_eval(vm, "return string.rep('abc', 1, '-')"), "abc");
+  CHECK_STR(st_eval(vm, "return #string.rep('xyz', 1000, '--')"), "4998");
+  CHECK_STR(st_eval(vm, "return string.format('%q', 'a\\0b\\n')"), "\"a\\0b\\\n\"");
+  /* table.sort of strings orders as '<' does, NULs and prefixes included */
+  CHECK_STR(st_eval(vm,
+                    "local t = {'b', 'a\\0b', 'a', 'a\\0a', '', '\\0', 'ab', 'a\\0', '\\255', 'B'} "
+                    "table.sort(t) for i = 2, #t do assert(t[i - 1] < t[i], i) end "
+                    "local u = {} for i, v in ipairs(t) do u[i] = v:gsub('%z', '0') end "
+                    "return table.concat(u, ',')"),
+            ",0,B,a,a0,a0a,a0b,ab,b,\xff");
+  CHECK_STR(st_eval(vm, "return tostring(rawequal('abc', 'abc')) .. tostring(rawequal({}, {}))"),
+            "truefalse");
+}
+
 int main(void) {
   acs_script_vm *vm = st_vm(NULL);
   CHECK(vm != NULL);
   if (!vm) return acs_test_result("test_script_contain");
   CHECK_INT(acs_script_vm_register(vm, NULL, "host_alloc", l_host_alloc), 0);
+  check_results(vm);
   fprintf(stderr, "charges against work (budget %u):\n", BUDGET);
   check_ratios(vm);
   fprintf(stderr, "the engine's reads of policy values:\n");
