@@ -46,6 +46,7 @@ typedef struct acs_script_limits {
   size_t max_string;      /* string.rep, table.concat, string.format, gsub results (1 MiB) */
   uint64_t pattern_steps; /* matcher steps per pattern call, plus 16 per subject byte (1,000,000) */
   uint32_t coroutines;    /* coroutines a run may create (1000) */
+  uint32_t run_ms;        /* wall-clock time per run, all resumes together (2000) */
 } acs_script_limits;
 
 /* The built-in defaults above. */

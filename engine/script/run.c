@@ -161,7 +161,13 @@ static void acs__slice_begin(acs_script_chan *ch, lua_State *co) {
   uint64_t now = acs__mono_ns();
   run->slice_used = 0;
   run->mem_retry = false;
-  run->deadline_ns = now + (uint64_t)run->limits.slice_ms * 1000000u;
+  /* the slice's time, or what is left of the run's if that is less */
+  uint64_t slice = (uint64_t)run->limits.slice_ms * 1000000u;
+  uint64_t total = (uint64_t)run->limits.run_ms * 1000000u;
+  uint64_t left = total > run->time_ns ? total - run->time_ns : 0;
+  run->deadline_run = left < slice;
+  run->deadline_ns = now + (left < slice ? left : slice);
+  run->slice_start_ns = now;
   run->last_hook_ns = now;
   vm->cur = run;
   run->cur_chan = ch;
@@ -170,12 +176,16 @@ static void acs__slice_begin(acs_script_chan *ch, lua_State *co) {
   if (run->used >= run->limits.instructions)
     acs__kill(ch, ACS_SCRIPT_FAULT_TIMEOUT, "instruction budget exhausted (%llu per run)",
               (unsigned long long)run->limits.instructions);
+  else if (!left)
+    acs__kill(ch, ACS_SCRIPT_FAULT_TIMEOUT, "time budget exhausted (%u ms per run)",
+              run->limits.run_ms);
   acs__watchdog_arm(vm, run->deadline_ns);
 }
 
 static void acs__slice_end(acs_script_chan *ch) {
   acs_script_run *run = ch->run;
   acs__watchdog_disarm(run->vm);
+  run->time_ns += acs__mono_ns() - run->slice_start_ns;
   run->vm->cur = NULL;
   run->cur_chan = NULL;
   run->cur_L = NULL;

@@ -120,6 +120,8 @@ struct acs_script_run {
   uint64_t used;       /* instructions charged, run total */
   uint64_t slice_used; /* in the current resume */
   uint64_t deadline_ns, last_hook_ns;
+  uint64_t slice_start_ns, time_ns; /* the slice's start; time spent in slices so far */
+  bool deadline_run;                /* the deadline is the run's (run_ms), not the slice's */
   uint32_t coroutines; /* created so far */
   acs_script_chan *chans;
   acs_script_chan *cur_chan; /* the channel being resumed */

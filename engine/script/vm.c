@@ -22,6 +22,7 @@ void acs_script_limits_default(acs_script_limits *l) {
   l->max_string = 1u << 20;
   l->pattern_steps = 1000000;
   l->coroutines = 1000;
+  l->run_ms = 2000;
 }
 
 const char *acs_script_fault_code(acs_script_fault f) {
@@ -287,8 +288,12 @@ void acs__hook(lua_State *L, lua_Debug *ar) {
     if (!ch->kill) {
       uint64_t now = acs__mono_ns();
       if (now > run->deadline_ns) {
-        acs__kill(ch, ACS_SCRIPT_FAULT_TIMEOUT, "time budget exhausted (%u ms per resume)",
-                  run->limits.slice_ms);
+        if (run->deadline_run)
+          acs__kill(ch, ACS_SCRIPT_FAULT_TIMEOUT, "time budget exhausted (%u ms per run)",
+                    run->limits.run_ms);
+        else
+          acs__kill(ch, ACS_SCRIPT_FAULT_TIMEOUT, "time budget exhausted (%u ms per resume)",
+                    run->limits.slice_ms);
       } else if (now - run->last_hook_ns > 1000000 && n > 1) {
         lua_sethook(L, acs__hook, LUA_MASKCOUNT, n / 8 > 0 ? n / 8 : 1);
       }
@@ -313,6 +318,7 @@ static void acs__limits_fill(acs_script_limits *dst, const acs_script_limits *sr
   ACS__LIM(max_string)
   ACS__LIM(pattern_steps)
   ACS__LIM(coroutines)
+  ACS__LIM(run_ms)
 #undef ACS__LIM
 }
 

@@ -265,6 +265,34 @@ static void check_slow_instructions(acs_script_vm *vm) {
   CHECK_STR(r.value, "5000050000");
 }
 
+/* many channels of one run share its run_ms: a session cannot hold its
+ * worker for a slice per policy */
+static void check_run_time(acs_script_vm *vm) {
+  CHECK_INT(st_load(vm, "spin", "local a = string.rep('\\0', 1 << 20) a = a .. a .. a .. a local b = a .. '' "
+                                "while true do local _ = a < b end"),
+            0);
+  acs_script_limits lim;
+  memset(&lim, 0, sizeof lim);
+  lim.slice_ms = 200;
+  lim.run_ms = 300;
+  lim.instructions = 1u << 30;
+  lim.slice = 1u << 30;
+  lim.memory = 32u << 20;
+  acs_script_run *run = acs_script_run_new(vm, &lim, NULL);
+  double t0 = st_now();
+  const char *want[4] = {"per resume", "per run", "per run", "per run"};
+  for (int i = 0; i < 4; i++) {
+    acs_script_chan *ch = NULL;
+    CHECK_INT(acs_script_run_call(run, "spin", NULL, &ch), ACS_SCRIPT_FAULT);
+    CHECK_STR(acs_script_chan_fault_code(ch), "script.timeout");
+    CHECK(strstr(acs_script_chan_fault_message(ch), want[i]) != NULL);
+  }
+  double secs = st_now() - t0;
+  fprintf(stderr, "  four spinning channels, 300 ms per run: %.0f ms\n", secs * 1000);
+  CHECK(secs < 0.3 + 0.5);
+  acs_script_run_free(run);
+}
+
 /* the charged versions give Lua's results */
 static void check_results(acs_script_vm *vm) {
   CHECK_STR(st_eval(vm, "return string.rep('ab', 3, ',')"), "ab,ab,ab");
@@ -296,6 +324,7 @@ int main(void) {
   check_protected_reads(vm);
   check_host_memory(vm);
   check_slow_instructions(vm);
+  check_run_time(vm);
   acs_script_vm_free(vm);
   return acs_test_result("test_script_contain");
 }
