@@ -60,6 +60,7 @@ struct acs_policy_jobs {
   job_ctx ctx;
   uint64_t started_ms;
   uint64_t swept_ms; /* the last sweep of transfers never completed */
+  char sched_err[200]; /* the schedule's last fault, logged once until it changes */
 };
 
 /* Stopping: the last of the timer and the query in flight frees it. */
@@ -353,10 +354,14 @@ static void read_schedule(acs_policy_jobs *J) {
       st = ACS_SCRIPT_FAULT;
     }
   }
+  char why[sizeof J->sched_err] = "";
   if (st != ACS_SCRIPT_DONE && ch)
-    acs_log(ACS_LOG_WARN, "policy", "jobs/schedule: %s: %s",
-            acs_script_chan_fault_code(ch) ? acs_script_chan_fault_code(ch) : "script.error",
-            acs_script_chan_fault_message(ch));
+    snprintf(why, sizeof why, "%s: %s",
+             acs_script_chan_fault_code(ch) ? acs_script_chan_fault_code(ch) : "script.error",
+             acs_script_chan_fault_message(ch));
+  if (why[0] && strcmp(why, J->sched_err) != 0)
+    acs_log(ACS_LOG_WARN, "policy", "jobs/schedule: %s (no job runs until it is fixed)", why);
+  memcpy(J->sched_err, why, sizeof why);
   for (size_t k = 0; k < J->ndefs; k++)
     for (size_t i = 0; i < old; i++)
       if (!strcmp(names[i], J->defs[k].name)) J->defs[k].tried_ms = tried[i];
