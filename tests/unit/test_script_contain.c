@@ -36,6 +36,7 @@ static double trip_secs(acs_script_vm *vm, const char *src, uint64_t budget, cha
   lim.instructions = budget;
   lim.slice = budget;
   lim.slice_ms = 60000;
+  lim.run_ms = 60000;
   lim.memory = 64u << 20;
   st_result r = st_exec(vm, src, &lim);
   snprintf(msg, ml, "%s %s", r.code, r.msg);
