@@ -79,10 +79,21 @@ void acs__policy_push_json(lua_State *L, const json_t *v, int depth) {
 /* A policy's table of plain values (strings, numbers, booleans) as a JSON
  * object; raises on anything else. */
 static json_t *args_object(lua_State *L, int idx) {
+  if (!lua_isnoneornil(L, idx)) {
+    luaL_checktype(L, idx, LUA_TTABLE);
+    /* the JSON to be made is the engine's memory: charged before it is
+     * made (a charge may raise, and nothing must be left to free then) */
+    size_t bytes = 64;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      bytes += 64 + lua_rawlen(L, -2) + (lua_type(L, -1) == LUA_TSTRING ? lua_rawlen(L, -1) : 0);
+      lua_pop(L, 1);
+    }
+    acs_script_charge_host(L, bytes);
+  }
   json_t *o = json_object();
   if (!o) luaL_error(L, "out of memory");
   if (lua_isnoneornil(L, idx)) return o;
-  luaL_checktype(L, idx, LUA_TTABLE);
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     if (lua_type(L, -2) != LUA_TSTRING) {
@@ -90,7 +101,6 @@ static json_t *args_object(lua_State *L, int idx) {
       luaL_error(L, "action arguments: keys must be names");
     }
     const char *k = lua_tostring(L, -2);
-    acs_script_charge_host(L, 64 + lua_rawlen(L, -2) + lua_rawlen(L, -1));
     json_t *v = NULL;
     switch (lua_type(L, -1)) {
       case LUA_TSTRING:
