@@ -631,7 +631,7 @@ static const luaL_Reg acs__base_wrapped[] = {
 };
 
 static const char *const acs__base_std[] = {
-    "assert", "error",  "ipairs", "next", "pairs", "rawget",
+    "assert", "error",  "ipairs",   "next", "pairs",    "rawget",
     "rawlen", "select", "tostring", "type", "_VERSION", NULL,
 };
 

@@ -59,7 +59,7 @@ struct acs_policy_jobs {
   acs_script_chan *ch;
   job_ctx ctx;
   uint64_t started_ms;
-  uint64_t swept_ms; /* the last sweep of transfers never completed */
+  uint64_t swept_ms;   /* the last sweep of transfers never completed */
   char sched_err[200]; /* the schedule's last fault, logged once until it changes */
 };
 

@@ -354,7 +354,7 @@ int l_acs_tag(lua_State *L) {
   while (at < s->ntags && strcmp(s->tags[at], tag) != 0) at++;
   acs_script_charge(L, 1 + s->ntags);
   if ((at < s->ntags) == on) return 0; /* already so */
-  acs_script_charge_host(L, 128 + n); /* the copy and the queued write */
+  acs_script_charge_host(L, 128 + n);  /* the copy and the queued write */
   if (on) {
     char **v = realloc(s->tags, (s->ntags + 1) * sizeof *v);
     char *t = strdup(tag);

@@ -225,7 +225,7 @@ static int l_acs_log(lua_State *L) {
   acs_log_level lvl = ACS_LOG_INFO;
   if (acs_log_parse_level(level, &lvl)) lvl = ACS_LOG_INFO;
   if (lvl < ACS_LOG_WARN) lvl = ACS_LOG_WARN; /* policies cannot log as crit/err */
-  acs_script_charge(L, 200);                    /* a line written */
+  acs_script_charge(L, 200);                  /* a line written */
   acs_log(lvl, "policy", "%s: %.*s",
           s ? s->device_id : acs_script_chan_policy(acs_script_chan_of(L)), 400, msg);
   return 0;

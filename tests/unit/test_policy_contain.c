@@ -94,7 +94,8 @@ static void session_free(acs__session *s, acs_dm *model) {
 static acs_policy_vm *tree_vm(const char *const *files) {
   acs_policy_vm *pv = acs_policy_vm_new(NULL, NULL, 0);
   json_t *tree = json_object();
-  for (const char *const *f = files; f[0]; f += 2) json_object_set_new(tree, f[0], json_string(f[1]));
+  for (const char *const *f = files; f[0]; f += 2)
+    json_object_set_new(tree, f[0], json_string(f[1]));
   char err[512] = "";
   int rc = pv ? acs_policy_vm_load_json(pv, tree, err, sizeof err) : -1;
   if (rc) fprintf(stderr, "tree: %s\n", err);
@@ -145,9 +146,9 @@ static outcome run_phase(const char *const *files, acs_dm *model) {
 
 /* One provision, started by one preset. */
 static outcome run_provision(const char *src, acs_dm *model) {
-  const char *const files[] = {
-      "presets/p", "return {{name = 'p', provisions = {'t'}, channel = 't'}}", "provisions/t", src,
-      NULL};
+  const char *const files[] = {"presets/p",
+                               "return {{name = 'p', provisions = {'t'}, channel = 't'}}",
+                               "provisions/t", src, NULL};
   return run_phase(files, model);
 }
 
@@ -165,8 +166,9 @@ static const ratio_case ratio_cases[] = {
     {"clear(), a huge wildcard over the model",
      "local p = 'Device.' .. string.rep('*.', 2000) .. '*'\n"
      "while true do clear(p) end"},
-    {"clear(), a long literal path", "local p = 'Device.' .. string.rep('Z', 5000)\n"
-                                      "while true do clear(p) end"},
+    {"clear(), a long literal path",
+     "local p = 'Device.' .. string.rep('Z', 5000)\n"
+     "while true do clear(p) end"},
 };
 
 static void check_host_ratios(acs_dm *model) {
@@ -186,17 +188,19 @@ static void check_host_ratios(acs_dm *model) {
 }
 
 static void check_host_memory(acs_dm *model) {
-  outcome o = run_provision("local long = string.rep('Device.X.', 100) local i = 0\n"
-                            "while true do i = i + 1 declare(long .. i, {value = 1}) end",
-                            model);
+  outcome o = run_provision(
+      "local long = string.rep('Device.X.', 100) local i = 0\n"
+      "while true do i = i + 1 declare(long .. i, {value = 1}) end",
+      model);
   fprintf(stderr, "  declarations: %s host %zu KiB\n", o.text, o.host >> 10);
   CHECK(strstr(o.text, "t=script.memory:memory budget exhausted") != NULL);
   CHECK(strstr(o.text, "of them the engine's") != NULL);
   CHECK(o.host > (2u << 20)); /* most of the 8 MiB was the engine's */
-  o = run_provision("local big = string.rep('u', 1 << 19) local i = 0\n"
-                    "while true do i = i + 1 pcall(download, {url = 'http://x/' .. big .. i, "
-                    "key = 'k' .. i}) end",
-                    model);
+  o = run_provision(
+      "local big = string.rep('u', 1 << 19) local i = 0\n"
+      "while true do i = i + 1 pcall(download, {url = 'http://x/' .. big .. i, "
+      "key = 'k' .. i}) end",
+      model);
   fprintf(stderr, "  action arguments: %s\n", o.text);
   CHECK(strstr(o.text, "t=script.memory:") != NULL);
 }
@@ -205,19 +209,25 @@ static void check_presets(acs_dm *model) {
   static const char *const hostile[][2] = {
       {"raises", "return setmetatable({}, {__index = function(_, k)\n error('read ' .. k) end})"},
       {"loops", "return setmetatable({}, {__index = function() while true do end end})"},
-      {"allocates", "return {setmetatable({}, {__index = function() local t = {} "
-                    "for i = 1, 1e9 do t[i] = ('x'):rep(4096) .. i end end})}"},
+      {"allocates",
+       "return {setmetatable({}, {__index = function() local t = {} "
+       "for i = 1, 1e9 do t[i] = ('x'):rep(4096) .. i end end})}"},
       {"yields", "return setmetatable({}, {__index = function() coroutine.yield() end})"},
-      {"provisions raise", "return {provisions = setmetatable({}, {__len = function() "
-                           "error('len') end, __index = function() error('idx') end})}"},
+      {"provisions raise",
+       "return {provisions = setmetatable({}, {__len = function() "
+       "error('len') end, __index = function() error('idx') end})}"},
   };
   static const char *const want[] = {"presets/evil=script.error:presets/evil:2: read provisions",
                                      "presets/evil=script.timeout:", "presets/evil=script.memory:",
                                      "presets/evil=script.error:", NULL};
   for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
-    const char *const files[] = {"presets/evil", hostile[i][1], "presets/good",
-                                 "return {provisions = {'ok'}, channel = 'ok'}", "provisions/ok",
-                                 "return 1", NULL};
+    const char *const files[] = {"presets/evil",
+                                 hostile[i][1],
+                                 "presets/good",
+                                 "return {provisions = {'ok'}, channel = 'ok'}",
+                                 "provisions/ok",
+                                 "return 1",
+                                 NULL};
     outcome o = run_phase(files, model);
     /* the good preset's provision ran, unless the hostile one used up the
      * run's shared memory budget (its garbage counts until collected) */

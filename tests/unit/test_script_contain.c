@@ -65,20 +65,22 @@ typedef struct ratio_case {
 #define BIGSET "local set = '[' .. string.rep('\\1\\2\\3', 20000) .. ']' "
 #define NULS "local z = string.rep('\\0', 200000) "
 static const ratio_case ratio_cases[] = {
-    {"string.find, a big set", BIGSET
-     "local s = string.rep('x', 100) while true do string.find(s, set) end"},
-    {"string.match, a big set repeated", BIGSET
-     "local s = string.rep('x', 100) while true do string.match(s, set .. '*y') end"},
+    {"string.find, a big set",
+     BIGSET "local s = string.rep('x', 100) while true do string.find(s, set) end"},
+    {"string.match, a big set repeated",
+     BIGSET "local s = string.rep('x', 100) while true do string.match(s, set .. '*y') end"},
     {"string.gmatch, a big set", BIGSET
      "local s = string.rep('x', 100) while true do for _ in string.gmatch(s, set) do end end"},
-    {"string.gsub, a big set", BIGSET
-     "local s = string.rep('x', 100) while true do string.gsub(s, set, 'y') end"},
-    {"string.find, frontier of a big set", BIGSET
-     "local s = string.rep('x', 40) while true do string.find(s, '%f' .. set) end"},
-    {"string.find, backtracking", "local s = string.rep('a', 14) "
+    {"string.gsub, a big set",
+     BIGSET "local s = string.rep('x', 100) while true do string.gsub(s, set, 'y') end"},
+    {"string.find, frontier of a big set",
+     BIGSET "local s = string.rep('x', 40) while true do string.find(s, '%f' .. set) end"},
+    {"string.find, backtracking",
+     "local s = string.rep('a', 14) "
      "local p = string.rep('a?', 14) .. string.rep('a', 14) .. 'b' "
      "while true do string.find(s, p) end"},
-    {"string.find, a long needle", "local s = string.rep('ab', 200000) "
+    {"string.find, a long needle",
+     "local s = string.rep('ab', 200000) "
      "local n = string.rep('ab', 1000) .. 'c' while true do string.find(s, n, 1, true) end"},
     {"string.format %q of NULs", NULS "while true do string.format('%q', z) end"},
     {"string.format %s of a long string", NULS "while true do string.format('%s', z) end"},
@@ -87,23 +89,30 @@ static const ratio_case ratio_cases[] = {
     {"string.sub", NULS "while true do string.sub(z, 2) end"},
     {"string.upper", NULS "while true do string.upper(z) end"},
     {"string.reverse", NULS "while true do string.reverse(z) end"},
-    {"string.byte, a range", "local s = string.rep('x', 8000) "
+    {"string.byte, a range",
+     "local s = string.rep('x', 8000) "
      "while true do string.byte(s, 1, 7000) end"},
     {"utf8.len", NULS "while true do utf8.len(z) end"},
-    {"tonumber of a long string", "local s = string.rep(' ', 200000) .. '1' "
+    {"tonumber of a long string",
+     "local s = string.rep(' ', 200000) .. '1' "
      "while true do tonumber(s) end"},
     {"rawequal of long strings", NULS "local y = string.rep('\\0', 200000) "
-     "while true do rawequal(z, y) end"},
-    {"table.sort, long strings with NULs", "local t = {} for i = 1, 64 do "
+                                      "while true do rawequal(z, y) end"},
+    {"table.sort, long strings with NULs",
+     "local t = {} for i = 1, 64 do "
      "t[i] = string.rep('\\0', 65536) .. string.char(i % 7) end "
      "while true do local u = table.move(t, 1, 64, 1, {}) table.sort(u) end"},
-    {"table.concat", "local t = {} for i = 1, 200 do t[i] = string.rep('x', 1000) end "
+    {"table.concat",
+     "local t = {} for i = 1, 200 do t[i] = string.rep('x', 1000) end "
      "while true do table.concat(t, ',') end"},
-    {"table.unpack", "local t = {} for i = 1, 5000 do t[i] = i end "
+    {"table.unpack",
+     "local t = {} for i = 1, 5000 do t[i] = i end "
      "while true do table.unpack(t) end"},
-    {"table.insert in front", "local t = {} for i = 1, 20000 do t[i] = i end "
+    {"table.insert in front",
+     "local t = {} for i = 1, 20000 do t[i] = i end "
      "while true do table.insert(t, 1, 0) table.remove(t, 1) end"},
-    {"table.move", "local t = {} for i = 1, 20000 do t[i] = i end "
+    {"table.move",
+     "local t = {} for i = 1, 20000 do t[i] = i end "
      "while true do table.move(t, 1, 20000, 2) end"},
     {"os.date, a long format", "local f = string.rep('%c', 2000) while true do os.date(f) end"},
 };
@@ -269,8 +278,9 @@ static void check_slow_instructions(acs_script_vm *vm) {
 /* many channels of one run share its run_ms: a session cannot hold its
  * worker for a slice per policy */
 static void check_run_time(acs_script_vm *vm) {
-  CHECK_INT(st_load(vm, "spin", "local a = string.rep('\\0', 1 << 20) a = a .. a .. a .. a local b = a .. '' "
-                                "while true do local _ = a < b end"),
+  CHECK_INT(st_load(vm, "spin",
+                    "local a = string.rep('\\0', 1 << 20) a = a .. a .. a .. a local b = a .. '' "
+                    "while true do local _ = a < b end"),
             0);
   acs_script_limits lim;
   memset(&lim, 0, sizeof lim);
