@@ -126,6 +126,8 @@ static acs__hdr *acs__blk_resize(acs_script_vm *vm, acs__hdr *h, size_t old, siz
   return nh;
 }
 
+static void acs__account(acs_script_chan *ch, uint64_t units);
+
 static void *acs__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   acs_script_vm *vm = ud;
   acs__hdr *h = ptr ? (acs__hdr *)ptr - 1 : NULL;
@@ -152,6 +154,11 @@ static void *acs__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     } else if (after > limit && !grace) {
       if (!run->mem_retry) {
         run->mem_retry = true;
+        /* Lua now collects the whole VM (every run's objects) and retries:
+         * a policy that keeps itself at its budget with garbage pays for
+         * each of those collections (a unit per 256 bytes of the heap; the
+         * kill this may cause takes effect at the next hook) */
+        acs__account(ch, 1 + vm->total / 256);
         return NULL;
       }
       acs__kill(ch, ACS_SCRIPT_FAULT_MEMORY, "memory budget exhausted (%zu bytes per run)", limit);
