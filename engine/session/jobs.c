@@ -83,6 +83,54 @@ static job_ctx *job_of(lua_State *L) {
  * devices in id order after ID, whose last Inform is older than S seconds
  * (all when absent), with the named parameters' values:
  * {{id = ..., last_inform = unix seconds or nil, params = {name = value}}, ...} */
+/* A row's parameters ({name: value} JSON, light userdata 1) as a table. */
+static int params_p(lua_State *L) {
+  json_t *pj = lua_touserdata(L, 1);
+  lua_newtable(L);
+  const char *k;
+  json_t *v;
+  json_object_foreach(pj, k, v) {
+    if (!json_is_string(v)) continue;
+    lua_pushlstring(L, json_string_value(v), json_string_length(v));
+    lua_setfield(L, -2, k);
+  }
+  return 1;
+}
+
+/* Resumed by query_cb with the query's result (a light userdata, valid
+ * during the resume): the rows become the job's table here, inside the
+ * resume, so that they count for the run's budgets. */
+static int devices_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  const acs_pg_result *r = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (!r) return luaL_error(L, "store.devices: no result");
+  luaL_checkstack(L, 8, NULL);
+  lua_createtable(L, r->ntuples, 0);
+  for (int i = 0; i < r->ntuples; i++) {
+    const char *ptext = acs_pg_getvalue(r, i, 2);
+    acs_script_charge(L, 20 + strlen(ptext) / 16);
+    acs_script_charge_host(L, 2 * strlen(ptext)); /* the JSON while it is read */
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, acs_pg_getvalue(r, i, 0));
+    lua_setfield(L, -2, "id");
+    if (!acs_pg_isnull(r, i, 1)) {
+      lua_pushinteger(L, strtoll(acs_pg_getvalue(r, i, 1), NULL, 10));
+      lua_setfield(L, -2, "last_inform");
+    }
+    json_t *pj = json_loads(ptext, 0, NULL);
+    lua_pushcfunction(L, params_p); /* protected: an error must not leak pj */
+    lua_pushlightuserdata(L, pj);
+    int st = lua_pcall(L, 1, 1, 0);
+    json_decref(pj);
+    if (st != LUA_OK) return lua_error(L);
+    lua_setfield(L, -2, "params");
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
 static int l_store_devices(lua_State *L) {
   job_ctx *j = job_of(L);
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -105,13 +153,16 @@ static int l_store_devices(lua_State *L) {
     if (n > 64) return luaL_error(L, "store.devices: at most 64 parameters");
     for (lua_Integer i = 1; i <= n; i++) {
       lua_rawgeti(L, -1, i);
-      json_array_append_new(j->params, json_string(luaL_checkstring(L, -1)));
+      size_t nl;
+      const char *name = luaL_checklstring(L, -1, &nl);
+      acs_script_charge_host(L, 64 + 2 * nl); /* the copy, and the query's text */
+      json_array_append_new(j->params, json_string(name));
       lua_pop(L, 1);
     }
   }
   lua_pop(L, 1);
   j->want_query = true;
-  return acs_script_yield(L, 0, 0, NULL);
+  return acs_script_yield(L, 0, 0, devices_k);
 }
 
 /* job.alarm(device_id, key, severity, message): raised by this job (rule
@@ -179,34 +230,13 @@ static void query_cb(acs_pg_result *r, void *arg) {
     return;
   }
   lua_State *T = acs_script_chan_values(J->ch, NULL);
-  if (r->status || !T || !lua_checkstack(T, 8)) {
+  if (r->status || !T || !lua_checkstack(T, 2)) {
     char why[300];
     snprintf(why, sizeof why, "store query failed: %s", r->status ? r->error : "no stack");
     job_end(J, why);
     return;
   }
-  lua_createtable(T, r->ntuples, 0);
-  for (int i = 0; i < r->ntuples; i++) {
-    lua_createtable(T, 0, 3);
-    lua_pushstring(T, acs_pg_getvalue(r, i, 0));
-    lua_setfield(T, -2, "id");
-    if (!acs_pg_isnull(r, i, 1)) {
-      lua_pushinteger(T, strtoll(acs_pg_getvalue(r, i, 1), NULL, 10));
-      lua_setfield(T, -2, "last_inform");
-    }
-    lua_newtable(T);
-    json_t *pj = json_loads(acs_pg_getvalue(r, i, 2), 0, NULL);
-    const char *k;
-    json_t *v;
-    json_object_foreach(pj, k, v) {
-      if (!json_is_string(v)) continue;
-      lua_pushstring(T, json_string_value(v));
-      lua_setfield(T, -2, k);
-    }
-    json_decref(pj);
-    lua_setfield(T, -2, "params");
-    lua_rawseti(T, -2, i + 1);
-  }
+  lua_pushlightuserdata(T, r); /* devices_k makes the rows a table, budgeted */
   job_step(J, acs_script_chan_resume(J->ch, 1));
 }
 

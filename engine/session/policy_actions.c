@@ -136,6 +136,7 @@ static const char *const action_rpcs[] = {"Reboot", "FactoryReset",   "Download"
  * and returns 3, or returns 0. */
 static int push_action_state(lua_State *L, acs__policy *p, const char *key) {
   const json_t *list = json_object_get(p->ctx, "actions");
+  acs_script_charge(L, 1 + json_array_size(list) + json_array_size(p->actions));
   for (size_t i = 0; i < json_array_size(list); i++) {
     const json_t *a = json_array_get(list, i);
     const char *k = json_string_value(json_object_get(a, "key"));

@@ -87,6 +87,9 @@ int l_acs_secret(lua_State *L) {
     lua_pushstring(L, "no secret key");
     return 2;
   }
+  /* the lists scanned and a decryption (of at most 4 KiB) */
+  acs_script_charge(L, 500 + json_array_size(s->pol->secrets) +
+                           json_array_size(json_object_get(s->pol->ctx, "secrets")));
   acs_buf b = ACS_BUF_INIT;
   const char *why = "out of memory";
   int rc = open_secret(s, k, name, &b, &why);
@@ -123,6 +126,7 @@ int l_acs_random_secret(lua_State *L) {
   static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   lua_Integer n = luaL_optinteger(L, 1, 20);
   if (n < 8 || n > 256) return luaL_error(L, "random_secret: 8 to 256 characters");
+  acs_script_charge(L, 500); /* a draw from the random generator */
   unsigned char raw[256];
   char out[257];
   size_t k = 0;
