@@ -67,6 +67,7 @@ static bool schedule_matches(acs__session *s, lua_State *L, const char *file) {
   }
   acs_cron c;
   char err[160] = "";
+  acs_script_charge(L, 50); /* the expression parsed, its last tick found */
   if (!expr)
     snprintf(err, sizeof err, "no cron expression (a string, or {cron = ...})");
   else if (window < 60 || window > 31 * 86400)
@@ -76,6 +77,7 @@ static bool schedule_matches(acs__session *s, lua_State *L, const char *file) {
   else
     acs_cron_parse(expr, &c, err, sizeof err);
   if (err[0]) {
+    acs_script_charge(L, 200); /* a line written, as acs.log */
     acs_log(ACS_LOG_WARN, "policy", "%s: %s: schedule ignored, the preset does not match: %s",
             s->device_id, file, err);
     lua_pop(L, 1);
