@@ -12,8 +12,21 @@
  * key, no key loaded, altered) fails the request rather than sending other
  * credentials.
  *
+ * Transports (docs/security-connreq.md): HTTP to the ConnectionRequestURL,
+ * then UDP (Annex G: to the address the device's STUN binding requests
+ * showed, table connreq_udp, else its UDPConnectionRequestAddress; sent from
+ * acsd's STUN port, so only with --stun), each tried when the one before
+ * failed. HTTP is skipped for a device that reports NATDetected true and has
+ * a UDP address. UDP carries no answer: sent counts as accepted.
+ *
+ * One request per device at a time, cluster-wide: an in-process set, then a
+ * row in connreq_claims (inserted, or taken over once expired) held while
+ * the request is in flight. An ask that finds one in flight is "coalesced":
+ * not sent again; the session the first brings runs its task too.
+ *
  * The outcome goes into the task's result as
- *   "connection_request": {"status": "accepted"|"failed",
+ *   "connection_request": {"status": "accepted"|"failed"|"coalesced",
+ *                          "transport": "http"|"udp"|null,
  *                          "http_status": N|null, "detail": "...", "at": "RFC 3339"}
  * (merged: the RPC's own result, written by the session, keeps it).
  *
@@ -29,8 +42,13 @@
 
 #include "app/acs_app.h"
 
+#define ACS_CONNREQ_TRANSPORTS 2
+typedef enum acs_connreq_transport { ACS_CONNREQ_HTTP = 1, ACS_CONNREQ_UDP } acs_connreq_transport;
+
 typedef struct acs_connreq_outcome {
-  int status;       /* 0: the CPE accepted; else why not (below) */
+  int status;       /* 0: the CPE accepted (or coalesced); else why not (below) */
+  int transport;    /* acs_connreq_transport of the last one tried; 0: none */
+  bool coalesced;   /* another request to the device was in flight: not sent */
   int http_status;  /* the CPE's last HTTP status, 0 when none came */
   char detail[256]; /* for people: what happened */
   bool sent;        /* the request has ended (false: the wait ended first) */

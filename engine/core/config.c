@@ -96,6 +96,16 @@ static const opt_def opts[] = {
      100000, "N", "connection requests in flight per worker; the rest wait (64)"},
     {"connreq-timeout-ms", "ACS_CONNREQ_TIMEOUT_MS", OPT_MS, OFF(connreq_timeout_ms), 100, 600000,
      "MS", "bound on one connection request (10000)"},
+    {"stun", "ACS_STUN", OPT_ADDR, OFF(stun_listen), 0, 0, "HOST:PORT",
+     "STUN server and UDP connection requests (TR-069 Annex G) (off)"},
+    {"xmpp-jid", "ACS_XMPP_JID", OPT_STR, OFF(xmpp_jid), 0, 0, "JID",
+     "XMPP connection requests (Annex K): acsd's account (none: no XMPP)"},
+    {"xmpp-password", "ACS_XMPP_PASSWORD", OPT_STR, OFF(xmpp_password), 0, 0, "TEXT",
+     "... its password"},
+    {"xmpp-server", "ACS_XMPP_SERVER", OPT_STR, OFF(xmpp_server), 0, 0, "HOST[:PORT]",
+     "... the XMPP server (default: the JID's domain, by DNS SRV)"},
+    {"xmpp-tls", "ACS_XMPP_TLS", OPT_STR, OFF(xmpp_tls), 0, 0, "MODE",
+     "... required (default), trusted (required, any certificate), or off"},
     {"files", "ACS_FILES", OPT_ADDR, OFF(files_listen), 0, 0, "HOST:PORT",
      "file server listener (0.0.0.0:7567; \"off\": none)"},
     {"file-server-url", "ACS_FILE_SERVER_URL", OPT_STR, OFF(file_server_url), 0, 0, "URL",
@@ -161,6 +171,11 @@ void acs_config_free(acs_config *cfg) {
   free(cfg->secret_key_file);
   free(cfg->connreq_username);
   free(cfg->connreq_password);
+  free(cfg->stun_listen);
+  free(cfg->xmpp_jid);
+  free(cfg->xmpp_password);
+  free(cfg->xmpp_server);
+  free(cfg->xmpp_tls);
   free(cfg->files_listen);
   free(cfg->file_server_url);
   memset(cfg, 0, sizeof *cfg);

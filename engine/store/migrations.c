@@ -658,6 +658,30 @@ static const char v11_sql[] =
     "  CROSS JOIN LATERAL (SELECT * FROM devices d WHERE d.id = o.id OFFSET 0) d WHERE o.model;\n"
     "END $$;\n";
 
+/* 17: connection requests that any instance can send (engine/connreq):
+ * - connreq_claims: one row per device while a connection request to it is
+ *   in flight or was just accepted; an instance sends only after it has
+ *   inserted (or taken over an expired) row, so concurrent asks from API
+ *   calls and bulk actions on any instance make one request. Plain rows, no
+ *   advisory locks: it works through PgBouncer in transaction pooling.
+ * - connreq_udp: the public UDP address of each device as its STUN binding
+ *   requests show it (Annex G), so any instance can send a UDP connection
+ *   request from its STUN port. */
+static const char v17_sql[] =
+    "CREATE TABLE connreq_claims (\n"
+    "  device_id text PRIMARY KEY,\n"
+    "  instance text NOT NULL,\n"
+    "  expires_at timestamptz NOT NULL\n"
+    ");\n"
+    "CREATE TABLE connreq_udp (\n"
+    "  device_id text PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,\n"
+    "  address text NOT NULL,\n"
+    "  stun_username text NOT NULL,\n"
+    "  authenticated boolean NOT NULL,\n"
+    "  changed_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  seen_at timestamptz NOT NULL DEFAULT now()\n"
+    ");\n";
+
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
     {2, "tasks by device", v2_sql},
@@ -669,6 +693,7 @@ const acs_store_migration acs_store_migrations[] = {
     {9, "policies and alarms API", v9_sql},
     {10, "policy actions and fault back-off", v10_sql},
     {11, "one statement per batch of Informs; tasks that fail in unknown ways stop", v11_sql},
+    {17, "connection requests: claims across instances, UDP bindings", v17_sql},
 };
 
 const size_t acs_store_migrations_count =
