@@ -62,12 +62,16 @@ struct dreq {
   char *url, *udp_addr, *user, *pass;
   bool claimed_local, claimed_store;
   char tried[256]; /* "http: why; " of those that failed before */
+  /* coalesced with a task: watches the task until the claim is gone */
+  uv_timer_t recheck;
+  bool recheck_open;
+  unsigned rechecks;
 };
 
 /* --- the end of a request */
 
 static void dreq_maybe_free(dreq *d) {
-  if (!d->told || d->holds || d->timer_open) return;
+  if (!d->told || d->holds || d->timer_open || d->recheck_open) return;
   acs_connreq_worker *cw = d->cw;
   if (d->prev) {
     d->prev->next = d->next;
@@ -238,8 +242,11 @@ static void release(dreq *d) {
   d->claimed_store = false;
 }
 
+static void recheck_stop(dreq *d);
+
 static void record(dreq *d) {
   release(d);
+  if (!d->o.coalesced) recheck_stop(d);
   acs_connreq_worker *cw = d->cw;
   if (cw->metrics) acs_metric_add(&cw->metrics->connreq[d->o.status ? 1 : 0], 1);
   acs_log(d->o.status ? ACS_LOG_INFO : ACS_LOG_DEBUG, "connreq", "%s%s%s: %s%s", d->device_id,
@@ -351,7 +358,79 @@ static const char sql_claim[] =
     "ON CONFLICT (device_id) DO UPDATE SET instance = excluded.instance, "
     "expires_at = excluded.expires_at WHERE c.expires_at < now() RETURNING 1";
 
+static void claim(dreq *d);
+
+/* A coalesced task is run by the session the other request brings when it
+ * was there before that session read the device's tasks. One created a
+ * moment later would wait for the next Inform: so once no claim is held
+ * any more, a task still pending asks again (and may be coalesced again). */
+static const char sql_recheck[] =
+    "SELECT t.status, EXISTS (SELECT 1 FROM connreq_claims c WHERE c.device_id = t.device_id "
+    "AND c.expires_at > now()) FROM tasks t WHERE t.id = $1::bigint";
+
+#define RECHECK_MS 250
+#define RECHECK_MAX 200 /* 50 s: past any claim's expiry */
+
+static void recheck_closed_cb(uv_handle_t *h) {
+  dreq *d = h->data;
+  d->recheck_open = false;
+  dreq_maybe_free(d);
+}
+
+static void recheck_stop(dreq *d) {
+  if (d->recheck_open && !uv_is_closing((uv_handle_t *)&d->recheck))
+    uv_close((uv_handle_t *)&d->recheck, recheck_closed_cb);
+}
+
+static void recheck_tick_cb(uv_timer_t *t);
+
+static void recheck_cb(acs_pg_result *res, void *arg) {
+  dreq *d = arg;
+  d->holds--;
+  if (d->cw->stopping || !d->recheck_open || uv_is_closing((uv_handle_t *)&d->recheck)) {
+    /* stopping: the task waits for the device's next session */
+  } else if (res->status || (res->ntuples == 1 && strcmp(acs_pg_getvalue(res, 0, 1), "t") == 0)) {
+    uv_timer_start(&d->recheck, recheck_tick_cb, RECHECK_MS, 0); /* still claimed */
+    return;
+  } else if (res->ntuples == 1 && strcmp(acs_pg_getvalue(res, 0, 0), "pending") == 0) {
+    uv_timer_stop(&d->recheck); /* kept: coalesced again, it watches again */
+    d->at = 0;
+    d->tried[0] = '\0';
+    d->o.coalesced = false;
+    d->o.transport = 0;
+    acs_log(ACS_LOG_DEBUG, "connreq", "%s, task %s: missed the session of the request it was "
+            "coalesced with; asking again", d->device_id, d->task_id);
+    claim(d);
+    dreq_maybe_free(d);
+    return;
+  }
+  recheck_stop(d);
+  dreq_maybe_free(d);
+}
+
+static void recheck_tick_cb(uv_timer_t *t) {
+  dreq *d = t->data;
+  if (d->cw->stopping || ++d->rechecks > RECHECK_MAX) {
+    recheck_stop(d);
+    return;
+  }
+  const char *p[1] = {d->task_id};
+  if (acs_pg_query(d->cw->pg, sql_recheck, 1, p, ACS_PG_FAILFAST, recheck_cb, d) == 0) {
+    d->holds++;
+  } else {
+    uv_timer_start(&d->recheck, recheck_tick_cb, RECHECK_MS, 0);
+  }
+}
+
 static void coalesce(dreq *d, const char *where) {
+  if (d->task_id[0] && !d->recheck_open && !d->cw->stopping) {
+    uv_timer_init(d->cw->loop, &d->recheck);
+    d->recheck.data = d;
+    d->recheck_open = true;
+    uv_timer_start(&d->recheck, recheck_tick_cb, RECHECK_MS, 0);
+  } else if (d->recheck_open) {
+    uv_timer_start(&d->recheck, recheck_tick_cb, RECHECK_MS, 0);
+  }
   d->o.status = 0;
   d->o.coalesced = true;
   snprintf(d->o.detail, sizeof d->o.detail,
@@ -605,6 +684,7 @@ void acs_connreq_worker_stop(acs_app_worker *aw) {
   /* waits end now; requests in flight end through the pool's close and
    * statements through the store's (both call back from the loop) */
   for (dreq *d = cw->reqs; d; d = d->next) {
+    recheck_stop(d);
     if (d->o.sent && !d->holds) tell(d);
   }
   acs_stun_server_stop(cw->stun); /* UDP requests still repeating end with it */

@@ -13,6 +13,7 @@
  *   httpc.c     HTTP client (libuv + llhttp) and Digest/Basic for it
  *   session.c   the CWMP session (Inform .. 204), cookies, retries
  *   crserver.c  connection-request listener and the control endpoints
+ *   stunc.c     STUN keepalives and UDP connection requests (Annex G)
  *   sched.c     the pacer, device timers, reboots, stop
  *   stats.c     counters, latency histograms, RSS, the summary
  *   state.c     --state FILE
@@ -287,6 +288,7 @@ typedef struct sim_dev {
   sim_job *job; /* a transfer in progress */
   char *reboot_key;
   char *stale_cookie; /* --quirk stale-cookies: the last session's Cookie value */
+  struct sim_stun *stun; /* stunc.c: the STUN binding, NULL when STUN is off */
   char serial[40];
   /* copy on write over the model */
   SIM_VEC(sim_ovr) ovr;
@@ -445,6 +447,13 @@ void sim_dev_reboot(sim_dev *d, bool factory);
 
 int sim_cr_start(const char *listen, char *err, size_t errlen);
 void sim_cr_stop(void);
+
+/* ---- stunc.c */
+
+/* Starts, moves or stops the device's STUN binding as its STUNEnable,
+ * STUNServerAddress and STUNServerPort say (after each session). */
+void sim_stun_update(sim_dev *d);
+void sim_stun_stop_all(void);
 
 /* ---- stats.c */
 
