@@ -16,8 +16,9 @@
  * then UDP (Annex G: to the address the device's STUN binding requests
  * showed, table connreq_udp, else its UDPConnectionRequestAddress; sent from
  * acsd's STUN port, so only with --stun), each tried when the one before
- * failed. HTTP is skipped for a device that reports NATDetected true and has
- * a UDP address. UDP carries no answer: sent counts as accepted.
+ * failed, then XMPP (Annex K: an IQ to the device's ConnReqJabberID, with
+ * --xmpp-jid). HTTP is skipped for a device that reports NATDetected true
+ * and has a UDP address. UDP carries no answer: sent counts as accepted.
  *
  * One request per device at a time, cluster-wide: an in-process set, then a
  * row in connreq_claims (inserted, or taken over once expired) held while
@@ -26,7 +27,7 @@
  *
  * The outcome goes into the task's result as
  *   "connection_request": {"status": "accepted"|"failed"|"coalesced",
- *                          "transport": "http"|"udp"|null,
+ *                          "transport": "http"|"udp"|"xmpp"|null,
  *                          "http_status": N|null, "detail": "...", "at": "RFC 3339"}
  * (merged: the RPC's own result, written by the session, keeps it).
  *
@@ -42,8 +43,12 @@
 
 #include "app/acs_app.h"
 
-#define ACS_CONNREQ_TRANSPORTS 2
-typedef enum acs_connreq_transport { ACS_CONNREQ_HTTP = 1, ACS_CONNREQ_UDP } acs_connreq_transport;
+#define ACS_CONNREQ_TRANSPORTS 3
+typedef enum acs_connreq_transport {
+  ACS_CONNREQ_HTTP = 1,
+  ACS_CONNREQ_UDP,
+  ACS_CONNREQ_XMPP
+} acs_connreq_transport;
 
 typedef struct acs_connreq_outcome {
   int status;       /* 0: the CPE accepted (or coalesced); else why not (below) */

@@ -6,6 +6,7 @@
  *   dedup.c        the in-process set of devices with a request in flight
  *   stun.c         STUN and UDP connection request codec (acs_stun.h)
  *   stun_server.c  the STUN server of a worker and the UDP requests it sends
+ *   xmpp.c         XMPP connection requests: libstrophe in a thread of its own
  *
  * Threading: dedup.c is shared by the workers (a mutex); the rest belongs
  * to a worker's loop. */
@@ -55,5 +56,28 @@ typedef void (*acs_stun_sent_cb)(int status, unsigned sent, void *arg);
 #define ACS_UDPCR_GAP_MS 200
 int acs_stun_server_send(acs_stun_server *s, const char *addr, const char *msg, size_t len,
                          acs_stun_sent_cb cb, void *arg);
+
+/* --- xmpp.c: one XMPP client per process, in its own thread, started
+ * with the first port and stopped with the last. A worker opens a port
+ * (its loop's end of the queues). */
+
+typedef struct acs_xmpp_port acs_xmpp_port;
+typedef struct acs_xmpp_req acs_xmpp_req;
+/* status: 0 (an IQ result), ACS_EINVAL (not-authorized, forbidden),
+ * ACS_EUNAVAILABLE (service-unavailable and other errors, the connection
+ * lost), ACS_ETIMEOUT (no answer, or not connected, within the timeout),
+ * ACS_ECANCELED (stopping). From the port's loop, never inside
+ * acs__xmpp_send. */
+typedef void (*acs_xmpp_cb)(int status, const char *detail, void *arg);
+
+int acs__xmpp_port_open(uv_loop_t *loop, const acs_config *cfg, acs_xmpp_port **out);
+/* Tells the port's requests (done or still with the thread) at once; the
+ * last port stops the thread (joined here). */
+void acs__xmpp_port_close(acs_xmpp_port *p);
+/* Queues a connectionRequest IQ to jid with user/pass. 0, ACS_EINVAL (not
+ * a JID), ACS_ESTATE (closed) or ACS_ENOMEM. */
+int acs__xmpp_send(acs_xmpp_port *p, const char *jid, const char *user, const char *pass,
+                   unsigned timeout_ms, acs_xmpp_cb cb, void *arg);
+bool acs__xmpp_connected(void);
 
 #endif

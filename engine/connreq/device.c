@@ -37,6 +37,7 @@ struct acs_connreq_worker {
   const acs_secret_key *key;
   const char *instance;    /* the app's instance id: owner of store claims */
   acs_stun_server *stun;   /* NULL: no UDP connection requests */
+  acs_xmpp_port *xmpp;     /* NULL: no XMPP connection requests */
   dreq *reqs;
   bool stopping;
   bool in_stop; /* inside acs_connreq_worker_stop: not freed yet */
@@ -59,7 +60,7 @@ struct dreq {
   /* the transports to try, in order, and where we are */
   unsigned char via[ACS_CONNREQ_TRANSPORTS];
   unsigned nvia, at;
-  char *url, *udp_addr, *user, *pass;
+  char *url, *udp_addr, *jid, *user, *pass;
   bool claimed_local, claimed_store;
   char tried[256]; /* "http: why; " of those that failed before */
   /* coalesced with a task: watches the task until the claim is gone */
@@ -82,6 +83,7 @@ static void dreq_maybe_free(dreq *d) {
   free(d->device_id);
   free(d->url);
   free(d->udp_addr);
+  free(d->jid);
   free(d->user);
   if (d->pass) {
     memset(d->pass, 0, strlen(d->pass));
@@ -220,7 +222,10 @@ static void record_cb(acs_pg_result *res, void *arg) {
 }
 
 static const char *transport_name(int t) {
-  return t == ACS_CONNREQ_HTTP ? "http" : t == ACS_CONNREQ_UDP ? "udp" : "";
+  return t == ACS_CONNREQ_HTTP  ? "http"
+         : t == ACS_CONNREQ_UDP ? "udp"
+         : t == ACS_CONNREQ_XMPP ? "xmpp"
+                                 : "";
 }
 
 static void release_cb(acs_pg_result *res, void *arg) {
@@ -304,6 +309,13 @@ static void udp_cb(int status, unsigned sent, void *arg) {
   dreq_maybe_free(d);
 }
 
+static void xmpp_cb(int status, const char *detail, void *arg) {
+  dreq *d = arg;
+  d->holds--;
+  transport_done(d, status, detail);
+  dreq_maybe_free(d);
+}
+
 static void try_next(dreq *d) {
   acs_connreq_worker *cw = d->cw;
   int t = d->via[d->at++];
@@ -324,6 +336,11 @@ static void try_next(dreq *d) {
     } else {
       snprintf(why, sizeof why, "cannot send: %s", acs_strerror(rc));
     }
+  } else if (t == ACS_CONNREQ_XMPP) {
+    /* Annex K: the connection-request credentials, as for HTTP */
+    rc = acs__xmpp_send(cw->xmpp, d->jid, d->user, d->pass, timeout, xmpp_cb, d);
+    snprintf(why, sizeof why, "%s",
+             rc == ACS_EINVAL ? "the ConnReqJabberID is not a JID" : acs_strerror(rc));
   } else {
     /* Annex G.2.2: ts (Unix time), id (unique), un, cn (a random nonce) */
     unsigned char rnd[12];
@@ -467,7 +484,7 @@ static void claim(dreq *d) {
   /* a claim outlives a crashed instance by the longest the transports take */
   char ttl[24];
   snprintf(ttl, sizeof ttl, "%u",
-           cw->cfg->connreq_timeout_ms + ACS_UDPCR_GAP_MS * 8 + 2000);
+           cw->cfg->connreq_timeout_ms * 2 + ACS_UDPCR_GAP_MS * 8 + 2000);
   const char *p[3] = {d->device_id, cw->instance, ttl};
   if (acs_pg_query(cw->pg, sql_claim, 3, p, ACS_PG_FAILFAST, claim_cb, d) == 0) {
     d->holds++;
@@ -489,6 +506,8 @@ static const char sql_lookup[] =
     "(SELECT p.value FROM parameters p WHERE p.device_id = $1 AND p.name IN ($6, $7) "
     "ORDER BY p.name LIMIT 1), "
     "(SELECT p.value FROM parameters p WHERE p.device_id = $1 AND p.name IN ($8, $9) "
+    "ORDER BY p.name LIMIT 1), "
+    "(SELECT p.value FROM parameters p WHERE p.device_id = $1 AND p.name IN ($10, $11) "
     "ORDER BY p.name LIMIT 1) "
     "FROM devices d "
     "LEFT JOIN LATERAL (SELECT name, ciphertext, key_id FROM device_secrets s "
@@ -497,7 +516,7 @@ static const char sql_lookup[] =
     "WHERE s.device_id = $1 AND s.name IN ($4, $5) ORDER BY s.name LIMIT 1) sp ON true "
     "WHERE d.id = $1";
 
-static const char *const cred_names[8] = {
+static const char *const cred_names[10] = {
     "Device.ManagementServer.ConnectionRequestUsername",
     "InternetGatewayDevice.ManagementServer.ConnectionRequestUsername",
     "Device.ManagementServer.ConnectionRequestPassword",
@@ -506,6 +525,8 @@ static const char *const cred_names[8] = {
     "InternetGatewayDevice.ManagementServer.UDPConnectionRequestAddress",
     "Device.ManagementServer.NATDetected",
     "InternetGatewayDevice.ManagementServer.NATDetected",
+    "Device.ManagementServer.ConnReqJabberID",
+    "InternetGatewayDevice.ManagementServer.ConnReqJabberID",
 };
 
 static int hexval(char c) {
@@ -567,11 +588,12 @@ static void lookup_cb(acs_pg_result *res, void *arg) {
   acs_connreq_worker *cw = d->cw;
   d->holds--;
   acs_buf user = ACS_BUF_INIT, pass = ACS_BUF_INIT;
-  const char *url = NULL, *udp = NULL;
+  const char *url = NULL, *udp = NULL, *jid = NULL;
   if (!cw->stopping && res->status == 0 && res->ntuples == 1) {
     url = col(res, 0);
     /* the address the STUN binding showed, else the one the device reports */
     udp = col(res, 8) ? col(res, 8) : col(res, 9);
+    jid = cw->xmpp ? col(res, 11) : NULL;
   }
   if (cw->stopping) {
     fail(d, ACS_ECANCELED, "cancelled: acsd is stopping");
@@ -579,7 +601,7 @@ static void lookup_cb(acs_pg_result *res, void *arg) {
     fail(d, res->status == ACS_EPG ? ACS_EPG : ACS_EUNAVAILABLE, "store: %s", res->error);
   } else if (res->ntuples != 1) {
     fail(d, ACS_ENOTFOUND, "no device %s", d->device_id);
-  } else if (!url && !(udp && cw->stun)) {
+  } else if (!url && !(udp && cw->stun) && !jid) {
     fail(d, ACS_ENOTFOUND, "the device has not reported a ConnectionRequestURL%s",
          udp ? " (a UDP address, but acsd has no --stun)" : "");
   } else if ((acs_pg_isnull(res, 0, 2) || open_secret(d, res, 2, &user) == 0) &&
@@ -599,7 +621,9 @@ static void lookup_cb(acs_pg_result *res, void *arg) {
     bool nat = col(res, 10) && (strcmp(col(res, 10), "true") == 0 || strcmp(col(res, 10), "1") == 0);
     if (url && !(nat && udp && cw->stun)) d->via[d->nvia++] = ACS_CONNREQ_HTTP;
     if (udp && cw->stun) d->via[d->nvia++] = ACS_CONNREQ_UDP;
+    if (jid) d->via[d->nvia++] = ACS_CONNREQ_XMPP;
     if ((url && !(d->url = strdup(url))) || (udp && !(d->udp_addr = strdup(udp))) ||
+        (jid && !(d->jid = strdup(jid))) ||
         (u && !(d->user = strdup(u))) || (pw && !(d->pass = strdup(pw)))) {
       fail(d, ACS_ENOMEM, "out of memory");
     } else {
@@ -626,9 +650,10 @@ int acs_connreq_device(acs_app_worker *aw, const char *device_id, long long task
   d->cb = cb;
   d->arg = arg;
   if (task_id > 0) snprintf(d->task_id, sizeof d->task_id, "%lld", task_id);
-  const char *p[9] = {device_id,     cred_names[0], cred_names[1], cred_names[2], cred_names[3],
-                      cred_names[4], cred_names[5], cred_names[6], cred_names[7]};
-  int rc = acs_pg_query(cw->pg, sql_lookup, 9, p, ACS_PG_FAILFAST, lookup_cb, d);
+  const char *p[11] = {device_id,     cred_names[0], cred_names[1], cred_names[2],
+                       cred_names[3], cred_names[4], cred_names[5], cred_names[6],
+                       cred_names[7], cred_names[8], cred_names[9]};
+  int rc = acs_pg_query(cw->pg, sql_lookup, 11, p, ACS_PG_FAILFAST, lookup_cb, d);
   if (rc) {
     free(d->device_id);
     free(d);
@@ -670,6 +695,12 @@ int acs_connreq_worker_start(acs_app_worker *aw) {
     free(cw);
     return rc;
   }
+  if (cw->cfg->xmpp_jid && (rc = acs__xmpp_port_open(cw->loop, cw->cfg, &cw->xmpp))) {
+    acs_stun_server_stop(cw->stun);
+    acs_connreq_pool_close(cw->pool);
+    free(cw);
+    return rc;
+  }
   aw->connreq = cw;
   return 0;
 }
@@ -687,6 +718,8 @@ void acs_connreq_worker_stop(acs_app_worker *aw) {
     recheck_stop(d);
     if (d->o.sent && !d->holds) tell(d);
   }
+  acs__xmpp_port_close(cw->xmpp); /* tells its requests right here */
+  cw->xmpp = NULL;
   acs_stun_server_stop(cw->stun); /* UDP requests still repeating end with it */
   cw->stun = NULL;
   acs_connreq_pool_close(cw->pool); /* tells those still queued right here */

@@ -9,15 +9,16 @@
 -- read, so that acsd knows when HTTP cannot reach it.
 --
 -- XMPP connection requests (Annex K), with args.xmpp_domain (the XMPP
--- server's domain), args.acs_jid (acsd's --xmpp-jid, the only JID the CPE
--- takes connection requests from): connection 1 of the CPE's XMPP client
--- logs in as <serial>@<domain> with a random password kept sealed (the
--- account must exist on the server: the deployment creates it), and
+-- server's domain) and args.acs_jid (acsd's --xmpp-jid, bare: the only JID
+-- the CPE takes connection requests from): connection 1 of the CPE's XMPP
+-- client logs in as <serial>@<domain>/cwmp with the password it came with
+-- from the factory (the deployment registered that account on the server;
+-- XMPP.Connection.1.Password is left alone), and
 -- ManagementServer.ConnReqXMPPConnection points at it, so the CPE reports
--- its ConnReqJabberID.
+-- its ConnReqJabberID (active notification) and acsd can use it.
 --
--- Without a secret_key_file there is nowhere to keep the passwords: STUN
--- runs without MESSAGE-INTEGRITY and XMPP is left alone.
+-- Without a secret_key_file there is nowhere to keep the STUN password:
+-- STUN then runs without MESSAGE-INTEGRITY.
 local args = ... or {}
 local ms = root() .. "ManagementServer."
 local sealed = select(2, secret(ms .. "STUNPassword")) ~= "no secret key"
@@ -35,15 +36,12 @@ if args.stun_host then
   refresh(ms .. "NATDetected", 0)
 end
 
-if args.xmpp_domain and args.acs_jid and sealed then
+if args.xmpp_domain and args.acs_jid then
   local xc = root() .. "XMPP.Connection.1."
   ensure_instances(root() .. "XMPP.Connection.*", 1)
   set(xc .. "Domain", args.xmpp_domain)
   set(xc .. "Username", device.serial_number)
   set(xc .. "Resource", "cwmp")
-  if not secret(xc .. "Password") or args.rotate then
-    set_secret(xc .. "Password", random_secret(24))
-  end
   set(xc .. "Enable", true)
   set(ms .. "ConnReqAllowedJabberIDs", args.acs_jid)
   set(ms .. "ConnReqXMPPConnection", root() .. "XMPP.Connection.1")

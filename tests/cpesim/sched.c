@@ -358,6 +358,7 @@ void sim_dev_session_done(sim_dev *d, bool ok, long retry_after_s) {
   } else {
     list_add(d, 2, false);
     sim_stun_update(d);
+    sim_xmpp_update(d);
     if (sim_dev_wants_session(d))
       sim_dev_due(d, false);
     else
@@ -405,6 +406,7 @@ static void close_all(void) {
     if (!uv_is_closing(hs[i])) uv_close(hs[i], handle_closed);
   sim_cr_stop();
   sim_stun_stop_all();
+  sim_xmpp_stop_all();
 }
 
 static void maybe_finish(void) {

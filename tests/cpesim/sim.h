@@ -14,6 +14,7 @@
  *   session.c   the CWMP session (Inform .. 204), cookies, retries
  *   crserver.c  connection-request listener and the control endpoints
  *   stunc.c     STUN keepalives and UDP connection requests (Annex G)
+ *   xmppc.c     XMPP connection requests (Annex K), libstrophe in a thread
  *   sched.c     the pacer, device timers, reboots, stop
  *   stats.c     counters, latency histograms, RSS, the summary
  *   state.c     --state FILE
@@ -455,6 +456,13 @@ void sim_cr_stop(void);
 void sim_stun_update(sim_dev *d);
 void sim_stun_stop_all(void);
 
+/* ---- xmppc.c */
+
+/* Logs the device in to --xmpp-server (or out, or again) as its
+ * XMPP.Connection.1 says (after each session). */
+void sim_xmpp_update(sim_dev *d);
+void sim_xmpp_stop_all(void);
+
 /* ---- stats.c */
 
 typedef enum sim_fail {
@@ -531,6 +539,7 @@ typedef struct sim_opts {
   const char *cr_listen;
   bool cr_folded, cr_lf; /* --cr-challenge: the 401's header folded, LF-only lines */
   const char *state_path, *ack_log;
+  const char *xmpp_server; /* --xmpp-server HOST:PORT; NULL: no XMPP */
   uint64_t seed;
   double change_interval;
   acs_cwmp_ns ns;
