@@ -226,7 +226,12 @@ static const char sql_record[] =
     "VALUES ($1, $2, $3, $4::boolean) ON CONFLICT (device_id) DO UPDATE SET "
     "address = excluded.address, stun_username = excluded.stun_username, "
     "authenticated = excluded.authenticated, seen_at = now(), "
-    "changed_at = CASE WHEN u.address = excluded.address THEN u.changed_at ELSE now() END";
+    "changed_at = CASE WHEN u.address = excluded.address THEN u.changed_at ELSE now() END "
+    /* a keepalive that changes nothing writes nothing, but once a minute */
+    "WHERE u.address IS DISTINCT FROM excluded.address "
+    "OR u.stun_username IS DISTINCT FROM excluded.stun_username "
+    "OR u.authenticated IS DISTINCT FROM excluded.authenticated "
+    "OR u.seen_at < now() - interval '1 minute'";
 
 static void record_cb(acs_pg_result *res, void *arg) {
   breq *r = arg;
