@@ -89,4 +89,8 @@ void acs_connreq_worker_stop(acs_app_worker *aw);
 int acs_connreq_device(acs_app_worker *aw, const char *device_id, long long task_id,
                        unsigned wait_ms, acs_connreq_device_cb cb, void *arg);
 
+/* The XMPP client's state for the health report: "disabled" (no
+ * --xmpp-jid), "connected" or "disconnected". Any thread. */
+const char *acs_connreq_xmpp_state(const acs_config *cfg);
+
 #endif

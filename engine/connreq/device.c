@@ -727,3 +727,8 @@ void acs_connreq_worker_stop(acs_app_worker *aw) {
   cw->in_stop = false;
   if (!cw->reqs) free(cw);
 }
+
+const char *acs_connreq_xmpp_state(const acs_config *cfg) {
+  if (!cfg->xmpp_jid) return "disabled";
+  return acs__xmpp_connected() ? "connected" : "disconnected";
+}

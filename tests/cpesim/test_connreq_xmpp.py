@@ -141,7 +141,10 @@ def run(w):
         "SELECT count(*) FROM parameters WHERE name = '%sConnReqJabberID' AND value ILIKE "
         "'CX00000_@%s/cwmp'" % (MS, DOMAIN)) == "3", 40, 0.2)
     check("logged in as acs@%s/acsd" % DOMAIN in w.a.log(), "acsd's XMPP login not logged")
-    yield "acsd logged in to Prosody; three devices reported their ConnReqJabberID"
+    st, text, _ = http("GET", "http://127.0.0.1:%d/api/v1/system/health" % w.api, None,
+                       {"Authorization": "Bearer " + w.token})
+    check(st == 200 and json.loads(text)["xmpp"] == "connected", "health: %d %s" % (st, text))
+    yield "acsd logged in to Prosody; three devices reported their ConnReqJabberID; health says connected"
 
     st, t = w.task(devs["CX000001"])
     cr = t["result"]["connection_request"]
@@ -173,6 +176,9 @@ def run(w):
 
     w.xmpp.stop()
     wait_for("acsd to notice", lambda: "disconnected from" in w.a.log(), 20)
+    st, text, _ = http("GET", "http://127.0.0.1:%d/api/v1/system/health" % w.api, None,
+                       {"Authorization": "Bearer " + w.token})
+    check(st == 200 and json.loads(text)["xmpp"] == "disconnected", "health: %d %s" % (st, text))
     w.xmpp.start()
     wait_for("acsd logged in again", lambda: w.a.log().count(
         "logged in as acs@%s/acsd" % DOMAIN) >= 2, 40, 0.2)
