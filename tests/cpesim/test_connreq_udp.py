@@ -35,6 +35,7 @@ import hmac
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -291,6 +292,13 @@ def run(w):
           "CU000002: UDP connection request refused (old ts)" in log, "cpesim's refusals")
     s.close()
     yield "cpesim: forged signature and old ts refused, a repeated id taken once"
+
+    # a clean stop with the XMPP thread and the STUN sockets: exit 0 (under
+    # the sanitizers, no leak either)
+    w.a.p.send_signal(signal.SIGTERM)
+    rc = w.a.wait(30)
+    check(rc == 0, "acsd exited %d on SIGTERM" % rc)
+    yield "acsd stopped cleanly (exit 0)"
 
 
 def main():

@@ -28,6 +28,7 @@ Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL, Prosody or binaries).
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import urllib.parse
@@ -188,6 +189,13 @@ def run(w):
         return st == 200 and t["result"]["connection_request"]["transport"] == "xmpp"
     wait_for("a connection request after Prosody restarted", again, 40, 0.5)
     yield "Prosody restarted: acsd logged in again with back-off, requests work again"
+
+    # a clean stop with the XMPP thread and the STUN sockets: exit 0 (under
+    # the sanitizers, no leak either)
+    w.a.p.send_signal(signal.SIGTERM)
+    rc = w.a.wait(30)
+    check(rc == 0, "acsd exited %d on SIGTERM" % rc)
+    yield "acsd stopped cleanly (exit 0)"
 
 
 def main():
