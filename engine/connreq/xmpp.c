@@ -306,6 +306,8 @@ static void async_cb(uv_async_t *a) {
   }
 }
 
+static void port_closed_cb(uv_handle_t *h) { free(h->data); }
+
 int acs__xmpp_port_open(uv_loop_t *loop, const acs_config *cfg, acs_xmpp_port **out) {
   acs_xmpp_port *p = calloc(1, sizeof *p);
   if (!p) return ACS_ENOMEM;
@@ -341,14 +343,12 @@ int acs__xmpp_port_open(uv_loop_t *loop, const acs_config *cfg, acs_xmpp_port **
   }
   pthread_mutex_unlock(&mu);
   if (rc) {
-    uv_close((uv_handle_t *)&p->async, (uv_close_cb)free);
+    uv_close((uv_handle_t *)&p->async, port_closed_cb);
     return rc;
   }
   *out = p;
   return 0;
 }
-
-static void port_closed_cb(uv_handle_t *h) { free(h->data); }
 
 void acs__xmpp_port_close(acs_xmpp_port *p) {
   if (!p) return;
