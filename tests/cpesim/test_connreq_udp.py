@@ -13,7 +13,8 @@ are "behind NAT": NATDetected true, and their ConnectionRequestURL points at
 a closed port. Checked:
 
   - each device's binding reaches connreq_udp (authenticated: its
-    MESSAGE-INTEGRITY verified with the sealed password);
+    MESSAGE-INTEGRITY verified with the sealed password), and each reports
+    the same address as its UDPConnectionRequestAddress;
   - a raw binding request without USERNAME gets its XOR-MAPPED-ADDRESS; one
     with a device's username and a wrong MESSAGE-INTEGRITY gets 401 and
     changes nothing;
@@ -21,6 +22,7 @@ a closed port. Checked:
     "udp", HTTP skipped (NATDetected);
   - CU000003 with NATDetected false in the store: HTTP is tried, refused,
     then UDP: transport "udp", the detail names both;
+  - acsd stops cleanly on SIGTERM (exit 0: no leak under the sanitizers);
   - CU000002: six concurrent asks, three through A and three through B: one
     request goes out, the other five say "coalesced"; a task that missed the
     session it brought asks again once the claim is gone, so every task is
@@ -198,7 +200,12 @@ def run(w):
         check(dev == user and addr.startswith("127.0.0.1:"), "binding row %r" % line)
     sealed = w.sql("SELECT count(*) FROM device_secrets WHERE name = '%sSTUNPassword'" % MS)
     check(sealed == "3", "STUNPassword sealed for 3 devices, not %s" % sealed)
-    yield "bindings of 3 devices recorded, MESSAGE-INTEGRITY verified with sealed passwords"
+    # the devices report the mapped address too (active notification, set by
+    # the policy): the fallback when no binding row is known
+    wait_for("UDPConnectionRequestAddress reported", lambda: w.sql(
+        "SELECT count(*) FROM parameters p JOIN connreq_udp u USING (device_id) WHERE p.name = "
+        "'%sUDPConnectionRequestAddress' AND p.value = u.address" % MS) == "3", 20, 0.2)
+    yield "bindings of 3 devices recorded, MESSAGE-INTEGRITY verified with sealed passwords; UDPConnectionRequestAddress reported"
 
     # raw STUN: a plain binding request, then a device's username with a wrong key
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -21,7 +21,9 @@ closed port, so HTTP fails first. Checked:
   - CX000003 with a ConnReqJabberID nobody is logged in as: Prosody answers
     service-unavailable: failed, recorded;
   - Prosody restarted: acsd logs in again by itself (back-off) and the next
-    request to CX000001 is done again through XMPP.
+    request to CX000001 is done again through XMPP; the health report says
+    connected, then disconnected while Prosody is down;
+  - acsd stops cleanly on SIGTERM (exit 0: no leak under the sanitizers).
 
 Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL, Prosody or binaries).
 """
