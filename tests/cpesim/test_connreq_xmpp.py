@@ -6,7 +6,9 @@ Prosody and cpesim (stdlib only).
 
 A throwaway PostgreSQL and Prosody (tests/lib/prosody.py: loopback, a free
 port, accounts made with prosodyctl: acsd's and one per device), acsd with
---xmpp-jid (TLS off: Prosody has no certificate here) and the example policy
+--xmpp-jid over TLS (Prosody with a self-signed certificate: --xmpp-tls
+trusted; a second acsd with the default --xmpp-tls required must refuse to
+log in) and the example policy
 policies/provisions/connreq_nat.lua run at bootstrap with xmpp_domain and
 acs_jid: it turns on each device's XMPP.Connection.1 and names acsd's JID in
 ConnReqAllowedJabberIDs. cpesim's devices (prefix CX, --xmpp-server) log in
@@ -60,7 +62,7 @@ SERIALS = ("CX000001", "CX000002", "CX000003")
 class World:
     def __init__(self, pg, tmp):
         self.pg, self.tmp, self.procs = pg, tmp, []
-        self.xmpp = prosody.Prosody(tmp, DOMAIN)
+        self.xmpp = prosody.Prosody(tmp, DOMAIN, tls=True)
         self.xmpp.register("acs", "acs-xmpp-pw")
         for s in SERIALS:
             self.xmpp.register(s, "xpw-" + s)
@@ -84,7 +86,7 @@ class World:
             "--secret-key-file", self.key, "--connreq-username", "cr", "--connreq-password",
             "cpesim", "--connreq-timeout-ms", "3000", "--policies", tree, "--xmpp-jid",
             "acs@%s/acsd" % DOMAIN, "--xmpp-password", "acs-xmpp-pw", "--xmpp-server", xs,
-            "--xmpp-tls", "off"])
+            "--xmpp-tls", "trusted"])
         wait_for("acsd /health", lambda: self.a.alive() and http(
             "GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200, 30)
         p = self.cli(["token", "create", "--role", "operator", "--name", "xmpp-test"])
@@ -143,11 +145,24 @@ def run(w):
     wait_for("three ConnReqJabberIDs", lambda: w.sql(
         "SELECT count(*) FROM parameters WHERE name = '%sConnReqJabberID' AND value ILIKE "
         "'CX00000_@%s/cwmp'" % (MS, DOMAIN)) == "3", 40, 0.2)
-    check("logged in as acs@%s/acsd" % DOMAIN in w.a.log(), "acsd's XMPP login not logged")
+    check("logged in as acs@%s/acsd (TLS)" % DOMAIN in w.a.log(), "acsd's XMPP login over TLS "
+          "not logged")
     st, text, _ = http("GET", "http://127.0.0.1:%d/api/v1/system/health" % w.api, None,
                        {"Authorization": "Bearer " + w.token})
     check(st == 200 and json.loads(text)["xmpp"] == "connected", "health: %d %s" % (st, text))
-    yield "acsd logged in to Prosody; three devices reported their ConnReqJabberID; health says connected"
+    yield ("acsd logged in to Prosody over TLS; three devices reported their ConnReqJabberID; "
+           "health says connected")
+
+    # --xmpp-tls required (the default) verifies the server's certificate:
+    # a self-signed one is refused, and nothing is sent in the clear
+    b = w.spawn([bin_path("acsd"), "--cwmp", "off", "--api", "off", "--files", "off", "--pg",
+                 w.pg.dsn, "--workers", "1", "--log-level", "info", "--xmpp-jid",
+                 "acs@%s/verify" % DOMAIN, "--xmpp-password", "acs-xmpp-pw", "--xmpp-server",
+                 "127.0.0.1:%d" % w.xmpp.port])
+    wait_for("acsd B's refusal", lambda: "cannot log in to" in b.log(), 20)
+    check("logged in as" not in b.log(), "acsd B logged in past an untrusted certificate")
+    b.kill()
+    yield "--xmpp-tls required refuses the server's self-signed certificate"
 
     st, t = w.task(devs["CX000001"])
     cr = t["result"]["connection_request"]

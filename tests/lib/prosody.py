@@ -4,11 +4,12 @@
         xmpp.register("acs", "secret")
         ... xmpp.port ...
 
-Listens for clients on a free loopback port, without TLS (no certificate
-is needed: tests run acsd with --xmpp-tls off; TLS on acsd's side is
-libstrophe's), s2s and HTTP off, accounts in a data directory under tmpdir,
-created with prosodyctl. unavailable() says why the tests must skip (no
-prosody installed)."""
+Listens for clients on a free loopback port, s2s and HTTP off, accounts in
+a data directory under tmpdir, created with prosodyctl. With tls=True it
+makes a self-signed certificate for the domain (openssl) and requires TLS
+of every client (STARTTLS): acsd then needs --xmpp-tls trusted, and
+--xmpp-tls required (the default, which verifies the certificate) refuses
+it. unavailable() says why the tests must skip (no prosody installed)."""
 import os
 import shutil
 import socket
@@ -21,11 +22,11 @@ pidfile = "{dir}/prosody.pid"
 data_path = "{dir}/data"
 certificates = "{dir}/certs"
 log = {{ info = "{dir}/prosody.log" }}
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "posix" }}
-modules_disabled = {{ "s2s"; "tls" }}
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "posix"{tls_module} }}
+modules_disabled = {{ "s2s"{no_tls} }}
 authentication = "internal_plain"
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
+c2s_require_encryption = {require}
+allow_unencrypted_plain_auth = {plain}{ssl}
 c2s_ports = {{ {port} }}
 c2s_interfaces = {{ "127.0.0.1" }}
 c2s_direct_tls_ports = {{ }}
@@ -54,7 +55,7 @@ def _free_port():
 
 
 class Prosody:
-    def __init__(self, tmpdir, domain):
+    def __init__(self, tmpdir, domain, tls=False):
         self.dir = os.path.join(tmpdir, "prosody")
         self.domain = domain
         self.port = _free_port()
@@ -62,8 +63,21 @@ class Prosody:
         os.makedirs(os.path.join(self.dir, "data"))
         os.makedirs(os.path.join(self.dir, "certs"))
         self.config = os.path.join(self.dir, "prosody.cfg.lua")
+        ssl = ""
+        if tls:
+            key, crt = (os.path.join(self.dir, "certs", domain + e) for e in (".key", ".crt"))
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+                            "2", "-subj", "/CN=" + domain, "-addext",
+                            "subjectAltName=DNS:" + domain, "-keyout", key, "-out", crt],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=60)
+            ssl = '\nssl = {{ key = "{}"; certificate = "{}" }}'.format(key, crt)
         with open(self.config, "w") as f:
-            f.write(CONFIG.format(dir=self.dir, port=self.port, domain=domain))
+            f.write(CONFIG.format(dir=self.dir, port=self.port, domain=domain,
+                                  tls_module='; "tls"' if tls else "",
+                                  no_tls="" if tls else '; "tls"',
+                                  require="true" if tls else "false",
+                                  plain="false" if tls else "true", ssl=ssl))
 
     def register(self, user, password):
         p = subprocess.run(["prosodyctl", "--config", self.config, "register", user, self.domain,
