@@ -264,6 +264,9 @@ def run(w):
         t.join(60)
     statuses = sorted(r[1]["result"]["connection_request"]["status"] for r in results)
     check(statuses == ["accepted"] + ["coalesced"] * 5, "six asks: %r" % statuses)
+    details = [r[1]["result"]["connection_request"]["detail"] for r in results]
+    check(any("claimed by another instance" in d for d in details),
+          "no ask was coalesced through the store's claim: %r" % details)
     for _, t in results:
         wait_for("task %d done" % t["id"], lambda: w.get_task(t["id"])["status"] == "done", 20)
     time.sleep(1.0)  # the datagrams' repeats are all in
