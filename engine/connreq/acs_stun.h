@@ -56,7 +56,7 @@ typedef struct acs_stun_msg {
   bool fingerprint;    /* FINGERPRINT present and right */
   bool mapped;         /* (XOR-)MAPPED-ADDRESS present: in mapped_addr */
   struct sockaddr_storage mapped_addr;
-  int error_code; /* ERROR-CODE (class * 100 + number); 0: none */
+  int error_code;                         /* ERROR-CODE (class * 100 + number); 0: none */
   uint16_t unknown[ACS_STUN_MAX_UNKNOWN]; /* comprehension-required attributes not known */
   unsigned nunknown;
 } acs_stun_msg;
@@ -72,8 +72,8 @@ int acs_stun_parse(const uint8_t *buf, size_t len, acs_stun_msg *out);
 
 /* Checks MESSAGE-INTEGRITY of a parsed message with key (the password).
  * 0, ACS_ENOTFOUND (no MESSAGE-INTEGRITY) or ACS_EINVAL (does not match). */
-int acs_stun_check_integrity(const uint8_t *buf, size_t len, const acs_stun_msg *m,
-                             const void *key, size_t keylen);
+int acs_stun_check_integrity(const uint8_t *buf, size_t len, const acs_stun_msg *m, const void *key,
+                             size_t keylen);
 
 /* What to write. txid/classic as in acs_stun_msg (echo the request's). */
 typedef struct acs_stun_out {

@@ -28,16 +28,16 @@
 typedef struct dreq dreq;
 
 struct acs_connreq_worker {
-  acs_app_worker *aw; /* NULL once stopped */
+  acs_app_worker *aw;          /* NULL once stopped */
   acs_metrics_worker *metrics; /* outlives the worker */
   acs_pg *pg;
   uv_loop_t *loop;
   acs_connreq_pool *pool;
   const acs_config *cfg;
   const acs_secret_key *key;
-  const char *instance;    /* the app's instance id: owner of store claims */
-  acs_stun_server *stun;   /* NULL: no UDP connection requests */
-  acs_xmpp_port *xmpp;     /* NULL: no XMPP connection requests */
+  const char *instance;  /* the app's instance id: owner of store claims */
+  acs_stun_server *stun; /* NULL: no UDP connection requests */
+  acs_xmpp_port *xmpp;   /* NULL: no XMPP connection requests */
   dreq *reqs;
   bool stopping;
   bool in_stop; /* inside acs_connreq_worker_stop: not freed yet */
@@ -222,8 +222,8 @@ static void record_cb(acs_pg_result *res, void *arg) {
 }
 
 static const char *transport_name(int t) {
-  return t == ACS_CONNREQ_HTTP  ? "http"
-         : t == ACS_CONNREQ_UDP ? "udp"
+  return t == ACS_CONNREQ_HTTP   ? "http"
+         : t == ACS_CONNREQ_UDP  ? "udp"
          : t == ACS_CONNREQ_XMPP ? "xmpp"
                                  : "";
 }
@@ -253,7 +253,7 @@ static void record(dreq *d) {
   release(d);
   if (!d->o.coalesced) recheck_stop(d);
   acs_connreq_worker *cw = d->cw;
-  if (cw->metrics) acs_metric_add(&cw->metrics->connreq[d->o.status ? 1 : 0], 1);
+  if (cw->metrics && !d->o.coalesced) acs_metric_add(&cw->metrics->connreq[d->o.status ? 1 : 0], 1);
   acs_log(d->o.status ? ACS_LOG_INFO : ACS_LOG_DEBUG, "connreq", "%s%s%s: %s%s", d->device_id,
           d->task_id[0] ? ", task " : "", d->task_id, d->o.status ? "failed: " : "", d->o.detail);
   if (d->task_id[0] && !cw->stopping) {
@@ -331,8 +331,8 @@ static void try_next(dreq *d) {
   if (t == ACS_CONNREQ_HTTP) {
     rc = acs_connreq_send(cw->pool, d->url, d->user, d->user ? d->pass : NULL, timeout, cr_cb, d);
     if (rc == ACS_EINVAL) {
-      snprintf(why, sizeof why, "the ConnectionRequestURL '%.120s' is not http://HOST[:PORT][/PATH]",
-               d->url);
+      snprintf(why, sizeof why,
+               "the ConnectionRequestURL '%.120s' is not http://HOST[:PORT][/PATH]", d->url);
     } else {
       snprintf(why, sizeof why, "cannot send: %s", acs_strerror(rc));
     }
@@ -415,8 +415,10 @@ static void recheck_cb(acs_pg_result *res, void *arg) {
     d->tried[0] = '\0';
     d->o.coalesced = false;
     d->o.transport = 0;
-    acs_log(ACS_LOG_DEBUG, "connreq", "%s, task %s: missed the session of the request it was "
-            "coalesced with; asking again", d->device_id, d->task_id);
+    acs_log(ACS_LOG_DEBUG, "connreq",
+            "%s, task %s: missed the session of the request it was "
+            "coalesced with; asking again",
+            d->device_id, d->task_id);
     claim(d);
     dreq_maybe_free(d);
     return;
@@ -483,8 +485,7 @@ static void claim(dreq *d) {
   d->claimed_local = true;
   /* a claim outlives a crashed instance by the longest the transports take */
   char ttl[24];
-  snprintf(ttl, sizeof ttl, "%u",
-           cw->cfg->connreq_timeout_ms * 2 + ACS_UDPCR_GAP_MS * 8 + 2000);
+  snprintf(ttl, sizeof ttl, "%u", cw->cfg->connreq_timeout_ms * 2 + ACS_UDPCR_GAP_MS * 8 + 2000);
   const char *p[3] = {d->device_id, cw->instance, ttl};
   if (acs_pg_query(cw->pg, sql_claim, 3, p, ACS_PG_FAILFAST, claim_cb, d) == 0) {
     d->holds++;
@@ -580,7 +581,7 @@ static int open_secret(dreq *d, const acs_pg_result *res, int col, acs_buf *out)
 
 static const char *col(const acs_pg_result *res, int c) {
   return acs_pg_isnull(res, 0, c) || !acs_pg_getvalue(res, 0, c)[0] ? NULL
-                                                                      : acs_pg_getvalue(res, 0, c);
+                                                                    : acs_pg_getvalue(res, 0, c);
 }
 
 static void lookup_cb(acs_pg_result *res, void *arg) {
@@ -618,13 +619,14 @@ static void lookup_cb(acs_pg_result *res, void *arg) {
     /* a username without a password is no credentials: the pool reports
      * "no credentials" on a 401 rather than answer with an empty password
      * and report the CPE's refusal */
-    bool nat = col(res, 10) && (strcmp(col(res, 10), "true") == 0 || strcmp(col(res, 10), "1") == 0);
+    bool nat =
+        col(res, 10) && (strcmp(col(res, 10), "true") == 0 || strcmp(col(res, 10), "1") == 0);
     if (url && !(nat && udp && cw->stun)) d->via[d->nvia++] = ACS_CONNREQ_HTTP;
     if (udp && cw->stun) d->via[d->nvia++] = ACS_CONNREQ_UDP;
     if (jid) d->via[d->nvia++] = ACS_CONNREQ_XMPP;
     if ((url && !(d->url = strdup(url))) || (udp && !(d->udp_addr = strdup(udp))) ||
-        (jid && !(d->jid = strdup(jid))) ||
-        (u && !(d->user = strdup(u))) || (pw && !(d->pass = strdup(pw)))) {
+        (jid && !(d->jid = strdup(jid))) || (u && !(d->user = strdup(u))) ||
+        (pw && !(d->pass = strdup(pw)))) {
       fail(d, ACS_ENOMEM, "out of memory");
     } else {
       claim(d);

@@ -48,7 +48,7 @@ static int parse_addr(const uint8_t *v, size_t n, bool xor, const uint8_t *hdr,
     a->sin_family = AF_INET;
     a->sin_port = htons(port);
     uint8_t ip[4];
-    for (int i = 0; i < 4; i++) ip[i] = (uint8_t)(v[4 + i] ^ (xor ? hdr[4 + i] : 0));
+    for (int i = 0; i < 4; i++) ip[i] = (uint8_t)(v[4 + i] ^ (xor? hdr[4 + i] : 0));
     memcpy(&a->sin_addr, ip, 4);
     return 0;
   }
@@ -57,7 +57,7 @@ static int parse_addr(const uint8_t *v, size_t n, bool xor, const uint8_t *hdr,
     a->sin6_family = AF_INET6;
     a->sin6_port = htons(port);
     uint8_t ip[16];
-    for (int i = 0; i < 16; i++) ip[i] = (uint8_t)(v[4 + i] ^ (xor ? hdr[4 + i] : 0));
+    for (int i = 0; i < 16; i++) ip[i] = (uint8_t)(v[4 + i] ^ (xor? hdr[4 + i] : 0));
     memcpy(&a->sin6_addr, ip, 16);
     return 0;
   }
@@ -91,42 +91,42 @@ int acs_stun_parse(const uint8_t *buf, size_t len, acs_stun_msg *out) {
       /* RFC 5389 15.4: anything else after MESSAGE-INTEGRITY is ignored */
     } else {
       switch (t) {
-      case ACS_STUN_ATTR_USERNAME:
-        if (n == 0 || n > 513) return ACS_EINVAL;
-        out->username = (const char *)v;
-        out->username_len = n;
-        break;
-      case ACS_STUN_ATTR_MESSAGE_INTEGRITY:
-        if (n != 20) return ACS_EINVAL;
-        out->integrity_at = off;
-        after_mi = true;
-        break;
-      case ACS_STUN_ATTR_XOR_MAPPED_ADDRESS:
-        if (out->classic || parse_addr(v, n, true, buf, &out->mapped_addr)) return ACS_EINVAL;
-        out->mapped = have_xor = true;
-        break;
-      case ACS_STUN_ATTR_MAPPED_ADDRESS:
-        if (!have_xor) {
-          if (parse_addr(v, n, false, buf, &out->mapped_addr)) return ACS_EINVAL;
-          out->mapped = true;
-        }
-        break;
-      case ACS_STUN_ATTR_ERROR_CODE:
-        if (n < 4) return ACS_EINVAL;
-        out->error_code = (v[2] & 7) * 100 + v[3];
-        break;
-      case ACS_STUN_ATTR_CONNECTION_REQUEST_BINDING:
-        /* Annex G: the value is the fixed text; some CPEs send it without the
-         * trailing space */
-        if (n >= 19 && memcmp(v, ACS_STUN_CR_BINDING, 19) == 0) out->cr_binding = true;
-        break;
-      case ACS_STUN_ATTR_BINDING_CHANGE:
-        out->binding_change = true;
-        break;
-      default:
-        if (t < 0x8000 && t != ACS_STUN_ATTR_UNKNOWN_ATTRIBUTES && t != ACS_STUN_ATTR_SOFTWARE &&
-            out->nunknown < ACS_STUN_MAX_UNKNOWN)
-          out->unknown[out->nunknown++] = t;
+        case ACS_STUN_ATTR_USERNAME:
+          if (n == 0 || n > 513) return ACS_EINVAL;
+          out->username = (const char *)v;
+          out->username_len = n;
+          break;
+        case ACS_STUN_ATTR_MESSAGE_INTEGRITY:
+          if (n != 20) return ACS_EINVAL;
+          out->integrity_at = off;
+          after_mi = true;
+          break;
+        case ACS_STUN_ATTR_XOR_MAPPED_ADDRESS:
+          if (out->classic || parse_addr(v, n, true, buf, &out->mapped_addr)) return ACS_EINVAL;
+          out->mapped = have_xor = true;
+          break;
+        case ACS_STUN_ATTR_MAPPED_ADDRESS:
+          if (!have_xor) {
+            if (parse_addr(v, n, false, buf, &out->mapped_addr)) return ACS_EINVAL;
+            out->mapped = true;
+          }
+          break;
+        case ACS_STUN_ATTR_ERROR_CODE:
+          if (n < 4) return ACS_EINVAL;
+          out->error_code = (v[2] & 7) * 100 + v[3];
+          break;
+        case ACS_STUN_ATTR_CONNECTION_REQUEST_BINDING:
+          /* Annex G: the value is the fixed text; some CPEs send it without the
+           * trailing space */
+          if (n >= 19 && memcmp(v, ACS_STUN_CR_BINDING, 19) == 0) out->cr_binding = true;
+          break;
+        case ACS_STUN_ATTR_BINDING_CHANGE:
+          out->binding_change = true;
+          break;
+        default:
+          if (t < 0x8000 && t != ACS_STUN_ATTR_UNKNOWN_ATTRIBUTES && t != ACS_STUN_ATTR_SOFTWARE &&
+              out->nunknown < ACS_STUN_MAX_UNKNOWN)
+            out->unknown[out->nunknown++] = t;
       }
     }
     off += 4 + padded;
@@ -137,8 +137,8 @@ int acs_stun_parse(const uint8_t *buf, size_t len, acs_stun_msg *out) {
 /* HMAC-SHA1 of the message up to MESSAGE-INTEGRITY (at), the header's length
  * counting up to the end of MESSAGE-INTEGRITY (RFC 5389 15.4); a classic
  * message is taken as sent, padded with zeros to a multiple of 64 bytes. */
-static void integrity(const uint8_t *buf, size_t at, bool classic, const void *key,
-                      size_t keylen, uint8_t mac[20]) {
+static void integrity(const uint8_t *buf, size_t at, bool classic, const void *key, size_t keylen,
+                      uint8_t mac[20]) {
   uint8_t tmp[2048 + 64];
   size_t n = at;
   if (n > 2048) n = 2048;
@@ -154,8 +154,8 @@ static void integrity(const uint8_t *buf, size_t at, bool classic, const void *k
   HMAC(EVP_sha1(), key, (int)keylen, tmp, n, mac, &maclen);
 }
 
-int acs_stun_check_integrity(const uint8_t *buf, size_t len, const acs_stun_msg *m,
-                             const void *key, size_t keylen) {
+int acs_stun_check_integrity(const uint8_t *buf, size_t len, const acs_stun_msg *m, const void *key,
+                             size_t keylen) {
   if (!m->integrity_at || m->integrity_at + 24 > len) return ACS_ENOTFOUND;
   if (m->integrity_at > 2048) return ACS_EINVAL;
   uint8_t mac[20];
@@ -361,8 +361,10 @@ int acs_udpcr_parse(const char *buf, size_t len, acs_udpcr *out) {
   if (port == 0 || port > 65535) return ACS_EINVAL;
   out->port = port;
   q++;
-  if (field(q, uend, "ts", out->ts, sizeof out->ts) || field(q, uend, "id", out->id, sizeof out->id) ||
-      field(q, uend, "un", out->un, sizeof out->un) || field(q, uend, "cn", out->cn, sizeof out->cn) ||
+  if (field(q, uend, "ts", out->ts, sizeof out->ts) ||
+      field(q, uend, "id", out->id, sizeof out->id) ||
+      field(q, uend, "un", out->un, sizeof out->un) ||
+      field(q, uend, "cn", out->cn, sizeof out->cn) ||
       field(q, uend, "sig", out->sig, sizeof out->sig))
     return ACS_EINVAL;
   return strlen(out->sig) == 40 ? 0 : ACS_EINVAL;

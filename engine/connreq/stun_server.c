@@ -127,9 +127,9 @@ static void repeat_sent_cb(uv_udp_send_t *req, int status) {
 static void repeat_timer_cb(uv_timer_t *t) {
   usend *u = t->data;
   uv_buf_t b = uv_buf_init(u->data.data, (unsigned)u->data.len);
-  int rc = u->s->open && !u->s->stopping ? uv_udp_send(&u->req, &u->s->udp, &b, 1, (struct sockaddr *)&u->to,
-                                    repeat_sent_cb)
-                      : UV_ECANCELED;
+  int rc = u->s->open && !u->s->stopping
+               ? uv_udp_send(&u->req, &u->s->udp, &b, 1, (struct sockaddr *)&u->to, repeat_sent_cb)
+               : UV_ECANCELED;
   if (rc) {
     u->status = rc;
     u->left = 1;
@@ -245,7 +245,8 @@ static const char sql_lookup[] =
     "SELECT p.device_id, s.name, encode(s.ciphertext, 'hex'), s.key_id "
     "FROM parameters p LEFT JOIN LATERAL (SELECT name, ciphertext, key_id FROM device_secrets x "
     "WHERE x.device_id = p.device_id AND x.name IN "
-    "('Device.ManagementServer.STUNPassword', 'InternetGatewayDevice.ManagementServer.STUNPassword') "
+    "('Device.ManagementServer.STUNPassword', "
+    "'InternetGatewayDevice.ManagementServer.STUNPassword') "
     "LIMIT 1) s ON true "
     "WHERE p.name IN ('Device.ManagementServer.STUNUsername', "
     "'InternetGatewayDevice.ManagementServer.STUNUsername') "
@@ -263,8 +264,9 @@ static void lookup_cb(acs_pg_result *res, void *arg) {
     return;
   }
   if (res->ntuples != 1) {
-    acs_log(ACS_LOG_INFO, "stun", "binding request of '%.64s': %s", r->username,
-            res->ntuples ? "the STUN username of several devices" : "no device has this STUNUsername");
+    acs_log(
+        ACS_LOG_INFO, "stun", "binding request of '%.64s': %s", r->username,
+        res->ntuples ? "the STUN username of several devices" : "no device has this STUNUsername");
     answer(r, 401, "Unauthorized");
     breq_free(r);
     return;
@@ -281,8 +283,8 @@ static void lookup_cb(acs_pg_result *res, void *arg) {
       breq_free(r);
       return;
     }
-    rc = acs_stun_check_integrity(r->buf, r->len, &r->m, r->key.data ? r->key.data : "",
-                                  r->key.len);
+    rc =
+        acs_stun_check_integrity(r->buf, r->len, &r->m, r->key.data ? r->key.data : "", r->key.len);
     if (rc) {
       acs_log(ACS_LOG_INFO, "stun", "%s: binding request from %s %s", r->device_id, r->addr,
               rc == ACS_ENOTFOUND ? "without MESSAGE-INTEGRITY" : "with a wrong MESSAGE-INTEGRITY");
@@ -333,8 +335,8 @@ static void recv_cb(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
   acs_buf_init(&r->key);
   r->len = (size_t)n;
   memcpy(r->buf, buf->base, r->len);
-  memcpy(&r->from, from, from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                     : sizeof(struct sockaddr_in));
+  memcpy(&r->from, from,
+         from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
   addr_text(&r->from, r->addr, sizeof r->addr);
   if (acs_stun_parse(r->buf, r->len, &r->m) || r->m.type != ACS_STUN_BINDING_REQUEST) {
     breq_free(r); /* not ours: dropped without an answer (RFC 5389 7.3) */
@@ -368,8 +370,8 @@ int acs_stun_server_start(uv_loop_t *loop, acs_pg *pg, const acs_secret_key *key
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   int one = 1;
-  socklen_t len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                           : sizeof(struct sockaddr_in);
+  socklen_t len =
+      ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
       bind(fd, (struct sockaddr *)&ss, len)) {
     int rc = -errno;

@@ -31,8 +31,8 @@
 #define BACKOFF_MAX_MS 60000
 
 struct acs_xmpp_req {
-  acs_xmpp_req *next;      /* in the thread's list, then the port's done list */
-  acs_xmpp_req *pnext;     /* the port's requests still with the thread */
+  acs_xmpp_req *next;  /* in the thread's list, then the port's done list */
+  acs_xmpp_req *pnext; /* the port's requests still with the thread */
   acs_xmpp_port *port;
   char *jid, *user, *pass;
   char id[32];
@@ -142,8 +142,7 @@ static int answer_cb(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg) {
   /* <error type="..."><condition xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error> */
   const char *cond = "unknown";
   xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(st, "error");
-  for (xmpp_stanza_t *c = e ? xmpp_stanza_get_children(e) : NULL; c;
-       c = xmpp_stanza_get_next(c)) {
+  for (xmpp_stanza_t *c = e ? xmpp_stanza_get_children(e) : NULL; c; c = xmpp_stanza_get_next(c)) {
     const char *n = xmpp_stanza_get_name(c);
     if (n && strcmp(n, "text") != 0) {
       cond = n;
@@ -155,8 +154,8 @@ static int answer_cb(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg) {
                    : ACS_EUNAVAILABLE;
   finish(s, r, status, "%.120s answered %s%s", r->jid, cond,
          strcmp(cond, "service-unavailable") == 0 ? " (offline, or not taking requests from us)"
-         : status == ACS_EINVAL                     ? " (credentials refused)"
-                                                    : "");
+         : status == ACS_EINVAL                   ? " (credentials refused)"
+                                                  : "");
   return 0;
 }
 
@@ -208,16 +207,15 @@ static void conn_cb(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_strea
   s->backoff = s->backoff ? s->backoff * 2 : 1000;
   if (s->backoff > BACKOFF_MAX_MS) s->backoff = BACKOFF_MAX_MS;
   s->next_attempt = now_ms() + s->backoff;
-  acs_log(was_up ? ACS_LOG_WARN : ACS_LOG_INFO, "xmpp",
-          "%s %s (error %d); trying again in %llu ms", was_up ? "disconnected from" : "cannot log in to",
-          X.host ? X.host : X.jid, err, (unsigned long long)s->backoff);
+  acs_log(was_up ? ACS_LOG_WARN : ACS_LOG_INFO, "xmpp", "%s %s (error %d); trying again in %llu ms",
+          was_up ? "disconnected from" : "cannot log in to", X.host ? X.host : X.jid, err,
+          (unsigned long long)s->backoff);
   /* IQs sent on the lost connection get no answer: failed now */
   for (acs_xmpp_req *r = s->reqs, *next; r; r = next) {
     next = r->next;
     if (r->sent) {
       xmpp_id_handler_delete(conn, answer_cb, r->id);
-      finish(s, r, ACS_EUNAVAILABLE, "the XMPP connection was lost before %.120s answered",
-             r->jid);
+      finish(s, r, ACS_EUNAVAILABLE, "the XMPP connection was lost before %.120s answered", r->jid);
     }
   }
 }
@@ -270,8 +268,9 @@ static void *thread_main(void *unused) {
         finish(&s, r, ACS_ECANCELED, "cancelled: acsd is stopping");
       } else if (now >= r->deadline_ms) {
         if (r->sent) xmpp_id_handler_delete(s.conn, answer_cb, r->id);
-        finish(&s, r, ACS_ETIMEOUT, r->sent ? "no answer from %.120s" :
-               "not connected to the XMPP server (for %.120s)", r->jid);
+        finish(&s, r, ACS_ETIMEOUT,
+               r->sent ? "no answer from %.120s" : "not connected to the XMPP server (for %.120s)",
+               r->jid);
       } else if (!r->sent && s.up) {
         send_iq(&s, r);
       }
@@ -381,7 +380,8 @@ void acs__xmpp_port_close(acs_xmpp_port *p) {
     r->cb(r->status, r->detail, r->arg);
     req_free(r);
   }
-  for (size_t i = 0; i < n; i++) tell[i].cb(ACS_ECANCELED, "cancelled: acsd is stopping", tell[i].arg);
+  for (size_t i = 0; i < n; i++)
+    tell[i].cb(ACS_ECANCELED, "cancelled: acsd is stopping", tell[i].arg);
   free(tell);
   if (last && X.running) {
     pthread_join(X.thread, NULL);

@@ -91,8 +91,7 @@ static void on_stun(sim_stun *s, const uint8_t *buf, size_t n) {
   acs_stun_msg m;
   if (acs_stun_parse(buf, n, &m)) return;
   if (m.type != ACS_STUN_BINDING_RESPONSE || !m.mapped) {
-    if (m.type == ACS_STUN_BINDING_ERROR)
-      SIM_LOG("%s: STUN error %d", s->d->serial, m.error_code);
+    if (m.type == ACS_STUN_BINDING_ERROR) SIM_LOG("%s: STUN error %d", s->d->serial, m.error_code);
     return;
   }
   char ip[INET6_ADDRSTRLEN], addr[64];
@@ -128,7 +127,9 @@ static void on_udpcr(sim_stun *s, const char *buf, size_t n) {
   if (strcmp(r.un, user) != 0 || !acs_udpcr_verify(&r, pass) || ts < s->last_ts) {
     S->st.cr_denied++;
     SIM_LOG("%s: UDP connection request refused (%s)", d->serial,
-            strcmp(r.un, user) != 0 ? "username" : ts < s->last_ts ? "old ts" : "signature");
+            strcmp(r.un, user) != 0 ? "username"
+            : ts < s->last_ts       ? "old ts"
+                                    : "signature");
     return;
   }
   snprintf(s->seen[s->nseen++ % SEEN], sizeof s->seen[0], "%s", r.id);

@@ -98,9 +98,9 @@ static int iq_cb(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg) {
     x->crs++;
   }
   pthread_mutex_unlock(&mu);
-  xmpp_stanza_t *rsp = cond ? xmpp_stanza_reply_error(st, cond[0] == 's' ? "cancel" : "auth",
-                                                       cond, NULL)
-                            : xmpp_stanza_reply(st);
+  xmpp_stanza_t *rsp =
+      cond ? xmpp_stanza_reply_error(st, cond[0] == 's' ? "cancel" : "auth", cond, NULL)
+           : xmpp_stanza_reply(st);
   if (!cond) xmpp_stanza_set_type(rsp, "result");
   xmpp_send(conn, rsp);
   xmpp_stanza_release(rsp);

@@ -52,8 +52,8 @@ static void stun(const uint8_t *data, size_t size) {
   FUZZ_REQUIRE(r.classic == m.classic);
   FUZZ_REQUIRE(memcmp(r.txid, m.txid, m.classic ? 16 : 12) == 0);
   FUZZ_REQUIRE(r.cr_binding == m.cr_binding && r.binding_change == m.binding_change);
-  FUZZ_REQUIRE(!user_ok || (r.username_len == m.username_len &&
-                            memcmp(r.username, user, r.username_len) == 0));
+  FUZZ_REQUIRE(!user_ok ||
+               (r.username_len == m.username_len && memcmp(r.username, user, r.username_len) == 0));
   FUZZ_REQUIRE(r.mapped == m.mapped);
   FUZZ_REQUIRE(acs_stun_check_integrity((const uint8_t *)b.data, b.len, &r, "key", 3) == 0);
   acs_buf_free(&b);
