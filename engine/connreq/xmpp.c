@@ -131,11 +131,13 @@ static int answer_cb(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg) {
   xstate *s = arg;
   (void)conn;
   const char *id = xmpp_stanza_get_id(st);
+  const char *type = xmpp_stanza_get_type(st);
+  if (!type || (strcmp(type, "result") != 0 && strcmp(type, "error") != 0))
+    return 1; /* a request with our id (one sent to ourselves): not the answer */
   acs_xmpp_req *r = s->reqs;
   while (r && !(r->sent && id && strcmp(r->id, id) == 0)) r = r->next;
   if (!r) return 0;
-  const char *type = xmpp_stanza_get_type(st);
-  if (type && strcmp(type, "result") == 0) {
+  if (strcmp(type, "result") == 0) {
     finish(s, r, 0, "accepted by %.120s", r->jid);
     return 0;
   }
@@ -157,6 +159,20 @@ static int answer_cb(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg) {
          : status == ACS_EINVAL                   ? " (credentials refused)"
                                                   : "");
   return 0;
+}
+
+/* RFC 6120 8.2.3: an IQ get or set nobody here handles gets an error. */
+static int unhandled_iq_cb(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg) {
+  (void)arg;
+  const char *type = xmpp_stanza_get_type(st);
+  if (type && (strcmp(type, "get") == 0 || strcmp(type, "set") == 0)) {
+    xmpp_stanza_t *err = xmpp_stanza_reply_error(st, "cancel", "service-unavailable", NULL);
+    if (err) {
+      xmpp_send(conn, err);
+      xmpp_stanza_release(err);
+    }
+  }
+  return 1;
 }
 
 static void send_iq(xstate *s, acs_xmpp_req *r) {
@@ -249,6 +265,7 @@ static void *thread_main(void *unused) {
   xmpp_conn_set_jid(s.conn, X.jid);
   xmpp_conn_set_pass(s.conn, X.pass);
   xmpp_conn_set_sockopt_callback(s.conn, xmpp_sockopt_cb_keepalive);
+  xmpp_handler_add(s.conn, unhandled_iq_cb, NULL, "iq", NULL, &s);
   for (;;) {
     pthread_mutex_lock(&mu);
     bool stop = X.stop;

@@ -503,6 +503,7 @@ enum {
   SIM_Q_DIGEST_NO_COMMAS = 1 << 8,   /* connection-request challenge without commas */
   SIM_Q_XSD_1999 = 1 << 9,           /* 1999 XMLSchema namespaces */
   SIM_Q_DOWNLOAD_NO_CREDENTIALS = 1 << 10, /* Download's Username/Password ignored */
+  SIM_Q_XMPP_SILENT = 1 << 11,       /* XMPP connection requests never answered */
 };
 #define SIM_QUIRK(q) ((S->o.quirks & (q)) != 0)
 

@@ -22,6 +22,8 @@ closed port, so HTTP fails first. Checked:
     sealed secret): the CPE answers not-authorized: failed, recorded;
   - CX000003 with a ConnReqJabberID nobody is logged in as: Prosody answers
     service-unavailable: failed, recorded;
+  - CY000001 (a second cpesim with --quirk xmpp-silent) never answers: failed
+    after connreq_timeout_ms ("no answer");
   - Prosody restarted: acsd logs in again by itself (back-off) and the next
     request to CX000001 is done again through XMPP; the health report says
     connected, then disconnected while Prosody is down;
@@ -64,7 +66,7 @@ class World:
         self.pg, self.tmp, self.procs = pg, tmp, []
         self.xmpp = prosody.Prosody(tmp, DOMAIN, tls=True)
         self.xmpp.register("acs", "acs-xmpp-pw")
-        for s in SERIALS:
+        for s in SERIALS + ("CY000001",):
             self.xmpp.register(s, "xpw-" + s)
         self.xmpp.start()
         self.key = os.path.join(tmp, "secret.key")
@@ -78,7 +80,7 @@ class World:
                     os.path.join(tree, "provisions"))
         with open(os.path.join(tree, "presets", "default.lua"), "w") as f:
             f.write(PRESETS)
-        self.cwmp, self.api, self.cr = free_port(), free_port(), free_port()
+        self.cwmp, self.api, self.cr, self.cr2 = free_port(), free_port(), free_port(), free_port()
         xs = "127.0.0.1:%d" % self.xmpp.port
         self.a = self.spawn([
             bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
@@ -97,6 +99,14 @@ class World:
             "--periodic-interval", "3600", "--seed", "7", "--verbose", "--serial-prefix", "CX",
             "--acs", "http://127.0.0.1:%d/" % self.cwmp, "--cr-listen", "127.0.0.1:%d" % self.cr,
             "--xmpp-server", xs, "--set", MS + "ConnectionRequestUsername=cr",
+            "--set", MS + "ConnectionRequestURL=http://127.0.0.1:%d/x" % free_port(),
+            "--set", "Device.XMPP.Connection.1.Password=xpw-%{serial}"])
+        self.sim2 = self.spawn([
+            bin_path("cpesim"), "--count", "1", "--first", "1", "--duration", "600",
+            "--periodic-interval", "3600", "--seed", "8", "--serial-prefix", "CY",
+            "--acs", "http://127.0.0.1:%d/" % self.cwmp, "--cr-listen", "127.0.0.1:%d" % self.cr2,
+            "--xmpp-server", xs, "--quirk", "xmpp-silent",
+            "--set", MS + "ConnectionRequestUsername=cr",
             "--set", MS + "ConnectionRequestURL=http://127.0.0.1:%d/x" % free_port(),
             "--set", "Device.XMPP.Connection.1.Password=xpw-%{serial}"])
 
@@ -129,8 +139,8 @@ class World:
     def sql(self, q):
         return self.pg.psql(q).strip()
 
-    def dev_id(self, s):
-        st, body, _ = http("GET", "http://127.0.0.1:%d/_sim/dev/%s/info" % (self.cr, s))
+    def dev_id(self, s, port=None):
+        st, body, _ = http("GET", "http://127.0.0.1:%d/_sim/dev/%s/info" % (port or self.cr, s))
         check(st == 200, "cpesim info %s: %d %s" % (s, st, body))
         return json.loads(body)["id"]
 
@@ -192,6 +202,18 @@ def run(w):
           "CX000003: %d %r" % (st, cr))
     yield "no such JID online: service-unavailable (%s)" % cr["detail"]
 
+    # a device online that never answers (cpesim --quirk xmpp-silent): the
+    # request times out (connreq_timeout_ms, 3 s here)
+    silent = w.dev_id("CY000001", w.cr2)
+    wait_for("CY000001's ConnReqJabberID", lambda: w.sql(
+        "SELECT count(*) FROM parameters WHERE device_id = '%s' AND name = '%sConnReqJabberID' "
+        "AND value <> ''" % (silent, MS)) == "1", 30, 0.2)
+    st, t = w.task(silent, 10)
+    cr = t["result"]["connection_request"]
+    check(st == 202 and cr["status"] == "failed" and "xmpp: no answer from cy000001@" in
+          cr["detail"], "CY000001 (silent): %d %r" % (st, cr))
+    yield "a device that never answers: timed out (%s)" % cr["detail"]
+
     w.xmpp.stop()
     wait_for("acsd to notice", lambda: "disconnected from" in w.a.log(), 20)
     st, text, _ = http("GET", "http://127.0.0.1:%d/api/v1/system/health" % w.api, None,
@@ -220,7 +242,8 @@ def main():
     if why:
         print("skipped: " + why)
         return 77
-    return run_test(World, run, lambda w: [("acsd", w.a), ("cpesim", getattr(w, "sim", None))],
+    return run_test(World, run, lambda w: [("acsd", w.a), ("cpesim", getattr(w, "sim", None)),
+                                         ("cpesim (silent)", getattr(w, "sim2", None))],
                     "acs-crxmpp-")
 
 

@@ -85,7 +85,7 @@ static int iq_cb(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg) {
   xdev *x = arg;
   xmpp_ctx_t *ctx = xmpp_conn_get_context(conn);
   xmpp_stanza_t *cr = xmpp_stanza_get_child_by_name_and_ns(st, "connectionRequest", XMPP_NS);
-  if (!cr) return 1;
+  if (!cr || SIM_QUIRK(SIM_Q_XMPP_SILENT)) return 1; /* --quirk xmpp-silent: no answer */
   char *user = child_text(cr, "username"), *pass = child_text(cr, "password");
   const char *from = xmpp_stanza_get_from(st);
   const char *cond = NULL;
