@@ -325,6 +325,13 @@ static void async_cb(uv_async_t *a) {
 static void port_closed_cb(uv_handle_t *h) { free(h->data); }
 
 int acs__xmpp_port_open(uv_loop_t *loop, const acs_config *cfg, acs_xmpp_port **out) {
+  const char *tls = cfg->xmpp_tls;
+  if (tls && strcmp(tls, "required") != 0 && strcmp(tls, "trusted") != 0 &&
+      strcmp(tls, "off") != 0) {
+    /* a typo must not turn TLS off */
+    acs_log(ACS_LOG_ERR, "xmpp", "xmpp-tls '%s': expected required, trusted or off", tls);
+    return ACS_ECONFIG;
+  }
   acs_xmpp_port *p = calloc(1, sizeof *p);
   if (!p) return ACS_ENOMEM;
   int rc = uv_async_init(loop, &p->async, async_cb);

@@ -516,6 +516,10 @@ int acs_config_load(int argc, char **argv, acs_config *cfg, char *errbuf, size_t
     snprintf(where, sizeof where, "--%s", o->name);
     if ((rc = set_opt(cfg, o, value, where, errbuf, errlen))) return rc;
   }
+  if (rc == 0 && cfg->xmpp_tls && strcmp(cfg->xmpp_tls, "required") != 0 &&
+      strcmp(cfg->xmpp_tls, "trusted") != 0 && strcmp(cfg->xmpp_tls, "off") != 0)
+    return fail(errbuf, errlen, "xmpp-tls: invalid value '%s' (expected required, trusted or off)",
+                cfg->xmpp_tls);
   return rc;
 }
 
