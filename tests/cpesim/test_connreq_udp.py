@@ -27,6 +27,9 @@ a closed port. Checked:
     request goes out, the other five say "coalesced"; a task that missed the
     session it brought asks again once the claim is gone, so every task is
     done and the device took one request per "accepted" outcome;
+  - a bulk action with connection_request over the three devices while two
+    API calls ask CU000001: every task done, each device took one request
+    per "accepted" outcome;
   - cpesim ignores a forged request (wrong signature), a repeat of an id it
     took, and one whose ts is older than the last it took.
 
@@ -282,6 +285,39 @@ def run(w):
     check(w.sql("SELECT count(*) FROM connreq_claims") == "0", "claims left behind")
     yield ("six concurrent asks on two instances: one request, five coalesced; %d follow-up(s) "
            "for tasks that missed its session; six tasks done" % (took - 1))
+
+    # a bulk action over the three devices with connection_request, while two
+    # API calls ask CU000001 too: every task done, and each device took one
+    # request per "accepted" outcome (the others coalesced)
+    before = {sn: w.udp_requests(sn) for sn in devs}
+    st, text, _ = w.call(w.api_a, "POST", "/api/v1/bulk", {
+        "query": "oui = '02CAFE'", "task": {"rpc": "GetParameterValues", "args": {
+            "ParameterNames": [MS + "PeriodicInformInterval"]}},
+        "rate": 100, "connection_request": True})
+    check(st == 201, "bulk: %d %s" % (st, text))
+    bulk = json.loads(text)["id"]
+    asks = [threading.Thread(target=lambda i=i: results.__setitem__(i, w.task(
+        w.api_a if i else w.api_b, devs["CU000001"]))) for i in range(2)]
+    for t in asks:
+        t.start()
+    for t in asks:
+        t.join(60)
+    wait_for("bulk tasks done", lambda: w.sql(
+        "SELECT count(*) FROM tasks WHERE bulk_id = %d AND status = 'done'" % bulk) == "3", 30,
+        0.2)
+    ids = w.sql("SELECT string_agg(id::text, ' ') FROM tasks WHERE bulk_id = %d" % bulk).split()
+    ids += [str(results[i][1]["id"]) for i in range(2)]
+    for tid in ids:
+        wait_for("task %s done" % tid, lambda: w.get_task(int(tid))["status"] == "done", 20)
+    time.sleep(1.0)
+    for sn, dev in devs.items():
+        outcomes = [w.get_task(int(tid))["result"]["connection_request"] for tid in ids
+                    if w.get_task(int(tid))["device_id"] == dev]
+        accepted = sum(1 for c in outcomes if c["status"] == "accepted")
+        took = w.udp_requests(sn) - before[sn]
+        check(took == accepted and accepted >= 1, "%s: took %d, %d accepted of %r" % (
+            sn, took, accepted, outcomes))
+    yield "a bulk action and two API asks at once: every task done, one request per accepted"
 
     # cpesim's checks: a forged signature, a replayed id, an old ts
     addr = w.sql("SELECT address FROM connreq_udp WHERE device_id = '%s'" % devs["CU000002"])
