@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "api/api_internal.h"
+#include "connreq/acs_connreq_device.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
 #include "cwmp/acs_cwmp.h"
@@ -303,7 +304,7 @@ void acs__api_system_health(acs__api_req *r) {
       (int)cfg->connreq_max_in_flight, "timeout_ms", (int)cfg->connreq_timeout_ms, "accepted",
       (json_int_t)ACS_METRICS_SUM(app->metrics, connreq[0]), "failed",
       (json_int_t)ACS_METRICS_SUM(app->metrics, connreq[1]), "redis", "disabled", "xmpp",
-      "disabled", "stomp", "disabled");
+      acs_connreq_xmpp_state(cfg), "stomp", "disabled");
   if (!r->doc) {
     acs__api_error(r, 500, "out of memory");
     return;

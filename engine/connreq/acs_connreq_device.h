@@ -12,8 +12,22 @@
  * key, no key loaded, altered) fails the request rather than sending other
  * credentials.
  *
+ * Transports (docs/security-connreq.md): HTTP to the ConnectionRequestURL,
+ * then UDP (Annex G: to the address the device's STUN binding requests
+ * showed, table connreq_udp, else its UDPConnectionRequestAddress; sent from
+ * acsd's STUN port, so only with --stun), each tried when the one before
+ * failed, then XMPP (Annex K: an IQ to the device's ConnReqJabberID, with
+ * --xmpp-jid). HTTP is skipped for a device that reports NATDetected true
+ * and has a UDP address. UDP carries no answer: sent counts as accepted.
+ *
+ * One request per device at a time, cluster-wide: an in-process set, then a
+ * row in connreq_claims (inserted, or taken over once expired) held while
+ * the request is in flight. An ask that finds one in flight is "coalesced":
+ * not sent again; the session the first brings runs its task too.
+ *
  * The outcome goes into the task's result as
- *   "connection_request": {"status": "accepted"|"failed",
+ *   "connection_request": {"status": "accepted"|"failed"|"coalesced",
+ *                          "transport": "http"|"udp"|"xmpp"|null,
  *                          "http_status": N|null, "detail": "...", "at": "RFC 3339"}
  * (merged: the RPC's own result, written by the session, keeps it).
  *
@@ -29,8 +43,17 @@
 
 #include "app/acs_app.h"
 
+#define ACS_CONNREQ_TRANSPORTS 3
+typedef enum acs_connreq_transport {
+  ACS_CONNREQ_HTTP = 1,
+  ACS_CONNREQ_UDP,
+  ACS_CONNREQ_XMPP
+} acs_connreq_transport;
+
 typedef struct acs_connreq_outcome {
-  int status;       /* 0: the CPE accepted; else why not (below) */
+  int status;       /* 0: the CPE accepted (or coalesced); else why not (below) */
+  int transport;    /* acs_connreq_transport of the last one tried; 0: none */
+  bool coalesced;   /* another request to the device was in flight: not sent */
   int http_status;  /* the CPE's last HTTP status, 0 when none came */
   char detail[256]; /* for people: what happened */
   bool sent;        /* the request has ended (false: the wait ended first) */
@@ -65,6 +88,10 @@ void acs_connreq_worker_stop(acs_app_worker *aw);
  * is stopping) or ACS_ENOMEM. */
 int acs_connreq_device(acs_app_worker *aw, const char *device_id, long long task_id,
                        unsigned wait_ms, acs_connreq_device_cb cb, void *arg);
+
+/* The XMPP client's state for the health report: "disabled" (no
+ * --xmpp-jid), "connected" or "disconnected". Any thread. */
+const char *acs_connreq_xmpp_state(const acs_config *cfg);
 
 /* task_id was settled (by a session of this instance or another: the Redis
  * signal "task", app_coord.c): the waits of app for it poll at once rather

@@ -63,6 +63,10 @@ typedef struct acs_config {
   char *connreq_password;         /*   device has none stored (NULL: none) */
   unsigned connreq_max_in_flight; /* per worker (64) */
   uint32_t connreq_timeout_ms;    /* bound on one connection request (10000) */
+  char *stun_listen;              /* STUN / UDP connection requests; NULL: off */
+  char *xmpp_jid, *xmpp_password; /* XMPP connection requests; NULL: off */
+  char *xmpp_server;              /* HOST[:PORT]; NULL: the JID's domain */
+  char *xmpp_tls;                 /* "required" (NULL), "trusted" or "off" */
 
   /* CPE authentication (session/acs_cpe_auth.h; checked when acsd starts) */
   char *cpe_auth;                  /* "off" (NULL, the default) or "on" */

@@ -119,6 +119,16 @@ static const opt_def opts[] = {
      "CPE authentication: wrong credentials per address or device before a lockout (5)"},
     {"cpe-auth-lockout", NULL, OPT_UINT, OFF(cpe_auth_lockout_s), 1, 86400, "SECONDS",
      "CPE authentication: the lockout, and the window failures count in (60)"},
+    {"stun", "ACS_STUN", OPT_ADDR, OFF(stun_listen), 0, 0, "HOST:PORT",
+     "STUN server and UDP connection requests (TR-069 Annex G) (off)"},
+    {"xmpp-jid", "ACS_XMPP_JID", OPT_STR, OFF(xmpp_jid), 0, 0, "JID",
+     "XMPP connection requests (Annex K): acsd's account (none: no XMPP)"},
+    {"xmpp-password", "ACS_XMPP_PASSWORD", OPT_STR, OFF(xmpp_password), 0, 0, "TEXT",
+     "... its password"},
+    {"xmpp-server", "ACS_XMPP_SERVER", OPT_STR, OFF(xmpp_server), 0, 0, "HOST[:PORT]",
+     "... the XMPP server (default: the JID's domain, by DNS SRV)"},
+    {"xmpp-tls", "ACS_XMPP_TLS", OPT_STR, OFF(xmpp_tls), 0, 0, "MODE",
+     "... required (default), trusted (required, any certificate), or off"},
     {"files", "ACS_FILES", OPT_ADDR, OFF(files_listen), 0, 0, "HOST:PORT",
      "file server listener (0.0.0.0:7567; \"off\": none)"},
     {"file-server-url", "ACS_FILE_SERVER_URL", OPT_STR, OFF(file_server_url), 0, 0, "URL",
@@ -225,6 +235,11 @@ void acs_config_free(acs_config *cfg) {
   free(cfg->cpe_auth_password);
   free(cfg->cpe_auth_factory_key_file);
   free(cfg->cpe_auth_basic);
+  free(cfg->stun_listen);
+  free(cfg->xmpp_jid);
+  free(cfg->xmpp_password);
+  free(cfg->xmpp_server);
+  free(cfg->xmpp_tls);
   free(cfg->files_listen);
   free(cfg->file_server_url);
   free(cfg->redis);
@@ -580,6 +595,10 @@ int acs_config_load(int argc, char **argv, acs_config *cfg, char *errbuf, size_t
     snprintf(where, sizeof where, "--%s", o->name);
     if ((rc = set_opt(cfg, o, value, where, errbuf, errlen))) return rc;
   }
+  if (rc == 0 && cfg->xmpp_tls && strcmp(cfg->xmpp_tls, "required") != 0 &&
+      strcmp(cfg->xmpp_tls, "trusted") != 0 && strcmp(cfg->xmpp_tls, "off") != 0)
+    return fail(errbuf, errlen, "xmpp-tls: invalid value '%s' (expected required, trusted or off)",
+                cfg->xmpp_tls);
   return rc;
 }
 

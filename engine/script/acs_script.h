@@ -46,6 +46,7 @@ typedef struct acs_script_limits {
   size_t max_string;      /* string.rep, table.concat, string.format, gsub results (1 MiB) */
   uint64_t pattern_steps; /* matcher steps per pattern call, plus 16 per subject byte (1,000,000) */
   uint32_t coroutines;    /* coroutines a run may create (1000) */
+  uint32_t run_ms;        /* wall-clock time per run, all resumes together (2000) */
 } acs_script_limits;
 
 /* The built-in defaults above. */
@@ -167,6 +168,18 @@ int acs_script_run_call(acs_script_run *run, const char *policy, const char *con
 int acs_script_run_call_fn(acs_script_run *run, const char *policy, acs_script_args_fn fn, void *ud,
                            acs_script_chan **out);
 
+/* Runs fn(L, ud) on a DONE channel's thread, its results on top (at least
+ * one: nil when it returned nothing; they are fn's to read and are gone
+ * after the call; once per channel), in protected mode and under
+ * the run's budgets as a resume would be (instructions, a fresh time slice,
+ * memory): the engine's reads of values a policy made (a presets file's
+ * tables, jobs/schedule.lua's), whose metamethods are policy code. fn may
+ * raise; it cannot yield. Returns 0, ACS_SCRIPT_FAULT (the channel is
+ * faulted: code and message as for a resume; fault message "file:line:
+ * ..." when the policy raised) or ACS_ESTATE (not DONE, read already,
+ * or inside a resume) / ACS_ENOMEM. */
+int acs_script_chan_protect(acs_script_chan *ch, acs_script_args_fn fn, void *ud);
+
 /* --- channels (owned by their run, freed with it) */
 
 /* The channel's coroutine. After DONE its results, after YIELD the values
@@ -218,5 +231,14 @@ int acs_script_yield(lua_State *L, int nvalues, lua_KContext ctx, lua_KFunction 
  * whose cost grows with their input); raises (kills the channel) when the
  * budget is exhausted. */
 void acs_script_charge(lua_State *L, uint64_t units);
+
+/* Charges bytes of host memory (the engine's own allocations a policy
+ * caused: declarations, planner state, JSON, RPC arguments, tags) to the
+ * run's memory budget, with the instructions to copy them; raises (kills
+ * the channel with script.memory) past the budget. The bytes stay charged
+ * until the run is freed. Outside a channel it does nothing. */
+void acs_script_charge_host(lua_State *L, size_t bytes);
+/* Bytes charged with acs_script_charge_host so far. */
+size_t acs_script_run_host_memory(const acs_script_run *run);
 
 #endif

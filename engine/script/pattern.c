@@ -78,9 +78,18 @@ static void pat_too_complex(pat_state *ms, int deep) {
   luaL_error(ms->L, "pattern too complex");
 }
 
-static inline void pat_step(pat_state *ms) {
-  if (++ms->steps > ms->cap) pat_too_complex(ms, 0);
-  if (++ms->unpaid >= 1024) pat_settle(ms);
+static inline void pat_steps(pat_state *ms, uint32_t n) {
+  ms->steps += n;
+  if (ms->steps > ms->cap) pat_too_complex(ms, 0);
+  ms->unpaid += n;
+  if (ms->unpaid >= 1024) pat_settle(ms);
+}
+static inline void pat_step(pat_state *ms) { pat_steps(ms, 1); }
+
+/* A set scan costs a step per 16 bytes of the set: "[" .. 100 KiB .. "]"
+ * tested against every subject byte is that much work. */
+static inline void pat_set_steps(pat_state *ms, const char *p, const char *ep) {
+  if (*p == '[') pat_steps(ms, (uint32_t)((size_t)(ep - p) / 16));
 }
 
 /* --- single items */
@@ -180,6 +189,7 @@ static int pat_single(pat_state *ms, const char *s, const char *p, const char *e
     case PAT_ESC:
       return pat_class(c, (unsigned char)p[1]);
     case '[':
+      pat_set_steps(ms, p, ep);
       return pat_in_set(c, p, ep - 1);
     default:
       return (unsigned char)*p == c;
@@ -255,7 +265,7 @@ static const char *pat_backref(pat_state *ms, const char *s, int digit) {
     luaL_error(ms->L, "invalid capture index %%%d", l + 1);
   ptrdiff_t len = ms->caps[l].len;
   if (len < 0 || ms->se - s < len || memcmp(ms->caps[l].at, s, (size_t)len) != 0) return NULL;
-  ms->steps += (uint64_t)len / 64;
+  pat_steps(ms, (uint32_t)((size_t)len / 64));
   return s + len;
 }
 
@@ -291,6 +301,7 @@ static const char *pat_match(pat_state *ms, const char *s, const char *p) {
         p += 2;
         if (p >= ms->pe || *p != '[') luaL_error(ms->L, "missing '[' after '%%f' in pattern");
         const char *ep = pat_item_end(ms, p);
+        pat_steps(ms, 1 + 3 * (uint32_t)((size_t)(ep - p) / 16)); /* the end, then two scans */
         int prev = s == ms->s0 ? 0 : (unsigned char)s[-1];
         int cur = s < ms->se ? (unsigned char)*s : 0;
         if (!pat_in_set(prev, p, ep - 1) && pat_in_set(cur, p, ep - 1)) {
@@ -309,6 +320,7 @@ static const char *pat_match(pat_state *ms, const char *s, const char *p) {
     }
     /* one item, maybe with a quantifier */
     const char *ep = pat_item_end(ms, p);
+    pat_set_steps(ms, p, ep); /* finding its end scanned the set */
     char q = ep < ms->pe ? *ep : '\0';
     if (!pat_single(ms, s, p, ep)) {
       if (q == '*' || q == '?' || q == '-') { /* zero repetitions will do */
@@ -395,7 +407,7 @@ static int pat_find_aux(lua_State *L, int find) {
     return 1;
   }
   if (find && (lua_toboolean(L, 4) || !pat_has_specials(p, lp))) {
-    acs__charge(L, acs__bytes_units(ls - init));
+    acs__charge(L, 1 + (ls - init) / 16 + lp / 16);
     const char *r = lp == 0 ? s + init : memmem(s + init, ls - init, p, lp);
     if (r) {
       lua_pushinteger(L, (r - s) + 1);

@@ -152,28 +152,54 @@ static void acs__fault_from_error(acs_script_chan *ch, lua_State *co, int status
 }
 
 /* --- resuming */
-static int acs__resume(acs_script_chan *ch, int nargs) {
+
+/* Makes ch the running channel, with a fresh slice (instructions and time)
+ * and the watchdog armed for its deadline. */
+static void acs__slice_begin(acs_script_chan *ch, lua_State *co) {
   acs_script_run *run = ch->run;
   acs_script_vm *vm = run->vm;
-  lua_State *co = ch->L;
   uint64_t now = acs__mono_ns();
   run->slice_used = 0;
   run->mem_retry = false;
-  run->deadline_ns = now + (uint64_t)run->limits.slice_ms * 1000000u;
+  /* the slice's time, or what is left of the run's if that is less */
+  uint64_t slice = (uint64_t)run->limits.slice_ms * 1000000u;
+  uint64_t total = (uint64_t)run->limits.run_ms * 1000000u;
+  uint64_t left = total > run->time_ns ? total - run->time_ns : 0;
+  run->deadline_run = left < slice;
+  run->deadline_ns = now + (left < slice ? left : slice);
+  run->slice_start_ns = now;
   run->last_hook_ns = now;
   vm->cur = run;
   run->cur_chan = ch;
   run->cur_L = co;
-  ch->state = -1;
   lua_sethook(co, acs__hook, LUA_MASKCOUNT, (int)run->limits.hook_every);
   if (run->used >= run->limits.instructions)
     acs__kill(ch, ACS_SCRIPT_FAULT_TIMEOUT, "instruction budget exhausted (%llu per run)",
               (unsigned long long)run->limits.instructions);
-  int nres = 0;
-  int st = ch->kill ? LUA_ERRRUN : lua_resume(co, vm->L, nargs, &nres);
-  vm->cur = NULL;
+  else if (!left)
+    acs__kill(ch, ACS_SCRIPT_FAULT_TIMEOUT, "time budget exhausted (%u ms per run)",
+              run->limits.run_ms);
+  acs__watchdog_arm(vm, run->deadline_ns);
+}
+
+static void acs__slice_end(acs_script_chan *ch) {
+  acs_script_run *run = ch->run;
+  acs__watchdog_disarm(run->vm);
+  run->time_ns += acs__mono_ns() - run->slice_start_ns;
+  run->vm->cur = NULL;
   run->cur_chan = NULL;
   run->cur_L = NULL;
+}
+
+static int acs__resume(acs_script_chan *ch, int nargs) {
+  acs_script_run *run = ch->run;
+  acs_script_vm *vm = run->vm;
+  lua_State *co = ch->L;
+  ch->state = -1;
+  acs__slice_begin(ch, co);
+  int nres = 0;
+  int st = ch->kill ? LUA_ERRRUN : lua_resume(co, vm->L, nargs, &nres);
+  acs__slice_end(ch);
   if (ch->kill) {
     ch->fault = ch->kill; /* the message was written when it was killed */
   } else if (st == LUA_OK) {
@@ -281,6 +307,59 @@ int acs_script_run_call(acs_script_run *run, const char *policy, const char *con
 int acs_script_run_call_fn(acs_script_run *run, const char *policy, acs_script_args_fn fn, void *ud,
                            acs_script_chan **out) {
   return acs__start(run, policy, NULL, fn, ud, out);
+}
+
+/* --- the engine's reads of what a channel returned */
+typedef struct acs__protect_req {
+  acs_script_args_fn fn;
+  void *ud;
+} acs__protect_req;
+
+static int acs__protect_p(lua_State *L) {
+  acs__protect_req *r = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  r->fn(L, r->ud);
+  return 0;
+}
+
+int acs_script_chan_protect(acs_script_chan *ch, acs_script_args_fn fn, void *ud) {
+  acs_script_run *run = ch->run;
+  acs_script_vm *vm = run->vm;
+  if (vm->cur || ch->state != ACS_SCRIPT_DONE || !ch->L || ch->read) return ACS_ESTATE;
+  lua_State *co = ch->L;
+  if (!lua_checkstack(co, 4)) return ACS_ENOMEM;
+  ch->read = true;
+  if (ch->nvals == 0) { /* fn always finds a value on top */
+    lua_pushnil(co);
+    ch->nvals = 1;
+  }
+  int top = lua_gettop(co);
+  acs__protect_req r = {fn, ud};
+  /* the function and its argument, below the channel's values: fn finds
+   * them on top as they were */
+  lua_pushcfunction(co, acs__protect_p);
+  lua_rotate(co, top - ch->nvals + 1, 1);
+  lua_pushlightuserdata(co, &r);
+  int nv = ch->nvals;
+  acs__slice_begin(ch, co);
+  int st = ch->kill ? LUA_ERRRUN : lua_pcall(co, nv + 1, 0, 0);
+  acs__slice_end(ch);
+  if (!ch->kill && st == LUA_OK) {
+    ch->nvals = 0; /* the values went to fn */
+    return 0;
+  }
+  if (ch->kill) {
+    ch->fault = ch->kill;
+  } else if (run->mem_retry) {
+    ch->fault = ACS_SCRIPT_FAULT_MEMORY;
+    snprintf(ch->msg, sizeof ch->msg, "memory budget exhausted (%zu bytes per run)",
+             run->limits.memory);
+  } else {
+    acs__fault_from_error(ch, co, st);
+  }
+  ch->state = ACS_SCRIPT_FAULT;
+  acs__chan_release(ch);
+  return ACS_SCRIPT_FAULT;
 }
 
 int acs_script_chan_resume(acs_script_chan *ch, int nargs) {

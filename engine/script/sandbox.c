@@ -347,6 +347,17 @@ static int l_base_xpcall(lua_State *L) {
   return acs__pcall_k(L, status, 2);
 }
 
+/* rawequal compares equal-length long strings byte by byte: charged. */
+static int l_base_rawequal(lua_State *L) {
+  luaL_checkany(L, 1);
+  luaL_checkany(L, 2);
+  if (lua_type(L, 1) == LUA_TSTRING && lua_type(L, 2) == LUA_TSTRING &&
+      lua_rawlen(L, 1) == lua_rawlen(L, 2))
+    acs__charge(L, acs__bytes_units(lua_rawlen(L, 1)));
+  lua_pushboolean(L, lua_rawequal(L, 1, 2));
+  return 1;
+}
+
 static int l_base_tonumber(lua_State *L) {
   size_t n;
   if (lua_type(L, 1) == LUA_TSTRING) {
@@ -559,7 +570,7 @@ static int l_os_date(lua_State *L) {
     acs__setfields(L, &tm);
     return 1;
   }
-  acs__charge(L, acs__bytes_units(fl) * 8);
+  acs__charge(L, 8 + (uint64_t)fl * 8); /* a strftime call per conversion */
   acs__sbuf b;
   acs__sb_init(L, &b);
   while (f < fe) {
@@ -612,6 +623,7 @@ static const luaL_Reg acs__base_wrapped[] = {
     {"setmetatable", l_base_setmetatable},
     {"getmetatable", l_base_getmetatable},
     {"tonumber", l_base_tonumber},
+    {"rawequal", l_base_rawequal},
     {"collectgarbage", l_base_collectgarbage},
     {"pcall", l_base_pcall},
     {"xpcall", l_base_xpcall},
@@ -619,7 +631,7 @@ static const luaL_Reg acs__base_wrapped[] = {
 };
 
 static const char *const acs__base_std[] = {
-    "assert", "error",  "ipairs",   "next", "pairs",    "rawequal", "rawget",
+    "assert", "error",  "ipairs",   "next", "pairs",    "rawget",
     "rawlen", "select", "tostring", "type", "_VERSION", NULL,
 };
 

@@ -113,12 +113,15 @@ struct acs_script_run {
   int ref_env, ref_gen;
   int ref_state; /* the library's private table of this run (or LUA_NOREF) */
   size_t mem;          /* bytes of live blocks it allocated */
+  size_t host;         /* host memory charged (acs_script_charge_host) */
   uint32_t slot, gen;  /* its owner tag */
   bool mem_retry;      /* over budget once: Lua collects and retries */
   int pcalls;          /* active pcall/xpcall */
   uint64_t used;       /* instructions charged, run total */
   uint64_t slice_used; /* in the current resume */
   uint64_t deadline_ns, last_hook_ns;
+  uint64_t slice_start_ns, time_ns; /* the slice's start; time spent in slices so far */
+  bool deadline_run;                /* the deadline is the run's (run_ms), not the slice's */
   uint32_t coroutines; /* created so far */
   acs_script_chan *chans;
   acs_script_chan *cur_chan; /* the channel being resumed */
@@ -135,6 +138,7 @@ struct acs_script_chan {
   int nvals;              /* values left on L by the last stop */
   acs_script_fault kill;  /* set by a budget breach: sticks */
   bool closing;           /* its coroutine is being closed after a fault */
+  bool read;              /* its results went to acs_script_chan_protect */
   acs_script_fault fault; /* the outcome */
   char policy[64];
   char msg[ACS__FAULT_MSG];
@@ -186,6 +190,12 @@ void acs__limits_resolve(const acs_script_vm *vm, const acs_script_limits *l,
 const acs_script_limits *acs__limits_of(lua_State *L);
 /* Runs f(ud) in protected mode on vm->L; 0, or ACS_ENOMEM on any error. */
 int acs__pcall(acs_script_vm *vm, lua_CFunction f, void *ud);
+
+/* watchdog.c: a per-thread timer that fires at the running slice's
+ * deadline and makes the count hook fire at the next instruction, whatever
+ * the hook's interval (instructions that are slow on long strings). */
+void acs__watchdog_arm(acs_script_vm *vm, uint64_t deadline_ns);
+void acs__watchdog_disarm(acs_script_vm *vm);
 
 /* run.c */
 extern const char acs__yield_sentinel;

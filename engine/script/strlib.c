@@ -103,12 +103,13 @@ static int l_string_char(lua_State *L) {
   return acs__vm_of(L)->std.s_char(L);
 }
 
-#define ACS__LINEAR(fname, field)        \
-  static int fname(lua_State *L) {       \
-    size_t n;                            \
-    luaL_checklstring(L, 1, &n);         \
-    acs__charge(L, acs__bytes_units(n)); \
-    return acs__vm_of(L)->std.field(L);  \
+/* byte by byte, through a buffer: a unit per 16 bytes */
+#define ACS__LINEAR(fname, field)       \
+  static int fname(lua_State *L) {      \
+    size_t n;                           \
+    luaL_checklstring(L, 1, &n);        \
+    acs__charge(L, 1 + n / 16);         \
+    return acs__vm_of(L)->std.field(L); \
   }
 ACS__LINEAR(l_string_lower, s_lower)
 ACS__LINEAR(l_string_upper, s_upper)
@@ -136,14 +137,20 @@ static int l_string_rep(lua_State *L) {
   acs__sbuf b;
   acs__sb_init(L, &b);
   char *p = acs__sb_reserve(&b, total);
-  for (lua_Integer i = 0; i < n; i++) {
+  /* n - 1 times s..sep by doubling what is written (a copy per piece of a
+   * one-byte string was the cost of a byte each), then s */
+  if (n > 1) {
+    size_t unit = l + lsep, want = unit * ((size_t)n - 1), done = unit;
     memcpy(p, s, l);
-    p += l;
-    if (lsep && i + 1 < n) {
-      memcpy(p, sep, lsep);
-      p += lsep;
+    memcpy(p + l, sep, lsep);
+    while (done < want) {
+      size_t c = done < want - done ? done : want - done;
+      memcpy(p + done, p, c);
+      done += c;
     }
+    p += want;
   }
+  memcpy(p, s, l);
   b.n = total;
   acs__sb_result(&b);
   return 1;
@@ -156,6 +163,8 @@ static int l_string_format(lua_State *L) {
   const char *f = luaL_checklstring(L, 1, &fl);
   const char *p = f, *e = f + fl;
   int arg = 1, top = lua_gettop(L);
+  size_t max = acs__limits_of(L)->max_string;
+  uint64_t pre = 0;
   while ((p = memchr(p, '%', (size_t)(e - p))) != NULL) {
     p++;
     if (p < e && *p == '%') {
@@ -180,10 +189,19 @@ static int l_string_format(lua_State *L) {
       luaL_tolstring(L, arg, NULL);
       lua_replace(L, arg);
     }
+    /* what %s and %q read and write, paid before Lua's format does it: %q
+     * writes at least its input and looks at every byte */
+    if (p < e && (*p == 's' || *p == 'q') && arg <= top && lua_type(L, arg) == LUA_TSTRING) {
+      size_t al = lua_rawlen(L, arg);
+      if (*p == 'q' && al > max)
+        return luaL_error(L, "string.format: result too large (at most %I bytes)",
+                          (lua_Integer)max);
+      pre += *p == 'q' ? 1 + al : acs__bytes_units(al); /* %q: per byte */
+    }
   }
-  acs__charge(L, acs__bytes_units(fl));
+  acs__charge(L, acs__bytes_units(fl) + pre);
   int n = acs__vm_of(L)->std.s_format(L);
-  size_t rl, max = acs__limits_of(L)->max_string;
+  size_t rl;
   lua_tolstring(L, -1, &rl);
   if (rl > max)
     return luaL_error(L, "string.format: result too large (at most %I bytes)", (lua_Integer)max);
@@ -210,7 +228,7 @@ void acs__strlib_fill(lua_State *L, acs_script_vm *vm, int idx) {
 static int l_utf8_len(lua_State *L) {
   size_t n;
   luaL_checklstring(L, 1, &n);
-  acs__charge(L, acs__bytes_units(n));
+  acs__charge(L, 1 + n / 16); /* decoded byte by byte */
   return acs__vm_of(L)->std.u_len(L);
 }
 

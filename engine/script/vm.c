@@ -22,6 +22,7 @@ void acs_script_limits_default(acs_script_limits *l) {
   l->max_string = 1u << 20;
   l->pattern_steps = 1000000;
   l->coroutines = 1000;
+  l->run_ms = 2000;
 }
 
 const char *acs_script_fault_code(acs_script_fault f) {
@@ -125,6 +126,8 @@ static acs__hdr *acs__blk_resize(acs_script_vm *vm, acs__hdr *h, size_t old, siz
   return nh;
 }
 
+static void acs__account(acs_script_chan *ch, uint64_t units);
+
 static void *acs__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   acs_script_vm *vm = ud;
   acs__hdr *h = ptr ? (acs__hdr *)ptr - 1 : NULL;
@@ -143,7 +146,7 @@ static void *acs__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   size_t mine = owner && owner == run ? old : 0; /* what run already pays for */
   /* Lua requires that shrinking never fails: only growth is refused */
   if (ch && nsize > old) {
-    size_t after = run->mem - (mine < run->mem ? mine : run->mem) + nsize;
+    size_t after = run->mem - (mine < run->mem ? mine : run->mem) + nsize + run->host;
     size_t limit = run->limits.memory;
     bool grace = nsize <= ACS__SMALL && after <= limit + ACS__GRACE;
     if (acs__stopped(ch)) {
@@ -151,6 +154,11 @@ static void *acs__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     } else if (after > limit && !grace) {
       if (!run->mem_retry) {
         run->mem_retry = true;
+        /* Lua now collects the whole VM (every run's objects) and retries:
+         * a policy that keeps itself at its budget with garbage pays for
+         * each of those collections (a unit per 256 bytes of the heap; the
+         * kill this may cause takes effect at the next hook) */
+        acs__account(ch, 1 + vm->total / 256);
         return NULL;
       }
       acs__kill(ch, ACS_SCRIPT_FAULT_MEMORY, "memory budget exhausted (%zu bytes per run)", limit);
@@ -258,6 +266,20 @@ void acs__charge(lua_State *L, uint64_t units) {
 
 void acs_script_charge(lua_State *L, uint64_t units) { acs__charge(L, units); }
 
+void acs_script_charge_host(lua_State *L, size_t bytes) {
+  acs_script_chan *ch = acs__chan_of(L);
+  if (!ch) return;
+  acs_script_run *run = ch->run;
+  run->host += bytes;
+  if (!acs__stopped(ch) && run->mem + run->host > run->limits.memory)
+    acs__kill(ch, ACS_SCRIPT_FAULT_MEMORY,
+              "memory budget exhausted (%zu bytes per run, %zu of them the engine's)",
+              run->limits.memory, run->host);
+  acs__charge(L, acs__bytes_units(bytes));
+}
+
+size_t acs_script_run_host_memory(const acs_script_run *run) { return run->host; }
+
 /* The count hook: charges the instructions since its last call, checks the
  * budgets and the wall-clock slice. When one interval took more than 1 ms
  * (instructions that are slow on long strings) the interval shrinks, so the
@@ -273,8 +295,12 @@ void acs__hook(lua_State *L, lua_Debug *ar) {
     if (!ch->kill) {
       uint64_t now = acs__mono_ns();
       if (now > run->deadline_ns) {
-        acs__kill(ch, ACS_SCRIPT_FAULT_TIMEOUT, "time budget exhausted (%u ms per resume)",
-                  run->limits.slice_ms);
+        if (run->deadline_run)
+          acs__kill(ch, ACS_SCRIPT_FAULT_TIMEOUT, "time budget exhausted (%u ms per run)",
+                    run->limits.run_ms);
+        else
+          acs__kill(ch, ACS_SCRIPT_FAULT_TIMEOUT, "time budget exhausted (%u ms per resume)",
+                    run->limits.slice_ms);
       } else if (now - run->last_hook_ns > 1000000 && n > 1) {
         lua_sethook(L, acs__hook, LUA_MASKCOUNT, n / 8 > 0 ? n / 8 : 1);
       }
@@ -299,6 +325,7 @@ static void acs__limits_fill(acs_script_limits *dst, const acs_script_limits *sr
   ACS__LIM(max_string)
   ACS__LIM(pattern_steps)
   ACS__LIM(coroutines)
+  ACS__LIM(run_ms)
 #undef ACS__LIM
 }
 

@@ -59,7 +59,8 @@ struct acs_policy_jobs {
   acs_script_chan *ch;
   job_ctx ctx;
   uint64_t started_ms;
-  uint64_t swept_ms; /* the last sweep of transfers never completed */
+  uint64_t swept_ms;   /* the last sweep of transfers never completed */
+  char sched_err[200]; /* the schedule's last fault, logged once until it changes */
 };
 
 /* Stopping: the last of the timer and the query in flight frees it. */
@@ -82,6 +83,54 @@ static job_ctx *job_of(lua_State *L) {
  * devices in id order after ID, whose last Inform is older than S seconds
  * (all when absent), with the named parameters' values:
  * {{id = ..., last_inform = unix seconds or nil, params = {name = value}}, ...} */
+/* A row's parameters ({name: value} JSON, light userdata 1) as a table. */
+static int params_p(lua_State *L) {
+  json_t *pj = lua_touserdata(L, 1);
+  lua_newtable(L);
+  const char *k;
+  json_t *v;
+  json_object_foreach(pj, k, v) {
+    if (!json_is_string(v)) continue;
+    lua_pushlstring(L, json_string_value(v), json_string_length(v));
+    lua_setfield(L, -2, k);
+  }
+  return 1;
+}
+
+/* Resumed by query_cb with the query's result (a light userdata, valid
+ * during the resume): the rows become the job's table here, inside the
+ * resume, so that they count for the run's budgets. */
+static int devices_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  const acs_pg_result *r = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (!r) return luaL_error(L, "store.devices: no result");
+  luaL_checkstack(L, 8, NULL);
+  lua_createtable(L, r->ntuples, 0);
+  for (int i = 0; i < r->ntuples; i++) {
+    const char *ptext = acs_pg_getvalue(r, i, 2);
+    acs_script_charge(L, 20 + strlen(ptext) / 16);
+    acs_script_charge_host(L, 2 * strlen(ptext)); /* the JSON while it is read */
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, acs_pg_getvalue(r, i, 0));
+    lua_setfield(L, -2, "id");
+    if (!acs_pg_isnull(r, i, 1)) {
+      lua_pushinteger(L, strtoll(acs_pg_getvalue(r, i, 1), NULL, 10));
+      lua_setfield(L, -2, "last_inform");
+    }
+    json_t *pj = json_loads(ptext, 0, NULL);
+    lua_pushcfunction(L, params_p); /* protected: an error must not leak pj */
+    lua_pushlightuserdata(L, pj);
+    int st = lua_pcall(L, 1, 1, 0);
+    json_decref(pj);
+    if (st != LUA_OK) return lua_error(L);
+    lua_setfield(L, -2, "params");
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
 static int l_store_devices(lua_State *L) {
   job_ctx *j = job_of(L);
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -104,13 +153,16 @@ static int l_store_devices(lua_State *L) {
     if (n > 64) return luaL_error(L, "store.devices: at most 64 parameters");
     for (lua_Integer i = 1; i <= n; i++) {
       lua_rawgeti(L, -1, i);
-      json_array_append_new(j->params, json_string(luaL_checkstring(L, -1)));
+      size_t nl;
+      const char *name = luaL_checklstring(L, -1, &nl);
+      acs_script_charge_host(L, 64 + 2 * nl); /* the copy, and the query's text */
+      json_array_append_new(j->params, json_string(name));
       lua_pop(L, 1);
     }
   }
   lua_pop(L, 1);
   j->want_query = true;
-  return acs_script_yield(L, 0, 0, NULL);
+  return acs_script_yield(L, 0, 0, devices_k);
 }
 
 /* job.alarm(device_id, key, severity, message): raised by this job (rule
@@ -178,34 +230,13 @@ static void query_cb(acs_pg_result *r, void *arg) {
     return;
   }
   lua_State *T = acs_script_chan_values(J->ch, NULL);
-  if (r->status || !T || !lua_checkstack(T, 8)) {
+  if (r->status || !T || !lua_checkstack(T, 2)) {
     char why[300];
     snprintf(why, sizeof why, "store query failed: %s", r->status ? r->error : "no stack");
     job_end(J, why);
     return;
   }
-  lua_createtable(T, r->ntuples, 0);
-  for (int i = 0; i < r->ntuples; i++) {
-    lua_createtable(T, 0, 3);
-    lua_pushstring(T, acs_pg_getvalue(r, i, 0));
-    lua_setfield(T, -2, "id");
-    if (!acs_pg_isnull(r, i, 1)) {
-      lua_pushinteger(T, strtoll(acs_pg_getvalue(r, i, 1), NULL, 10));
-      lua_setfield(T, -2, "last_inform");
-    }
-    lua_newtable(T);
-    json_t *pj = json_loads(acs_pg_getvalue(r, i, 2), 0, NULL);
-    const char *k;
-    json_t *v;
-    json_object_foreach(pj, k, v) {
-      if (!json_is_string(v)) continue;
-      lua_pushstring(T, json_string_value(v));
-      lua_setfield(T, -2, k);
-    }
-    json_decref(pj);
-    lua_setfield(T, -2, "params");
-    lua_rawseti(T, -2, i + 1);
-  }
+  lua_pushlightuserdata(T, r); /* devices_k makes the rows a table, budgeted */
   job_step(J, acs_script_chan_resume(J->ch, 1));
 }
 
@@ -286,7 +317,49 @@ static void claim_done(acs_pg_result *r, void *arg) {
   job_start(J, &J->defs[di]);
 }
 
-/* The schedule from jobs/schedule.lua, read into defs. */
+typedef struct sched_read {
+  acs_policy_jobs *J;
+} sched_read;
+
+/* Runs inside acs_script_chan_protect: jobs/schedule.lua's value on top. */
+static void read_schedule_p(lua_State *T, void *ud) {
+  acs_policy_jobs *J = ((sched_read *)ud)->J;
+  if (!lua_istable(T, -1)) return;
+  luaL_checkstack(T, 8, NULL);
+  lua_pushnil(T);
+  while (lua_next(T, -2) && J->ndefs < MAX_JOBS) {
+    acs_script_charge(T, 8);
+    if (lua_type(T, -2) == LUA_TSTRING && lua_istable(T, -1)) {
+      job_def *d = &J->defs[J->ndefs];
+      snprintf(d->name, sizeof d->name, "jobs/%s", lua_tostring(T, -2));
+      lua_getfield(T, -1, "every");
+      d->every = lua_isinteger(T, -1) ? (long long)lua_tointeger(T, -1) : 0;
+      lua_pop(T, 1);
+      d->nkv = 0;
+      if (lua_getfield(T, -1, "args") == LUA_TTABLE) {
+        lua_pushnil(T);
+        while (lua_next(T, -2)) {
+          acs_script_charge(T, 4);
+          if (d->nkv < 2 * MAX_ARGS && lua_type(T, -2) == LUA_TSTRING &&
+              (lua_type(T, -1) == LUA_TSTRING || lua_type(T, -1) == LUA_TNUMBER)) {
+            snprintf(d->kv[d->nkv++], sizeof d->kv[0], "%s", lua_tostring(T, -2));
+            snprintf(d->kv[d->nkv++], sizeof d->kv[0], "%s", lua_tostring(T, -1));
+          }
+          lua_pop(T, 1);
+        }
+      }
+      lua_pop(T, 1);
+      d->tried_ms = 0;
+      if (d->every >= 1) J->ndefs++;
+    }
+    lua_pop(T, 1);
+  }
+}
+
+/* The schedule from jobs/schedule.lua, read into defs. What it returns is
+ * read in protected mode within the run's budgets (its tables may have
+ * metamethods): a schedule that raises or runs out is logged with its
+ * message and leaves no job scheduled. */
 static void read_schedule(acs_policy_jobs *J) {
   acs_policy_vm *pv = J->aw->policies;
   uint64_t tried[MAX_JOBS];
@@ -303,42 +376,25 @@ static void read_schedule(acs_policy_jobs *J) {
   acs_script_run *run = acs_script_run_new(pv->vm, NULL, &sctx);
   if (!run) return;
   acs_script_chan *ch = NULL;
-  int nv = 0;
-  if (acs_script_run_call(run, "jobs/schedule", NULL, &ch) == ACS_SCRIPT_DONE) {
-    lua_State *T = acs_script_chan_values(ch, &nv);
-    if (T && nv >= 1 && lua_istable(T, -1)) {
-      lua_pushnil(T);
-      while (lua_next(T, -2) && J->ndefs < MAX_JOBS) {
-        if (lua_type(T, -2) == LUA_TSTRING && lua_istable(T, -1)) {
-          job_def *d = &J->defs[J->ndefs];
-          snprintf(d->name, sizeof d->name, "jobs/%s", lua_tostring(T, -2));
-          lua_getfield(T, -1, "every");
-          d->every = lua_isinteger(T, -1) ? (long long)lua_tointeger(T, -1) : 0;
-          lua_pop(T, 1);
-          d->nkv = 0;
-          if (lua_getfield(T, -1, "args") == LUA_TTABLE) {
-            lua_pushnil(T);
-            while (lua_next(T, -2)) {
-              if (d->nkv < 2 * MAX_ARGS && lua_type(T, -2) == LUA_TSTRING &&
-                  (lua_type(T, -1) == LUA_TSTRING || lua_type(T, -1) == LUA_TNUMBER)) {
-                snprintf(d->kv[d->nkv++], sizeof d->kv[0], "%s", lua_tostring(T, -2));
-                snprintf(d->kv[d->nkv++], sizeof d->kv[0], "%s", lua_tostring(T, -1));
-              }
-              lua_pop(T, 1);
-            }
-          }
-          lua_pop(T, 1);
-          d->tried_ms = 0;
-          for (size_t i = 0; i < old; i++)
-            if (!strcmp(names[i], d->name)) d->tried_ms = tried[i];
-          if (d->every >= 1) J->ndefs++;
-        }
-        lua_pop(T, 1);
-      }
+  int st = acs_script_run_call(run, "jobs/schedule", NULL, &ch);
+  if (st == ACS_SCRIPT_DONE) {
+    sched_read r = {J};
+    if (acs_script_chan_protect(ch, read_schedule_p, &r) != 0) {
+      J->ndefs = 0;
+      st = ACS_SCRIPT_FAULT;
     }
-  } else if (ch) {
-    acs_log(ACS_LOG_WARN, "policy", "jobs/schedule: %s", acs_script_chan_fault_message(ch));
   }
+  char why[sizeof J->sched_err] = "";
+  if (st != ACS_SCRIPT_DONE && ch)
+    snprintf(why, sizeof why, "%s: %s",
+             acs_script_chan_fault_code(ch) ? acs_script_chan_fault_code(ch) : "script.error",
+             acs_script_chan_fault_message(ch));
+  if (why[0] && strcmp(why, J->sched_err) != 0)
+    acs_log(ACS_LOG_WARN, "policy", "jobs/schedule: %s (no job runs until it is fixed)", why);
+  memcpy(J->sched_err, why, sizeof why);
+  for (size_t k = 0; k < J->ndefs; k++)
+    for (size_t i = 0; i < old; i++)
+      if (!strcmp(names[i], J->defs[k].name)) J->defs[k].tried_ms = tried[i];
   acs_script_run_free(run);
 }
 

@@ -79,10 +79,21 @@ void acs__policy_push_json(lua_State *L, const json_t *v, int depth) {
 /* A policy's table of plain values (strings, numbers, booleans) as a JSON
  * object; raises on anything else. */
 static json_t *args_object(lua_State *L, int idx) {
+  if (!lua_isnoneornil(L, idx)) {
+    luaL_checktype(L, idx, LUA_TTABLE);
+    /* the JSON to be made is the engine's memory: charged before it is
+     * made (a charge may raise, and nothing must be left to free then) */
+    size_t bytes = 64;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      bytes += 64 + lua_rawlen(L, -2) + (lua_type(L, -1) == LUA_TSTRING ? lua_rawlen(L, -1) : 0);
+      lua_pop(L, 1);
+    }
+    acs_script_charge_host(L, bytes);
+  }
   json_t *o = json_object();
   if (!o) luaL_error(L, "out of memory");
   if (lua_isnoneornil(L, idx)) return o;
-  luaL_checktype(L, idx, LUA_TTABLE);
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     if (lua_type(L, -2) != LUA_TSTRING) {
@@ -125,6 +136,7 @@ static const char *const action_rpcs[] = {"Reboot", "FactoryReset",   "Download"
  * and returns 3, or returns 0. */
 static int push_action_state(lua_State *L, acs__policy *p, const char *key) {
   const json_t *list = json_object_get(p->ctx, "actions");
+  acs_script_charge(L, 1 + json_array_size(list) + json_array_size(p->actions));
   for (size_t i = 0; i < json_array_size(list); i++) {
     const json_t *a = json_array_get(list, i);
     const char *k = json_string_value(json_object_get(a, "key"));
@@ -341,7 +353,9 @@ int l_acs_tag(lua_State *L) {
   if (!ok) return luaL_error(L, "a tag is 1 to %d printable bytes", TAG_MAX);
   size_t at = 0;
   while (at < s->ntags && strcmp(s->tags[at], tag) != 0) at++;
+  acs_script_charge(L, 1 + s->ntags);
   if ((at < s->ntags) == on) return 0; /* already so */
+  acs_script_charge_host(L, 128 + n);  /* the copy and the queued write */
   if (on) {
     char **v = realloc(s->tags, (s->ntags + 1) * sizeof *v);
     char *t = strdup(tag);
@@ -369,8 +383,11 @@ int l_acs_clear(lua_State *L) {
   acs__session *s = acs__policy_sess(L);
   const char *path = luaL_checkstring(L, 1);
   size_t pl = strlen(path);
+  if (pl == 0) return luaL_error(L, "acs.clear: a path is needed");
   bool pattern = strchr(path, '*') || strchr(path, '[');
   size_t n = 0;
+  /* every name is compared with the path: paid for before, by its length */
+  acs_script_charge(L, (uint64_t)s->dm.n * (1 + pl / 16));
   for (size_t i = 0; i < s->dm.n; i++) {
     acs_dm_param *pm = &s->dm.v[i];
     bool hit = pattern ? acs_plan_match(&s->dm, path, pm->name)
@@ -382,7 +399,6 @@ int l_acs_clear(lua_State *L) {
     pm->absent = false;
     n++;
   }
-  acs_script_charge(L, (uint64_t)s->dm.n / 8);
   if (n) acs__policy_dm_changed(s->pol);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
@@ -430,6 +446,7 @@ int l_acs_virtual_store(lua_State *L) {
   bool writable = lua_toboolean(L, 4);
   const char *colon = strchr(type, ':');
   acs_cwmp_type t = acs_cwmp_type_from_name(colon ? colon + 1 : type);
+  acs_script_charge_host(L, 256 + 2 * lua_rawlen(L, 2)); /* the model's copy and the write */
   char full[96];
   snprintf(full, sizeof full, VIRTUAL_PREFIX "%s", name);
   acs_dm_param *pm = acs_dm_put(&s->dm, full);

@@ -49,6 +49,11 @@ static int l_acs_declare(lua_State *L) {
   d->d.instances = (int)luaL_optinteger(L, 6, -1);
   d->d.notification = (int)luaL_optinteger(L, 7, -1);
   const char *type = luaL_optstring(L, 5, NULL);
+  /* the declaration's copies and what the planner keeps for it are host
+   * memory this session causes: charged before they are made */
+  size_t vlen = 0;
+  if (!lua_isnoneornil(L, 4)) luaL_checklstring(L, 4, &vlen);
+  acs_script_charge_host(L, sizeof *d + 2 * (strlen(path) + 1) + vlen + 1 + 64);
   if (type) {
     const char *colon = strchr(type, ':');
     d->d.type = acs_cwmp_type_from_name(colon ? colon + 1 : type);
@@ -126,6 +131,9 @@ static int read_now(lua_State *L) {
     const char *prefix = lua_pushlstring(L, pat, cut); /* on the stack until we return */
     acs_dm_range(&s->dm, prefix, &first, &end);
   }
+  /* every name of the range is looked at: paid for before, by the
+   * pattern's length (a long pattern costs every name more) */
+  acs_script_charge(L, (uint64_t)(end - first) * (1 + strlen(pat) / 16));
   /* a name that matches ends with what follows the pattern's last '*'
    * (".IPAddress" of "T.*.IPAddress"): a cheap test before the whole match
    * (not with selectors, whose text may hold a '*') */
@@ -217,6 +225,7 @@ static int l_acs_log(lua_State *L) {
   acs_log_level lvl = ACS_LOG_INFO;
   if (acs_log_parse_level(level, &lvl)) lvl = ACS_LOG_INFO;
   if (lvl < ACS_LOG_WARN) lvl = ACS_LOG_WARN; /* policies cannot log as crit/err */
+  acs_script_charge(L, 200);                  /* a line written */
   acs_log(lvl, "policy", "%s: %.*s",
           s ? s->device_id : acs_script_chan_policy(acs_script_chan_of(L)), 400, msg);
   return 0;
@@ -339,6 +348,9 @@ static int l_acs_alarm(lua_State *L) {
   }
   if (strlen(key) > 256 || strlen(msg) > 1024)
     return luaL_error(L, "alarm key or message too long");
+  /* the open alarms are scanned, and a write is queued */
+  acs_script_charge(L, 1 + json_array_size(json_object_get(s->pol->ctx, "alarms")));
+  acs_script_charge_host(L, 256 + strlen(key) + strlen(msg));
   if (!sev && !alarm_open(s, rule, key)) return 0; /* nothing to clear: no write */
   acs__sess_store_alarm(s, rule, key, sev, msg);
   if (sev && !alarm_open(s, rule, key)) { /* open now: a clear later in the session writes */

@@ -43,13 +43,17 @@ static bool schedule_matches(acs__session *s, lua_State *L, const char *file) {
     return true;
   }
   const char *expr = NULL;
+  char ebuf[256];
   lua_Integer window = 3600, spread = 0;
   if (t == LUA_TSTRING) {
     expr = lua_tostring(L, -1);
   } else if (t == LUA_TTABLE) {
+    /* copied: a field may be made by an __index, and nothing keeps it */
     lua_getfield(L, -1, "cron");
-    expr = lua_tostring(L, -1);
-    lua_pop(L, 1); /* the string stays alive in the table */
+    size_t el = 0;
+    const char *e = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &el) : NULL;
+    if (e && el < sizeof ebuf) expr = memcpy(ebuf, e, el + 1);
+    lua_pop(L, 1);
     int isnum = 0;
     lua_getfield(L, -1, "window");
     lua_Integer w = lua_tointegerx(L, -1, &isnum); /* 3 * 3600 or 10800.0 alike */
@@ -63,6 +67,7 @@ static bool schedule_matches(acs__session *s, lua_State *L, const char *file) {
   }
   acs_cron c;
   char err[160] = "";
+  acs_script_charge(L, 50); /* the expression parsed, its last tick found */
   if (!expr)
     snprintf(err, sizeof err, "no cron expression (a string, or {cron = ...})");
   else if (window < 60 || window > 31 * 86400)
@@ -72,6 +77,7 @@ static bool schedule_matches(acs__session *s, lua_State *L, const char *file) {
   else
     acs_cron_parse(expr, &c, err, sizeof err);
   if (err[0]) {
+    acs_script_charge(L, 200); /* a line written, as acs.log */
     acs_log(ACS_LOG_WARN, "policy", "%s: %s: schedule ignored, the preset does not match: %s",
             s->device_id, file, err);
     lua_pop(L, 1);
@@ -120,7 +126,7 @@ static void push_args(lua_State *L, void *ud) {
   while (lua_next(L, src)) {
     lua_pushvalue(L, -2);
     lua_insert(L, -2);
-    lua_settable(L, src - 1);
+    lua_rawset(L, src - 1);
   }
   lua_pop(L, 1);
 }
@@ -133,6 +139,7 @@ static bool preset_matches(acs__session *s, lua_State *L, const char *file) {
     bool any = false;
     lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
     for (lua_Integer i = 1; i <= n && !any; i++) {
+      acs_script_charge(L, 1 + in->events.n);
       lua_rawgeti(L, -1, i);
       const char *ev = lua_tostring(L, -1);
       for (size_t j = 0; ev && j < in->events.n && !any; j++)
@@ -146,12 +153,14 @@ static bool preset_matches(acs__session *s, lua_State *L, const char *file) {
   if (lua_getfield(L, -1, "precondition") == LUA_TTABLE) {
     lua_pushnil(L);
     while (ok && lua_next(L, -2)) {
+      acs_script_charge(L, 4);
       const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
       if (!k) {
         ok = false;
       } else if (strcmp(k, "tags") == 0 && lua_istable(L, -1)) {
         lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
         for (lua_Integer i = 1; i <= n && ok; i++) {
+          acs_script_charge(L, 1 + s->ntags);
           lua_rawgeti(L, -1, i);
           const char *tag = lua_tostring(L, -1);
           bool has = false;
@@ -187,17 +196,116 @@ static bool preset_matches(acs__session *s, lua_State *L, const char *file) {
   return ok && schedule_matches(s, L, file);
 }
 
+/* A provision a matching preset starts: its name and a copy of its args
+ * table (in the registry, or LUA_NOREF). */
+typedef struct mprov {
+  char name[128];
+  int args_ref;
+} mprov;
+
 typedef struct match {
   double weight;
   int order;
-  int ref; /* the preset table */
-  lua_State *L;
+  char channel[128];
+  mprov *provs;
+  size_t nprovs;
 } match;
+
+typedef struct matches {
+  acs__session *s;
+  const char *file;
+  match *v;
+  size_t n, cap;
+  int order;
+} matches;
 
 static int cmp_match(const void *a, const void *b) {
   const match *x = a, *y = b;
   if (x->weight != y->weight) return x->weight < y->weight ? 1 : -1;
   return x->order - y->order;
+}
+
+static void match_free(lua_State *L, match *m) {
+  for (size_t k = 0; k < m->nprovs; k++)
+    if (m->provs[k].args_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, m->provs[k].args_ref);
+  free(m->provs);
+  m->provs = NULL;
+  m->nprovs = 0;
+}
+
+/* A copy of the args table on top (raw reads: no policy code runs), which
+ * replaces it, in the registry. */
+static int copy_args(lua_State *L) {
+  int src = lua_gettop(L);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, src)) {
+    acs_script_charge(L, 4);
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, src + 1);
+  }
+  lua_remove(L, src);
+  return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* The matching preset on top of L: its channel and provisions into the
+ * next match. Everything it allocates is in ms at once (a raise leaves
+ * nothing the caller cannot free). */
+static void collect_preset(lua_State *L, matches *ms) {
+  acs_script_charge(L, 16);
+  if (ms->n == ms->cap) {
+    size_t cap = ms->cap ? ms->cap * 2 : 8;
+    match *v = realloc(ms->v, cap * sizeof *v);
+    if (!v) luaL_error(L, "out of memory");
+    ms->v = v;
+    ms->cap = cap;
+  }
+  match *m = &ms->v[ms->n];
+  memset(m, 0, sizeof *m);
+  m->order = ms->order++;
+  ms->n++;
+  acs_script_charge_host(L, sizeof *m);
+  lua_getfield(L, -1, "weight");
+  m->weight = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "channel");
+  snprintf(m->channel, sizeof m->channel, "%s",
+           lua_isstring(L, -1) ? lua_tostring(L, -1) : "default");
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "provisions");
+  lua_Integer n = lua_istable(L, -1) ? (lua_Integer)lua_rawlen(L, -1) : 0;
+  if (n > 0) {
+    /* each start costs a channel: charged as a coroutine is */
+    acs_script_charge(L, (uint64_t)n * 1000);
+    acs_script_charge_host(L, (size_t)n * sizeof *m->provs);
+    m->provs = calloc((size_t)n, sizeof *m->provs);
+    if (!m->provs) luaL_error(L, "out of memory");
+  }
+  for (lua_Integer k = 1; k <= n; k++) {
+    mprov *pr = &m->provs[m->nprovs];
+    pr->args_ref = LUA_NOREF;
+    lua_rawgeti(L, -1, k);
+    const char *prov = NULL;
+    if (lua_isstring(L, -1)) {
+      prov = lua_tostring(L, -1);
+    } else if (lua_istable(L, -1)) {
+      lua_rawgeti(L, -1, 1);
+      prov = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
+      snprintf(pr->name, sizeof pr->name, "%s", prov ? prov : "");
+      prov = pr->name;
+      lua_pop(L, 1);
+      lua_rawgeti(L, -1, 2);
+      if (lua_istable(L, -1) && pr->name[0])
+        pr->args_ref = copy_args(L); /* nothing raises from here to the count below */
+      else
+        lua_pop(L, 1);
+    }
+    if (prov != pr->name) snprintf(pr->name, sizeof pr->name, "%s", prov ? prov : "");
+    lua_pop(L, 1);
+    if (pr->name[0]) m->nprovs++;
+  }
+  lua_pop(L, 1);
 }
 
 static void start_provision(acs__session *s, const char *name, const char *channel, lua_State *from,
@@ -221,88 +329,58 @@ static void start_provision(acs__session *s, const char *name, const char *chann
   acs__policy_chan_stopped(s, &p->chans[p->nchans - 1], st);
 }
 
+/* Runs inside acs_script_chan_protect: the presets file's value on top. */
+static void collect_presets(lua_State *L, void *ud) {
+  matches *ms = ud;
+  if (!lua_istable(L, -1)) return;
+  /* a single preset or a list of them */
+  lua_getfield(L, -1, "provisions");
+  bool single = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  lua_Integer n = single ? 1 : (lua_Integer)lua_rawlen(L, -1);
+  luaL_checkstack(L, 16, NULL);
+  for (lua_Integer k = 1; k <= n; k++) {
+    acs_script_charge(L, 4);
+    if (single)
+      lua_pushvalue(L, -1);
+    else
+      lua_rawgeti(L, -1, k);
+    if (lua_istable(L, -1) && preset_matches(ms->s, L, ms->file)) collect_preset(L, ms);
+    lua_pop(L, 1);
+  }
+}
+
 void acs__policy_start_presets(acs__session *s, acs_policy_vm *pv) {
   acs__policy *p = s->pol;
-  match *m = NULL;
-  size_t nm = 0, capm = 0;
-  int order = 0;
+  lua_State *VL = acs_script_vm_state(pv->vm);
+  matches ms = {.s = s};
   for (size_t i = 0; i < pv->npresets; i++) {
     const char *name = pv->presets[i];
     acs_script_chan *ch = NULL;
     int st = acs_script_run_call(p->run, name, NULL, &ch);
     if (st < 0 || !ch) continue;
     acs__policy_chan_add(p, ch, name, name);
-    acs__policy_chan_stopped(s, &p->chans[p->nchans - 1], st);
+    pchan *c = &p->chans[p->nchans - 1];
+    acs__policy_chan_stopped(s, c, st);
     if (st != ACS_SCRIPT_DONE) continue;
-    int nv = 0;
-    lua_State *T = acs_script_chan_values(ch, &nv);
-    if (!T || nv < 1 || !lua_istable(T, -1)) continue;
-    /* a single preset or a list of them */
-    lua_getfield(T, -1, "provisions");
-    bool single = !lua_isnil(T, -1);
-    lua_pop(T, 1);
-    lua_Integer n = single ? 1 : (lua_Integer)lua_rawlen(T, -1);
-    for (lua_Integer k = 1; k <= n; k++) {
-      if (single) {
-        lua_pushvalue(T, -1);
-      } else {
-        lua_rawgeti(T, -1, k);
-      }
-      if (!lua_istable(T, -1) || !preset_matches(s, T, name)) {
-        lua_pop(T, 1);
-        continue;
-      }
-      lua_getfield(T, -1, "weight");
-      double w = lua_isnumber(T, -1) ? lua_tonumber(T, -1) : 0;
-      lua_pop(T, 1);
-      if (nm == capm) {
-        capm = capm ? capm * 2 : 8;
-        m = realloc(m, capm * sizeof *m);
-        if (!m) abort();
-      }
-      m[nm++] = (match){w, order++, luaL_ref(T, LUA_REGISTRYINDEX), T};
+    /* what the file returned is read in protected mode, within the run's
+     * budgets: its tables may have metamethods */
+    size_t before = ms.n;
+    ms.file = name;
+    if (acs_script_chan_protect(ch, collect_presets, &ms) != 0) {
+      while (ms.n > before) match_free(VL, &ms.v[--ms.n]);
+      if (acs_script_chan_state(ch) == ACS_SCRIPT_FAULT)
+        acs__policy_chan_stopped(s, c, ACS_SCRIPT_FAULT);
     }
   }
+  match *m = ms.v;
+  size_t nm = ms.n;
   if (nm > 1) qsort(m, nm, sizeof *m, cmp_match); /* m is NULL when nothing matched */
   for (size_t i = 0; i < nm; i++) {
-    lua_State *T = m[i].L;
-    lua_rawgeti(T, LUA_REGISTRYINDEX, m[i].ref);
-    lua_getfield(T, -1, "channel");
-    char channel[128];
-    snprintf(channel, sizeof channel, "%s", lua_isstring(T, -1) ? lua_tostring(T, -1) : "default");
-    lua_pop(T, 1);
-    if (channel_backoff(s, channel)) { /* faulted lately: not yet again */
-      lua_pop(T, 1);
-      luaL_unref(T, LUA_REGISTRYINDEX, m[i].ref);
-      continue;
-    }
-    lua_getfield(T, -1, "provisions");
-    lua_Integer n = lua_istable(T, -1) ? (lua_Integer)lua_rawlen(T, -1) : 0;
-    for (lua_Integer k = 1; k <= n; k++) {
-      lua_rawgeti(T, -1, k);
-      const char *prov = NULL;
-      int args_ref = LUA_NOREF;
-      if (lua_isstring(T, -1)) {
-        prov = lua_tostring(T, -1);
-      } else if (lua_istable(T, -1)) {
-        lua_rawgeti(T, -1, 1);
-        prov = lua_tostring(T, -1);
-        lua_pop(T, 1);
-        lua_rawgeti(T, -1, 2);
-        if (lua_istable(T, -1)) {
-          args_ref = luaL_ref(T, LUA_REGISTRYINDEX);
-        } else {
-          lua_pop(T, 1);
-        }
-      }
-      char pname[128];
-      snprintf(pname, sizeof pname, "%s", prov ? prov : "");
-      lua_pop(T, 1);
-      if (pname[0]) start_provision(s, pname, channel, T, args_ref);
-      if (args_ref != LUA_NOREF) luaL_unref(T, LUA_REGISTRYINDEX, args_ref);
-    }
-    lua_pop(T, 2);
-    luaL_unref(T, LUA_REGISTRYINDEX, m[i].ref);
+    if (!channel_backoff(s, m[i].channel)) /* faulted lately: not yet again */
+      for (size_t k = 0; k < m[i].nprovs; k++)
+        start_provision(s, m[i].provs[k].name, m[i].channel, VL, m[i].provs[k].args_ref);
+    match_free(VL, &m[i]);
   }
   free(m);
 }

@@ -87,6 +87,9 @@ int l_acs_secret(lua_State *L) {
     lua_pushstring(L, "no secret key");
     return 2;
   }
+  /* the lists scanned and a decryption (of at most 4 KiB) */
+  acs_script_charge(L, 500 + json_array_size(s->pol->secrets) +
+                           json_array_size(json_object_get(s->pol->ctx, "secrets")));
   acs_buf b = ACS_BUF_INIT;
   const char *why = "out of memory";
   int rc = open_secret(s, k, name, &b, &why);
@@ -112,6 +115,7 @@ int l_acs_secret_set(lua_State *L) {
   if (strlen(name) > 256 || vl > 4096 || strlen(value) != vl)
     return luaL_error(L, "a secret's name is at most 256 bytes, its value 4096 (no NUL)");
   if (decl < 1 || (size_t)decl > s->pol->ndecls) return luaL_error(L, "no such declaration");
+  acs_script_charge_host(L, 128 + strlen(name) + vl);
   if (!s->pol->secrets) s->pol->secrets = json_array();
   json_t *e = json_pack("{s:s, s:s, s:I}", "name", name, "value", value, "decl", (json_int_t)decl);
   if (!e || json_array_append_new(s->pol->secrets, e)) return luaL_error(L, "out of memory");
@@ -122,6 +126,7 @@ int l_acs_random_secret(lua_State *L) {
   static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   lua_Integer n = luaL_optinteger(L, 1, 20);
   if (n < 8 || n > 256) return luaL_error(L, "random_secret: 8 to 256 characters");
+  acs_script_charge(L, 500); /* a draw from the random generator */
   unsigned char raw[256];
   char out[257];
   size_t k = 0;

@@ -794,6 +794,29 @@ static const char v15_sql[] =
     ");\n"
     "CREATE UNIQUE INDEX policy_rollouts_running ON policy_rollouts ((true))\n"
     "  WHERE state = 'running';\n";
+/* 17: connection requests that any instance can send (engine/connreq):
+ * - connreq_claims: one row per device while a connection request to it is
+ *   in flight or was just accepted; an instance sends only after it has
+ *   inserted (or taken over an expired) row, so concurrent asks from API
+ *   calls and bulk actions on any instance make one request. Plain rows, no
+ *   advisory locks: it works through PgBouncer in transaction pooling.
+ * - connreq_udp: the public UDP address of each device as its STUN binding
+ *   requests show it (Annex G), so any instance can send a UDP connection
+ *   request from its STUN port. */
+static const char v17_sql[] =
+    "CREATE TABLE connreq_claims (\n"
+    "  device_id text PRIMARY KEY,\n"
+    "  instance text NOT NULL,\n"
+    "  expires_at timestamptz NOT NULL\n"
+    ");\n"
+    "CREATE TABLE connreq_udp (\n"
+    "  device_id text PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,\n"
+    "  address text NOT NULL,\n"
+    "  stun_username text NOT NULL,\n"
+    "  authenticated boolean NOT NULL,\n"
+    "  changed_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  seen_at timestamptz NOT NULL DEFAULT now()\n"
+    ");\n";
 
 extern const char acs__store_v14_sql[]; /* migrations_v14.c */
 
@@ -811,6 +834,7 @@ const acs_store_migration acs_store_migrations[] = {
     {12, "the policy context from the worker's cache", v12_sql},
     {14, "session fencing between instances", acs__store_v14_sql},
     {15, "the generation served as a pointer: activate, rollback, canary roll-outs", v15_sql},
+    {17, "connection requests: claims across instances, UDP bindings", v17_sql},
 };
 
 const size_t acs_store_migrations_count =

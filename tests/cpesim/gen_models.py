@@ -335,6 +335,7 @@ TR181 = {
         "Device.SoftwareModules.", "Device.SoftwareModules.ExecEnv.{i}.",
         "Device.SoftwareModules.DeploymentUnit.{i}.", "Device.SoftwareModules.ExecutionUnit.{i}.",
         "Device.Users.", "Device.Users.User.{i}.",
+        "Device.XMPP.", "Device.XMPP.Connection.{i}.",
     ],
     "counts": {
         "Device.DeviceInfo.TemperatureStatus.TemperatureSensor.{i}.": 1,
@@ -356,6 +357,7 @@ TR181 = {
         "Device.NAT.InterfaceSetting.{i}.": 1,
         "Device.SoftwareModules.ExecEnv.{i}.": 1,
         "Device.Users.User.{i}.": 2,
+        "Device.XMPP.Connection.{i}.": 1,
     },
     "forced": {"Device.IP.Interface.1.IPv4Address.1.IPAddress"},
     "notify": {"Device.IP.Interface.1.IPv4Address.1.IPAddress": 2},
@@ -403,6 +405,7 @@ TR181 = {
         D + "ManagementServer.DefaultActiveNotificationThrottle": "0",
         D + "ManagementServer.SupportedConnReqMethods": "HTTP",
         D + "ManagementServer.ConnReqAllowedJabberIDs": "",
+        D + "XMPP.Connection.{i}.Enable": per("false"),
         D + "ManagementServer.InstanceMode": "InstanceNumber",
         D + "ManagementServer.AliasBasedAddressing": "false",
         D + "Time.Enable": "true",

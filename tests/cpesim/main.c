@@ -43,6 +43,7 @@ static const char usage[] =
     "  --reboot-ms MS          how long a reboot takes (default 1000)\n"
     "  --cr-listen HOST:PORT   connection-request listener (default 127.0.0.1:0)\n"
     "  --cr-challenge STYLE    the 401's lines: crlf (default), folded, lf, folded-lf\n"
+    "  --xmpp-server HOST:PORT where devices with XMPP.Connection.1 enabled log in\n"
     "  --state FILE            device state, loaded at start and saved at exit\n"
     "  --ack-log FILE          one line per acknowledged Inform\n"
     "  --seed N                random seed (default: from the clock)\n"
@@ -91,6 +92,7 @@ enum {
   O_REBOOT,
   O_CR,
   O_CRCH,
+  O_XMPP,
   O_STATE,
   O_ACK,
   O_SEED,
@@ -133,6 +135,7 @@ static const struct option longopts[] = {
     {"reboot-ms", 1, 0, O_REBOOT},
     {"cr-listen", 1, 0, O_CR},
     {"cr-challenge", 1, 0, O_CRCH},
+    {"xmpp-server", 1, 0, O_XMPP},
     {"state", 1, 0, O_STATE},
     {"ack-log", 1, 0, O_ACK},
     {"seed", 1, 0, O_SEED},
@@ -294,6 +297,9 @@ static int parse_opts(int argc, char **argv, sim_opts *o) {
         } else {
           return die("--cr-challenge %s: expected crlf, folded, lf or folded-lf", a);
         }
+        break;
+      case O_XMPP:
+        o->xmpp_server = a;
         break;
       case O_STATE:
         o->state_path = a;

@@ -24,6 +24,7 @@ static const struct {
     {"digest-no-commas", SIM_Q_DIGEST_NO_COMMAS},
     {"xsd-1999", SIM_Q_XSD_1999},
     {"download-no-credentials", SIM_Q_DOWNLOAD_NO_CREDENTIALS},
+    {"xmpp-silent", SIM_Q_XMPP_SILENT},
 };
 
 int sim_quirks_parse(const char *list, uint32_t *out, char *bad, size_t badlen) {

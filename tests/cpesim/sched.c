@@ -357,6 +357,8 @@ void sim_dev_session_done(sim_dev *d, bool ok, long retry_after_s) {
     d->retry_ms = sim_now_ms() + (wait ? wait : 1);
   } else {
     list_add(d, 2, false);
+    sim_stun_update(d);
+    sim_xmpp_update(d);
     if (sim_dev_wants_session(d))
       sim_dev_due(d, false);
     else
@@ -403,6 +405,8 @@ static void close_all(void) {
   for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
     if (!uv_is_closing(hs[i])) uv_close(hs[i], handle_closed);
   sim_cr_stop();
+  sim_stun_stop_all();
+  sim_xmpp_stop_all();
 }
 
 static void maybe_finish(void) {

@@ -14,6 +14,8 @@
  *   tls.c       its TLS (https), client certificates, session resumption
  *   session.c   the CWMP session (Inform .. 204), cookies, retries
  *   crserver.c  connection-request listener and the control endpoints
+ *   stunc.c     STUN keepalives and UDP connection requests (Annex G)
+ *   xmppc.c     XMPP connection requests (Annex K), libstrophe in a thread
  *   sched.c     the pacer, device timers, reboots, stop
  *   stats.c     counters, latency histograms, RSS, the summary
  *   state.c     --state FILE
@@ -292,6 +294,7 @@ typedef struct sim_dev {
   char *stale_cookie; /* --quirk stale-cookies: the last session's Cookie value */
   struct sim_auth *auth; /* the ACS's last challenge, answered again with nc + 1 */
   SSL_SESSION *tls_session; /* the ACS's last TLS session, offered again (tls.c) */
+  struct sim_stun *stun; /* stunc.c: the STUN binding, NULL when STUN is off */
   char serial[40];
   /* copy on write over the model */
   SIM_VEC(sim_ovr) ovr;
@@ -478,6 +481,20 @@ void sim_dev_reboot(sim_dev *d, bool factory);
 int sim_cr_start(const char *listen, char *err, size_t errlen);
 void sim_cr_stop(void);
 
+/* ---- stunc.c */
+
+/* Starts, moves or stops the device's STUN binding as its STUNEnable,
+ * STUNServerAddress and STUNServerPort say (after each session). */
+void sim_stun_update(sim_dev *d);
+void sim_stun_stop_all(void);
+
+/* ---- xmppc.c */
+
+/* Logs the device in to --xmpp-server (or out, or again) as its
+ * XMPP.Connection.1 says (after each session). */
+void sim_xmpp_update(sim_dev *d);
+void sim_xmpp_stop_all(void);
+
 /* ---- stats.c */
 
 typedef enum sim_fail {
@@ -518,6 +535,7 @@ enum {
   SIM_Q_DIGEST_NO_COMMAS = 1 << 8,   /* connection-request challenge without commas */
   SIM_Q_XSD_1999 = 1 << 9,           /* 1999 XMLSchema namespaces */
   SIM_Q_DOWNLOAD_NO_CREDENTIALS = 1 << 10, /* Download's Username/Password ignored */
+  SIM_Q_XMPP_SILENT = 1 << 11,       /* XMPP connection requests never answered */
 };
 #define SIM_QUIRK(q) ((S->o.quirks & (q)) != 0)
 
@@ -554,6 +572,7 @@ typedef struct sim_opts {
   const char *cr_listen;
   bool cr_folded, cr_lf; /* --cr-challenge: the 401's header folded, LF-only lines */
   const char *state_path, *ack_log;
+  const char *xmpp_server; /* --xmpp-server HOST:PORT; NULL: no XMPP */
   uint64_t seed;
   double change_interval;
   acs_cwmp_ns ns;

@@ -470,6 +470,21 @@ static void test_connreq_keys(void) {
   unlink(path);
   const char *bad[] = {"--connreq-max-in-flight", "0", NULL};
   expect_error(bad, "--connreq-max-in-flight");
+  /* UDP and XMPP connection requests; a TLS mode that is not one of the
+   * three is refused (a typo must not turn TLS off) */
+  const char *x[] = {"--stun", "127.0.0.1:3478", "--xmpp-jid", "acs@example.net/a",
+                     "--xmpp-password", "pw", "--xmpp-server", "127.0.0.1:5222", "--xmpp-tls",
+                     "trusted", NULL};
+  CHECK_INT(load(&cfg, x), 0);
+  CHECK_STR(cfg.stun_listen, "127.0.0.1:3478");
+  CHECK_STR(cfg.xmpp_jid, "acs@example.net/a");
+  CHECK_STR(cfg.xmpp_server, "127.0.0.1:5222");
+  CHECK_STR(cfg.xmpp_tls, "trusted");
+  acs_config_free(&cfg);
+  const char *typo[] = {"--xmpp-tls", "requred", NULL};
+  expect_error(typo, "xmpp-tls");
+  const char *badstun[] = {"--stun", "nowhere", NULL};
+  expect_error(badstun, "--stun");
   const char *u = acs_config_usage();
   CHECK(strstr(u, "--secret-key-file") && strstr(u, "ACS_CONNREQ_TIMEOUT_MS") &&
         strstr(u, "--version"));

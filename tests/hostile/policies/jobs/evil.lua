@@ -1,0 +1,2 @@
+-- never scheduled: the schedule above faults first
+while true do end

@@ -1,0 +1,3 @@
+-- expect: script.error | attempt to index
+local x = nil
+return x.y

@@ -1,0 +1,2 @@
+-- expect: script.error | unknown global 'no_such_function'
+no_such_function()

@@ -1,0 +1,2 @@
+-- expect: script.timeout | budget exhausted
+while true do end

@@ -1,0 +1,2 @@
+-- expect: script.error | read-only
+string.upper = function() return "owned" end

@@ -1,0 +1,2 @@
+-- the good provision: a tag
+tag("ok")
