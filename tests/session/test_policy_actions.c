@@ -30,8 +30,10 @@
  *    done, the virtual value stored); a read-only one and one mixed with a
  *    real parameter fault;
  *  - session C ("7 TRANSFER COMPLETE" and a TransferComplete with fault
- *    9010): the policy sees device.transfer, and the Download's task
- *    (open since its Status 1 answer) ends fault 9010;
+ *    9010): the policy sees device.transfer, action_status() of its key
+ *    says fault 9010 in this same session (not 'sent': a retry must not
+ *    wait for the next session), and the Download's task (open since its
+ *    Status 1 answer) ends fault 9010;
  *  - secrets (acsd with a secret_key_file): policies/provisions/
  *    cr_credentials.lua through a Provision task sets the username and a
  *    random 24-character password in one SetParameterValues; the password
@@ -101,7 +103,13 @@ static const char show_lua[] =
 static const char xfer_lua[] =
     "local t = device.transfer\n"
     "log('info', 'transfer ' .. (t and (t.command_key .. ' ' .. t.fault_code .. ' ' ..\n"
-    "    t.fault_string) or 'none'))\n";
+    "    t.fault_string) or 'none'))\n"
+    /* issue 15: the action's state in the session of its TransferComplete
+     * (it said 'sent' there, so a retry went out one session late) */
+    "if t then\n"
+    "  local st, code, msg = action_status(t.command_key)\n"
+    "  log('info', 'xfer state ' .. st .. ' ' .. tostring(code) .. ' ' .. tostring(msg))\n"
+    "end\n";
 
 /* The engine's spread of a device in a schedule's window (policy_preset.c). */
 static double spread_of(const char *device_id, const char *salt) {
@@ -347,6 +355,7 @@ static void test_actions(void) {
   t.m = &m;
   CHECK(cs_cpe_acs_turn(&c, pt_answer, &t) >= 0);
   CHECK_INT(cs_acsd_log_count(&acsd, "transfer dl@2.0 9010 Download failed"), 1);
+  CHECK_INT(cs_acsd_log_count(&acsd, "xfer state fault 9010 Download failed"), 1);
   CHECK(pt_wait_sql(pg,
                     "SELECT status || ' ' || fault_code FROM tasks WHERE device_id = $1 AND "
                     "command_key = 'dl@2.0'",
