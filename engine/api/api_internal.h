@@ -126,6 +126,7 @@ struct acs__api_req {
   char *state;             /* a row's current state, for a 409 (tasks) */
   int action;              /* what the handler does (tasks.c: cancel or retry) */
   unsigned connreq_wait_s; /* tasks.c: ?connection_request=true, its timeout (0: none) */
+  int stmt_timeout_ms;     /* > 0: acs__api_begin() sets this statement timeout first */
   void *aux_ctx;           /* a handler's own state, freed by aux_free with r */
   void (*aux_free)(void *aux_ctx);
 };

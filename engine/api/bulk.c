@@ -303,7 +303,11 @@ void acs__api_bulk_create(acs__api_req *r) {
     goto out;
   }
   acs__api_step(r, create_done);
-  acs__api_query(r, s.text.data, s.n, (const char *const *)s.params, one_cb);
+  if (acs__q_costly(tree)) r->stmt_timeout_ms = ACS__Q_COSTLY_TIMEOUT_MS;
+  if (acs__api_begin(r) == 0) {
+    acs__api_query(r, s.text.data, s.n, (const char *const *)s.params, one_cb);
+    acs__api_sync(r);
+  }
   queued = true;
 out:
   free(args_text);

@@ -411,6 +411,8 @@ def pmatch(d, name, op, lit):
         return False
     if op == "~=":
         return v[:256].startswith(lit[:256]) and v.startswith(lit)
+    if op in TEXT_OPS:  # the stored text, whatever its type
+        return TEXT_OPS[op](v, lit)
     m = re.match(r"^now(?:([-+])(\d+)([smhdw]))?$", lit, re.I)
     rel = None if not m else 0 if not m.group(1) else \
         (1 if m.group(1) == "+" else -1) * int(m.group(2)) * {"s": 1, "m": 60, "h": 3600, "d": 86400,
@@ -441,7 +443,16 @@ def fmatch(d, field, op, lit):
         return False
     if op == "~=":
         return v.startswith(lit)
+    if op in TEXT_OPS:
+        return TEXT_OPS[op](v, lit)
     return cmp(v.encode(), op, lit.encode())
+
+
+# issue 15 (targeting): MATCHES (PostgreSQL's regular expressions; the ones
+# below mean the same in Python's), CONTAINS, IN (a list of values)
+TEXT_OPS = {"matches": lambda v, lit: re.search(lit, v) is not None,
+            "contains": lambda v, lit: lit in v,
+            "in": lambda v, lit: v in lit}
 
 
 def since(d, op, hours):
@@ -530,6 +541,24 @@ def test_queries_semantics():
         ('serial_number = "%s"' % UNI_SERIAL, lambda d: d.serial_number == UNI_SERIAL),
         ('serial_number = "s\\u00e9r\\u00ed\\u00e5l-\\u2603"', lambda d: d.serial_number == UNI_SERIAL),
         ('%s = "\u2603\u00e9" AND software_version = "\u2603"' % SWV, lambda d: d.i == 41),
+        # issue 15: regular expressions, substrings, sets
+        ("serial_number MATCHES '^SN00[1-3]'", F("serial_number", "matches", "^SN00[1-3]")),
+        ("serial_number =~ '7$'", F("serial_number", "matches", "7$")),
+        ("NOT manufacturer matches '^[A-Z]'", lambda d: not F("manufacturer", "matches", "^[A-Z]")(d)),
+        ("software_version CONTAINS '.1'", F("software_version", "contains", ".1")),
+        ("id contains 'SN001'", lambda d: "SN001" in d.id),
+        ("product_class IN (HG8245, 'Home-GW')", F("product_class", "in", ["HG8245", "Home-GW"])),
+        ("serial_number in (SN0001,SN0002 , 'SN0003', nosuch)",
+         F("serial_number", "in", ["SN0001", "SN0002", "SN0003", "nosuch"])),
+        ("tag IN (lab, nosuch)", lambda d: "lab" in d.tags),
+        ("tag MATCHES '^b.*'", lambda d: any(re.search("^b.*", t) for t in d.tags)),
+        ("tag CONTAINS u", lambda d: any("u" in t for t in d.tags)),
+        ("%s IN (300, '0300', 600)" % PII, P(PII, "in", ["300", "0300", "600"])),
+        ("%s MATCHES '^[0-9]+$'" % PII, P(PII, "matches", "^[0-9]+$")),
+        ('%s CONTAINS "."' % SWV, P(SWV, "contains", ".")),
+        ("NOT %s CONTAINS '2'" % SWV, lambda d: not P(SWV, "contains", "2")(d)),
+        ("%s IN ('%s', x)" % (LONG, BIG), P(LONG, "in", [BIG, "x"])),
+        ('serial_number = "SN00*"', lambda d: d.serial_number == "SN00*"),  # quoted: literal
     ]
     for q, pred in cases:
         want = sorted((d.id for d in devs if pred(d)), key=lambda s: s.encode())
@@ -566,6 +595,20 @@ def test_query_errors():
         ("(" * 40 + "oui = 1" + ")" * 40, 33, "deeper"),
         (" OR ".join(["oui = %d" % i for i in range(40)]), None, "comparisons"),
         ("oui = '" + "x" * 5000 + "'", None, "4096"),
+        # issue 15: a '*' is no wildcard (it used to match nothing, silently)
+        ("serial_number = LDA*", 17, "serial_number ~= LDA"),
+        ("serial_number != *x", 18, "wildcard"),
+        ("oui IN 1", 8, "parentheses"),
+        ("oui IN (1 2)", 11, "','"),
+        ("oui IN (1,", 11, "value"),
+        ("oui IN ()", 9, "value"),
+        ("oui IN (%s)" % ",".join(str(i) for i in range(300)), None, "256 values"),
+        ("last_inform MATCHES x", 13, "time"),
+        ("tag < x", 5, "tag takes"),
+        ("oui MATCHES ''", 13, "regular expression"),
+        ("oui MATCHES '%s'" % ("a" * 300), 13, "1 to 256 bytes"),
+        ("oui MATCHES '(a'", None, "regular expression"),
+        ("%s CONTAINS x" % "Device.ManagementServer.ConnectionRequestPassword", 51, "secret"),
     ]
     for q, pos, word in cases:
         doc = expect_error("GET", qpath(q), 400, "readonly", contains=word)
@@ -1122,6 +1165,11 @@ def test_plans_use_indexes():
         "%s ~= '1.'" % SWV, "%s = true" % ENA, "%s > 2026-11-30T00:00:00Z" % NOW, "%s exists" % PII,
         "%s = 300 OR %s = '1.2'" % (PII, SWV), "tag = lab OR serial_number = SN0001",
         "oui = 00D09E AND (%s < 600 OR tag = eu)" % PII,
+        # issue 15: an anchored expression is a range of the identity index;
+        # sets are index lookups (GIN for tags)
+        "serial_number MATCHES '^SN00[12]'", "serial_number IN (SN0001, SN0002)",
+        "tag IN (lab, eu)", "%s IN (300, 600)" % PII, "%s MATCHES '^1'" % SWV,
+        "%s CONTAINS '.'" % SWV,
     ]
     Env.pg.psql("ALTER SYSTEM SET enable_seqscan = off", user="postgres")
     Env.pg.psql("ALTER SYSTEM SET auto_explain.log_min_duration = 0", user="postgres")
