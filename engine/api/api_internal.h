@@ -316,6 +316,14 @@ bool acs__api_task_spec(acs__api_req *r, json_t *obj, const char *where, const c
 #define ACS__TASK_EXPIRES_MAX_S 315360000
 /* An "expires_in" value (NULL or null: none, out = "") as decimal text. */
 bool acs__api_task_expires(acs__api_req *r, json_t *v, char *out, size_t n);
+/* The rpc of a bulk action that changes tags (bulk.c, bulk_run.c): no
+ * CWMP RPC has an '@'. */
+#define ACS__BULK_TAGS "@tags"
+
+/* --- devices.c: a list of tags (a: absent, or an array of 0..64 strings of
+ * 1..128 bytes without control characters) as a text[] literal into out;
+ * false with a 400 naming key otherwise. */
+bool acs__api_tag_list(acs__api_req *r, json_t *a, const char *key, acs_buf *out);
 void acs__api_faults_list(acs__api_req *r);
 void acs__api_fault_delete(acs__api_req *r);
 void acs__api_tokens_list(acs__api_req *r);

@@ -13,7 +13,10 @@
  * the bulk row, and only while the bulk is running and this instance still
  * holds the lease, the next devices after last_device (by id, matching the
  * query now and created before the bulk) get their tasks, and last_device,
- * tasks_created and, at the end, expanded_at move with them. A crash
+ * tasks_created and, at the end, expanded_at move with them. A tag action
+ * (rpc ACS__BULK_TAGS) makes no task: the same statement changes the tags
+ * of those devices, audits each change, and counts the devices reached in
+ * tasks_created. A crash
  * between two expansions loses nothing and repeats nothing; pause and
  * cancel take the same row lock, so no task is made after either commits.
  * A bulk whose expansion is over becomes done once none of its tasks is
@@ -133,13 +136,30 @@ static int build_sql(bulk *b, const char *query, const char *holder) {
       "::int), "
       "t AS (INSERT INTO tasks (device_id, rpc, args, created_by, expires_at, bulk_id) "
       "SELECT m.id, b.rpc, b.args, b.created_by, now() + b.expires_in * interval '1 second', "
-      "b.id FROM b, m ORDER BY m.id ON CONFLICT DO NOTHING RETURNING id, device_id), "
+      "b.id FROM b, m WHERE b.rpc <> '" ACS__BULK_TAGS "' ORDER BY m.id ON CONFLICT DO NOTHING "
+      "RETURNING id, device_id), "
+      /* a tag action: the devices' tags as POST /devices/{id}/tags changes
+       * them (removing wins), locked in id order as group commits lock
+       * them, each change audited */
+      "lk AS (SELECT d.id, d.tags FROM devices d, b WHERE b.rpc = '" ACS__BULK_TAGS "' AND "
+      "d.id IN (SELECT id FROM m) ORDER BY d.id FOR UPDATE OF d), "
+      "calc AS (SELECT lk.id, lk.tags AS before, ARRAY(SELECT v FROM unnest(lk.tags || "
+      "ARRAY(SELECT jsonb_array_elements_text(b.args->'add'))) WITH ORDINALITY x(v, o) WHERE "
+      "v <> ALL (ARRAY(SELECT jsonb_array_elements_text(b.args->'remove'))) GROUP BY v ORDER BY "
+      "min(o)) AS after FROM lk, b), "
+      "g AS (UPDATE devices d SET tags = calc.after FROM calc WHERE d.id = calc.id AND "
+      "calc.after IS DISTINCT FROM calc.before RETURNING d.id, calc.before, calc.after), "
+      "ga AS (INSERT INTO audit_log (actor, action, target, detail) SELECT b.created_by, "
+      "'device.tags', g.id, jsonb_build_object('before', to_jsonb(g.before), 'after', "
+      "to_jsonb(g.after), 'bulk_id', b.id) FROM g, b), "
       "u AS (UPDATE bulk_actions x SET last_device = coalesce((SELECT max(id) FROM m), "
-      "x.last_device), tasks_created = x.tasks_created + (SELECT count(*) FROM t), "
+      "x.last_device), tasks_created = x.tasks_created + CASE WHEN b.rpc = '" ACS__BULK_TAGS
+      "' THEN (SELECT count(*) FROM m) ELSE (SELECT count(*) FROM t) END, "
       "expanded_at = CASE WHEN (SELECT count(*) FROM m) < $%d::int THEN now() END, "
       "updated_at = now() FROM b WHERE x.id = b.id RETURNING x.expanded_at IS NOT NULL AS "
-      "expanded) "
-      "SELECT u.expanded, t.id, t.device_id FROM u LEFT JOIN t ON true ORDER BY t.id",
+      "expanded, CASE WHEN b.rpc = '" ACS__BULK_TAGS "' THEN (SELECT count(*) FROM m) ELSE 0 "
+      "END AS reached) "
+      "SELECT u.expanded, t.id, t.device_id, u.reached FROM u LEFT JOIN t ON true ORDER BY t.id",
       s->n);
   acs_arena_free(&arena);
   return acs__sql_err(s);
@@ -180,7 +200,8 @@ static void expand_cb(acs_pg_result *res, void *arg) {
     pass_step(R);
     return;
   }
-  int made = 0;
+  /* a tag action's devices reached count as its tasks do */
+  int made = atoi(acs_pg_getvalue(res, 0, 3));
   for (int i = 0; i < res->ntuples; i++) {
     if (acs_pg_isnull(res, i, 1)) continue;
     made++;
