@@ -57,6 +57,7 @@ enum {
   ROUTE_TELEMETRY,    /* /api/v1/telemetry/current */
   ROUTE_STOMP,        /* /api/v1/stomp/metrics */
   ROUTE_SYS_LOG,      /* /api/v1/system/log */
+  ROUTE_DEVICE_EXPORT, /* /api/v1/devices/export (a device id always has a -) */
   ROUTE_COUNT,
 };
 
@@ -66,6 +67,7 @@ enum {
 
 static const route_def routes[ROUTE_COUNT] = {
     [ROUTE_DEVICES] = {"GET", {{"GET", RO, acs__api_devices_list}}},
+    [ROUTE_DEVICE_EXPORT] = {"GET", {{"GET", RO, acs__api_devices_export}}},
     [ROUTE_DEVICE] = {"GET, DELETE",
                       {{"GET", RO, acs__api_device_get}, {"DELETE", AD, acs__api_device_delete}}},
     [ROUTE_DEVICE_TASKS] = {"GET, POST",
@@ -215,6 +217,8 @@ static void route(acs__api_req *r) {
   bool bulk = s.count >= 2 && seg_is(&s, 0, "bulk") && is_digits(s.p[1], s.n[1]);
   if (s.count == 1 && seg_is(&s, 0, "devices")) {
     r->route = ROUTE_DEVICES;
+  } else if (devices && s.count == 2 && seg_is(&s, 1, "export")) {
+    r->route = ROUTE_DEVICE_EXPORT;
   } else if (devices && s.count == 2) {
     r->route = ROUTE_DEVICE;
   } else if (devices && s.count == 3 && seg_is(&s, 2, "tasks")) {

@@ -1039,6 +1039,7 @@ def route_table():
     push = {"files": {"provisions/route_table.lua": "return 1"}, "source": "route table"}
     return [
         ("GET", "/api/v1/devices", None, RO, 200),
+        ("GET", "/api/v1/devices/export?columns=nope", None, RO, 400),  # 200 is CSV: test_device_export
         ("GET", dev_path(d0), None, RO, 200),
         ("DELETE", dev_path("NOPE-X-1"), None, AD, 404),
         ("POST", dev_path(d0, "/tags"), {"add": []}, OP, 200),
@@ -1194,6 +1195,81 @@ def test_plans_use_indexes():
         Env.pg.psql("SELECT pg_reload_conf()", user="postgres")
 
 
+def export(query, role="readonly"):
+    """GET /api/v1/devices/export?QUERY: (status, headers, body bytes)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", Env.acsd.api, timeout=30)
+    c.request("GET", "/api/v1/devices/export" + ("?" + query if query else ""),
+              headers={"Authorization": "Bearer " + Env.tok[role]} if role else {})
+    r = c.getresponse()
+    body = r.read()  # http.client undoes the chunking (and fails on a truncated body)
+    c.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+
+
+def test_device_export():
+    """CSV export (issue 15): every device the query matches, in id order, the
+    columns asked for, RFC 4180 quoting (commas, quotes, CR LF inside a
+    value), streamed in chunks, one statement per 1000 devices; bad columns
+    and queries are JSON 400s."""
+    import csv
+    import io
+    listed, _ = all_pages(qpath(None), limit=100)
+    st, h, body = export(None)
+    check(st == 200 and h.get("content-type", "").startswith("text/csv") and
+          h.get("transfer-encoding") == "chunked" and "content-length" not in h,
+          "export: %d %r" % (st, h))
+    Env.seen.add(("/api/v1/devices/export", "GET", 200))
+    rows = list(csv.reader(io.StringIO(body.decode(), newline="")))
+    check(body.endswith(b"\r\n") and rows[0] == ["id", "oui", "product_class", "serial_number", "manufacturer",
+                                                   "software_version", "hardware_version", "tags", "last_inform"],
+          "header %r" % rows[:1])
+    want = sorted(listed, key=lambda d: d["id"].encode())
+    check(len(rows) - 1 == len(want), "%d rows, %d devices" % (len(rows) - 1, len(want)))
+    for row, d in zip(rows[1:], want):
+        exp = [d["id"], d["oui"], d["product_class"], d["serial_number"], d.get("manufacturer") or "",
+               d.get("software_version") or "", d.get("hardware_version") or "", d["tags"],
+               d.get("last_inform") or ""]
+        got = row[:7] + [json.loads(row[7])] + row[8:]
+        check(got == exp, "row %r, expected %r" % (row, exp))
+    # a query, chosen columns, a parameter; values that need quoting
+    tricky = 'a,"b"\r\nc'
+    psql("INSERT INTO devices (id, oui, product_class, serial_number, manufacturer) VALUES "
+         "('EXQ-P-1', 'EXQ', 'P', '1', %s)" % sql_str(tricky))
+    psql("INSERT INTO parameters (device_id, name, value, xsd_type) VALUES ('EXQ-P-1', '%s', %s, "
+         "'xsd:string')" % (SWV, sql_str('x"y')))
+    st, h, body = export("q=" + urllib.parse.quote("oui = EXQ OR oui = 00D09E") +
+                         "&columns=id,manufacturer,%s,created_at" % SWV)
+    rows = list(csv.reader(io.StringIO(body.decode(), newline="")))
+    exq = [r for r in rows if r[0] == "EXQ-P-1"]
+    check(st == 200 and rows[0] == ["id", "manufacturer", SWV, "created_at"] and
+          exq and exq[0][1] == tricky and exq[0][2] == 'x"y' and TIME_RE.match(exq[0][3]),
+          "chosen columns: %r" % rows[:3])
+    check(b'"a,""b""\r\nc"' in body, "RFC 4180 quoting: %r" % body[:300])
+    n00 = len([d for d in want if d["oui"] == "00D09E"])
+    check(len(rows) - 1 == n00 + 1, "%d rows for the query, expected %d" % (len(rows) - 1, n00 + 1))
+    # more than one page (1000 devices a statement), nothing lost or repeated
+    psql("INSERT INTO devices (id, oui, product_class, serial_number) SELECT 'EXP-P-' || "
+         "lpad(i::text, 5, '0'), 'EXP', 'P', lpad(i::text, 5, '0') FROM generate_series(1, 2345) i")
+    try:
+        st, h, body = export("q=oui%20%3D%20EXP&columns=serial_number")
+        got = body.decode().split("\r\n")
+        check(st == 200 and got[0] == "serial_number" and got[1:-1] == ["%05d" % i for i in range(1, 2346)]
+              and got[-1] == "", "2345 devices over 3 pages: %d lines" % len(got))
+    finally:
+        psql("DELETE FROM devices WHERE oui IN ('EXP', 'EXQ')")
+    for q, word in (("columns=id,nope", "unknown column"), ("columns=Device.WiFi.", "not a parameter"),
+                    ("columns=" + ",".join(["id"] * 65), "at most 64"),
+                    ("columns=Device.ManagementServer.ConnectionRequestPassword", "secret"),
+                    ("q=serial_number%20%3D%20LDA*", "wildcard"), ("q=oui%20%3D", "q: at")):
+        st, h, body = export(q)
+        check(st == 400 and h.get("content-type", "").startswith("application/json") and
+              word in json.loads(body)["error"], "export?%s: %d %r" % (q, st, body[:200]))
+        Env.seen.add(("/api/v1/devices/export", "GET", 400))
+    st, _, _ = export(None, role=None)
+    check(st == 401, "export without a token: %d" % st)
+
+
 def test_clean_shutdown():
     st, _, _ = api("GET", "/api/v1/devices?limit=1", "readonly")
     check(st == 200, "before SIGTERM: %d" % st)
@@ -1227,7 +1303,7 @@ TESTS = [test_queries_semantics, test_query_errors, test_query_injection, test_s
          test_projection, test_device_delete_and_tags, test_tasks, test_expired_task_not_sent,
          test_task_connection_request,
          test_faults, test_tokens_and_audit, test_bulk_actions, test_files, test_roles_per_route,
-         test_undocumented_routes,
+         test_undocumented_routes, test_device_export,
          test_every_route_answered, test_plans_use_indexes, test_clean_shutdown]
 
 
