@@ -127,6 +127,8 @@ struct acs__api_req {
   int action;              /* what the handler does (tasks.c: cancel or retry) */
   unsigned connreq_wait_s; /* tasks.c: ?connection_request=true, its timeout (0: none) */
   int stmt_timeout_ms;     /* > 0: acs__api_begin() sets this statement timeout first */
+  char traceparent[56];    /* the request's W3C traceparent (version 00), or "" */
+  char trace_id[33];       /* its trace-id, or "" */
   void *aux_ctx;           /* a handler's own state, freed by aux_free with r */
   void (*aux_free)(void *aux_ctx);
 };

@@ -342,11 +342,12 @@ void acs__api_bulk_create(acs__api_req *r) {
       {json_is_true(jcr) ? "true" : "false", "", "::boolean"},
       {expires, "NULLIF(", ", '')::int"},
       {r->token_name, "", ""},
+      {r->traceparent, "NULLIF(", ", '')"},
   };
   acs_buf_puts(&s.text,
                "WITH b AS (INSERT INTO bulk_actions (query, rpc, args, rate, "
                "window_start, window_end, connection_request, expires_in, created_by, "
-               "devices_matched) SELECT ");
+               "traceparent, devices_matched) SELECT ");
   for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
     acs_buf_printf(&s.text, "%s%s", i ? ", " : "", cols[i].pre);
     acs__sql_param(&s, cols[i].v, strlen(cols[i].v));
@@ -363,7 +364,7 @@ void acs__api_bulk_create(acs__api_req *r) {
   char tid[24];
   acs__api_token_id(r, tid);
   acs__sql_param(&s, tid, strlen(tid));
-  acs_buf_puts(&s.text, "::bigint) FROM b) SELECT " BULK_COLS " FROM b");
+  acs_buf_puts(&s.text, "::bigint, 'traceparent', b.traceparent) FROM b) SELECT " BULK_COLS " FROM b");
   if (acs__sql_err(&s)) {
     acs__api_error(r, 500, "out of memory");
     goto out;

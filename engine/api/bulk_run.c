@@ -51,6 +51,7 @@ typedef struct bulk {
   int win_start, win_end; /* minutes after 00:00 UTC; -1: no window */
   bool connreq;
   bool expanded;
+  char trace_id[33]; /* of its traceparent: its connection requests log it */
   bool bad; /* its query no longer parses: logged once, left alone */
   bool listed;
   double bucket;
@@ -114,7 +115,7 @@ static int build_sql(bulk *b, const char *query, const char *holder) {
   acs__sql *s = &b->sql;
   acs_buf *t = &s->text;
   acs_buf_puts(t,
-               "WITH b AS (SELECT id, rpc, args, created_by, created_at, expires_in, "
+               "WITH b AS (SELECT id, rpc, args, created_by, created_at, expires_in, traceparent, "
                "coalesce(last_device, '') AS after FROM bulk_actions WHERE id = ");
   acs__sql_param(s, b->id_text, strlen(b->id_text));
   acs_buf_puts(t,
@@ -134,9 +135,9 @@ static int build_sql(bulk *b, const char *query, const char *holder) {
   acs_buf_printf(
       t,
       "::int), "
-      "t AS (INSERT INTO tasks (device_id, rpc, args, created_by, expires_at, bulk_id) "
-      "SELECT m.id, b.rpc, b.args, b.created_by, now() + b.expires_in * interval '1 second', "
-      "b.id FROM b, m WHERE b.rpc <> '" ACS__BULK_TAGS "' ORDER BY m.id ON CONFLICT DO NOTHING "
+      "t AS (INSERT INTO tasks (device_id, rpc, args, created_by, expires_at, bulk_id, "
+      "traceparent) SELECT m.id, b.rpc, b.args, b.created_by, now() + b.expires_in * "
+      "interval '1 second', b.id, b.traceparent FROM b, m WHERE b.rpc <> '" ACS__BULK_TAGS "' ORDER BY m.id ON CONFLICT DO NOTHING "
       "RETURNING id, device_id), "
       /* a tag action: the devices' tags as POST /devices/{id}/tags changes
        * them (removing wins), locked in id order as group commits lock
@@ -205,9 +206,12 @@ static void expand_cb(acs_pg_result *res, void *arg) {
   for (int i = 0; i < res->ntuples; i++) {
     if (acs_pg_isnull(res, i, 1)) continue;
     made++;
-    if (b->connreq)
+    if (b->connreq) {
+      acs_log_set_trace(b->trace_id[0] ? b->trace_id : NULL);
       acs_bulk_connection_request(R->aw, b->id, strtoll(acs_pg_getvalue(res, i, 1), NULL, 10),
                                   acs_pg_getvalue(res, i, 2));
+      acs_log_set_trace(NULL);
+    }
   }
   b->bucket -= made;
   if (b->bucket < 0) b->bucket = 0;
@@ -296,7 +300,7 @@ static void pass_step(acs_bulk_runner *R) {
 
 static const char sql_list[] =
     "SELECT id, query, rate, window_start, window_end, connection_request, expanded_at IS NOT "
-    "NULL FROM bulk_actions WHERE status = 'running' ORDER BY id LIMIT " ACS__STR(MAX_RUNNING);
+    "NULL, substr(traceparent, 4, 32) FROM bulk_actions WHERE status = 'running' ORDER BY id LIMIT " ACS__STR(MAX_RUNNING);
 
 static void list_cb(acs_pg_result *res, void *arg) {
   acs_bulk_runner *R = arg;
@@ -325,6 +329,7 @@ static void list_cb(acs_pg_result *res, void *arg) {
     b->win_end = acs_pg_isnull(res, row, 4) ? -1 : atoi(acs_pg_getvalue(res, row, 4));
     b->connreq = acs_pg_getvalue(res, row, 5)[0] == 't';
     b->expanded = acs_pg_getvalue(res, row, 6)[0] == 't';
+    snprintf(b->trace_id, sizeof b->trace_id, "%s", acs_pg_getvalue(res, row, 7));
   }
   for (size_t i = R->n; i-- > 0;)
     if (!R->bulks[i].listed) drop(R, i);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "core/acs_traceparent.h"
 #include "core/acs_err.h"
 #include "net/acs_health.h"
 
@@ -326,6 +327,10 @@ void acs_api_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   r->app = ctx;
   r->aw = acs_app_worker_of(acs_conn_worker(c));
   r->total = -1;
+  /* W3C trace context: kept on what this request creates (an invalid
+   * header is ignored, as the recommendation says) */
+  const char *tp = acs_http_header_get(req, "traceparent");
+  if (tp) acs_traceparent_parse(tp, strlen(tp), r->traceparent, r->trace_id);
   route(r);
 }
 

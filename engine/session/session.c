@@ -242,6 +242,7 @@ static void sess_end(acs__session *s, const char *why) {
 static void sess_timeout_cb(uv_timer_t *h) {
   acs__session *s = h->data;
   acs_log_set_context(s->device_id, s->cookie);
+  acs_log_set_trace(s->trace_id[0] ? s->trace_id : NULL);
   acs_log(ACS_LOG_INFO, "session", "%s: no answer from the CPE within %u ms", s->device_id,
           s->t->aw->app->cfg->session_timeout_ms);
   sess_end(s, "timeout");
@@ -416,6 +417,14 @@ static void marked_sent_cb(acs__session *s, int status) {
     next_rpc(s);
     return;
   }
+  if (s->trace_id[0]) { /* a task an API request with a traceparent made */
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)s->outstanding->id);
+    acs_log_set_trace(s->trace_id);
+    acs_log_field f[] = {{"task", id}, {"rpc", s->outstanding->rpc}};
+    acs_log_fields(ACS_LOG_INFO, "session", f, 2, "%s: task %s (%s) sent, trace %s", s->device_id,
+                   id, s->outstanding->rpc, s->trace_id);
+  }
   send_outstanding(s);
 }
 
@@ -453,6 +462,7 @@ static void send_task(acs__session *s, acs__task *task, acs_cwmp_kind kind) {
       snprintf(key, sizeof key, "acsd-task-%lld", (long long)task->id);
       *ck = acs_arena_strdup(&e->rpc_arena, key);
     }
+    s->trace_id[0] = '\0'; /* the task's own, read as it is marked sent */
     if (acs__sess_store_mark_sent(s, task, ck ? *ck : NULL, false, marked_sent_cb) == 0)
       return;
     s->outstanding = NULL;
@@ -880,6 +890,7 @@ static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_
   s->req = c;
   bind_conn(s, c);
   acs_log_set_context(s->device_id, s->cookie); /* until the handler returns */
+  acs_log_set_trace(s->trace_id[0] ? s->trace_id : NULL);
   if (!aw->pg) {
     inform_stored_cb(s, 0);
   } else {
@@ -954,6 +965,7 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   bind_conn(s, c);
   s->req = c;
   acs_log_set_context(s->device_id, s->cookie);
+  acs_log_set_trace(s->trace_id[0] ? s->trace_id : NULL);
   if (empty) {
     on_empty_post(s);
     goto done;

@@ -658,6 +658,15 @@ static const char v11_sql[] =
     "  CROSS JOIN LATERAL (SELECT * FROM devices d WHERE d.id = o.id OFFSET 0) d WHERE o.model;\n"
     "END $$;\n";
 
+/* Version 16: operations (docs/operations.md, "Tracing").
+ * - A W3C traceparent sent to the API is kept on the tasks it creates and
+ *   on a bulk action (whose tasks inherit it): the session that sends the
+ *   task and the connection request that woke the device log its trace-id.
+ *   Nullable without a default: no table rewrite. */
+static const char v16_sql[] =
+    "ALTER TABLE tasks ADD COLUMN traceparent text;\n"
+    "ALTER TABLE bulk_actions ADD COLUMN traceparent text;\n";
+
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
     {2, "tasks by device", v2_sql},
@@ -669,6 +678,7 @@ const acs_store_migration acs_store_migrations[] = {
     {9, "policies and alarms API", v9_sql},
     {10, "policy actions and fault back-off", v10_sql},
     {11, "one statement per batch of Informs; tasks that fail in unknown ways stop", v11_sql},
+    {16, "traceparent on tasks and bulk actions", v16_sql},
 };
 
 const size_t acs_store_migrations_count =

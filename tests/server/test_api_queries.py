@@ -1299,9 +1299,64 @@ def test_task_connection_request():
     ok("POST", "/api/v1/tasks/%d/cancel" % t["id"], "operator")
 
 
+def test_traceparent():
+    """issue 13: a W3C traceparent sent to the API is kept on the task it
+    creates (and on a bulk action, whose tasks inherit it); the connection
+    request the task triggers and the session that sends it log its trace-id
+    (JSON records: "trace_id"); invalid headers are ignored."""
+    dev = "00AA11-Box-EXP1"
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    tp = "00-%s-00f067aa0ba902b7-01" % trace
+    ok("PUT", "/api/v1/system/log", "admin", {"level": "info", "format": "json"})
+    try:
+        n0 = len(Env.acsd.log())
+        st, _, t = api("POST", dev_path(dev, "/tasks?connection_request=true&timeout=5"), "operator",
+                       {"rpc": "GetParameterNames", "args": {"ParameterPath": "Device.", "NextLevel": True}},
+                       headers={"traceparent": tp})
+        check(st == 202, "task with a traceparent: %d %r" % (st, t))
+        check(psql("SELECT traceparent FROM tasks WHERE id = %d" % t["id"]) == tp, "traceparent not kept")
+        answers = cwmp_session()
+        check(answers and b"GetParameterNames" in answers[0][1], "the task was not sent: %r" % answers)
+        time.sleep(0.3)
+        recs = [json.loads(ln) for ln in Env.acsd.log()[n0:].splitlines() if ln.startswith("{")]
+        cr = [r for r in recs if r["subsystem"] == "connreq" and "task %d" % t["id"] in r["message"]]
+        check(cr and cr[0]["trace_id"] == trace and cr[0]["device"] is None, "connreq records %r" % cr)
+        sent = [r for r in recs if r["subsystem"] == "session" and "sent, trace" in r["message"]]
+        check(sent and sent[0]["trace_id"] == trace and sent[0]["device"] == dev and
+              sent[0]["fields"] == {"task": str(t["id"]), "rpc": "GetParameterNames"},
+              "the session's record %r" % sent)
+        # invalid ones are ignored (stored NULL); a later version is kept as version 00
+        for bad in ("00-%s-0000000000000000-01" % trace, "00-%s-00f067aa0ba902b7-01" % ("0" * 32),
+                    "ff-%s-00f067aa0ba902b7-01" % trace, tp + "-x", tp.upper(), tp[:-1], "nonsense"):
+            _, t2 = ok("POST", dev_path(dev, "/tasks"), "operator", {"rpc": "Reboot"}, status=201)
+            st, _, t3 = api("POST", dev_path(dev, "/tasks"), "operator", {"rpc": "Reboot"},
+                            headers={"traceparent": bad})
+            check(st == 201 and psql("SELECT coalesce(traceparent, '-') FROM tasks WHERE id = %d" % t3["id"])
+                  == "-", "traceparent %r kept" % bad)
+            for x in (t2, t3):
+                ok("POST", "/api/v1/tasks/%d/cancel" % x["id"], "operator")
+        st, _, t4 = api("POST", dev_path(dev, "/tasks"), "operator", {"rpc": "Reboot"},
+                        headers={"traceparent": "01" + tp[2:] + "-later-fields"})
+        check(psql("SELECT traceparent FROM tasks WHERE id = %d" % t4["id"]) == tp, "version 01 not kept")
+        ok("POST", "/api/v1/tasks/%d/cancel" % t4["id"], "operator")
+        # a bulk action: on its row, its audit record, and each task it makes
+        st, _, b = api("POST", "/api/v1/bulk", "operator", {"query": "id = '%s'" % dev, "task": {"rpc": "Reboot"},
+                                                          "rate": 100}, headers={"traceparent": tp})
+        check(st == 201 and psql("SELECT traceparent FROM bulk_actions WHERE id = %d" % b["id"]) == tp and
+              psql("SELECT detail->>'traceparent' FROM audit_log WHERE action = 'bulk.create' AND target = '%d'"
+                   % b["id"]) == tp, "bulk traceparent")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and psql("SELECT count(*) FROM tasks WHERE bulk_id = %d" % b["id"]) != "1":
+            time.sleep(0.1)
+        check(psql("SELECT traceparent FROM tasks WHERE bulk_id = %d" % b["id"]) == tp, "bulk task traceparent")
+        ok("POST", "/api/v1/bulk/%d/cancel" % b["id"], "operator")
+    finally:
+        ok("PUT", "/api/v1/system/log", "admin", {"level": "warn", "format": "text"})
+
+
 TESTS = [test_queries_semantics, test_query_errors, test_query_injection, test_sort_and_cursors,
          test_projection, test_device_delete_and_tags, test_tasks, test_expired_task_not_sent,
-         test_task_connection_request,
+         test_task_connection_request, test_traceparent,
          test_faults, test_tokens_and_audit, test_bulk_actions, test_files, test_roles_per_route,
          test_undocumented_routes, test_device_export,
          test_every_route_answered, test_plans_use_indexes, test_clean_shutdown]
