@@ -283,6 +283,10 @@ bool acs__api_cursor_is_id(acs__api_req *r);
 extern const acs__col acs__api_device_cols[ACS__N_DEVICE_COLS];
 void acs__api_devices_list(acs__api_req *r);
 void acs__api_devices_export(acs__api_req *r); /* device_export.c */
+void acs__api_trace_start(acs__api_req *r);    /* traces.c */
+void acs__api_trace_get(acs__api_req *r);
+void acs__api_trace_stop(acs__api_req *r);
+void acs__api_traces_start(acs__api_req *r);
 void acs__api_device_get(acs__api_req *r);
 void acs__api_device_delete(acs__api_req *r);
 void acs__api_device_tags(acs__api_req *r);

@@ -59,6 +59,8 @@ enum {
   ROUTE_STOMP,        /* /api/v1/stomp/metrics */
   ROUTE_SYS_LOG,      /* /api/v1/system/log */
   ROUTE_DEVICE_EXPORT, /* /api/v1/devices/export (a device id always has a -) */
+  ROUTE_DEVICE_TRACE, /* /api/v1/devices/{id}/trace */
+  ROUTE_TRACES,       /* /api/v1/traces */
   ROUTE_COUNT,
 };
 
@@ -69,6 +71,11 @@ enum {
 static const route_def routes[ROUTE_COUNT] = {
     [ROUTE_DEVICES] = {"GET", {{"GET", RO, acs__api_devices_list}}},
     [ROUTE_DEVICE_EXPORT] = {"GET", {{"GET", RO, acs__api_devices_export}}},
+    [ROUTE_DEVICE_TRACE] = {"GET, POST, DELETE",
+                            {{"GET", OP, acs__api_trace_get},
+                             {"POST", OP, acs__api_trace_start},
+                             {"DELETE", OP, acs__api_trace_stop}}},
+    [ROUTE_TRACES] = {"POST", {{"POST", OP, acs__api_traces_start}}},
     [ROUTE_DEVICE] = {"GET, DELETE",
                       {{"GET", RO, acs__api_device_get}, {"DELETE", AD, acs__api_device_delete}}},
     [ROUTE_DEVICE_TASKS] = {"GET, POST",
@@ -226,6 +233,10 @@ static void route(acs__api_req *r) {
     r->route = ROUTE_DEVICE_TASKS;
   } else if (devices && s.count == 3 && seg_is(&s, 2, "tags")) {
     r->route = ROUTE_DEVICE_TAGS;
+  } else if (devices && s.count == 3 && seg_is(&s, 2, "trace")) {
+    r->route = ROUTE_DEVICE_TRACE;
+  } else if (s.count == 1 && seg_is(&s, 0, "traces")) {
+    r->route = ROUTE_TRACES;
   } else if (devices && s.count == 3 && seg_is(&s, 2, "history")) {
     r->route = ROUTE_DEVICE_HISTORY;
   } else if (s.count == 1 && seg_is(&s, 0, "tasks")) {

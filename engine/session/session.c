@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/acs_trace.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
 #include "files/acs_files.h"
@@ -355,10 +356,13 @@ static void sess_reply_msg(acs__session *s, const acs_cwmp_msg *msg, bool set_co
   extra[0] = '\0';
   if (set_cookie)
     snprintf(extra, sizeof extra, "Set-Cookie: " ACS_SESSION_COOKIE "=%s; Path=/\r\n", s->cookie);
-  if (msg && acs_cwmp_encode(msg, &body) == 0) {
+  int status = msg && acs_cwmp_encode(msg, &body) == 0 ? 200 : msg ? 500 : 204;
+  if (s->traced)
+    acs_trace_response(s->t->aw, s->device_id, s->cookie, status, XML_TYPE, body.data, body.len);
+  if (status == 200) {
     reply(c, 200, XML_TYPE, &body, extra[0] ? extra : NULL);
   } else {
-    reply(c, msg ? 500 : 204, NULL, NULL, extra[0] ? extra : NULL);
+    reply(c, status, NULL, NULL, extra[0] ? extra : NULL);
   }
   acs_buf_free(&body);
 }
@@ -889,6 +893,8 @@ static void on_inform(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cwmp_
   snprintf(s->peer, sizeof s->peer, "%s", acs_conn_peer(c));
   s->req = c;
   bind_conn(s, c);
+  s->traced = acs_trace_wanted(s->device_id); /* one atomic load when nothing is traced */
+  if (s->traced) acs_trace_request(aw, s->device_id, s->cookie, acs_conn_request(c));
   acs_log_set_context(s->device_id, s->cookie); /* until the handler returns */
   acs_log_set_trace(s->trace_id[0] ? s->trace_id : NULL);
   if (!aw->pg) {
@@ -964,6 +970,7 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   uv_timer_stop(&s->timer);
   bind_conn(s, c);
   s->req = c;
+  if (s->traced) acs_trace_request(aw, s->device_id, s->cookie, req);
   acs_log_set_context(s->device_id, s->cookie);
   acs_log_set_trace(s->trace_id[0] ? s->trace_id : NULL);
   if (empty) {

@@ -1045,6 +1045,11 @@ def route_table():
         ("POST", dev_path(d0, "/tags"), {"add": []}, OP, 200),
         ("GET", dev_path(d0, "/tasks"), None, RO, 200),
         ("GET", dev_path(d0, "/history"), None, RO, 200),
+        # wire traces (tests/server/test_traces.py has the rest)
+        ("POST", dev_path(d0, "/trace"), {"minutes": 1}, OP, 201),
+        ("GET", dev_path(d0, "/trace"), None, OP, 200),
+        ("DELETE", dev_path("NOPE-X-1", "/trace"), None, OP, 404),
+        ("POST", "/api/v1/traces", {"query": "serial_number = NONE", "minutes": 1}, OP, 201),
         ("GET", dev_path("NOPE-X-1", "/history"), None, RO, 404),
         ("POST", dev_path("NOPE-X-1", "/tasks"), {"rpc": "Reboot"}, OP, 404),
         ("GET", "/api/v1/tasks", None, RO, 200),
@@ -1270,6 +1275,13 @@ def test_device_export():
     check(st == 401, "export without a token: %d" % st)
 
 
+def test_trace_stop_route():
+    """DELETE .../trace once with success (test_traces.py has the rest)."""
+    d0 = "00AA11-Box-EXP1"  # the one device no test deletes (cwmp_session's)
+    ok("POST", dev_path(d0, "/trace"), "operator", {"minutes": 1}, status=201)
+    ok("DELETE", dev_path(d0, "/trace"), "operator", status=204)
+
+
 def test_clean_shutdown():
     st, _, _ = api("GET", "/api/v1/devices?limit=1", "readonly")
     check(st == 200, "before SIGTERM: %d" % st)
@@ -1358,7 +1370,7 @@ TESTS = [test_queries_semantics, test_query_errors, test_query_injection, test_s
          test_projection, test_device_delete_and_tags, test_tasks, test_expired_task_not_sent,
          test_task_connection_request, test_traceparent,
          test_faults, test_tokens_and_audit, test_bulk_actions, test_files, test_roles_per_route,
-         test_undocumented_routes, test_device_export,
+         test_undocumented_routes, test_device_export, test_trace_stop_route,
          test_every_route_answered, test_plans_use_indexes, test_clean_shutdown]
 
 
