@@ -741,6 +741,26 @@ def test_bulk_tag_and_export():
     shutil.rmtree(tmp)
 
 
+def test_trace():
+    """issue 13: trace start (a device, a query), show, stop (sessions recorded:
+    tests/server/test_traces.py)."""
+    dev = PLAIN[1]
+    out, _ = ok("trace", "start", dev, "--minutes", "5", "--persist", "--max-bytes", "65536", role="operator")
+    check(re.match(r"^%s: trace on until \S+, 0 records \(0 bytes of 65536\), persists$" % re.escape(dev),
+                   out.strip()), "trace start %r" % out)
+    doc = ok_json("trace", "show", dev, role="operator")
+    check(doc["device_id"] == dev and doc["items"] == [] and doc["persist"] is True, "trace show %r" % doc)
+    out, _ = ok("trace", "start", "-Q", "serial_number IN (SN0002, SN0003)", "--minutes", "1", role="operator")
+    check(out.strip() == "tracing 2 of 2 matching devices for 1 min", "trace start -Q %r" % out)
+    fails(USAGE, "trace", "start", "--minutes", "1", role="operator", contains="DEVICE or -Q")
+    fails(AUTH, "trace", "show", dev, role="readonly", contains="403")
+    _, err = ok("trace", "stop", dev, role="operator")
+    check("trace stopped" in err, "trace stop %r" % err)
+    fails(NOT_FOUND, "trace", "show", dev, role="operator", contains="404")
+    for i in (2, 3):
+        ok("trace", "stop", PLAIN[i], role="operator")
+
+
 def test_system():
     out, _ = ok("system", "health", role="readonly")
     check(re.search(r"^status +ready$", out, re.M) and "worker 1" in out, "system health %r" % out)
@@ -762,7 +782,7 @@ def test_system():
 TESTS = [test_help_and_config, test_errors, test_unavailable_retried, test_devices_list, test_devices_list_bar,
          test_devices_get_tag_delete, test_tasks, test_tasks_wait, test_connection_request, test_faults,
          test_faults_retry, test_tokens_and_audit, test_files, test_policies, test_alarms, test_bulk,
-         test_bulk_tag_and_export, test_system]
+         test_bulk_tag_and_export, test_trace, test_system]
 
 
 def main():
