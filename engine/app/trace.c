@@ -35,7 +35,7 @@ static int cmp_id(const void *a, const void *b) {
 }
 
 static void set_replace(char **ids, size_t n) {
-  qsort(ids, n, sizeof *ids, cmp_id);
+  if (n) qsort(ids, n, sizeof *ids, cmp_id);
   pthread_mutex_lock(&set.mu);
   char **old = set.ids;
   size_t oldn = set.n;
