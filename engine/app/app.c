@@ -15,6 +15,7 @@
 
 #include "api/acs_api.h"
 #include "api/acs_bulk.h"
+#include "app/acs_trace.h"
 #include "app/acs_app.h"
 #include "connreq/acs_connreq_device.h"
 #include "core/acs_err.h"
@@ -56,6 +57,8 @@ static void worker_stop(acs_worker *w, void *ctx) {
   acs_connreq_worker_stop(aw);
   acs_bulk_runner_stop(aw->bulk);
   aw->bulk = NULL;
+  acs_trace_poller_stop(aw->traces);
+  aw->traces = NULL;
   if (aw->api) acs_api_worker_stop(aw);
   if (aw->batch) acs_store_batch_free(aw->batch);
   aw->batch = NULL;
@@ -125,6 +128,8 @@ static int worker_start(acs_worker *w, void *ctx) {
       goto fail;
   }
   if (aw->pg && acs_worker_index(w) == 0 && (rc = acs_bulk_runner_start(aw, &aw->bulk))) goto fail;
+  if (aw->pg && acs_worker_index(w) == 0 && (rc = acs_trace_poller_start(aw, &aw->traces)))
+    goto fail;
   if ((rc = acs_session_table_new(aw, &aw->sessions))) goto fail;
   if (aw->pg && (rc = acs_connreq_worker_start(aw))) goto fail;
   if ((rc = acs_api_worker_init(aw))) goto fail;

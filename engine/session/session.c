@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/acs_trace.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
 #include "files/acs_files.h"
@@ -257,6 +258,7 @@ static void sess_end(acs__session *s, const char *why) {
 static void sess_timeout_cb(uv_timer_t *h) {
   acs__session *s = h->data;
   acs_log_set_context(s->device_id, s->cookie);
+  acs_log_set_trace(s->trace_id[0] ? s->trace_id : NULL);
   acs_log(ACS_LOG_INFO, "session", "%s: no answer from the CPE within %u ms", s->device_id,
           s->t->aw->app->cfg->session_timeout_ms);
   sess_end(s, "timeout");
@@ -370,10 +372,13 @@ static void sess_reply_msg(acs__session *s, const acs_cwmp_msg *msg, bool set_co
   extra[0] = '\0';
   if (set_cookie)
     snprintf(extra, sizeof extra, "Set-Cookie: " ACS_SESSION_COOKIE "=%s; Path=/\r\n", s->cookie);
-  if (msg && acs_cwmp_encode(msg, &body) == 0) {
+  int status = msg && acs_cwmp_encode(msg, &body) == 0 ? 200 : msg ? 500 : 204;
+  if (s->traced)
+    acs_trace_response(s->t->aw, s->device_id, s->cookie, status, XML_TYPE, body.data, body.len);
+  if (status == 200) {
     reply(c, 200, XML_TYPE, &body, extra[0] ? extra : NULL);
   } else {
-    reply(c, msg ? 500 : 204, NULL, NULL, extra[0] ? extra : NULL);
+    reply(c, status, NULL, NULL, extra[0] ? extra : NULL);
   }
   acs_buf_free(&body);
 }
@@ -432,6 +437,14 @@ static void marked_sent_cb(acs__session *s, int status) {
     next_rpc(s);
     return;
   }
+  if (s->trace_id[0]) { /* a task an API request with a traceparent made */
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)s->outstanding->id);
+    acs_log_set_trace(s->trace_id);
+    acs_log_field f[] = {{"task", id}, {"rpc", s->outstanding->rpc}};
+    acs_log_fields(ACS_LOG_INFO, "session", f, 2, "%s: task %s (%s) sent, trace %s", s->device_id,
+                   id, s->outstanding->rpc, s->trace_id);
+  }
   send_outstanding(s);
 }
 
@@ -469,6 +482,7 @@ static void send_task(acs__session *s, acs__task *task, acs_cwmp_kind kind) {
       snprintf(key, sizeof key, "acsd-task-%lld", (long long)task->id);
       *ck = acs_arena_strdup(&e->rpc_arena, key);
     }
+    s->trace_id[0] = '\0'; /* the task's own, read as it is marked sent */
     if (acs__sess_store_mark_sent(s, task, ck ? *ck : NULL, false, marked_sent_cb) == 0)
       return;
     s->outstanding = NULL;
@@ -918,7 +932,10 @@ static void inform_start(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cw
   snprintf(s->peer, sizeof s->peer, "%s", acs_conn_peer(c));
   s->req = c;
   bind_conn(s, c);
+  s->traced = acs_trace_wanted(s->device_id); /* one atomic load when nothing is traced */
+  if (s->traced) acs_trace_request(aw, s->device_id, s->cookie, acs_conn_request(c));
   acs_log_set_context(s->device_id, s->cookie); /* until the handler returns */
+  acs_log_set_trace(s->trace_id[0] ? s->trace_id : NULL);
   if (!aw->pg) {
     inform_stored_cb(s, 0);
   } else {
@@ -1044,7 +1061,9 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   uv_timer_stop(&s->timer);
   bind_conn(s, c);
   s->req = c;
+  if (s->traced) acs_trace_request(aw, s->device_id, s->cookie, req);
   acs_log_set_context(s->device_id, s->cookie);
+  acs_log_set_trace(s->trace_id[0] ? s->trace_id : NULL);
   if (empty) {
     on_empty_post(s);
     goto done;

@@ -90,6 +90,8 @@ struct acs__session {
   acs_devcache *devcache; /* the worker's (outlives every session of the worker) */
   acs_cwmp_transfer_complete tc; /* this session's TransferComplete (strings owned) */
   bool had_tc;
+  bool traced; /* a wire trace of its device was on at its Inform (app/acs_trace.h) */
+  char trace_id[33]; /* of the task last sent (its W3C traceparent's trace-id), or "" */
   acs__policy *pol;
   uint64_t t0_us; /* the Inform's arrival (metrics: acs_metrics_now_us) */
 };

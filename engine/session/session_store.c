@@ -130,14 +130,14 @@ static const acs_store_set_def set_informs = {
 static const char sql_mark_sent[] =
     "UPDATE tasks SET status = 'sent', sent_at = now(), command_key = coalesce($2, command_key)\n"
     "WHERE id = $1 AND status = 'pending' AND (expires_at IS NULL OR expires_at > now())\n"
-    "  AND unknown_count < $3::int";
+    "  AND unknown_count < $3::int RETURNING substr(traceparent, 4, 32)";
 static const char sql_unknown_limit[] =
     "UPDATE tasks SET status = 'fault', done_at = now(), fault_string = 'outcome unknown '\n"
     "  || unknown_count || ' times (sent, and the CPE never answered: it crashed, rebooted or '\n"
     "  || 'dropped the session); not sent again'\n"
     "WHERE id = $1 AND status = 'pending' AND unknown_count >= $2::int";
 static const char sql_check_pending[] =
-    "SELECT 1 FROM tasks WHERE id = $1 AND status = 'pending'\n"
+    "SELECT substr(traceparent, 4, 32) FROM tasks WHERE id = $1 AND status = 'pending'\n"
     "  AND (expires_at IS NULL OR expires_at > now())";
 
 /* $2 'sent' keeps the task open (a transfer that completes later); the
@@ -481,6 +481,9 @@ static void sql_rows_cb(acs_pg_result *r, void *arg) {
 static void rows_cb(acs_pg_result *r, void *arg) {
   sess_op *op = arg;
   if (r->status == 0) op->rows = op->check_only ? r->ntuples : acs_pg_cmd_tuples(r);
+  /* a task about to be sent: the trace-id of the API request that made it */
+  if (op->kind == OP_MARK_SENT && r->status == 0 && r->ntuples == 1 && r->nfields == 1)
+    snprintf(op->s->trace_id, sizeof op->s->trace_id, "%s", acs_pg_getvalue(r, 0, 0));
 }
 
 /* --- builders */
@@ -872,6 +875,7 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
     }
   }
   acs_log_set_context(s->device_id, s->cookie); /* its records name the session */
+  acs_log_set_trace(s->trace_id[0] ? s->trace_id : NULL);
   if (op->done) op->done(s, status);
   acs_log_set_context(NULL, NULL);
   acs__sess_unref(s);
