@@ -46,6 +46,8 @@ typedef struct acs_dm_param {
   bool absent;      /* an object the CPE said it does not have (9005) */
   bool leaves_only; /* the CPE answers a partial path of this object with the object alone:
                        its parameters are asked for by name */
+  bool unstored;    /* listed by this session, its listing not yet in the store (the
+                       session writes it with the value, or at its end) */
   int64_t value_at; /* ms, engine clock; 0: never read */
   int64_t names_at; /* when its existence (and, for objects, its subtree) was last listed */
 } acs_dm_param;
