@@ -137,7 +137,7 @@ int acs__sess_store_model(acs__session *s, const acs_cwmp_msg *sent, const acs_c
 bool acs__sess_defer_listed(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp);
 /* The session's deferred listings, in one item: the names still unstored,
  * the vanished names deleted, the '#names:PATH' marks last. Returns 0
- * (done runs; may be NULL), ACS_ENOENT when nothing is deferred or it is
+ * (done runs; may be NULL), ACS_ENOTFOUND when nothing is deferred or it is
  * already submitted, or an error (nothing submitted). */
 int acs__sess_store_listed(acs__session *s, acs__sess_done_fn done);
 /* A policy channel's fault (upserted in the faults table with a retry
