@@ -59,6 +59,9 @@ typedef struct acs_dm {
 
 void acs_dm_init(acs_dm *dm);
 void acs_dm_free(acs_dm *dm);
+/* Frees this thread's shared copies of paths (dm.c): once no model of the
+ * thread is used any more (a worker's end). */
+void acs_dm_thread_free(void);
 /* The entry for name, or NULL. */
 acs_dm_param *acs_dm_get(const acs_dm *dm, const char *name);
 /* Finds or adds name (and, for a parameter, nothing else: parents are
