@@ -17,6 +17,9 @@
  *  - timeout: the CPE goes away after the listing; at the session timeout
  *    the listing is stored whole (names, mark), and the next session reads
  *    the values without listing again;
+ *  - superseded: the CPE reboots after the listing and informs again: the
+ *    old session's listing is stored before the new Inform, which finds
+ *    it (no second listing);
  *  - dies: acsd stops after the values were written and before the session
  *    ends: the store has those rows but no objects and no '#names:' mark,
  *    and the next session (a new acsd) lists again and ends with the whole
@@ -178,6 +181,31 @@ static void test_timeout(void) {
   cs_cpe_free(&c);
 }
 
+static void test_superseded(void) {
+  cs_cpe c;
+  cm_model m;
+  pt_turn t;
+  char desc[512];
+  int at = 2; /* the GetParameterValues after the listing */
+  memset(&t, 0, sizeof t);
+  cs_cpe_init(&c, acsd.cwmp_port, "00C0FE", "FC-1", "SN-SUPERSEDED");
+  pt_model_init(&m, &c);
+  t.hook = stop_at;
+  t.arg = &at;
+  CHECK_INT(pt_session(&c, &m, "0 BOOTSTRAP", &t), -1);
+  cs_cpe_forget(&c); /* it reboots: a new Inform supersedes the session */
+  t.hook = NULL;
+  int n = pt_session(&c, &m, "1 BOOT", &t);
+  printf("superseded: next session: %d RPCs: %s\n", n, pt_describe(&t, desc, sizeof desc));
+  CHECK_INT(cs_acsd_log_count(&acsd, "a newer Inform supersedes the session"), 1);
+  /* the superseded session's listing was stored before the new Inform */
+  CHECK_INT(pt_count(&t, ACS_CWMP_GET_PARAMETER_NAMES), 0);
+  CHECK_INT(pt_count(&t, ACS_CWMP_GET_PARAMETER_VALUES), 1);
+  check_complete(&c, &m);
+  cm_free(&m);
+  cs_cpe_free(&c);
+}
+
 static void test_dies(void) {
   cs_cpe c;
   cm_model m;
@@ -222,6 +250,7 @@ int main(void) {
   if (cs_acsd_start(&acsd, 2, extra_args) != 0) return 1;
   test_once();
   test_timeout();
+  test_superseded();
   test_dies();
   CHECK_INT(cs_acsd_stop(&acsd, 20000), 0);
   pt_tree_remove(tree);
