@@ -160,15 +160,16 @@ static void test_timeout(void) {
   CHECK_INT(t.rpc[0].kind, ACS_CWMP_GET_PARAMETER_NAMES);
   CHECK_INT(t.rpc[1].kind, ACS_CWMP_GET_PARAMETER_VALUES);
   /* the session times out (2 s), and its listing is stored then */
-  long long waited = pt_wait_sql(
-      pg, "SELECT (refreshed ? '#names:Device.')::text FROM devices WHERE id = $1", c.device_id,
-      "true", 10000);
+  long long waited =
+      pt_wait_sql(pg, "SELECT (refreshed ? '#names:Device.')::text FROM devices WHERE id = $1",
+                  c.device_id, "true", 10000);
   printf("timeout: listing stored %lld ms after the CPE left\n", waited);
   CHECK(waited >= 0);
   CHECK_INT(count(&c, "writable IS NOT NULL AND names_at IS NOT NULL"), model_count(&m, false));
   /* no value was read: only the Inform's are there */
-  CHECK_INT(count(&c, "value IS NOT NULL AND NOT (name LIKE 'Device.DeviceInfo.%' OR\n"
-                      "  name LIKE 'Device.ManagementServer.%')"),
+  CHECK_INT(count(&c,
+                  "value IS NOT NULL AND NOT (name LIKE 'Device.DeviceInfo.%' OR\n"
+                  "  name LIKE 'Device.ManagementServer.%')"),
             0);
   /* the next session reads the values without listing again */
   t.hook = NULL;
