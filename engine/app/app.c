@@ -31,6 +31,7 @@ static void worker_free(acs_app_worker *aw) {
   acs_policy_vm_free(aw->policies);
   acs_policy_vm_free(aw->canary_policies);
   acs_devcache_free(aw->devcache);
+  acs_dm_thread_free(); /* the models' shared paths, on this worker's thread */
   free(aw);
 }
 

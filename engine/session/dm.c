@@ -26,6 +26,7 @@ typedef struct intern_tab {
   size_t cap, n, bytes;
   char *blk;
   size_t left;
+  void *blocks; /* each block begins with a pointer to the one before */
 } intern_tab;
 
 static _Thread_local intern_tab tl_paths;
@@ -64,11 +65,15 @@ static const char *intern(const char *name) {
   if (t->bytes + len + 1 > INTERN_MAX) return NULL;
   if ((t->n + 1) * 2 > t->cap && !intern_grow(t)) return NULL;
   if (t->left < len + 1) {
-    if (!(t->blk = malloc(INTERN_BLOCK))) {
+    char *b = malloc(INTERN_BLOCK);
+    if (!b) {
       t->left = 0;
       return NULL;
     }
-    t->left = INTERN_BLOCK;
+    memcpy(b, &t->blocks, sizeof t->blocks);
+    t->blocks = b;
+    t->blk = b + sizeof(void *);
+    t->left = INTERN_BLOCK - sizeof(void *);
     t->bytes += INTERN_BLOCK;
   }
   char *copy = t->blk;
@@ -80,6 +85,18 @@ static const char *intern(const char *name) {
   t->slot[j] = copy;
   t->n++;
   return copy;
+}
+
+void acs_dm_thread_free(void) {
+  intern_tab *t = &tl_paths;
+  while (t->blocks) {
+    void *prev;
+    memcpy(&prev, t->blocks, sizeof prev);
+    free(t->blocks);
+    t->blocks = prev;
+  }
+  free(t->slot);
+  memset(t, 0, sizeof *t);
 }
 
 static void param_clear(acs_dm_param *p) {

@@ -165,6 +165,9 @@ void acs__sess_unref(acs__session *s) {
     free(s->tasks[i].command_key);
   }
   free(s->tasks);
+  for (size_t i = 0; i < s->nlisted; i++) free(s->listed[i]);
+  free(s->listed);
+  free(s->listed_us);
   acs__policy_free(s);
   json_decref(s->policy_ctx_json);
   s->policy_ctx_json = NULL;
@@ -227,6 +230,14 @@ static void sess_end(acs__session *s, const char *why) {
   acs_app *app = s->t->aw->app;
   if (why) acs_log(ACS_LOG_DEBUG, "session", "%s: session ended: %s", s->device_id, why);
   drop_outstanding(s, why && strcmp(why, "superseded") == 0);
+  /* listings not yet stored: whatever ends the session, they are (not when
+   * acsd stops: the store may be gone first; the next session lists again) */
+  if (!s->t->stopping && s->t->aw->pg) {
+    int rc = acs__sess_store_listed(s, NULL);
+    if (rc && rc != ACS_ENOTFOUND)
+      acs_log(ACS_LOG_WARN, "session", "%s: listing not stored: %s", s->device_id,
+              acs_strerror(rc));
+  }
   s->st = ACS__S_DONE;
   acs_metrics_worker *mw = s->t->aw->metrics;
   if (mw) {
@@ -464,6 +475,7 @@ int acs__task_sets_virtual(const acs__task *t) {
 }
 
 static void actions_stored_cb(acs__session *s, int status);
+static void listed_stored_cb(acs__session *s, int status);
 /* A task's RPC, converted: recorded 'sent' first if one-shot, then sent. */
 static void send_task(acs__session *s, acs__task *task, acs_cwmp_kind kind) {
   sess_ext *e = ext(s);
@@ -619,9 +631,18 @@ static void next_rpc(acs__session *s) {
   }
   /* the one-shot actions the policies asked for become tasks, then go out */
   if (s->with_policies && s->t->aw->pg && acs__policy_flush_actions(s, actions_stored_cb)) return;
-  /* nothing more to do: 204 ends the session */
+  /* nothing more to do: the listings not yet stored, then 204 ends the session */
+  if (s->t->aw->pg && acs__sess_store_listed(s, listed_stored_cb) == 0) return;
   sess_reply_msg(s, NULL, false);
   sess_end(s, NULL);
+}
+
+static void listed_stored_cb(acs__session *s, int status) {
+  if (status)
+    acs_log(ACS_LOG_WARN, "session", "%s: listing not stored: %s", s->device_id,
+            acs_strerror(status));
+  sess_reply_msg(s, NULL, false);
+  sess_end(s, NULL); /* nothing when it has ended meanwhile */
 }
 
 static void actions_stored_cb(acs__session *s, int status) {
@@ -662,7 +683,8 @@ static void on_rpc_answer(acs__session *s, const acs_cwmp_msg *in) {
   if (s->outstanding_policy) {
     s->outstanding_policy = false;
     acs__policy_answer(s, &e->rpc_msg, in);
-    if (!s->t->aw->pg || in->kind == ACS_CWMP_FAULT ||
+    /* a subtree's listing is stored with its values, or at the end */
+    if (!s->t->aw->pg || in->kind == ACS_CWMP_FAULT || acs__sess_defer_listed(s, &e->rpc_msg, in) ||
         acs__sess_store_model(s, &e->rpc_msg, in, result_stored_cb) != 0)
       next_rpc(s);
     return;
