@@ -126,6 +126,9 @@ struct acs__api_req {
   char *state;             /* a row's current state, for a 409 (tasks) */
   int action;              /* what the handler does (tasks.c: cancel or retry) */
   unsigned connreq_wait_s; /* tasks.c: ?connection_request=true, its timeout (0: none) */
+  int stmt_timeout_ms;     /* > 0: acs__api_begin() sets this statement timeout first */
+  char traceparent[56];    /* the request's W3C traceparent (version 00), or "" */
+  char trace_id[33];       /* its trace-id, or "" */
   void *aux_ctx;           /* a handler's own state, freed by aux_free with r */
   void (*aux_free)(void *aux_ctx);
 };
@@ -279,6 +282,11 @@ bool acs__api_cursor_is_id(acs__api_req *r);
  * route handlers (r authenticated and authorised) */
 extern const acs__col acs__api_device_cols[ACS__N_DEVICE_COLS];
 void acs__api_devices_list(acs__api_req *r);
+void acs__api_devices_export(acs__api_req *r); /* device_export.c */
+void acs__api_trace_start(acs__api_req *r);    /* traces.c */
+void acs__api_trace_get(acs__api_req *r);
+void acs__api_trace_stop(acs__api_req *r);
+void acs__api_traces_start(acs__api_req *r);
 void acs__api_device_get(acs__api_req *r);
 void acs__api_device_delete(acs__api_req *r);
 void acs__api_device_tags(acs__api_req *r);
@@ -315,6 +323,14 @@ bool acs__api_task_spec(acs__api_req *r, json_t *obj, const char *where, const c
 #define ACS__TASK_EXPIRES_MAX_S 315360000
 /* An "expires_in" value (NULL or null: none, out = "") as decimal text. */
 bool acs__api_task_expires(acs__api_req *r, json_t *v, char *out, size_t n);
+/* The rpc of a bulk action that changes tags (bulk.c, bulk_run.c): no
+ * CWMP RPC has an '@'. */
+#define ACS__BULK_TAGS "@tags"
+
+/* --- devices.c: a list of tags (a: absent, or an array of 0..64 strings of
+ * 1..128 bytes without control characters) as a text[] literal into out;
+ * false with a 400 naming key otherwise. */
+bool acs__api_tag_list(acs__api_req *r, json_t *a, const char *key, acs_buf *out);
 void acs__api_faults_list(acs__api_req *r);
 void acs__api_fault_delete(acs__api_req *r);
 void acs__api_tokens_list(acs__api_req *r);

@@ -19,6 +19,8 @@
 
 /* Highest rate accepted, tasks per second (one instance makes them). */
 #define RATE_MAX 10000
+/* A tag action's rate when none is given, devices per second. */
+#define TAGS_RATE_DEFAULT 1000
 
 static const char *const statuses[] = {"running", "paused", "cancelled", "done", NULL};
 
@@ -62,9 +64,15 @@ static json_t *hhmm(const acs_pg_result *res, int row, int col) {
 
 /* progress: the tasks by status, and the devices not reached yet pending
  * (running, paused) or failed (cancelled: they never will be) */
+static bool is_tags(const acs_pg_result *res, int row) {
+  return !strcmp(acs_pg_getvalue(res, row, C_RPC), ACS__BULK_TAGS);
+}
+
 static json_t *progress(const acs_pg_result *res, int row) {
   json_t *counts = json_loads(acs_pg_getvalue(res, row, C_COUNTS), 0, NULL);
   long long pending = 0, done = 0, failed = 0;
+  /* a tag action makes no task: the devices it reached are done */
+  if (is_tags(res, row)) done = strtoll(acs_pg_getvalue(res, row, C_CREATED), NULL, 10);
   const char *st;
   json_t *v;
   json_object_foreach(counts, st, v) {
@@ -112,12 +120,18 @@ static const acs__col bulk_cols[] = {
 
 static json_t *bulk_object(const acs_pg_result *res, int row) {
   json_t *o = acs__api_row_object(res, row, 0, bulk_cols, sizeof bulk_cols / sizeof bulk_cols[0]);
-  json_t *task = json_object(), *window = json_null();
-  if (task) {
+  json_t *task, *tags, *window = json_null();
+  if (is_tags(res, row)) {
+    task = json_null();
+    tags = acs__api_col_value(res, row, C_ARGS, ACS__COL_JSON);
+  } else if ((task = json_object())) {
+    tags = json_null();
     json_object_set_new(task, "rpc", acs__api_col_value(res, row, C_RPC, ACS__COL_STR));
     json_t *args = acs__api_col_value(res, row, C_ARGS, ACS__COL_JSON);
     acs__api_rpc_json_render(args);
     json_object_set_new(task, "args", args);
+  } else {
+    tags = NULL;
   }
   if (!acs_pg_isnull(res, row, C_WSTART)) {
     window = json_object();
@@ -125,7 +139,8 @@ static json_t *bulk_object(const acs_pg_result *res, int row) {
     json_object_set_new(window, "end", hhmm(res, row, C_WEND));
   }
   /* json_object_set_new() takes the value even when it fails */
-  if (json_object_set_new(o, "task", task) || json_object_set_new(o, "window", window) ||
+  if (json_object_set_new(o, "task", task) || json_object_set_new(o, "tags", tags) ||
+      json_object_set_new(o, "window", window) ||
       json_object_set_new(o, "rate", json_real(strtod(acs_pg_getvalue(res, row, C_RATE), NULL))) ||
       json_object_set_new(o, "progress", progress(res, row))) {
     json_decref(o);
@@ -204,8 +219,10 @@ static void create_done(acs__api_req *r) {
 }
 
 void acs__api_bulk_create(acs__api_req *r) {
-  static const char *const keys[] = {"query",      "task", "rate", "window", "connection_request",
-                                     "expires_in", NULL};
+  static const char *const keys[] = {"query", "task",       "tags",      "rate",
+                                     "window", "connection_request", "expires_in", NULL};
+  static const char *const tags_keys[] = {"add", "remove", NULL};
+  acs_buf add = ACS_BUF_INIT, rem = ACS_BUF_INIT;
   static const char *const task_keys[] = {"rpc", "args", NULL};
   char *args_text = NULL;
   acs_arena arena;
@@ -236,16 +253,64 @@ void acs__api_bulk_create(acs__api_req *r) {
   }
 
   json_t *task = json_object_get(r->body, "task");
-  if (!json_is_object(task)) {
-    acs__api_error(r, 400, "task: expected {\"rpc\": ..., \"args\": {...}}");
+  json_t *jtags = json_object_get(r->body, "tags");
+  const char *rpc = NULL;
+  if (jtags && task) {
+    acs__api_error(r, 400, "task and tags: a bulk action makes tasks or changes tags, not both");
     goto out;
   }
-  if (!acs__api_known_keys(r, task, task_keys, "task: ")) goto out;
-  const char *rpc = NULL;
-  if (!acs__api_task_spec(r, task, "task.", &rpc, &args_text)) goto out;
+  if (jtags) {
+    /* tags of every matching device, changed in the store (no task) */
+    if (!json_is_object(jtags)) {
+      acs__api_error(r, 400, "tags: expected {\"add\": [...], \"remove\": [...]}");
+      goto out;
+    }
+    /* each of these answers r (and frees it) when it fails */
+    if (!acs__api_known_keys(r, jtags, tags_keys, "tags: ") ||
+        !acs__api_tag_list(r, json_object_get(jtags, "add"), "tags.add", &add) ||
+        !acs__api_tag_list(r, json_object_get(jtags, "remove"), "tags.remove", &rem))
+      goto out;
+    if (!json_array_size(json_object_get(jtags, "add")) &&
+        !json_array_size(json_object_get(jtags, "remove"))) {
+      acs__api_error(r, 400, "tags: nothing to add or remove");
+      goto out;
+    }
+    json_t *jcr0 = json_object_get(r->body, "connection_request");
+    if (json_is_true(jcr0) || json_object_get(r->body, "expires_in")) {
+      acs__api_error(r, 400,
+                     "tags: a tag action makes no task: connection_request and expires_in do "
+                     "not apply");
+      goto out;
+    }
+    json_t *a = json_pack("{s:O?, s:O?}", "add", json_object_get(jtags, "add"), "remove",
+                          json_object_get(jtags, "remove"));
+    if (a) {
+      if (!json_object_get(a, "add") || json_is_null(json_object_get(a, "add")))
+        json_object_set_new(a, "add", json_array());
+      if (!json_object_get(a, "remove") || json_is_null(json_object_get(a, "remove")))
+        json_object_set_new(a, "remove", json_array());
+    }
+    args_text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    if (!args_text) {
+      acs__api_error(r, 500, "out of memory");
+      goto out;
+    }
+    rpc = ACS__BULK_TAGS;
+  } else {
+    if (!json_is_object(task)) {
+      acs__api_error(r, 400,
+                     "task: expected {\"rpc\": ..., \"args\": {...}} (or tags: {\"add\": "
+                     "[...], \"remove\": [...]})");
+      goto out;
+    }
+    if (!acs__api_known_keys(r, task, task_keys, "task: ")) goto out;
+    if (!acs__api_task_spec(r, task, "task.", &rpc, &args_text)) goto out;
+  }
 
   json_t *jrate = json_object_get(r->body, "rate");
   double rate = json_is_number(jrate) ? json_number_value(jrate) : 0;
+  if (jtags && (!jrate || json_is_null(jrate))) rate = TAGS_RATE_DEFAULT;
   if (!(rate > 0 && rate <= RATE_MAX)) {
     acs__api_error(r, 400, "rate: expected tasks per second, a number above 0 and up to %d",
                    RATE_MAX);
@@ -277,11 +342,12 @@ void acs__api_bulk_create(acs__api_req *r) {
       {json_is_true(jcr) ? "true" : "false", "", "::boolean"},
       {expires, "NULLIF(", ", '')::int"},
       {r->token_name, "", ""},
+      {r->traceparent, "NULLIF(", ", '')"},
   };
   acs_buf_puts(&s.text,
                "WITH b AS (INSERT INTO bulk_actions (query, rpc, args, rate, "
                "window_start, window_end, connection_request, expires_in, created_by, "
-               "devices_matched) SELECT ");
+               "traceparent, devices_matched) SELECT ");
   for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
     acs_buf_printf(&s.text, "%s%s", i ? ", " : "", cols[i].pre);
     acs__sql_param(&s, cols[i].v, strlen(cols[i].v));
@@ -292,21 +358,28 @@ void acs__api_bulk_create(acs__api_req *r) {
   acs_buf_puts(&s.text,
                ") RETURNING *), a AS (INSERT INTO audit_log (actor, action, target, "
                "detail) SELECT $9, 'bulk.create', b.id::text, jsonb_build_object("
-               "'query', b.query, 'rpc', b.rpc, 'rate', b.rate, 'devices_matched', "
+               "'query', b.query, 'rpc', b.rpc, 'args', CASE WHEN b.rpc = '" ACS__BULK_TAGS
+               "' THEN b.args END, 'rate', b.rate, 'devices_matched', "
                "b.devices_matched, 'token_id', ");
   char tid[24];
   acs__api_token_id(r, tid);
   acs__sql_param(&s, tid, strlen(tid));
-  acs_buf_puts(&s.text, "::bigint) FROM b) SELECT " BULK_COLS " FROM b");
+  acs_buf_puts(&s.text, "::bigint, 'traceparent', b.traceparent) FROM b) SELECT " BULK_COLS " FROM b");
   if (acs__sql_err(&s)) {
     acs__api_error(r, 500, "out of memory");
     goto out;
   }
   acs__api_step(r, create_done);
-  acs__api_query(r, s.text.data, s.n, (const char *const *)s.params, one_cb);
+  if (acs__q_costly(tree)) r->stmt_timeout_ms = ACS__Q_COSTLY_TIMEOUT_MS;
+  if (acs__api_begin(r) == 0) {
+    acs__api_query(r, s.text.data, s.n, (const char *const *)s.params, one_cb);
+    acs__api_sync(r);
+  }
   queued = true;
 out:
   free(args_text);
+  acs_buf_free(&add);
+  acs_buf_free(&rem);
   acs_arena_free(&arena);
   acs__sql_free(&s);
   if (queued) acs__api_step_queued(r);

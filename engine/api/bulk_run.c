@@ -13,7 +13,10 @@
  * the bulk row, and only while the bulk is running and this instance still
  * holds the lease, the next devices after last_device (by id, matching the
  * query now and created before the bulk) get their tasks, and last_device,
- * tasks_created and, at the end, expanded_at move with them. A crash
+ * tasks_created and, at the end, expanded_at move with them. A tag action
+ * (rpc ACS__BULK_TAGS) makes no task: the same statement changes the tags
+ * of those devices, audits each change, and counts the devices reached in
+ * tasks_created. A crash
  * between two expansions loses nothing and repeats nothing; pause and
  * cancel take the same row lock, so no task is made after either commits.
  * A bulk whose expansion is over becomes done once none of its tasks is
@@ -48,6 +51,7 @@ typedef struct bulk {
   int win_start, win_end; /* minutes after 00:00 UTC; -1: no window */
   bool connreq;
   bool expanded;
+  char trace_id[33]; /* of its traceparent: its connection requests log it */
   bool bad; /* its query no longer parses: logged once, left alone */
   bool listed;
   double bucket;
@@ -111,7 +115,7 @@ static int build_sql(bulk *b, const char *query, const char *holder) {
   acs__sql *s = &b->sql;
   acs_buf *t = &s->text;
   acs_buf_puts(t,
-               "WITH b AS (SELECT id, rpc, args, created_by, created_at, expires_in, "
+               "WITH b AS (SELECT id, rpc, args, created_by, created_at, expires_in, traceparent, "
                "coalesce(last_device, '') AS after FROM bulk_actions WHERE id = ");
   acs__sql_param(s, b->id_text, strlen(b->id_text));
   acs_buf_puts(t,
@@ -131,15 +135,32 @@ static int build_sql(bulk *b, const char *query, const char *holder) {
   acs_buf_printf(
       t,
       "::int), "
-      "t AS (INSERT INTO tasks (device_id, rpc, args, created_by, expires_at, bulk_id) "
-      "SELECT m.id, b.rpc, b.args, b.created_by, now() + b.expires_in * interval '1 second', "
-      "b.id FROM b, m ORDER BY m.id ON CONFLICT DO NOTHING RETURNING id, device_id), "
+      "t AS (INSERT INTO tasks (device_id, rpc, args, created_by, expires_at, bulk_id, "
+      "traceparent) SELECT m.id, b.rpc, b.args, b.created_by, now() + b.expires_in * "
+      "interval '1 second', b.id, b.traceparent FROM b, m WHERE b.rpc <> '" ACS__BULK_TAGS "' ORDER BY m.id ON CONFLICT DO NOTHING "
+      "RETURNING id, device_id), "
+      /* a tag action: the devices' tags as POST /devices/{id}/tags changes
+       * them (removing wins), locked in id order as group commits lock
+       * them, each change audited */
+      "lk AS (SELECT d.id, d.tags FROM devices d, b WHERE b.rpc = '" ACS__BULK_TAGS "' AND "
+      "d.id IN (SELECT id FROM m) ORDER BY d.id FOR UPDATE OF d), "
+      "calc AS (SELECT lk.id, lk.tags AS before, ARRAY(SELECT v FROM unnest(lk.tags || "
+      "ARRAY(SELECT jsonb_array_elements_text(b.args->'add'))) WITH ORDINALITY x(v, o) WHERE "
+      "v <> ALL (ARRAY(SELECT jsonb_array_elements_text(b.args->'remove'))) GROUP BY v ORDER BY "
+      "min(o)) AS after FROM lk, b), "
+      "g AS (UPDATE devices d SET tags = calc.after FROM calc WHERE d.id = calc.id AND "
+      "calc.after IS DISTINCT FROM calc.before RETURNING d.id, calc.before, calc.after), "
+      "ga AS (INSERT INTO audit_log (actor, action, target, detail) SELECT b.created_by, "
+      "'device.tags', g.id, jsonb_build_object('before', to_jsonb(g.before), 'after', "
+      "to_jsonb(g.after), 'bulk_id', b.id) FROM g, b), "
       "u AS (UPDATE bulk_actions x SET last_device = coalesce((SELECT max(id) FROM m), "
-      "x.last_device), tasks_created = x.tasks_created + (SELECT count(*) FROM t), "
+      "x.last_device), tasks_created = x.tasks_created + CASE WHEN b.rpc = '" ACS__BULK_TAGS
+      "' THEN (SELECT count(*) FROM m) ELSE (SELECT count(*) FROM t) END, "
       "expanded_at = CASE WHEN (SELECT count(*) FROM m) < $%d::int THEN now() END, "
       "updated_at = now() FROM b WHERE x.id = b.id RETURNING x.expanded_at IS NOT NULL AS "
-      "expanded) "
-      "SELECT u.expanded, t.id, t.device_id FROM u LEFT JOIN t ON true ORDER BY t.id",
+      "expanded, CASE WHEN b.rpc = '" ACS__BULK_TAGS "' THEN (SELECT count(*) FROM m) ELSE 0 "
+      "END AS reached) "
+      "SELECT u.expanded, t.id, t.device_id, u.reached FROM u LEFT JOIN t ON true ORDER BY t.id",
       s->n);
   acs_arena_free(&arena);
   return acs__sql_err(s);
@@ -180,13 +201,17 @@ static void expand_cb(acs_pg_result *res, void *arg) {
     pass_step(R);
     return;
   }
-  int made = 0;
+  /* a tag action's devices reached count as its tasks do */
+  int made = atoi(acs_pg_getvalue(res, 0, 3));
   for (int i = 0; i < res->ntuples; i++) {
     if (acs_pg_isnull(res, i, 1)) continue;
     made++;
-    if (b->connreq)
+    if (b->connreq) {
+      acs_log_set_trace(b->trace_id[0] ? b->trace_id : NULL);
       acs_bulk_connection_request(R->aw, b->id, strtoll(acs_pg_getvalue(res, i, 1), NULL, 10),
                                   acs_pg_getvalue(res, i, 2));
+      acs_log_set_trace(NULL);
+    }
   }
   b->bucket -= made;
   if (b->bucket < 0) b->bucket = 0;
@@ -275,7 +300,7 @@ static void pass_step(acs_bulk_runner *R) {
 
 static const char sql_list[] =
     "SELECT id, query, rate, window_start, window_end, connection_request, expanded_at IS NOT "
-    "NULL FROM bulk_actions WHERE status = 'running' ORDER BY id LIMIT " ACS__STR(MAX_RUNNING);
+    "NULL, substr(traceparent, 4, 32) FROM bulk_actions WHERE status = 'running' ORDER BY id LIMIT " ACS__STR(MAX_RUNNING);
 
 static void list_cb(acs_pg_result *res, void *arg) {
   acs_bulk_runner *R = arg;
@@ -304,6 +329,7 @@ static void list_cb(acs_pg_result *res, void *arg) {
     b->win_end = acs_pg_isnull(res, row, 4) ? -1 : atoi(acs_pg_getvalue(res, row, 4));
     b->connreq = acs_pg_getvalue(res, row, 5)[0] == 't';
     b->expanded = acs_pg_getvalue(res, row, 6)[0] == 't';
+    snprintf(b->trace_id, sizeof b->trace_id, "%s", acs_pg_getvalue(res, row, 7));
   }
   for (size_t i = R->n; i-- > 0;)
     if (!R->bulks[i].listed) drop(R, i);

@@ -375,6 +375,7 @@ void acs__api_devices_list(acs__api_req *r) {
       }
       goto out;
     }
+    if (acs__q_costly(tree)) r->stmt_timeout_ms = ACS__Q_COSTLY_TIMEOUT_MS;
   }
 
   /* the page: the filter, the keyset, the order, the limit */

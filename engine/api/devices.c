@@ -181,9 +181,11 @@ static void tags_done(acs__api_req *r) {
   }
 }
 
-/* body[key]: absent, or an array of 0..MAX_TAGS tags, as a text[] literal. */
 static bool tag_list(acs__api_req *r, const char *key, acs_buf *out) {
-  json_t *a = json_object_get(r->body, key);
+  return acs__api_tag_list(r, json_object_get(r->body, key), key, out);
+}
+
+bool acs__api_tag_list(acs__api_req *r, json_t *a, const char *key, acs_buf *out) {
   const char *items[MAX_TAGS];
   size_t n = 0;
   if (a && !json_is_array(a)) {

@@ -15,6 +15,11 @@
 #define ACS__Q_MAX_BYTES 4096
 #define ACS__Q_MAX_DEPTH 32      /* nested parentheses and NOTs */
 #define ACS__Q_MAX_PREDICATES 32 /* comparisons in one query */
+#define ACS__Q_MAX_IN 256        /* values of one IN list */
+#define ACS__Q_MAX_REGEX 256     /* bytes of one regular expression */
+/* A query with MATCHES or CONTAINS (which no index may serve) runs under
+ * this statement timeout (SET LOCAL through set_config: PgBouncer-safe). */
+#define ACS__Q_COSTLY_TIMEOUT_MS 5000
 
 /* Values of parameters shorter than this many characters are indexed whole
  * (migration 3: parameters (name, left(value, 256))); longer ones by their
@@ -46,6 +51,9 @@ typedef enum acs__q_op {
   ACS__QO_GE,
   ACS__QO_PREFIX, /* ~= */
   ACS__QO_EXISTS,
+  ACS__QO_REGEX,    /* MATCHES or =~: a PostgreSQL regular expression */
+  ACS__QO_CONTAINS, /* CONTAINS: a substring */
+  ACS__QO_IN,       /* IN (v, ...): one of the values, as = does */
 } acs__q_op;
 
 /* A literal and what it can also be read as. */
@@ -72,6 +80,8 @@ struct acs__q_node {
   const char *name; /* the field as written (the parameter's name) */
   acs__q_op op;
   acs__q_value v;
+  acs__q_value *in; /* ACS__QO_IN: nin values (v is the first) */
+  int nin;
   size_t pos; /* 1-based byte offset of the predicate, for messages */
 };
 
@@ -95,6 +105,10 @@ void acs__sql_free(acs__sql *s);
 void acs__sql_param(acs__sql *s, const char *v, size_t n);
 /* 0 or ACS_ENOMEM. */
 int acs__sql_err(const acs__sql *s);
+
+/* Does the tree use MATCHES or CONTAINS (a scan no index serves, run under
+ * ACS__Q_COSTLY_TIMEOUT_MS)? */
+bool acs__q_costly(const acs__q_node *q);
 
 /* Writes the boolean SQL expression of the tree over "devices d" into s
  * (parameters numbered from s->n + 1). */

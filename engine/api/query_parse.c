@@ -5,8 +5,9 @@
  *   or     := and { OR and }
  *   and    := unary { AND unary }
  *   unary  := NOT unary | '(' or ')' | pred
- *   pred   := FIELD OP value | FIELD EXISTS
- *   OP     := '=' | '!=' | '<>' | '<' | '<=' | '>' | '>=' | '~='
+ *   pred   := FIELD OP value | FIELD EXISTS | FIELD IN '(' value { ',' value } ')'
+ *   OP     := '=' | '!=' | '<>' | '<' | '<=' | '>' | '>=' | '~=' | '=~'
+ *           | MATCHES | CONTAINS
  *   value  := "string" | 'string' | WORD
  *
  * Keywords are case-insensitive. Every error names the byte offset (1-based)
@@ -32,6 +33,7 @@ typedef enum tok_kind {
   T_OP,
   T_STRING, /* quoted */
   T_WORD,
+  T_COMMA, /* inside an IN list only */
 } tok_kind;
 
 typedef struct tok {
@@ -48,6 +50,7 @@ typedef struct parser {
   acs_arena *arena;
   tok t; /* the current token */
   int depth, preds;
+  bool list; /* inside an IN list: ',' separates values */
   int rc;
   char *err;
   size_t errlen;
@@ -119,6 +122,8 @@ static const char *tok_kind_name(const tok *t) {
       return "an operator";
     case T_STRING:
       return "a string";
+    case T_COMMA:
+      return "','";
     default:
       return "a word";
   }
@@ -135,9 +140,9 @@ static const char *tok_name_(char *buf, size_t len, const tok *t) {
 #define tok_name(t) tok_name_((char[64]){0}, 64, (t))
 
 static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-static bool is_special(char c) {
+static bool is_special(const parser *p, char c) {
   return c == '(' || c == ')' || c == '"' || c == '\'' || c == '=' || c == '!' || c == '<' ||
-         c == '>' || c == '~';
+         c == '>' || c == '~' || (c == ',' && p->list);
 }
 
 static int hexval(char c) {
@@ -255,9 +260,14 @@ static bool next(parser *p) {
     case '"':
     case '\'':
       return lex_string(p);
+    case ',':
+      if (!p->list) break;
+      p->t.kind = T_COMMA;
+      p->i++;
+      return true;
     case '=':
-      p->t.op = ACS__QO_EQ;
-      p->i += c2 == '=' ? 2 : 1; /* == too */
+      p->t.op = c2 == '~' ? ACS__QO_REGEX : ACS__QO_EQ;
+      p->i += c2 == '=' || c2 == '~' ? 2 : 1; /* == too */
       p->t.len = p->i - start;
       return true;
     case '!':
@@ -285,7 +295,7 @@ static bool next(parser *p) {
     default:
       break;
   }
-  while (p->i < p->n && !is_space(p->s[p->i]) && !is_special(p->s[p->i])) p->i++;
+  while (p->i < p->n && !is_space(p->s[p->i]) && !is_special(p, p->s[p->i])) p->i++;
   p->t = (tok){.kind = T_WORD, .pos = start, .text = p->s + start, .len = p->i - start};
   if (word_is(&p->t, "and") || word_is(&p->t, "&&")) {
     p->t.kind = T_AND;
@@ -473,7 +483,54 @@ static acs__q_node *node(parser *p, acs__q_kind k, acs__q_node *a, acs__q_node *
   return x;
 }
 
-static const char ops_help[] = "=, !=, <, <=, >, >=, ~= or EXISTS";
+static const char ops_help[] =
+    "=, !=, <, <=, >, >=, ~= (prefix), MATCHES or =~ (regular expression), CONTAINS, IN (...) "
+    "or EXISTS";
+
+/* One value token into v (classified), or false with the error set. */
+static bool take_value(parser *p, acs__q_value *v) {
+  if (p->t.kind != T_STRING && p->t.kind != T_WORD) {
+    fail(p, p->t.pos, "expected a value, found %s (quote it: \"...\")", tok_name(&p->t));
+    return false;
+  }
+  if (p->t.kind == T_WORD) {
+    v->text = acs_arena_strndup(p->arena, p->t.text, p->t.len);
+    if (!v->text) return nomem(p);
+  } else {
+    v->text = p->t.text;
+  }
+  v->len = p->t.len;
+  if (memchr(v->text, '\0', v->len)) return fail(p, p->t.pos, "a value may not contain NUL");
+  classify(v);
+  return true;
+}
+
+/* IN '(' value { ',' value } ')' from the '(' (the current token). */
+static bool parse_in_list(parser *p, acs__q_node *x) {
+  if (p->t.kind != T_LPAREN)
+    return fail(p, p->t.pos, "IN takes a list in parentheses: %s IN (a, b, \"c d\")", x->name);
+  size_t open = p->t.pos;
+  acs__q_value *vals = acs_arena_calloc(p->arena, ACS__Q_MAX_IN, sizeof *vals);
+  if (!vals) return nomem(p);
+  int n = 0;
+  p->list = true;
+  for (;;) {
+    if (!next(p)) return false;
+    if (n == ACS__Q_MAX_IN) return fail(p, p->t.pos, "more than %d values in IN", ACS__Q_MAX_IN);
+    if (!take_value(p, &vals[n])) return false;
+    n++;
+    if (!next(p)) return false;
+    if (p->t.kind == T_COMMA) continue;
+    if (p->t.kind == T_RPAREN) break;
+    return fail(p, p->t.pos, "expected ',' or ')' to close the IN list at %zu, found %s", open + 1,
+                tok_name(&p->t));
+  }
+  p->list = false;
+  x->in = vals;
+  x->nin = n;
+  x->v = vals[0];
+  return next(p);
+}
 
 static acs__q_node *parse_pred(parser *p) {
   tok f = p->t;
@@ -514,6 +571,15 @@ static acs__q_node *parse_pred(parser *p) {
     x->op = ACS__QO_EXISTS;
     return next(p) ? x : NULL;
   }
+  if (p->t.kind == T_WORD) { /* the operators that are words */
+    if (word_is(&p->t, "matches")) {
+      p->t.kind = T_OP, p->t.op = ACS__QO_REGEX;
+    } else if (word_is(&p->t, "contains")) {
+      p->t.kind = T_OP, p->t.op = ACS__QO_CONTAINS;
+    } else if (word_is(&p->t, "in")) {
+      p->t.kind = T_OP, p->t.op = ACS__QO_IN;
+    }
+  }
   if (p->t.kind != T_OP) {
     fail(p, p->t.pos, "expected %s after '%s', found %s", ops_help, x->name, tok_name(&p->t));
     return NULL;
@@ -525,33 +591,33 @@ static acs__q_node *parse_pred(parser *p) {
     fail(p, oppos, "%s is a secret parameter: only EXISTS applies to it", x->name);
     return NULL;
   }
-  if (x->field == ACS__QF_TAG && x->op != ACS__QO_EQ && x->op != ACS__QO_NE &&
-      x->op != ACS__QO_PREFIX) {
-    fail(p, oppos, "tag takes =, !=, ~= or EXISTS");
+  bool textual = x->op == ACS__QO_PREFIX || x->op == ACS__QO_REGEX ||
+                 x->op == ACS__QO_CONTAINS || x->op == ACS__QO_IN;
+  if (x->field == ACS__QF_TAG && !textual && x->op != ACS__QO_EQ && x->op != ACS__QO_NE) {
+    fail(p, oppos, "tag takes =, !=, ~=, MATCHES, CONTAINS, IN or EXISTS");
     return NULL;
   }
-  if (is_time_field(x->field) && x->op == ACS__QO_PREFIX) {
-    fail(p, oppos, "%s is a time: ~= does not apply", x->name);
+  if (is_time_field(x->field) && textual) {
+    fail(p, oppos, "%s is a time: %.*s does not apply (only =, !=, <, <=, >, >= and EXISTS)",
+         x->name, (int)p->t.len, p->t.text);
     return NULL;
   }
   if (!next(p)) return NULL;
-  if (p->t.kind != T_STRING && p->t.kind != T_WORD) {
-    fail(p, p->t.pos, "expected a value after the operator, found %s (quote it: \"...\")",
-         tok_name(&p->t));
+  if (x->op == ACS__QO_IN) return parse_in_list(p, x) ? x : NULL;
+  if (!take_value(p, &x->v)) return NULL;
+  const char *star = memchr(x->v.text, '*', x->v.len);
+  if ((x->op == ACS__QO_EQ || x->op == ACS__QO_NE) && p->t.kind == T_WORD && star) {
+    /* serial_number = LDA* would match nothing, silently */
+    fail(p, p->t.pos,
+         "'*' is not a wildcard: for a prefix write %s ~= %.*s, for a pattern %s MATCHES "
+         "'REGEX'; quote the value to compare a literal '*'",
+         x->name, (int)(star - x->v.text), x->v.text, x->name);
     return NULL;
   }
-  if (p->t.kind == T_WORD) {
-    x->v.text = acs_arena_strndup(p->arena, p->t.text, p->t.len);
-    if (!x->v.text) return nomem(p), NULL;
-  } else {
-    x->v.text = p->t.text;
-  }
-  x->v.len = p->t.len;
-  if (memchr(x->v.text, '\0', x->v.len)) {
-    fail(p, p->t.pos, "a value may not contain NUL");
+  if (x->op == ACS__QO_REGEX && (x->v.len == 0 || x->v.len > ACS__Q_MAX_REGEX)) {
+    fail(p, p->t.pos, "a regular expression is 1 to %d bytes", ACS__Q_MAX_REGEX);
     return NULL;
   }
-  classify(&x->v);
   if (is_time_field(x->field) && !x->v.time) {
     fail(p, p->t.pos,
          "%s: expected an RFC 3339 time (2026-12-01T08:00:00Z), a date (2026-12-01) or a "

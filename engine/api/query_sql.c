@@ -23,6 +23,7 @@
 
 #include "api/query.h"
 #include "core/acs_err.h"
+#include "store/acs_pg.h"
 
 #define NUM_TYPES "'xsd:int', 'xsd:unsignedInt', 'xsd:long', 'xsd:unsignedLong'"
 #define LEFT(x) "left(" x ", " ACS__Q_VALUE_PREFIX ")"
@@ -111,6 +112,41 @@ void acs__q_time_sql(acs__sql *s, const acs__q_value *v) {
 
 #define time_value acs__q_time_sql
 
+/* The values of an IN list as one text[] parameter. */
+static void param_list(acs__sql *s, const acs__q_node *x) {
+  const char *items[ACS__Q_MAX_IN];
+  int n = x->nin < ACS__Q_MAX_IN ? x->nin : ACS__Q_MAX_IN;
+  for (int i = 0; i < n; i++) items[i] = x->in[i].text;
+  acs_buf b = ACS_BUF_INIT;
+  acs_pg_array_append(&b, items, (size_t)n);
+  if (acs_buf_err(&b)) {
+    s->failed = true;
+  } else {
+    acs__sql_param(s, b.data, b.len);
+  }
+  acs_buf_free(&b);
+  put(s, "::text[]");
+}
+
+/* "v" matched against the text operand written before it (MATCHES,
+ * CONTAINS): " ~ $n" or a strpos() around it is written by the caller. */
+static void text_match(acs__sql *s, const char *operand, const acs__q_node *x) {
+  if (x->op == ACS__QO_REGEX) {
+    acs_buf_printf(&s->text, "%s ~ ", operand);
+    acs__sql_param(s, x->v.text, x->v.len);
+  } else {
+    acs_buf_printf(&s->text, "strpos(%s, ", operand);
+    acs__sql_param(s, x->v.text, x->v.len);
+    put(s, ") > 0");
+  }
+}
+
+bool acs__q_costly(const acs__q_node *q) {
+  if (!q) return false;
+  if (q->kind != ACS__QN_PRED) return acs__q_costly(q->a) || acs__q_costly(q->b);
+  return q->op == ACS__QO_REGEX || q->op == ACS__QO_CONTAINS;
+}
+
 /* --- device columns */
 
 static const char *column(acs__q_field f) {
@@ -143,15 +179,20 @@ static const char *column(acs__q_field f) {
 }
 
 /* A text column as the indexes of migration 3 hold it (bytewise; NULL as
- * '' for the nullable ones, which also need IS NOT NULL). */
-static void text_key(acs__sql *s, acs__q_field f) {
-  if (f == ACS__QF_ID) {
-    put(s, "d.id");
-  } else if (f == ACS__QF_SOFTWARE || f == ACS__QF_HARDWARE) {
-    acs_buf_printf(&s->text, "(coalesce(%s, '') COLLATE \"C\")", column(f));
+ * '' for the nullable ones, which also need IS NOT NULL), into buf. */
+static const char *text_key_expr(acs__q_field f, char *buf, size_t n) {
+  if (f == ACS__QF_ID) return "d.id";
+  if (f == ACS__QF_SOFTWARE || f == ACS__QF_HARDWARE) {
+    snprintf(buf, n, "(coalesce(%s, '') COLLATE \"C\")", column(f));
   } else {
-    acs_buf_printf(&s->text, "(%s COLLATE \"C\")", column(f));
+    snprintf(buf, n, "(%s COLLATE \"C\")", column(f));
   }
+  return buf;
+}
+
+static void text_key(acs__sql *s, acs__q_field f) {
+  char buf[96];
+  put(s, text_key_expr(f, buf, sizeof buf));
 }
 
 static void device_pred(acs__sql *s, const acs__q_node *x) {
@@ -166,6 +207,14 @@ static void device_pred(acs__sql *s, const acs__q_node *x) {
       put(s, "EXISTS (SELECT 1 FROM unnest(d.tags) t(v) WHERE starts_with(t.v, ");
       acs__sql_param(s, x->v.text, x->v.len);
       put(s, "))");
+    } else if (op == ACS__QO_IN) {
+      put(s, "(d.tags && "); /* GIN */
+      param_list(s, x);
+      put(s, ")");
+    } else if (op == ACS__QO_REGEX || op == ACS__QO_CONTAINS) {
+      put(s, "EXISTS (SELECT 1 FROM unnest(d.tags) t(v) WHERE ");
+      text_match(s, "t.v", x);
+      put(s, ")");
     } else {
       put(s, op == ACS__QO_NE ? "NOT (d.tags @> ARRAY[" : "(d.tags @> ARRAY[");
       acs__sql_param(s, x->v.text, x->v.len);
@@ -214,6 +263,16 @@ static void device_pred(acs__sql *s, const acs__q_node *x) {
     put(s, ", ");
     acs__sql_param(s, x->v.text, x->v.len);
     put(s, ")");
+  } else if (op == ACS__QO_IN) {
+    text_key(s, f);
+    put(s, " = ANY(");
+    param_list(s, x);
+    put(s, ")");
+  } else if (op == ACS__QO_REGEX || op == ACS__QO_CONTAINS) {
+    /* on the key as indexed: an anchored expression's fixed prefix is a
+     * range of the (field COLLATE "C") index */
+    char buf[96];
+    text_match(s, text_key_expr(f, buf, sizeof buf), x);
   } else {
     text_key(s, f);
     put(s, op == ACS__QO_NE ? " = " : op_sql(op));
@@ -225,10 +284,11 @@ static void device_pred(acs__sql *s, const acs__q_node *x) {
 
 /* --- parameters */
 
-enum { ARM_STRING, ARM_NUM, ARM_TIME, ARM_BOOL, ARM_PREFIX, ARM_ANY };
+enum { ARM_STRING, ARM_NUM, ARM_TIME, ARM_BOOL, ARM_PREFIX, ARM_ANY, ARM_TEXT };
 
 /* One arm's conditions on "parameters p" (the name comes before). */
-static void arm(acs__sql *s, int kind, acs__q_op op, const acs__q_value *v) {
+static void arm(acs__sql *s, int kind, acs__q_op op, const acs__q_value *v,
+                const acs__q_node *x) {
   switch (kind) {
     case ARM_NUM:
       put(s, "p.xsd_type IN (" NUM_TYPES ") AND acs_num(p.value)");
@@ -256,6 +316,18 @@ static void arm(acs__sql *s, int kind, acs__q_op op, const acs__q_value *v) {
     case ARM_ANY:
       put(s, "true");
       return;
+    case ARM_TEXT: /* MATCHES, CONTAINS, IN: the stored text, whatever its type */
+      if (op == ACS__QO_IN) {
+        put(s, LEFT("p.value") " COLLATE \"C\" = ANY(ARRAY(SELECT left(x, " ACS__Q_VALUE_PREFIX
+               ") FROM unnest(");
+        param_list(s, x);
+        put(s, ") x)) AND p.value = ANY(");
+        param_list(s, x);
+        put(s, ")");
+      } else {
+        text_match(s, "p.value", x);
+      }
+      return;
     default:
       put(s, "(p.xsd_type IS NULL OR p.xsd_type NOT IN (" NUM_TYPES
              ", 'xsd:dateTime', 'xsd:boolean')) AND " LEFT("p.value") " COLLATE \"C\"");
@@ -278,6 +350,11 @@ static int arms_of(const acs__q_node *x, int out[5]) {
       return n;
     case ACS__QO_PREFIX:
       out[n++] = ARM_PREFIX;
+      return n;
+    case ACS__QO_REGEX:
+    case ACS__QO_CONTAINS:
+    case ACS__QO_IN:
+      out[n++] = ARM_TEXT;
       return n;
     default:
       break;
@@ -308,7 +385,7 @@ static void param_arms(acs__sql *s, const acs__q_node *x) {
     name_cond(s, x);
     if (arms[i] != ARM_ANY) {
       put(s, " AND ");
-      arm(s, arms[i], op, &x->v);
+      arm(s, arms[i], op, &x->v, x);
     }
   }
 }
@@ -328,7 +405,7 @@ static void param_exists(acs__sql *s, const acs__q_node *x) {
     put(s, " AND (");
     for (int i = 0; i < n; i++) {
       put(s, i ? " OR (" : "(");
-      arm(s, arms[i], op, &x->v);
+      arm(s, arms[i], op, &x->v, x);
       put(s, ")");
     }
     put(s, ")");

@@ -115,6 +115,17 @@ void acs__api_fail_store(acs__api_req *r) {
       acs__api_error(r, 500, "out of memory");
       return;
     default:
+      if (!strcmp(r->pg_sqlstate, "2201B")) { /* invalid_regular_expression */
+        acs__api_error(r, 400, "q: %s", r->pg_error ? r->pg_error : "invalid regular expression");
+        return;
+      }
+      if (!strcmp(r->pg_sqlstate, "57014") && r->stmt_timeout_ms > 0) { /* query_canceled */
+        acs__api_error(r, 400,
+                       "q: the query took longer than %d ms (MATCHES and CONTAINS scan: "
+                       "narrow it with an indexed comparison, or anchor the expression with ^)",
+                       r->stmt_timeout_ms);
+        return;
+      }
       acs_log(ACS_LOG_ERR, "api", "%s %s: store: %s (%s%s%s)", r->req->method, r->req->path,
               r->pg_error ? r->pg_error : acs_strerror(r->pg_status), acs_errname(r->pg_status),
               r->pg_sqlstate[0] ? " " : "", r->pg_sqlstate);
@@ -187,8 +198,19 @@ int acs__api_query(acs__api_req *r, const char *sql, int n, const char *const *p
 
 int acs__api_begin(acs__api_req *r) {
   int rc = acs_pg_begin_batch(r->aw->pg, query_flags(r->aw->pg));
-  if (rc) record_error(r, rc, NULL, NULL);
-  return rc;
+  if (rc) {
+    record_error(r, rc, NULL, NULL);
+    return rc;
+  }
+  if (r->stmt_timeout_ms > 0) {
+    /* for this transaction only (the batch is one): PgBouncer-safe */
+    char ms[16];
+    snprintf(ms, sizeof ms, "%d", r->stmt_timeout_ms);
+    const char *p[1] = {ms};
+    acs__api_query(r, "SELECT set_config('statement_timeout', $1, true)", 1, p,
+                   acs__api_ignore_cb);
+  }
+  return 0;
 }
 
 static void sync_cb(acs_pg_result *res, void *arg) {

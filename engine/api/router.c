@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "core/acs_traceparent.h"
 #include "core/acs_err.h"
 #include "net/acs_health.h"
 
@@ -63,6 +64,9 @@ enum {
   ROUTE_TELEMETRY,    /* /api/v1/telemetry/current */
   ROUTE_STOMP,        /* /api/v1/stomp/metrics */
   ROUTE_SYS_LOG,      /* /api/v1/system/log */
+  ROUTE_DEVICE_EXPORT, /* /api/v1/devices/export (a device id always has a -) */
+  ROUTE_DEVICE_TRACE, /* /api/v1/devices/{id}/trace */
+  ROUTE_TRACES,       /* /api/v1/traces */
   ROUTE_COUNT,
 };
 
@@ -72,6 +76,12 @@ enum {
 
 static const route_def routes[ROUTE_COUNT] = {
     [ROUTE_DEVICES] = {"GET", {{"GET", RO, acs__api_devices_list}}},
+    [ROUTE_DEVICE_EXPORT] = {"GET", {{"GET", RO, acs__api_devices_export}}},
+    [ROUTE_DEVICE_TRACE] = {"GET, POST, DELETE",
+                            {{"GET", OP, acs__api_trace_get},
+                             {"POST", OP, acs__api_trace_start},
+                             {"DELETE", OP, acs__api_trace_stop}}},
+    [ROUTE_TRACES] = {"POST", {{"POST", OP, acs__api_traces_start}}},
     [ROUTE_DEVICE] = {"GET, DELETE",
                       {{"GET", RO, acs__api_device_get}, {"DELETE", AD, acs__api_device_delete}}},
     [ROUTE_DEVICE_TASKS] = {"GET, POST",
@@ -229,12 +239,18 @@ static void route(acs__api_req *r) {
   bool bulk = s.count >= 2 && seg_is(&s, 0, "bulk") && is_digits(s.p[1], s.n[1]);
   if (s.count == 1 && seg_is(&s, 0, "devices")) {
     r->route = ROUTE_DEVICES;
+  } else if (devices && s.count == 2 && seg_is(&s, 1, "export")) {
+    r->route = ROUTE_DEVICE_EXPORT;
   } else if (devices && s.count == 2) {
     r->route = ROUTE_DEVICE;
   } else if (devices && s.count == 3 && seg_is(&s, 2, "tasks")) {
     r->route = ROUTE_DEVICE_TASKS;
   } else if (devices && s.count == 3 && seg_is(&s, 2, "tags")) {
     r->route = ROUTE_DEVICE_TAGS;
+  } else if (devices && s.count == 3 && seg_is(&s, 2, "trace")) {
+    r->route = ROUTE_DEVICE_TRACE;
+  } else if (s.count == 1 && seg_is(&s, 0, "traces")) {
+    r->route = ROUTE_TRACES;
   } else if (devices && s.count == 3 && seg_is(&s, 2, "history")) {
     r->route = ROUTE_DEVICE_HISTORY;
   } else if (s.count == 1 && seg_is(&s, 0, "tasks")) {
@@ -349,6 +365,10 @@ void acs_api_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   r->app = ctx;
   r->aw = acs_app_worker_of(acs_conn_worker(c));
   r->total = -1;
+  /* W3C trace context: kept on what this request creates (an invalid
+   * header is ignored, as the recommendation says) */
+  const char *tp = acs_http_header_get(req, "traceparent");
+  if (tp) acs_traceparent_parse(tp, strlen(tp), r->traceparent, r->trace_id);
   route(r);
 }
 

@@ -11,6 +11,7 @@
 #include "connreq/acs_connreq_device.h"
 #include "core/acs_arena.h"
 #include "core/acs_err.h"
+#include "core/acs_log.h"
 #include "files/acs_files.h"
 #include "session/acs_rpc_json.h"
 
@@ -57,8 +58,8 @@ json_t *acs__api_task_object(const acs_pg_result *res, int row) {
 /* --- POST /api/v1/devices/{id}/tasks */
 
 static const char sql_insert[] =
-    "INSERT INTO tasks (device_id, rpc, args, created_by, expires_at) "
-    "VALUES ($1, $2, $3::jsonb, $4, now() + $5::int * interval '1 second') "
+    "INSERT INTO tasks (device_id, rpc, args, created_by, expires_at, traceparent) "
+    "VALUES ($1, $2, $3::jsonb, $4, now() + $5::int * interval '1 second', NULLIF($6, '')) "
     "RETURNING " ACS__TASK_COLS;
 /* Same transaction, same session: currval is the id the INSERT just took. */
 static const char sql_audit[] =
@@ -139,7 +140,9 @@ static void connreq_start(acs__api_req *r) {
     acs__api_error(r, 500, "out of memory");
     return;
   }
+  acs_log_set_trace(r->trace_id[0] ? r->trace_id : NULL); /* the request carries it */
   int rc = acs_connreq_device(r->aw, r->device_id, id, r->connreq_wait_s * 1000u, connreq_cb, r);
+  acs_log_set_trace(NULL);
   if (rc) { /* acsd is stopping: the task waits for the device's next session */
     r->aux = NULL;
     respond_task(r, 202, created);
@@ -303,13 +306,14 @@ void acs__api_task_create(acs__api_req *r) {
   if (!parse_task(r, &rpc, &args_text, expires, sizeof expires)) return;
   char token_id[24];
   snprintf(token_id, sizeof token_id, "%lld", r->token_id);
-  const char *pi[5] = {r->device_id, rpc, args_text, r->token_name, expires[0] ? expires : NULL};
+  const char *pi[6] = {r->device_id, rpc, args_text, r->token_name, expires[0] ? expires : NULL,
+                       r->traceparent};
   const char *pa[4] = {r->token_name, r->device_id, rpc, token_id};
   const char *pf[1] = {r->name};
   acs__api_step(r, create_done);
   if (acs__api_begin(r) == 0) {
     if ((!r->name || acs__api_query(r, acs_files_sql_required, 1, pf, acs__api_ignore_cb) == 0) &&
-        acs__api_query(r, sql_insert, 5, pi, insert_cb) == 0)
+        acs__api_query(r, sql_insert, 6, pi, insert_cb) == 0)
       acs__api_query(r, sql_audit, 4, pa, audit_cb);
     acs__api_sync(r);
   }

@@ -29,6 +29,7 @@ typedef struct acs_policy_poller acs_policy_poller;
 typedef struct acs_policy_jobs acs_policy_jobs;
 typedef struct acs_connreq_worker acs_connreq_worker;
 typedef struct acs_bulk_runner acs_bulk_runner;
+typedef struct acs_trace_poller acs_trace_poller;
 typedef struct acs_devcache acs_devcache;
 typedef struct acs_coord acs_coord;
 typedef struct acs_coord_worker acs_coord_worker;
@@ -83,6 +84,7 @@ struct acs_app_worker {
 
   acs_connreq_worker *connreq; /* connection requests (connreq/acs_connreq_device.h) */
   acs_bulk_runner *bulk;     /* bulk actions (worker 0, with a store) */
+  acs_trace_poller *traces;  /* wire traces asked for (worker 0, with a store) */
   acs_metrics_worker *metrics; /* this worker's counts (never NULL once started) */
   acs_coord_worker *coord;   /* its Redis connections (NULL without Redis) */
   struct acs_app_observer *observer; /* its tick (observe.c) */

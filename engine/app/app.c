@@ -15,6 +15,7 @@
 
 #include "api/acs_api.h"
 #include "api/acs_bulk.h"
+#include "app/acs_trace.h"
 #include "app/acs_app.h"
 #include "connreq/acs_connreq_device.h"
 #include "coord/acs_coord.h"
@@ -31,6 +32,7 @@ static void worker_free(acs_app_worker *aw) {
   acs_policy_vm_free(aw->policies);
   acs_policy_vm_free(aw->canary_policies);
   acs_devcache_free(aw->devcache);
+  acs_dm_thread_free(); /* the models' shared paths, on this worker's thread */
   free(aw);
 }
 
@@ -57,6 +59,8 @@ static void worker_stop(acs_worker *w, void *ctx) {
   acs_connreq_worker_stop(aw);
   acs_bulk_runner_stop(aw->bulk);
   aw->bulk = NULL;
+  acs_trace_poller_stop(aw->traces);
+  aw->traces = NULL;
   if (aw->api) acs_api_worker_stop(aw);
   acs_coord_worker_stop(aw->coord); /* after the sessions: their unlocks go out first */
   aw->coord = NULL;
@@ -130,6 +134,8 @@ static int worker_start(acs_worker *w, void *ctx) {
   if (aw->pg && acs_worker_index(w) == 0 && (rc = acs_bulk_runner_start(aw, &aw->bulk))) goto fail;
   if (app->coord &&
       (rc = acs_coord_worker_start(app->coord, acs_worker_loop(w), acs_worker_index(w), &aw->coord)))
+    goto fail;
+  if (aw->pg && acs_worker_index(w) == 0 && (rc = acs_trace_poller_start(aw, &aw->traces)))
     goto fail;
   if ((rc = acs_session_table_new(aw, &aw->sessions))) goto fail;
   if (aw->pg && (rc = acs_connreq_worker_start(aw))) goto fail;

@@ -58,6 +58,7 @@ struct dreq {
   dreq *prev, *next;
   char *device_id;
   char task_id[24];  /* "" without a task */
+  char trace_id[33]; /* the caller's log trace (a W3C trace-id) when asked, or "" */
   uint64_t deadline; /* loop time; 0: no wait */
   unsigned poll_ms;
   acs_connreq_device_cb cb;
@@ -280,8 +281,12 @@ static void record(dreq *d) {
   if (!d->o.coalesced) recheck_stop(d);
   acs_connreq_worker *cw = d->cw;
   if (cw->metrics && !d->o.coalesced) acs_metric_add(&cw->metrics->connreq[d->o.status ? 1 : 0], 1);
-  acs_log(d->o.status ? ACS_LOG_INFO : ACS_LOG_DEBUG, "connreq", "%s%s%s: %s%s", d->device_id,
-          d->task_id[0] ? ", task " : "", d->task_id, d->o.status ? "failed: " : "", d->o.detail);
+  /* a traced request is logged whatever its outcome, with its trace-id */
+  if (d->trace_id[0]) acs_log_set_trace(d->trace_id);
+  acs_log(d->o.status || d->trace_id[0] ? ACS_LOG_INFO : ACS_LOG_DEBUG, "connreq", "%s%s%s: %s%s%s%s",
+          d->device_id, d->task_id[0] ? ", task " : "", d->task_id, d->o.status ? "failed: " : "",
+          d->o.detail, d->trace_id[0] ? ", trace " : "", d->trace_id);
+  if (d->trace_id[0]) acs_log_set_trace(NULL);
   if (d->task_id[0] && !cw->stopping) {
     char http[16];
     snprintf(http, sizeof http, "%d", d->o.http_status);
@@ -678,6 +683,8 @@ int acs_connreq_device(acs_app_worker *aw, const char *device_id, long long task
   d->cb = cb;
   d->arg = arg;
   if (task_id > 0) snprintf(d->task_id, sizeof d->task_id, "%lld", task_id);
+  const char *trace = acs_log_get_trace();
+  if (trace) snprintf(d->trace_id, sizeof d->trace_id, "%s", trace);
   const char *p[11] = {device_id,     cred_names[0], cred_names[1], cred_names[2],
                        cred_names[3], cred_names[4], cred_names[5], cred_names[6],
                        cred_names[7], cred_names[8], cred_names[9]};

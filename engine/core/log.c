@@ -14,6 +14,7 @@ static const char *const level_names[] = {"crit", "err", "warn", "info", "debug"
 static char log_instance[64];
 static _Thread_local int log_worker = -1;
 static _Thread_local const char *log_device, *log_session;
+static _Thread_local char log_trace[33]; /* W3C trace-id, "" for none */
 
 const char *acs_log_level_name(acs_log_level lvl) {
   return (unsigned)lvl <= ACS_LOG_DEBUG ? level_names[lvl] : "?";
@@ -40,7 +41,13 @@ void acs_log_set_worker(int index) { log_worker = index; }
 void acs_log_set_context(const char *device, const char *session) {
   log_device = device;
   log_session = session;
+  if (!device && !session) log_trace[0] = '\0';
 }
+
+void acs_log_set_trace(const char *trace_id) {
+  snprintf(log_trace, sizeof log_trace, "%s", trace_id ? trace_id : "");
+}
+const char *acs_log_get_trace(void) { return log_trace[0] ? log_trace : NULL; }
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
 static size_t utf8_len(const unsigned char *s, size_t n) {
@@ -113,7 +120,8 @@ static size_t json_field(char *line, size_t len, size_t cap, const char *key, co
 }
 
 static void log_json(const struct timeval *tv, const struct tm *tm, acs_log_level lvl,
-                     const char *area, const char *msg) {
+                     const char *area, const char *msg, const acs_log_field *fields,
+                     size_t nfields) {
   char line[4608];
   int n = snprintf(line, sizeof line,
                    "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"level\":\"%s\"",
@@ -130,14 +138,26 @@ static void log_json(const struct timeval *tv, const struct tm *tm, acs_log_leve
   len = json_field(line, len, sizeof line, "subsystem", area, 100);
   len = json_field(line, len, sizeof line, "device", log_device, 400);
   len = json_field(line, len, sizeof line, "session", log_session, 200);
-  len = json_field(line, len, sizeof line, "message", msg, sizeof line);
+  len = json_field(line, len, sizeof line, "trace_id", log_trace[0] ? log_trace : NULL, 40);
+  len = json_field(line, len, sizeof line, "message", msg, 2048);
+  /* "fields": {"key": "value", ...}: structured extras, each bounded */
+  if (len + 16 < sizeof line) {
+    memcpy(line + len, ",\"fields\":{", 11);
+    len += 11;
+    for (size_t i = 0; i < nfields && len + 300 < sizeof line; i++) {
+      size_t at = len;
+      len = json_field(line, len, sizeof line - 8, fields[i].key, fields[i].value, 512);
+      if (i == 0 && len > at) memmove(line + at, line + at + 1, --len - at); /* no leading ',' */
+    }
+    line[len++] = '}';
+  }
   line[len++] = '}';
   line[len++] = '\n';
   fwrite(line, 1, len, stderr);
 }
 
-void acs_log(acs_log_level lvl, const char *area, const char *fmt, ...) {
-  if (!acs_log_enabled(lvl)) return;
+static void log_v(acs_log_level lvl, const char *area, const acs_log_field *fields,
+                  size_t nfields, const char *fmt, va_list ap0) {
   char line[2048];
   struct timeval tv;
   struct tm tm;
@@ -145,10 +165,10 @@ void acs_log(acs_log_level lvl, const char *area, const char *fmt, ...) {
   gmtime_r(&tv.tv_sec, &tm);
   if (acs_log_get_format() == ACS_LOG_JSON) {
     va_list ap;
-    va_start(ap, fmt);
+    va_copy(ap, ap0);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    log_json(&tv, &tm, lvl, area, line);
+    log_json(&tv, &tm, lvl, area, line, fields, nfields);
     return;
   }
   int n =
@@ -157,12 +177,36 @@ void acs_log(acs_log_level lvl, const char *area, const char *fmt, ...) {
                (int)(tv.tv_usec / 1000), level_names[lvl], area);
   if (n < 0) return;
   va_list ap;
-  va_start(ap, fmt);
+  va_copy(ap, ap0);
   int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
   va_end(ap);
   size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
   if (len > sizeof line - 2) len = sizeof line - 2;
+  /* text: the fields as " key=value" after the message */
+  for (size_t i = 0; i < nfields && len < sizeof line - 2; i++) {
+    m = snprintf(line + len, sizeof line - 1 - len, " %s=%s", fields[i].key,
+                 fields[i].value ? fields[i].value : "-");
+    len += m < 0 ? 0 : (size_t)m;
+    if (len > sizeof line - 2) len = sizeof line - 2;
+  }
   line[len++] = '\n';
   /* One write per record so that lines from workers never interleave. */
   fwrite(line, 1, len, stderr);
+}
+
+void acs_log(acs_log_level lvl, const char *area, const char *fmt, ...) {
+  if (!acs_log_enabled(lvl)) return;
+  va_list ap;
+  va_start(ap, fmt);
+  log_v(lvl, area, NULL, 0, fmt, ap);
+  va_end(ap);
+}
+
+void acs_log_fields(acs_log_level lvl, const char *area, const acs_log_field *fields,
+                    size_t nfields, const char *fmt, ...) {
+  if (!acs_log_enabled(lvl)) return;
+  va_list ap;
+  va_start(ap, fmt);
+  log_v(lvl, area, fields, nfields, fmt, ap);
+  va_end(ap);
 }

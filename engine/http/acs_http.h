@@ -121,9 +121,16 @@ typedef struct acs_http_response {
 void acs_http_response_write(acs_buf *out, const acs_http_response *r);
 /* The head only (status line and headers, the blank line) with
  * Content-Length: content_length, whatever r->body_len says: for a body
- * written in pieces, or for an answer to HEAD. */
+ * written in pieces, or for an answer to HEAD. ACS_HTTP_CHUNKED instead
+ * writes Transfer-Encoding: chunked (a body of unknown length, each piece
+ * a chunk: acs_http_chunk_head). */
+#define ACS_HTTP_CHUNKED UINT64_MAX
 void acs_http_response_write_head(acs_buf *out, const acs_http_response *r,
                                   uint64_t content_length);
+/* The line before a chunk of n bytes ("%zx\r\n") into buf (at least 20
+ * bytes); n = 0 is the last chunk's, which ends the body ("0\r\n\r\n").
+ * Returns its length. Every other chunk is followed by "\r\n". */
+size_t acs_http_chunk_head(char *buf, size_t n);
 
 /* Percent-decodes n bytes of s (a path segment or a query value; with
  * plus_is_space, '+' decodes to ' ' as in form-encoded queries) into out.

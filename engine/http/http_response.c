@@ -109,7 +109,9 @@ static void write_head(acs_buf *out, const acs_http_response *r, uint64_t conten
     acs_buf_puts(out, r->content_type);
     acs_buf_append(out, "\r\n", 2);
   }
-  if (!no_body) {
+  if (!no_body && content_length == ACS_HTTP_CHUNKED) {
+    acs_buf_puts(out, "Transfer-Encoding: chunked\r\n");
+  } else if (!no_body) {
     n = snprintf(line, sizeof line, "Content-Length: %llu\r\n", (unsigned long long)content_length);
     acs_buf_append(out, line, (size_t)n);
   }
@@ -127,6 +129,11 @@ void acs_http_response_write(acs_buf *out, const acs_http_response *r) {
 void acs_http_response_write_head(acs_buf *out, const acs_http_response *r,
                                   uint64_t content_length) {
   write_head(out, r, content_length);
+}
+
+size_t acs_http_chunk_head(char *buf, size_t n) {
+  int k = n ? snprintf(buf, 20, "%zx\r\n", n) : snprintf(buf, 20, "0\r\n\r\n");
+  return k > 0 ? (size_t)k : 0;
 }
 
 void acs_http_request_write(acs_buf *out, const acs_http_request *r) {

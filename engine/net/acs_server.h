@@ -165,7 +165,9 @@ bool acs_conn_body_unread(const acs_conn *c);
  * last piece's cb, or a cb with an error, c is no longer the caller's; so
  * too after an error returned by acs_conn_stream_write() (the connection had
  * closed: no cb then). data must stay valid until cb. acs_conn_stream_abort()
- * gives up mid-body: the connection is closed (c no longer the caller's). */
+ * gives up mid-body: the connection is closed (c no longer the caller's).
+ * With content_length ACS_HTTP_CHUNKED (a body of unknown length: HTTP/1.1
+ * clients), each piece is a chunk and a piece of 0 bytes ends the body. */
 typedef void (*acs_conn_write_cb)(acs_conn *c, int status, void *arg);
 int acs_conn_stream_start(acs_conn *c, const acs_http_response *r, uint64_t content_length,
                           bool body);

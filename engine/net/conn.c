@@ -87,6 +87,8 @@ struct acs_conn {
   /* a streamed response */
   bool resp_stream;
   bool resp_head_sent;
+  bool resp_chunked; /* Transfer-Encoding: chunked (resp_left unused until the last) */
+  char chunk_head[24];
   uint64_t resp_left;
   acs_conn_write_cb wcb;
   void *warg;
@@ -687,6 +689,7 @@ int acs_conn_stream_start(acs_conn *c, const acs_http_response *r, uint64_t cont
   }
   c->resp_stream = true;
   c->resp_head_sent = false;
+  c->resp_chunked = content_length == ACS_HTTP_CHUNKED;
   c->resp_left = content_length;
   return 0;
 }
@@ -729,19 +732,22 @@ int acs_conn_stream_write(acs_conn *c, const void *data, size_t n, acs_conn_writ
     if (c->handles == 0) conn_free(c);
     return ACS_ESTATE;
   }
-  if (n == 0 || n > c->resp_left) return ACS_EINVAL;
-  uv_buf_t b[2];
+  if (!c->resp_chunked && (n == 0 || n > c->resp_left)) return ACS_EINVAL;
+  uv_buf_t b[4];
   unsigned nb = 0;
   if (!c->resp_head_sent) {
     if (acs_buf_err(&c->out)) return ACS_ENOMEM;
     b[nb++] = uv_buf_init(c->out.data, (unsigned)c->out.len);
   }
-  b[nb++] = uv_buf_init((char *)data, (unsigned)n);
+  if (c->resp_chunked) /* n = 0: the last chunk, which ends the body */
+    b[nb++] = uv_buf_init(c->chunk_head, (unsigned)acs_http_chunk_head(c->chunk_head, n));
+  if (n) b[nb++] = uv_buf_init((char *)data, (unsigned)n);
+  if (c->resp_chunked && n) b[nb++] = uv_buf_init("\r\n", 2);
   c->wreq.data = c;
   int rc = conn_send(c, &c->wreq, b, nb, stream_write_cb);
   if (rc) return rc;
   c->resp_head_sent = true;
-  c->resp_left -= n;
+  c->resp_left = c->resp_chunked ? (n ? UINT64_MAX : 0) : c->resp_left - n;
   c->wcb = cb;
   c->warg = arg;
   c->writing = true;

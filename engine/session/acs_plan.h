@@ -46,6 +46,8 @@ typedef struct acs_dm_param {
   bool absent;      /* an object the CPE said it does not have (9005) */
   bool leaves_only; /* the CPE answers a partial path of this object with the object alone:
                        its parameters are asked for by name */
+  bool unstored;    /* listed by this session, its listing not yet in the store (the
+                       session writes it with the value, or at its end) */
   int64_t value_at; /* ms, engine clock; 0: never read */
   int64_t names_at; /* when its existence (and, for objects, its subtree) was last listed */
 } acs_dm_param;
@@ -57,6 +59,9 @@ typedef struct acs_dm {
 
 void acs_dm_init(acs_dm *dm);
 void acs_dm_free(acs_dm *dm);
+/* Frees this thread's shared copies of paths (dm.c): once no model of the
+ * thread is used any more (a worker's end). */
+void acs_dm_thread_free(void);
 /* The entry for name, or NULL. */
 acs_dm_param *acs_dm_get(const acs_dm *dm, const char *name);
 /* Finds or adds name (and, for a parameter, nothing else: parents are

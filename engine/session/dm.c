@@ -1,7 +1,6 @@
 /* dm.c: a device's data model during a session (acs_plan.h): a sorted array
  * of parameters and objects, so that everything under an object is one
  * contiguous range found by binary search. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,27 +26,10 @@ typedef struct intern_tab {
   size_t cap, n, bytes;
   char *blk;
   size_t left;
-  void *blocks; /* every block, chained through its first word */
+  void *blocks; /* each block begins with a pointer to the one before */
 } intern_tab;
 
 static _Thread_local intern_tab tl_paths;
-
-/* The table goes with its thread (a pthread key's destructor), so that a
- * worker that stops leaves nothing behind (leak reports stay meaningful). */
-static pthread_key_t intern_key;
-static pthread_once_t intern_once = PTHREAD_ONCE_INIT;
-
-static void intern_release(void *arg) {
-  intern_tab *t = arg;
-  for (void *b = t->blocks, *next; b; b = next) {
-    memcpy(&next, b, sizeof next);
-    free(b);
-  }
-  free(t->slot);
-  memset(t, 0, sizeof *t);
-}
-
-static void intern_key_make(void) { pthread_key_create(&intern_key, intern_release); }
 
 static uint32_t path_hash(const char *s, size_t len) {
   uint32_t h = 2166136261u; /* FNV-1a */
@@ -56,10 +38,6 @@ static uint32_t path_hash(const char *s, size_t len) {
 }
 
 static bool intern_grow(intern_tab *t) {
-  if (!t->cap) { /* the thread's first name */
-    pthread_once(&intern_once, intern_key_make);
-    pthread_setspecific(intern_key, t);
-  }
   size_t cap = t->cap ? t->cap * 2 : 4096;
   const char **slot = calloc(cap, sizeof *slot);
   if (!slot) return false;
@@ -94,8 +72,8 @@ static const char *intern(const char *name) {
     }
     memcpy(b, &t->blocks, sizeof t->blocks);
     t->blocks = b;
-    t->blk = b + sizeof t->blocks;
-    t->left = INTERN_BLOCK - sizeof t->blocks;
+    t->blk = b + sizeof(void *);
+    t->left = INTERN_BLOCK - sizeof(void *);
     t->bytes += INTERN_BLOCK;
   }
   char *copy = t->blk;
@@ -107,6 +85,18 @@ static const char *intern(const char *name) {
   t->slot[j] = copy;
   t->n++;
   return copy;
+}
+
+void acs_dm_thread_free(void) {
+  intern_tab *t = &tl_paths;
+  while (t->blocks) {
+    void *prev;
+    memcpy(&prev, t->blocks, sizeof prev);
+    free(t->blocks);
+    t->blocks = prev;
+  }
+  free(t->slot);
+  memset(t, 0, sizeof *t);
 }
 
 static void param_clear(acs_dm_param *p) {

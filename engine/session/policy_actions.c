@@ -131,16 +131,44 @@ static json_t *args_object(lua_State *L, int idx) {
 static const char *const action_rpcs[] = {"Reboot", "FactoryReset",   "Download",
                                           "Upload", "ScheduleInform", NULL};
 
+/* Is this session's TransferComplete the answer to the transfer action
+ * a (its key, a Download or Upload)? The session's policy context was read
+ * before the TransferComplete arrived, so a says 'sent' still; the store
+ * ends the task as the TransferComplete says (session_store.c,
+ * sql_transfer_done), and so does action_status() in this very session, so
+ * that a retry goes out now rather than one session late. */
+static bool transfer_answers(const acs__session *s, const json_t *a, const char *key) {
+  if (!s->had_tc || !s->tc.command_key || strcmp(s->tc.command_key, key) != 0) return false;
+  const char *rpc = json_string_value(json_object_get(a, "rpc"));
+  const char *st = json_string_value(json_object_get(a, "status"));
+  return rpc && st && (!strcmp(rpc, "Download") || !strcmp(rpc, "Upload")) &&
+         (!strcmp(st, "sent") || !strcmp(st, "unknown"));
+}
+
 /* The state of the action with key: from the store (asked in an earlier
- * session) or this session's queue. Pushes state, fault code, fault string
- * and returns 3, or returns 0. */
-static int push_action_state(lua_State *L, acs__policy *p, const char *key) {
+ * session, as this session's TransferComplete ends it) or this session's
+ * queue. Pushes state, fault code, fault string and returns 3, or
+ * returns 0. */
+static int push_action_state(lua_State *L, acs__session *s, const char *key) {
+  acs__policy *p = s->pol;
   const json_t *list = json_object_get(p->ctx, "actions");
   acs_script_charge(L, 1 + json_array_size(list) + json_array_size(p->actions));
   for (size_t i = 0; i < json_array_size(list); i++) {
     const json_t *a = json_array_get(list, i);
     const char *k = json_string_value(json_object_get(a, "key"));
     if (!k || strcmp(k, key) != 0) continue;
+    if (transfer_answers(s, a, key)) {
+      bool failed = s->tc.fault.code > 0;
+      lua_pushstring(L, failed ? "fault" : "done");
+      if (failed) {
+        lua_pushinteger(L, (lua_Integer)s->tc.fault.code);
+        lua_pushstring(L, s->tc.fault.string ? s->tc.fault.string : "");
+      } else {
+        lua_pushnil(L);
+        lua_pushnil(L);
+      }
+      return 3;
+    }
     const char *st = json_string_value(json_object_get(a, "status"));
     lua_pushstring(L, st ? st : "unknown");
     const json_t *code = json_object_get(a, "fault_code");
@@ -179,7 +207,7 @@ static const char *check_key(lua_State *L, int idx) {
 
 int l_acs_action_status(lua_State *L) {
   acs__session *s = acs__policy_sess(L);
-  int n = push_action_state(L, s->pol, check_key(L, 1));
+  int n = push_action_state(L, s, check_key(L, 1));
   if (n == 0) lua_pushnil(L);
   return n ? n : 1;
 }
@@ -196,7 +224,7 @@ int l_acs_action(lua_State *L) {
                       "'%s' is not a one-shot action (Reboot, FactoryReset, Download, "
                       "Upload, ScheduleInform)",
                       rpc);
-  int n = push_action_state(L, p, key);
+  int n = push_action_state(L, s, key);
   if (n) return n;
   if (json_array_size(p->actions) >= 16) return luaL_error(L, "too many actions in one session");
   json_t *args = args_object(L, 2);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/acs_err.h"
+#include "core/acs_match.h"
 #include "core/acs_log.h"
 #include "script/acs_script.h"
 #include "session/acs_cron.h"
@@ -131,6 +132,71 @@ static void push_args(lua_State *L, void *ud) {
   lua_pop(L, 1);
 }
 
+/* A precondition's matcher (on top of L), one of {prefix = "LDA"},
+ * {contains = "x"}, {regex = "^LDA[0-9]+$"} (PCRE2, bounded: acs_match.h),
+ * {one_of = {"a", "b"}} (or ["in"] = {...}), applied to have. A malformed
+ * matcher is logged and does not hold. Read raw (no metamethods). */
+static bool matcher_holds(lua_State *L, const char *file, const char *key, const char *have) {
+  const char *why = NULL;
+  char err[200];
+  bool holds = false;
+  int n = 0;
+  size_t hn = strlen(have);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    const char *op = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    size_t vn = 0;
+    const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &vn) : NULL;
+    n++;
+    if (!op) {
+      why = "a matcher's key is prefix, contains, regex or one_of";
+    } else if (!strcmp(op, "one_of") || !strcmp(op, "in")) {
+      if (lua_type(L, -1) != LUA_TTABLE) {
+        why = "one_of takes a list of strings";
+      } else {
+        lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= len && !holds; i++) {
+          if (lua_rawgeti(L, -1, i) == LUA_TSTRING) holds = strcmp(lua_tostring(L, -1), have) == 0;
+          lua_pop(L, 1);
+        }
+      }
+    } else if (!v) {
+      why = "prefix, contains and regex take a string";
+    } else if (!strcmp(op, "prefix")) {
+      holds = acs_match_prefix(have, hn, v, vn);
+    } else if (!strcmp(op, "contains")) {
+      holds = acs_match_contains(have, hn, v, vn);
+    } else if (!strcmp(op, "regex")) {
+      acs_regex *re = NULL;
+      int rc = acs_regex_compile(v, vn, &re, err, sizeof err);
+      if (rc == ACS_EINVAL) {
+        why = err;
+      } else if (rc == 0) {
+        rc = acs_regex_match(re, have, hn);
+        holds = rc == 1;
+        if (rc == ACS_ERANGE)
+          acs_log(ACS_LOG_WARN, "policy", "%s: precondition %s: regex /%s/ ran out of its %d steps: "
+                  "no match", file, key, v, ACS_MATCH_STEPS);
+      }
+      acs_regex_free(re);
+    } else {
+      why = "a matcher is one of prefix, contains, regex, one_of";
+    }
+    lua_pop(L, 1);
+    if (why) {
+      lua_pop(L, 1); /* the key */
+      break;
+    }
+  }
+  if (!why && n != 1) why = "a matcher has exactly one of prefix, contains, regex, one_of";
+  if (why) {
+    acs_log(ACS_LOG_WARN, "policy", "%s: precondition %s: %s: the preset does not match", file,
+            key, why);
+    return false;
+  }
+  return holds;
+}
+
 /* Does the preset on top of L match this session? */
 static bool preset_matches(acs__session *s, lua_State *L, const char *file) {
   const acs_cwmp_inform *in = &s->inform.u.inform;
@@ -169,7 +235,7 @@ static bool preset_matches(acs__session *s, lua_State *L, const char *file) {
           lua_pop(L, 1);
         }
       } else {
-        const char *want = lua_tostring(L, -1);
+        const char *want = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
         const char *have = NULL;
         const acs_cwmp_device_id *d = &in->device_id;
         if (!strcmp(k, "oui"))
@@ -186,7 +252,11 @@ static bool preset_matches(acs__session *s, lua_State *L, const char *file) {
           const acs_dm_param *pm = acs_dm_get(&s->dm, k);
           have = pm ? pm->value : NULL;
         }
-        ok = want && have && strcmp(want, have) == 0;
+        if (lua_type(L, -1) == LUA_TTABLE) {
+          ok = have && matcher_holds(L, file, k, have);
+        } else {
+          ok = want && have && strcmp(want, have) == 0;
+        }
       }
       lua_pop(L, 1);
     }

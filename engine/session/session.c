@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/acs_trace.h"
 #include "coord/acs_coord.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
@@ -175,6 +176,9 @@ void acs__sess_unref(acs__session *s) {
     free(s->tasks[i].command_key);
   }
   free(s->tasks);
+  for (size_t i = 0; i < s->nlisted; i++) free(s->listed[i]);
+  free(s->listed);
+  free(s->listed_us);
   acs__policy_free(s);
   json_decref(s->policy_ctx_json);
   s->policy_ctx_json = NULL;
@@ -237,6 +241,14 @@ static void sess_end(acs__session *s, const char *why) {
   acs_app *app = s->t->aw->app;
   if (why) acs_log(ACS_LOG_DEBUG, "session", "%s: session ended: %s", s->device_id, why);
   drop_outstanding(s, why && strcmp(why, "superseded") == 0);
+  /* listings not yet stored: whatever ends the session, they are (not when
+   * acsd stops: the store may be gone first; the next session lists again) */
+  if (!s->t->stopping && s->t->aw->pg) {
+    int rc = acs__sess_store_listed(s, NULL);
+    if (rc && rc != ACS_ENOTFOUND)
+      acs_log(ACS_LOG_WARN, "session", "%s: listing not stored: %s", s->device_id,
+              acs_strerror(rc));
+  }
   acs__sess_unlock(s); /* after the outstanding task's write: that one is fenced too */
   s->st = ACS__S_DONE;
   acs_metrics_worker *mw = s->t->aw->metrics;
@@ -269,6 +281,7 @@ static void sess_end(acs__session *s, const char *why) {
 static void sess_timeout_cb(uv_timer_t *h) {
   acs__session *s = h->data;
   acs_log_set_context(s->device_id, s->cookie);
+  acs_log_set_trace(s->trace_id[0] ? s->trace_id : NULL);
   acs_log(ACS_LOG_INFO, "session", "%s: no answer from the CPE within %u ms", s->device_id,
           s->t->aw->app->cfg->session_timeout_ms);
   sess_end(s, "timeout");
@@ -385,10 +398,13 @@ static void sess_reply_msg(acs__session *s, const acs_cwmp_msg *msg, bool set_co
   extra[0] = '\0';
   if (set_cookie)
     snprintf(extra, sizeof extra, "Set-Cookie: " ACS_SESSION_COOKIE "=%s; Path=/\r\n", s->cookie);
-  if (msg && acs_cwmp_encode(msg, &body) == 0) {
+  int status = msg && acs_cwmp_encode(msg, &body) == 0 ? 200 : msg ? 500 : 204;
+  if (s->traced)
+    acs_trace_response(s->t->aw, s->device_id, s->cookie, status, XML_TYPE, body.data, body.len);
+  if (status == 200) {
     reply(c, 200, XML_TYPE, &body, extra[0] ? extra : NULL);
   } else {
-    reply(c, msg ? 500 : 204, NULL, NULL, extra[0] ? extra : NULL);
+    reply(c, status, NULL, NULL, extra[0] ? extra : NULL);
   }
   acs_buf_free(&body);
 }
@@ -448,6 +464,14 @@ static void marked_sent_cb(acs__session *s, int status) {
     next_rpc(s);
     return;
   }
+  if (s->trace_id[0]) { /* a task an API request with a traceparent made */
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)s->outstanding->id);
+    acs_log_set_trace(s->trace_id);
+    acs_log_field f[] = {{"task", id}, {"rpc", s->outstanding->rpc}};
+    acs_log_fields(ACS_LOG_INFO, "session", f, 2, "%s: task %s (%s) sent, trace %s", s->device_id,
+                   id, s->outstanding->rpc, s->trace_id);
+  }
   send_outstanding(s);
 }
 
@@ -467,6 +491,7 @@ int acs__task_sets_virtual(const acs__task *t) {
 }
 
 static void actions_stored_cb(acs__session *s, int status);
+static void listed_stored_cb(acs__session *s, int status);
 /* A task's RPC, converted: recorded 'sent' first if one-shot, then sent. */
 static void send_task(acs__session *s, acs__task *task, acs_cwmp_kind kind) {
   sess_ext *e = ext(s);
@@ -485,6 +510,7 @@ static void send_task(acs__session *s, acs__task *task, acs_cwmp_kind kind) {
       snprintf(key, sizeof key, "acsd-task-%lld", (long long)task->id);
       *ck = acs_arena_strdup(&e->rpc_arena, key);
     }
+    s->trace_id[0] = '\0'; /* the task's own, read as it is marked sent */
     if (acs__sess_store_mark_sent(s, task, ck ? *ck : NULL, false, marked_sent_cb) == 0)
       return;
     s->outstanding = NULL;
@@ -629,7 +655,8 @@ static void next_rpc(acs__session *s) {
       if (s->tasks[i].id > after) after = s->tasks[i].id;
     if (acs__sess_store_tasks_since(s, after, queued_read_cb) == 0) return;
   }
-  /* nothing more to do: 204 ends the session */
+  /* nothing more to do: the listings not yet stored, then 204 ends the session */
+  if (s->t->aw->pg && acs__sess_store_listed(s, listed_stored_cb) == 0) return;
   sess_reply_msg(s, NULL, false);
   sess_end(s, NULL);
 }
@@ -645,6 +672,14 @@ static void queued_read_cb(acs__session *s, int status) {
     return;
   }
   next_rpc(s);
+}
+
+static void listed_stored_cb(acs__session *s, int status) {
+  if (status)
+    acs_log(ACS_LOG_WARN, "session", "%s: listing not stored: %s", s->device_id,
+            acs_strerror(status));
+  sess_reply_msg(s, NULL, false);
+  sess_end(s, NULL); /* nothing when it has ended meanwhile */
 }
 
 static void actions_stored_cb(acs__session *s, int status) {
@@ -685,7 +720,8 @@ static void on_rpc_answer(acs__session *s, const acs_cwmp_msg *in) {
   if (s->outstanding_policy) {
     s->outstanding_policy = false;
     acs__policy_answer(s, &e->rpc_msg, in);
-    if (!s->t->aw->pg || in->kind == ACS_CWMP_FAULT ||
+    /* a subtree's listing is stored with its values, or at the end */
+    if (!s->t->aw->pg || in->kind == ACS_CWMP_FAULT || acs__sess_defer_listed(s, &e->rpc_msg, in) ||
         acs__sess_store_model(s, &e->rpc_msg, in, result_stored_cb) != 0)
       next_rpc(s);
     return;
@@ -984,7 +1020,10 @@ static void inform_start(acs_conn *c, acs_session_table *t, acs_arena *a, acs_cw
   snprintf(s->peer, sizeof s->peer, "%s", acs_conn_peer(c));
   s->req = c;
   bind_conn(s, c);
+  s->traced = acs_trace_wanted(s->device_id); /* one atomic load when nothing is traced */
+  if (s->traced) acs_trace_request(aw, s->device_id, s->cookie, acs_conn_request(c));
   acs_log_set_context(s->device_id, s->cookie); /* until the handler returns */
+  acs_log_set_trace(s->trace_id[0] ? s->trace_id : NULL);
   if (aw->coord) {
     int rc = acs__sess_lock(s, locked_cb);
     if (rc) locked_cb(s, rc);
@@ -1113,7 +1152,9 @@ void acs_session_handle(acs_conn *c, const acs_http_request *req, void *ctx) {
   uv_timer_stop(&s->timer);
   bind_conn(s, c);
   s->req = c;
+  if (s->traced) acs_trace_request(aw, s->device_id, s->cookie, req);
   acs_log_set_context(s->device_id, s->cookie);
+  acs_log_set_trace(s->trace_id[0] ? s->trace_id : NULL);
   if (empty) {
     on_empty_post(s);
     goto done;

@@ -96,7 +96,15 @@ struct acs__session {
   acs_app_worker *aw;     /* the worker's context: outlives its store callbacks, unlike s->t */
   acs_cwmp_transfer_complete tc; /* this session's TransferComplete (strings owned) */
   bool had_tc;
+  bool traced; /* a wire trace of its device was on at its Inform (app/acs_trace.h) */
+  char trace_id[33]; /* of the task last sent (its W3C traceparent's trace-id), or "" */
   acs__policy *pol;
+  /* subtrees the planner listed whose names are not stored yet (written with
+   * their values, the rest at the session's end: session_store.c) */
+  char **listed;
+  uint64_t *listed_us; /* when each was listed (acs_metrics_now_us) */
+  size_t nlisted;
+  bool listed_flushing; /* their final write is submitted */
   uint64_t t0_us; /* the Inform's arrival (metrics: acs_metrics_now_us) */
   /* with Redis (session_lock.c): the device's lock, held from before the
    * Inform's write to the session's end */
@@ -144,6 +152,18 @@ int acs__sess_store_tasks_since(acs__session *s, int64_t after, acs__sess_done_f
 /* A planner RPC's answer: the data-model changes only. */
 int acs__sess_store_model(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp,
                           acs__sess_done_fn done);
+/* A planner's GetParameterNames of a whole subtree (rsp its answer, already
+ * applied to s->dm): its names are marked unstored in s->dm and written
+ * later, each with its value when a GetParameterValues answer brings it,
+ * the others with the vanished names' delete and the subtree's '#names:'
+ * mark at the session's end (acs__sess_store_listed). Returns false when
+ * it is not deferred (the caller stores the answer as before). */
+bool acs__sess_defer_listed(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp);
+/* The session's deferred listings, in one item: the names still unstored,
+ * the vanished names deleted, the '#names:PATH' marks last. Returns 0
+ * (done runs; may be NULL), ACS_ENOTFOUND when nothing is deferred or it is
+ * already submitted, or an error (nothing submitted). */
+int acs__sess_store_listed(acs__session *s, acs__sess_done_fn done);
 /* A policy channel's fault (upserted in the faults table with a retry
  * count), and its clearing when the channel completes. Fire and forget. */
 void acs__sess_store_fault(acs__session *s, const char *channel, const char *code,

@@ -29,7 +29,8 @@ typedef enum {
   OP_ALARM_RAISE,
   OP_ALARM_CLEAR,
   OP_SQL,
-  OP_TASKS
+  OP_TASKS,
+  OP_LISTED
 } op_kind;
 
 typedef struct sess_op {
@@ -133,14 +134,14 @@ static const acs_store_set_def set_informs = {
 static const char sql_mark_sent[] =
     "UPDATE tasks SET status = 'sent', sent_at = now(), command_key = coalesce($2, command_key)\n"
     "WHERE id = $1 AND status = 'pending' AND (expires_at IS NULL OR expires_at > now())\n"
-    "  AND unknown_count < $3::int";
+    "  AND unknown_count < $3::int RETURNING substr(traceparent, 4, 32)";
 static const char sql_unknown_limit[] =
     "UPDATE tasks SET status = 'fault', done_at = now(), fault_string = 'outcome unknown '\n"
     "  || unknown_count || ' times (sent, and the CPE never answered: it crashed, rebooted or '\n"
     "  || 'dropped the session); not sent again'\n"
     "WHERE id = $1 AND status = 'pending' AND unknown_count >= $2::int";
 static const char sql_check_pending[] =
-    "SELECT 1 FROM tasks WHERE id = $1 AND status = 'pending'\n"
+    "SELECT substr(traceparent, 4, 32) FROM tasks WHERE id = $1 AND status = 'pending'\n"
     "  AND (expires_at IS NULL OR expires_at > now())";
 
 /* $2 'sent' keeps the task open (a transfer that completes later); the
@@ -175,6 +176,14 @@ static const char sql_gpn_vanished[] =
 static const char sql_refreshed[] =
     "UPDATE devices SET refreshed = refreshed || (SELECT jsonb_object_agg(n,\n"
     "  (extract(epoch FROM now()) * 1000)::bigint) FROM unnest($2::text[]) AS n)\n"
+    "WHERE id = $1";
+
+/* The '#names:PATH' marks of the listings written at a session's end, each
+ * as of when it was listed ($3: how many ms ago). */
+static const char sql_refreshed_ago[] =
+    "UPDATE devices SET refreshed = refreshed || (SELECT jsonb_object_agg(u.n,\n"
+    "  (extract(epoch FROM now()) * 1000)::bigint - u.ago)\n"
+    "  FROM unnest($2::text[], $3::bigint[]) AS u(n, ago))\n"
     "WHERE id = $1";
 
 /* Objects a GetParameterValues answer named (some stacks answer a partial
@@ -286,14 +295,15 @@ static const char *inform_value(const acs_cwmp_inform *in, const char *suffix) {
   return NULL;
 }
 
-static int put_values(acs_pg *c, const char *dev, const acs_cwmp_param_values *pv);
+static int put_values(acs_pg *c, const acs__session *s, const acs_cwmp_param_values *pv);
 
 /* A GetParameterValues answer: its parameters as values, its objects
  * (named with a final '.' or typed "object") as objects. */
-static int put_answer_values(acs_pg *c, const char *dev, const acs_cwmp_param_values *pv) {
+static int put_answer_values(acs_pg *c, const acs__session *s, const acs_cwmp_param_values *pv) {
+  const char *dev = s->device_id;
   size_t nobj = 0;
   for (size_t i = 0; i < pv->n; i++) nobj += acs_dm_is_object_value(pv->v[i].name, pv->v[i].type);
-  if (!nobj) return put_values(c, dev, pv);
+  if (!nobj) return put_values(c, s, pv);
   acs_cwmp_param_value *leaves = calloc(pv->n, sizeof *leaves);
   const char **objs = calloc(nobj, sizeof *objs);
   char **owned = calloc(nobj, sizeof *owned);
@@ -318,7 +328,7 @@ static int put_answer_values(acs_pg *c, const char *dev, const acs_cwmp_param_va
     no++;
   }
   acs_cwmp_param_values lv = {.v = leaves, .n = nl};
-  if ((rc = put_values(c, dev, &lv))) goto out;
+  if ((rc = put_values(c, s, &lv))) goto out;
   acs_pg_array_append(&arr, objs, no);
   rc = ACS_ENOMEM;
   if (acs_buf_err(&arr)) goto out;
@@ -333,26 +343,52 @@ out:
   return rc;
 }
 
-static int put_values(acs_pg *c, const char *dev, const acs_cwmp_param_values *pv) {
+/* The listing of a name this session listed and has not stored yet: its
+ * writable flag (0 or 1), else -1 (acs__sess_defer_listed). */
+static signed char unstored_listing(const acs__session *s, const char *name) {
+  if (!s->nlisted || !name) return -1;
+  const acs_dm_param *p = acs_dm_get(&s->dm, name);
+  return p && p->unstored && !p->object ? (signed char)(p->writable > 0) : -1;
+}
+
+/* Values (never objects); the names this session listed and has not
+ * stored yet go in the same row version (acs_store_put_values_listed). */
+static int put_values(acs_pg *c, const acs__session *s, const acs_cwmp_param_values *pv) {
   size_t n = pv->n;
   if (n == 0) return 0;
   const char **names = calloc(n, sizeof *names), **vals = calloc(n, sizeof *vals);
   const char **types = calloc(n, sizeof *types);
   char(*tb)[32] = calloc(n, sizeof *tb);
+  signed char *listed = calloc(n, sizeof *listed);
   int rc = ACS_ENOMEM;
-  if (names && vals && types && tb) {
+  if (names && vals && types && tb && listed) {
+    bool any = false;
     for (size_t i = 0; i < n; i++) {
       names[i] = pv->v[i].name ? pv->v[i].name : "";
       vals[i] = pv->v[i].value ? pv->v[i].value : "";
       types[i] = xsd_name(pv->v[i].type, tb[i]);
+      listed[i] = unstored_listing(s, pv->v[i].name);
+      any |= listed[i] >= 0;
     }
-    rc = acs_store_put_values(c, dev, n, names, vals, types, 0, NULL, NULL);
+    rc = any ? acs_store_put_values_listed(c, s->device_id, n, names, vals, types, listed, 0,
+                                           NULL, NULL)
+             : acs_store_put_values(c, s->device_id, n, names, vals, types, 0, NULL, NULL);
   }
   free(names);
   free(vals);
   free(types);
   free(tb);
+  free(listed);
   return rc;
+}
+
+/* After the commit of values written with their listing: stored now. */
+static void listing_stored(acs__session *s, const acs_cwmp_param_values *pv) {
+  for (size_t i = 0; s->nlisted && i < pv->n; i++) {
+    if (!pv->v[i].name || acs_dm_is_object_value(pv->v[i].name, pv->v[i].type)) continue;
+    acs_dm_param *p = acs_dm_get(&s->dm, pv->v[i].name);
+    if (p) p->unstored = false;
+  }
 }
 
 /* The values a SetParameterValues set, but a policy's secrets: those are
@@ -362,7 +398,7 @@ static int put_set_values(acs_pg *c, acs__session *s, const acs_cwmp_param_value
   bool any = false;
   for (size_t i = 0; i < pv->n && !any; i++)
     any = pv->v[i].name && acs__policy_is_secret(s, pv->v[i].name);
-  if (!any) return put_values(c, s->device_id, pv);
+  if (!any) return put_values(c, s, pv);
   acs_cwmp_param_value *v = calloc(pv->n, sizeof *v);
   if (!v) return ACS_ENOMEM;
   for (size_t i = 0; i < pv->n; i++) {
@@ -370,7 +406,7 @@ static int put_set_values(acs_pg *c, acs__session *s, const acs_cwmp_param_value
     if (v[i].name && acs__policy_is_secret(s, v[i].name)) v[i].value = "";
   }
   acs_cwmp_param_values copy = {.v = v, .n = pv->n};
-  int rc = put_values(c, s->device_id, &copy);
+  int rc = put_values(c, s, &copy);
   free(v);
   return rc;
 }
@@ -491,6 +527,9 @@ static void sql_rows_cb(acs_pg_result *r, void *arg) {
 static void rows_cb(acs_pg_result *r, void *arg) {
   sess_op *op = arg;
   if (r->status == 0) op->rows = op->check_only ? r->ntuples : acs_pg_cmd_tuples(r);
+  /* a task about to be sent: the trace-id of the API request that made it */
+  if (op->kind == OP_MARK_SENT && r->status == 0 && r->ntuples == 1 && r->nfields == 1)
+    snprintf(op->s->trace_id, sizeof op->s->trace_id, "%s", acs_pg_getvalue(r, 0, 0));
 }
 
 /* --- builders */
@@ -592,7 +631,7 @@ static int build_model(acs_pg *c, acs__session *s, const acs_cwmp_msg *sent,
   size_t n;
   switch (rsp->kind) {
     case ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE: {
-      rc = put_answer_values(c, dev, &rsp->u.get_parameter_values_response.params);
+      rc = put_answer_values(c, s, &rsp->u.get_parameter_values_response.params);
       const acs_cwmp_strings *asked = &sent->u.get_parameter_values.names;
       if (rc || !asked->n) break;
       acs_pg_array_append(&a[0], (const char *const *)asked->v, asked->n);
@@ -737,6 +776,74 @@ static void tasks_rows_cb(acs_pg_result *r, void *arg) {
   }
 }
 
+/* The session's deferred listings at its end: the names not yet stored
+ * (objects, parameters never read), then per subtree the stored names it
+ * no longer has (what the model holds under it: the listing and what the
+ * session learnt since), then the '#names:' marks, last, so that a
+ * transaction that does not commit claims nothing. */
+static int build_listed(acs_pg *c, acs__session *s) {
+  const acs_dm *dm = &s->dm;
+  const char *dev = s->device_id;
+  acs_buf a[3] = {ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT};
+  size_t n = 0, nk = 0;
+  for (size_t i = 0; i < dm->n; i++) n += dm->v[i].unstored;
+  const char **names = calloc(n + dm->n + 1, sizeof *names);
+  bool *w = calloc(n + 1, sizeof *w);
+  char **keys = calloc(s->nlisted + 1, sizeof *keys);
+  char(*ago)[24] = calloc(s->nlisted + 1, sizeof *ago);
+  const char **agos = calloc(s->nlisted + 1, sizeof *agos);
+  int rc = ACS_ENOMEM;
+  if (!names || !w || !keys || !ago || !agos) goto out;
+  n = 0;
+  for (size_t i = 0; i < dm->n; i++) {
+    if (!dm->v[i].unstored) continue;
+    names[n] = dm->v[i].name;
+    w[n++] = dm->v[i].writable > 0;
+  }
+  if (n && (rc = acs_store_put_names(c, dev, n, names, w, 0, NULL, NULL))) goto out;
+  uint64_t now = acs_metrics_now_us();
+  for (size_t k = 0; k < s->nlisted; k++) {
+    const char *path = s->listed[k];
+    /* an object deleted since (DeleteObject): its listing no longer holds */
+    if (*path && !acs_dm_get(dm, path)) continue;
+    size_t first, end, m = 0;
+    acs_dm_range(dm, path, &first, &end);
+    for (size_t i = first; i < end; i++) names[m++] = dm->v[i].name;
+    acs_buf_reset(&a[0]);
+    acs_pg_array_append(&a[0], names, m);
+    if (acs_buf_err(&a[0])) goto nomem;
+    const char *p[3] = {dev, path, a[0].data};
+    if ((rc = acs_pg_query(c, sql_gpn_vanished, 3, p, 0, NULL, NULL))) goto out;
+    size_t kl = strlen(path) + 8;
+    if (!(keys[nk] = malloc(kl))) goto nomem;
+    snprintf(keys[nk], kl, "#names:%s", path);
+    uint64_t at = s->listed_us[k];
+    snprintf(ago[nk], sizeof ago[nk], "%llu",
+             (unsigned long long)(now > at ? (now - at) / 1000 : 0));
+    agos[nk] = ago[nk];
+    nk++;
+  }
+  rc = 0;
+  if (!nk) goto out;
+  acs_pg_array_append(&a[1], (const char *const *)keys, nk);
+  acs_pg_array_append(&a[2], agos, nk);
+  if (acs_buf_err(&a[1]) || acs_buf_err(&a[2])) goto nomem;
+  const char *pr[3] = {dev, a[1].data, a[2].data};
+  rc = acs_pg_query(c, sql_refreshed_ago, 3, pr, 0, NULL, NULL);
+  goto out;
+nomem:
+  rc = ACS_ENOMEM;
+out:
+  for (size_t k = 0; keys && k < nk; k++) free(keys[k]);
+  free(keys);
+  free(ago);
+  free(agos);
+  free(names);
+  free(w);
+  for (int i = 0; i < 3; i++) acs_buf_free(&a[i]);
+  return rc;
+}
+
 static int op_build(acs_pg *c, void *arg) {
   sess_op *op = arg;
   acs__session *s = op->s;
@@ -812,6 +919,8 @@ static int op_build(acs_pg *c, void *arg) {
       const char *p[2] = {s->device_id, id};
       return acs_pg_query(c, sql_tasks_after, 2, p, 0, tasks_rows_cb, op);
     }
+    case OP_LISTED:
+      return build_listed(c, s);
     case OP_EVENT: {
       const char *name = acs_cwmp_kind_name(op->rsp->kind);
       const char *p[4] = {s->device_id, name, op->text, op->json};
@@ -933,6 +1042,13 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
       }
     } else if (op->kind == OP_MARK_SENT && op->rows == 0 && s->outstanding == op->task) {
       s->outstanding = NULL; /* no longer pending: cancelled or expired meanwhile */
+    } else if (op->kind == OP_LISTED) {
+      for (size_t i = 0; i < s->dm.n; i++) s->dm.v[i].unstored = false;
+    } else if ((op->kind == OP_MODEL || op->kind == OP_RESULT) && op->rsp) {
+      if (op->rsp->kind == ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE)
+        listing_stored(s, &op->rsp->u.get_parameter_values_response.params);
+      else if (op->rsp->kind == ACS_CWMP_SET_PARAMETER_VALUES_RESPONSE)
+        listing_stored(s, &op->sent->u.set_parameter_values.params);
     }
   }
   if (status == 0 && op->kind == OP_RESULT) {
@@ -942,6 +1058,7 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
     acs_app_signal(s->aw, "task", id);
   }
   acs_log_set_context(s->device_id, s->cookie); /* its records name the session */
+  acs_log_set_trace(s->trace_id[0] ? s->trace_id : NULL);
   if (op->done) op->done(s, status);
   acs_log_set_context(NULL, NULL);
   acs__sess_unref(s);
@@ -953,7 +1070,8 @@ static int submit(acs__session *s, sess_op *op, unsigned flags) {
   op->s = s;
   /* what writes the model (or what policies store) makes the worker's copy
    * unsure: the next Inform goes uncached and reads it again */
-  if (op->kind == OP_RESULT || op->kind == OP_MODEL || op->kind == OP_SQL) {
+  if (op->kind == OP_RESULT || op->kind == OP_MODEL || op->kind == OP_SQL ||
+      op->kind == OP_LISTED) {
     acs_devcache_forget(s->devcache, s->device_id);
     s->cache_version = 0;
   }
@@ -1000,6 +1118,47 @@ int acs__sess_store_inform(acs__session *s, acs__sess_done_fn done) {
   sess_op *op = op_new(OP_INFORM, done);
   if (!op) return ACS_ENOMEM;
   return submit(s, op, ACS_PG_FAILFAST);
+}
+
+bool acs__sess_defer_listed(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp) {
+  if (!s->with_policies || !s->t->aw->batch || s->listed_flushing ||
+      sent->kind != ACS_CWMP_GET_PARAMETER_NAMES ||
+      rsp->kind != ACS_CWMP_GET_PARAMETER_NAMES_RESPONSE || sent->u.get_parameter_names.next_level)
+    return false;
+  const char *path = sent->u.get_parameter_names.parameter_path;
+  if (!path) path = "";
+  size_t pl = strlen(path);
+  if (pl && path[pl - 1] != '.') return false;
+  /* the model must hold every name listed (it is what the end writes) */
+  const acs_cwmp_gpn_response *r = &rsp->u.get_parameter_names_response;
+  for (size_t i = 0; i < r->params.n; i++)
+    if (r->params.v[i].name && !acs_dm_get(&s->dm, r->params.v[i].name)) return false;
+  char **l = realloc(s->listed, (s->nlisted + 1) * sizeof *l);
+  if (!l) return false;
+  s->listed = l;
+  uint64_t *at = realloc(s->listed_us, (s->nlisted + 1) * sizeof *at);
+  if (!at) return false;
+  s->listed_us = at;
+  if (!(l[s->nlisted] = strdup(path))) return false;
+  at[s->nlisted++] = acs_metrics_now_us();
+  for (size_t i = 0; i < r->params.n; i++) {
+    acs_dm_param *p = r->params.v[i].name ? acs_dm_get(&s->dm, r->params.v[i].name) : NULL;
+    if (p) p->unstored = true;
+  }
+  /* the model changes: the worker's copy is no longer the store's */
+  acs_devcache_forget(s->devcache, s->device_id);
+  s->cache_version = 0;
+  return true;
+}
+
+int acs__sess_store_listed(acs__session *s, acs__sess_done_fn done) {
+  if (!s->nlisted || s->listed_flushing) return ACS_ENOTFOUND;
+  sess_op *op = op_new(OP_LISTED, done);
+  if (!op) return ACS_ENOMEM;
+  s->listed_flushing = true;
+  int rc = submit(s, op, 0);
+  if (rc) s->listed_flushing = false;
+  return rc;
 }
 
 int acs__sess_store_mark_sent(acs__session *s, acs__task *task, const char *command_key,

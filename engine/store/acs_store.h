@@ -50,6 +50,14 @@ int acs_store_migrate_list(const char *dsn, const acs_store_migration *m, size_t
 int acs_store_put_values(acs_pg *c, const char *device_id, size_t n, const char *const *names,
                          const char *const *values, const char *const *types, unsigned flags,
                          acs_pg_cb cb, void *arg);
+/* Values of names the session listed (GetParameterNames) and has not
+ * stored yet: listed[i] is the writable flag of a name to store with its
+ * value in the same row version (is_object false, names_at), -1 for a name
+ * whose listing is not written here. */
+int acs_store_put_values_listed(acs_pg *c, const char *device_id, size_t n,
+                                const char *const *names, const char *const *values,
+                                const char *const *types, const signed char *listed,
+                                unsigned flags, acs_pg_cb cb, void *arg);
 /* GetParameterNames: writable and object flags (object names end in '.'). */
 int acs_store_put_names(acs_pg *c, const char *device_id, size_t n, const char *const *names,
                         const bool *writable, unsigned flags, acs_pg_cb cb, void *arg);
@@ -67,6 +75,7 @@ int acs_store_delete_subtree(acs_pg *c, const char *device_id, const char *name,
  * $1 device id, then text-array literals (acs_pg_array_append). */
 extern const char acs_store_sql_put_values[];     /* $2 names, $3 values, $4 types */
 extern const char acs_store_sql_put_names[];      /* $2 names, $3 writable bool[] */
+extern const char acs_store_sql_put_values_listed[]; /* put_values' and $5 writable bool[] */
 extern const char acs_store_sql_put_attrs[];      /* $2 names, $3 smallint[], $4 lists */
 extern const char acs_store_sql_delete_subtree[]; /* $2 name or prefix */
 

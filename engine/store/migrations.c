@@ -817,6 +817,39 @@ static const char v17_sql[] =
     "  changed_at timestamptz NOT NULL DEFAULT now(),\n"
     "  seen_at timestamptz NOT NULL DEFAULT now()\n"
     ");\n";
+/* Version 16: operations (docs/operations.md, "Tracing").
+ * - A W3C traceparent sent to the API is kept on the tasks it creates and
+ *   on a bulk action (whose tasks inherit it): the session that sends the
+ *   task and the connection request that woke the device log its trace-id.
+ *   Nullable without a default: no table rewrite.
+ * - Wire traces: one row per traced device (until when, whether it survives
+ *   a restart, its byte budget), and its records (each HTTP request and
+ *   answer of its sessions, secrets masked), the oldest dropped past the
+ *   budget; the records go with the trace or the device. */
+static const char v16_sql[] =
+    "ALTER TABLE tasks ADD COLUMN traceparent text;\n"
+    "ALTER TABLE bulk_actions ADD COLUMN traceparent text;\n"
+    "CREATE TABLE device_traces (\n"
+    "  device_id text COLLATE \"C\" PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,\n"
+    "  until timestamptz NOT NULL,\n"
+    "  persist boolean NOT NULL DEFAULT false,   -- survives a restart of acsd\n"
+    "  max_bytes int NOT NULL CHECK (max_bytes > 0),\n"
+    "  query text,                               -- the device query that chose it, if any\n"
+    "  created_by text,\n"
+    "  created_at timestamptz NOT NULL DEFAULT now()\n"
+    ");\n"
+    "CREATE INDEX device_traces_until ON device_traces (until);\n"
+    "CREATE TABLE trace_records (\n"
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "  device_id text COLLATE \"C\" NOT NULL REFERENCES device_traces (device_id) ON DELETE CASCADE,\n"
+    "  at timestamptz NOT NULL DEFAULT clock_timestamp(),\n"
+    "  session text,\n"
+    "  direction text NOT NULL CHECK (direction IN ('in', 'out')), -- from the CPE, to it\n"
+    "  head text NOT NULL,\n"
+    "  body text NOT NULL,\n"
+    "  truncated boolean NOT NULL DEFAULT false\n"
+    ");\n"
+    "CREATE INDEX trace_records_device ON trace_records (device_id, id);\n";
 
 extern const char acs__store_v14_sql[]; /* migrations_v14.c */
 
@@ -834,6 +867,7 @@ const acs_store_migration acs_store_migrations[] = {
     {12, "the policy context from the worker's cache", v12_sql},
     {14, "session fencing between instances", acs__store_v14_sql},
     {15, "the generation served as a pointer: activate, rollback, canary roll-outs", v15_sql},
+    {16, "traceparent on tasks and bulk actions; wire traces", v16_sql},
     {17, "connection requests: claims across instances, UDP bindings", v17_sql},
 };
 

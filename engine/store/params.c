@@ -75,6 +75,40 @@ const char acs_store_sql_put_attrs[] =
     "WHERE p.notification IS DISTINCT FROM excluded.notification\n"
     "   OR p.access_list IS DISTINCT FROM excluded.access_list";
 
+/* Values with their listing: a GetParameterValues (or SetParameterValues)
+ * answer in the session that listed those names and has not stored them
+ * yet (docs/storage.md, "A first contact writes each row once"). $5 is the
+ * writable flag of each name listed and not yet stored, NULL for the
+ * others; those rows get their names (writable, is_object false,
+ * names_at) with their value in one row version. */
+const char acs_store_sql_put_values_listed[] =
+    PUT_HEAD("u.name, u.value, u.xsd_type, u.writable",
+             "$2::text[], $3::text[], $4::text[], $5::boolean[]",
+             "u(name, value, xsd_type, writable, ord)",
+             "p.value, p.xsd_type, p.writable, p.is_object")
+    " OR p.value IS DISTINCT FROM u.value\n"
+    "     OR p.xsd_type IS DISTINCT FROM u.xsd_type\n"
+    "     OR (u.writable IS NOT NULL AND (p.writable IS DISTINCT FROM u.writable OR p.is_object)))\n"
+    "INSERT INTO parameters AS p (device_id, name, value, xsd_type, value_at, writable,\n"
+    "                             is_object, names_at)\n"
+    "SELECT $1, c.name, c.value, c.xsd_type, now(), c.writable, false,\n"
+    "       CASE WHEN c.writable IS NOT NULL THEN now() END\n"
+    "FROM c ORDER BY c.name\n"
+    "ON CONFLICT (device_id, name) DO UPDATE\n"
+    "SET value = excluded.value, xsd_type = excluded.xsd_type,\n"
+    "    value_at = CASE WHEN p.value IS DISTINCT FROM excluded.value\n"
+    "                     OR p.xsd_type IS DISTINCT FROM excluded.xsd_type\n"
+    "               THEN excluded.value_at ELSE p.value_at END,\n"
+    "    writable = coalesce(excluded.writable, p.writable),\n"
+    "    is_object = CASE WHEN excluded.writable IS NULL THEN p.is_object ELSE false END,\n"
+    "    names_at = CASE WHEN excluded.writable IS NOT NULL\n"
+    "                     AND (p.writable IS DISTINCT FROM excluded.writable OR p.is_object)\n"
+    "               THEN excluded.names_at ELSE p.names_at END\n"
+    "WHERE p.value IS DISTINCT FROM excluded.value\n"
+    "   OR p.xsd_type IS DISTINCT FROM excluded.xsd_type\n"
+    "   OR (excluded.writable IS NOT NULL\n"
+    "       AND (p.writable IS DISTINCT FROM excluded.writable OR p.is_object))";
+
 /* starts_with() uses the primary key's btree under COLLATE "C" (PG >= 15). */
 const char acs_store_sql_delete_subtree[] =
     "DELETE FROM parameters WHERE device_id = $1\n"
@@ -82,7 +116,7 @@ const char acs_store_sql_delete_subtree[] =
 
 static int put(acs_pg *c, const char *sql, const char *device_id, acs_buf *a, int na,
                unsigned flags, acs_pg_cb cb, void *arg) {
-  const char *p[4] = {device_id, NULL, NULL, NULL};
+  const char *p[5] = {device_id, NULL, NULL, NULL, NULL};
   for (int i = 0; i < na; i++) {
     if (acs_buf_err(&a[i])) return ACS_ENOMEM;
     p[i + 1] = a[i].data;
@@ -101,6 +135,27 @@ int acs_store_put_values(acs_pg *c, const char *device_id, size_t n, const char 
   acs_pg_array_append(&a[2], types, n);
   rc = put(c, acs_store_sql_put_values, device_id, a, 3, flags, cb, arg);
   for (int i = 0; i < 3; i++) acs_buf_free(&a[i]);
+  return rc;
+}
+
+int acs_store_put_values_listed(acs_pg *c, const char *device_id, size_t n,
+                                const char *const *names, const char *const *values,
+                                const char *const *types, const signed char *listed,
+                                unsigned flags, acs_pg_cb cb, void *arg) {
+  acs_buf a[4] = {ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT};
+  int rc;
+  if (!device_id || (n && (!names || !values || !types || !listed))) return ACS_EINVAL;
+  acs_pg_array_append(&a[0], names, n);
+  acs_pg_array_append(&a[1], values, n);
+  acs_pg_array_append(&a[2], types, n);
+  acs_buf_putc(&a[3], '{');
+  for (size_t i = 0; i < n; i++) {
+    if (i) acs_buf_putc(&a[3], ',');
+    acs_buf_puts(&a[3], listed[i] < 0 ? "NULL" : listed[i] ? "t" : "f");
+  }
+  acs_buf_putc(&a[3], '}');
+  rc = put(c, acs_store_sql_put_values_listed, device_id, a, 4, flags, cb, arg);
+  for (int i = 0; i < 4; i++) acs_buf_free(&a[i]);
   return rc;
 }
 

@@ -705,6 +705,62 @@ def test_bulk():
           contains="400")
 
 
+def test_bulk_tag_and_export():
+    """issue 15: bulk tag (a tag action over a query, watched to done) and the
+    CSV export, to stdout and to a file (complete or absent)."""
+    import csv
+    import io
+    out, err = ok("bulk", "tag", "-Q", "serial_number MATCHES '^SN000[0-4]$'", "--add", "wave",
+                  "--remove", "lab", "--watch", "--interval", "0.3", "--timeout", "20", role="operator")
+    check(re.search(r"^bulk \d+: done: 5/5 done, 0 failed, 0 pending", err, re.M), "bulk tag --watch %r %r"
+          % (out, err))
+    tagged = psql("SELECT string_agg(serial_number, ',' ORDER BY serial_number) FROM devices WHERE "
+                  "'wave' = ANY(tags) AND NOT 'lab' = ANY(tags)")
+    check(tagged == "SN0000,SN0001,SN0002,SN0003,SN0004", "tagged %r" % tagged)
+    fails(USAGE, "bulk", "tag", "-Q", "tag = lab", role="operator", contains="--add")
+    fails(INVALID, "bulk", "tag", "-Q", "serial_number = SN*", "--add", "x", role="operator",
+          contains="wildcard")
+    out, _ = ok("devices", "export", "-Q", "tag = wave", "--columns", "serial_number,tags",
+                role="readonly")
+    rows = list(csv.reader(io.StringIO(out, newline="")))
+    check(rows[0] == ["serial_number", "tags"] and [r[0] for r in rows[1:]] == ["SN%04d" % i for i in range(5)]
+          and json.loads(rows[1][1]) == ["wave"], "devices export %r" % rows[:3])
+    tmp = tempfile.mkdtemp(prefix="acsctl-")
+    path = os.path.join(tmp, "devices.csv")
+    out, err = ok("devices", "export", "-o", path, "--columns", "id,manufacturer,tags", role="readonly")
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    special = [r for r in rows if r[0] == SPECIAL]
+    tags = json.loads(psql("SELECT to_json(tags) FROM devices WHERE id = %s" % sql_str(SPECIAL)))
+    check(len(rows) == 1 + int(psql("SELECT count(*) FROM devices")) and special and
+          special[0][1] == "Acme" and json.loads(special[0][2]) == tags, "export -o: %d rows, %r"
+          % (len(rows), special))
+    bad = os.path.join(tmp, "bad.csv")
+    fails(INVALID, "devices", "export", "-o", bad, "--columns", "nope", role="readonly", contains="unknown column")
+    check(not os.path.exists(bad) and not os.path.exists(bad + ".part"), "a failed export left a file")
+    shutil.rmtree(tmp)
+
+
+def test_trace():
+    """issue 13: trace start (a device, a query), show, stop (sessions recorded:
+    tests/server/test_traces.py)."""
+    dev = PLAIN[1]
+    out, _ = ok("trace", "start", dev, "--minutes", "5", "--persist", "--max-bytes", "65536", role="operator")
+    check(re.match(r"^%s: trace on until \S+, 0 records \(0 bytes of 65536\), persists$" % re.escape(dev),
+                   out.strip()), "trace start %r" % out)
+    doc = ok_json("trace", "show", dev, role="operator")
+    check(doc["device_id"] == dev and doc["items"] == [] and doc["persist"] is True, "trace show %r" % doc)
+    out, _ = ok("trace", "start", "-Q", "serial_number IN (SN0002, SN0003)", "--minutes", "1", role="operator")
+    check(out.strip() == "tracing 2 of 2 matching devices for 1 min", "trace start -Q %r" % out)
+    fails(USAGE, "trace", "start", "--minutes", "1", role="operator", contains="DEVICE or -Q")
+    fails(AUTH, "trace", "show", dev, role="readonly", contains="403")
+    _, err = ok("trace", "stop", dev, role="operator")
+    check("trace stopped" in err, "trace stop %r" % err)
+    fails(NOT_FOUND, "trace", "show", dev, role="operator", contains="404")
+    for i in (2, 3):
+        ok("trace", "stop", PLAIN[i], role="operator")
+
+
 def test_system():
     out, _ = ok("system", "health", role="readonly")
     check(re.search(r"^status +ready$", out, re.M) and "worker 1" in out, "system health %r" % out)
@@ -726,7 +782,7 @@ def test_system():
 TESTS = [test_help_and_config, test_errors, test_unavailable_retried, test_devices_list, test_devices_list_bar,
          test_devices_get_tag_delete, test_tasks, test_tasks_wait, test_connection_request, test_faults,
          test_faults_retry, test_tokens_and_audit, test_files, test_policies, test_alarms, test_bulk,
-         test_system]
+         test_bulk_tag_and_export, test_trace, test_system]
 
 
 def main():

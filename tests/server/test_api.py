@@ -609,6 +609,8 @@ def test_openapi():
                      "/api/v1/devices/{id}": {"get", "delete"},
                      "/api/v1/devices/{id}/tasks": {"get", "post"},
                      "/api/v1/devices/{id}/tags": {"post"}, "/api/v1/devices/{id}/history": {"get"},
+                     "/api/v1/devices/export": {"get"}, "/api/v1/traces": {"post"},
+                     "/api/v1/devices/{id}/trace": {"get", "post", "delete"},
                      "/api/v1/tasks": {"get"},
                      "/api/v1/tasks/{id}": {"get", "delete"}, "/api/v1/tasks/{id}/cancel": {"post"},
                      "/api/v1/tasks/{id}/retry": {"post"}, "/api/v1/faults": {"get"},

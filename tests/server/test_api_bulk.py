@@ -233,6 +233,59 @@ def test_expansion_and_progress():
     Env.done_bulk = bid
 
 
+def test_tags():
+    """Bulk tag/untag (issue 15): the tags of every device the query matches
+    (a regular expression here) change, none elsewhere; removing wins over
+    adding; progress counts the devices reached; each change is audited with
+    the bulk's id; the rate holds; bad bodies are 400 and store nothing."""
+    b0 = count("SELECT count(*) FROM bulk_actions")
+    for body, word in (
+            ({"query": "tag = lab", "tags": {"add": ["x"]}, "task": {"rpc": "Reboot"}, "rate": 1},
+             "not both"),
+            ({"query": "tag = lab", "tags": ["x"]}, "tags"),
+            ({"query": "tag = lab", "tags": {}}, "nothing to add"),
+            ({"query": "tag = lab", "tags": {"add": [""]}}, "tags.add[0]"),
+            ({"query": "tag = lab", "tags": {"remove": "x"}}, "tags.remove"),
+            ({"query": "tag = lab", "tags": {"put": ["x"]}}, "unknown key 'put'"),
+            ({"query": "tag = lab", "tags": {"add": ["x"]}, "connection_request": True}, "no task"),
+            ({"query": "tag = lab", "tags": {"add": ["x"]}, "expires_in": 60}, "no task"),
+            ({"query": "serial_number = S00*", "tags": {"add": ["x"]}}, "wildcard")):
+        expect_error("POST", "/api/v1/bulk", 400, "operator", body, contains=word)
+    check(count("SELECT count(*) FROM bulk_actions") == b0, "refused tag actions were stored")
+    psql("UPDATE devices SET tags = tags || '{old}' WHERE serial_number BETWEEN 'S0010' AND 'S0015'")
+    want = {devid(i) for i in range(10, 30)}
+    b = create({"query": "serial_number MATCHES '^S00[12]'",
+                "tags": {"add": ["wave-1", "eu", "old"], "remove": ["old"]}, "rate": 10})
+    bid = b["id"]
+    check(b["task"] is None and b["tags"] == {"add": ["wave-1", "eu", "old"], "remove": ["old"]} and
+          b["progress"] == {"total": 20, "pending": 20, "done": 0, "failed": 0}, "created %r" % b)
+    wait_for("the tag action done", lambda: get(bid)["status"] == "done", 20)
+    b = get(bid)
+    check(b["progress"] == {"total": 20, "pending": 0, "done": 20, "failed": 0}, "progress %r" % b)
+    check(bulk_tasks(bid) == 0, "a tag action made tasks")
+    got = set(psql("SELECT id FROM devices WHERE 'wave-1' = ANY(tags) AND 'eu' = ANY(tags)").split())
+    check(got == want, "tagged %r" % sorted(got ^ want)[:4])
+    check(count("SELECT count(*) FROM devices WHERE 'old' = ANY(tags)") == 0, "'old' not removed")
+    labs = count("SELECT count(*) FROM devices WHERE 'lab' = ANY(tags)")
+    check(labs == len([i for i in range(1, N + 1) if lab(i)]), "lab tags changed: %d" % labs)
+    row = psql("SELECT count(*), count(DISTINCT target), min(actor) FROM audit_log WHERE action = "
+               "'device.tags' AND (detail->>'bulk_id')::bigint = %d" % bid)
+    check(row == "20|20|op", "per-device audit rows %r" % row)
+    row = psql("SELECT detail->'args'->>'add' FROM audit_log WHERE action = 'bulk.create' AND "
+               "target = '%d'" % bid)
+    check(row == '["wave-1", "eu", "old"]', "the bulk's audit row %r" % row)
+    span = float(psql("SELECT extract(epoch FROM max(at) - min(at)) FROM audit_log WHERE action = "
+                      "'device.tags' AND (detail->>'bulk_id')::bigint = %d" % bid))
+    check(span >= (20 - 4) / 10.0 - 0.3, "20 devices tagged in %.2f s at 10/s" % span)
+    # the same again changes nothing, and says so in no audit row
+    b2 = create({"query": "serial_number MATCHES '^S00[12]'", "tags": {"add": ["eu"]}})
+    wait_for("the second tag action done", lambda: get(b2["id"])["status"] == "done", 20)
+    check(get(b2["id"])["rate"] == 1000 and count(
+        "SELECT count(*) FROM audit_log WHERE action = 'device.tags' AND (detail->>'bulk_id')::bigint"
+        " = %d" % b2["id"]) == 0, "an idempotent tag action was audited per device")
+    Env.tag_bulks = [bid, b2["id"]]
+
+
 def test_rate():
     """Never faster than the rate: 66 devices at 30/s take at least ~2 s."""
     b = create({"query": "serial_number ~= S00 AND NOT tag = lab", "task": {"rpc": "Reboot"},
@@ -292,7 +345,8 @@ def test_list():
     check(ids == sorted(ids, reverse=True) and len(ids) == count("SELECT count(*) FROM bulk_actions")
           and total == str(len(ids)), "list %r total %r" % (ids, total))
     items, _ = qa.all_pages("/api/v1/bulk?status=cancelled,done")
-    check({x["id"] for x in items} == {Env.cancelled_bulk, Env.done_bulk}, "status filter %r" % items)
+    check({x["id"] for x in items} == {Env.cancelled_bulk, Env.done_bulk} | set(Env.tag_bulks),
+          "status filter %r" % items)
     items, _ = qa.all_pages("/api/v1/bulk?status=running")
     check([x["id"] for x in items] == [Env.rate_bulk], "running %r" % items)
     for bad in ("status=nope", "status=", "cursor=" + qa.cursor_for("t", "5"), "cursor=" + qa.cursor_for("b", "x"),
@@ -362,7 +416,7 @@ def test_clean_shutdown():
     Env.acsd.check_clean_exit(rc)
 
 
-TESTS = [test_validation, test_roles_and_404, test_expansion_and_progress, test_rate,
+TESTS = [test_validation, test_roles_and_404, test_expansion_and_progress, test_tags, test_rate,
          test_state_machine, test_list, test_window_and_restart, test_one_instance_at_a_time,
          test_clean_shutdown]
 

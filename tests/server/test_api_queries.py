@@ -411,6 +411,8 @@ def pmatch(d, name, op, lit):
         return False
     if op == "~=":
         return v[:256].startswith(lit[:256]) and v.startswith(lit)
+    if op in TEXT_OPS:  # the stored text, whatever its type
+        return TEXT_OPS[op](v, lit)
     m = re.match(r"^now(?:([-+])(\d+)([smhdw]))?$", lit, re.I)
     rel = None if not m else 0 if not m.group(1) else \
         (1 if m.group(1) == "+" else -1) * int(m.group(2)) * {"s": 1, "m": 60, "h": 3600, "d": 86400,
@@ -441,7 +443,16 @@ def fmatch(d, field, op, lit):
         return False
     if op == "~=":
         return v.startswith(lit)
+    if op in TEXT_OPS:
+        return TEXT_OPS[op](v, lit)
     return cmp(v.encode(), op, lit.encode())
+
+
+# issue 15 (targeting): MATCHES (PostgreSQL's regular expressions; the ones
+# below mean the same in Python's), CONTAINS, IN (a list of values)
+TEXT_OPS = {"matches": lambda v, lit: re.search(lit, v) is not None,
+            "contains": lambda v, lit: lit in v,
+            "in": lambda v, lit: v in lit}
 
 
 def since(d, op, hours):
@@ -530,6 +541,24 @@ def test_queries_semantics():
         ('serial_number = "%s"' % UNI_SERIAL, lambda d: d.serial_number == UNI_SERIAL),
         ('serial_number = "s\\u00e9r\\u00ed\\u00e5l-\\u2603"', lambda d: d.serial_number == UNI_SERIAL),
         ('%s = "\u2603\u00e9" AND software_version = "\u2603"' % SWV, lambda d: d.i == 41),
+        # issue 15: regular expressions, substrings, sets
+        ("serial_number MATCHES '^SN00[1-3]'", F("serial_number", "matches", "^SN00[1-3]")),
+        ("serial_number =~ '7$'", F("serial_number", "matches", "7$")),
+        ("NOT manufacturer matches '^[A-Z]'", lambda d: not F("manufacturer", "matches", "^[A-Z]")(d)),
+        ("software_version CONTAINS '.1'", F("software_version", "contains", ".1")),
+        ("id contains 'SN001'", lambda d: "SN001" in d.id),
+        ("product_class IN (HG8245, 'Home-GW')", F("product_class", "in", ["HG8245", "Home-GW"])),
+        ("serial_number in (SN0001,SN0002 , 'SN0003', nosuch)",
+         F("serial_number", "in", ["SN0001", "SN0002", "SN0003", "nosuch"])),
+        ("tag IN (lab, nosuch)", lambda d: "lab" in d.tags),
+        ("tag MATCHES '^b.*'", lambda d: any(re.search("^b.*", t) for t in d.tags)),
+        ("tag CONTAINS u", lambda d: any("u" in t for t in d.tags)),
+        ("%s IN (300, '0300', 600)" % PII, P(PII, "in", ["300", "0300", "600"])),
+        ("%s MATCHES '^[0-9]+$'" % PII, P(PII, "matches", "^[0-9]+$")),
+        ('%s CONTAINS "."' % SWV, P(SWV, "contains", ".")),
+        ("NOT %s CONTAINS '2'" % SWV, lambda d: not P(SWV, "contains", "2")(d)),
+        ("%s IN ('%s', x)" % (LONG, BIG), P(LONG, "in", [BIG, "x"])),
+        ('serial_number = "SN00*"', lambda d: d.serial_number == "SN00*"),  # quoted: literal
     ]
     for q, pred in cases:
         want = sorted((d.id for d in devs if pred(d)), key=lambda s: s.encode())
@@ -566,6 +595,20 @@ def test_query_errors():
         ("(" * 40 + "oui = 1" + ")" * 40, 33, "deeper"),
         (" OR ".join(["oui = %d" % i for i in range(40)]), None, "comparisons"),
         ("oui = '" + "x" * 5000 + "'", None, "4096"),
+        # issue 15: a '*' is no wildcard (it used to match nothing, silently)
+        ("serial_number = LDA*", 17, "serial_number ~= LDA"),
+        ("serial_number != *x", 18, "wildcard"),
+        ("oui IN 1", 8, "parentheses"),
+        ("oui IN (1 2)", 11, "','"),
+        ("oui IN (1,", 11, "value"),
+        ("oui IN ()", 9, "value"),
+        ("oui IN (%s)" % ",".join(str(i) for i in range(300)), None, "256 values"),
+        ("last_inform MATCHES x", 13, "time"),
+        ("tag < x", 5, "tag takes"),
+        ("oui MATCHES ''", 13, "regular expression"),
+        ("oui MATCHES '%s'" % ("a" * 300), 13, "1 to 256 bytes"),
+        ("oui MATCHES '(a'", None, "regular expression"),
+        ("%s CONTAINS x" % "Device.ManagementServer.ConnectionRequestPassword", 51, "secret"),
     ]
     for q, pos, word in cases:
         doc = expect_error("GET", qpath(q), 400, "readonly", contains=word)
@@ -1000,11 +1043,17 @@ def route_table():
                   "RETURNING id").split()
     return [
         ("GET", "/api/v1/devices", None, RO, 200),
+        ("GET", "/api/v1/devices/export?columns=nope", None, RO, 400),  # 200 is CSV: test_device_export
         ("GET", dev_path(d0), None, RO, 200),
         ("DELETE", dev_path("NOPE-X-1"), None, AD, 404),
         ("POST", dev_path(d0, "/tags"), {"add": []}, OP, 200),
         ("GET", dev_path(d0, "/tasks"), None, RO, 200),
         ("GET", dev_path(d0, "/history"), None, RO, 200),
+        # wire traces (tests/server/test_traces.py has the rest)
+        ("POST", dev_path(d0, "/trace"), {"minutes": 1}, OP, 201),
+        ("GET", dev_path(d0, "/trace"), None, OP, 200),
+        ("DELETE", dev_path("NOPE-X-1", "/trace"), None, OP, 404),
+        ("POST", "/api/v1/traces", {"query": "serial_number = NONE", "minutes": 1}, OP, 201),
         ("GET", dev_path("NOPE-X-1", "/history"), None, RO, 404),
         ("POST", dev_path("NOPE-X-1", "/tasks"), {"rpc": "Reboot"}, OP, 404),
         ("GET", "/api/v1/tasks", None, RO, 200),
@@ -1138,6 +1187,11 @@ def test_plans_use_indexes():
         "%s ~= '1.'" % SWV, "%s = true" % ENA, "%s > 2026-11-30T00:00:00Z" % NOW, "%s exists" % PII,
         "%s = 300 OR %s = '1.2'" % (PII, SWV), "tag = lab OR serial_number = SN0001",
         "oui = 00D09E AND (%s < 600 OR tag = eu)" % PII,
+        # issue 15: an anchored expression is a range of the identity index;
+        # sets are index lookups (GIN for tags)
+        "serial_number MATCHES '^SN00[12]'", "serial_number IN (SN0001, SN0002)",
+        "tag IN (lab, eu)", "%s IN (300, 600)" % PII, "%s MATCHES '^1'" % SWV,
+        "%s CONTAINS '.'" % SWV,
     ]
     Env.pg.psql("ALTER SYSTEM SET enable_seqscan = off", user="postgres")
     Env.pg.psql("ALTER SYSTEM SET auto_explain.log_min_duration = 0", user="postgres")
@@ -1160,6 +1214,88 @@ def test_plans_use_indexes():
         Env.pg.psql("ALTER SYSTEM RESET enable_seqscan", user="postgres")
         Env.pg.psql("ALTER SYSTEM RESET auto_explain.log_min_duration", user="postgres")
         Env.pg.psql("SELECT pg_reload_conf()", user="postgres")
+
+
+def export(query, role="readonly"):
+    """GET /api/v1/devices/export?QUERY: (status, headers, body bytes)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", Env.acsd.api, timeout=30)
+    c.request("GET", "/api/v1/devices/export" + ("?" + query if query else ""),
+              headers={"Authorization": "Bearer " + Env.tok[role]} if role else {})
+    r = c.getresponse()
+    body = r.read()  # http.client undoes the chunking (and fails on a truncated body)
+    c.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+
+
+def test_device_export():
+    """CSV export (issue 15): every device the query matches, in id order, the
+    columns asked for, RFC 4180 quoting (commas, quotes, CR LF inside a
+    value), streamed in chunks, one statement per 1000 devices; bad columns
+    and queries are JSON 400s."""
+    import csv
+    import io
+    listed, _ = all_pages(qpath(None), limit=100)
+    st, h, body = export(None)
+    check(st == 200 and h.get("content-type", "").startswith("text/csv") and
+          h.get("transfer-encoding") == "chunked" and "content-length" not in h,
+          "export: %d %r" % (st, h))
+    Env.seen.add(("/api/v1/devices/export", "GET", 200))
+    rows = list(csv.reader(io.StringIO(body.decode(), newline="")))
+    check(body.endswith(b"\r\n") and rows[0] == ["id", "oui", "product_class", "serial_number", "manufacturer",
+                                                   "software_version", "hardware_version", "tags", "last_inform"],
+          "header %r" % rows[:1])
+    want = sorted(listed, key=lambda d: d["id"].encode())
+    check(len(rows) - 1 == len(want), "%d rows, %d devices" % (len(rows) - 1, len(want)))
+    for row, d in zip(rows[1:], want):
+        exp = [d["id"], d["oui"], d["product_class"], d["serial_number"], d.get("manufacturer") or "",
+               d.get("software_version") or "", d.get("hardware_version") or "", d["tags"],
+               d.get("last_inform") or ""]
+        got = row[:7] + [json.loads(row[7])] + row[8:]
+        check(got == exp, "row %r, expected %r" % (row, exp))
+    # a query, chosen columns, a parameter; values that need quoting
+    tricky = 'a,"b"\r\nc'
+    psql("INSERT INTO devices (id, oui, product_class, serial_number, manufacturer) VALUES "
+         "('EXQ-P-1', 'EXQ', 'P', '1', %s)" % sql_str(tricky))
+    psql("INSERT INTO parameters (device_id, name, value, xsd_type) VALUES ('EXQ-P-1', '%s', %s, "
+         "'xsd:string')" % (SWV, sql_str('x"y')))
+    st, h, body = export("q=" + urllib.parse.quote("oui = EXQ OR oui = 00D09E") +
+                         "&columns=id,manufacturer,%s,created_at" % SWV)
+    rows = list(csv.reader(io.StringIO(body.decode(), newline="")))
+    exq = [r for r in rows if r[0] == "EXQ-P-1"]
+    check(st == 200 and rows[0] == ["id", "manufacturer", SWV, "created_at"] and
+          exq and exq[0][1] == tricky and exq[0][2] == 'x"y' and TIME_RE.match(exq[0][3]),
+          "chosen columns: %r" % rows[:3])
+    check(b'"a,""b""\r\nc"' in body, "RFC 4180 quoting: %r" % body[:300])
+    n00 = len([d for d in want if d["oui"] == "00D09E"])
+    check(len(rows) - 1 == n00 + 1, "%d rows for the query, expected %d" % (len(rows) - 1, n00 + 1))
+    # more than one page (1000 devices a statement), nothing lost or repeated
+    psql("INSERT INTO devices (id, oui, product_class, serial_number) SELECT 'EXP-P-' || "
+         "lpad(i::text, 5, '0'), 'EXP', 'P', lpad(i::text, 5, '0') FROM generate_series(1, 2345) i")
+    try:
+        st, h, body = export("q=oui%20%3D%20EXP&columns=serial_number")
+        got = body.decode().split("\r\n")
+        check(st == 200 and got[0] == "serial_number" and got[1:-1] == ["%05d" % i for i in range(1, 2346)]
+              and got[-1] == "", "2345 devices over 3 pages: %d lines" % len(got))
+    finally:
+        psql("DELETE FROM devices WHERE oui IN ('EXP', 'EXQ')")
+    for q, word in (("columns=id,nope", "unknown column"), ("columns=Device.WiFi.", "not a parameter"),
+                    ("columns=" + ",".join(["id"] * 65), "at most 64"),
+                    ("columns=Device.ManagementServer.ConnectionRequestPassword", "secret"),
+                    ("q=serial_number%20%3D%20LDA*", "wildcard"), ("q=oui%20%3D", "q: at")):
+        st, h, body = export(q)
+        check(st == 400 and h.get("content-type", "").startswith("application/json") and
+              word in json.loads(body)["error"], "export?%s: %d %r" % (q, st, body[:200]))
+        Env.seen.add(("/api/v1/devices/export", "GET", 400))
+    st, _, _ = export(None, role=None)
+    check(st == 401, "export without a token: %d" % st)
+
+
+def test_trace_stop_route():
+    """DELETE .../trace once with success (test_traces.py has the rest)."""
+    d0 = "00AA11-Box-EXP1"  # the one device no test deletes (cwmp_session's)
+    ok("POST", dev_path(d0, "/trace"), "operator", {"minutes": 1}, status=201)
+    ok("DELETE", dev_path(d0, "/trace"), "operator", status=204)
 
 
 def test_clean_shutdown():
@@ -1191,11 +1327,66 @@ def test_task_connection_request():
     ok("POST", "/api/v1/tasks/%d/cancel" % t["id"], "operator")
 
 
+def test_traceparent():
+    """issue 13: a W3C traceparent sent to the API is kept on the task it
+    creates (and on a bulk action, whose tasks inherit it); the connection
+    request the task triggers and the session that sends it log its trace-id
+    (JSON records: "trace_id"); invalid headers are ignored."""
+    dev = "00AA11-Box-EXP1"
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    tp = "00-%s-00f067aa0ba902b7-01" % trace
+    ok("PUT", "/api/v1/system/log", "admin", {"level": "info", "format": "json"})
+    try:
+        n0 = len(Env.acsd.log())
+        st, _, t = api("POST", dev_path(dev, "/tasks?connection_request=true&timeout=5"), "operator",
+                       {"rpc": "GetParameterNames", "args": {"ParameterPath": "Device.", "NextLevel": True}},
+                       headers={"traceparent": tp})
+        check(st == 202, "task with a traceparent: %d %r" % (st, t))
+        check(psql("SELECT traceparent FROM tasks WHERE id = %d" % t["id"]) == tp, "traceparent not kept")
+        answers = cwmp_session()
+        check(answers and b"GetParameterNames" in answers[0][1], "the task was not sent: %r" % answers)
+        time.sleep(0.3)
+        recs = [json.loads(ln) for ln in Env.acsd.log()[n0:].splitlines() if ln.startswith("{")]
+        cr = [r for r in recs if r["subsystem"] == "connreq" and "task %d" % t["id"] in r["message"]]
+        check(cr and cr[0]["trace_id"] == trace and cr[0]["device"] is None, "connreq records %r" % cr)
+        sent = [r for r in recs if r["subsystem"] == "session" and "sent, trace" in r["message"]]
+        check(sent and sent[0]["trace_id"] == trace and sent[0]["device"] == dev and
+              sent[0]["fields"] == {"task": str(t["id"]), "rpc": "GetParameterNames"},
+              "the session's record %r" % sent)
+        # invalid ones are ignored (stored NULL); a later version is kept as version 00
+        for bad in ("00-%s-0000000000000000-01" % trace, "00-%s-00f067aa0ba902b7-01" % ("0" * 32),
+                    "ff-%s-00f067aa0ba902b7-01" % trace, tp + "-x", tp.upper(), tp[:-1], "nonsense"):
+            _, t2 = ok("POST", dev_path(dev, "/tasks"), "operator", {"rpc": "Reboot"}, status=201)
+            st, _, t3 = api("POST", dev_path(dev, "/tasks"), "operator", {"rpc": "Reboot"},
+                            headers={"traceparent": bad})
+            check(st == 201 and psql("SELECT coalesce(traceparent, '-') FROM tasks WHERE id = %d" % t3["id"])
+                  == "-", "traceparent %r kept" % bad)
+            for x in (t2, t3):
+                ok("POST", "/api/v1/tasks/%d/cancel" % x["id"], "operator")
+        st, _, t4 = api("POST", dev_path(dev, "/tasks"), "operator", {"rpc": "Reboot"},
+                        headers={"traceparent": "01" + tp[2:] + "-later-fields"})
+        check(psql("SELECT traceparent FROM tasks WHERE id = %d" % t4["id"]) == tp, "version 01 not kept")
+        ok("POST", "/api/v1/tasks/%d/cancel" % t4["id"], "operator")
+        # a bulk action: on its row, its audit record, and each task it makes
+        st, _, b = api("POST", "/api/v1/bulk", "operator", {"query": "id = '%s'" % dev, "task": {"rpc": "Reboot"},
+                                                          "rate": 100}, headers={"traceparent": tp})
+        check(st == 201 and psql("SELECT traceparent FROM bulk_actions WHERE id = %d" % b["id"]) == tp and
+              psql("SELECT detail->>'traceparent' FROM audit_log WHERE action = 'bulk.create' AND target = '%d'"
+                   % b["id"]) == tp, "bulk traceparent")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and psql("SELECT count(*) FROM tasks WHERE bulk_id = %d" % b["id"]) != "1":
+            time.sleep(0.1)
+        check(psql("SELECT traceparent FROM tasks WHERE bulk_id = %d" % b["id"]) == tp, "bulk task traceparent")
+        ok("POST", "/api/v1/bulk/%d/cancel" % b["id"], "operator")
+    finally:
+        ok("PUT", "/api/v1/system/log", "admin", {"level": "warn", "format": "text"})
+
+
 TESTS = [test_queries_semantics, test_query_errors, test_query_injection, test_sort_and_cursors,
          test_projection, test_device_delete_and_tags, test_tasks, test_expired_task_not_sent,
-         test_task_connection_request,
+         test_task_connection_request, test_traceparent,
          test_faults, test_tokens_and_audit, test_bulk_actions, test_files, test_roles_per_route,
-         test_undocumented_routes,
+         test_undocumented_routes, test_device_export, test_trace_stop_route,
          test_every_route_answered, test_plans_use_indexes, test_clean_shutdown]
 
 

@@ -198,7 +198,7 @@ def test_log_at_run_time():
     for ln in lines:
         rec = json.loads(ln)
         check(set(rec) == {"time", "level", "instance", "worker", "subsystem", "device",
-                           "session", "message"},
+                           "session", "trace_id", "message", "fields"} and isinstance(rec["fields"], dict),
               "record %r" % rec)
     check(any(isinstance(json.loads(ln)["worker"], int) for ln in lines),
           "no record names its worker: %r" % lines[:5])

@@ -30,8 +30,10 @@
  *    done, the virtual value stored); a read-only one and one mixed with a
  *    real parameter fault;
  *  - session C ("7 TRANSFER COMPLETE" and a TransferComplete with fault
- *    9010): the policy sees device.transfer, and the Download's task
- *    (open since its Status 1 answer) ends fault 9010;
+ *    9010): the policy sees device.transfer, action_status() of its key
+ *    says fault 9010 in this same session (not 'sent': a retry must not
+ *    wait for the next session), and the Download's task (open since its
+ *    Status 1 answer) ends fault 9010;
  *  - secrets (acsd with a secret_key_file): policies/provisions/
  *    cr_credentials.lua through a Provision task sets the username and a
  *    random 24-character password in one SetParameterValues; the password
@@ -59,6 +61,25 @@ static const char sched_presets[] =
     "   provisions = {{'mark', {what = 'sched-bad'}}}},\n"
     "  {name = 'bad cron', channel = 's5', schedule = '0 3 * *',\n"
     "   provisions = {{'mark', {what = 'sched-bad'}}}},\n"
+    /* issue 15: preconditions beyond equality */
+    "  {name = 'pre prefix', channel = 'p1', provisions = {{'mark', {what = 'pre-prefix'}}},\n"
+    "   precondition = {serial_number = {prefix = 'SN-SCHED-'},\n"
+    "                   oui = {one_of = {'000000', '00D09E'}}}},\n"
+    "  {name = 'pre regex', channel = 'p2', provisions = {{'mark', {what = 'pre-regex'}}},\n"
+    "   precondition = {serial_number = {regex = '^SN-[A-Z]+-[0-9]+$'},\n"
+    "                   product_class = {contains = 'T'}}},\n"
+    "  {name = 'pre miss', channel = 'p3', provisions = {{'mark', {what = 'pre-miss'}}},\n"
+    "   precondition = {serial_number = {regex = '^SCHED'}}},\n"
+    "  {name = 'pre miss in', channel = 'p4', provisions = {{'mark', {what = 'pre-miss'}}},\n"
+    "   precondition = {oui = {['in'] = {'00D09', '00D09E0'}}}},\n"
+    "  {name = 'pre miss star', channel = 'p5', provisions = {{'mark', {what = 'pre-miss'}}},\n"
+    "   precondition = {serial_number = 'SN-SCHED*'}},\n"
+    "  {name = 'pre bad', channel = 'p6', provisions = {{'mark', {what = 'pre-bad'}}},\n"
+    "   precondition = {serial_number = {regex = 'SN-('}}},\n"
+    "  {name = 'pre two', channel = 'p7', provisions = {{'mark', {what = 'pre-bad'}}},\n"
+    "   precondition = {serial_number = {prefix = 'SN', contains = 'X'}}},\n"
+    "  {name = 'pre bomb', channel = 'p8', provisions = {{'mark', {what = 'pre-bad'}}},\n"
+    "   precondition = {serial_number = {regex = '^(\\\\w|-|\\\\w+|[A-Z0-9-]+)*\\\\d[a-z]$'}}},\n"
     "}\n";
 static const char mark_lua[] =
     "local args = ...\nlog('info', 'mark ' .. args.what .. ' ' .. device.serial_number)\n";
@@ -101,7 +122,13 @@ static const char show_lua[] =
 static const char xfer_lua[] =
     "local t = device.transfer\n"
     "log('info', 'transfer ' .. (t and (t.command_key .. ' ' .. t.fault_code .. ' ' ..\n"
-    "    t.fault_string) or 'none'))\n";
+    "    t.fault_string) or 'none'))\n"
+    /* issue 15: the action's state in the session of its TransferComplete
+     * (it said 'sent' there, so a retry went out one session late) */
+    "if t then\n"
+    "  local st, code, msg = action_status(t.command_key)\n"
+    "  log('info', 'xfer state ' .. st .. ' ' .. tostring(code) .. ' ' .. tostring(msg))\n"
+    "end\n";
 
 /* The engine's spread of a device in a schedule's window (policy_preset.c). */
 static double spread_of(const char *device_id, const char *salt) {
@@ -163,6 +190,21 @@ static void test_schedules(void) {
   CHECK_INT(cs_acsd_log_count(&acsd, "schedule ignored, the preset does not match: window must be"),
             2);
   CHECK_INT(cs_acsd_log_count(&acsd, "schedule ignored, the preset does not match: expected 5"), 2);
+  /* preconditions: prefix, one_of, regex, contains hold; a missed regex,
+   * a missed set and a '*' (no wildcard) do not; a malformed matcher or
+   * regex is logged, as is a regex out of steps, and does not match */
+  snprintf(line, sizeof line, "mark pre-prefix %s", early.serial);
+  CHECK_INT(cs_acsd_log_count(&acsd, line), 1);
+  snprintf(line, sizeof line, "mark pre-regex %s", late.serial);
+  CHECK_INT(cs_acsd_log_count(&acsd, line), 1);
+  CHECK_INT(cs_acsd_log_count(&acsd, "mark pre-regex"), 2);
+  CHECK_INT(cs_acsd_log_count(&acsd, "mark pre-prefix"), 2);
+  CHECK_INT(cs_acsd_log_count(&acsd, "mark pre-miss"), 0);
+  CHECK_INT(cs_acsd_log_count(&acsd, "mark pre-bad"), 0);
+  CHECK_INT(cs_acsd_log_count(&acsd, "precondition serial_number: at 5: missing closing parenthesis"),
+            2);
+  CHECK_INT(cs_acsd_log_count(&acsd, "precondition serial_number: a matcher has exactly one"), 2);
+  CHECK_INT(cs_acsd_log_count(&acsd, "ran out of its 20000 steps: no match"), 2);
   snprintf(line, sizeof line, "mark sched-spread %s", early.serial);
   CHECK_INT(cs_acsd_log_count(&acsd, line), 1);
   snprintf(line, sizeof line, "mark sched-spread %s", late.serial);
@@ -347,6 +389,7 @@ static void test_actions(void) {
   t.m = &m;
   CHECK(cs_cpe_acs_turn(&c, pt_answer, &t) >= 0);
   CHECK_INT(cs_acsd_log_count(&acsd, "transfer dl@2.0 9010 Download failed"), 1);
+  CHECK_INT(cs_acsd_log_count(&acsd, "xfer state fault 9010 Download failed"), 1);
   CHECK(pt_wait_sql(pg,
                     "SELECT status || ' ' || fault_code FROM tasks WHERE device_id = $1 AND "
                     "command_key = 'dl@2.0'",
