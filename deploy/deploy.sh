@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deploy/deploy.sh: the single-server stack (deploy/compose.yml) up, ready, and its URLs.
 #
-#   deploy/deploy.sh [--no-build] [--timeout S] [--down]
+#   deploy/deploy.sh [--no-build] [--timeout S] [--down [--purge]]
 #
 # Needs podman and podman-compose (Debian: apt-get install podman podman-compose
 # runc) and the base image localhost/debian:bookworm (or ACS_BASE_IMAGE; see
@@ -11,16 +11,22 @@
 # builds the images, starts the stack, waits until acsd's /ready answers 200
 # and HAProxy passes CWMP through, creates an admin API token on the first run
 # (deploy/compose/admin-token, mode 600) and prints the URLs.
-# --down stops the stack (the volumes, and so the data, stay).
+# --down stops the stack (the volumes, and so the data, stay; --purge deletes
+# them too). Environment: ACS_BIND (127.0.0.1), ACS_CWMP_PORT (7547),
+# ACS_API_PORT (7557), ACS_XMPP_PORT (5222), ACS_WORKERS (2), ACS_BASE_IMAGE,
+# ACS_DEPLOY_STATE (where .env, secret.key and admin-token live; default
+# deploy/compose), ACS_COMPOSE_PROJECT (podman-compose's project name).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 COMPOSE_FILE=$HERE/compose.yml
-ENV_FILE=$HERE/compose/.env
-KEY_FILE=$HERE/compose/secret.key
-TOKEN_FILE=$HERE/compose/admin-token
+STATE=${ACS_DEPLOY_STATE:-$HERE/compose}
+ENV_FILE=$STATE/.env
+KEY_FILE=$STATE/secret.key
+TOKEN_FILE=$STATE/admin-token
 BUILD=1
 DOWN=0
+PURGE=0
 TIMEOUT=180
 
 die() {
@@ -32,6 +38,7 @@ while (($#)); do
   case $1 in
     --no-build) BUILD=0 ;;
     --down) DOWN=1 ;;
+    --purge) PURGE=1 ;;
     --timeout)
       (($# >= 2)) || die "$1 needs a value"
       [[ $2 =~ ^[0-9]+$ ]] || die "--timeout needs seconds, got '$2'"
@@ -49,11 +56,26 @@ done
 
 command -v podman >/dev/null || die "podman is missing: apt-get install podman runc"
 command -v podman-compose >/dev/null || die "podman-compose is missing: apt-get install podman-compose"
-compose() { podman-compose --env-file "$ENV_FILE" -f "$COMPOSE_FILE" "$@"; }
+PROJECT=()
+[[ -z ${ACS_COMPOSE_PROJECT:-} ]] || PROJECT=(-p "$ACS_COMPOSE_PROJECT")
+mkdir -p "$STATE"
+export ACS_SECRET_KEY=$KEY_FILE
+# the credentials reach compose.yml's ${...} through the environment
+compose() (
+  set -a
+  # shellcheck disable=SC1090
+  . "$ENV_FILE"
+  set +a
+  podman-compose "${PROJECT[@]}" -f "$COMPOSE_FILE" "$@"
+)
 
 if ((DOWN)); then
   [[ -f $ENV_FILE ]] || die "no $ENV_FILE: the stack was never brought up here"
-  compose down
+  if ((PURGE)); then
+    compose down -v
+  else
+    compose down
+  fi
   exit 0
 fi
 
