@@ -73,6 +73,7 @@ if ((DOWN)); then
   [[ -f $ENV_FILE ]] || die "no $ENV_FILE: the stack was never brought up here"
   if ((PURGE)); then
     compose down -v
+    podman network rm "${ACS_COMPOSE_PROJECT:-deploy}_default" >/dev/null 2>&1 || true
   else
     compose down
   fi
@@ -135,8 +136,14 @@ if ((!ready)); then
 fi
 
 if [[ ! -s $TOKEN_FILE ]]; then
-  (umask 077 && compose exec -T acsd acsd token create --role admin --name deploy-admin \
-    --pg "host=postgres port=5432 dbname=acsd user=acsd password=$ACS_DB_PASSWORD" >"$TOKEN_FILE.tmp")
+  ctr=$(podman ps --format '{{.Names}}' --filter "label=com.docker.compose.project=${ACS_COMPOSE_PROJECT:-deploy}" \
+    --filter label=com.docker.compose.service=acsd | head -n 1)
+  [[ -n $ctr ]] || die "no running acsd container"
+  token=$(podman exec "$ctr" acsd token create --role admin --name deploy-admin \
+    --pg "host=postgres port=5432 dbname=acsd user=acsd password=$ACS_DB_PASSWORD") ||
+    die "acsd token create failed"
+  [[ $token == acs_* ]] || die "acsd token create printed no token"
+  (umask 077 && printf '%s\n' "$token" >"$TOKEN_FILE.tmp")
   mv "$TOKEN_FILE.tmp" "$TOKEN_FILE"
 fi
 

@@ -99,6 +99,7 @@ cleanup() {
     podman kube down "$POD_YAML" >/dev/null 2>&1 || true
   fi
   podman secret rm acsd-secrets >/dev/null 2>&1 || true
+  podman network rm "${ACS_COMPOSE_PROJECT}_default" >/dev/null 2>&1 || true
   if [[ -f $ACS_DEPLOY_STATE/.env ]]; then
     "$ROOT/deploy/deploy.sh" --down --purge >"$WORK/down.log" 2>&1 || cat "$WORK/down.log"
   fi
@@ -170,7 +171,7 @@ NET=$(podman network ls --format '{{.Name}}' | grep "^${ACS_COMPOSE_PROJECT}" | 
 # the Secret: the compose stack's PostgreSQL and a fresh key; the ConfigMap and
 # the Deployment as shipped (one replica: this is one machine)
 python3 - "$ROOT/deploy/k8s" "$POD_YAML" "$ACS_DB_PASSWORD" <<'PY'
-import os, sys, yaml
+import base64, os, sys, yaml
 k8s, out, pw = sys.argv[1], sys.argv[2], sys.argv[3]
 docs = []
 for name in sorted(os.listdir(k8s)):
@@ -179,15 +180,20 @@ for name in sorted(os.listdir(k8s)):
 keep = []
 for d in docs:
     if d["kind"] == "Secret":
+        # podman 4.3 takes a Secret from its own store (podman secret create),
+        # holding the Kubernetes document with base64 data
         d["stringData"]["pg-dsn"] = "host=postgres port=5432 dbname=acsd user=acsd password=" + pw
         d["stringData"]["secret-key"] = os.urandom(32).hex()
+        d["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in d.pop("stringData").items()}
+        yaml.safe_dump(d, open(out + ".secret", "w"), sort_keys=False)
     if d["kind"] == "Deployment":
         d["spec"]["replicas"] = 1
-    if d["kind"] in ("Secret", "ConfigMap", "Deployment"):
+    if d["kind"] in ("ConfigMap", "Deployment"):
         keep.append(d)
 yaml.safe_dump_all(keep, open(out, "w"), sort_keys=False)
 PY
-podman kube play --network "$NET" "$POD_YAML" >"$WORK/kube.log" 2>&1 || die "podman kube play: $(cat "$WORK/kube.log")"
+podman secret create acsd-secrets "$POD_YAML.secret" >/dev/null || die "podman secret create failed"
+podman kube play --network "$NET" "$POD_YAML" >"$WORK/kube.log" 2>&1 || die "podman kube play: $(head -n 5 "$WORK/kube.log")"
 CTR=$(podman ps --format '{{.Names}}' | grep '^acsd-pod.*-acsd$' | head -n 1)
 [[ -n $CTR ]] || die "no acsd container from podman kube play: $(cat "$WORK/kube.log")"
 echo "pod container $CTR"
