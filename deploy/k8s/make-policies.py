@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""deploy/k8s/make-policies.py: the ConfigMap acsd-policies from a policy tree.
+"""deploy/k8s/make-policies.py: the policies' ConfigMaps from a policy tree.
 
     deploy/k8s/make-policies.py [DIR] > deploy/k8s/policies.yaml
 
 DIR (default: the project's policies/) holds provisions/, presets/, alarms/,
-jobs/ and virtual/. A ConfigMap key cannot contain '/', so presets/default.lua
-becomes the key presets.default.lua; the Deployment's configMap volume
-(acsd.yaml) maps each key back to its path with `items`, and prints the items
-it needs on stderr. tests/deploy/test_k8s_manifests.py checks that
-policies.yaml and the Deployment's items match policies/.
+jobs/ and virtual/. A ConfigMap key cannot contain '/', so each subdirectory
+is a ConfigMap of its own (acsd-policies-provisions, ...: a key per file) and
+the Deployment (acsd.yaml) mounts each at /etc/acsd/policies/SUBDIR (nested
+items paths would do on Kubernetes, but podman kube play cannot create their
+directories). tests/deploy/test_k8s_manifests.py checks that policies.yaml
+and the Deployment's volumes match policies/.
 """
 import os
 import sys
@@ -17,7 +18,7 @@ SUBDIRS = ("provisions", "presets", "alarms", "jobs", "virtual")
 
 
 def policy_files(root):
-    """[(key, path relative to root, text)] of every .lua file, sorted."""
+    """[(subdirectory, file name, text)] of every .lua file, sorted."""
     out = []
     for sub in SUBDIRS:
         d = os.path.join(root, sub)
@@ -26,19 +27,27 @@ def policy_files(root):
         for name in sorted(os.listdir(d)):
             if name.endswith(".lua"):
                 with open(os.path.join(d, name), encoding="utf-8") as f:
-                    out.append(("%s.%s" % (sub, name), "%s/%s" % (sub, name), f.read()))
+                    out.append((sub, name, f.read()))
     return out
 
 
+def configmap_name(sub):
+    return "acsd-policies-" + sub
+
+
 def render(files):
-    lines = ["# deploy/k8s/policies.yaml: the example policies (policies/) as the ConfigMap",
-             "# acsd-policies. Made by deploy/k8s/make-policies.py; do not edit by hand.",
-             "apiVersion: v1", "kind: ConfigMap", "metadata:", "  name: acsd-policies",
-             "data:"]
-    for key, _, text in files:
-        lines.append("  %s: |" % key)
-        for line in text.splitlines():
-            lines.append(("    " + line) if line else "")
+    lines = ["# deploy/k8s/policies.yaml: the example policies (policies/) as ConfigMaps, one",
+             "# per subdirectory. Made by deploy/k8s/make-policies.py; do not edit by hand."]
+    for sub in SUBDIRS:
+        mine = [f for f in files if f[0] == sub]
+        if not mine:
+            continue
+        lines += ["---", "apiVersion: v1", "kind: ConfigMap", "metadata:",
+                  "  name: " + configmap_name(sub), "data:"]
+        for _, name, text in mine:
+            lines.append("  %s: |" % name)
+            for line in text.splitlines():
+                lines.append(("    " + line) if line else "")
     return "\n".join(lines) + "\n"
 
 
@@ -54,8 +63,6 @@ def main(argv):
             print("make-policies: a file does not end in a newline", file=sys.stderr)
             return 1
     sys.stdout.write(render(files))
-    for key, path, _ in files:
-        print("              - key: %s\n                path: %s" % (key, path), file=sys.stderr)
     return 0
 
 

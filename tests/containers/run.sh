@@ -171,7 +171,7 @@ NET=$(podman network ls --format '{{.Name}}' | grep "^${ACS_COMPOSE_PROJECT}" | 
 # the Secret: the compose stack's PostgreSQL and a fresh key; the ConfigMap and
 # the Deployment as shipped (one replica: this is one machine)
 python3 - "$ROOT/deploy/k8s" "$POD_YAML" "$ACS_DB_PASSWORD" <<'PY'
-import base64, os, sys, yaml
+import base64, json, os, sys, yaml
 k8s, out, pw = sys.argv[1], sys.argv[2], sys.argv[3]
 docs = []
 for name in sorted(os.listdir(k8s)):
@@ -181,11 +181,11 @@ keep = []
 for d in docs:
     if d["kind"] == "Secret":
         # podman 4.3 takes a Secret from its own store (podman secret create),
-        # holding the Kubernetes document with base64 data
+        # holding the Kubernetes document as JSON with base64 data
         d["stringData"]["pg-dsn"] = "host=postgres port=5432 dbname=acsd user=acsd password=" + pw
         d["stringData"]["secret-key"] = os.urandom(32).hex()
         d["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in d.pop("stringData").items()}
-        yaml.safe_dump(d, open(out + ".secret", "w"), sort_keys=False)
+        json.dump(d, open(out + ".secret", "w"))
     if d["kind"] == "Deployment":
         d["spec"]["replicas"] = 1
     if d["kind"] in ("ConfigMap", "Deployment"):

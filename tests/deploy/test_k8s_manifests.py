@@ -11,8 +11,8 @@ unknown field, a wrong type or a missing required field fails. Then what ties
 the documents together: the probes ask /ready (readiness) and /health
 (liveness) on a declared port, the HPA aims at 70 % CPU of the Deployment, the
 PodDisruptionBudget and the Services select the pods, every secretKeyRef and
-secret item names a key of the Secret, and the policies ConfigMap is exactly
-policies/ with a volume item per file. The checker is shown to fail on broken
+secret item names a key of the Secret, and the policies ConfigMaps are exactly
+policies/, one per subdirectory, each mounted where acsd reads it. The checker is shown to fail on broken
 copies too. Needs python3-yaml; exits 77 (skipped) without it."""
 import copy
 import os
@@ -60,7 +60,7 @@ CONTAINER = {
 }
 ITEMS = [{"key!": S, "path!": S}]
 VOLUME = {"name!": S, "configMap": {"name!": S, "items": ITEMS},
-          "secret": {"secretName!": S, "items": ITEMS}}
+          "secret": {"secretName!": S, "items": ITEMS, "optional": B}}
 DEPLOYMENT = {
     "apiVersion!": ("enum", "apps/v1"), "kind!": S, "metadata!": META,
     "spec!": {"replicas": I, "selector!": SELECTOR,
@@ -213,23 +213,41 @@ def check_docs(docs, policies_root):
             for it in v["secret"].get("items", []):
                 if it["key"] not in secrets.get(v["secret"]["secretName"], ()):
                     errors.append("volume %s: no key %s in the Secret" % (v["name"], it["key"]))
-        if "configMap" in v:
-            data = cms.get(v["configMap"]["name"])
-            if data is None:
-                errors.append("volume %s: no ConfigMap %s" % (v["name"], v["configMap"]["name"]))
-                continue
-            items = {it["key"]: it["path"] for it in v["configMap"].get("items", [])}
-            want = {k: (p, t) for k, p, t in make_policies.policy_files(policies_root)}
-            if set(data) != set(want):
-                errors.append("ConfigMap %s: keys %s, policies/ has %s" % (
-                    v["configMap"]["name"], sorted(set(data) ^ set(want)), len(want)))
-            for k, (p, t) in want.items():
-                if data.get(k) != t:
-                    errors.append("ConfigMap: %s differs from policies/%s (run "
-                                  "deploy/k8s/make-policies.py)" % (k, p))
-                if items.get(k) != p:
-                    errors.append("volume %s: key %s goes to %r, want %s" % (
-                        v["name"], k, items.get(k), p))
+    # the policies: a ConfigMap per subdirectory of policies/, each mounted
+    # at /etc/acsd/policies/SUBDIR, holding exactly that directory's files
+    mount_of = {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
+    want = {}
+    for sub, name, text in make_policies.policy_files(policies_root):
+        want.setdefault(sub, {})[name] = text
+    seen = set()
+    for v in pod.get("volumes", []):
+        if "configMap" not in v:
+            continue
+        cm = v["configMap"]["name"]
+        data = cms.get(cm)
+        if data is None:
+            errors.append("volume %s: no ConfigMap %s" % (v["name"], cm))
+            continue
+        path = mount_of.get(v["name"], "")
+        sub = path[len("/etc/acsd/policies/"):] if path.startswith("/etc/acsd/policies/") else None
+        if sub not in want:
+            errors.append("volume %s is mounted at %s, not a policies subdirectory" % (
+                v["name"], path))
+            continue
+        seen.add(sub)
+        if set(data) != set(want[sub]):
+            errors.append("ConfigMap %s: files %s differ from policies/%s" % (
+                cm, sorted(set(data) ^ set(want[sub])), sub))
+        for name, text in want[sub].items():
+            if name in data and data[name] != text:
+                errors.append("ConfigMap %s: %s differs from policies/%s/%s (run "
+                              "deploy/k8s/make-policies.py)" % (cm, name, sub, name))
+    for sub in sorted(set(want) - seen):
+        errors.append("policies/%s is in no ConfigMap mounted at /etc/acsd/policies/%s" % (
+            sub, sub))
+    if "--policies" not in c.get("args", []) or \
+            c["args"][c["args"].index("--policies") + 1:][:1] != ["/etc/acsd/policies"]:
+        errors.append("acsd is not given --policies /etc/acsd/policies")
     for k in ("pg-dsn", "secret-key"):
         if not any(k in keys for keys in secrets.values()):
             errors.append("no Secret holds %s" % k)
@@ -284,8 +302,11 @@ def main():
                   ["spec"]["metrics"][0]["resource"]["target"].update(averageUtilization=80),
                   "want [70]")
     bad += broken("a policy changed in policies/ but not in the ConfigMap",
-                  lambda ds: next(d for d in ds if d["kind"] == "ConfigMap")["data"].update(
-                      {"presets.default.lua": "-- stale\n"}), "differs from policies/")
+                  lambda ds: next(d for d in ds if d["kind"] == "ConfigMap" and d["metadata"][
+                      "name"] == "acsd-policies-presets")["data"].update(
+                      {"default.lua": "-- stale\n"}), "differs from policies/")
+    bad += broken("a policies subdirectory not mounted",
+                  lambda ds: c0(ds)["volumeMounts"].pop(0), "is in no ConfigMap")
     bad += broken("a secretKeyRef to a missing key",
                   lambda ds: c0(ds)["env"][0]["valueFrom"]["secretKeyRef"].update(key="nope"),
                   "no key nope")
