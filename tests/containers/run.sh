@@ -4,7 +4,8 @@
 #
 #   tests/containers/run.sh [--build-dir DIR] [--devices N] [--keep]
 #
-# 1. installs podman, podman-compose, runc, debootstrap and the CNI dnsname
+# 1. installs podman, podman-compose, runc, debootstrap, catatonit (the
+#    pause process of kube play pods) and the CNI dnsname
 #    plugin (services find each other by name) if missing; uses a
 #    containers.conf of its own (CONTAINERS_CONF) with the two settings this
 #    kind of VM needs: default_ulimits within the process limits, runtime runc;
@@ -60,7 +61,7 @@ done
 
 step "packages"
 missing=()
-for p in podman podman-compose runc debootstrap curl golang-github-containernetworking-plugin-dnsname; do
+for p in podman podman-compose runc debootstrap curl catatonit golang-github-containernetworking-plugin-dnsname; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if ((${#missing[@]})); then
