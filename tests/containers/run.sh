@@ -183,7 +183,7 @@ for d in docs:
     if d["kind"] == "Secret":
         # podman 4.3 takes a Secret from its own store (podman secret create),
         # holding the Kubernetes document as JSON with base64 data
-        d["stringData"]["pg-dsn"] = "host=postgres port=5432 dbname=acsd user=acsd password=" + pw
+        d["stringData"]["acsd.conf"] = "pg = host=postgres port=5432 dbname=acsd user=acsd password=%s\n" % pw
         d["stringData"]["secret-key"] = os.urandom(32).hex()
         d["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in d.pop("stringData").items()}
         json.dump(d, open(out + ".secret", "w"))

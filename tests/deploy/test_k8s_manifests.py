@@ -11,7 +11,8 @@ unknown field, a wrong type or a missing required field fails. Then what ties
 the documents together: the probes ask /ready (readiness) and /health
 (liveness) on a declared port, the HPA aims at 70 % CPU of the Deployment, the
 PodDisruptionBudget and the Services select the pods, every secretKeyRef and
-secret item names a key of the Secret, and the policies ConfigMaps are exactly
+secret item names a key of the Secret, the config file and the key are files
+of the Secret's volume, and the policies ConfigMaps are exactly
 policies/, one per subdirectory, each mounted where acsd reads it. The checker is shown to fail on broken
 copies too. Needs python3-yaml; exits 77 (skipped) without it."""
 import copy
@@ -248,9 +249,26 @@ def check_docs(docs, policies_root):
     if "--policies" not in c.get("args", []) or \
             c["args"][c["args"].index("--policies") + 1:][:1] != ["/etc/acsd/policies"]:
         errors.append("acsd is not given --policies /etc/acsd/policies")
-    for k in ("pg-dsn", "secret-key"):
-        if not any(k in keys for keys in secrets.values()):
-            errors.append("no Secret holds %s" % k)
+    # the config file and the key come from the Secret's volume, where the
+    # environment says they are
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    files = {}
+    for v in pod.get("volumes", []):
+        if "secret" in v:
+            base = mount_of.get(v["name"], "")
+            for it in v["secret"].get("items", []):
+                files[base.rstrip("/") + "/" + it["path"]] = (v["secret"]["secretName"], it["key"])
+    for var in ("ACS_CONFIG", "ACS_SECRET_KEY_FILE"):
+        if env.get(var) not in files:
+            errors.append("%s=%s is no file of a Secret volume" % (var, env.get(var)))
+    conf = files.get(env.get("ACS_CONFIG"))
+    if conf:
+        text = next((s.get("stringData", {}).get(conf[1]) for s in by_kind["Secret"]
+                     if s["metadata"]["name"] == conf[0]), None) or ""
+        keys = [ln.split("=", 1)[0].strip() for ln in text.splitlines()
+                if ln.strip() and not ln.lstrip().startswith("#")]
+        if "pg" not in keys:
+            errors.append("the config file in the Secret has no pg line")
     return errors
 
 
@@ -307,9 +325,13 @@ def main():
                       {"default.lua": "-- stale\n"}), "differs from policies/")
     bad += broken("a policies subdirectory not mounted",
                   lambda ds: c0(ds)["volumeMounts"].pop(0), "is in no ConfigMap")
-    bad += broken("a secretKeyRef to a missing key",
-                  lambda ds: c0(ds)["env"][0]["valueFrom"]["secretKeyRef"].update(key="nope"),
+    bad += broken("a secret volume item for a missing key",
+                  lambda ds: next(v for v in dep(ds)["spec"]["template"]["spec"]["volumes"]
+                                  if "secret" in v)["secret"]["items"][0].update(key="nope"),
                   "no key nope")
+    bad += broken("the config file moved away from the Secret's volume",
+                  lambda ds: c0(ds)["env"][0].update(value="/etc/acsd.conf"),
+                  "ACS_CONFIG=/etc/acsd.conf is no file")
     return 1 if bad else 0
 
 
