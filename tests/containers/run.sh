@@ -98,6 +98,8 @@ cleanup() {
   fi
   if [[ -f $POD_YAML ]]; then
     podman kube down "$POD_YAML" >/dev/null 2>&1 || true
+    # kube down leaves the volumes of the ConfigMaps and the Secret
+    podman volume ls -q | grep -E '^acsd-(policies|secrets)' | xargs -r podman volume rm >/dev/null 2>&1 || true
   fi
   podman secret rm acsd-secrets >/dev/null 2>&1 || true
   podman network rm "${ACS_COMPOSE_PROJECT}_default" >/dev/null 2>&1 || true
@@ -172,7 +174,7 @@ NET=$(podman network ls --format '{{.Name}}' | grep "^${ACS_COMPOSE_PROJECT}" | 
 # the Secret: the compose stack's PostgreSQL and a fresh key; the ConfigMap and
 # the Deployment as shipped (one replica: this is one machine)
 python3 - "$ROOT/deploy/k8s" "$POD_YAML" "$ACS_DB_PASSWORD" <<'PY'
-import base64, json, os, sys, yaml
+import json, os, sys, yaml
 k8s, out, pw = sys.argv[1], sys.argv[2], sys.argv[3]
 docs = []
 for name in sorted(os.listdir(k8s)):
@@ -182,10 +184,10 @@ keep = []
 for d in docs:
     if d["kind"] == "Secret":
         # podman 4.3 takes a Secret from its own store (podman secret create),
-        # holding the Kubernetes document as JSON with base64 data
+        # holding the Kubernetes document as JSON (it writes data as given, so
+        # stringData, not base64)
         d["stringData"]["acsd.conf"] = "pg = host=postgres port=5432 dbname=acsd user=acsd password=%s\n" % pw
         d["stringData"]["secret-key"] = os.urandom(32).hex()
-        d["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in d.pop("stringData").items()}
         json.dump(d, open(out + ".secret", "w"))
     if d["kind"] == "Deployment":
         d["spec"]["replicas"] = 1
