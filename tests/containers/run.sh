@@ -184,10 +184,12 @@ keep = []
 for d in docs:
     if d["kind"] == "Secret":
         # podman 4.3 takes a Secret from its own store (podman secret create),
-        # holding the Kubernetes document as JSON (it writes data as given, so
-        # stringData, not base64)
+        # holding the Kubernetes document as JSON; it reads only data, writes
+        # its values as given (not base64-decoded) and names each file by its
+        # key (items' paths are ignored: the keys are the file names)
         d["stringData"]["acsd.conf"] = "pg = host=postgres port=5432 dbname=acsd user=acsd password=%s\n" % pw
-        d["stringData"]["secret-key"] = os.urandom(32).hex()
+        d["stringData"]["secret.key"] = os.urandom(32).hex()
+        d["data"] = d.pop("stringData")
         json.dump(d, open(out + ".secret", "w"))
     if d["kind"] == "Deployment":
         d["spec"]["replicas"] = 1
@@ -197,7 +199,7 @@ yaml.safe_dump_all(keep, open(out, "w"), sort_keys=False)
 PY
 podman secret create acsd-secrets "$POD_YAML.secret" >/dev/null || die "podman secret create failed"
 podman kube play --network "$NET" "$POD_YAML" >"$WORK/kube.log" 2>&1 || die "podman kube play: $(head -n 5 "$WORK/kube.log")"
-CTR=$(podman ps --format '{{.Names}}' | grep '^acsd-pod.*-acsd$' | head -n 1)
+CTR=$(podman ps -a --format '{{.Names}}' | grep '^acsd-pod.*-acsd$' | head -n 1 || true)
 [[ -n $CTR ]] || die "no acsd container from podman kube play: $(cat "$WORK/kube.log")"
 echo "pod container $CTR"
 ok=0
@@ -208,7 +210,8 @@ for _ in $(seq 1 60); do
   fi
   sleep 2
 done
-((ok)) || die "the pod's acsd is not ready: $(podman logs --tail 20 "$CTR" 2>&1)"
+((ok)) || die "the pod's acsd is not ready: $(podman ps -a --format '{{.Names}} {{.Status}}' | grep acsd-pod)
+$(podman logs --tail 20 "$CTR" 2>&1)"
 health=$(podman exec "$CTR" curl -fsS http://127.0.0.1:7557/health)
 echo "ok: /health $health, /ready 200"
 podman exec "$CTR" ls /etc/acsd/policies/presets/default.lua >/dev/null ||
