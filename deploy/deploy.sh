@@ -112,10 +112,21 @@ CWMP_PORT=${ACS_CWMP_PORT:-7547}
 API_PORT=${ACS_API_PORT:-7557}
 XMPP_PORT=${ACS_XMPP_PORT:-5222}
 
+# podman-compose echoes each podman command, passwords included: into a log
+# only the owner can read, shown when something fails
+LOG=$STATE/compose.log
+(umask 077 && : >"$LOG")
 if ((BUILD)); then
-  compose build
+  echo "deploy: building the images (log: $LOG)"
+  compose build >>"$LOG" 2>&1 || {
+    tail -n 30 "$LOG" >&2
+    die "building the images failed"
+  }
 fi
-compose up -d
+compose up -d >>"$LOG" 2>&1 || {
+  tail -n 30 "$LOG" >&2
+  die "podman-compose up failed"
+}
 
 # wait for /ready (acsd: store reachable, migrations applied, policies loaded)
 # and for CWMP through HAProxy (its health check on /ready has passed)
