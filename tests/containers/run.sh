@@ -70,7 +70,7 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-echo "podman $(podman --version | awk '{print $3}'), $(podman-compose --version 2>/dev/null | tail -n 1)"
+echo "podman $(podman --version | awk '{print $3}'), podman-compose $(podman-compose --version 2>/dev/null | grep -m 1 -o 'version  *[0-9.]*$' || true)"
 
 WORK=$(mktemp -d /tmp/acs-containers-XXXXXX)
 cat >"$WORK/containers.conf" <<'CONF'
