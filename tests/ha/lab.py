@@ -322,7 +322,7 @@ frontend cwmp
     http-request capture 'req.body,regsub("(?s)^.*?<SerialNumber>([^<]*)</SerialNumber>.*$","\\1")' id 0 if { req.body -m sub <SerialNumber> }
     http-request capture req.hdr(Cookie) id 1
     http-response capture res.hdr(Set-Cookie) id 0
-    log-format "LAB %%[date,ltime(%%s)].%%ms %%ci:%%cp %%s %%ST %%Ta %%Tt [%%[capture.req.hdr(0)]] [%%[capture.req.hdr(1)]] [%%[capture.res.hdr(0)]]"
+    log-format "LAB %%tr %%ci:%%cp %%s %%ST %%Ta %%Tt [%%[capture.req.hdr(0)]] [%%[capture.req.hdr(1)]] [%%[capture.res.hdr(0)]]"
     default_backend acsd
 
 backend acsd
@@ -632,8 +632,10 @@ listen stats
 
     def sessions(self):
         """HAProxy's log as sessions: (device serial, server, t_start, t_end, servers)."""
-        pat = re.compile(r"^LAB (\d+\.\d+) (\S+) (\S+) (-?\d+) (-?\d+) (-?\d+) \[([^\]]*)\] "
-                         r"\[([^\]]*)\] \[([^\]]*)\]")
+        # %tr: the request's start, local time with milliseconds; %Ta: its
+        # active time (to the response's last byte, no keep-alive idle)
+        pat = re.compile(r"^LAB (\d+/\w+/\d+:\d+:\d+:\d+)\.(\d+) (\S+) (\S+) (-?\d+) (-?\d+) "
+                         r"(-?\d+) \[([^\]]*)\] \[([^\]]*)\] \[([^\]]*)\]")
         open_by_conn = {}
         done = []
         with open(self.path("log", "haproxy.log"), errors="replace") as f:
@@ -641,10 +643,11 @@ listen stats
                 m = pat.match(line)
                 if not m:
                     continue
-                # logged when the request ends; Ta: its active time (no keep-alive idle)
-                end, conn, srv = float(m.group(1)), m.group(2), m.group(3)
-                t = end - max(0, int(m.group(5))) / 1000.0
-                serial = m.group(7).strip()
+                t = time.mktime(time.strptime(m.group(1), "%d/%b/%Y:%H:%M:%S")) + \
+                    int(m.group(2)) / 1000.0
+                conn, srv = m.group(3), m.group(4)
+                end = t + max(0, int(m.group(6))) / 1000.0
+                serial = m.group(8).strip()
                 cur = open_by_conn.get(conn)
                 if serial and serial != "-":
                     if cur:
@@ -688,6 +691,14 @@ listen stats
                             n[m.group(1)] = n.get(m.group(1), 0) + 1
         return n
 
+    def task_statuses(self):
+        """task id -> status, for the lab's tasks (one query)."""
+        if not self.tasks:
+            return {}
+        ids = ",".join(str(t[0]) for t in self.tasks)
+        out = self.psql(self.pg_front, "SELECT id, status FROM tasks WHERE id IN (%s)" % ids)
+        return {int(i): st for i, st in (ln.split("|") for ln in out.splitlines() if ln)}
+
     def recovery(self, t0, t1):
         """Seconds from t0 to the first of 3 successful probes in a row (None: never
         within [t0, t1]), and the failed probes in the window."""
@@ -728,6 +739,12 @@ def main():
     bad = [f for f in faults if f not in FAULTS]
     if bad:
         ap.error("unknown fault %s (known: %s)" % (", ".join(bad), ", ".join(FAULTS)))
+    planned = a.baseline + a.window * len(faults) + 10
+    if planned > 14.5 * 60 - 240:  # set-up, the fleet's boot and the report need ~4 minutes
+        ap.error("%d faults x %.0f s + %.0f s baseline do not fit in 15 minutes" % (
+            len(faults), a.window, a.baseline))
+    if a.freeze >= a.window:
+        ap.error("--freeze must be shorter than --window")
     deadline = time.monotonic() + 14.5 * 60
     lab = Lab(a)
     os.makedirs(lab.path("log"))
@@ -804,15 +821,17 @@ def main():
             th.join(30)
         load.wait(max(30, total))
         # tasks still pending get their chance in one more periodic round
-        pend = [tk for tk in lab.tasks if lab.psql(
-            lab.pg_front, "SELECT status FROM tasks WHERE id = %d" % tk[0]) in ("pending", "sent")]
+        st = lab.task_statuses()
+        pend = [tk for tk in lab.tasks if st.get(tk[0]) in ("pending", "sent")]
         if pend:
             log("%d tasks not done yet: one more session for their devices" % len(pend))
             for tk in pend:
                 n = int(tk[2][3:])
+                state = lab.path("final-%d.state" % n)  # cpesim saves only its own devices
+                shutil.copy(lab.path("fleet.state"), state)
                 lab.cpesim("load-final-%d" % n, ["--count", "1", "--first", str(n),
                                                  "--serial-prefix", "LAB", "--state",
-                                                 lab.path("fleet.state"), "--periodic",
+                                                 state, "--periodic",
                                                  "--no-loop", "--sessions", "1", "--ack-log",
                                                  lab.path("final.ack")], verbose=True).wait(60)
         rc = report(lab)
@@ -831,9 +850,7 @@ def report(lab):
     sessions = lab.sessions()
     doubles = lab.doubles(sessions)
     reboots = lab.reboots()
-    statuses = {}
-    for tid, dev, serial, key in lab.tasks:
-        statuses[tid] = lab.psql(lab.pg_front, "SELECT status FROM tasks WHERE id = %d" % tid)
+    statuses = lab.task_statuses()
     print()
     print("%-14s %8s %6s %8s %7s %11s %6s %9s %10s  %s" % (
         "window", "acked", "lost", "unacked", "double", "tasks", "twice", "probes", "recovery",
