@@ -39,7 +39,8 @@ def main():
             print("ok: haproxy -c %s" % rel)
     with open(os.path.join(ROOT, CONFIGS[0])) as f:
         text = f.read()
-    for want in ("cookie acsd_session prefix", "option httpchk GET /ready", "http-reuse never"):
+    for want in ("cookie acsd_session prefix", "option httpchk GET /ready", "http-reuse never",
+                 "option persist"):
         if want not in text:
             print("FAIL: %s has no '%s'" % (CONFIGS[0], want))
             bad += 1

@@ -332,6 +332,10 @@ backend acsd
     option httpchk GET /ready
     http-check expect status 200
     cookie acsd_session prefix nocache
+    # a session's requests stay with their acsd while it is not ready (store
+    # down: it lets running sessions finish); one that is gone: elsewhere
+    option persist
+    option redispatch
     default-server inter 1s fall 2 rise 2
 %(acsd)s
 listen stats
