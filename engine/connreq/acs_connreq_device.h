@@ -12,7 +12,7 @@
  * key, no key loaded, altered) fails the request rather than sending other
  * credentials.
  *
- * Transports (docs/security-connreq.md): HTTP to the ConnectionRequestURL,
+ * Transports (docs/security.md ("Connection requests")): HTTP to the ConnectionRequestURL,
  * then UDP (Annex G: to the address the device's STUN binding requests
  * showed, table connreq_udp, else its UDPConnectionRequestAddress; sent from
  * acsd's STUN port, so only with --stun), each tried when the one before

@@ -1,4 +1,4 @@
--- connreq_nat: reach a CPE that is behind NAT (docs/security-connreq.md).
+-- connreq_nat: reach a CPE that is behind NAT (docs/security.md ("Connection requests")).
 --
 -- UDP connection requests (TR-069 Annex G), with args.stun_host and
 -- args.stun_port (acsd's --stun): the CPE keeps a STUN binding to acsd
