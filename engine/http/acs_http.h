@@ -87,8 +87,8 @@ const char *acs_http_body_take(acs_http_parser *p, size_t *len);
 /* Prepares for the next request on the same connection. */
 void acs_http_next(acs_http_parser *p);
 /* The complete request's body is no longer needed (the caller parsed it):
- * its buffer is freed now rather than with the answer; the request's body
- * is empty from here on. */
+ * a large buffer is freed now rather than with the answer (the request's
+ * body is then empty); a small one stays, for the next request. */
 void acs_http_release_body(acs_http_parser *p);
 
 /* True once any byte of a request has been seen (for 408 vs a quiet close of

@@ -466,7 +466,8 @@ static void buf_recycle(acs_buf *b) {
 }
 
 void acs_http_release_body(acs_http_parser *p) {
-  if (p->streaming || !p->complete) return;
+  /* a small one stays for the next request, as next() keeps it */
+  if (p->streaming || !p->complete || p->body.cap <= ACS_HTTP_KEEP_BUF) return;
   acs_buf_free(&p->body);
   p->req.body = "";
   p->req.body_len = 0;
