@@ -32,10 +32,13 @@ How each figure is found:
   (every row matches one ack at most); an ack without one is lost. Acks are
   counted in the window of their time. Rows left over are "unacked": stored,
   but the CPE never got the InformResponse (it retries; no loss).
-- double sessions: HAProxy logs every request with its acsd, its client
-  connection and the Inform's serial number; a session is an Inform and the
-  requests after it on its connection. Two sessions of one device on two acsd
-  at once, or a session whose requests reached two acsd, count.
+- double sessions: HAProxy logs every request with its acsd, its status, its
+  client connection and the Inform's serial number; a session is an Inform
+  answered 200 and the requests after it on its connection that were answered
+  200 (where the session acted: an InformResponse, an RPC). Two sessions of
+  one device on two acsd at once, or a session whose requests reached two
+  acsd, count. A request that an instance which lost its lock answers with an
+  error (its writes refused by the fence) is not a session acting.
 - tasks run twice: each task is a Reboot with its own CommandKey, queued
   through one acsd's API with ?connection_request=true for a device that gets
   no other task; cpesim (--verbose) logs each RPC it receives: a device with
@@ -649,19 +652,25 @@ listen stats
                     continue
                 t = time.mktime(time.strptime(m.group(1), "%d/%b/%Y:%H:%M:%S")) + \
                     int(m.group(2)) / 1000.0
-                conn, srv = m.group(3), m.group(4)
+                conn, srv, status = m.group(3), m.group(4), int(m.group(5))
                 end = t + max(0, int(m.group(6))) / 1000.0
                 serial = m.group(8).strip()
                 cur = open_by_conn.get(conn)
                 if serial and serial != "-":
                     if cur:
                         done.append(cur)
-                    cur = {"dev": serial, "start": t, "end": end, "servers": {srv}}
+                    # an Inform not answered 200 (503, refused by the fence,
+                    # the connection lost) began no session
+                    cur = {"dev": serial, "start": t, "end": end, "servers": {srv}} \
+                        if status == 200 else None
                     open_by_conn[conn] = cur
-                elif cur:
+                elif cur and status == 200:
+                    # a session acts where it answers 200 (the next RPC): a
+                    # request refused or failed there (an instance that lost
+                    # its lock and was fenced) does not extend it
                     cur["end"] = max(cur["end"], end)
                     cur["servers"].add(srv)
-        done += open_by_conn.values()
+        done += [c for c in open_by_conn.values() if c]
         return done
 
     def doubles(self, sessions):
