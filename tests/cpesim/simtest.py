@@ -4,6 +4,7 @@ test_durability.py, test_connreq.py, test_cpesim_bulk.py, test_policies.py,
 test_cpesim_quirks.py, test_cpesim_quirks_cr.py and test_cpe_auth.py by name."""
 import json
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -120,7 +121,13 @@ def run_test(make_world, run, logs, prefix="acs-sim-"):
                 print("FAIL: %s" % e)
                 for name, p in (logs(w) if w else []):
                     if p:
-                        print("--- %s (tail) ---\n%s" % (name, p.log()[-4000:]))
+                        text = p.log()
+                        # what a tail can cut off: why a store connection or a process went
+                        key = [ln for ln in text.splitlines() if re.search(
+                            r"connection lost|connection attempt|crit |Sanitizer", ln)]
+                        if key:
+                            print("--- %s (key lines) ---\n%s" % (name, "\n".join(key[-20:])))
+                        print("--- %s (tail) ---\n%s" % (name, text[-4000:]))
                 return 1
             finally:
                 if w:
