@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "store/acs_store.h"
+#include "store/migrations_sql.h"
 
 /* Version 1: devices, parameters, events, tasks, faults, API tokens,
  * secrets, audit log. */
@@ -575,21 +576,6 @@ static const char v6_sql[] =
     "    ORDER BY o.ord, p.name;\n" \
     "  END IF;\n"
 
-/* The policy context's first fields, as versions 11 and 12 read them. */
-#define CTX_HEAD \
-    "    json_build_object('tags', to_json(d.tags),\n" \
-    "      'last_boot', (extract(epoch FROM d.last_boot) * 1000)::bigint,\n" \
-    "      'last_bootstrap', (extract(epoch FROM d.last_bootstrap) * 1000)::bigint,\n" \
-    "      'actions', (SELECT coalesce(json_agg(json_build_object('key', t.command_key,\n" \
-    "          'rpc', t.rpc, 'status', t.status, 'fault_code', t.fault_code,\n" \
-    "          'fault_string', t.fault_string)), '[]') FROM (SELECT * FROM tasks\n" \
-    "          WHERE device_id = d.id AND created_by LIKE 'policy:%' AND command_key IS NOT NULL\n" \
-    "          ORDER BY id DESC LIMIT 200) t),\n" \
-    "      'faults', (SELECT coalesce(json_agg(json_build_object('channel', f.channel,\n" \
-    "          'retries', f.retries, 'last_at', (extract(epoch FROM f.last_at) * 1000)::bigint,\n" \
-    "          'next_retry_at', (extract(epoch FROM f.next_retry_at) * 1000)::bigint)), '[]')\n" \
-    "          FROM faults f WHERE f.device_id = d.id),\n"
-
 /* Version 11: the store path of a session at batch speed (docs/storage.md,
  * "One statement per batch").
  * - devices.version: the transaction id of the last Inform that wrote the
@@ -740,24 +726,7 @@ static const char v12_sql[] =
     "  p_dev text[], p_name text[], p_value text[], p_type text[], p_known boolean[],\n"
     "  m_dev text[], m_key text[])\n"
     INFORMS_BODY
-    "  RETURN QUERY SELECT o.ord::int, 'c'::\"char\",\n"
-    "    CASE WHEN o.cexp IS DISTINCT FROM d.ctx_gen OR o.id = ANY(stale) THEN\n"
-    CTX_HEAD
-    "      'event_minutes', (SELECT coalesce(json_object_agg(e.code, e.m), '{}')\n"
-    "          FROM (SELECT m.code, json_agg(json_build_array(m.minute, m.n) ORDER BY m.minute) AS m\n"
-    "            FROM (SELECT code, floor(extract(epoch FROM received_at) / 60)::bigint AS minute,\n"
-    "              count(*) AS n FROM events WHERE device_id = d.id\n"
-    "              AND received_at > now() - interval '1 day' GROUP BY 1, 2) m\n"
-    "            GROUP BY m.code) e),\n"
-    "      'alarms', (SELECT coalesce(json_agg(json_build_array(a.rule, a.instance_key)), '[]')\n"
-    "          FROM alarms a WHERE a.device_id = d.id AND a.cleared_at IS NULL),\n"
-    "      'secrets', (SELECT coalesce(json_agg(json_build_object('name', x.name,\n"
-    "          'sealed_hex', encode(x.ciphertext, 'hex'), 'key_id', x.key_id)), '[]')\n"
-    "          FROM device_secrets x WHERE x.device_id = d.id))::text END,\n"
-    "    CASE WHEN d.id = ANY(want) THEN d.refreshed::text END,\n"
-    "    d.ctx_gen::text, (extract(epoch FROM now()) * 1000)::bigint::text, NULL, NULL, NULL, NULL\n"
-    "  FROM unnest(d_id, d_model, d_cexp) WITH ORDINALITY AS o(id, model, cexp, ord)\n"
-    "  CROSS JOIN LATERAL (SELECT * FROM devices d WHERE d.id = o.id OFFSET 0) d WHERE o.model;\n"
+    CTX_QUERY
     "END $$;\n";
 /* Version 15: the generation served is a pointer, so that an older one can
  * be served again (POST /api/v1/policies/activate and /rollback,
