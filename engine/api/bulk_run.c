@@ -415,8 +415,7 @@ int acs_bulk_runner_start(acs_app_worker *aw, acs_bulk_runner **out) {
   R->aw = aw;
   R->loop = acs_worker_loop(aw->w);
   acs_pg_opts o;
-  acs_pg_opts_defaults(&o);
-  o.name = "pg-bulk";
+  acs_app_pg_opts(aw->app, "pg-bulk", &o);
   int rc = acs_pg_open(R->loop, aw->app->cfg->pg_dsn, &o, &R->pg);
   if (rc) {
     free(R);

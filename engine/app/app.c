@@ -89,10 +89,9 @@ static int worker_start(acs_worker *w, void *ctx) {
   }
   if (app->cfg->pg_dsn) {
     acs_pg_opts o;
-    acs_pg_opts_defaults(&o);
     char name[32];
     snprintf(name, sizeof name, "pg-w%u", acs_worker_index(w));
-    o.name = name;
+    acs_app_pg_opts(app, name, &o);
     if ((rc = acs_pg_open(acs_worker_loop(w), app->cfg->pg_dsn, &o, &aw->pg))) goto fail;
     if ((rc = acs_store_batch_new(aw->pg, NULL, &aw->batch))) goto fail;
     size_t share = app->cfg->device_cache_bytes / acs_worker_count(w);
@@ -306,6 +305,12 @@ static unsigned sessions_within_files(const acs_config *cfg) {
   return (unsigned)room;
 }
 
+void acs_app_pg_opts(const acs_app *app, const char *name, acs_pg_opts *o) {
+  acs_pg_opts_defaults(o);
+  o->pipeline = app->pg_pipeline;
+  o->name = name;
+}
+
 int acs_app_run(const acs_config *cfg) {
   int rc = 0;
   uv_loop_t loop;
@@ -326,6 +331,11 @@ int acs_app_run(const acs_config *cfg) {
   if ((rc = acs_app_coord_new(app))) goto cleanup;
   if ((rc = cpe_auth_start(app))) goto cleanup;
 
+  if (acs_pg_pipeline_parse(cfg->pg_pipeline, &app->pg_pipeline)) {
+    fprintf(stderr, "acsd: pg-pipeline: '%s' is not auto, on or off\n", cfg->pg_pipeline);
+    rc = ACS_ECONFIG;
+    goto cleanup;
+  }
   if (cfg->pg_dsn) {
     char err[512];
     if ((rc = wait_for_store(cfg))) goto cleanup;

@@ -34,6 +34,7 @@ typedef struct acs_config {
   char *cwmp_listen;  /* "0.0.0.0:7547"; NULL ("off"): not listened on */
   char *api_listen;   /* "127.0.0.1:7557"; NULL ("off"): not listened on */
   char *pg_dsn;       /* NULL: no store */
+  char *pg_pipeline;  /* "auto" (NULL), "on" or "off" (store/acs_pg.h) */
   char *policies_dir; /* NULL: none imported (the store's generations still serve) */
   unsigned store_wait_s; /* at start, wait this long for the store (0: forever) */
   char *config_file;  /* the file that was read, or NULL */

@@ -44,6 +44,8 @@ static const opt_def opts[] = {
     {"api", "ACS_API", OPT_ADDR, OFF(api_listen), 0, 0, "HOST:PORT",
      "API listener (127.0.0.1:7557; \"off\": none)"},
     {"pg", "ACS_PG_DSN", OPT_STR, OFF(pg_dsn), 0, 0, "DSN", "PostgreSQL connection string"},
+    {"pg-pipeline", "ACS_PG_PIPELINE", OPT_STR, OFF(pg_pipeline), 0, 0, "auto|on|off",
+     "pipeline transactions on a store connection (auto: not through a pooler or proxy)"},
     {"policies", "ACS_POLICIES", OPT_STR, OFF(policies_dir), 0, 0, "DIR",
      "policy directory: imported as a generation at start, then watched"},
     {"store-wait", "ACS_STORE_WAIT", OPT_UINT, OFF(store_wait_s), 0, 31536000, "SECONDS",
@@ -223,6 +225,7 @@ void acs_config_free(acs_config *cfg) {
   free(cfg->cwmp_listen);
   free(cfg->api_listen);
   free(cfg->pg_dsn);
+  free(cfg->pg_pipeline);
   free(cfg->policies_dir);
   free(cfg->config_file);
   free(cfg->instance_id);

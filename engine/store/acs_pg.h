@@ -38,6 +38,17 @@
  * error does not call its callback. The result is freed after the callback
  * returns; copy what you keep.
  *
+ * Pipelining and poolers. Sync groups are pipelined: the next one is sent
+ * before the previous one is answered. A transaction pooler older than
+ * PgBouncer 1.21 hands the server connection to another client at the first
+ * ReadyForQuery even when more of this client's transactions are on the way,
+ * and a message cut in half then reaches another backend ("invalid frontend
+ * message type"). So the pipeline depth follows opts.pipeline: ON sends
+ * groups without waiting, OFF keeps one group in flight at a time, and AUTO
+ * (the default) asks the server for its port after each connection (one
+ * statement, before anything else) and pipelines only when it is the port
+ * that was dialled: a different one means a pooler or proxy in between.
+ *
  * Threading: a connection belongs to its loop's thread; nothing here is
  * thread-safe. */
 #ifndef ACS_PG_H
@@ -80,7 +91,11 @@ enum {
   ACS_PG_BINARY_RESULT = 1u << 1, /* acs_pg_query_bin: every column in binary */
 };
 
+/* acs_pg_opts.pipeline (see "Pipelining and poolers" above). */
+typedef enum { ACS_PG_PIPELINE_AUTO = 0, ACS_PG_PIPELINE_ON, ACS_PG_PIPELINE_OFF } acs_pg_pipeline;
+
 typedef struct acs_pg_opts {
+  acs_pg_pipeline pipeline;    /* AUTO */
   unsigned backoff_min_ms;     /* first retry after a failure (100) */
   unsigned backoff_max_ms;     /* retry interval cap (1000) */
   unsigned connect_timeout_ms; /* one connection attempt (2000) */
@@ -88,6 +103,8 @@ typedef struct acs_pg_opts {
 } acs_pg_opts;
 
 void acs_pg_opts_defaults(acs_pg_opts *o);
+/* "auto", "on" or "off" (NULL: auto); ACS_EINVAL for anything else. */
+int acs_pg_pipeline_parse(const char *s, acs_pg_pipeline *out);
 
 /* Checks the DSN (key=value or URI) synchronously (ACS_EINVAL if it does not
  * parse), then starts connecting on loop. opts may be NULL (defaults). */
@@ -147,6 +164,7 @@ typedef struct acs_pg_stats {
   uint64_t errors;     /* statements answered with ACS_EPG */
   uint64_t connects;   /* successful connections */
   uint64_t drops;      /* established connections lost */
+  bool pipelined;      /* sync groups go out without waiting for the last */
 } acs_pg_stats;
 void acs_pg_get_stats(const acs_pg *c, acs_pg_stats *st);
 

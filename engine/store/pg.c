@@ -37,6 +37,7 @@ typedef struct pg_req {
   req_kind kind;
   bool autosync;      /* REQ_QUERY: sync sent right after it */
   bool awaiting_sync; /* REQ_QUERY autosync: results delivered, sync not yet */
+  bool internal;      /* the connection's own (the port probe): not counted */
   bool called;        /* callback done: never twice */
   int fail;           /* status for the done list */
   int nparams;
@@ -77,6 +78,9 @@ struct acs_pg {
   bool want_write;
   bool in_batch;
   unsigned backoff_ms;
+  unsigned sync_limit;     /* sync groups in flight at most (0: any number) */
+  unsigned syncs_inflight; /* syncs sent and not answered */
+  int pooled;              /* AUTO: -1 not known, 0 direct, 1 pooler seen */
   int handles; /* open handles of struct acs_pg while closing */
   req_list batch, pending, inflight, done;
   /* first error of the sync group being answered */
@@ -107,6 +111,13 @@ static void list_push(req_list *l, pg_req *r) {
     l->head = r;
   }
   l->tail = r;
+  l->n++;
+}
+
+static void list_push_front(req_list *l, pg_req *r) {
+  r->next = l->head;
+  l->head = r;
+  if (!l->tail) l->tail = r;
   l->n++;
 }
 
@@ -228,6 +239,7 @@ static int poll_watch(acs_pg *c, int events) {
  * must not be closed under an active poll handle). */
 static void pg_teardown(acs_pg *c) {
   poll_close(c);
+  c->syncs_inflight = 0;
   if (c->pgc) PQfinish(c->pgc);
   c->pgc = NULL;
   c->want_write = false;
@@ -300,6 +312,53 @@ static void pg_notice_cb(void *arg, const char *message) {
 }
 
 static void pg_flush(acs_pg *c);
+static int query_new(const char *sql, int nparams, const char *const *params, const int *lengths,
+                     pg_req **out);
+
+/* AUTO: the server's answer to "which port is yours". The port libpq dialled
+ * differs when a pooler or proxy is in between: one group in flight at a
+ * time then (see acs_pg.h). Logged when the finding changes. */
+static void probe_cb(acs_pg_result *r, void *arg) {
+  acs_pg *c = arg;
+  if (r->status == ACS_EUNAVAILABLE || r->status == ACS_ECANCELED || !c->pgc) return;
+  const char *dialled = PQport(c->pgc);
+  if (!dialled || !dialled[0]) dialled = "5432";
+  const char *own = r->status == 0 && r->ntuples == 1 ? acs_pg_getvalue(r, 0, 0) : NULL;
+  int pooled = !own || strcmp(own, dialled) != 0;
+  c->sync_limit = pooled ? 1 : 0;
+  if (pooled != c->pooled) {
+    if (pooled && own) {
+      acs_log(ACS_LOG_INFO, c->name,
+              "the server listens on port %s, port %s was dialled: a pooler or proxy is in "
+              "between, one transaction in flight at a time (pg-pipeline = on lifts this)",
+              own, dialled);
+    } else if (pooled) {
+      acs_log(ACS_LOG_WARN, c->name,
+              "cannot tell whether a pooler is in between (%s): one transaction in flight at "
+              "a time (pg-pipeline = on or off decides)",
+              r->error ? r->error : "no answer");
+    } else if (c->pooled == 1) {
+      acs_log(ACS_LOG_INFO, c->name, "connected directly to the server again: pipelining");
+    }
+    c->pooled = pooled;
+  }
+  if (c->pending.head) pg_kick(c);
+}
+
+/* Sets the pipeline depth of a new connection; AUTO queues the port probe
+ * ahead of everything and holds the rest until it is answered. */
+static void pipeline_start(acs_pg *c) {
+  c->syncs_inflight = 0;
+  c->sync_limit = c->o.pipeline == ACS_PG_PIPELINE_ON ? 0 : 1;
+  if (c->o.pipeline != ACS_PG_PIPELINE_AUTO) return;
+  pg_req *r = NULL;
+  if (query_new("SELECT current_setting('port')", 0, NULL, NULL, &r)) return; /* stays at 1 */
+  r->cb = probe_cb;
+  r->arg = c;
+  r->autosync = true;
+  r->internal = true;
+  list_push_front(&c->pending, r);
+}
 
 static void pg_connected(acs_pg *c) {
   uv_timer_stop(&c->timer);
@@ -325,6 +384,7 @@ static void pg_connected(acs_pg *c) {
   }
   c->fail_streak = 0;
   c->down_since_ns = 0;
+  pipeline_start(c);
   if (c->pending.head) pg_kick(c);
 }
 
@@ -396,19 +456,32 @@ static void pg_flush(acs_pg *c) {
   if (rc) pg_drop(c, uv_strerror(rc));
 }
 
+/* Something pending may go out now. pending holds whole groups (a group
+ * reaches it at its sync), so the depth limit stops the sending at a
+ * group's start, never within one. */
+static bool can_send(const acs_pg *c) {
+  return c->state == ST_UP && c->pending.head &&
+         !(c->sync_limit && c->syncs_inflight >= c->sync_limit);
+}
+
 static void pg_send_pending(acs_pg *c) {
   pg_req *r;
   bool sent = false;
-  while (c->state == ST_UP && (r = list_pop(&c->pending))) {
+  while (can_send(c)) {
+    r = list_pop(&c->pending);
     int ok = 1;
     r->sent_ns = uv_hrtime();
     if (r->kind == REQ_QUERY) {
       ok = PQsendQueryParams(c->pgc, r->sql, r->nparams, NULL, r->params, r->lengths, r->formats,
                              r->result_format);
-      if (ok && r->autosync) ok = PQpipelineSync(c->pgc);
-      c->n_statements++;
+      if (ok && r->autosync) {
+        ok = PQpipelineSync(c->pgc);
+        c->syncs_inflight++;
+      }
+      if (!r->internal) c->n_statements++;
     } else {
       ok = PQpipelineSync(c->pgc);
+      c->syncs_inflight++;
     }
     list_push(&c->inflight, r);
     sent = true;
@@ -426,9 +499,9 @@ static void pg_send_pending(acs_pg *c) {
  * see them sent now, not after the next I/O event. */
 static void pg_prep_cb(uv_idle_t *h) {
   acs_pg *c = h->data;
-  while (c->state != ST_CLOSING && (c->done.head || (c->state == ST_UP && c->pending.head))) {
+  while (c->state != ST_CLOSING && (c->done.head || can_send(c))) {
     run_done(c);
-    if (c->state == ST_UP && c->pending.head) pg_send_pending(c);
+    if (can_send(c)) pg_send_pending(c);
   }
   if (c->state != ST_CLOSING) {
     uv_idle_stop(&c->prep);
@@ -518,6 +591,8 @@ static void complete_query(acs_pg *c) {
 
 static void complete_sync(acs_pg *c) {
   pg_req *r = list_pop(&c->inflight);
+  if (c->syncs_inflight) c->syncs_inflight--;
+  if (c->pending.head) pg_kick(c);
   uint64_t rtt = uv_hrtime() - r->sent_ns;
   c->ewma_ns = c->ewma_ns ? c->ewma_ns - c->ewma_ns / 8 + rtt / 8 : rtt;
   acs_pg_result out = {0, NULL, NULL, "", 0, 0, -1, NULL};
@@ -627,6 +702,19 @@ void acs_pg_opts_defaults(acs_pg_opts *o) {
       .backoff_min_ms = 100, .backoff_max_ms = 1000, .connect_timeout_ms = 2000, .name = "pg"};
 }
 
+int acs_pg_pipeline_parse(const char *s, acs_pg_pipeline *out) {
+  if (!s || strcmp(s, "auto") == 0) {
+    *out = ACS_PG_PIPELINE_AUTO;
+  } else if (strcmp(s, "on") == 0) {
+    *out = ACS_PG_PIPELINE_ON;
+  } else if (strcmp(s, "off") == 0) {
+    *out = ACS_PG_PIPELINE_OFF;
+  } else {
+    return ACS_EINVAL;
+  }
+  return 0;
+}
+
 /* True when every entry of a host list is a socket directory or a numeric
  * address (nothing for libpq to resolve). */
 static bool host_is_numeric(const char *list) {
@@ -697,6 +785,7 @@ int acs_pg_open(uv_loop_t *loop, const char *dsn, const acs_pg_opts *opts, acs_p
   }
   c->loop = loop;
   c->grp_failed = -1;
+  c->pooled = -1;
   c->backoff_ms = c->o.backoff_min_ms;
   uv_timer_init(loop, &c->timer); /* cannot fail on Unix */
   uv_idle_init(loop, &c->prep);
@@ -868,6 +957,7 @@ void acs_pg_get_stats(const acs_pg *c, acs_pg_stats *st) {
   st->errors = c->n_errors;
   st->connects = c->n_connects;
   st->drops = c->n_drops;
+  st->pipelined = c->state == ST_UP && c->sync_limit == 0;
 }
 
 /* --- results */

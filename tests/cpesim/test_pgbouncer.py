@@ -13,7 +13,9 @@ policy sessions), then 1,500 periodic sessions run, and every acknowledged
 Inform must be an event row, every device stored, and the device cache must
 have served warm sessions (acsd_device_cache_model_hits_total > 0) without
 a version the store did not confirm (acsd_device_cache_stale_total 0: no
-other writer).
+other writer). acsd must have found the pooler (pg-pipeline = auto: the
+server's port is not the one dialled) and kept one transaction in flight per
+connection: PgBouncer before 1.21 cuts pipelined transactions apart.
 
 Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL, PgBouncer or
 binaries)."""
@@ -128,8 +130,14 @@ def run(w):
     check(hits > 0, "no warm session through PgBouncer")
     check(stale == 0, "%d cached versions not confirmed with no other writer" % stale)
     check(w.acsd.alive(), "acsd exited")
+    # PgBouncer 1.18 hands a server connection on at the first ReadyForQuery:
+    # pipelined transactions would be cut apart, so acsd must have noticed
+    # the pooler (its port is not the server's) and kept one in flight
+    log = w.acsd.log()
+    check("a pooler or proxy is in between" in log,
+          "acsd did not find the pooler: its store connections pipeline through PgBouncer")
     yield "1,500 periodic sessions: %d Informs acknowledged = stored, %d warm from the cache, " \
-          "0 stale" % (acked, hits)
+          "0 stale; one transaction in flight per store connection (pooler found)" % (acked, hits)
 
 
 def main():
