@@ -98,5 +98,7 @@ typedef struct acs_coord_stats {
 void acs_coord_get_stats(const acs_coord *c, acs_coord_stats *out);
 /* A session write the store refused (stale token): counted here. */
 void acs_coord_count_fenced(acs_coord *c);
+/* A session found its lock expired before it answered (acsd_session_locks_lost_total). */
+void acs_coord_count_lock_lost(acs_coord *c);
 
 #endif

@@ -209,6 +209,10 @@ void acs_coord_count_fenced(acs_coord *c) {
 
 static void bump(_Atomic uint64_t *v) { atomic_fetch_add_explicit(v, 1, memory_order_relaxed); }
 
+void acs_coord_count_lock_lost(acs_coord *c) {
+  if (c) bump(&c->lock_lost);
+}
+
 /* --- links */
 
 static const char *link_name(const rlink *l) {

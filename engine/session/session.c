@@ -282,6 +282,11 @@ static void sess_timeout_cb(uv_timer_t *h) {
   acs__session *s = h->data;
   acs_log_set_context(s->device_id, s->cookie);
   acs_log_set_trace(s->trace_id[0] ? s->trace_id : NULL);
+  if (s->lock_lost) {
+    sess_end(s, "session lock lost");
+    acs_log_set_context(NULL, NULL);
+    return;
+  }
   acs_log(ACS_LOG_INFO, "session", "%s: no answer from the CPE within %u ms", s->device_id,
           s->t->aw->app->cfg->session_timeout_ms);
   sess_end(s, "timeout");
@@ -289,8 +294,10 @@ static void sess_timeout_cb(uv_timer_t *h) {
 }
 
 static void sess_wait_cpe(acs__session *s) {
-  if (s->timer_open)
-    uv_timer_start(&s->timer, sess_timeout_cb, s->t->aw->app->cfg->session_timeout_ms, 0);
+  if (!s->timer_open) return;
+  /* a session whose lock expired waits for nothing: it ends on the next turn */
+  uv_timer_start(&s->timer, sess_timeout_cb,
+                 s->lock_lost ? 0 : s->t->aw->app->cfg->session_timeout_ms, 0);
 }
 
 static acs__session *sess_new(acs_session_table *t, const char *device_id) {
@@ -393,6 +400,12 @@ static void sess_reply_msg(acs__session *s, const acs_cwmp_msg *msg, bool set_co
   acs_conn *c = s->req;
   if (!c) return;
   s->req = NULL;
+  if (msg && !acs__sess_lock_valid(s)) {
+    /* another instance may have the device by now: tell the CPE nothing
+     * that acts; the session ends at once (sess_wait_cpe) */
+    reply_503(c, s->t->aw->app, "session lock expired");
+    return;
+  }
   acs_buf body = ACS_BUF_INIT;
   char extra[160];
   extra[0] = '\0';
@@ -577,9 +590,19 @@ static bool policy_next_counted(acs__session *s) {
   return more;
 }
 
+/* The session's lock expired before the ACS's turn (session_lock.c): no
+ * task is touched, the waiting request gets 503, the session ends. */
+static bool sess_lock_gone(acs__session *s) {
+  if (acs__sess_lock_valid(s)) return false;
+  sess_reply_503(s, "session lock expired");
+  sess_end(s, "session lock lost");
+  return true;
+}
+
 static void next_rpc(acs__session *s) {
   sess_ext *e = ext(s);
   char err[256];
+  if (sess_lock_gone(s)) return;
   while (s->next_task < s->ntasks) {
     acs__task *task = &s->tasks[s->next_task++];
     if (strcmp(task->rpc, ACS_RPC_PROVISION) == 0) {

@@ -110,7 +110,9 @@ struct acs__session {
    * Inform's write to the session's end */
   int64_t fence;   /* its fencing token (0: no lock, no Redis) */
   bool locking;    /* acquiring it */
-  bool lock_lost;  /* a refresh found it gone or taken */
+  bool lock_lost;  /* a refresh found it gone or taken, or it expired unanswered */
+  uint64_t lock_until_ns; /* uv_hrtime() past which Redis has dropped it (the
+                           * last successful lock or extend's send + lock-ms) */
   bool fenced;     /* a write was refused: a newer session holds the device */
   bool tasks_queued; /* a task was queued for the device meanwhile (session_queued.c) */
 };
@@ -213,6 +215,11 @@ int acs__jobs_register(acs_script_vm *vm);
 int acs__sess_lock(acs__session *s, acs__sess_done_fn done);
 /* At the session's end: compare-and-delete (fire and forget). */
 void acs__sess_unlock(acs__session *s);
+/* Before an answer that acts (an InformResponse, an RPC): false when s had
+ * a lock and it has expired by now (this instance stalled past lock-ms, or
+ * Redis was out of reach as long): another instance may hold the device,
+ * so s must not answer (logged and counted once; s->lock_lost set). */
+bool acs__sess_lock_valid(acs__session *s);
 /* The worker's refresh timer over its table's sessions (lock_ms / 3). */
 int acs__sess_lock_table_start(acs_session_table *t);
 void acs__sess_lock_table_stop(acs_session_table *t);

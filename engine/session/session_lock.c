@@ -12,6 +12,7 @@
  * Inform there supersedes the old session, whose unlock goes out on the
  * same connection before the new session's lock. */
 #include <stdlib.h>
+#include <uv.h>
 
 #include "coord/acs_coord.h"
 #include "core/acs_err.h"
@@ -22,7 +23,12 @@ typedef struct lock_op {
   acs__session *s;
   acs__sess_done_fn done;
   acs_coord_worker *cw; /* alive while it calls back; s->t may not be (acsd stopping) */
+  uint64_t sent_ns;
 } lock_op;
+
+static uint64_t lock_ns(const acs__session *s) {
+  return (uint64_t)acs_coord_lock_ms(s->t->aw->app->coord) * 1000000u;
+}
 
 static void acquired_cb(int status, int64_t token, void *arg) {
   lock_op *op = arg;
@@ -30,6 +36,7 @@ static void acquired_cb(int status, int64_t token, void *arg) {
   s->locking = false;
   if (status == 0) {
     s->fence = token;
+    s->lock_until_ns = op->sent_ns + lock_ns(s);
     if (s->st == ACS__S_DONE) {
       /* superseded or stopped while asking: give it back at once */
       acs_coord_unlock(op->cw, s->device_id, token);
@@ -51,6 +58,7 @@ int acs__sess_lock(acs__session *s, acs__sess_done_fn done) {
   op->s = s;
   op->done = done;
   op->cw = cw;
+  op->sent_ns = uv_hrtime();
   acs__sess_ref(s);
   int rc = acs_coord_lock(cw, s->device_id, acquired_cb, op);
   if (rc) {
@@ -66,10 +74,39 @@ void acs__sess_unlock(acs__session *s) {
   if (s->fence > 0 && s->t->aw->coord) acs_coord_unlock(s->t->aw->coord, s->device_id, s->fence);
 }
 
+/* --- its validity */
+
+bool acs__sess_lock_valid(acs__session *s) {
+  if (s->fence <= 0) return true;
+  if (s->lock_lost) return false;
+  uint64_t now = uv_hrtime();
+  if (now < s->lock_until_ns) return true;
+  s->lock_lost = true;
+  acs_coord_count_lock_lost(s->t->aw->app->coord);
+  acs_log(ACS_LOG_WARN, "session",
+          "%s: session lock expired %llu ms ago, before this answer (the instance stalled or "
+          "Redis was out of reach): the session ends unanswered (fencing token %lld)",
+          s->device_id, (unsigned long long)((now - s->lock_until_ns) / 1000000),
+          (long long)s->fence);
+  return false;
+}
+
 /* --- refreshing */
 
+typedef struct extend_op {
+  acs__session *s;
+  uint64_t sent_ns;
+} extend_op;
+
 static void extended_cb(int status, int64_t token, void *arg) {
-  acs__session *s = arg;
+  extend_op *op = arg;
+  acs__session *s = op->s;
+  (void)token;
+  if (status == 0 && s->fence > 0) {
+    uint64_t until = op->sent_ns + lock_ns(s);
+    if (until > s->lock_until_ns) s->lock_until_ns = until;
+  }
+  free(op);
   if (status == ACS_EAGAIN && s->st != ACS__S_DONE && !s->lock_lost) {
     /* expired (this instance was paused past lock_ms) and maybe taken: the
      * store refuses this session's writes once the newer one has written */
@@ -86,8 +123,15 @@ static void refresh_cb(uv_timer_t *h) {
   for (size_t i = 0; i < t->nbuckets; i++) {
     for (acs__session *s = t->by_device[i]; s; s = s->next_dev) {
       if (s->fence <= 0 || s->lock_lost) continue;
+      extend_op *op = malloc(sizeof *op);
+      if (!op) continue; /* the next round tries again */
+      op->s = s;
+      op->sent_ns = uv_hrtime();
       acs__sess_ref(s);
-      if (acs_coord_lock_extend(cw, s->device_id, s->fence, extended_cb, s)) acs__sess_unref(s);
+      if (acs_coord_lock_extend(cw, s->device_id, s->fence, extended_cb, op)) {
+        acs__sess_unref(s);
+        free(op);
+      }
     }
   }
 }

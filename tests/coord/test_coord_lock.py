@@ -5,11 +5,14 @@
 1. one lock per device: while A holds a device's session, an Inform of the
    same device on B gets 503 with Retry-After; once A's session ends (its
    lock deleted), B's Inform succeeds;
-2. fencing: A takes a device's session (its queued task read), is frozen
-   (SIGSTOP) past the lock's expiry, B runs a session of the device that
-   answers the task; A resumes (SIGCONT) and goes on: its write is refused
-   by the store (stale fencing token, SQLSTATE AF001), the task keeps B's
-   result, devices.session_fence is B's token;
+2. a stalled instance: A takes a device's session (its queued task read),
+   is frozen (SIGSTOP) past the lock's expiry, B runs a session of the
+   device that answers the task; the CPE's next request reaches A while it
+   is still frozen (the bytes wait in the kernel); A resumes (SIGCONT) and
+   answers it 503 ("session lock expired") without touching the task: the
+   task keeps B's result, devices.session_fence is B's token, the lost lock
+   is counted; and the store itself refuses a write under A's stale token
+   (acs_fence: SQLSTATE AF001), the guard of writes already in flight;
 3. Redis down: a running session finishes, new Informs get 503 with
    Retry-After ("Redis unavailable"); Redis back on its port: sessions
    again, without restarting acsd;
@@ -32,8 +35,8 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from coordtest import (Acsd, Cpe, Procs, Redis, check, device_id, gpv_response, pgtest,  # noqa: E402
-                       rpc_id, skip_unless_redis, wait_for, wait_ready)
+from coordtest import (Acsd, Cpe, Procs, Redis, check, device_id, format_request,  # noqa: E402
+                       gpv_response, pgtest, rpc_id, skip_unless_redis, wait_for, wait_ready)
 from acstest import acsd_path, clean_env, request, run_tests  # noqa: E402
 
 LOCK_MS = 2000
@@ -120,20 +123,34 @@ def test_stale_fence_refused():
         cb.close()
         token_b = int(Env.pg.psql("SELECT session_fence FROM devices WHERE id = '%s'" % dev))
         check(token_b > token_a, "session_fence %d not above A's token %d" % (token_b, token_a))
+        # the CPE's next request of A's session, read once A runs again
+        h = {"Content-Type": "text/xml", "Cookie": ca.cookie}
+        ca.c.send(format_request("POST", "/", h, b""))
+        time.sleep(0.2)
     finally:
         Env.a.proc.send_signal(signal.SIGCONT)
-    # A goes on with its session: its next write (the task marked 'sent')
-    # carries the old token and is refused; the CPE gets 204
-    st, _, body = ca.post()
-    check(st == 204, "A after resuming: %d %r" % (st, body[:300]))
+    # A must not go on with a session whose lock expired: no RPC, no write
+    st, _, body = ca.c.read_response(ca.timeout)
+    check(st == 503 and b"session lock expired" in body,
+          "A after resuming: %d %r" % (st, body[:300]))
     ca.close()
     row = Env.pg.psql("SELECT status, result::text FROM tasks WHERE device_id = '%s'" % dev)
     check(row.startswith("done|") and "4242" in row, "the task was overwritten: %r" % row)
-    wait_for("A's log", lambda: "fencing token %d is stale" % token_a in Env.a.log(), 5)
+    wait_for("A's log", lambda: "session lock expired" in Env.a.log(), 5)
     fence = int(Env.pg.psql("SELECT session_fence FROM devices WHERE id = '%s'" % dev))
     check(fence == token_b, "session_fence moved: %d, B's %d" % (fence, token_b))
-    check(metric(Env.a, "acsd_session_writes_fenced_total") >= 1, "fenced writes not counted")
     check(metric(Env.a, "acsd_session_locks_lost_total") >= 1, "the lost lock not counted")
+    # the store's own guard, for a write A had sent before it stalled
+    p = subprocess.run(["psql", Env.pg.dsn, "-v", "ON_ERROR_STOP=1", "-tAc",
+                        "SELECT acs_fence('%s', %d)" % (dev, token_a)],
+                       capture_output=True, env=clean_env(), timeout=20)
+    err = p.stderr.decode()
+    check(p.returncode != 0 and "stale session fence" in err,
+          "a write under A's stale token: %d %r" % (p.returncode, err))
+    p = subprocess.run(["psql", Env.pg.dsn, "-v", "ON_ERROR_STOP=1", "-tAc",
+                        "SELECT acs_fence('%s', %d)" % (dev, token_b)],
+                       capture_output=True, env=clean_env(), timeout=20)
+    check(p.returncode == 0, "a write under B's token: %r" % p.stderr.decode())
 
 
 def test_redis_down():
