@@ -13,12 +13,16 @@ policy sessions), then 1,500 periodic sessions run, and every acknowledged
 Inform must be an event row, every device stored, and the device cache must
 have served warm sessions (acsd_device_cache_model_hits_total > 0) without
 a version the store did not confirm (acsd_device_cache_stale_total 0: no
-other writer). acsd must have found the pooler (pg-pipeline = auto: the
+other writer). Then a policy generation pushed through the API is served by
+both workers (their pollers read the store through PgBouncer) and a bulk
+action's 50 GetParameterValues tasks go out and are done in 450 more
+sessions, every Inform still stored. acsd must have found the pooler (pg-pipeline = auto: the
 server's port is not the one dialled) and kept one transaction in flight per
 connection: PgBouncer before 1.21 cuts pipelined transactions apart.
 
 Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL, PgBouncer or
 binaries)."""
+import json
 import os
 import pwd
 import shutil
@@ -35,6 +39,18 @@ from simtest import Fail, Proc, bin_path, check, free_port, http, run_test, wait
 
 DEVICES = 150
 ROOT = os.path.join(HERE, "..", "..")
+
+
+def read_tree(root):
+    """A policy directory as the API's {"files": {path: text}}."""
+    files = {}
+    for d, _, names in os.walk(root):
+        for n in names:
+            if n.endswith(".lua"):
+                full = os.path.join(d, n)
+                with open(full) as f:
+                    files[os.path.relpath(full, root)] = f.read()
+    return files
 
 
 def pgbouncer_path():
@@ -77,6 +93,10 @@ class World:
                           "--api", "127.0.0.1:%d" % self.api, "--files", "off", "--workers",
                           "2", "--policies", os.path.join(ROOT, "policies")])
         self.procs.append(("acsd", self.acsd))
+        p = subprocess.run([bin_path("acsd"), "token", "create", "--role", "admin", "--name",
+                            "pgbouncer-test", "--pg", dsn], capture_output=True, timeout=60)
+        check(p.returncode == 0, "token create: %s" % p.stderr.decode())
+        self.token = p.stdout.decode().strip()
         wait_for("acsd", lambda: http("GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200,
                  30)
         self.tmp = tmp
@@ -91,6 +111,14 @@ class World:
         check(p.wait(180) == 0, "%s: cpesim exited with %s" % (name, p.p.returncode))
         with open(ack) as f:
             return sum(1 for _ in f)
+
+    def call(self, method, path, body=None):
+        st, text, _ = http(method, "http://127.0.0.1:%d%s" % (self.api, path), body,
+                           {"Authorization": "Bearer " + self.token})
+        try:
+            return st, json.loads(text) if text else None
+        except ValueError:
+            return st, text
 
     def metric(self, name):
         _, text, _ = http("GET", "http://127.0.0.1:%d/metrics" % self.api)
@@ -138,6 +166,42 @@ def run(w):
           "acsd did not find the pooler: its store connections pipeline through PgBouncer")
     yield "1,500 periodic sessions: %d Informs acknowledged = stored, %d warm from the cache, " \
           "0 stale; one transaction in flight per store connection (pooler found)" % (acked, hits)
+
+    # a policy push through the API: every worker's poller finds the new
+    # generation through PgBouncer (no LISTEN there)
+    files = read_tree(os.path.join(ROOT, "policies"))
+    name = sorted(n for n in files if n.startswith("provisions/"))[0]
+    files[name] += "\n-- pushed through PgBouncer\n"
+    st, doc = w.call("POST", "/api/v1/policies", {"files": files, "source": "pgbouncer test"})
+    check(st == 201, "push: %d %r" % (st, doc))
+    gen = doc["id"]
+    wait_for("generation %d served by every worker" % gen, lambda: all(
+        x == gen for x in w.call("GET", "/api/v1/policies")[1]["workers"]), 15)
+    # a bulk action over a query; its tasks go out in the next sessions
+    st, b = w.call("POST", "/api/v1/bulk", {
+        "query": "serial_number ~= PB0001",
+        "task": {"rpc": "GetParameterValues",
+                 "args": {"ParameterNames": ["Device.DeviceInfo.UpTime"]}},
+        "rate": 200})
+    check(st == 201 and b["progress"]["total"] == 50, "POST bulk: %d %r" % (st, b))
+    bid = b["id"]
+    wait_for("the bulk action's 50 tasks", lambda: int(w.pg.psql(
+        "SELECT count(*) FROM tasks WHERE bulk_id = %d" % bid).strip()) == 50, 20)
+    acked += w.cpesim("tasks", "--periodic", "--concurrency", "30", "--duration", "60",
+                      "--sessions", "450")
+    wait_for("bulk %d done" % bid, lambda: w.call("GET", "/api/v1/bulk/%d" % bid)[1]["status"]
+             == "done", 20)
+    prog = w.call("GET", "/api/v1/bulk/%d" % bid)[1]["progress"]
+    check(prog == {"total": 50, "pending": 0, "done": 50, "failed": 0}, "bulk: %r" % prog)
+    results = int(w.pg.psql("SELECT count(*) FROM tasks WHERE bulk_id = %d AND status = 'done' "
+                            "AND result::text LIKE '%%UpTime%%'" % bid).strip())
+    check(results == 50, "%d of 50 bulk tasks done with the value" % results)
+    informs = int(w.pg.psql("SELECT count(DISTINCT (device_id, received_at)) FROM events"
+                            " WHERE payload IS NULL").strip())
+    check(informs == acked, "%d Informs acknowledged, %d stored" % (acked, informs))
+    check(w.acsd.alive(), "acsd exited")
+    yield "policy generation %d pushed and served by both workers; a bulk action's 50 tasks " \
+          "done in 450 more sessions; %d Informs acknowledged = stored" % (gen, acked)
 
 
 def main():
