@@ -660,8 +660,13 @@ listen stats
                     if cur:
                         done.append(cur)
                     # an Inform not answered 200 (503, refused by the fence,
-                    # the connection lost) began no session
-                    cur = {"dev": serial, "start": t, "end": end, "servers": {srv}} \
+                    # the connection lost) began no session; one answered
+                    # 200 began it when the answer went out (t + Ta), not
+                    # when the request came: an Inform that waited in a
+                    # frozen instance's socket is taken (its lock too) only
+                    # once the instance runs again, after the CPE gave up
+                    # and had its next session elsewhere
+                    cur = {"dev": serial, "start": end, "end": end, "servers": {srv}} \
                         if status == 200 else None
                     open_by_conn[conn] = cur
                 elif cur and status == 200:
