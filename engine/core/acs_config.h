@@ -27,8 +27,6 @@
 
 #include "core/acs_log.h"
 
-typedef struct acs_server_config acs_server_config;
-
 typedef struct acs_config {
   unsigned workers;   /* 0: one per online core */
   char *cwmp_listen;  /* "0.0.0.0:7547"; NULL ("off"): not listened on */
@@ -120,9 +118,6 @@ int acs_config_load(int argc, char **argv, acs_config *cfg, char *errbuf, size_t
 int acs_config_set(acs_config *cfg, const char *key, const char *value, char *errbuf,
                    size_t errlen);
 
-/* Fills a server configuration (defaults first) from cfg; the listen
- * addresses are borrowed from cfg, and handlers are left for the caller. */
-void acs_config_to_server(const acs_config *cfg, acs_server_config *out);
 
 /* The --help text. */
 const char *acs_config_usage(void);

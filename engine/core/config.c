@@ -11,7 +11,6 @@
 
 #include "core/acs_config.h"
 #include "core/acs_err.h"
-#include "net/acs_server.h"
 
 typedef enum {
   OPT_UINT,
@@ -605,23 +604,8 @@ int acs_config_load(int argc, char **argv, acs_config *cfg, char *errbuf, size_t
   return rc;
 }
 
-void acs_config_to_server(const acs_config *cfg, acs_server_config *out) {
-  acs_server_config_defaults(out);
-  out->workers = cfg->workers;
-  out->listen[ACS_LISTENER_CWMP] = cfg->cwmp_listen;
-  out->listen[ACS_LISTENER_API] = cfg->api_listen;
-  out->listen[ACS_LISTENER_FILES] = cfg->files_listen;
-  out->listen_optional[ACS_LISTENER_FILES] = cfg->files_listen_default;
-  out->proxy_protocol[ACS_LISTENER_CWMP] = cfg->proxy_protocol;
-  out->http_limits.max_body_bytes = cfg->max_body_bytes;
-  out->http_limits.max_head_bytes = cfg->max_head_bytes;
-  out->header_timeout_ms = cfg->header_timeout_ms;
-  out->idle_timeout_ms = cfg->idle_timeout_ms;
-  out->shutdown_timeout_ms = cfg->shutdown_timeout_ms;
-}
-
 const char *acs_config_usage(void) {
-  static char text[8192];
+  static char text[32768]; /* ~8 KiB today: room for what comes */
   static const char head[] =
       "usage: acsd [options]\n"
       "\n"

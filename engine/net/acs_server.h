@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/acs_config.h"
 #include "http/acs_http.h"
 #include "net/acs_tls.h"
 
@@ -77,6 +78,10 @@ typedef struct acs_server_config {
 /* Fills in the defaults above (listen addresses: CWMP 0.0.0.0:7547,
  * API 127.0.0.1:7557, no file server). */
 void acs_server_config_defaults(acs_server_config *cfg);
+/* Fills a server configuration (defaults first) from acsd's configuration;
+ * the listen addresses are borrowed from cfg, the handlers are left for the
+ * caller. */
+void acs_config_to_server(const acs_config *cfg, acs_server_config *out);
 
 /* Binds all listeners (so that a port in use fails here, synchronously) and
  * starts the workers. Returns 0 or a negative error (never half-started). */

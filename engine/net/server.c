@@ -30,6 +30,21 @@
 
 static const char *const kind_names[ACS_LISTENER_COUNT] = {"cwmp", "api", "files"};
 
+void acs_config_to_server(const acs_config *cfg, acs_server_config *out) {
+  acs_server_config_defaults(out);
+  out->workers = cfg->workers;
+  out->listen[ACS_LISTENER_CWMP] = cfg->cwmp_listen;
+  out->listen[ACS_LISTENER_API] = cfg->api_listen;
+  out->listen[ACS_LISTENER_FILES] = cfg->files_listen;
+  out->listen_optional[ACS_LISTENER_FILES] = cfg->files_listen_default;
+  out->proxy_protocol[ACS_LISTENER_CWMP] = cfg->proxy_protocol;
+  out->http_limits.max_body_bytes = cfg->max_body_bytes;
+  out->http_limits.max_head_bytes = cfg->max_head_bytes;
+  out->header_timeout_ms = cfg->header_timeout_ms;
+  out->idle_timeout_ms = cfg->idle_timeout_ms;
+  out->shutdown_timeout_ms = cfg->shutdown_timeout_ms;
+}
+
 void acs_server_config_defaults(acs_server_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->workers = 0;
