@@ -36,6 +36,7 @@ typedef struct dry_job {
   size_t nevents;
   json_t *events_json; /* owns events' strings */
   uint32_t budget_ms;
+  unsigned want; /* a push: devices to run (of the pool read) */
   const acs_app *app;
   dry_done_fn done;
   json_t *result;
@@ -55,8 +56,8 @@ static void job_free(dry_job *j) {
 static void work_cb(uv_work_t *w) {
   dry_job *j = w->data;
   if (!j->test) {
-    j->rc = acs_dryrun_tree(j->files, j->devices, j->budget_ms, j->app, &j->result, j->err,
-                            sizeof j->err);
+    j->rc = acs_dryrun_tree(j->files, j->devices, j->want, j->budget_ms, j->app, &j->result,
+                            j->err, sizeof j->err);
   } else {
     acs_policy_vm *pv = acs_policy_vm_new(NULL, j->err, sizeof j->err);
     j->rc = pv ? acs_policy_vm_load_json(pv, j->files, j->err, sizeof j->err) : ACS_ENOMEM;
@@ -150,7 +151,9 @@ void acs__api_policy_dry_run(acs__api_req *r, const json_t *files,
                              void (*done)(acs__api_req *r, json_t *summary, int rc,
                                           const char *err)) {
   dry_job *j = job_new(r, files, done);
-  if (j) start(r, j, r->app->cfg->policy_dry_run_devices, NULL);
+  if (!j) return;
+  j->want = r->app->cfg->policy_dry_run_devices;
+  start(r, j, acs_dryrun_pool(j->want), NULL);
 }
 
 /* --- POST /api/v1/policies/test {"files": {...}, "device": "ID", "events":

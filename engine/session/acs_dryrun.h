@@ -50,7 +50,14 @@ typedef struct acs_dryrun_opts {
   const char *const *events; /* the simulated Inform's event codes (NULL: "2 PERIODIC") */
   size_t nevents;
   int64_t deadline_ms; /* acs_dryrun_clock_ms() past which the run stops (0: none) */
+  /* only the presets files run: *report is {"device", "matched": ["presets/NAME#K",
+   * ...]}, the presets (the Kth of the file, from 1) whose precondition holds */
+  bool match_only;
 } acs_dryrun_opts;
+
+/* How many devices to read for a dry run of n: a pool to pick n from
+ * (acs_dryrun_tree), four times n, at least n and at most n + 200. */
+unsigned acs_dryrun_pool(unsigned n);
 
 /* The monotonic clock of deadlines, ms. */
 int64_t acs_dryrun_clock_ms(void);
@@ -70,12 +77,16 @@ int acs_dryrun_device(acs_policy_vm *pv, const json_t *device, const acs_dryrun_
                       json_t **report, json_t *errors);
 
 /* A push's dry run: compiles files (a tree, as acs_policy_read_tree makes
- * it) and runs every device of devices (rows of acs_dryrun_sample_sql)
- * until budget_ms is spent. *summary gets {"devices": how many there were,
- * "checked": how many ran, "errors": [...] as acs_dryrun_device appends
- * them, "stopped": null | "why"}. Returns 0 (errors or not), ACS_EINVAL
- * (the tree does not compile: err) or ACS_ENOMEM. */
-int acs_dryrun_tree(const json_t *files, const json_t *devices, uint32_t budget_ms,
+ * it), picks want devices of the pool devices (rows of
+ * acs_dryrun_sample_sql): for each preset whose precondition holds on some
+ * device of the pool, one such device, then the others in the pool's
+ * order; and runs them until budget_ms is spent. *summary gets {"devices":
+ * how many were picked, "checked": how many ran, "sampled": the pool's
+ * size, "presets_matched": presets that matched a device of the pool,
+ * "errors": [...] as acs_dryrun_device appends them, "stopped": null |
+ * "why", "ms"}. Returns 0 (errors or not), ACS_EINVAL (the tree does not
+ * compile: err) or ACS_ENOMEM. */
+int acs_dryrun_tree(const json_t *files, const json_t *devices, unsigned want, uint32_t budget_ms,
                     const struct acs_app *app, json_t **summary, char *err, size_t errlen);
 
 /* A valid push (st, acs_policy_push_prepare) whose dry run found errors

@@ -29,6 +29,8 @@ struct acs__dry {
   json_t *report;
   json_t *errors; /* the caller's, or NULL */
   bool all_presets;
+  bool match_only; /* which presets match, nothing started */
+  json_t *matched; /* match_only: "presets/NAME#K" of each preset that matched */
 };
 
 /* clang-format off */
@@ -131,6 +133,15 @@ void acs__dry_log(acs__session *s, const char *level, const char *message) {
 }
 
 bool acs__dry_all_presets(const acs__session *s) { return s->dry && s->dry->all_presets; }
+
+bool acs__dry_match_only(const acs__session *s) { return s->dry && s->dry->match_only; }
+
+void acs__dry_matched(acs__session *s, const char *file, long long k) {
+  if (!s->dry || !s->dry->matched) return;
+  char key[200];
+  snprintf(key, sizeof key, "%s#%lld", file, k);
+  json_array_append_new(s->dry->matched, json_string(key));
+}
 
 /* --- the CPE's side: answers from the stored model */
 
@@ -448,7 +459,8 @@ int acs_dryrun_device(acs_policy_vm *pv, const json_t *device, const acs_dryrun_
   if (!ctx) return ACS_ENOMEM;
   const char *const *events = o->events ? o->events : periodic;
   size_t nevents = o->events ? o->nevents : 1;
-  struct acs__dry dry = {json_object(), errors, o->all_presets};
+  struct acs__dry dry = {json_object(), errors, o->all_presets, o->match_only,
+                         o->match_only ? json_array() : NULL};
   acs_app_worker aw;
   acs_session_table t;
   acs__session s;
@@ -513,6 +525,23 @@ int acs_dryrun_device(acs_policy_vm *pv, const json_t *device, const acs_dryrun_
     const char *tg = json_string_value(json_array_get(tags, i));
     if (tg && (s.tags[s.ntags] = strdup(tg))) s.ntags++;
   }
+  if (o->match_only) { /* the presets files only: which presets match */
+    rc = ACS_ENOMEM;
+    if (!dry.matched || !(s.pol = calloc(1, sizeof *s.pol))) goto cleanup;
+    acs_arena_init(&s.pol->plan_arena, 8192);
+    s.pol->dm_epoch = 1;
+    s.pol->started = true;
+    s.pol->ctx = json_incref(ctx);
+    s.pol->pv = pv;
+    if (!(s.pol->run = acs_script_run_new(pv->vm, NULL, &s))) goto cleanup;
+    acs__policy_start_presets(&s, pv);
+    json_object_set_new(dry.report, "device", json_string(id));
+    json_object_set(dry.report, "matched", dry.matched);
+    *report = dry.report;
+    dry.report = NULL;
+    rc = 0;
+    goto cleanup;
+  }
   /* the policy phase, its RPCs answered from the stored model */
   const char *stopped = NULL;
   acs_cwmp_msg rq, rsp;
@@ -557,12 +586,63 @@ cleanup:
   json_decref(set);
   json_decref(evs);
   json_decref(ctx);
+  json_decref(dry.matched);
   return rc;
 }
 
 /* --- a push's dry run */
 
-int acs_dryrun_tree(const json_t *files, const json_t *devices, uint32_t budget_ms,
+unsigned acs_dryrun_pool(unsigned n) { return n > 200 ? n + 200 : n * 4 > 200 ? 200 : n * 4; }
+
+/* Which of the pool's devices run (indexes into devices, in pool order,
+ * at most want): first, for each preset that matches some device of the
+ * pool, the first device it matches unless one picked already does; then
+ * the rest in pool order. */
+static int pick(acs_policy_vm *pv, const json_t *devices, size_t want, const acs_dryrun_opts *o,
+                bool *chosen, size_t *covered) {
+  size_t n = json_array_size(devices), have = 0;
+  json_t **keys = calloc(n ? n : 1, sizeof *keys);
+  json_t *seen = json_object();
+  if (!keys || !seen) {
+    free(keys);
+    json_decref(seen);
+    return ACS_ENOMEM;
+  }
+  acs_dryrun_opts mo = *o;
+  mo.match_only = true;
+  for (size_t i = 0; i < n; i++) {
+    json_t *rep = NULL;
+    if (acs_dryrun_device(pv, json_array_get(devices, i), &mo, &rep, NULL) == 0)
+      keys[i] = json_incref(json_object_get(rep, "matched"));
+    json_decref(rep);
+  }
+  /* in pool order, a preset not seen yet is first matched by this device */
+  for (size_t i = 0; i < n; i++) {
+    size_t k;
+    json_t *key;
+    json_array_foreach(keys[i], k, key) {
+      const char *name = json_string_value(key);
+      if (!name || json_object_get(seen, name)) continue;
+      json_object_set_new(seen, name, json_true());
+      if (!chosen[i] && have < want) {
+        chosen[i] = true;
+        have++;
+      }
+    }
+  }
+  *covered = json_object_size(seen);
+  for (size_t i = 0; i < n && have < want; i++)
+    if (!chosen[i]) {
+      chosen[i] = true;
+      have++;
+    }
+  for (size_t i = 0; i < n; i++) json_decref(keys[i]);
+  free(keys);
+  json_decref(seen);
+  return 0;
+}
+
+int acs_dryrun_tree(const json_t *files, const json_t *devices, unsigned want, uint32_t budget_ms,
                     const struct acs_app *app, json_t **summary, char *err, size_t errlen) {
   *summary = NULL;
   json_t *errors = json_array();
@@ -576,9 +656,17 @@ int acs_dryrun_tree(const json_t *files, const json_t *devices, uint32_t budget_
   acs_dryrun_opts o = {.app = app, .all_presets = true};
   int64_t start = acs_dryrun_clock_ms();
   o.deadline_ms = start + (budget_ms ? budget_ms : 10000);
-  size_t checked = 0, n = json_array_size(devices);
+  size_t checked = 0, n = json_array_size(devices), covered = 0, runs = 0;
   const char *stopped = NULL;
+  bool *chosen = calloc(n ? n : 1, sizeof *chosen);
+  if (!chosen || (rc = pick(pv, devices, want, &o, chosen, &covered))) {
+    free(chosen);
+    rc = ACS_ENOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) runs += chosen[i];
   for (size_t i = 0; i < n; i++) {
+    if (!chosen[i]) continue;
     if (acs_dryrun_clock_ms() > o.deadline_ms) {
       stopped = "the dry run's time budget was spent";
       break;
@@ -586,15 +674,20 @@ int acs_dryrun_tree(const json_t *files, const json_t *devices, uint32_t budget_
     json_t *report = NULL;
     rc = acs_dryrun_device(pv, json_array_get(devices, i), &o, &report, errors);
     json_decref(report);
-    if (rc == ACS_ENOMEM) goto out;
+    if (rc == ACS_ENOMEM) {
+      free(chosen);
+      goto out;
+    }
     if (rc == ACS_ETIMEOUT) {
       stopped = "the dry run's time budget was spent";
       break;
     }
     checked++;
   }
-  *summary = json_pack("{s:I,s:I,s:O,s:s?,s:I}", "devices", (json_int_t)n, "checked",
-                       (json_int_t)checked, "errors", errors, "stopped", stopped, "ms",
+  free(chosen);
+  *summary = json_pack("{s:I,s:I,s:I,s:I,s:O,s:s?,s:I}", "devices", (json_int_t)runs, "checked",
+                       (json_int_t)checked, "sampled", (json_int_t)n, "presets_matched",
+                       (json_int_t)covered, "errors", errors, "stopped", stopped, "ms",
                        (json_int_t)(acs_dryrun_clock_ms() - start));
   rc = *summary ? 0 : ACS_ENOMEM;
 out:
@@ -666,7 +759,7 @@ int acs_dryrun_push_blocking(void *pgconn, const json_t *files, unsigned devices
                              acs_policy_push_stmt *st, json_t **summary, char *err, size_t errlen) {
   PGconn *pg = pgconn;
   char n[16];
-  snprintf(n, sizeof n, "%u", devices);
+  snprintf(n, sizeof n, "%u", acs_dryrun_pool(devices));
   const char *params[2] = {n, NULL};
   if (summary) *summary = NULL;
   PGresult *res = PQexecParams(pg, acs_dryrun_sample_sql, 2, NULL, params, NULL, NULL, 0);
@@ -686,7 +779,7 @@ int acs_dryrun_push_blocking(void *pgconn, const json_t *files, unsigned devices
   PQclear(res);
   if (!rows) return ACS_ENOMEM;
   char cerr[512];
-  int rc = acs_dryrun_tree(files, rows, budget_ms, NULL, &sum, cerr, sizeof cerr);
+  int rc = acs_dryrun_tree(files, rows, devices, budget_ms, NULL, &sum, cerr, sizeof cerr);
   json_decref(rows);
   if (rc == ACS_EINVAL) return 0; /* does not compile: the push says so */
   if (rc == 0) rc = acs_dryrun_apply(st, sum);

@@ -91,8 +91,9 @@ void acs__policy_chan_stopped(acs__session *s, pchan *c, int st) {
   if (st == ACS_SCRIPT_FAULT) {
     const char *code = acs_script_chan_fault_code(c->ch);
     const char *msg = acs_script_chan_fault_message(c->ch);
-    acs_log(ACS_LOG_WARN, "policy", "%s: %s (channel %s): %s: %s", s->device_id, c->provision,
-            c->channel, code, msg);
+    if (!s->dry) /* a dry run's faults go to its report */
+      acs_log(ACS_LOG_WARN, "policy", "%s: %s (channel %s): %s: %s", s->device_id, c->provision,
+              c->channel, code, msg);
     if (!c->task_id) acs__sess_store_fault(s, c->channel, code, msg, c->provision);
   }
 }

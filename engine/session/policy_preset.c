@@ -416,7 +416,10 @@ static void collect_presets(lua_State *L, void *ud) {
       lua_pushvalue(L, -1);
     else
       lua_rawgeti(L, -1, k);
-    if (lua_istable(L, -1) && preset_matches(ms->s, L, ms->file)) collect_preset(L, ms);
+    if (lua_istable(L, -1) && preset_matches(ms->s, L, ms->file)) {
+      acs__dry_matched(ms->s, ms->file, (long long)k); /* a dry run picking its devices */
+      collect_preset(L, ms);
+    }
     lua_pop(L, 1);
   }
 }
@@ -448,6 +451,10 @@ void acs__policy_start_presets(acs__session *s, acs_policy_vm *pv) {
   size_t nm = ms.n;
   if (nm > 1) qsort(m, nm, sizeof *m, cmp_match); /* m is NULL when nothing matched */
   for (size_t i = 0; i < nm; i++) {
+    if (acs__dry_match_only(s)) {
+      match_free(VL, &m[i]);
+      continue;
+    }
     if (s->dry || !channel_backoff(s, m[i].channel)) /* faulted lately: not yet again */
       for (size_t k = 0; k < m[i].nprovs; k++)
         start_provision(s, m[i].provs[k].name, m[i].channel, VL, m[i].provs[k].args_ref);

@@ -124,6 +124,10 @@ void acs__dry_alarm(acs__session *s, const char *rule, const char *key, const ch
 void acs__dry_log(acs__session *s, const char *level, const char *message);
 /* Do presets match whatever their events and schedule (a push's dry run)? */
 bool acs__dry_all_presets(const acs__session *s);
+/* Only which presets match (nothing starts), each recorded (the Kth preset
+ * of file, from 1)? */
+bool acs__dry_match_only(const acs__session *s);
+void acs__dry_matched(acs__session *s, const char *file, long long k);
 
 /* session_store.c: each submits one group-commit item; done(s, status)
  * runs once (status 0: committed). The session is referenced meanwhile. */
