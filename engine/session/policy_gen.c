@@ -328,7 +328,7 @@ int acs_policy_cli_main(int argc, char **argv) {
       fprintf(stderr, "acsd policies: %s\n", err);
       status = 1;
     }
-    if (rc == 0 && json_is_string(json_object_get(dry, "stopped")))
+    if (json_is_string(json_object_get(dry, "stopped")))
       fprintf(stderr, "acsd policies: dry run: %s after %lld of %lld device(s)\n",
               json_string_value(json_object_get(dry, "stopped")),
               (long long)json_integer_value(json_object_get(dry, "checked")),

@@ -223,6 +223,38 @@ def test_cli_push_refused_and_the_knob():
     served(Env.gen)
 
 
+def test_each_preset_finds_its_devices():
+    # two devices of six: the model spread picks TR-181 ones first, but the
+    # preset for RT9 devices gets one of those
+    d = os.path.join(Env.tmp, "rt9")
+    write_tree(d, BAD)
+    with open(os.path.join(d, "presets", "lan.lua"), "w") as f:
+        f.write('return {{name = "lan", precondition = {product_class = "RT9", tags = {"lab"}}, '
+                'provisions = {"lan"}, channel = "lan"}}\n')
+    rc, out = cli_push(d, "--policy-dry-run-devices", "2")
+    check(rc == 1 and "1 error(s) over 2 stored device(s)" in out and
+          "provisions/lan.lua:3: device %s: " % TR098[0] in out, "RT9 preset: %d %s" % (rc, out))
+    gen = int(psql("SELECT max(id) FROM policy_generations"))
+    d = audit_detail(gen)["dry_run"]
+    check(d["devices"] == 2 and d["checked"] == 2 and d["presets_matched"] == 1 and d["sampled"] == 6,
+          "summary %r" % d)
+
+
+def test_session_budget_is_an_error():
+    # a provision that never ends: the session's budget stops it on each
+    # device, an error of that policy
+    d = os.path.join(Env.tmp, "spin")
+    write_tree(d, "local n = 0\nwhile true do n = n + 1 end\n")
+    rc, out = cli_push(d, "--policy-dry-run-devices", "3")
+    check(rc == 1 and "refused by the dry run" in out and "3 error(s) over 3 stored device(s)" in out
+          and "provisions/lan.lua: device " in out and "budget exhausted" in out, "spin: %d %s" % (rc, out))
+    gen = int(psql("SELECT max(id) FROM policy_generations"))
+    e = json.loads(psql("SELECT error::text FROM policy_generations WHERE id = %d" % gen))
+    check([x["code"] for x in e["dry_run"]] == ["script.timeout"] * 3 and e["line"] is None,
+          "the faults' codes %r" % e)
+    served(Env.gen)
+
+
 def test_acsctl_push_and_force():
     rc, out, err = acsctl("policies", "push", Env.bad)
     check(rc == 5 and "the dry run over stored devices found 3 errors" in err, "acsctl: %d %s" % (rc, err))
@@ -295,7 +327,9 @@ def test_acsctl_policies_test():
 
 
 TESTS = [test_good_push_records_its_dry_run, test_runtime_error_refused_by_the_api,
-         test_cli_push_refused_and_the_knob, test_acsctl_push_and_force, test_policy_test_route,
+         test_cli_push_refused_and_the_knob, test_each_preset_finds_its_devices,
+         test_session_budget_is_an_error,
+         test_acsctl_push_and_force, test_policy_test_route,
          test_acsctl_policies_test]
 
 
