@@ -17,7 +17,10 @@
  *
  * The compilation runs on the worker's loop, as the pollers' does: a
  * scratch VM and the example policies take a few milliseconds (docs/api.md
- * has the figures), rare enough for an admin's push. */
+ * has the figures), rare enough for an admin's push. A tree that compiles
+ * and passes its checks then runs in the dry run over stored devices
+ * (policy_test.c: read asynchronously, run on the thread pool), which
+ * refuses it (422) on any policy error unless ?force=true. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
