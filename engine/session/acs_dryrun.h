@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "session/acs_policy.h"
 
@@ -47,7 +48,8 @@ typedef struct acs_dryrun_opts {
    * events and schedule; false (a test): presets match as in a session
    * with these events */
   bool all_presets;
-  const char *const *events; /* the simulated Inform's event codes (NULL: "2 PERIODIC") */
+  const char *const *events; /* the simulated Inform's event codes, at most 16 (NULL:
+                              * "2 PERIODIC") */
   size_t nevents;
   int64_t deadline_ms; /* acs_dryrun_clock_ms() past which the run stops (0: none) */
   /* only the presets files run: *report is {"device", "matched": ["presets/NAME#K",
@@ -105,6 +107,6 @@ int acs_dryrun_push_blocking(void *pg, const json_t *files, unsigned devices, ui
 
 /* The errors of a summary as text lines, "FILE:LINE: device ID: message",
  * for the command line (at most max lines; the rest counted). */
-void acs_dryrun_print(const json_t *errors, size_t max, void *stream);
+void acs_dryrun_print(const json_t *errors, size_t max, FILE *f);
 
 #endif

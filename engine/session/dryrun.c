@@ -737,8 +737,7 @@ int acs_dryrun_apply(acs_policy_push_stmt *st, const json_t *summary) {
   return 0;
 }
 
-void acs_dryrun_print(const json_t *errors, size_t max, void *stream) {
-  FILE *f = stream;
+void acs_dryrun_print(const json_t *errors, size_t max, FILE *f) {
   size_t i;
   json_t *e;
   json_array_foreach(errors, i, e) {

@@ -6,6 +6,7 @@
  *  - the report lists the RPCs in order, the values set, tags, log lines
  *    and the one-shot action, and a runtime error as a fault with its file
  *    and line (also appended to the errors);
+ *  - a run past its deadline stops and says so;
  *  - match-only runs say which presets match; a push's dry run picks one
  *    device for each preset that matches in its pool before filling the
  *    sample, and collects the errors with their devices;
@@ -111,6 +112,17 @@ static void test_session(acs_policy_vm *pv) {
   CHECK_INT(json_array_size(errors), 1);
   CHECK_STR(json_string_value(json_object_get(json_array_get(errors, 0), "device")), "00D09E-Y-SN1");
   json_decref(r);
+  /* a deadline already past: stopped before its first RPC, and it says so */
+  json_decref(dev);
+  dev = device("00D09E-X-SN1", "X");
+  acs_dryrun_opts late = o;
+  late.deadline_ms = 1;
+  CHECK_INT(acs_dryrun_device(pv, dev, &late, &r, NULL), ACS_ETIMEOUT);
+  CHECK(r && json_is_string(json_object_get(r, "stopped")));
+  CHECK_INT(json_array_size(json_object_get(r, "rpcs")), 0);
+  json_decref(r);
+  json_decref(dev);
+  dev = device("00D09E-Y-SN1", "Y");
   /* match only: which presets, nothing run */
   o.match_only = true;
   CHECK_INT(acs_dryrun_device(pv, dev, &o, &r, NULL), 0);
