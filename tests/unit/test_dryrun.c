@@ -123,6 +123,14 @@ static void test_session(acs_policy_vm *pv) {
   json_decref(r);
   json_decref(dev);
   dev = device("00D09E-Y-SN1", "Y");
+  /* a device the store knows nothing of but its row: the listing it lacks
+   * is answered 9005 (an empty model, no array at all) */
+  json_t *bare = json_deep_copy(dev);
+  json_object_set_new(bare, "params", json_array());
+  CHECK_INT(acs_dryrun_device(pv, bare, &o, &r, NULL), 0);
+  CHECK_STR(rpc_name(r, 0), "GetParameterNames");
+  json_decref(r);
+  json_decref(bare);
   /* match only: which presets, nothing run */
   o.match_only = true;
   CHECK_INT(acs_dryrun_device(pv, dev, &o, &r, NULL), 0);
