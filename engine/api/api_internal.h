@@ -129,6 +129,7 @@ struct acs__api_req {
   int stmt_timeout_ms;     /* > 0: acs__api_begin() sets this statement timeout first */
   char traceparent[56];    /* the request's W3C traceparent (version 00), or "" */
   char trace_id[33];       /* its trace-id, or "" */
+  void *job;               /* policy_test.c: a dry run whose devices are being read */
   void *aux_ctx;           /* a handler's own state, freed by aux_free with r */
   void (*aux_free)(void *aux_ctx);
 };
@@ -346,6 +347,16 @@ void acs__api_policy_generations(acs__api_req *r);
 void acs__api_policies_activate(acs__api_req *r);
 void acs__api_policies_rollback(acs__api_req *r);
 void acs__api_policy_source(acs__api_req *r);
+/* The body's "files" as a tree ({"presets/NAME": "text"}), or NULL: 400
+ * answered. */
+json_t *acs__api_policy_body_tree(acs__api_req *r);
+/* policy_test.c: the dry run of files over the configured sample of
+ * stored devices (session/acs_dryrun.h); done runs on the loop with its
+ * summary (NULL on failure: rc, err); a store failure is answered here. */
+void acs__api_policy_dry_run(acs__api_req *r, const json_t *files,
+                             void (*done)(acs__api_req *r, json_t *summary, int rc,
+                                          const char *err));
+void acs__api_policies_test(acs__api_req *r);
 /* policy_rollout.c */
 void acs__api_policy_rollout_start(acs__api_req *r);
 void acs__api_policy_rollout_get(acs__api_req *r);

@@ -17,7 +17,10 @@
  *
  * The compilation runs on the worker's loop, as the pollers' does: a
  * scratch VM and the example policies take a few milliseconds (docs/api.md
- * has the figures), rare enough for an admin's push. */
+ * has the figures), rare enough for an admin's push. A tree that compiles
+ * and passes its checks then runs in the dry run over stored devices
+ * (policy_test.c: read asynchronously, run on the thread pool), which
+ * refuses it (422) on any policy error unless ?force=true. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,7 @@
 #include "api/query.h"
 #include "app/acs_app.h"
 #include "core/acs_err.h"
+#include "session/acs_dryrun.h"
 #include "session/acs_policy.h"
 
 #define MAX_WORKERS 1024    /* the workers setting's maximum */
@@ -195,7 +199,7 @@ static bool tree_name(const char *path, char *name, size_t len) {
 
 /* The body's files as a tree ({"presets/NAME": "text"}), or NULL: 400
  * answered. */
-static json_t *body_tree(acs__api_req *r) {
+json_t *acs__api_policy_body_tree(acs__api_req *r) {
   json_t *files = json_object_get(r->body, "files");
   if (!json_is_object(files)) {
     acs__api_error(r, 400,
@@ -260,9 +264,16 @@ static void refused(acs__api_req *r, json_t *gen) {
     snprintf(text, sizeof text, "%s", msg ? msg : "does not compile");
   }
   json_t *all = json_object_get(e, "findings");
-  json_t *doc = json_pack("{s:s,s:O,s:O,s:s,s:O,s:O}", "error", text, "file",
+  json_t *dry = json_object_get(e, "dry_run"), *dev = json_object_get(e, "device");
+  if (json_is_string(dev)) { /* refused by the dry run: which device */
+    size_t len = strlen(text);
+    snprintf(text + len, sizeof text - len, " (device %s)", json_string_value(dev));
+  }
+  json_t *doc = json_pack("{s:s,s:O,s:O,s:s,s:O,s:O,s:O,s:O}", "error", text, "file",
                           file ? file : json_null(), "line", line ? line : json_null(), "message",
-                          msg ? msg : text, "findings", all ? all : json_null(), "generation", gen);
+                          msg ? msg : text, "findings", all ? all : json_null(), "device",
+                          dev ? dev : json_null(), "dry_run", dry ? dry : json_null(),
+                          "generation", gen);
   json_decref(gen);
   if (!doc) {
     acs__api_error(r, 500, "out of memory");
@@ -293,6 +304,30 @@ static void push_done(acs__api_req *r) {
   }
 }
 
+/* The push's statement, as prepared (and as its dry run left it). */
+static void push_store(acs__api_req *r) {
+  pol_ctx *x = r->aux_ctx;
+  acs__api_step(r, push_done);
+  if (acs__api_begin(r) == 0) {
+    if (acs__api_query(r, acs_policy_push_lock_sql, 0, NULL, acs__api_ignore_cb) == 0)
+      acs__api_query(r, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, x->st.params, push_cb);
+    acs__api_sync(r);
+  }
+  acs__api_step_queued(r);
+}
+
+static void push_dry_done(acs__api_req *r, json_t *summary, int rc, const char *err) {
+  pol_ctx *x = r->aux_ctx;
+  if (rc == 0) rc = acs_dryrun_apply(&x->st, summary);
+  json_decref(summary);
+  if (rc) {
+    acs__api_error(r, 500, "the dry run failed: %s%s%s", acs_strerror(rc), err[0] ? ": " : "",
+                   err);
+    return;
+  }
+  push_store(r);
+}
+
 void acs__api_policies_push(acs__api_req *r) {
   static const char *const keys[] = {"files", "source", NULL};
   int force = 0, activate = 1;
@@ -305,26 +340,25 @@ void acs__api_policies_push(acs__api_req *r) {
     acs__api_error(r, 400, "source: expected a string of at most %d bytes", MAX_SOURCE);
     return;
   }
-  json_t *tree = body_tree(r);
+  json_t *tree = acs__api_policy_body_tree(r);
   if (!tree) return;
   pol_ctx *x = ctx_new(r);
   int rc = x ? acs_policy_push_prepare(tree, r->token_name, json_string_value(src), force > 0,
                                        r->token_id, &x->st)
              : 0;
-  json_decref(tree);
-  if (!x) return;
-  if (rc) {
-    acs__api_error(r, 500, "out of memory");
+  if (!x || rc) {
+    json_decref(tree);
+    if (x) acs__api_error(r, 500, "out of memory");
     return;
   }
   if (!activate) x->st.params[9] = "f";
-  acs__api_step(r, push_done);
-  if (acs__api_begin(r) == 0) {
-    if (acs__api_query(r, acs_policy_push_lock_sql, 0, NULL, acs__api_ignore_cb) == 0)
-      acs__api_query(r, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, x->st.params, push_cb);
-    acs__api_sync(r);
-  }
-  acs__api_step_queued(r);
+  /* a tree that compiled and passed its checks runs over stored devices
+   * first (force skips it, as it skips the checks) */
+  if (x->st.valid && force <= 0 && r->app->cfg->policy_dry_run_devices > 0)
+    acs__api_policy_dry_run(r, tree, push_dry_done);
+  else
+    push_store(r);
+  json_decref(tree);
 }
 
 /* --- POST /api/v1/policies/reload */

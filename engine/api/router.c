@@ -67,6 +67,7 @@ enum {
   ROUTE_DEVICE_EXPORT, /* /api/v1/devices/export (a device id always has a -) */
   ROUTE_DEVICE_TRACE, /* /api/v1/devices/{id}/trace */
   ROUTE_TRACES,       /* /api/v1/traces */
+  ROUTE_POL_TEST,     /* /api/v1/policies/test */
   ROUTE_COUNT,
 };
 
@@ -107,6 +108,7 @@ static const route_def routes[ROUTE_COUNT] = {
     [ROUTE_POL_RELOAD] = {"POST", {{"POST", AD, acs__api_policies_reload}}},
     [ROUTE_POL_ACTIVATE] = {"POST", {{"POST", AD, acs__api_policies_activate}}},
     [ROUTE_POL_ROLLBACK] = {"POST", {{"POST", AD, acs__api_policies_rollback}}},
+    [ROUTE_POL_TEST] = {"POST", {{"POST", AD, acs__api_policies_test}}},
     [ROUTE_POL_SOURCE] = {"GET", {{"GET", RO, acs__api_policy_source}}},
     [ROUTE_POL_ROLLOUT] = {"GET, POST",
                            {{"GET", RO, acs__api_policy_rollout_get},
@@ -285,6 +287,8 @@ static void route(acs__api_req *r) {
     r->route = ROUTE_POL_ACTIVATE;
   } else if (s.count == 2 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "rollback")) {
     r->route = ROUTE_POL_ROLLBACK;
+  } else if (s.count == 2 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "test")) {
+    r->route = ROUTE_POL_TEST;
   } else if (s.count == 2 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "rollout")) {
     r->route = ROUTE_POL_ROLLOUT;
   } else if (s.count == 3 && seg_is(&s, 0, "policies") && seg_is(&s, 1, "rollout") &&

@@ -52,6 +52,8 @@ typedef struct acs_config {
   char *instance_id;            /* in session cookies; NULL: random at start */
   unsigned fault_retry_base_s;  /* a faulted policy channel waits base x 2^retries (60) */
   unsigned fault_retry_max_s;   /* ... at most this long (3600) */
+  unsigned policy_dry_run_devices; /* devices a push's dry run runs over (20; 0: none) */
+  uint32_t policy_dry_run_ms;      /* the whole dry run's time budget (10000) */
   unsigned task_unknown_limit;  /* a task whose outcome was unknown this often is faulted (3) */
   unsigned transfer_timeout_s;  /* a transfer 'sent' this long without TransferComplete expires
                                    (86400; 0: never) */

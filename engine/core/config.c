@@ -82,6 +82,12 @@ static const opt_def opts[] = {
      "SECONDS", "a faulted policy channel runs again after base x 2^retries (60)"},
     {"fault-retry-max", "ACS_FAULT_RETRY_MAX", OPT_UINT, OFF(fault_retry_max_s), 0, 30 * 86400,
      "SECONDS", "... capped at this (3600)"},
+    {"policy-dry-run-devices", "ACS_POLICY_DRY_RUN_DEVICES", OPT_UINT, OFF(policy_dry_run_devices),
+     0, 1000, "N",
+     "a push runs each preset's provisions over this many stored devices first and refuses "
+     "the tree on any policy error (20; 0: no dry run)"},
+    {"policy-dry-run-ms", "ACS_POLICY_DRY_RUN_MS", OPT_MS, OFF(policy_dry_run_ms), 100, MS_MAX,
+     "MS", "the whole dry run's time budget: devices past it are not run (10000)"},
     {"task-unknown-limit", "ACS_TASK_UNKNOWN_LIMIT", OPT_UINT, OFF(task_unknown_limit), 1, 1000,
      "N", "a task sent this many times without an answer (the CPE crashed, rebooted, dropped "
      "the session) is faulted instead of sent again (3)"},
@@ -204,6 +210,8 @@ void acs_config_init(acs_config *cfg) {
   cfg->retry_after_s = 30;
   cfg->fault_retry_base_s = 60;
   cfg->fault_retry_max_s = 3600;
+  cfg->policy_dry_run_devices = 20;
+  cfg->policy_dry_run_ms = 10000;
   cfg->task_unknown_limit = 3;
   cfg->transfer_timeout_s = 86400;
   cfg->connreq_max_in_flight = 64;

@@ -89,11 +89,13 @@ typedef struct acs_policy_push_stmt {
   size_t findings;     /* the static checks' findings (policy_lint.c) */
   char *findings_text; /* a forced push's findings as JSON text, for its audit row */
   char token_id[24];
-  const char *params[10]; /* [9]: "t" (the default) a valid new generation becomes
-                           * current; "f" it is only stored (for a canary roll-out) */
+  char *dry_text; /* the dry run's summary for the audit row (session/acs_dryrun.h), or NULL */
+  const char *params[11]; /* [9]: "t" (the default) a valid new generation becomes
+                           * current; "f" it is only stored (for a canary roll-out);
+                           * [10]: the dry run's summary (JSON), or NULL */
 } acs_policy_push_stmt;
 
-#define ACS_POLICY_PUSH_NPARAMS 10
+#define ACS_POLICY_PUSH_NPARAMS 11
 
 /* Compiles files (one generation's, as acs_policy_read_tree makes them),
  * runs the static checks (acs_policy_lint_tree) and fills st. A finding
@@ -127,6 +129,12 @@ extern const char acs_policy_push_sql[];
  * error in err. Other errors: nothing stored. */
 int acs_policy_push(const char *dsn, const char *dir, const char *who, bool force, long long *gen,
                     bool *created, char *err, size_t errlen);
+/* The same with the dry run (session/acs_dryrun.h) over dry_devices stored
+ * devices within dry_ms (0 devices: none); *dry gets its summary (NULL
+ * when none ran). */
+int acs_policy_push_dry(const char *dsn, const char *dir, const char *who, bool force,
+                        unsigned dry_devices, uint32_t dry_ms, long long *gen, bool *created,
+                        json_t **dry, char *err, size_t errlen);
 /* A directory's tree is stored with its real path as its source (dir as
  * given when it has none): every push path names one directory alike. */
 void acs_policy_dir_source(const char *dir, char *out, size_t len);

@@ -174,6 +174,7 @@ void acs_dm_remove_subtree(acs_dm *dm, const char *name) {
     first = lower_bound(dm, name);
     end = first < dm->n && strcmp(dm->v[first].name, name) == 0 ? first + 1 : first;
   }
+  if (end == first) return; /* nothing (an empty model has no array at all) */
   for (size_t i = first; i < end; i++) param_clear(&dm->v[i]);
   memmove(&dm->v[first], &dm->v[end], (dm->n - end) * sizeof *dm->v);
   dm->n -= end - first;

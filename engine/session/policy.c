@@ -91,8 +91,9 @@ void acs__policy_chan_stopped(acs__session *s, pchan *c, int st) {
   if (st == ACS_SCRIPT_FAULT) {
     const char *code = acs_script_chan_fault_code(c->ch);
     const char *msg = acs_script_chan_fault_message(c->ch);
-    acs_log(ACS_LOG_WARN, "policy", "%s: %s (channel %s): %s: %s", s->device_id, c->provision,
-            c->channel, code, msg);
+    if (!s->dry) /* a dry run's faults go to its report */
+      acs_log(ACS_LOG_WARN, "policy", "%s: %s (channel %s): %s: %s", s->device_id, c->provision,
+              c->channel, code, msg);
     if (!c->task_id) acs__sess_store_fault(s, c->channel, code, msg, c->provision);
   }
 }
@@ -431,11 +432,31 @@ static const char *rpc_subject(const acs_cwmp_msg *m) {
   return n ? n : "";
 }
 
+/* An AddObject of obj changes what a listing of obj or of an ancestor
+ * answers (dm.c forgets those listings): listing them again is progress,
+ * so their keys are forgotten. */
+static void forget_listings(acs__policy *p, const char *obj) {
+  char head[16];
+  int hl = snprintf(head, sizeof head, "%d\n", (int)ACS_CWMP_GET_PARAMETER_NAMES);
+  size_t ol = obj ? strlen(obj) : 0;
+  for (size_t i = 0; i < p->nsent;) {
+    const char *k = p->sent_keys[i], *path = k + hl, *end = strrchr(k, '\n');
+    if (strncmp(k, head, (size_t)hl) == 0 && end && end >= path && (size_t)(end - path) <= ol &&
+        strncmp(path, obj, (size_t)(end - path)) == 0) {
+      free(p->sent_keys[i]);
+      p->sent_keys[i] = p->sent_keys[--p->nsent];
+      continue;
+    }
+    i++;
+  }
+}
+
 /* True when m repeats an RPC already sent in this session: then its
  * declarations fail with a fault for their channels, and m is not sent.
  * Otherwise m is remembered. */
 static bool no_progress(acs__session *s, const acs_cwmp_msg *m) {
   acs__policy *p = s->pol;
+  if (m->kind == ACS_CWMP_ADD_OBJECT) forget_listings(p, m->u.add_object.object_name);
   char *key = rpc_key(m);
   if (!key) return false;
   for (size_t i = 0; i < p->nsent; i++) {

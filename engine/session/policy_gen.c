@@ -35,6 +35,7 @@
 #include "core/acs_config.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
+#include "session/acs_dryrun.h"
 #include "session/acs_policy.h"
 #include "store/acs_store.h"
 
@@ -121,6 +122,7 @@ int acs_policy_push_prepare(const json_t *files, const char *who, const char *so
   st->params[7] = token_id > 0 ? st->token_id : NULL;
   st->params[8] = st->findings_text;
   st->params[9] = "t"; /* a valid new generation becomes the current one */
+  st->params[10] = force ? "{\"skipped\": \"force\"}" : NULL; /* force skips the dry run */
   rc = 0;
 cleanup:
   if (scratch) acs_policy_vm_free(scratch);
@@ -134,7 +136,8 @@ void acs_policy_push_stmt_free(acs_policy_push_stmt *st) {
   free(st->files_text);
   free(st->error_text);
   free(st->findings_text);
-  st->files_text = st->error_text = st->findings_text = NULL;
+  free(st->dry_text);
+  st->files_text = st->error_text = st->findings_text = st->dry_text = NULL;
 }
 
 /* The one row of policy_reload serializes pushes: a row lock, since LOCK
@@ -150,7 +153,7 @@ const char acs_policy_push_sql[] =
     "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT $1, 'policy.push', "
     "ins.id::text, jsonb_build_object('source', ins.source, 'checksum', ins.checksum, 'valid', "
     "ins.valid, 'files', (SELECT count(*) FROM jsonb_object_keys(ins.files)), 'token_id', "
-    "$8::bigint, 'force', $7::boolean, 'findings', $9::jsonb) FROM ins), "
+    "$8::bigint, 'force', $7::boolean, 'findings', $9::jsonb, 'dry_run', $11::jsonb) FROM ins), "
     "act AS (UPDATE policy_reload SET active = ins.id, active_at = now(), active_by = $1 "
     "FROM ins WHERE ins.valid AND $10::boolean) "
     "SELECT true, " ACS_POLICY_GEN_COLS " FROM ins UNION ALL SELECT false, " ACS_POLICY_GEN_COLS
@@ -170,6 +173,12 @@ static PGresult *exec_ok(PGconn *pg, const char *sql, int n, const char *const *
 
 int acs_policy_push(const char *dsn, const char *dir, const char *who, bool force, long long *gen,
                     bool *created, char *err, size_t errlen) {
+  return acs_policy_push_dry(dsn, dir, who, force, 0, 0, gen, created, NULL, err, errlen);
+}
+
+int acs_policy_push_dry(const char *dsn, const char *dir, const char *who, bool force,
+                        unsigned dry_devices, uint32_t dry_ms, long long *gen, bool *created,
+                        json_t **dry, char *err, size_t errlen) {
   json_t *files = NULL;
   PGconn *pg = NULL;
   PGresult *res = NULL;
@@ -189,6 +198,10 @@ int acs_policy_push(const char *dsn, const char *dir, const char *who, bool forc
     rc = ACS_EUNAVAILABLE;
     goto cleanup;
   }
+  /* the dry run, before the push's transaction: its reads take no lock */
+  if (st.valid && !force && dry_devices > 0 &&
+      (rc = acs_dryrun_push_blocking(pg, files, dry_devices, dry_ms, &st, dry, err, errlen)))
+    goto cleanup;
   rc = ACS_EPG;
   if (!(res = exec_ok(pg, "BEGIN", 0, NULL, err, errlen))) goto cleanup;
   PQclear(res);
@@ -231,6 +244,9 @@ static const char usage[] =
     "static checks find something (unknown globals, API misuse: docs/policies.md).\n"
     "An unchanged tree makes no new generation. --force makes one anyway, and\n"
     "stores a tree whose only faults are findings as valid (audited as forced).\n"
+    "A tree that compiles first runs over a sample of stored devices (the dry run:\n"
+    "policy-dry-run-devices, 20); a policy error on any refuses it, with file, line,\n"
+    "device and message. --force skips the dry run too.\n"
     "OPTIONS are acsd's own:\n"
     "--pg DSN, --config FILE, or ACS_PG_DSN.\n";
 
@@ -288,8 +304,20 @@ int acs_policy_cli_main(int argc, char **argv) {
     snprintf(who, sizeof who, "cli:%s", pw ? pw->pw_name : "?");
     long long gen = 0;
     bool created = false;
-    rc = acs_policy_push(cfg.pg_dsn, dir, who, force, &gen, &created, err, sizeof err);
-    if (rc == 0) {
+    json_t *dry = NULL;
+    rc = acs_policy_push_dry(cfg.pg_dsn, dir, who, force, cfg.policy_dry_run_devices,
+                             cfg.policy_dry_run_ms, &gen, &created, &dry, err, sizeof err);
+    json_t *dry_errors = json_object_get(dry, "errors");
+    if (rc == ACS_EINVAL && created && json_array_size(dry_errors)) {
+      fprintf(stderr,
+              "acsd policies: refused by the dry run (stored as generation %lld, not valid): "
+              "%zu error(s) over %lld stored device(s):\n",
+              gen, json_array_size(dry_errors),
+              (long long)json_integer_value(json_object_get(dry, "checked")));
+      acs_dryrun_print(dry_errors, 20, stderr);
+      fprintf(stderr, "  (--force stores it anyway, without the dry run)\n");
+      status = 1;
+    } else if (rc == 0) {
       printf("generation %lld%s\n", gen,
              created ? "" : " (unchanged: the newest already is this tree)");
     } else if (rc == ACS_EINVAL && created) {
@@ -300,6 +328,12 @@ int acs_policy_cli_main(int argc, char **argv) {
       fprintf(stderr, "acsd policies: %s\n", err);
       status = 1;
     }
+    if (json_is_string(json_object_get(dry, "stopped")))
+      fprintf(stderr, "acsd policies: dry run: %s after %lld of %lld device(s)\n",
+              json_string_value(json_object_get(dry, "stopped")),
+              (long long)json_integer_value(json_object_get(dry, "checked")),
+              (long long)json_integer_value(json_object_get(dry, "devices")));
+    json_decref(dry);
   } else {
     PGconn *pg = PQconnectdb(cfg.pg_dsn);
     PGresult *res = NULL;

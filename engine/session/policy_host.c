@@ -226,6 +226,10 @@ static int l_acs_log(lua_State *L) {
   if (acs_log_parse_level(level, &lvl)) lvl = ACS_LOG_INFO;
   if (lvl < ACS_LOG_WARN) lvl = ACS_LOG_WARN; /* policies cannot log as crit/err */
   acs_script_charge(L, 200);                  /* a line written */
+  if (s && s->dry) { /* a dry run's report keeps it */
+    acs__dry_log(s, acs_log_level_name(lvl), msg);
+    return 0;
+  }
   acs_log(lvl, "policy", "%s: %.*s",
           s ? s->device_id : acs_script_chan_policy(acs_script_chan_of(L)), 400, msg);
   return 0;

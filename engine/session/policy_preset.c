@@ -215,7 +215,8 @@ static bool preset_matches(acs__session *s, lua_State *L, const char *file) {
     ok = any || n == 0;
   }
   lua_pop(L, 1);
-  if (!ok) return false;
+  if (!ok && !acs__dry_all_presets(s)) return false;
+  ok = true;
   if (lua_getfield(L, -1, "precondition") == LUA_TTABLE) {
     lua_pushnil(L);
     while (ok && lua_next(L, -2)) {
@@ -263,7 +264,7 @@ static bool preset_matches(acs__session *s, lua_State *L, const char *file) {
     if (!ok) lua_pop(L, 1); /* the key left by an early stop */
   }
   lua_pop(L, 1);
-  return ok && schedule_matches(s, L, file);
+  return ok && (acs__dry_all_presets(s) || schedule_matches(s, L, file));
 }
 
 /* A provision a matching preset starts: its name and a copy of its args
@@ -415,7 +416,10 @@ static void collect_presets(lua_State *L, void *ud) {
       lua_pushvalue(L, -1);
     else
       lua_rawgeti(L, -1, k);
-    if (lua_istable(L, -1) && preset_matches(ms->s, L, ms->file)) collect_preset(L, ms);
+    if (lua_istable(L, -1) && preset_matches(ms->s, L, ms->file)) {
+      acs__dry_matched(ms->s, ms->file, (long long)k); /* a dry run picking its devices */
+      collect_preset(L, ms);
+    }
     lua_pop(L, 1);
   }
 }
@@ -447,7 +451,11 @@ void acs__policy_start_presets(acs__session *s, acs_policy_vm *pv) {
   size_t nm = ms.n;
   if (nm > 1) qsort(m, nm, sizeof *m, cmp_match); /* m is NULL when nothing matched */
   for (size_t i = 0; i < nm; i++) {
-    if (!channel_backoff(s, m[i].channel)) /* faulted lately: not yet again */
+    if (acs__dry_match_only(s)) {
+      match_free(VL, &m[i]);
+      continue;
+    }
+    if (s->dry || !channel_backoff(s, m[i].channel)) /* faulted lately: not yet again */
       for (size_t k = 0; k < m[i].nprovs; k++)
         start_provision(s, m[i].provs[k].name, m[i].channel, VL, m[i].provs[k].args_ref);
     match_free(VL, &m[i]);

@@ -115,7 +115,21 @@ struct acs__session {
                            * last successful lock or extend's send + lock-ms) */
   bool fenced;     /* a write was refused: a newer session holds the device */
   bool tasks_queued; /* a task was queued for the device meanwhile (session_queued.c) */
+  struct acs__dry *dry; /* a dry run's session (dryrun.c): records instead of writing */
 };
+
+/* dryrun.c: what a dry run's session (s->dry set) would have written */
+void acs__dry_fault(acs__session *s, const char *channel, const char *code, const char *message,
+                    const char *provision);
+void acs__dry_alarm(acs__session *s, const char *rule, const char *key, const char *severity,
+                    const char *message);
+void acs__dry_log(acs__session *s, const char *level, const char *message);
+/* Do presets match whatever their events and schedule (a push's dry run)? */
+bool acs__dry_all_presets(const acs__session *s);
+/* Only which presets match (nothing starts), each recorded (the Kth preset
+ * of file, from 1)? */
+bool acs__dry_match_only(const acs__session *s);
+void acs__dry_matched(acs__session *s, const char *file, long long k);
 
 /* session_store.c: each submits one group-commit item; done(s, status)
  * runs once (status 0: committed). The session is referenced meanwhile. */

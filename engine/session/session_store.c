@@ -1242,6 +1242,10 @@ int acs__sess_store_model(acs__session *s, const acs_cwmp_msg *sent, const acs_c
 
 void acs__sess_store_fault(acs__session *s, const char *channel, const char *code,
                            const char *message, const char *provision) {
+  if (s->dry) {
+    acs__dry_fault(s, channel, code, message, provision);
+    return;
+  }
   if (!s->t->aw->batch) return;
   sess_op *op = op_new(OP_FAULT, NULL);
   if (!op) return;
@@ -1274,6 +1278,10 @@ static void alarm_op(acs__session *s, op_kind kind, const char *rule, const char
 
 void acs__sess_store_alarm(acs__session *s, const char *rule, const char *key, const char *severity,
                            const char *message) {
+  if (s->dry) {
+    acs__dry_alarm(s, rule, key, severity, message);
+    return;
+  }
   alarm_op(s, severity ? OP_ALARM_RAISE : OP_ALARM_CLEAR, rule, key, severity, message);
 }
 

@@ -12,6 +12,10 @@
  *   instances   2 instances ensured where 4 exist: exactly 2 DeleteObject
  *               (the highest-numbered), after 1 GetParameterNames ({path =
  *               true} asks for a fresh listing); the handle's size is 2
+ *   instances4  4 instances ensured where 3 exist: 1 AddObject, between
+ *               2 GetParameterNames of the table (the add makes the listing
+ *               old: listing it again is progress, not the "no progress"
+ *               that used to fault the channel); the handle's size is 4
  *   discovery   a subtree the engine does not know: 1 GetParameterNames
  *               then 1 GetParameterValues
  *   fault       a name the CPE no longer has: the read gives nil and the
@@ -38,6 +42,7 @@ static const char presets_lua[] =
     "  only('SN-STALE-R', 'stale', {mode = 'read'}),\n"
     "  only('SN-SET', 'set3'),\n"
     "  only('SN-INST', 'instances'),\n"
+    "  only('SN-INST-ADD', 'instances4'),\n"
     "  only('SN-DISC', 'discovery'),\n"
     "  only('SN-FAULT', 'fault'),\n"
     "  only('SN-FAULT2', 'fault'),\n"
@@ -97,6 +102,11 @@ static const char instances_lua[] =
     "local objs = declare(root() .. 'WiFi.SSID.*.')\n"
     "log('info', 'instances size=' .. h.size .. ' objects=' .. objs.size)\n";
 
+static const char instances4_lua[] =
+    "local h = ensure_instances(root() .. 'WiFi.SSID.*', 4)\n"
+    "commit()\n"
+    "log('info', 'instances4 size=' .. h.size)\n";
+
 static const char discovery_lua[] =
     "local hosts = refresh(root() .. 'Hosts.Host.*.HostName', 3600)\n"
     "local names = {}\n"
@@ -123,6 +133,7 @@ static void write_tree(void) {
   pt_write(tree, "provisions/stale.lua", stale_lua);
   pt_write(tree, "provisions/set3.lua", set3_lua);
   pt_write(tree, "provisions/instances.lua", instances_lua);
+  pt_write(tree, "provisions/instances4.lua", instances4_lua);
   pt_write(tree, "provisions/discovery.lua", discovery_lua);
   pt_write(tree, "provisions/fault.lua", fault_lua);
   pt_write(tree, "provisions/bystander.lua", bystander_lua);
@@ -269,6 +280,22 @@ static void test_instances(void) {
   dev_free(&d);
 }
 
+/* An AddObject, then the table listed again: once that was taken for no
+ * progress (the same GetParameterNames twice) and faulted the channel. */
+static void test_instances_add(void) {
+  dev d;
+  dev_init(&d, "SN-INST-ADD");
+  discover(&d);
+  CHECK_INT(run(&d, "2 PERIODIC", "instances4: 4 of 3"), 3);
+  CHECK_INT(pt_count(&d.t, ACS_CWMP_ADD_OBJECT), 1);
+  CHECK_INT(pt_count(&d.t, ACS_CWMP_GET_PARAMETER_NAMES), 2);
+  CHECK_INT(d.t.rpc[1].kind, ACS_CWMP_ADD_OBJECT);
+  CHECK_STR(d.t.rpc[2].name, "Device.WiFi.SSID.");
+  CHECK(wait_log("instances4 size=4"));
+  CHECK_INT(qll(pg, "SELECT count(*) FROM faults WHERE device_id = $1", d.c.device_id, NULL), 0);
+  dev_free(&d);
+}
+
 static void test_discovery(void) {
   dev d;
   dev_init(&d, "SN-DISC");
@@ -350,6 +377,7 @@ int main(void) {
   test_stale("SN-STALE-R", "read");
   test_set3();
   test_instances();
+  test_instances_add();
   test_discovery();
   test_fault();
 
