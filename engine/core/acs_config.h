@@ -54,6 +54,7 @@ typedef struct acs_config {
   char *instance_id;            /* in session cookies; NULL: random at start */
   unsigned fault_retry_base_s;  /* a faulted policy channel waits base x 2^retries (60) */
   unsigned fault_retry_max_s;   /* ... at most this long (3600) */
+  unsigned policy_log_lines;    /* log() lines a session's policies may write (100) */
   unsigned task_unknown_limit;  /* a task whose outcome was unknown this often is faulted (3) */
   unsigned transfer_timeout_s;  /* a transfer 'sent' this long without TransferComplete expires
                                    (86400; 0: never) */

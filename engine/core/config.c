@@ -83,6 +83,8 @@ static const opt_def opts[] = {
      "SECONDS", "a faulted policy channel runs again after base x 2^retries (60)"},
     {"fault-retry-max", "ACS_FAULT_RETRY_MAX", OPT_UINT, OFF(fault_retry_max_s), 0, 30 * 86400,
      "SECONDS", "... capped at this (3600)"},
+    {"policy-log-lines", "ACS_POLICY_LOG_LINES", OPT_UINT, OFF(policy_log_lines), 0, 1000000, "N",
+     "log() lines one session's policies may write; the rest are dropped and counted (100)"},
     {"task-unknown-limit", "ACS_TASK_UNKNOWN_LIMIT", OPT_UINT, OFF(task_unknown_limit), 1, 1000,
      "N", "a task sent this many times without an answer (the CPE crashed, rebooted, dropped "
      "the session) is faulted instead of sent again (3)"},
@@ -205,6 +207,7 @@ void acs_config_init(acs_config *cfg) {
   cfg->retry_after_s = 30;
   cfg->fault_retry_base_s = 60;
   cfg->fault_retry_max_s = 3600;
+  cfg->policy_log_lines = 100;
   cfg->task_unknown_limit = 3;
   cfg->transfer_timeout_s = 86400;
   cfg->connreq_max_in_flight = 64;
