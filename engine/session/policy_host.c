@@ -225,15 +225,16 @@ static int l_acs_log(lua_State *L) {
   acs_log_level lvl = ACS_LOG_INFO;
   if (acs_log_parse_level(level, &lvl)) lvl = ACS_LOG_INFO;
   if (lvl < ACS_LOG_WARN) lvl = ACS_LOG_WARN; /* policies cannot log as crit/err */
-  acs_script_charge(L, 200);                  /* a line written */
   if (s && s->pol) { /* a session's lines are capped (policy-log-lines) */
     if (s->pol->log_lines >= s->t->aw->app->cfg->policy_log_lines) {
+      acs_script_charge(L, 1); /* a line counted, not written */
       s->pol->log_dropped++;
       if (s->t->aw->metrics) acs_metric_add(&s->t->aw->metrics->policy_log_dropped, 1);
       return 0;
     }
     s->pol->log_lines++;
   }
+  acs_script_charge(L, 200); /* a line written */
   acs_log(lvl, "policy", "%s: %.*s",
           s ? s->device_id : acs_script_chan_policy(acs_script_chan_of(L)), 400, msg);
   return 0;
