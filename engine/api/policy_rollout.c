@@ -1,11 +1,13 @@
 /* policy_rollout.c: canary roll-outs through the API (docs/api.md,
  * "Policies"; docs/policies.md "Canary generations").
  *
- * POST /api/v1/policies/rollout (admin) {"generation", "share",
+ * POST /api/v1/policies/rollout (admin) {"generation", "share", "query",
  * "max_fault_rate", "min_devices", "reason"}: 201 a roll-out started (the
  * generation serves the devices whose acs_policy_canary_point is below
- * share, the current generation the rest), 200 the running one widened
- * (same generation, a share at least as large; its limits may change);
+ * share and, with a query, that are its members: the devices it matched,
+ * policy_rollout_members; the current generation the rest), 200 the
+ * running one widened (same generation, a share at least as large or
+ * another query, ORed in; its limits may change);
  * GET /api/v1/policies/rollout: the latest roll-out; POST
  * /api/v1/policies/rollout/complete (admin): the generation becomes the
  * current one for every device; POST /api/v1/policies/rollout/abort
