@@ -45,11 +45,11 @@ typedef struct ro_ctx {
   long long current; /* the current generation (0: none) */
   long long running; /* the running roll-out's generation (0: none) */
   double running_share;
-  bool running_query;          /* the running roll-out has a query */
-  long long running_serial;    /* its query serial (-1: none running) */
-  long long read_serial;       /* as the first step read it (-1: not read, or none running) */
-  char *query;                 /* the query to store: as given, or composed */
-  bool composed;               /* "(running) OR (given)" */
+  bool running_query;       /* the running roll-out has a query */
+  long long running_serial; /* its query serial (-1: none running) */
+  long long read_serial;    /* as the first step read it (-1: not read, or none running) */
+  char *query;              /* the query to store: as given, or composed */
+  bool composed;            /* "(running) OR (given)" */
   char gen[24], share[40], rate[40], min[24]; /* the body's values as parameters ("": none) */
   json_t *rollout;
 } ro_ctx;
@@ -148,7 +148,8 @@ static const char sql_start_tail[] =
  * one this transaction started or widened: stepped_at is its time). */
 static const char sql_start_count[] =
     "UPDATE policy_rollouts t SET members = (SELECT count(*) FROM policy_rollout_members m "
-    "WHERE m.rollout = t.id) WHERE t.state = 'running' AND t.stepped_at = now() RETURNING " ROLLOUT_JSON("t");
+    "WHERE m.rollout = t.id) WHERE t.state = 'running' AND t.stepped_at = now() "
+    "RETURNING " ROLLOUT_JSON("t");
 
 static const char sql_running_query[] =
     "SELECT query, query_serial FROM policy_rollouts WHERE state = 'running'";
@@ -254,12 +255,17 @@ static void start_write(acs__api_req *r) {
   char tid[24], serial[24];
   acs__api_token_id(r, tid);
   snprintf(serial, sizeof serial, "%lld", x->read_serial);
-  const char *fixed[11] = {x->gen,       x->share[0] ? x->share : NULL,
-                           x->rate,      x->min,
-                           reason_of(r), r->token_name,
-                           tid,          x->query,
+  const char *fixed[11] = {x->gen,
+                           x->share[0] ? x->share : NULL,
+                           x->rate,
+                           x->min,
+                           reason_of(r),
+                           r->token_name,
+                           tid,
+                           x->query,
                            x->query ? alone.text.data : NULL,
-                           params_text,  x->query ? serial : NULL};
+                           params_text,
+                           x->query ? serial : NULL};
   for (int i = 0; i < 11; i++) {
     acs__sql_param(&st, fixed[i] ? fixed[i] : "", fixed[i] ? strlen(fixed[i]) : 0);
     if (!fixed[i] && st.n == i + 1) { /* SQL NULL */
@@ -319,8 +325,8 @@ static void running_query_cb(acs_pg_result *res, void *arg) {
 }
 
 void acs__api_policy_rollout_start(acs__api_req *r) {
-  static const char *const keys[] = {"generation",  "share",  "max_fault_rate",
-                                     "min_devices", "reason", "query", NULL};
+  static const char *const keys[] = {
+      "generation", "share", "max_fault_rate", "min_devices", "reason", "query", NULL};
   if (!acs__api_json_body(r, keys) || !reason_ok(r)) return;
   json_t *g = json_object_get(r->body, "generation"), *sh = json_object_get(r->body, "share");
   json_t *mf = json_object_get(r->body, "max_fault_rate"),
@@ -335,8 +341,10 @@ void acs__api_policy_rollout_start(acs__api_req *r) {
   }
   if (q && !(json_is_string(q) && json_string_length(q) > 0 &&
              json_string_length(q) <= ACS__Q_MAX_BYTES)) {
-    acs__api_error(r, 400, "query: expected a device query (docs/api.md, \"Device queries\") "
-                           "of 1 to %d bytes", ACS__Q_MAX_BYTES);
+    acs__api_error(r, 400,
+                   "query: expected a device query (docs/api.md, \"Device queries\") "
+                   "of 1 to %d bytes",
+                   ACS__Q_MAX_BYTES);
     return;
   }
   if (sh && !(share > 0 && share <= 100)) {
@@ -344,8 +352,9 @@ void acs__api_policy_rollout_start(acs__api_req *r) {
     return;
   }
   if (!sh && !q) {
-    acs__api_error(r, 400, "share or query: a roll-out needs a share of the fleet, a device "
-                           "query, or both");
+    acs__api_error(r, 400,
+                   "share or query: a roll-out needs a share of the fleet, a device "
+                   "query, or both");
     return;
   }
   if (!(rate >= 0 && rate <= 1)) {
@@ -370,8 +379,8 @@ void acs__api_policy_rollout_start(acs__api_req *r) {
     acs_arena_init(&arena, 0);
     acs__q_node *tree = NULL;
     char err[400];
-    int rc = acs__q_parse(json_string_value(q), json_string_length(q), &arena, &tree, err,
-                          sizeof err);
+    int rc =
+        acs__q_parse(json_string_value(q), json_string_length(q), &arena, &tree, err, sizeof err);
     acs_arena_free(&arena);
     if (rc) {
       if (rc == ACS_ENOMEM) {
@@ -437,7 +446,8 @@ static const char sql_end[] =
     "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT $3, CASE $1 WHEN "
     "'completed' THEN 'policy.rollout.complete' ELSE 'policy.rollout.abort' END, "
     "u.generation::text, jsonb_build_object('rollout', u.id, 'generation', u.generation, "
-    "'share', u.share, 'query', u.query, 'members', u.members, 'seen', u.seen, 'faulted', u.faulted, 'reason', $2::text, 'token_id', "
+    "'share', u.share, 'query', u.query, 'members', u.members, 'seen', u.seen, 'faulted', "
+    "u.faulted, 'reason', $2::text, 'token_id', "
     "$4::bigint) FROM u) "
     "SELECT " ROLLOUT_JSON("u") " FROM u";
 

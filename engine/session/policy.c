@@ -562,8 +562,10 @@ void acs__policy_free(acs__session *s) {
   acs__policy *p = s->pol;
   if (!p) return;
   if (p->log_dropped)
-    acs_log(ACS_LOG_WARN, "policy", "%s: %llu more log lines of this session's policies dropped "
-            "(policy-log-lines: %u)", s->device_id, p->log_dropped, p->log_lines);
+    acs_log(ACS_LOG_WARN, "policy",
+            "%s: %llu more log lines of this session's policies dropped "
+            "(policy-log-lines: %u)",
+            s->device_id, p->log_dropped, p->log_lines);
   if (p->run) acs_script_run_free(p->run);
   for (size_t i = 0; i < p->nchans; i++) {
     free(p->chans[i].channel);

@@ -358,18 +358,18 @@ struct acs_policy_poller {
   /* a roll-out targeted by a device query: its members, fetched batch by
    * batch (policy_rollout_members); the lead also keeps the query's SQL
    * for the catch-up of devices first seen later */
-  int64_t canary_id;      /* the running roll-out (0: none) */
-  bool canary_query;      /* it has a query: only its members run the canary */
-  int64_t canary_batch;   /* its last batch of members */
-  json_t *members;        /* device id -> true, of roll-out members_id */
-  int64_t members_id;     /* the roll-out the members are of (0: none) */
-  int64_t members_batch;  /* batches fetched: 1..members_batch */
-  int64_t members_upto;   /* the batch the fetch in flight reads up to */
+  int64_t canary_id;        /* the running roll-out (0: none) */
+  bool canary_query;        /* it has a query: only its members run the canary */
+  int64_t canary_batch;     /* its last batch of members */
+  json_t *members;          /* device id -> true, of roll-out members_id */
+  int64_t members_id;       /* the roll-out the members are of (0: none) */
+  int64_t members_batch;    /* batches fetched: 1..members_batch */
+  int64_t members_upto;     /* the batch the fetch in flight reads up to */
   int64_t members_fetching; /* the roll-out the fetch in flight is of */
-  char *q_sql;            /* the lead's: the query over "devices d", values $1.. */
-  json_t *q_params;       /* its values, an array of strings */
-  int64_t q_id, q_serial; /* the roll-out and query serial they are of */
-  bool catching;          /* the lead's catch-up in flight */
+  char *q_sql;              /* the lead's: the query over "devices d", values $1.. */
+  json_t *q_params;         /* its values, an array of strings */
+  int64_t q_id, q_serial;   /* the roll-out and query serial they are of */
+  bool catching;            /* the lead's catch-up in flight */
 };
 
 /* Every running poller of the process, for acs_policy_wake and
@@ -598,8 +598,7 @@ acs_policy_vm *acs_policy_pick(acs_app_worker *aw, const char *device_id) {
   if (p->canary_query &&
       (p->members_id != p->canary_id || !p->members || !json_object_get(p->members, device_id)))
     return aw->policies;
-  return acs_policy_canary_point(device_id) < p->canary_share ? aw->canary_policies
-                                                              : aw->policies;
+  return acs_policy_canary_point(device_id) < p->canary_share ? aw->canary_policies : aw->policies;
 }
 
 /* --- the canary's fault rate (worker 0 of each instance; the row's
@@ -750,8 +749,8 @@ static void catch_up(acs_policy_poller *p) {
      * the API bounds them (ACS__Q_COSTLY_TIMEOUT_MS) */
     static const char *const timeout[1] = {"5000"};
     if (acs_pg_begin_batch(pg, ACS_PG_FAILFAST) == 0) {
-      if (acs_pg_query(pg, "SELECT set_config('statement_timeout', $1, true)", 1, timeout, 0,
-                       NULL, NULL) ||
+      if (acs_pg_query(pg, "SELECT set_config('statement_timeout', $1, true)", 1, timeout, 0, NULL,
+                       NULL) ||
           acs_pg_query(pg, b.data, (int)(k + 2), params, 0, catch_up_cb, p) ||
           acs_pg_sync(pg, catch_up_sync_cb, p)) {
         acs_pg_abort_batch(pg);

@@ -225,7 +225,7 @@ static int l_acs_log(lua_State *L) {
   acs_log_level lvl = ACS_LOG_INFO;
   if (acs_log_parse_level(level, &lvl)) lvl = ACS_LOG_INFO;
   if (lvl < ACS_LOG_WARN) lvl = ACS_LOG_WARN; /* policies cannot log as crit/err */
-  if (s && s->pol) { /* a session's lines are capped (policy-log-lines) */
+  if (s && s->pol) {                          /* a session's lines are capped (policy-log-lines) */
     if (s->pol->log_lines >= s->t->aw->app->cfg->policy_log_lines) {
       acs_script_charge(L, 1); /* a line counted, not written */
       s->pol->log_dropped++;
