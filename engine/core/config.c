@@ -68,8 +68,8 @@ static const opt_def opts[] = {
      "MS", "bound on requests in flight at stop (30000)"},
     {"max-sessions", "ACS_MAX_SESSIONS", OPT_UINT, OFF(max_sessions), 1, 10000000, "N",
      "CWMP sessions in flight on this instance before new Informs get 503 (20000)"},
-    {"max-first-contacts", "ACS_MAX_FIRST_CONTACTS", OPT_UINT, OFF(max_first_contacts), 0, 10000000,
-     "N",
+    {"max-first-contacts", "ACS_MAX_FIRST_CONTACTS", OPT_UINT, OFF(max_first_contacts), 0,
+     10000000, "N",
      "first contacts (\"0 BOOTSTRAP\" sessions) in flight before more get 503 (1000; 0: no limit)"},
     {"device-cache", "ACS_DEVICE_CACHE", OPT_SIZE, OFF(device_cache_bytes), 0, 1ULL << 40, "BYTES",
      "device state kept between sessions, per instance (512M; 0: none)"},
@@ -86,11 +86,10 @@ static const opt_def opts[] = {
     {"policy-log-lines", "ACS_POLICY_LOG_LINES", OPT_UINT, OFF(policy_log_lines), 0, 1000000, "N",
      "log() lines one session's policies may write; the rest are dropped and counted (100)"},
     {"task-unknown-limit", "ACS_TASK_UNKNOWN_LIMIT", OPT_UINT, OFF(task_unknown_limit), 1, 1000,
-     "N",
-     "a task sent this many times without an answer (the CPE crashed, rebooted, dropped "
+     "N", "a task sent this many times without an answer (the CPE crashed, rebooted, dropped "
      "the session) is faulted instead of sent again (3)"},
-    {"transfer-timeout", "ACS_TRANSFER_TIMEOUT", OPT_UINT, OFF(transfer_timeout_s), 0, 365 * 86400,
-     "SECONDS",
+    {"transfer-timeout", "ACS_TRANSFER_TIMEOUT", OPT_UINT, OFF(transfer_timeout_s), 0,
+     365 * 86400, "SECONDS",
      "a Download/Upload accepted (Status 1) whose TransferComplete never comes expires (86400; "
      "0: never)"},
     {"instance-id", "ACS_INSTANCE_ID", OPT_STR, OFF(instance_id), 0, 0, "NAME",
