@@ -56,6 +56,11 @@ struct acs_session_table {
 #define ACS__SESSION_MAGIC 0x53455353u /* policies' ctx is a session */
 #define ACS__JOB_MAGIC 0x4a4f4253u     /* ... or a fleet job */
 
+/* jobs.c: may a fleet job's run (ctx, a job's policies' ctx) write one
+ * more log() line? At most policy-log-lines a run; the rest are counted
+ * (dropped, in /metrics and in one line at the run's end). */
+bool acs__job_log_line(void *ctx);
+
 struct acs__session {
   uint32_t magic;
   acs_session_table *t;

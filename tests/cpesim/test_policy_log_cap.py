@@ -9,7 +9,8 @@ provision calls log() 10,000 times in one session.
     device after the loop), every session succeeds and no fault is stored;
   - /metrics counts the dropped lines (acsd_policy_log_lines_dropped_total);
   - restarted with ACS_POLICY_LOG_LINES=5: 5 lines and the one line per
-    session; a session that logs under the cap gets no such line.
+    session; a session that logs under the cap gets no such line;
+  - a fleet job's run is capped the same way.
 
 Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL or no binaries).
 """
@@ -139,6 +140,22 @@ def run(w):
         check(len(chatty) == 3 and not summary, "%s under the cap: %d lines, %r" % (
             d, len(chatty), summary))
     yield "under the cap: every line, no summary"
+
+    st, doc = w.call("POST", "/api/v1/policies", {"files": {
+        "presets/default.lua": PRESETS, "provisions/chatty.lua": CHATTY,
+        "jobs/schedule.lua": "return {chatty = {every = 3600}}\n",
+        "jobs/chatty.lua": 'for i = 1, %d do log("warn", "job line " .. i) end\n' % LINES},
+        "source": "log cap"})
+    check(st == 201, "push: %d %r" % (st, doc))
+    before = len(w.acsd.log())
+    wait_for("the fleet job's run", lambda: "fleet job jobs/chatty: done" in w.acsd.log()[before:],
+             20)
+    mine = [ln for ln in w.acsd.log()[before:].splitlines() if "jobs/chatty: " in ln]
+    lines = [ln for ln in mine if "job line " in ln]
+    summary = [ln for ln in mine if "more log lines of this run dropped" in ln]
+    check(len(lines) == 5 and len(summary) == 1 and "9995 more" in summary[0],
+          "a fleet job's run: %d lines, %r" % (len(lines), summary))
+    yield "a fleet job logging %d lines in one run: 5 written and 1 line for the rest" % LINES
 
 
 def logs(w):
