@@ -6,8 +6,9 @@ provision tags the device "gen-N").
 
 The query is the language of GET /api/v1/devices?q=:
   - to "tag = pilot" (8 devices tagged through the API): exactly those run
-    the canary; a query that does not parse is 400, a share below the
-    running 100 % is 409;
+    the canary; a query that does not parse is 400, so is neither share
+    nor query; a share below the running 100 % is 409, and so is a query
+    given to a roll-out of a share of the whole fleet;
   - widened by another query (a serial prefix): the devices of either;
   - a faulting generation to "tag = pilot" is rolled back automatically,
     its counts over the 8 members only;
@@ -51,6 +52,17 @@ def run(w):
                      {"generation": g2, "query": "serial_number = CN*", "reason": "typo"})
     check(st == 400 and "query: at" in doc["error"] and "wildcard" in doc["error"],
           "a query that does not parse: %d %r" % (st, doc))
+    st, doc = w.call("POST", "/api/v1/policies/rollout", {"generation": g2, "reason": "none"})
+    check(st == 400 and "share or query" in doc["error"], "neither share nor query: %d %r" % (
+        st, doc))
+    st, doc = w.call("POST", "/api/v1/policies/rollout", {"generation": g2, "share": 10})
+    check(st == 201 and doc["query"] is None and doc["members"] == 0, "a share: %d %r" % (st, doc))
+    st, doc = w.call("POST", "/api/v1/policies/rollout", {"generation": g2, "share": 20,
+                                                          "query": "tag = pilot"})
+    check(st == 409 and "would narrow" in doc["error"], "a query on a share of the fleet: %d %r" % (
+        st, doc))
+    st, doc = w.call("POST", "/api/v1/policies/rollout/abort", {"reason": "wrong kind"})
+    check(st == 200, "abort: %d %r" % (st, doc))
     st, doc = w.call("POST", "/api/v1/policies/rollout",
                      {"generation": g2, "query": "tag = pilot", "min_devices": 2,
                       "reason": "pilot devices"})
@@ -150,7 +162,8 @@ def run(w):
                  "coalesce(detail->>'reason', ''), ' | ' ORDER BY id) FROM audit_log WHERE action "
                  "LIKE 'policy.rollout.%' AND detail->>'generation' IN ('" + str(g2) + "', '" +
                  str(g3) + "')")
-    want = ("policy.rollout.start:tag = pilot:pilot devices | policy.rollout.widen:(tag = pilot) "
+    want = ("policy.rollout.start:-: | policy.rollout.abort:-:wrong kind | "
+            "policy.rollout.start:tag = pilot:pilot devices | policy.rollout.widen:(tag = pilot) "
             "OR (serial_number ~= CN00001):and the tens | policy.rollout.abort:(tag = pilot) OR "
             "(serial_number ~= CN00001):enough | policy.rollout.start:tag = pilot:risky pilots | "
             "policy.rollout.rollback:tag = pilot:policy fault rate")
