@@ -54,6 +54,7 @@ typedef struct acs_config {
   unsigned fault_retry_max_s;   /* ... at most this long (3600) */
   unsigned policy_dry_run_devices; /* devices a push's dry run runs over (20; 0: none) */
   uint32_t policy_dry_run_ms;      /* the whole dry run's time budget (10000) */
+  unsigned policy_log_lines;    /* log() lines a session's policies may write (100) */
   unsigned task_unknown_limit;  /* a task whose outcome was unknown this often is faulted (3) */
   unsigned transfer_timeout_s;  /* a transfer 'sent' this long without TransferComplete expires
                                    (86400; 0: never) */

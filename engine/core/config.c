@@ -88,6 +88,8 @@ static const opt_def opts[] = {
      "the tree on any policy error (20; 0: no dry run)"},
     {"policy-dry-run-ms", "ACS_POLICY_DRY_RUN_MS", OPT_MS, OFF(policy_dry_run_ms), 100, MS_MAX,
      "MS", "the whole dry run's time budget: devices past it are not run (10000)"},
+    {"policy-log-lines", "ACS_POLICY_LOG_LINES", OPT_UINT, OFF(policy_log_lines), 0, 1000000, "N",
+     "log() lines one session's policies may write; the rest are dropped and counted (100)"},
     {"task-unknown-limit", "ACS_TASK_UNKNOWN_LIMIT", OPT_UINT, OFF(task_unknown_limit), 1, 1000,
      "N", "a task sent this many times without an answer (the CPE crashed, rebooted, dropped "
      "the session) is faulted instead of sent again (3)"},
@@ -212,6 +214,7 @@ void acs_config_init(acs_config *cfg) {
   cfg->fault_retry_max_s = 3600;
   cfg->policy_dry_run_devices = 20;
   cfg->policy_dry_run_ms = 10000;
+  cfg->policy_log_lines = 100;
   cfg->task_unknown_limit = 3;
   cfg->transfer_timeout_s = 86400;
   cfg->connreq_max_in_flight = 64;

@@ -108,6 +108,7 @@ typedef struct acs_metrics_worker {
   acs_metric policy_runs;      /* sessions whose policy phase started */
   acs_metric policy_faults;    /* channels that stopped with a fault */
   acs_metric policy_cpu_us;    /* thread CPU time in the policy phase (Lua and planner) */
+  acs_metric policy_log_dropped; /* log() lines of policies past the session's cap */
   acs_metrics_hist session_us; /* Inform received -> session ended */
   acs_metrics_hist inform_us;  /* Inform received -> InformResponse (its commit included) */
 

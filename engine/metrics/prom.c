@@ -136,6 +136,8 @@ void acs_metrics_prometheus(const acs_metrics *m, acs_buf *out) {
           "Sessions whose policy phase started.");
   counter(out, m, "acsd_policy_faults_total", OFF(policy_faults),
           "Policy channels that stopped with a fault.");
+  counter(out, m, "acsd_policy_log_lines_dropped_total", OFF(policy_log_dropped),
+          "Policy log() lines dropped past a session's cap (policy-log-lines).");
   acs_metrics_prom_family(out, "acsd_policy_cpu_seconds_total", "counter",
                           "CPU time of the policy phases (Lua and the planner).");
   acs_metrics_prom_value(out, "acsd_policy_cpu_seconds_total", NULL,

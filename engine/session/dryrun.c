@@ -568,6 +568,7 @@ int acs_dryrun_device(acs_policy_vm *pv, const json_t *device, const acs_dryrun_
   json_object_set_new(dry.report, "set", json_incref(set));
   json_object_set_new(dry.report, "actions", actions ? actions : json_array());
   tag_diff(dry.report, tags, s.tags, s.ntags);
+  acs__policy_log_dropped(&s); /* the cap's summary line, into the report */
   static const char *const lists[] = {"faults", "alarms", "logs"};
   for (size_t k = 0; k < 3; k++) report_list(&s, lists[k]);
   json_object_set_new(dry.report, "stopped", stopped ? json_string(stopped) : json_null());

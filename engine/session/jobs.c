@@ -36,6 +36,9 @@ typedef struct job_ctx {
   char after[512];
   int limit;
   json_t *params; /* names (array) */
+  /* log(): lines written and dropped past the cap (policy-log-lines) */
+  unsigned log_lines;
+  unsigned long long log_dropped;
 } job_ctx;
 
 #define MAX_ARGS 16
@@ -202,7 +205,29 @@ int acs__jobs_register(acs_script_vm *vm) {
 
 /* --- running a job */
 
+bool acs__job_log_line(void *ctx) {
+  job_ctx *j = ctx;
+  if (!j || j->magic != ACS__JOB_MAGIC) return true;
+  acs_app_worker *aw = j->jobs->aw;
+  if (j->log_lines < aw->app->cfg->policy_log_lines) {
+    j->log_lines++;
+    return true;
+  }
+  j->log_dropped++;
+  if (aw->metrics) acs_metric_add(&aw->metrics->policy_log_dropped, 1);
+  return false;
+}
+
+/* The one line for the log lines a run dropped. */
+static void log_dropped(const job_ctx *j) {
+  if (j->log_dropped)
+    acs_log(ACS_LOG_WARN, "policy",
+            "%s: %llu more log lines of this run dropped (policy-log-lines: %u)", j->name,
+            j->log_dropped, j->log_lines);
+}
+
 static void job_end(acs_policy_jobs *J, const char *status) {
+  log_dropped(&J->ctx);
   acs_log(!strcmp(status, "done") ? ACS_LOG_INFO : ACS_LOG_WARN, "policy",
           "fleet job %s: %s (%llu ms)", J->ctx.name, status,
           (unsigned long long)(uv_now(acs_worker_loop(J->aw->w)) - J->started_ms));
@@ -392,6 +417,7 @@ static void read_schedule(acs_policy_jobs *J) {
   if (why[0] && strcmp(why, J->sched_err) != 0)
     acs_log(ACS_LOG_WARN, "policy", "jobs/schedule: %s (no job runs until it is fixed)", why);
   memcpy(J->sched_err, why, sizeof why);
+  log_dropped(&sctx);
   for (size_t k = 0; k < J->ndefs; k++)
     for (size_t i = 0; i < old; i++)
       if (!strcmp(names[i], J->defs[k].name)) J->defs[k].tried_ms = tried[i];

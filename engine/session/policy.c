@@ -579,9 +579,25 @@ void acs__policy_answer(acs__session *s, const acs_cwmp_msg *sent, const acs_cwm
   }
 }
 
+void acs__policy_log_dropped(acs__session *s) {
+  acs__policy *p = s->pol;
+  if (!p || !p->log_dropped) return;
+  char line[160];
+  snprintf(line, sizeof line,
+           "%llu more log lines of this session's policies dropped (policy-log-lines: %u)",
+           p->log_dropped, p->log_lines);
+  if (s->dry) {
+    acs__dry_log(s, "warn", line);
+  } else {
+    acs_log(ACS_LOG_WARN, "policy", "%s: %s", s->device_id, line);
+  }
+  p->log_dropped = 0;
+}
+
 void acs__policy_free(acs__session *s) {
   acs__policy *p = s->pol;
   if (!p) return;
+  acs__policy_log_dropped(s);
   if (p->run) acs_script_run_free(p->run);
   for (size_t i = 0; i < p->nchans; i++) {
     free(p->chans[i].channel);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "app/acs_app.h"
+#include "core/acs_buf.h"
 #include "core/acs_config.h"
 #include "core/acs_err.h"
 #include "core/acs_log.h"
@@ -388,6 +389,21 @@ struct acs_policy_poller {
   int64_t canary_tried;  /* the canary generation last fetched (loaded or refused here) */
   int64_t canary_loaded; /* the one aw->canary_policies holds */
   bool checking;         /* the lead's fault-rate check in flight */
+  /* a roll-out targeted by a device query: its members, fetched batch by
+   * batch (policy_rollout_members); the lead also keeps the query's SQL
+   * for the catch-up of devices first seen later */
+  int64_t canary_id;        /* the running roll-out (0: none) */
+  bool canary_query;        /* it has a query: only its members run the canary */
+  int64_t canary_batch;     /* its last batch of members */
+  json_t *members;          /* device id -> true, of roll-out members_id */
+  int64_t members_id;       /* the roll-out the members are of (0: none) */
+  int64_t members_batch;    /* batches fetched: 1..members_batch */
+  int64_t members_upto;     /* the batch the fetch in flight reads up to */
+  int64_t members_fetching; /* the roll-out the fetch in flight is of */
+  char *q_sql;              /* the lead's: the query over "devices d", values $1.. */
+  json_t *q_params;         /* its values, an array of strings */
+  int64_t q_id, q_serial;   /* the roll-out and query serial they are of */
+  bool catching;            /* the lead's catch-up in flight */
 };
 
 /* Every running poller of the process, for acs_policy_wake and
@@ -421,7 +437,12 @@ size_t acs_policy_served(const acs_app *app, long long *gen, size_t n) {
 /* Freed once its handles are closed and no query of its own is in flight. */
 static bool poller_gone(acs_policy_poller *p) {
   if (!p->stopping) return false;
-  if (p->open_handles == 0 && !p->busy && !p->importing && !p->checking) free(p);
+  if (p->open_handles == 0 && !p->busy && !p->importing && !p->checking && !p->catching) {
+    json_decref(p->members);
+    json_decref(p->q_params);
+    free(p->q_sql);
+    free(p);
+  }
   return true;
 }
 
@@ -432,6 +453,7 @@ static void poller_closed_cb(uv_handle_t *h) {
 }
 
 static void poll_store(acs_policy_poller *p);
+static void fetch_members(acs_policy_poller *p);
 
 /* A query of the poller's came back: a wake-up that came meanwhile may have
  * been for a change that query could not see yet. */
@@ -512,6 +534,7 @@ static void canary_files_cb(acs_pg_result *r, void *arg) {
     acs_log(acs_worker_index(aw->w) == 0 ? ACS_LOG_INFO : ACS_LOG_DEBUG, "policy",
             "worker %u: canary generation %lld loaded", acs_worker_index(aw->w), (long long)gen);
   }
+  fetch_members(p);
   settle(p);
 }
 
@@ -523,6 +546,66 @@ static void fetch_canary(acs_policy_poller *p, int64_t gen) {
   if (acs_pg_query(p->aw->pg, "SELECT id, files::text FROM policy_generations WHERE id = $1 "
                    "AND valid", 1, params, ACS_PG_FAILFAST, canary_files_cb, p) == 0)
     p->busy = true;
+}
+
+/* --- a roll-out's members, when it is targeted by a device query: each
+ * worker holds the member ids in memory (a jansson object used as a set),
+ * fetched batch by batch as the roll-out's batch moves, so that a session
+ * learns whether its device is a member without asking the store. */
+
+static bool members_needed(const acs_policy_poller *p) {
+  return p->canary_query && p->canary_id > 0 &&
+         (p->members_id != p->canary_id || p->members_batch < p->canary_batch);
+}
+
+static void members_cb(acs_pg_result *r, void *arg) {
+  acs_policy_poller *p = arg;
+  p->busy = false;
+  if (poller_gone(p)) return;
+  if (r->status) {
+    settle(p);
+    return;
+  }
+  int64_t id = p->members_fetching;
+  if (p->members_id != id || !p->members) { /* another roll-out: start over */
+    json_decref(p->members);
+    p->members = json_object();
+    p->members_id = id;
+    p->members_batch = 0;
+  }
+  bool ok = p->members != NULL;
+  for (int i = 0; ok && i < r->ntuples; i++)
+    ok = json_object_set_new_nocheck(p->members, acs_pg_getvalue(r, i, 0), json_true()) == 0;
+  if (!ok) { /* fetched again at the next poll; until then the members so far */
+    acs_log(ACS_LOG_ERR, "policy", "worker %u: out of memory for the canary roll-out's members",
+            acs_worker_index(p->aw->w));
+    settle(p);
+    return;
+  }
+  p->members_batch = p->members_upto;
+  acs_log(acs_worker_index(p->aw->w) == 0 ? ACS_LOG_INFO : ACS_LOG_DEBUG, "policy",
+          "worker %u: canary roll-out %lld: %zu member devices (batch %lld)",
+          acs_worker_index(p->aw->w), (long long)id, json_object_size(p->members),
+          (long long)p->members_batch);
+  settle(p);
+}
+
+static void fetch_members(acs_policy_poller *p) {
+  if (p->busy || !members_needed(p)) return;
+  char id[24], after[24], upto[24];
+  snprintf(id, sizeof id, "%lld", (long long)p->canary_id);
+  snprintf(after, sizeof after, "%lld",
+           (long long)(p->members_id == p->canary_id && p->members ? p->members_batch : 0));
+  snprintf(upto, sizeof upto, "%lld", (long long)p->canary_batch);
+  const char *params[3] = {id, after, upto};
+  if (acs_pg_query(p->aw->pg,
+                   "SELECT device_id FROM policy_rollout_members WHERE rollout = $1::bigint AND "
+                   "batch > $2::int AND batch <= $3::int",
+                   3, params, ACS_PG_FAILFAST, members_cb, p) == 0) {
+    p->busy = true;
+    p->members_fetching = p->canary_id;
+    p->members_upto = p->canary_batch;
+  }
 }
 
 double acs_policy_canary_point(const char *device_id) {
@@ -541,11 +624,15 @@ double acs_policy_canary_point(const char *device_id) {
 
 acs_policy_vm *acs_policy_pick(acs_app_worker *aw, const char *device_id) {
   acs_policy_poller *p = aw->poller;
-  if (p && device_id && p->canary_gen > 0 && p->canary_loaded == p->canary_gen &&
-      aw->canary_policies && !aw->canary_policies->error &&
-      acs_policy_canary_point(device_id) < p->canary_share)
-    return aw->canary_policies;
-  return aw->policies;
+  if (!p || !device_id || p->canary_gen <= 0 || p->canary_loaded != p->canary_gen ||
+      !aw->canary_policies || aw->canary_policies->error)
+    return aw->policies;
+  /* a query: the members fetched so far (a device not fetched yet runs the
+   * current generation); and the share, which is 100 without one */
+  if (p->canary_query &&
+      (p->members_id != p->canary_id || !p->members || !json_object_get(p->members, device_id)))
+    return aw->policies;
+  return acs_policy_canary_point(device_id) < p->canary_share ? aw->canary_policies : aw->policies;
 }
 
 /* --- the canary's fault rate (worker 0 of each instance; the row's
@@ -559,15 +646,19 @@ static const char sql_canary_check[] =
     "c AS (SELECT count(*)::int AS seen, count(*) FILTER (WHERE EXISTS (SELECT 1 FROM faults f "
     "WHERE f.device_id = d.id AND f.last_at >= r.started_at))::int AS faulted "
     "FROM r JOIN devices d ON d.last_inform >= r.started_at AND " ACS_POLICY_CANARY_POINT_SQL(
-        "d.id") " < r.share), "
+        "d.id") " < r.share AND (r.query IS NULL OR EXISTS (SELECT 1 FROM policy_rollout_members "
+    "m WHERE m.rollout = r.id AND m.device_id = d.id))), "
     "u AS (UPDATE policy_rollouts p SET checked_at = now(), seen = c.seen, faulted = c.faulted, "
     "state = CASE WHEN c.seen >= p.min_devices AND c.faulted > p.max_fault_rate * c.seen THEN "
     "'rolled_back' ELSE 'running' END, ended_at = CASE WHEN c.seen >= p.min_devices AND "
     "c.faulted > p.max_fault_rate * c.seen THEN now() END FROM r, c WHERE p.id = r.id "
     "RETURNING p.*), "
+    "m AS (DELETE FROM policy_rollout_members m USING u WHERE u.state = 'rolled_back' AND "
+    "m.rollout = u.id), "
     "a AS (INSERT INTO audit_log (actor, action, target, detail) SELECT 'acsd:canary', "
     "'policy.rollout.rollback', u.generation::text, jsonb_build_object('rollout', u.id, "
-    "'generation', u.generation, 'share', u.share, 'seen', u.seen, 'faulted', u.faulted, "
+    "'generation', u.generation, 'share', u.share, 'query', u.query, 'seen', u.seen, "
+    "'faulted', u.faulted, "
     "'max_fault_rate', u.max_fault_rate, 'reason', format('policy fault rate %s/%s of the "
     "canary devices passed %s', u.faulted, u.seen, u.max_fault_rate)) FROM u "
     "WHERE u.state = 'rolled_back') "
@@ -590,6 +681,120 @@ static void check_canary(acs_policy_poller *p) {
   if (p->checking || p->stopping) return;
   if (acs_pg_query(p->aw->pg, sql_canary_check, 0, NULL, ACS_PG_FAILFAST, check_cb, p) == 0)
     p->checking = true;
+}
+
+/* The running roll-out's query as the poll read it (columns 4-9): its
+ * members are this worker's to fetch, its SQL the lead's for the catch-up. */
+static void canary_seen(acs_policy_poller *p, const acs_pg_result *r, int64_t rid, int64_t batch) {
+  int64_t qserial = strtoll(acs_pg_getvalue(r, 0, 6), NULL, 10);
+  bool query = acs_pg_getvalue(r, 0, 7)[0] == 't';
+  p->canary_id = rid;
+  p->canary_batch = batch;
+  p->canary_query = rid > 0 && query;
+  if (!p->canary_query && p->members) { /* ended, or without a query: memory back */
+    json_decref(p->members);
+    p->members = NULL;
+    p->members_id = 0;
+    p->members_batch = 0;
+  }
+  if (!p->lead) return;
+  if (!p->canary_query) {
+    free(p->q_sql);
+    json_decref(p->q_params);
+    p->q_sql = NULL;
+    p->q_params = NULL;
+    p->q_id = p->q_serial = 0;
+  } else if (rid != p->q_id || qserial != p->q_serial || !p->q_sql) {
+    free(p->q_sql);
+    json_decref(p->q_params);
+    p->q_sql = acs_pg_isnull(r, 0, 8) ? NULL : strdup(acs_pg_getvalue(r, 0, 8));
+    p->q_params = acs_pg_isnull(r, 0, 9) ? NULL : json_loads(acs_pg_getvalue(r, 0, 9), 0, NULL);
+    if (p->q_sql && json_is_array(p->q_params)) {
+      p->q_id = rid;
+      p->q_serial = qserial;
+    } else { /* read again at the next poll */
+      free(p->q_sql);
+      json_decref(p->q_params);
+      p->q_sql = NULL;
+      p->q_params = NULL;
+      p->q_id = p->q_serial = 0;
+    }
+  }
+}
+
+/* --- the catch-up of a roll-out's members (the lead of each instance,
+ * once a second for the whole cluster: caught_at): the devices created
+ * since the last catch-up, or since the roll-out's last step (a minute
+ * before, for Informs whose transaction began before it and committed
+ * after), that the query matches join the roll-out in a new batch. So a
+ * device first seen after the roll-out started is decided once, within a
+ * second of its first contact, and runs the canary from its next session. */
+static const char sql_catch_up_head[] =
+    "WITH r AS (SELECT * FROM policy_rollouts WHERE id = $%zu::bigint AND state = 'running' AND "
+    "query_serial = $%zu::int AND (caught_at IS NULL OR caught_at < now() - interval '900 "
+    "milliseconds') FOR UPDATE SKIP LOCKED), "
+    "ins AS (INSERT INTO policy_rollout_members (rollout, device_id, batch) SELECT r.id, d.id, "
+    "r.batch + 1 FROM r JOIN devices d ON d.created_at >= greatest(r.caught_at, r.stepped_at) - "
+    "interval '1 minute' AND (";
+static const char sql_catch_up_tail[] =
+    ") ON CONFLICT DO NOTHING RETURNING 1), "
+    "n AS (SELECT count(*)::int AS n FROM ins), "
+    "u AS (UPDATE policy_rollouts p SET caught_at = now(), batch = p.batch + CASE WHEN n.n > 0 "
+    "THEN 1 ELSE 0 END, members = p.members + n.n FROM r, n WHERE p.id = r.id RETURNING p.id, "
+    "p.batch, n.n) "
+    "SELECT id, batch, n FROM u";
+
+static void catch_up_cb(acs_pg_result *r, void *arg) {
+  acs_policy_poller *p = arg;
+  if (p->stopping || r->status || r->ntuples != 1) return;
+  if (atoi(acs_pg_getvalue(r, 0, 2)) > 0) {
+    acs_log(ACS_LOG_INFO, "policy", "canary roll-out %s: %s devices first seen since joined it",
+            acs_pg_getvalue(r, 0, 0), acs_pg_getvalue(r, 0, 2));
+    acs_policy_wake(p->aw->app); /* this instance's workers fetch them now */
+  }
+}
+
+static void catch_up_sync_cb(acs_pg_result *r, void *arg) {
+  acs_policy_poller *p = arg;
+  p->catching = false;
+  if (poller_gone(p)) return;
+  if (r->status)
+    acs_log(ACS_LOG_WARN, "policy", "the canary roll-out's catch-up failed: %s", r->error);
+}
+
+static void catch_up(acs_policy_poller *p) {
+  if (p->catching || p->stopping || !p->q_sql || !p->q_params) return;
+  size_t k = json_array_size(p->q_params);
+  acs_buf b;
+  acs_buf_init(&b);
+  acs_buf_printf(&b, sql_catch_up_head, k + 1, k + 2);
+  acs_buf_puts(&b, p->q_sql);
+  acs_buf_puts(&b, sql_catch_up_tail);
+  const char **params = calloc(k + 2, sizeof *params);
+  char id[24], serial[24];
+  snprintf(id, sizeof id, "%lld", (long long)p->q_id);
+  snprintf(serial, sizeof serial, "%lld", (long long)p->q_serial);
+  acs_pg *pg = p->aw->pg;
+  if (params && !acs_buf_err(&b)) {
+    for (size_t i = 0; i < k; i++) params[i] = json_string_value(json_array_get(p->q_params, i));
+    params[k] = id;
+    params[k + 1] = serial;
+    /* the query may hold a regular expression or a substring: bounded as
+     * the API bounds them (ACS__Q_COSTLY_TIMEOUT_MS) */
+    static const char *const timeout[1] = {"5000"};
+    if (acs_pg_begin_batch(pg, ACS_PG_FAILFAST) == 0) {
+      if (acs_pg_query(pg, "SELECT set_config('statement_timeout', $1, true)", 1, timeout, 0, NULL,
+                       NULL) ||
+          acs_pg_query(pg, b.data, (int)(k + 2), params, 0, catch_up_cb, p) ||
+          acs_pg_sync(pg, catch_up_sync_cb, p)) {
+        acs_pg_abort_batch(pg);
+      } else {
+        p->catching = true;
+      }
+    }
+  }
+  free(params);
+  acs_buf_free(&b);
 }
 
 static void newest_cb(acs_pg_result *r, void *arg) {
@@ -616,15 +821,20 @@ static void newest_cb(acs_pg_result *r, void *arg) {
   if (cgen != p->canary_gen && acs_worker_index(p->aw->w) == 0)
     acs_log(ACS_LOG_INFO, "policy", "canary roll-out: %s",
             cgen ? "generation running" : "none running");
-  if (cgen != p->canary_gen || share != p->canary_share) {
+  int64_t rid = strtoll(acs_pg_getvalue(r, 0, 4), NULL, 10);
+  int64_t batch = strtoll(acs_pg_getvalue(r, 0, 5), NULL, 10);
+  if (cgen != p->canary_gen || share != p->canary_share || rid != p->canary_id ||
+      batch != p->canary_batch) {
     if (p->lead) acs_policy_wake(p->aw->app);
     p->canary_gen = cgen;
     p->canary_share = share;
   }
+  canary_seen(p, r, rid, batch);
   /* the store's current generation, newer or older (activate, rollback) */
   if (p->lead && (reload || (gen > 0 && gen != p->seen))) acs_policy_wake(p->aw->app);
   if (gen <= 0 || gen == p->seen) {
     if (cgen > 0 && cgen != p->canary_tried) fetch_canary(p, cgen);
+    fetch_members(p); /* unless busy with the canary's files: after them */
     settle(p);
     return;
   }
@@ -644,7 +854,9 @@ static void poll_store(acs_policy_poller *p) {
   if (acs_pg_query(p->aw->pg,
                    "SELECT coalesce(" ACS_POLICY_CURRENT_ID ", 0), "
                    "coalesce((SELECT serial FROM policy_reload), 0), coalesce(r.generation, 0), "
-                   "coalesce(r.share, 0) FROM (SELECT 1) one LEFT JOIN policy_rollouts r "
+                   "coalesce(r.share, 0), coalesce(r.id, 0), coalesce(r.batch, 0), "
+                   "coalesce(r.query_serial, 0), r.query IS NOT NULL, r.query_sql, "
+                   "r.query_params::text FROM (SELECT 1) one LEFT JOIN policy_rollouts r "
                    "ON r.state = 'running'",
                    0, NULL, ACS_PG_FAILFAST, newest_cb, p) == 0)
     p->busy = true;
@@ -772,6 +984,7 @@ static void tick_cb(uv_timer_t *t) {
   bool second = !p->lead || ++p->ticks % (POLL_MS / LEAD_POLL_MS) == 1;
   if (second && p->dir && !p->importing) watch(p);
   if (second && p->lead && p->canary_gen > 0) check_canary(p);
+  if (second && p->lead && p->canary_query) catch_up(p);
   poll_store(p);
 }
 

@@ -225,7 +225,24 @@ static int l_acs_log(lua_State *L) {
   acs_log_level lvl = ACS_LOG_INFO;
   if (acs_log_parse_level(level, &lvl)) lvl = ACS_LOG_INFO;
   if (lvl < ACS_LOG_WARN) lvl = ACS_LOG_WARN; /* policies cannot log as crit/err */
-  acs_script_charge(L, 200);                  /* a line written */
+  /* a session's lines are capped (policy-log-lines), and a fleet job's run's */
+  bool write = true;
+  if (s && s->pol) {
+    write = s->pol->log_lines < s->t->aw->app->cfg->policy_log_lines;
+    if (write) {
+      s->pol->log_lines++;
+    } else {
+      s->pol->log_dropped++;
+      if (s->t->aw->metrics) acs_metric_add(&s->t->aw->metrics->policy_log_dropped, 1);
+    }
+  } else if (!s) {
+    write = acs__job_log_line(acs_script_ctx(L));
+  }
+  if (!write) {
+    acs_script_charge(L, 1); /* a line counted, not written */
+    return 0;
+  }
+  acs_script_charge(L, 200); /* a line written */
   if (s && s->dry) { /* a dry run's report keeps it */
     acs__dry_log(s, acs_log_level_name(lvl), msg);
     return 0;

@@ -52,6 +52,9 @@ struct acs__policy {
   bool rpc_failed; /* the last planner RPC got a fault */
   bool split_gpv;  /* a GetParameterValues of several names got 9005: one name per RPC */
   char last_fault[160];
+  /* log(): lines written and dropped past the cap (policy-log-lines) */
+  unsigned log_lines;
+  unsigned long long log_dropped;
   /* The planner's RPCs sent so far, as keys (policy.c, rpc_key): one
    * identical to an earlier one means that earlier answer brought nothing
    * new, and it is not sent again. */

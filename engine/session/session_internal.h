@@ -56,6 +56,11 @@ struct acs_session_table {
 #define ACS__SESSION_MAGIC 0x53455353u /* policies' ctx is a session */
 #define ACS__JOB_MAGIC 0x4a4f4253u     /* ... or a fleet job */
 
+/* jobs.c: may a fleet job's run (ctx, a job's policies' ctx) write one
+ * more log() line? At most policy-log-lines a run; the rest are counted
+ * (dropped, in /metrics and in one line at the run's end). */
+bool acs__job_log_line(void *ctx);
+
 struct acs__session {
   uint32_t magic;
   acs_session_table *t;
@@ -214,6 +219,9 @@ bool acs__policy_flush_actions(acs__session *s, acs__sess_done_fn done);
 /* The CPE's answer to the planner's RPC sent. */
 void acs__policy_answer(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp);
 void acs__policy_free(acs__session *s);
+/* The one line that says how many log() lines the cap dropped (to the log,
+ * or to a dry run's report), once. */
+void acs__policy_log_dropped(acs__session *s);
 /* Is name a secret a policy of this session sets (its value is not stored)? */
 bool acs__policy_is_secret(const acs__session *s, const char *name);
 /* The host functions (acs.declare, ...) for a new VM, and the engine clock. */

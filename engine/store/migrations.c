@@ -820,6 +820,35 @@ static const char v16_sql[] =
     ");\n"
     "CREATE INDEX trace_records_device ON trace_records (device_id, id);\n";
 
+/* Version 19: canary roll-outs targeted by a device query (docs/policies.md
+ * "Canary generations"). A roll-out with a query serves its generation to
+ * the devices in policy_rollout_members (and, with a share, below it):
+ * filled set-based from the query when the roll-out starts or widens, and
+ * for devices first seen later by the lead poller's catch-up (devices
+ * created since the last one, hence the index on created_at). query is the
+ * query as given (a widening with another query ORs it in), query_sql and
+ * query_params its SQL over "devices d" for the catch-up, query_serial
+ * moves with it; batch numbers the additions, which workers fetch
+ * incrementally; stepped_at is the time of the last start or widening,
+ * caught_at of the last catch-up. The members go when the roll-out ends. */
+static const char v19_sql[] =
+    "ALTER TABLE policy_rollouts ADD COLUMN query text,\n"
+    "  ADD COLUMN query_sql text,\n"
+    "  ADD COLUMN query_params jsonb,\n"
+    "  ADD COLUMN query_serial int NOT NULL DEFAULT 0,\n"
+    "  ADD COLUMN batch int NOT NULL DEFAULT 0,\n"
+    "  ADD COLUMN members int NOT NULL DEFAULT 0,\n"
+    "  ADD COLUMN stepped_at timestamptz,\n"
+    "  ADD COLUMN caught_at timestamptz;\n"
+    "CREATE TABLE policy_rollout_members (\n"
+    "  rollout bigint NOT NULL REFERENCES policy_rollouts (id) ON DELETE CASCADE,\n"
+    "  device_id text COLLATE \"C\" NOT NULL,\n"
+    "  batch int NOT NULL,\n"
+    "  PRIMARY KEY (rollout, device_id)\n"
+    ");\n"
+    "CREATE INDEX policy_rollout_members_batch ON policy_rollout_members (rollout, batch);\n"
+    "CREATE INDEX devices_created_at ON devices (created_at);\n";
+
 extern const char acs__store_v14_sql[]; /* migrations_v14.c */
 
 const acs_store_migration acs_store_migrations[] = {
@@ -838,6 +867,7 @@ const acs_store_migration acs_store_migrations[] = {
     {15, "the generation served as a pointer: activate, rollback, canary roll-outs", v15_sql},
     {16, "traceparent on tasks and bulk actions; wire traces", v16_sql},
     {17, "connection requests: claims across instances, UDP bindings", v17_sql},
+    {19, "canary roll-outs targeted by a device query", v19_sql},
 };
 
 const size_t acs_store_migrations_count =

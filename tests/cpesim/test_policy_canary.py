@@ -95,11 +95,11 @@ class World:
                            env=e, timeout=60, stdin=subprocess.DEVNULL)
         return p.returncode, (p.stdout + p.stderr).decode()
 
-    def sessions(self, periodic=True):
+    def sessions(self, periodic=True, count=N, first=0):
         """One session per device, all done."""
-        argv = [bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % self.cwmp, "--count", str(N),
-                "--serial-prefix", "CN", "--sessions", str(N), "--concurrency", "10", "--no-loop",
-                "--seed", "3", "--quiet"]
+        argv = [bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % self.cwmp, "--count",
+                str(count), "--first", str(first), "--serial-prefix", "CN", "--sessions",
+                str(count), "--concurrency", "10", "--no-loop", "--seed", "3", "--quiet"]
         self.sim = self.spawn(argv + (["--periodic"] if periodic else []))
         rc = self.sim.wait(60)
         check(rc == 0, "cpesim exited %d: %s" % (rc, self.sim.log()[-2000:]))
@@ -132,6 +132,27 @@ def expect_split(w, share, canary, base):
     wrong = {d: (tags[d], want[d]) for d in tags if tags[d] != want[d]}
     check(not wrong, "at %g %%: devices on the wrong generation (got, want): %r" % (share, wrong))
     return sum(1 for d in tags if point(d) < share)
+
+
+def expect_members(w, members, canary, base, n=N):
+    """Exactly the devices in members run the canary, the others base."""
+    tags = w.tags()
+    check(len(tags) == n, "%d devices, expected %d" % (len(tags), n))
+    want = {d: ("gen-%d" % canary if d in members else "gen-%d" % base) for d in tags}
+    wrong = {d: (tags[d], want[d]) for d in tags if tags[d] != want[d]}
+    check(not wrong, "devices on the wrong generation (got, want): %r" % wrong)
+
+
+def serial(dev):
+    return dev.rsplit("-", 1)[1]
+
+
+def members_loaded(w, rollout, count):
+    """Worker 0 holds the roll-out's members (its log line); the other
+    workers, woken with it, within their poll."""
+    wait_for("members of roll-out %d loaded" % rollout, lambda: (
+        "canary roll-out %d: %d member devices" % (rollout, count)) in w.acsd.log(), 10)
+    time.sleep(1.2)
 
 
 def canary_loaded(w, gen):
