@@ -231,9 +231,13 @@ def build_parser():
             "make the newest valid generation older than the current one current (admin)")
     p.add_argument("--reason", help="why (kept in the audit log)")
     p = cmd(s, "canary", cmd_policies_canary,
-            "roll generation N out to a share of the fleet, or widen the running roll-out (admin)")
+            "roll generation N out to a share of the fleet or of a device query's matches, or "
+            "widen the running roll-out (admin)")
     p.add_argument("generation", type=int)
-    p.add_argument("--share", type=float, required=True, help="percent of the fleet (stable per device)")
+    p.add_argument("--share", type=float, help="percent of the fleet, or of the query's devices "
+                   "(stable per device; 100 with --query alone)")
+    p.add_argument("--query", help="only devices matching this device query (as devices list -q); "
+                   "widening with another query adds its devices")
     p.add_argument("--max-fault-rate", type=float, help="roll back past this fraction of canary devices with a policy fault (0.05)")
     p.add_argument("--min-devices", type=int, help="canary devices seen before the rate counts (10)")
     p.add_argument("--reason", help="why (kept in the audit log)")

@@ -224,24 +224,39 @@ ROLLOUT_FMT = "roll-out %(id)s: generation %(generation)s on %(share)g%% of the 
     "from %(min_devices)s devices)"
 
 
+def rollout_text(d):
+    """One line for a roll-out: on a share of the fleet, or of a query's members."""
+    text = ROLLOUT_FMT % d
+    if d.get("query"):
+        text = text.replace("of the fleet", "of the devices matching %r (%s members)" % (
+            d["query"], d.get("members", 0)), 1)
+    return text
+
+
 def cmd_policies_canary(ctx, a):
-    body = {"generation": a.generation, "share": a.share, "reason": a.reason}
+    if a.share is None and a.query is None:
+        raise CtlError("canary: give --share, --query or both", EXIT_USAGE)
+    body = {"generation": a.generation, "reason": a.reason}
+    if a.share is not None:
+        body["share"] = a.share
+    if a.query is not None:
+        body["query"] = a.query
     if a.max_fault_rate is not None:
         body["max_fault_rate"] = a.max_fault_rate
     if a.min_devices is not None:
         body["min_devices"] = a.min_devices
     doc = ctx.client.post("/api/v1/policies/rollout", body, ok=(200, 201))
-    return emit(ctx, doc, lambda d: print(ROLLOUT_FMT % d))
+    return emit(ctx, doc, lambda d: print(rollout_text(d)))
 
 
 def cmd_policies_canary_status(ctx, a):
     doc = ctx.client.get("/api/v1/policies/rollout")
-    return emit(ctx, doc, lambda d: print(ROLLOUT_FMT % d))
+    return emit(ctx, doc, lambda d: print(rollout_text(d)))
 
 
 def cmd_policies_canary_end(ctx, a, what):
     doc = ctx.client.post("/api/v1/policies/rollout/" + what, {"reason": a.reason}, ok=(200,))
-    return emit(ctx, doc, lambda d: print(ROLLOUT_FMT % d))
+    return emit(ctx, doc, lambda d: print(rollout_text(d)))
 
 
 # --- system (docs/operations.md)

@@ -79,10 +79,16 @@ def run(w):
                                                                                    g2)
 
     tens = {d for d in ids if serial(d).startswith("CN00001")}
-    st, doc = w.call("POST", "/api/v1/policies/rollout",
-                     {"generation": g2, "query": "serial_number ~= CN00001",
-                      "reason": "and the tens"})
+    rc, out = w.acsctl("policies", "canary", str(g2))
+    check(rc == 2 and "--share, --query or both" in out, "acsctl canary without either: %d %r" % (
+        rc, out))
+    # widened through acsctl, which prints the query and its members
+    rc, out = w.acsctl("policies", "canary", str(g2), "--query", "serial_number ~= CN00001",
+                       "--reason", "and the tens")
     both = pilot | tens
+    want = "matching '(tag = pilot) OR (serial_number ~= CN00001)' (%d members)" % len(both)
+    check(rc == 0 and want in out, "acsctl canary --query: %d %r" % (rc, out))
+    st, doc = w.call("GET", "/api/v1/policies/rollout")
     check(st == 200 and doc["query"] == "(tag = pilot) OR (serial_number ~= CN00001)" and
           doc["members"] == len(both), "widened by a query: %d %r" % (st, doc))
     members_loaded(w, r4, len(both))
@@ -94,7 +100,7 @@ def run(w):
     check(w.sql("SELECT count(*) FROM policy_rollout_members WHERE rollout = %d" % r4) == "0",
           "the members of an ended roll-out are dropped")
 
-    g3 = w.push(tree(3, alarm=BOOM), activate=False)
+    g3 = w.push(tree(3, alarm=BOOM), activate=False, force=True)
     st, doc = w.call("POST", "/api/v1/policies/rollout",
                      {"generation": g3, "query": "tag = pilot", "max_fault_rate": 0.2,
                       "min_devices": 3, "reason": "risky pilots"})
