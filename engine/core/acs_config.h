@@ -27,6 +27,9 @@
 
 #include "core/acs_log.h"
 
+/* policy-log-lines' default (also the cap of a run with no configuration) */
+#define ACS_POLICY_LOG_LINES 100
+
 typedef struct acs_config {
   unsigned workers;   /* 0: one per online core */
   char *cwmp_listen;  /* "0.0.0.0:7547"; NULL ("off"): not listened on */

@@ -214,7 +214,7 @@ void acs_config_init(acs_config *cfg) {
   cfg->fault_retry_max_s = 3600;
   cfg->policy_dry_run_devices = 20;
   cfg->policy_dry_run_ms = 10000;
-  cfg->policy_log_lines = 100;
+  cfg->policy_log_lines = ACS_POLICY_LOG_LINES;
   cfg->task_unknown_limit = 3;
   cfg->transfer_timeout_s = 86400;
   cfg->connreq_max_in_flight = 64;

@@ -228,7 +228,9 @@ static int l_acs_log(lua_State *L) {
   /* a session's lines are capped (policy-log-lines), and a fleet job's run's */
   bool write = true;
   if (s && s->pol) {
-    write = s->pol->log_lines < s->t->aw->app->cfg->policy_log_lines;
+    /* a dry run of `acsd policies push` has no app: the default cap */
+    const acs_app *app = s->t->aw->app;
+    write = s->pol->log_lines < (app ? app->cfg->policy_log_lines : ACS_POLICY_LOG_LINES);
     if (write) {
       s->pol->log_lines++;
     } else {
