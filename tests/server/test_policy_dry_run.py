@@ -34,9 +34,10 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
+import policytest  # noqa: E402
 import test_api_queries as spec  # noqa: E402  (the OpenAPI checker)
 from acstest import Acsd, Fail, acsd_path, check, clean_env, request, run_tests  # noqa: E402
-from test_policy_paths import tree_of  # noqa: E402
+from policytest import tree_of  # noqa: E402
 
 PRESETS = """return {
   {name = "lan", events = {"1 BOOT"}, provisions = {"lan"}, channel = "lan"},
@@ -73,36 +74,8 @@ class Env:
     acsd = None
 
 
-def psql(sql):
-    return Env.pg.psql(sql)
-
-
-def api(method, path, body=None):
-    h = {"Authorization": "Bearer " + Env.tok}
-    data = b""
-    if body is not None:
-        data = json.dumps(body)
-        h["Content-Type"] = "application/json"
-    st, rh, text = request(Env.acsd.api, method, path, h, data, timeout=30)
-    doc = json.loads(text) if text else None
-    spec.validate(method, path, st, rh, doc)
-    return st, doc
-
-
-def cli_push(d, *extra):
-    p = subprocess.run([acsd_path(), "policies", "push", d, "--pg", Env.pg.dsn] + list(extra),
-                       stdin=subprocess.DEVNULL, capture_output=True, env=clean_env(), timeout=60)
-    return p.returncode, (p.stdout + p.stderr).decode()
-
-
-def acsctl(*args):
-    e = {k: v for k, v in clean_env().items() if not k.startswith("ACSCTL_")}
-    e["ACSCTL_URL"] = "http://127.0.0.1:%d" % Env.acsd.api
-    e["ACSCTL_TOKEN"] = Env.tok
-    ctl = os.path.join(os.path.dirname(acsd_path()), "acsctl")
-    p = subprocess.run([ctl] + list(args), capture_output=True, env=e, timeout=60,
-                       stdin=subprocess.DEVNULL)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
+H = policytest.Helpers(Env)
+psql, api, cli_push, acsctl = H.psql, H.api, H.cli_push, H.acsctl
 
 
 def write_tree(d, provision):

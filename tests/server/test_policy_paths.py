@@ -21,7 +21,9 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
+import policytest  # noqa: E402
 import test_api_queries as spec  # noqa: E402  (the OpenAPI checker)
+from policytest import tree_of  # noqa: E402,F401  (the other policy tests take it from here too)
 from acstest import Acsd, Fail, acsd_path, check, clean_env, request, run_tests  # noqa: E402
 
 SOURCE = os.environ.get("ACS_SOURCE_DIR") or os.path.join(HERE, "..", "..")
@@ -34,49 +36,13 @@ class Env:
     acsd = None
 
 
-def psql(sql):
-    return Env.pg.psql(sql)
-
-
-def api(method, path, body=None, inst=None):
-    h = {"Authorization": "Bearer " + Env.tok}
-    data = b""
-    if body is not None:
-        data = json.dumps(body)
-        h["Content-Type"] = "application/json"
-    st, rh, text = request((inst or Env.acsd).api, method, path, h, data, timeout=15)
-    doc = json.loads(text) if text else None
-    spec.validate(method, path, st, rh, doc)
-    return st, doc
-
-
-def tree_of(d):
-    """The directory as POST /api/v1/policies takes it."""
-    files = {}
-    for kind in sorted(os.listdir(d)):
-        if not os.path.isdir(os.path.join(d, kind)):
-            continue
-        for f in sorted(os.listdir(os.path.join(d, kind))):
-            if f.endswith(".lua"):
-                with open(os.path.join(d, kind, f)) as fh:
-                    files["%s/%s" % (kind, f)] = fh.read()
-    return files
-
-
-def cli_push(d, *extra):
-    p = subprocess.run([acsd_path(), "policies", "push", d, "--pg", Env.pg.dsn] + list(extra),
-                       stdin=subprocess.DEVNULL, capture_output=True, env=clean_env(), timeout=60)
-    return p.returncode, (p.stdout + p.stderr).decode()
+H = policytest.Helpers(Env, timeout=15)
+psql, api, cli_push = H.psql, H.api, H.cli_push
 
 
 def acsctl(*args):
-    e = {k: v for k, v in clean_env().items() if not k.startswith("ACSCTL_")}
-    e["ACSCTL_URL"] = "http://127.0.0.1:%d" % Env.acsd.api
-    e["ACSCTL_TOKEN"] = Env.tok
-    ctl = os.path.join(os.path.dirname(acsd_path()), "acsctl")
-    p = subprocess.run([sys.executable, ctl] + list(args), capture_output=True, env=e, timeout=60,
-                       stdin=subprocess.DEVNULL)
-    return p.returncode, (p.stdout + p.stderr).decode()
+    rc, out, err = H.acsctl(*args)
+    return rc, out + err
 
 
 def gens():
