@@ -345,7 +345,8 @@ int acs_app_run(const acs_config *cfg) {
     }
     /* the store's current generation serves, --policies or not; DIR is
      * imported first under the rule of policy_start.c */
-    if ((rc = acs_policy_start(cfg->pg_dsn, cfg->policies_dir, &app->policy_generation,
+    if ((rc = acs_policy_start(cfg->pg_dsn, cfg->policies_dir, cfg->policy_dry_run_devices,
+                               cfg->policy_dry_run_ms, &app->policy_generation,
                                &app->policy_files, err, sizeof err))) {
       fprintf(stderr, "acsd: policies: %s\n", err);
       goto cleanup;

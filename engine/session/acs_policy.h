@@ -142,10 +142,12 @@ void acs_policy_dir_source(const char *dir, char *out, size_t len);
  * content is the generation last stored from it (the rule of
  * docs/policies.md, "Generations", logged with its reason); then reads the
  * store's current generation: *gen its number and *files its tree (0 and
- * NULL: none). Returns 0 or an error (err); a dir that does not compile is
- * stored as refused and is no error here. */
-int acs_policy_start(const char *dsn, const char *dir, long long *gen, json_t **files, char *err,
-                     size_t errlen);
+ * NULL: none). The import runs the dry run as a push does (dry_devices
+ * stored devices within dry_ms; 0 devices: none). Returns 0 or an error
+ * (err); a dir that does not compile, or that the lint or the dry run
+ * refuses, is stored as refused and is no error here. */
+int acs_policy_start(const char *dsn, const char *dir, unsigned dry_devices, uint32_t dry_ms,
+                     long long *gen, json_t **files, char *err, size_t errlen);
 /* `acsd policies push DIR | list` (argv[0] is "policies"). */
 int acs_policy_cli_main(int argc, char **argv);
 

@@ -903,32 +903,59 @@ static void dir_sig(const char *dir, char out[65]) {
   for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-static void import_cb(acs_pg_result *r, void *arg) {
-  acs_policy_poller *p = arg;
-  if (!r->status && r->ntuples == 1 && !p->stopping)
-    acs_log(ACS_LOG_INFO, "policy", "watcher: %s %s generation %s", p->dir,
-            acs_pg_getvalue(r, 0, 0)[0] == 't' ? "is stored as" : "is already",
-            acs_pg_getvalue(r, 0, 1));
+/* The watcher's push runs as `acsd policies push` does (acs_policy_push_dry:
+ * the lint, then the dry run over stored devices, then the push's
+ * transaction), on libuv's thread pool with a blocking connection of its
+ * own, so the worker's loop never waits for it. */
+typedef struct watch_job {
+  uv_work_t w;
+  acs_policy_poller *p;
+  char *dsn, *dir;
+  unsigned dry_devices;
+  uint32_t dry_ms;
+  long long gen;
+  bool created;
+  int rc;
+  char err[1024];
+} watch_job;
+
+static void watch_work_cb(uv_work_t *w) {
+  watch_job *j = w->data;
+  j->rc = acs_policy_push_dry(j->dsn, j->dir, "watcher", false, j->dry_devices, j->dry_ms,
+                              &j->gen, &j->created, NULL, j->err, sizeof j->err);
 }
 
-static void import_sync_cb(acs_pg_result *r, void *arg) {
-  acs_policy_poller *p = arg;
+static void watch_after_cb(uv_work_t *w, int status) {
+  watch_job *j = w->data;
+  acs_policy_poller *p = j->p;
   p->importing = false;
-  if (poller_gone(p)) return;
-  if (r->status) {
-    acs_log(ACS_LOG_WARN, "policy", "the watcher could not store the changed tree: %s", r->error);
-    p->sum[0] = '\0'; /* try again at the next change */
-    return;
+  if (!poller_gone(p)) {
+    if (status == 0 && j->rc == 0) {
+      acs_log(ACS_LOG_INFO, "policy", "watcher: %s %s generation %lld", p->dir,
+              j->created ? "is stored as" : "is already", j->gen);
+      acs_policy_wake(p->aw->app);
+    } else if (status == 0 && j->rc == ACS_EINVAL && j->gen > 0) {
+      acs_log(ACS_LOG_ERR, "policy",
+              "watcher: the changed tree is refused (stored as generation %lld, not valid): %s",
+              j->gen, j->err);
+      acs_policy_wake(p->aw->app);
+    } else {
+      acs_log(ACS_LOG_WARN, "policy", "the watcher could not store the changed tree: %s",
+              status ? uv_strerror(status) : j->err[0] ? j->err : acs_strerror(j->rc));
+      p->sum[0] = '\0'; /* try again at the next change */
+    }
   }
-  acs_policy_wake(p->aw->app);
+  free(j->dsn);
+  free(j->dir);
+  free(j);
 }
 
 /* The watcher: a changed directory, still for one tick, is pushed as any
- * push is (acs_policy_push_sql: a generation and its audit row, nothing
- * when its tree is the current one) unless its content is the one it last
- * pushed or found there (a file written again with the same text, an
- * editor's swap file: the signature changed, the tree did not; and an
- * unchanged tree that a newer push elsewhere replaced stays replaced). */
+ * push is (a generation and its audit row, nothing when its tree is the
+ * current one) unless its content is the one it last pushed or found there
+ * (a file written again with the same text, an editor's swap file: the
+ * signature changed, the tree did not; and an unchanged tree that a newer
+ * push elsewhere replaced stays replaced). */
 static void watch(acs_policy_poller *p) {
   char sig[65];
   dir_sig(p->dir, sig);
@@ -950,31 +977,30 @@ static void watch(acs_policy_poller *p) {
   }
   char sum[65];
   acs_policy_checksum(files, sum);
-  if (!strcmp(sum, p->sum)) {
-    json_decref(files);
+  json_decref(files);
+  if (!strcmp(sum, p->sum)) return;
+  const acs_config *cfg = p->aw->app->cfg;
+  watch_job *j = calloc(1, sizeof *j);
+  if (j) {
+    j->p = p;
+    j->w.data = j;
+    j->dsn = strdup(cfg->pg_dsn);
+    j->dir = strdup(p->dir);
+    j->dry_devices = cfg->policy_dry_run_devices;
+    j->dry_ms = cfg->policy_dry_run_ms;
+  }
+  if (j && j->dsn && j->dir &&
+      uv_queue_work(acs_worker_loop(p->aw->w), &j->w, watch_work_cb, watch_after_cb) == 0) {
+    p->importing = true;
+    memcpy(p->sum, sum, sizeof sum);
     return;
   }
-  char source[4096];
-  acs_policy_dir_source(p->dir, source, sizeof source);
-  acs_policy_push_stmt st;
-  int rc = acs_policy_push_prepare(files, "watcher", source, false, 0, &st);
-  json_decref(files);
-  if (rc == 0 && !st.valid)
-    acs_log(ACS_LOG_ERR, "policy", "watcher: the changed tree is refused: %s", st.error);
-  acs_pg *pg = p->aw->pg;
-  if (rc == 0 && acs_pg_begin_batch(pg, ACS_PG_FAILFAST) == 0) {
-    if (acs_pg_query(pg, acs_policy_push_lock_sql, 0, NULL, 0, NULL, NULL) ||
-        acs_pg_query(pg, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, st.params, 0, import_cb,
-                     p) ||
-        acs_pg_sync(pg, import_sync_cb, p)) {
-      acs_pg_abort_batch(pg);
-    } else {
-      p->importing = true;
-      memcpy(p->sum, sum, sizeof sum);
-    }
+  if (j) {
+    free(j->dsn);
+    free(j->dir);
+    free(j);
   }
-  if (!p->importing) p->sig[0] = '\0'; /* not stored: try again at the next tick */
-  acs_policy_push_stmt_free(&st);
+  p->sig[0] = '\0'; /* not stored: try again at the next tick */
 }
 
 static void tick_cb(uv_timer_t *t) {

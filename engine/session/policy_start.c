@@ -20,6 +20,7 @@
 
 #include "core/acs_err.h"
 #include "core/acs_log.h"
+#include "session/acs_dryrun.h"
 #include "session/acs_policy.h"
 
 void acs_policy_dir_source(const char *dir, char *out, size_t len) {
@@ -55,7 +56,8 @@ typedef struct gen_row {
 } gen_row;
 
 /* Applies the rule above for dir (in the transaction that holds the lock). */
-static int import_dir(PGconn *pg, const char *dir, char *err, size_t errlen) {
+static int import_dir(PGconn *pg, const char *dir, unsigned dry_devices, uint32_t dry_ms,
+                      char *err, size_t errlen) {
   char source[PATH_MAX];
   acs_policy_dir_source(dir, source, sizeof source);
   json_t *files = NULL;
@@ -101,6 +103,10 @@ static int import_dir(PGconn *pg, const char *dir, char *err, size_t errlen) {
               last.id);
     goto cleanup;
   }
+  /* the dry run over stored devices, as any push does */
+  if (st.valid && dry_devices > 0 &&
+      (rc = acs_dryrun_push_blocking(pg, files, dry_devices, dry_ms, &st, NULL, err, errlen)))
+    goto cleanup;
   rc = ACS_EPG;
   if (!(res = exec_ok(pg, acs_policy_push_sql, ACS_POLICY_PUSH_NPARAMS, st.params, err, errlen)))
     goto cleanup;
@@ -130,8 +136,8 @@ cleanup:
   return rc;
 }
 
-int acs_policy_start(const char *dsn, const char *dir, long long *gen, json_t **files, char *err,
-                     size_t errlen) {
+int acs_policy_start(const char *dsn, const char *dir, unsigned dry_devices, uint32_t dry_ms,
+                     long long *gen, json_t **files, char *err, size_t errlen) {
   *gen = 0;
   *files = NULL;
   PGresult *res = NULL;
@@ -148,7 +154,7 @@ int acs_policy_start(const char *dsn, const char *dir, long long *gen, json_t **
     if (!(res = exec_ok(pg, acs_policy_push_lock_sql, 0, NULL, err, errlen))) goto cleanup;
     PQclear(res);
     res = NULL;
-    if ((rc = import_dir(pg, dir, err, errlen))) goto cleanup;
+    if ((rc = import_dir(pg, dir, dry_devices, dry_ms, err, errlen))) goto cleanup;
     rc = ACS_EPG;
     if (!(res = exec_ok(pg, "COMMIT", 0, NULL, err, errlen))) goto cleanup;
     PQclear(res);

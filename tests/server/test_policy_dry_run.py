@@ -299,11 +299,66 @@ def test_acsctl_policies_test():
     check(rc == 9 and doc["faults"][0]["line"] == 3, "--json with a fault: %d %r" % (rc, doc))
 
 
+def valid_of(gen):
+    return psql("SELECT valid FROM policy_generations WHERE id = %d" % gen).strip() == "t"
+
+
+def newest_gen():
+    return int(psql("SELECT max(id) FROM policy_generations"))
+
+
+def test_start_import_and_watcher_run_it():
+    """--policies DIR: the import at start and the watcher's pushes run the
+    dry run too; a refused tree is stored as not valid, the generation that
+    serves stays."""
+    watched = os.path.join(Env.tmp, "watched")
+    shutil.rmtree(watched, ignore_errors=True)
+    write_tree(watched, BAD)
+    before = newest_gen()
+    with Acsd(["--pg", Env.pg.dsn, "--log-level", "info", "--policies", watched]) as a:
+        a.wait_ready()
+        gen = newest_gen()
+        check(gen == before + 1 and not valid_of(gen), "the import at start: %d (was %d), valid %r"
+              % (gen, before, valid_of(gen)))
+        log = a.log()
+        check("is refused (stored as generation %d, not valid)" % gen in log and
+              "provisions/lan.lua:3" in log and "attempt to index a nil value" in log,
+              "the start's log: %s" % log[-2000:])
+        check(current() == Env.gen, "the import replaced the generation that serves")
+        # the watcher: a good tree is stored and served, a bad one refused
+        shutil.rmtree(watched)
+        write_tree(watched, GOOD + "\n-- watched\n")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and "watcher: %s is stored as" % watched not in a.log():
+            time.sleep(0.1)
+        good = newest_gen()
+        check(good > gen and valid_of(good), "the watcher's good tree: %d valid %r" % (
+            good, valid_of(good)))
+        served(good)
+        shutil.rmtree(watched)
+        write_tree(watched, BAD + "\n-- again\n")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and "watcher: the changed tree is refused" not in a.log():
+            time.sleep(0.1)
+        bad = newest_gen()
+        check(bad > good and not valid_of(bad), "the watcher's bad tree: %d valid %r" % (
+            bad, valid_of(bad)))
+        check("attempt to index a nil value" in a.log().split("watcher: the changed tree is "
+                                                               "refused")[-1],
+              "the watcher's refusal names the error: %s" % a.log()[-1500:])
+        check(current() == good, "a refused tree replaced the generation that serves")
+    # the rest of the tests push from the good tree through the API
+    st, doc = api("POST", "/api/v1/policies", {"files": tree_of(Env.good)})
+    check(st in (200, 201), "re-push of the good tree: %d %r" % (st, doc))
+    Env.gen = doc["id"]
+    served(Env.gen)
+
+
 TESTS = [test_good_push_records_its_dry_run, test_runtime_error_refused_by_the_api,
          test_cli_push_refused_and_the_knob, test_each_preset_finds_its_devices,
          test_session_budget_is_an_error,
          test_acsctl_push_and_force, test_policy_test_route,
-         test_acsctl_policies_test]
+         test_acsctl_policies_test, test_start_import_and_watcher_run_it]
 
 
 class Logs:
