@@ -23,7 +23,7 @@ typedef struct lock_op {
   acs__session *s;
   acs__sess_done_fn done;
   acs_coord_worker *cw; /* alive while it calls back; s->t may not be (acsd stopping) */
-  uint64_t sent_ns;
+  uint64_t until_ns;    /* sent + lock_ms: by then Redis has dropped the lock */
 } lock_op;
 
 static uint64_t lock_ns(const acs__session *s) {
@@ -36,7 +36,7 @@ static void acquired_cb(int status, int64_t token, void *arg) {
   s->locking = false;
   if (status == 0) {
     s->fence = token;
-    s->lock_until_ns = op->sent_ns + lock_ns(s);
+    s->lock_until_ns = op->until_ns;
     if (s->st == ACS__S_DONE) {
       /* superseded or stopped while asking: give it back at once */
       acs_coord_unlock(op->cw, s->device_id, token);
@@ -58,7 +58,7 @@ int acs__sess_lock(acs__session *s, acs__sess_done_fn done) {
   op->s = s;
   op->done = done;
   op->cw = cw;
-  op->sent_ns = uv_hrtime();
+  op->until_ns = uv_hrtime() + lock_ns(s);
   acs__sess_ref(s);
   int rc = acs_coord_lock(cw, s->device_id, acquired_cb, op);
   if (rc) {
@@ -95,17 +95,15 @@ bool acs__sess_lock_valid(acs__session *s) {
 
 typedef struct extend_op {
   acs__session *s;
-  uint64_t sent_ns;
+  uint64_t until_ns; /* sent + lock_ms (s->t is not touched in the callback) */
 } extend_op;
 
 static void extended_cb(int status, int64_t token, void *arg) {
   extend_op *op = arg;
   acs__session *s = op->s;
   (void)token;
-  if (status == 0 && s->fence > 0) {
-    uint64_t until = op->sent_ns + lock_ns(s);
-    if (until > s->lock_until_ns) s->lock_until_ns = until;
-  }
+  if (status == 0 && s->fence > 0 && op->until_ns > s->lock_until_ns)
+    s->lock_until_ns = op->until_ns;
   free(op);
   if (status == ACS_EAGAIN && s->st != ACS__S_DONE && !s->lock_lost) {
     /* expired (this instance was paused past lock_ms) and maybe taken: the
@@ -126,7 +124,7 @@ static void refresh_cb(uv_timer_t *h) {
       extend_op *op = malloc(sizeof *op);
       if (!op) continue; /* the next round tries again */
       op->s = s;
-      op->sent_ns = uv_hrtime();
+      op->until_ns = uv_hrtime() + lock_ns(s);
       acs__sess_ref(s);
       if (acs_coord_lock_extend(cw, s->device_id, s->fence, extended_cb, op)) {
         acs__sess_unref(s);
