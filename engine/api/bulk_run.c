@@ -415,7 +415,9 @@ int acs_bulk_runner_start(acs_app_worker *aw, acs_bulk_runner **out) {
   R->aw = aw;
   R->loop = acs_worker_loop(aw->w);
   acs_pg_opts o;
-  acs_app_pg_opts(aw->app, "pg-bulk", &o);
+  acs_pg_opts_defaults(&o);
+  o.pipeline = aw->app->pg_pipeline;
+  o.name = "pg-bulk";
   int rc = acs_pg_open(R->loop, aw->app->cfg->pg_dsn, &o, &R->pg);
   if (rc) {
     free(R);

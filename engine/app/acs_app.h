@@ -54,12 +54,9 @@ typedef struct acs_app {
   struct acs_cpe_auth *cpe_auth;      /* CPE authentication (session/acs_cpe_auth.h) */
   struct acs_app_tls *tls;            /* TLS of the listeners (tls_app.c); NULL: none */
   bool tls_match_serial;              /* tls-client-match = serial (session/certbind.c) */
-  acs_pg_pipeline pg_pipeline;        /* cfg->pg_pipeline, parsed at start */
+  acs_pg_pipeline pg_pipeline;        /* cfg->pg_pipeline, parsed at start: every store
+                                       * connection's acs_pg_opts.pipeline */
 } acs_app;
-
-/* Options of a store connection named name (logs): the pipeline mode of
- * pg-pipeline and the defaults of the rest. */
-void acs_app_pg_opts(const acs_app *app, const char *name, acs_pg_opts *o);
 
 /* tls_app.c: the listeners' TLS from cfg (sets scfg->tls[]; 0, or
  * ACS_ECONFIG with a message on stderr), its reload on SIGHUP (a failure

@@ -91,7 +91,9 @@ static int worker_start(acs_worker *w, void *ctx) {
     acs_pg_opts o;
     char name[32];
     snprintf(name, sizeof name, "pg-w%u", acs_worker_index(w));
-    acs_app_pg_opts(app, name, &o);
+    acs_pg_opts_defaults(&o);
+    o.pipeline = app->pg_pipeline;
+    o.name = name;
     if ((rc = acs_pg_open(acs_worker_loop(w), app->cfg->pg_dsn, &o, &aw->pg))) goto fail;
     if ((rc = acs_store_batch_new(aw->pg, NULL, &aw->batch))) goto fail;
     size_t share = app->cfg->device_cache_bytes / acs_worker_count(w);
@@ -303,12 +305,6 @@ static unsigned sessions_within_files(const acs_config *cfg) {
           "max-sessions %u is more than %llu open files allow: sessions past %llu get 503",
           cfg->max_sessions, (unsigned long long)rl.rlim_cur, (unsigned long long)room);
   return (unsigned)room;
-}
-
-void acs_app_pg_opts(const acs_app *app, const char *name, acs_pg_opts *o) {
-  acs_pg_opts_defaults(o);
-  o->pipeline = app->pg_pipeline;
-  o->name = name;
 }
 
 int acs_app_run(const acs_config *cfg) {

@@ -42,7 +42,9 @@ acs_pg *acs_files_pg(acs_app_worker *aw) {
     acs_pg_opts o;
     char name[32];
     snprintf(name, sizeof name, "pg-files-w%u", acs_worker_index(aw->w));
-    acs_app_pg_opts(aw->app, name, &o);
+    acs_pg_opts_defaults(&o);
+    o.pipeline = aw->app->pg_pipeline;
+    o.name = name;
     int rc = acs_pg_open(acs_worker_loop(aw->w), aw->app->cfg->pg_dsn, &o, &fw->pg);
     if (rc) {
       acs_log(ACS_LOG_ERR, "files", "cannot open the files store connection: %s", acs_strerror(rc));
