@@ -236,6 +236,10 @@ def s_no_bootstrap(w):
     check(f.acks()[0] == ["2 PERIODIC"], "first Inform: %r" % f.acks())
     d = dev_id("QB")
     check(w.sql("SELECT count(*) FROM devices WHERE id = '%s'" % d) == "1", "QB not stored")
+    # the first sessions over: a connection request sent while one runs can
+    # meet a device whose credentials that session is changing (401)
+    wait_for("QB's first sessions over", lambda: (lambda st: st["in_flight"] == 0 and
+                                                  st["ok"] >= 1)(f.stats()), 20)
     w.gpv_done(d, "a task for a device that never bootstrapped")
     f.no_failure()
     return ["no-bootstrap: first Inform 2 PERIODIC, the device stored, a task done"]
