@@ -22,6 +22,9 @@ void acs_arena_init(acs_arena *a, size_t block_size);
 /* Runs the cleanups and releases all memory; the arena can be reused. */
 void acs_arena_reset(acs_arena *a);
 #define acs_arena_free acs_arena_reset
+/* As reset, but keeps one regular block for the next use (an arena reused
+ * many times over, as a planner's scratch space, mallocs nothing once warm). */
+void acs_arena_rewind(acs_arena *a);
 
 /* Returns 16-byte aligned memory or NULL (out of memory or past limit). */
 void *acs_arena_alloc(acs_arena *a, size_t n);

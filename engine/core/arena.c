@@ -39,6 +39,27 @@ void acs_arena_reset(acs_arena *a) {
   a->total = 0;
 }
 
+void acs_arena_rewind(acs_arena *a) {
+  for (acs_arena_cleanup *c = a->cleanups; c; c = c->next) c->fn(c->data);
+  a->cleanups = NULL;
+  acs_arena_block *keep = NULL;
+  for (acs_arena_block *b = a->head, *next; b; b = next) {
+    next = b->next;
+    if (!keep && b->size == a->block_size) {
+      keep = b;
+      continue;
+    }
+    free(b);
+  }
+  a->head = keep;
+  a->total = 0;
+  if (keep) {
+    keep->next = NULL;
+    keep->used = 0;
+    a->total = sizeof *keep + keep->size;
+  }
+}
+
 void *acs_arena_alloc(acs_arena *a, size_t n) {
   if (n > SIZE_MAX / 2) return NULL;
   n = ALIGN16(n ? n : 1);

@@ -71,6 +71,10 @@ acs_dm_param *acs_dm_put(acs_dm *dm, const char *name);
 void acs_dm_remove_subtree(acs_dm *dm, const char *name);
 /* Range [*first, *end) of the entries under prefix (prefix itself included). */
 void acs_dm_range(const acs_dm *dm, const char *prefix, size_t *first, size_t *end);
+/* The first index at or after from whose name does not begin with prefix (len
+ * bytes), given that the names at from .. that index do: a subtree skipped by
+ * binary search. */
+size_t acs_dm_skip(const acs_dm *dm, size_t from, const char *prefix, size_t len);
 
 /* The CPE's answer to an RPC that the planner made (or any task): updates
  * the model as of now_ms. sent is the RPC, rsp its response (a fault changes

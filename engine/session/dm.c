@@ -157,12 +157,38 @@ acs_dm_param *acs_dm_put(acs_dm *dm, const char *name) {
   return p;
 }
 
+/* First index whose name is past every name beginning with prefix (of len
+ * bytes, len > 0): the lower bound of prefix with its last byte raised
+ * ("T.3." -> "T.3/"), a binary search instead of a walk over the range. */
+static size_t past_prefix(const acs_dm *dm, size_t from, const char *prefix, size_t len) {
+  unsigned char last = (unsigned char)prefix[len - 1];
+  size_t lo = from, hi = dm->n;
+  if (last == 0xff) { /* no byte above it: walk (never a path's dot) */
+    while (lo < hi && strncmp(dm->v[lo].name, prefix, len) == 0) lo++;
+    return lo;
+  }
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strncmp(dm->v[mid].name, prefix, len - 1);
+    if (c == 0) c = (unsigned char)dm->v[mid].name[len - 1] <= last ? -1 : 1;
+    if (c < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
 void acs_dm_range(const acs_dm *dm, const char *prefix, size_t *first, size_t *end) {
   size_t len = strlen(prefix);
-  size_t i = lower_bound(dm, prefix), j = i;
-  while (j < dm->n && strncmp(dm->v[j].name, prefix, len) == 0) j++;
+  size_t i = lower_bound(dm, prefix);
   *first = i;
-  *end = j;
+  *end = len ? past_prefix(dm, i, prefix, len) : dm->n;
+}
+
+size_t acs_dm_skip(const acs_dm *dm, size_t from, const char *prefix, size_t len) {
+  return len ? past_prefix(dm, from, prefix, len) : dm->n;
 }
 
 void acs_dm_remove_subtree(acs_dm *dm, const char *name) {

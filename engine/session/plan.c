@@ -117,30 +117,30 @@ static void names_add(names *l, const char *s, size_t len) {
 }
 
 /* The known, present instances under table prefix (ends with '.') that a
- * STAR or ALIAS segment selects, as full names ("T.3."). */
+ * STAR or ALIAS segment selects, as full names ("T.3."). Each instance's
+ * subtree is skipped by binary search: the cost is per instance, not per
+ * parameter under the table. */
 static void instances(const acs_dm *dm, const char *prefix, const seg *sg, names *out) {
   size_t first, end, plen = strlen(prefix);
   acs_dm_range(dm, prefix, &first, &end);
-  const char *last = NULL;
-  size_t last_len = 0;
   char buf[1024];
-  for (size_t i = first; i < end; i++) {
-    const char *rest = dm->v[i].name + plen;
+  for (size_t i = first; i < end;) {
+    const char *name = dm->v[i].name, *rest = name + plen;
     const char *dot = strchr(rest, '.');
-    if (!dot) continue;
-    size_t len = (size_t)(dot - rest);
-    if (!all_digits(rest, len) || (last && len == last_len && memcmp(rest, last, len) == 0))
+    if (!dot) { /* a parameter of the table itself */
+      i++;
       continue;
-    last = rest;
-    last_len = len;
-    size_t n = plen + len + 1;
-    if (n >= sizeof buf) continue;
-    memcpy(buf, prefix, plen);
-    memcpy(buf + plen, rest, len);
-    buf[n - 1] = '.';
+    }
+    size_t len = (size_t)(dot - rest), n = plen + len + 1;
+    size_t next = acs_dm_skip(dm, i, name, n); /* past "T.<seg>." and all under it */
+    bool inst = all_digits(rest, len) && n < sizeof buf;
+    /* the subtree's first name is the instance object, when it is known */
+    bool is_obj = name[n] == '\0';
+    const acs_dm_param *obj = is_obj ? &dm->v[i] : NULL;
+    i = next;
+    if (!inst || (obj && obj->absent)) continue;
+    memcpy(buf, name, n);
     buf[n] = '\0';
-    const acs_dm_param *obj = acs_dm_get(dm, buf);
-    if (obj && obj->absent) continue;
     if (sg->kind == SEG_ALIAS && !alias_ok(dm, buf, sg->p, sg->len)) continue;
     names_add(out, buf, n);
   }
@@ -248,9 +248,11 @@ static void literal_prefix(const char *path, char *out, size_t outlen) {
   if (split(path, segs, &n, &object)) return;
   for (size_t i = 0; i < n; i++) {
     if (segs[i].kind != SEG_LIT || (i + 1 == n && !object)) break;
-    int w = snprintf(out + len, outlen - len, "%.*s.", (int)segs[i].len, segs[i].p);
-    if (w < 0 || (size_t)w >= outlen - len) return;
-    len += (size_t)w;
+    if (len + segs[i].len + 2 > outlen) return; /* as far as it fits, as before */
+    memcpy(out + len, segs[i].p, segs[i].len);
+    len += segs[i].len;
+    out[len++] = '.';
+    out[len] = '\0';
   }
 }
 

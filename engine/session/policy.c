@@ -622,6 +622,7 @@ void acs__policy_free(acs__session *s) {
   }
   free(p->new_tasks);
   acs_arena_reset(&p->plan_arena);
+  acs_arena_reset(&p->scratch);
   free(p);
   s->pol = NULL;
 }

@@ -80,12 +80,11 @@ bool acs__policy_needs_work(acs__session *s, pdecl *d) {
   if (d->failed) return false;
   acs__policy *p = s->pol;
   if (d->done_at && d->done_at == p->dm_epoch) return false;
-  acs_arena a;
-  acs_arena_init(&a, 4096);
+  if (!p->scratch.block_size) acs_arena_init(&p->scratch, 4096);
   acs_plan plan;
-  int rc = acs_plan_next(&s->dm, &d->d, 1, acs_policy_now_ms(), &a, &plan);
+  int rc = acs_plan_next(&s->dm, &d->d, 1, acs_policy_now_ms(), &p->scratch, &plan);
   bool work = rc == 0 && plan.n > 0;
-  acs_arena_reset(&a);
+  acs_arena_rewind(&p->scratch);
   /* a malformed path is not remembered: the phase's plan reports it */
   if (rc == 0 && !work) d->done_at = p->dm_epoch;
   return work;

@@ -44,6 +44,7 @@ struct acs__policy {
   pdecl *decls;
   size_t ndecls, capdecls;
   acs_arena plan_arena;
+  acs_arena scratch; /* acs__policy_needs_work's, rewound after each use */
   acs_plan plan;
   size_t plan_next;
   int rounds;

@@ -357,6 +357,124 @@ static void test_object_only_answer(void) {
   acs_dm_free(&dm);
 }
 
+/* The planner's instance walk skips each instance's subtree by binary
+ * search, and acs_dm_range finds its end the same way: both checked against
+ * a plain scan over random models (instance numbers of 1 to 3 digits, names
+ * that are not instances, absent instance objects, instances listed without
+ * their object, deep tables). */
+static unsigned rnd_state = 12345;
+static unsigned rnd(unsigned n) {
+  rnd_state = rnd_state * 1103515245u + 12345u;
+  return (rnd_state >> 16) % n;
+}
+
+static void random_model(acs_dm *dm) {
+  static const char *const inst[] = {"1", "2", "3", "9", "10", "11", "19", "100", "x", "1a"};
+  static const char *const leaf[] = {"X", "Y", "XX", "Z.W"};
+  char n[256];
+  int tables = 1 + (int)rnd(3);
+  for (int t = 0; t < tables; t++) {
+    for (int k = 0; k < 6; k++) {
+      const char *i = inst[rnd(10)];
+      if (rnd(3)) { /* the instance object, sometimes absent */
+        snprintf(n, sizeof n, "Device.T%d.%s.", t, i);
+        acs_dm_param *o = acs_dm_put(dm, n);
+        if (o && !rnd(4)) o->absent = true;
+      }
+      for (int l = 0; l < 4; l++) {
+        snprintf(n, sizeof n, "Device.T%d.%s.%s", t, i, leaf[rnd(4)]);
+        put(dm, n, "v", ACS_XSD_STRING, 1, 1000);
+        snprintf(n, sizeof n, "Device.T%d.%s.S.%s.Y", t, i, inst[rnd(10)]);
+        put(dm, n, "v", ACS_XSD_STRING, 1, 1000);
+      }
+    }
+    snprintf(n, sizeof n, "Device.T%d.Count", t);
+    put(dm, n, "3", ACS_XSD_UNSIGNEDINT, 0, 1000);
+  }
+  put(dm, "Device.T0X", "v", ACS_XSD_STRING, 1, 1000); /* a sibling sharing the prefix's text */
+  acs_dm_param *root = acs_dm_put(dm, "Device."); /* the whole tree listed */
+  if (root) root->names_at = 1000;
+}
+
+static bool digits(const char *p, size_t n) {
+  if (!n) return false;
+  for (size_t i = 0; i < n; i++)
+    if (p[i] < '0' || p[i] > '9') return false;
+  return true;
+}
+
+/* Does name match pattern ('*' = an instance number), with every instance
+ * object on the way present (or not known)? The reference for the planner. */
+static bool ref_match(const acs_dm *dm, const char *pat, const char *name) {
+  const char *p = pat, *q = name;
+  while (*p && *q) {
+    const char *pe = strchr(p, '.'), *qe = strchr(q, '.');
+    size_t pl = pe ? (size_t)(pe - p) : strlen(p), ql = qe ? (size_t)(qe - q) : strlen(q);
+    if (pl == 1 && *p == '*') {
+      if (!digits(q, ql) || !qe) return false;
+      char obj[256];
+      snprintf(obj, sizeof obj, "%.*s", (int)(qe - name + 1), name);
+      const acs_dm_param *o = acs_dm_get(dm, obj);
+      if (o && o->absent) return false;
+    } else if (pl != ql || memcmp(p, q, pl) != 0) {
+      return false;
+    }
+    if (!pe || !qe) return !pe && !qe;
+    p = pe + 1;
+    q = qe + 1;
+  }
+  return !*p && !*q;
+}
+
+static void test_instance_walk(void) {
+  for (int round = 0; round < 200; round++) {
+    acs_dm dm;
+    acs_dm_init(&dm);
+    random_model(&dm);
+    /* ranges: every name's every prefix, and some that are in no name */
+    for (size_t i = 0; i < dm.n; i++) {
+      char pre[256];
+      size_t len = strlen(dm.v[i].name);
+      for (size_t cut = 0; cut <= len; cut += 1 + rnd(4)) {
+        snprintf(pre, sizeof pre, "%.*s", (int)cut, dm.v[i].name);
+        size_t first, end, want_first = dm.n, want_end = dm.n;
+        for (size_t j = 0; j < dm.n; j++)
+          if (strncmp(dm.v[j].name, pre, cut) == 0) {
+            if (want_first == dm.n) want_first = j;
+            want_end = j + 1;
+          }
+        acs_dm_range(&dm, pre, &first, &end);
+        if (want_first == dm.n) want_first = want_end = first; /* empty: anywhere */
+        CHECK(first == want_first && end == want_end);
+      }
+    }
+    static const char *const pats[] = {"Device.T0.*.X", "Device.T1.*.S.*.Y", "Device.T2.*.Z.W",
+                                       "Device.T0.*.S.*.Y"};
+    for (size_t k = 0; k < sizeof pats / sizeof pats[0]; k++) {
+      acs_decl d = ACS_DECL_INIT;
+      d.path = pats[k];
+      d.value_at = 2000; /* every value is older: the plan reads every match */
+      acs_arena a;
+      acs_arena_init(&a, 0);
+      acs_plan p;
+      CHECK_INT(acs_plan_next(&dm, &d, 1, 5000, &a, &p), 0);
+      size_t want = 0, got = p.n ? p.rpcs[0].u.get_parameter_values.names.n : 0;
+      for (size_t j = 0; j < dm.n; j++)
+        if (!dm.v[j].object && !dm.v[j].absent && ref_match(&dm, pats[k], dm.v[j].name)) {
+          bool listed = false;
+          for (size_t m = 0; m < got; m++)
+            listed = listed || strcmp(p.rpcs[0].u.get_parameter_values.names.v[m], dm.v[j].name) == 0;
+          CHECK(listed);
+          want++;
+        }
+      CHECK(got == want);
+      if (want) CHECK_INT(p.stage, 3);
+      acs_arena_reset(&a);
+    }
+    acs_dm_free(&dm);
+  }
+}
+
 int main(void) {
   test_fresh();
   test_object_only_answer();
@@ -366,5 +484,6 @@ int main(void) {
   test_alias_and_wildcard_set();
   test_discovery();
   test_vanished();
+  test_instance_walk();
   return acs_test_result("test_plan");
 }
