@@ -48,6 +48,9 @@ typedef struct acs_dm_param {
                        its parameters are asked for by name */
   bool unstored;    /* listed by this session, its listing not yet in the store (the
                        session writes it with the value, or at its end) */
+  bool fresh;       /* added to the model by a listing of this session: no row of it
+                       was in the store when the model was read (written without a
+                       probe for one) */
   int64_t value_at; /* ms, engine clock; 0: never read */
   int64_t names_at; /* when its existence (and, for objects, its subtree) was last listed */
 } acs_dm_param;

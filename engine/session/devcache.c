@@ -314,6 +314,7 @@ static size_t model_bytes(acs_dm *dm) {
   for (size_t i = 0; i < dm->n; i++) {
     acs_dm_param *p = &dm->v[i];
     p->absent = false; /* a 9005 is asked again next session, as from the store */
+    p->fresh = false;  /* in the store now, as the version says */
     if (p->own_name) b += strlen(p->name) + 1 + 16; /* else shared by the worker's models */
     if (p->value) b += strlen(p->value) + 1 + 16;
   }

@@ -261,8 +261,10 @@ static int apply_names(acs_dm *dm, const acs_cwmp_gpn *req, const acs_cwmp_gpn_r
   for (size_t i = 0; i < r->params.n; i++) {
     const char *n = r->params.v[i].name;
     if (!n) continue;
+    size_t before = dm->n;
     acs_dm_param *p = acs_dm_put(dm, n);
     if (!p) return ACS_ENOMEM;
+    if (dm->n > before) p->fresh = true; /* new to the model */
     p->writable = r->params.v[i].writable;
     p->names_at = now;
     p->absent = false;

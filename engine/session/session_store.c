@@ -387,7 +387,7 @@ static void listing_stored(acs__session *s, const acs_cwmp_param_values *pv) {
   for (size_t i = 0; s->nlisted && i < pv->n; i++) {
     if (!pv->v[i].name || acs_dm_is_object_value(pv->v[i].name, pv->v[i].type)) continue;
     acs_dm_param *p = acs_dm_get(&s->dm, pv->v[i].name);
-    if (p) p->unstored = false;
+    if (p) p->unstored = p->fresh = false;
   }
 }
 
@@ -794,13 +794,19 @@ static int build_listed(acs_pg *c, acs__session *s) {
   const char **agos = calloc(s->nlisted + 1, sizeof *agos);
   int rc = ACS_ENOMEM;
   if (!names || !w || !keys || !ago || !agos) goto out;
-  n = 0;
-  for (size_t i = 0; i < dm->n; i++) {
-    if (!dm->v[i].unstored) continue;
-    names[n] = dm->v[i].name;
-    w[n++] = dm->v[i].writable > 0;
+  /* names new to the model first (no probe for a row: there is none), then
+   * the ones it had before (probed: an unchanged row is not even locked) */
+  for (int fresh = 1; fresh >= 0; fresh--) {
+    n = 0;
+    for (size_t i = 0; i < dm->n; i++) {
+      if (!dm->v[i].unstored || dm->v[i].fresh != (fresh == 1)) continue;
+      names[n] = dm->v[i].name;
+      w[n++] = dm->v[i].writable > 0;
+    }
+    if (n && (rc = (fresh ? acs_store_put_new_names : acs_store_put_names)(c, dev, n, names, w, 0,
+                                                                            NULL, NULL)))
+      goto out;
   }
-  if (n && (rc = acs_store_put_names(c, dev, n, names, w, 0, NULL, NULL))) goto out;
   uint64_t now = acs_metrics_now_us();
   for (size_t k = 0; k < s->nlisted; k++) {
     const char *path = s->listed[k];
@@ -1043,7 +1049,7 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
     } else if (op->kind == OP_MARK_SENT && op->rows == 0 && s->outstanding == op->task) {
       s->outstanding = NULL; /* no longer pending: cancelled or expired meanwhile */
     } else if (op->kind == OP_LISTED) {
-      for (size_t i = 0; i < s->dm.n; i++) s->dm.v[i].unstored = false;
+      for (size_t i = 0; i < s->dm.n; i++) s->dm.v[i].unstored = s->dm.v[i].fresh = false;
     } else if ((op->kind == OP_MODEL || op->kind == OP_RESULT) && op->rsp) {
       if (op->rsp->kind == ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE)
         listing_stored(s, &op->rsp->u.get_parameter_values_response.params);

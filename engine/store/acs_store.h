@@ -61,6 +61,11 @@ int acs_store_put_values_listed(acs_pg *c, const char *device_id, size_t n,
 /* GetParameterNames: writable and object flags (object names end in '.'). */
 int acs_store_put_names(acs_pg *c, const char *device_id, size_t n, const char *const *names,
                         const bool *writable, unsigned flags, acs_pg_cb cb, void *arg);
+/* The same for names (distinct) that were not in the model the caller read
+ * from the store: written without a probe for each (a row that exists after
+ * all is still updated as acs_store_put_names would). */
+int acs_store_put_new_names(acs_pg *c, const char *device_id, size_t n, const char *const *names,
+                            const bool *writable, unsigned flags, acs_pg_cb cb, void *arg);
 /* GetParameterAttributes: notification and access list (entries joined by
  * ',', "" for an empty list; NULL leaves it unknown). */
 int acs_store_put_attrs(acs_pg *c, const char *device_id, size_t n, const char *const *names,

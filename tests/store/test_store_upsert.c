@@ -226,6 +226,33 @@ int main(void) {
     CHECK_INT(x.v[0], 1);
   }
 
+  /* Names new to a model: written without a probe, with the same outcome
+   * as acs_store_put_names for rows that exist after all (one with other
+   * flags updated, an unchanged one not) */
+  {
+    const char *nn[] = {"Device.New.A", "Device.New.B.", "Device.Test.Object.1.Value",
+                        "Device.Test.Object.2.Value"};
+    bool nw[] = {true, false, true, true}; /* stored writable, and not: the second changes */
+    rec a = {0};
+    CHECK_INT(acs_store_put_new_names(c, DEV, 4, nn, nw, 0, rec_cb, &a), 0);
+    CHECK(st_wait(loop, &a.calls, 1, 5000));
+    CHECK_INT(a.status, 0);
+    CHECK_INT(a.affected, 3); /* two inserted, Object.2.Value updated, Object.1.Value as it was */
+    rec x = run1(
+        "SELECT count(*) FILTER (WHERE name = 'Device.New.A' AND writable AND NOT is_object), "
+        "count(*) FILTER (WHERE name = 'Device.New.B.' AND is_object AND NOT writable), "
+        "count(*) FILTER (WHERE name = 'Device.Test.Object.2.Value' AND writable) "
+        "FROM parameters WHERE device_id = '" DEV "'");
+    CHECK_INT(x.v[0], 1);
+    CHECK_INT(x.v[1], 1);
+    CHECK_INT(x.v[2], 1);
+    rec b = {0};
+    CHECK_INT(acs_store_put_new_names(c, DEV, 0, nn, nw, 0, rec_cb, &b), 0); /* nothing: fine */
+    CHECK(st_wait(loop, &b.calls, 1, 5000));
+    CHECK_INT(b.status, 0);
+    CHECK_INT(b.affected, 0);
+  }
+
   /* DeleteObject: the object and everything under it, nothing else */
   {
     rec d = {0};
