@@ -313,13 +313,13 @@ static int stage_names(const acs_dm *dm, const acs_decl *decls, size_t n, acs_ar
   for (size_t i = 0; i < n; i++) {
     const acs_decl *d = &decls[i];
     if (!wants(d)) continue;
-    literal_prefix(d->path, prefix, sizeof prefix);
     const acs_dm_param *p = acs_dm_get(dm, d->path);
+    if (p && !p->absent && d->path_at == 0 && !strpbrk(d->path, "*[")) continue; /* known */
+    literal_prefix(d->path, prefix, sizeof prefix);
     bool absent;
     int64_t at = listed_at(dm, prefix, &absent);
     int64_t need = d->path_at > 0 ? d->path_at : 1;
     if (at >= need) continue; /* listed recently enough (or known absent) */
-    if (p && !p->absent && d->path_at == 0 && !strpbrk(d->path, "*[")) continue; /* known */
     names_add(&l, prefix, strlen(prefix));
   }
   if (l.err) return l.err;
