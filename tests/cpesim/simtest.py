@@ -7,6 +7,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -92,6 +93,85 @@ def http(method, url, body=None, headers=None, timeout=10, raw=None):
             return r.status, r.read().decode(), r.headers
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(), e.headers
+
+
+def acsd_argv(cwmp, api, *args):
+    """acsd's command line: the CWMP and API listeners on loopback ports cwmp
+    and api, then args."""
+    return [bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % cwmp, "--api",
+            "127.0.0.1:%d" % api] + list(args)
+
+
+def wait_healthy(proc, api, what="acsd", timeout=30):
+    """Until the acsd of proc, alive, answers GET /health on port api with 200."""
+    wait_for(what + " /health", lambda: proc.alive() and http(
+        "GET", "http://127.0.0.1:%d/health" % api)[0] == 200, timeout)
+
+
+def create_token(dsn, role="admin", name=None, timeout=30):
+    """A new API token (`acsd token create`) in the store at dsn; fails unless
+    the command exits 0 and prints it."""
+    argv = [bin_path("acsd"), "token", "create", "--role", role]
+    if name:
+        argv += ["--name", name]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
+    p = subprocess.run(argv + ["--pg", dsn], env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=timeout)
+    check(p.returncode == 0 and p.stdout.startswith("acs_"),
+          "token create: exit %d: %s%s" % (p.returncode, p.stdout, p.stderr))
+    return p.stdout.strip()
+
+
+class World:
+    """What the cpesim tests' worlds share: the processes they start (killed,
+    the last started first, at close), the store (sql) and acsd's API with an
+    API token (start_acsd, then token; call, request)."""
+
+    api_timeout = 30  # seconds an API request may take (call, request)
+
+    def __init__(self, pg, tmp):
+        self.pg, self.tmp, self.procs = pg, tmp, []
+        self.acsd, self.token = None, None
+
+    def spawn(self, argv, env=None):
+        p = Proc(argv, env=env)
+        self.procs.append(p)
+        return p
+
+    def close(self):
+        for p in reversed(self.procs):
+            p.kill()
+
+    def sql(self, query):
+        return self.pg.psql(query)
+
+    def start_acsd(self, *args, env=None):
+        """acsd on two fresh loopback ports (self.cwmp, self.api) with args,
+        once /health answers: self.acsd."""
+        self.cwmp, self.api = free_port(), free_port()
+        self.acsd = self.spawn(acsd_argv(self.cwmp, self.api, *args), env)
+        wait_healthy(self.acsd, self.api)
+        return self.acsd
+
+    def request(self, method, path, body=None, timeout=None, headers=None, raw=None):
+        """(status, text, headers) of one request to acsd's API with the token."""
+        h = {"Authorization": "Bearer " + self.token}
+        h.update(headers or {})
+        return http(method, "http://127.0.0.1:%d%s" % (self.api, path), body, h,
+                    timeout or self.api_timeout, raw=raw)
+
+    def call(self, method, path, body=None, timeout=None):
+        """(status, JSON document or None) of one request to acsd's API."""
+        st, text, _ = self.request(method, path, body, timeout)
+        return st, (json.loads(text) if text else None)
+
+    def acsctl(self, *args):
+        """(exit code, output) of acsctl against acsd with the token."""
+        e = {k: v for k, v in os.environ.items() if not k.startswith(("ACS_", "ACSCTL_"))}
+        e.update(ACSCTL_URL="http://127.0.0.1:%d" % self.api, ACSCTL_TOKEN=self.token)
+        p = subprocess.run([sys.executable, bin_path("acsctl")] + list(args), capture_output=True,
+                           env=e, timeout=60, stdin=subprocess.DEVNULL)
+        return p.returncode, (p.stdout + p.stderr).decode()
 
 
 def run_test(make_world, run, logs, prefix="acs-sim-"):
