@@ -153,17 +153,26 @@ class World:
         wait_healthy(self.acsd, self.api)
         return self.acsd
 
-    def request(self, method, path, body=None, timeout=None, headers=None, raw=None):
-        """(status, text, headers) of one request to acsd's API with the token."""
+    def request(self, method, path, body=None, timeout=None, headers=None, raw=None, port=None):
+        """(status, text, headers) of one request to acsd's API (on port, else
+        self.api) with the token."""
         h = {"Authorization": "Bearer " + self.token}
         h.update(headers or {})
-        return http(method, "http://127.0.0.1:%d%s" % (self.api, path), body, h,
+        return http(method, "http://127.0.0.1:%d%s" % (port or self.api, path), body, h,
                     timeout or self.api_timeout, raw=raw)
 
-    def call(self, method, path, body=None, timeout=None):
+    def call(self, method, path, body=None, timeout=None, port=None):
         """(status, JSON document or None) of one request to acsd's API."""
-        st, text, _ = self.request(method, path, body, timeout)
+        st, text, _ = self.request(method, path, body, timeout, port=port)
         return st, (json.loads(text) if text else None)
+
+    def cli(self, args, stdin=None):
+        """`acsd ARGS --pg DSN` on the test's store, run to its end (its
+        CompletedProcess, text)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
+        return subprocess.run([bin_path("acsd")] + args + ["--pg", self.pg.dsn], env=env,
+                              input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, timeout=30)
 
     def acsctl(self, *args):
         """(exit code, output) of acsctl against acsd with the token."""
