@@ -9,9 +9,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -79,6 +81,45 @@ class Proc:
         if self.alive():
             self.p.kill()
             self.p.wait()
+
+
+class Files(ThreadingHTTPServer):
+    """A file server on a free loopback port for the devices' Download (GET:
+    files, path -> bytes; the paths asked for in gets) and Upload (PUT:
+    uploads)."""
+    daemon_threads = True
+
+    def __init__(self):
+        self.files, self.uploads, self.gets = {}, {}, []
+        super().__init__(("127.0.0.1", 0), FileHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def base(self):
+        return "http://127.0.0.1:%d" % self.server_address[1]
+
+
+class FileHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def _send(self, code, body=b""):
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self.server.gets.append(self.path)
+        body = self.server.files.get(self.path)
+        self._send(200, body) if body is not None else self._send(404)
+
+    def do_PUT(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        self.server.uploads[self.path] = self.rfile.read(n)
+        self._send(201)
 
 
 def http(method, url, body=None, headers=None, timeout=10, raw=None):
