@@ -20,7 +20,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -31,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import pgtest  # noqa: E402
-from acstest import Acsd, Conn, Fail, acsd_path, clean_env, format_request, free_port, request, run_tests  # noqa: E402
+from acstest import Acsd, Conn, Fail, acsd_path, create_tokens, format_request, free_port, request, serve  # noqa: E402
 
 CHECKS = 0
 REALM = "acsd files"
@@ -732,18 +731,10 @@ def main():
     name = os.path.basename(sys.argv[0])
     with pgtest.PgCluster(fast=True) as pg:
         Env.pg = pg
-        for role, tname in (("admin", "admin"), ("operator", "op"), ("readonly", "ro")):
-            p = subprocess.run([acsd_path(), "token", "create", "--role", role, "--name", tname,
-                                "--pg", pg.dsn], stdin=subprocess.DEVNULL, capture_output=True,
-                               env=clean_env(), timeout=60)
-            check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-            Env.tok[role] = p.stdout.decode().strip()
+        Env.tok.update(create_tokens(pg.dsn))
         Env.files_port = free_port()
-        with Acsd(["--pg", pg.dsn, "--files", "127.0.0.1:%d" % Env.files_port,
-                   "--max-file-size", "3M", "--log-level", "info"]) as s:
-            Env.acsd = s
-            s.wait_ready()
-            run_tests(TESTS, [("acsd", s)], tail=6000)
+        serve(Env, ["--pg", pg.dsn, "--files", "127.0.0.1:%d" % Env.files_port,
+                    "--max-file-size", "3M", "--log-level", "info"], TESTS, tail=6000)
     print("%s: %d checks, 0 failed" % (name, CHECKS))
     sys.exit(0)
 

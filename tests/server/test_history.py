@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
 import test_api_queries as spec  # noqa: E402  (the OpenAPI checker)
-from acstest import Acsd, Conn, acsd_path, check, clean_env, format_request, request, run_tests  # noqa: E402
+from acstest import Acsd, Conn, acsd_path, check, clean_env, create_tokens, format_request, request, run_tests  # noqa: E402
 
 SERIAL = "HIST1"
 DEV = "00AA33-Box-" + SERIAL
@@ -249,11 +249,7 @@ def main():
     spec.Env.openapi = spec.load_openapi()
     with pgtest.PgCluster(fast=True) as pg:
         Env.pg = pg
-        for role, name in (("admin", "admin"), ("operator", "op"), ("readonly", "ro")):
-            p = subprocess.run([acsd_path(), "token", "create", "--role", role, "--name", name, "--pg", pg.dsn],
-                               stdin=subprocess.DEVNULL, capture_output=True, env=clean_env(), timeout=60)
-            check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-            Env.tok[role] = p.stdout.decode().strip()
+        Env.tok.update(create_tokens(pg.dsn))
         with Acsd(["--pg", pg.dsn, "--files", "off"]) as a:
             Env.acsd = a
             a.wait_ready()

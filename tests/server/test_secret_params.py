@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
 import test_api_queries as spec  # noqa: E402  (the OpenAPI checker)
-from acstest import Acsd, Conn, acsd_path, check, clean_env, format_request, request, run_tests  # noqa: E402
+from acstest import Conn, check, clean_env, create_tokens, format_request, request, serve  # noqa: E402
 
 SERIAL = "SEC1"
 DEV = "00AA44-Box-" + SERIAL
@@ -320,16 +320,10 @@ def main():
     spec.Env.openapi = spec.load_openapi()
     with pgtest.PgCluster(fast=True) as pg:
         Env.pg = pg
-        for role, name in (("admin", "admin"), ("operator", "op"), ("readonly", "ro")):
-            p = subprocess.run([acsd_path(), "token", "create", "--role", role, "--name", name, "--pg", pg.dsn],
-                               stdin=subprocess.DEVNULL, capture_output=True, env=clean_env(), timeout=60)
-            check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-            Env.tok[role] = p.stdout.decode().strip()
-        with Acsd(["--pg", pg.dsn, "--files", "off", "--log-level", "debug"]) as a:
-            Env.acsd = a
-            a.wait_ready()
-            run_tests([test_sessions, test_stored, test_device_views, test_task_views, test_queries,
-                       test_acsctl, test_log], [("acsd", a)], tail=4000)
+        Env.tok.update(create_tokens(pg.dsn))
+        serve(Env, ["--pg", pg.dsn, "--files", "off", "--log-level", "debug"],
+              [test_sessions, test_stored, test_device_views, test_task_views, test_queries,
+               test_acsctl, test_log], tail=4000)
     print("ok", flush=True)
     sys.exit(0)
 

@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import pgtest  # noqa: E402
 import tlscerts  # noqa: E402
-from acstest import Acsd, Conn, Fail, acsd_path, clean_env, format_request, free_port, run_tests  # noqa: E402
+from acstest import Acsd, Conn, Fail, acsd_path, format_request, free_port, run_tests, create_token  # noqa: E402
 
 CHECKS = 0
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # TLS 1.1, on purpose
@@ -516,10 +516,7 @@ def main():
         Env.dir = d
         Env.pg = pg
         make_certs(d)
-        p = subprocess.run([acsd_path(), "token", "create", "--role", "admin", "--pg", pg.dsn],
-                           stdin=subprocess.DEVNULL, capture_output=True, env=clean_env(), timeout=60)
-        check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-        Env.token = p.stdout.decode().strip()
+        Env.token = create_token(pg.dsn, "admin")
         live = os.path.join(d, "live.pem"), os.path.join(d, "live.key")
         for src, dst in zip(Env.certs["srv1"], live):
             with open(src, "rb") as f, open(dst, "wb") as g:

@@ -138,6 +138,36 @@ class Acsd:
         check(rc == 0, "acsd exit status %s, expected 0:\n%s" % (rc, log))
 
 
+ROLES = (("admin", "admin"), ("operator", "op"), ("readonly", "ro"))  # (role, token name)
+
+
+def create_token(dsn, role, name=None):
+    """A new API token of role (named name) in the store at dsn, as `acsd
+    token create` prints it; fails unless the command exits 0."""
+    argv = [acsd_path(), "token", "create", "--role", role]
+    if name:
+        argv += ["--name", name]
+    p = subprocess.run(argv + ["--pg", dsn], stdin=subprocess.DEVNULL, capture_output=True,
+                       env=clean_env(), timeout=60)
+    check(p.returncode == 0, "token create: %s" % p.stderr.decode())
+    return p.stdout.decode().strip()
+
+
+def create_tokens(dsn, roles=ROLES):
+    """role -> a new token, for each (role, name) of roles."""
+    return {role: create_token(dsn, role, name) for role, name in roles}
+
+
+def serve(env, args, tests, tail=5000, skip=None, **kw):
+    """Runs tests (run_tests) against one acsd, Acsd(args, **kw), in
+    env.acsd once ready; it is killed afterwards, whatever happened. Returns
+    the names of the tests skipped."""
+    with Acsd(args, **kw) as s:
+        env.acsd = s
+        s.wait_ready()
+        return run_tests(tests, [("acsd", s)], skip=skip, tail=tail)
+
+
 class Conn:
     """A raw HTTP/1.1 client connection with its own read buffer."""
 
