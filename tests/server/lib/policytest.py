@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import test_api_queries as spec
-from acstest import acsd_path, clean_env, request
+from acstest import acsd_path, clean_env, request, run_tests
 
 
 def tree_of(d):
@@ -66,3 +66,24 @@ class Helpers:
         p = subprocess.run([sys.executable, ctl] + list(args), capture_output=True, env=e,
                            timeout=60, stdin=subprocess.DEVNULL)
         return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+class Logs:
+    """The log of the test's acsd of the moment (env.acsd: the tests start
+    and stop it), for run_tests."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def log(self):
+        return self.env.acsd.log() if self.env.acsd else ""
+
+
+def run_with_acsd(env, tests, tail=4000):
+    """run_tests(tests) with the log of env.acsd, which is killed afterwards
+    (if there is one then), whatever happened."""
+    try:
+        run_tests(tests, [("acsd", Logs(env))], tail=tail)
+    finally:
+        if env.acsd:
+            env.acsd.kill()
