@@ -5,6 +5,7 @@ test_cpesim_quirks.py, test_cpesim_quirks_cr.py and test_cpe_auth.py by name."""
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -82,6 +83,11 @@ class Proc:
             self.p.kill()
             self.p.wait()
 
+    def stop(self, timeout):
+        """SIGTERM, then its exit status (within timeout seconds)."""
+        self.p.send_signal(signal.SIGTERM)
+        return self.p.wait(timeout)
+
 
 class Files(ThreadingHTTPServer):
     """A file server on a free loopback port for the devices' Download (GET:
@@ -134,6 +140,17 @@ def http(method, url, body=None, headers=None, timeout=10, raw=None):
             return r.status, r.read().decode(), r.headers
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(), e.headers
+
+
+def write_key(path, private=True):
+    """A new random 32-byte key, 64 hex digits, into the file at path (mode
+    0600 if private, else as created); the hex."""
+    key = os.urandom(32).hex()
+    with open(path, "w") as f:
+        f.write(key + "\n")
+    if private:
+        os.chmod(path, 0o600)
+    return key
 
 
 def acsd_argv(cwmp, api, *args):
@@ -224,6 +241,16 @@ class World:
         return p.returncode, (p.stdout + p.stderr).decode()
 
 
+def unavailable():
+    """Why the cpesim tests cannot run here (acsd or cpesim not built, no
+    PostgreSQL), or None."""
+    import pgtest  # noqa: E402 (tests/lib, on the caller's path)
+    for b in ("acsd", "cpesim"):
+        if not os.access(bin_path(b), os.X_OK):
+            return "%s not built (set ACS_BIN_DIR)" % bin_path(b)
+    return pgtest.unavailable_reason()
+
+
 def run_test(make_world, run, logs, prefix="acs-sim-"):
     """The cpesim tests' main(): 77 (skipped, saying why) without the
     binaries or PostgreSQL; else a throwaway cluster and temporary directory,
@@ -231,11 +258,7 @@ def run_test(make_world, run, logs, prefix="acs-sim-"):
     printed as "ok: ..."). A Fail prints the tails of logs(world), a list of
     (name, Proc or None). Returns the exit code (0 pass, 1 fail)."""
     import pgtest  # noqa: E402 (tests/lib, on the caller's path)
-    for b in ("acsd", "cpesim"):
-        if not os.access(bin_path(b), os.X_OK):
-            print("skipped: %s not built (set ACS_BIN_DIR)" % bin_path(b))
-            return 77
-    why = pgtest.unavailable_reason()
+    why = unavailable()
     if why:
         print("skipped: " + why)
         return 77

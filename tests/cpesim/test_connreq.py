@@ -57,9 +57,7 @@ class World(simtest.World):
     def __init__(self, pg, tmp):
         super().__init__(pg, tmp)
         self.key = os.path.join(tmp, "secret.key")
-        with open(self.key, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
-        os.chmod(self.key, 0o600)
+        simtest.write_key(self.key)
         self.cwmp_a, self.cwmp_b, self.api = free_port(), free_port(), free_port()
         self.cr1, self.cr2 = free_port(), free_port()
         common = ["--pg", pg.dsn, "--workers", "2", "--log-level", "info", "--secret-key-file",

@@ -40,7 +40,6 @@ import hmac
 import json
 import os
 import shutil
-import signal
 import socket
 import struct
 import sys
@@ -113,9 +112,7 @@ class World(simtest.World):
     def __init__(self, pg, tmp):
         super().__init__(pg, tmp)
         self.key = os.path.join(tmp, "secret.key")
-        with open(self.key, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
-        os.chmod(self.key, 0o600)
+        simtest.write_key(self.key)
         tree = os.path.join(tmp, "policies")
         os.makedirs(os.path.join(tree, "presets"))
         os.makedirs(os.path.join(tree, "provisions"))
@@ -317,8 +314,7 @@ def run(w):
 
     # a clean stop with the XMPP thread and the STUN sockets: exit 0 (under
     # the sanitizers, no leak either)
-    w.a.p.send_signal(signal.SIGTERM)
-    rc = w.a.wait(30)
+    rc = w.a.stop(30)
     check(rc == 0, "acsd exited %d on SIGTERM" % rc)
     yield "acsd stopped cleanly (exit 0)"
 

@@ -34,7 +34,6 @@ Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL, Prosody or binaries).
 import json
 import os
 import shutil
-import signal
 import sys
 import urllib.parse
 
@@ -70,9 +69,7 @@ class World(simtest.World):
             self.xmpp.register(s, "xpw-" + s)
         self.xmpp.start()
         self.key = os.path.join(tmp, "secret.key")
-        with open(self.key, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
-        os.chmod(self.key, 0o600)
+        simtest.write_key(self.key)
         tree = os.path.join(tmp, "policies")
         os.makedirs(os.path.join(tree, "presets"))
         os.makedirs(os.path.join(tree, "provisions"))
@@ -208,8 +205,7 @@ def run(w):
 
     # a clean stop with the XMPP thread and the STUN sockets: exit 0 (under
     # the sanitizers, no leak either)
-    w.a.p.send_signal(signal.SIGTERM)
-    rc = w.a.wait(30)
+    rc = w.a.stop(30)
     check(rc == 0, "acsd exited %d on SIGTERM" % rc)
     yield "acsd stopped cleanly (exit 0)"
 

@@ -171,13 +171,10 @@ def factory_password(key_hex, serial):
 class World(simtest.World):
     def __init__(self, pg, tmp):
         super().__init__(pg, tmp)
-        self.secret_hex = os.urandom(32).hex()
-        self.factory_hex = os.urandom(32).hex()
         self.key = os.path.join(tmp, "secret.key")
         self.fkey = os.path.join(tmp, "factory.key")
-        for path, v in ((self.key, self.secret_hex), (self.fkey, self.factory_hex)):
-            with open(path, "w") as f:
-                f.write(v + "\n")
+        self.secret_hex = simtest.write_key(self.key, private=False)
+        self.factory_hex = simtest.write_key(self.fkey, private=False)
         # the policies: the example acs_credentials provision on every boot
         self.tree = os.path.join(tmp, "policies")
         os.makedirs(os.path.join(self.tree, "presets"))
@@ -446,8 +443,7 @@ def factory_then_own(w):
 def clean_stop(w):
     import signal
     for name, p in (("A", w.a), ("B", w.b)):
-        p.p.send_signal(signal.SIGTERM)
-        rc = p.wait(30)
+        rc = p.stop(30)
         log = p.log()
         for bad in ("Sanitizer", "runtime error:", "leaked"):
             check(bad not in log, "acsd %s reported '%s':\n%s" % (name, bad, log[-3000:]))

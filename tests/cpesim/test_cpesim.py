@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import simtest  # noqa: E402
-from simtest import Fail, Files, Proc, bin_path, check, free_port, wait_for  # noqa: E402
+from simtest import Fail, Files, Proc, bin_path, check, free_port, wait_for, unavailable  # noqa: E402
 import pgtest  # noqa: E402
 
 SKIP = 77
@@ -352,11 +352,7 @@ def test_stop(w):
 
 
 def main():
-    for b in ("acsd", "cpesim"):
-        if not os.access(bin_path(b), os.X_OK):
-            print("skipped: %s not built (set ACS_BIN_DIR)" % bin_path(b))
-            return SKIP
-    why = pgtest.unavailable_reason()
+    why = unavailable()
     if why:
         print("skipped: " + why)
         return SKIP

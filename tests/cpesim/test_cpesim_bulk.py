@@ -20,7 +20,6 @@ Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL or no binaries).
 """
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -197,8 +196,7 @@ def run(w):
           "a second cancelled after %d of 100 tasks; %.1f s in all" % (
               COUNT, RATE, most, span, made, time.monotonic() - t0), flush=True)
 
-    w.sim.p.send_signal(signal.SIGTERM)
-    w.sim.p.wait(40)
+    w.sim.stop(40)
     last = [ln for ln in w.sim.log().splitlines() if ln.startswith("{")][-1]
     s = json.loads(last)
     check(s["sessions_failed"] == 0, "failed sessions: %s" % last)

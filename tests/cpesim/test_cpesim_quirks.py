@@ -119,9 +119,7 @@ class World(simtest.World):
         super().__init__(pg, tmp)
         self.fleets = {}
         self.key = os.path.join(tmp, "secret.key")
-        with open(self.key, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
-        os.chmod(self.key, 0o600)
+        simtest.write_key(self.key)
         self.files = free_port()
         args = ["--pg", pg.dsn, "--workers", "2", "--secret-key-file", self.key, "--log-level",
                 "info", "--files", "127.0.0.1:%d" % self.files, "--connreq-username", "cr",

@@ -43,7 +43,6 @@ Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL or no binaries).
 """
 import json
 import os
-import signal
 import socket
 import sys
 import tempfile
@@ -58,7 +57,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import simtest  # noqa: E402
-from simtest import Fail, Files, bin_path, check, free_port, wait_for  # noqa: E402
+from simtest import Fail, Files, bin_path, check, free_port, wait_for, unavailable  # noqa: E402
 import pgtest  # noqa: E402
 
 SKIP = 77
@@ -590,11 +589,7 @@ def run_all(w):
 
 
 def main():
-    for b in ("acsd", "cpesim"):
-        if not os.access(bin_path(b), os.X_OK):
-            print("skipped: %s not built (set ACS_BIN_DIR)" % bin_path(b))
-            return SKIP
-    why = pgtest.unavailable_reason()
+    why = unavailable()
     if why:
         print("skipped: " + why)
         return SKIP
@@ -613,8 +608,7 @@ def main():
                 check(not any("M Download/q-dl" in e or "M Upload/q-up" in e
                               for e in w.acks_of(13)) and "/hg181-fw-3.0.0.bin" not in
                       w.files.gets, "a cancelled transfer ran")
-                w.sim.p.send_signal(signal.SIGTERM)
-                w.sim.p.wait(40)
+                w.sim.stop(40)
                 last = [ln for ln in w.sim.log().splitlines() if ln.startswith("{")][-1]
                 s = json.loads(last)
                 check(s["sessions_failed"] == 0, "failed sessions: %s" % last)

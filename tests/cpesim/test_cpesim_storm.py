@@ -28,7 +28,6 @@ Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL or no binaries).
 import collections
 import json
 import os
-import signal
 import sys
 import tempfile
 
@@ -53,8 +52,7 @@ class World(simtest.World):
     def start_acsd(self, *extra):
         """acsd on fresh ports, after the one before (if any) has stopped (SIGTERM)."""
         if self.acsd:
-            self.acsd.p.send_signal(signal.SIGTERM)
-            self.acsd.wait(40)
+            self.acsd.stop(40)
         return super().start_acsd("--pg", self.pg.dsn, "--workers", "2", "--files", "off",
                                   "--log-level", "warn", *extra)
 
@@ -77,8 +75,7 @@ class World(simtest.World):
         wait_for("%s: %d devices ok" % (name, COUNT), done, DEADLINE, 0.2)
         check(self.sim.alive(), "%s: cpesim died (%s):\n%s" % (name, self.sim.p.returncode,
                                                                self.sim.log()[-4000:]))
-        self.sim.p.send_signal(signal.SIGTERM)
-        rc = self.sim.wait(60)
+        rc = self.sim.stop(60)
         out = self.sim.log()
         check(rc == 0, "%s: cpesim exited %s:\n%s" % (name, rc, out[-4000:]))
         check("AddressSanitizer" not in out and "runtime error" not in out,

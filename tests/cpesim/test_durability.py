@@ -67,7 +67,7 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, Proc, bin_path, check, free_port, wait_for  # noqa: E402
+from simtest import Fail, Proc, bin_path, check, free_port, wait_for, unavailable  # noqa: E402
 import pgtest  # noqa: E402
 
 SKIP = 77
@@ -115,11 +115,7 @@ def parse_events(s):
 
 
 def main():
-    for b in ("acsd", "cpesim"):
-        if not os.access(bin_path(b), os.X_OK):
-            print("skipped: %s not built (set ACS_BIN_DIR)" % bin_path(b))
-            return SKIP
-    why = pgtest.unavailable_reason()
+    why = unavailable()
     if why:
         print("skipped: " + why)
         return SKIP

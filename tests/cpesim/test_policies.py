@@ -76,8 +76,7 @@ class World(simtest.World):
         self.tree = os.path.join(tmp, "policies")
         shutil.copytree(os.path.join(ROOT, "policies"), self.tree)
         self.key = os.path.join(tmp, "secret.key")
-        with open(self.key, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
+        simtest.write_key(self.key, private=False)
         now = int(time.time())
         last_0230 = now - now % 86400 + 2 * 3600 + 1800
         if last_0230 > now:
