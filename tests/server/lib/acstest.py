@@ -5,6 +5,7 @@ to it, and makes sure it is gone when a test ends, whatever happened.
 Lives in tests/server/lib/ because every tests/server/*.py is a test.
 """
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -239,6 +240,49 @@ class Conn:
             return True
         check(data == b"", "expected the connection to close, got %r" % data[:200])
         return True
+
+
+def envelope(body, ident="1"):
+    """A CWMP SOAP envelope: body, with the cwmp:ID ident."""
+    return ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" '
+            'xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xmlns:cwmp="urn:dslforum-org:cwmp-1-0"><soap:Header><cwmp:ID soap:mustUnderstand="1">'
+            '%s</cwmp:ID></soap:Header><soap:Body>%s</soap:Body></soap:Envelope>' % (ident, body))
+
+
+def rid_of(xml):
+    """The cwmp:ID of an envelope (text)."""
+    return re.search(r"<cwmp:ID[^>]*>([^<]*)</cwmp:ID>", xml).group(1)
+
+
+class CwmpSession:
+    """A scripted CPE's session on one connection to acsd's CWMP port: the
+    Inform (an envelope), answered by an InformResponse (503s, while a
+    worker's store connection is still being made, tried again for 10 s);
+    then post() sends the CPE's next message and reads acsd's answer."""
+
+    def __init__(self, port, inform):
+        deadline = time.monotonic() + 10
+        while True:
+            self.c = Conn(port, timeout=20)
+            self.c.send(format_request("POST", "/", {"Content-Type": "text/xml"}, inform))
+            st, h, body = self.c.read_response(20)
+            if st != 503 or time.monotonic() > deadline:
+                break
+            self.c.close()
+            time.sleep(0.2)
+        check(st == 200 and b"InformResponse" in body, "Inform: %d %r" % (st, body[:300]))
+        self.cookie = h.get("set-cookie", "").split(";")[0]
+
+    def post(self, body=b""):
+        self.c.send(format_request("POST", "/", {"Cookie": self.cookie, "Content-Type": "text/xml"},
+                                   body))
+        return self.c.read_response(20)
+
+    def close(self):
+        self.c.close()
 
 
 def request(port, method, path, headers=None, body=b"", timeout=5.0, host="127.0.0.1"):
