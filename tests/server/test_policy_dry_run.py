@@ -35,7 +35,7 @@ sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
 import policytest  # noqa: E402
 import test_api_queries as spec  # noqa: E402  (the OpenAPI checker)
-from acstest import Acsd, Fail, check, create_token  # noqa: E402
+from acstest import Acsd, Fail, check  # noqa: E402
 from policytest import tree_of  # noqa: E402
 
 PRESETS = """return {
@@ -368,18 +368,12 @@ def main():
     Env.bad = os.path.join(Env.tmp, "bad")
     write_tree(Env.good, GOOD)
     write_tree(Env.bad, BAD)
-    try:
-        with pgtest.PgCluster(fast=True) as pg:
-            Env.pg = pg
-            Env.tok = create_token(pg.dsn, "admin", "admin")
-            add_devices()
-            Env.acsd = Acsd(["--pg", pg.dsn, "--log-level", "info"])
-            Env.acsd.wait_ready()
-            policytest.run_with_acsd(Env, TESTS)
-    finally:
-        shutil.rmtree(Env.tmp, ignore_errors=True)
-    print("ok", flush=True)
-    sys.exit(0)
+
+    def setup():
+        add_devices()
+        Env.acsd = Acsd(["--pg", Env.pg.dsn, "--log-level", "info"])
+        Env.acsd.wait_ready()
+    policytest.main(Env, TESTS, Env.tmp, setup)
 
 
 if __name__ == "__main__":

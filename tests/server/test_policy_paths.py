@@ -23,7 +23,7 @@ import pgtest  # noqa: E402
 import policytest  # noqa: E402
 import test_api_queries as spec  # noqa: E402  (the OpenAPI checker)
 from policytest import tree_of  # noqa: E402,F401  (the other policy tests take it from here too)
-from acstest import Acsd, Fail, check, create_token  # noqa: E402
+from acstest import Acsd, Fail, check  # noqa: E402
 
 SOURCE = os.environ.get("ACS_SOURCE_DIR") or os.path.join(HERE, "..", "..")
 
@@ -210,15 +210,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="acs-paths-")
     Env.dir = os.path.join(tmp, "policies")
     shutil.copytree(os.path.join(SOURCE, "policies"), Env.dir)
-    try:
-        with pgtest.PgCluster(fast=True) as pg:
-            Env.pg = pg
-            Env.tok = create_token(pg.dsn, "admin", "admin")
-            policytest.run_with_acsd(Env, TESTS)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("ok", flush=True)
-    sys.exit(0)
+    policytest.main(Env, TESTS, tmp)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
 import policytest  # noqa: E402
 import test_api_queries as spec  # noqa: E402  (the OpenAPI checker)
-from acstest import Acsd, Fail, check, create_token  # noqa: E402
+from acstest import Acsd, Fail, check  # noqa: E402
 from policytest import tree_of  # noqa: E402
 
 SOURCE = os.environ.get("ACS_SOURCE_DIR") or os.path.join(HERE, "..", "..")
@@ -197,15 +197,7 @@ def main():
     shutil.copytree(os.path.join(SOURCE, "policies"), Env.bad)
     with open(os.path.join(Env.bad, "provisions", "bad.lua"), "w") as f:
         f.write(BAD)
-    try:
-        with pgtest.PgCluster(fast=True) as pg:
-            Env.pg = pg
-            Env.tok = create_token(pg.dsn, "admin", "admin")
-            policytest.run_with_acsd(Env, TESTS)
-    finally:
-        shutil.rmtree(Env.tmp, ignore_errors=True)
-    print("ok", flush=True)
-    sys.exit(0)
+    policytest.main(Env, TESTS, Env.tmp)
 
 
 if __name__ == "__main__":

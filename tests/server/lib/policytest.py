@@ -10,11 +10,13 @@ The module is imported after the test has put tests/server on sys.path
 (the OpenAPI checker, test_api_queries, lives there)."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+import pgtest
 import test_api_queries as spec
-from acstest import acsd_path, clean_env, request, run_tests
+from acstest import acsd_path, clean_env, create_token, request, run_tests
 
 
 def tree_of(d):
@@ -87,3 +89,21 @@ def run_with_acsd(env, tests, tail=4000):
     finally:
         if env.acsd:
             env.acsd.kill()
+
+
+def main(env, tests, tmp, setup=None):
+    """The policy tests' main(), once the directory tmp (removed at the end,
+    whatever happened) holds their trees: a throwaway cluster in env.pg, an
+    admin token in env.tok, setup() if given, then the tests (run_with_acsd);
+    exits 0 when they pass."""
+    try:
+        with pgtest.PgCluster(fast=True) as pg:
+            env.pg = pg
+            env.tok = create_token(pg.dsn, "admin", "admin")
+            if setup:
+                setup()
+            run_with_acsd(env, tests)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("ok", flush=True)
+    sys.exit(0)
