@@ -1,7 +1,9 @@
-"""simtest: what the cpesim tests share (stdlib only). Not a test itself:
-tests/CMakeLists.txt registers test_cpesim.py, test_cpesim_rpcs.py, test_cpesim_tls.py,
-test_durability.py, test_connreq.py, test_cpesim_bulk.py, test_policies.py,
-test_cpesim_quirks.py, test_cpesim_quirks_cr.py and test_cpe_auth.py by name."""
+"""simtest: what the cpesim tests share (stdlib only): child processes
+(Proc), acsd's command line and its token (acsd_argv, wait_healthy,
+create_token), a World to derive a test's own from (the processes it
+started, the store, acsd's API, acsd's CLI and acsctl), a file server
+(Files) and the tests' main() (run_test). Not a test itself:
+tests/CMakeLists.txt registers the test_*.py files here by name."""
 import json
 import os
 import re

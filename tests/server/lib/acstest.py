@@ -1,7 +1,10 @@
 """acstest: what the server tests share (stdlib only).
 
 Starts build/bin/acsd (ACS_BIN_DIR) on free loopback ports, talks raw HTTP
-to it, and makes sure it is gone when a test ends, whatever happened.
+to it, and makes sure it is gone when a test ends, whatever happened;
+creates API tokens (create_token, create_tokens), runs a test's functions
+against one acsd (serve) and scripts a CPE's CWMP session (envelope,
+CwmpSession).
 Lives in tests/server/lib/ because every tests/server/*.py is a test.
 """
 import os
