@@ -51,7 +51,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import simtest  # noqa: E402
-from simtest import Fail, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+from simtest import bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
 
 MS = "Device.ManagementServer."
 OUI, PCLASS = "02CAFE", "HG181"
@@ -331,8 +331,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Fail as e:
-        print("FAIL: %s" % e)
-        sys.exit(1)
+    sys.exit(main())
