@@ -41,12 +41,7 @@ class Env:
 
 
 H = policytest.Helpers(Env, timeout=15)
-psql, api, cli_push = H.psql, H.api, H.cli_push
-
-
-def acsctl(*args):
-    rc, out, err = H.acsctl(*args)
-    return rc, out + err
+psql, api, cli_push, acsctl = H.psql, H.api, H.cli_push, H.acsctl_out
 
 
 def ngens():

@@ -69,6 +69,11 @@ class Helpers:
                            timeout=60, stdin=subprocess.DEVNULL)
         return p.returncode, p.stdout.decode(), p.stderr.decode()
 
+    def acsctl_out(self, *args):
+        """(exit code, stdout and stderr) of acsctl against the test's acsd."""
+        rc, out, err = self.acsctl(*args)
+        return rc, out + err
+
 
 class Logs:
     """The log of the test's acsd of the moment (env.acsd: the tests start
