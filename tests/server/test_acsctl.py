@@ -791,7 +791,7 @@ def main():
     acsctl_path()
     with pgtest.PgCluster(fast=True) as pg:
         Env.pg = pg
-        Env.tok.update(create_tokens(pg.dsn))
+        Env.tok.update(create_tokens(pg.dsn, check=check))
         insert_devices()
         SKIPPED.extend(serve(Env, ["--pg", pg.dsn, "--log-level", "warn"], TESTS, skip=Skip))
     print("%d checks passed; %d tests skipped%s" % (CHECKS, len(SKIPPED),

@@ -516,7 +516,7 @@ def main():
     with pgtest.PgCluster(fast=True, settings=settings) as pg:
         Env.pg = pg
         # the schema first, then tokens
-        Env.tok.update(create_tokens(pg.dsn))
+        Env.tok.update(create_tokens(pg.dsn, check=check))
         Env.dir = tempfile.mkdtemp(prefix="acs-pol-")
         write_dir(Env.dir, tree("GEN-1"))
         args = ["--pg", pg.dsn, "--policies", Env.dir, "--log-level", "info"]

@@ -1409,7 +1409,7 @@ def main():
         Env.no_auto_explain = True
     with pgtest.PgCluster(fast=True, settings=settings) as pg:
         Env.pg = pg
-        Env.tok.update(create_tokens(pg.dsn))
+        Env.tok.update(create_tokens(pg.dsn, check=check))
         Env.devs = make_fleet()
         insert_fleet(Env.devs)
         pg.psql("ANALYZE")

@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import pgtest  # noqa: E402
-from acstest import Acsd, Conn, Fail, acsd_path, create_tokens, format_request, free_port, request, serve, envelope  # noqa: E402
+from acstest import Acsd, Conn, Fail, acsd_path, create_tokens, format_request, free_port, request, serve, envelope, CwmpSession  # noqa: E402
 
 CHECKS = 0
 REALM = "acsd files"
@@ -198,24 +198,11 @@ def transfer_complete(key, code=0, string=""):
                     '</CompleteTime></cwmp:TransferComplete>' % (key, code, string), "tc1")
 
 
-class Cpe:
-    """One scripted CWMP session on one connection."""
+class Cpe(CwmpSession):
+    """One scripted CWMP session on one connection (a 503 fails the Inform)."""
 
     def __init__(self, serial, events=(("2 PERIODIC", ""),), version="1.0.0"):
-        self.c = Conn(Env.acsd.cwmp, timeout=20)
-        self.c.send(format_request("POST", "/", {"Content-Type": "text/xml"},
-                                   inform(serial, events, version)))
-        st, h, body = self.c.read_response(20)
-        check(st == 200 and b"InformResponse" in body, "Inform: %d %r" % (st, body[:300]))
-        self.cookie = h.get("set-cookie", "").split(";")[0]
-
-    def post(self, body=b""):
-        self.c.send(format_request("POST", "/", {"Cookie": self.cookie, "Content-Type": "text/xml"},
-                                   body))
-        return self.c.read_response(20)
-
-    def close(self):
-        self.c.close()
+        super().__init__(Env.acsd.cwmp, inform(serial, events, version), retry_s=0, check=check)
 
 
 def visit(serial):
@@ -722,7 +709,7 @@ def main():
     name = os.path.basename(sys.argv[0])
     with pgtest.PgCluster(fast=True) as pg:
         Env.pg = pg
-        Env.tok.update(create_tokens(pg.dsn))
+        Env.tok.update(create_tokens(pg.dsn, check=check))
         Env.files_port = free_port()
         serve(Env, ["--pg", pg.dsn, "--files", "127.0.0.1:%d" % Env.files_port,
                     "--max-file-size", "3M", "--log-level", "info"], TESTS, tail=6000)

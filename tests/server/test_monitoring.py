@@ -254,8 +254,8 @@ def main():
     pgtest.skip_unless_available()
     with pgtest.PgCluster(fast=True) as pg:
         Env.pg = pg
-        Env.token = create_token(pg.dsn, "readonly")
-        Env.admin = create_token(pg.dsn, "admin")
+        Env.token = create_token(pg.dsn, "readonly", check=check)
+        Env.admin = create_token(pg.dsn, "admin", check=check)
         serve(Env, ["--pg", pg.dsn, "--log-level", "warn", "--shutdown-timeout-ms", "5000"], TESTS,
               tail=1 << 30)
     sys.exit(0)

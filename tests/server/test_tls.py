@@ -507,7 +507,7 @@ def main():
         Env.dir = d
         Env.pg = pg
         make_certs(d)
-        Env.token = create_token(pg.dsn, "admin")
+        Env.token = create_token(pg.dsn, "admin", check=check)
         live = os.path.join(d, "live.pem"), os.path.join(d, "live.key")
         for src, dst in zip(Env.certs["srv1"], live):
             with open(src, "rb") as f, open(dst, "wb") as g:

@@ -145,9 +145,9 @@ class Acsd:
 ROLES = (("admin", "admin"), ("operator", "op"), ("readonly", "ro"))  # (role, token name)
 
 
-def create_token(dsn, role, name=None):
+def create_token(dsn, role, name=None, check=check):
     """A new API token of role (named name) in the store at dsn, as `acsd
-    token create` prints it; fails unless the command exits 0."""
+    token create` prints it; fails (check) unless the command exits 0."""
     argv = [acsd_path(), "token", "create", "--role", role]
     if name:
         argv += ["--name", name]
@@ -157,9 +157,9 @@ def create_token(dsn, role, name=None):
     return p.stdout.decode().strip()
 
 
-def create_tokens(dsn, roles=ROLES):
+def create_tokens(dsn, roles=ROLES, check=check):
     """role -> a new token, for each (role, name) of roles."""
-    return {role: create_token(dsn, role, name) for role, name in roles}
+    return {role: create_token(dsn, role, name, check) for role, name in roles}
 
 
 def serve(env, args, tests, tail=5000, skip=None, **kw):
@@ -263,16 +263,17 @@ def rid_of(xml):
 class CwmpSession:
     """A scripted CPE's session on one connection to acsd's CWMP port: the
     Inform (an envelope), answered by an InformResponse (503s, while a
-    worker's store connection is still being made, tried again for 10 s);
-    then post() sends the CPE's next message and reads acsd's answer."""
+    worker's store connection is still being made, tried again for retry_s
+    seconds; the answer held to that with check); then post() sends the
+    CPE's next message and reads acsd's answer."""
 
-    def __init__(self, port, inform):
-        deadline = time.monotonic() + 10
+    def __init__(self, port, inform, retry_s=10, check=check):
+        deadline = time.monotonic() + retry_s
         while True:
             self.c = Conn(port, timeout=20)
             self.c.send(format_request("POST", "/", {"Content-Type": "text/xml"}, inform))
             st, h, body = self.c.read_response(20)
-            if st != 503 or time.monotonic() > deadline:
+            if st != 503 or time.monotonic() >= deadline:
                 break
             self.c.close()
             time.sleep(0.2)
