@@ -145,13 +145,18 @@ def cmd_devices_history(ctx, a):
     return list_command(ctx, a, "/api/v1/devices/%s/history" % seg(a.id), [], HISTORY_COLUMNS, "sessions")
 
 
+def deleted(ctx, doc, what):
+    """What a delete answers: {"deleted": doc} with --json, else "deleted WHAT"."""
+    if ctx.out.json:
+        print_json({"deleted": doc})
+    else:
+        print("deleted " + what)
+    return EXIT_OK
+
+
 def cmd_devices_delete(ctx, a):
     ctx.client.delete("/api/v1/devices/" + seg(a.id))
-    if ctx.out.json:
-        print_json({"deleted": a.id})
-    else:
-        print("deleted device %s" % a.id)
-    return EXIT_OK
+    return deleted(ctx, a.id, "device %s" % a.id)
 
 
 def cmd_devices_tag(ctx, a):
@@ -294,11 +299,8 @@ def cmd_faults_retry(ctx, a):
 
 def cmd_faults_delete(ctx, a):
     ctx.client.delete(fault_path(a))
-    if ctx.out.json:
-        print_json({"deleted": {"device_id": a.device, "channel": a.channel}})
-    else:
-        print("deleted fault %s %s" % (a.device, a.channel))
-    return EXIT_OK
+    return deleted(ctx, {"device_id": a.device, "channel": a.channel},
+                   "fault %s %s" % (a.device, a.channel))
 
 
 # --- files
@@ -380,10 +382,6 @@ def cmd_files_get(ctx, a):
 
 def cmd_files_delete(ctx, a):
     ctx.client.delete("/api/v1/files/" + seg(a.name))
-    if ctx.out.json:
-        print_json({"deleted": a.name})
-    else:
-        print("deleted file %s" % a.name)
-    return EXIT_OK
+    return deleted(ctx, a.name, "file %s" % a.name)
 
 

@@ -31,7 +31,6 @@ Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL or no binaries).
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,7 +42,8 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import Fail, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
 
 MS = "Device.ManagementServer."
 USER, PASS = MS + "ConnectionRequestUsername", MS + "ConnectionRequestPassword"
@@ -53,28 +53,22 @@ def serial(prefix, i):
     return "%s%06d" % (prefix, i)
 
 
-class World:
+class World(simtest.World):
     def __init__(self, pg, tmp):
-        self.pg, self.tmp = pg, tmp
+        super().__init__(pg, tmp)
         self.key = os.path.join(tmp, "secret.key")
-        with open(self.key, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
-        os.chmod(self.key, 0o600)
+        simtest.write_key(self.key)
         self.cwmp_a, self.cwmp_b, self.api = free_port(), free_port(), free_port()
         self.cr1, self.cr2 = free_port(), free_port()
         common = ["--pg", pg.dsn, "--workers", "2", "--log-level", "info", "--secret-key-file",
                   self.key, "--connreq-username", "cr", "--connreq-password", "cpesim",
                   "--connreq-timeout-ms", "3000"]
-        self.procs = []
-        self.a = self.spawn([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp_a, "--api",
-                             "127.0.0.1:%d" % self.api, "--instance-id", "a"] + common)
-        wait_for("acsd A /health", lambda: self.a.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200, 30)
+        self.a = self.spawn(simtest.acsd_argv(self.cwmp_a, self.api, "--instance-id", "a",
+                                              *common))
+        simtest.wait_healthy(self.a, self.api, "acsd A")
         self.b = self.spawn([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp_b, "--api",
                              "off", "--instance-id", "b"] + common)
-        p = self.cli(["token", "create", "--role", "operator", "--name", "cr-test"])
-        check(p.returncode == 0 and p.stdout.startswith("acs_"), "token create: %s" % p.stderr)
-        self.token = p.stdout.strip()
+        self.token = simtest.create_token(pg.dsn, "operator", "cr-test")
         sim = [bin_path("cpesim"), "--count", "7", "--first", "1", "--duration", "600",
                "--periodic-interval", "3600", "--seed", "9", "--verbose",
                "--set", USER + "=cr"]
@@ -88,41 +82,19 @@ class World:
             "--cr-listen", "127.0.0.1:%d" % self.cr2, "--cr-challenge", "folded-lf",
             "--think-ms", "1200"])
 
-    def spawn(self, argv):
-        p = Proc(argv)
-        self.procs.append(p)
-        return p
-
-    def close(self):
-        for p in reversed(self.procs):
-            p.kill()
-
-    def cli(self, args, stdin=None):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
-        return subprocess.run([bin_path("acsd")] + args + ["--pg", self.pg.dsn], env=env,
-                              input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, timeout=30)
-
     def secret_set(self, dev, name, value):
         p = self.cli(["secret", "set", dev, name, "-", "--secret-key-file", self.key],
                      stdin=value + "\n")
         check(p.returncode == 0, "acsd secret set %s %s: %s" % (dev, name, p.stderr))
         check(value not in p.stdout + p.stderr, "acsd secret set printed the value")
 
-    def sql(self, q):
-        return self.pg.psql(q)
-
     # --- the API
-    def call(self, method, path, body=None, timeout=30):
-        return http(method, "http://127.0.0.1:%d%s" % (self.api, path), body,
-                    {"Authorization": "Bearer " + self.token}, timeout)
-
     def task(self, dev, query="", rpc="GetParameterValues", args=None):
         body = {"rpc": rpc, "args": args if args is not None else
                 {"ParameterNames": [MS + "PeriodicInformInterval"]}}
         t0 = time.monotonic()
-        st, text, hdrs = self.call("POST", "/api/v1/devices/%s/tasks%s" % (urllib.parse.quote(
-            urllib.parse.quote(dev, safe=""), safe=""), query), body)
+        st, text, hdrs = self.request("POST", "/api/v1/devices/%s/tasks%s" % (
+            urllib.parse.quote(urllib.parse.quote(dev, safe=""), safe=""), query), body)
         took = time.monotonic() - t0
         doc = json.loads(text) if text else None
         if st in (200, 201, 202):
@@ -131,7 +103,7 @@ class World:
         return st, doc, took
 
     def get_task(self, tid):
-        st, text, _ = self.call("GET", "/api/v1/tasks/%d" % tid)
+        st, text, _ = self.request("GET", "/api/v1/tasks/%d" % tid)
         check(st == 200, "GET task %d: %d %s" % (tid, st, text))
         return json.loads(text)
 

@@ -40,10 +40,8 @@ import hmac
 import json
 import os
 import shutil
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -55,7 +53,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import Fail, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
 
 MS = "Device.ManagementServer."
 PRESETS = """return {
@@ -109,13 +108,11 @@ def udpcr(host_port, ts, rid, un, cn, pw):
         host_port, ts, rid, un, cn, sig, host_port)).encode()
 
 
-class World:
+class World(simtest.World):
     def __init__(self, pg, tmp):
-        self.pg, self.tmp = pg, tmp
+        super().__init__(pg, tmp)
         self.key = os.path.join(tmp, "secret.key")
-        with open(self.key, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
-        os.chmod(self.key, 0o600)
+        simtest.write_key(self.key)
         tree = os.path.join(tmp, "policies")
         os.makedirs(os.path.join(tree, "presets"))
         os.makedirs(os.path.join(tree, "provisions"))
@@ -128,21 +125,13 @@ class World:
         common = ["--pg", pg.dsn, "--workers", "2", "--log-level", "info", "--secret-key-file",
                   self.key, "--connreq-username", "cr", "--connreq-password", "cpesim",
                   "--connreq-timeout-ms", "3000", "--stun", "127.0.0.1:%d" % self.stun]
-        self.procs = []
-        self.a = self.spawn([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
-                             "127.0.0.1:%d" % self.api_a, "--instance-id", "a", "--policies",
-                             tree] + common)
-        wait_for("acsd A /health", lambda: self.a.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.api_a)[0] == 200, 30)
+        self.a = self.spawn(simtest.acsd_argv(self.cwmp, self.api_a, "--instance-id", "a",
+                                              "--policies", tree, *common))
+        simtest.wait_healthy(self.a, self.api_a, "acsd A")
         self.b = self.spawn([bin_path("acsd"), "--cwmp", "off", "--api",
                              "127.0.0.1:%d" % self.api_b, "--instance-id", "b"] + common)
-        wait_for("acsd B /health", lambda: self.b.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.api_b)[0] == 200, 30)
-        p = subprocess.run([bin_path("acsd"), "token", "create", "--role", "operator", "--name",
-                            "udp-test", "--pg", pg.dsn], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, timeout=30)
-        check(p.returncode == 0 and p.stdout.startswith("acs_"), "token create: %s" % p.stderr)
-        self.token = p.stdout.strip()
+        simtest.wait_healthy(self.b, self.api_b, "acsd B")
+        self.token = simtest.create_token(pg.dsn, "operator", "udp-test")
         closed = free_port()
         self.sim = self.spawn([
             bin_path("cpesim"), "--count", "3", "--first", "1", "--duration", "600",
@@ -154,33 +143,17 @@ class World:
         wait_for("cpesim's control port", lambda: self.sim.alive() and http(
             "GET", "http://127.0.0.1:%d/_sim/dev/CU000001/info" % self.cr)[0] == 200, 30)
 
-    def spawn(self, argv):
-        p = Proc(argv)
-        self.procs.append(p)
-        return p
-
-    def close(self):
-        for p in reversed(self.procs):
-            p.kill()
-
-    def call(self, api, method, path, body=None, timeout=30):
-        return http(method, "http://127.0.0.1:%d%s" % (api, path), body,
-                    {"Authorization": "Bearer " + self.token}, timeout)
-
     def task(self, api, dev, query="?connection_request=true&timeout=20"):
         body = {"rpc": "GetParameterValues",
                 "args": {"ParameterNames": [MS + "PeriodicInformInterval"]}}
-        st, text, _ = self.call(api, "POST", "/api/v1/devices/%s/tasks%s" % (urllib.parse.quote(
-            urllib.parse.quote(dev, safe=""), safe=""), query), body)
+        st, text, _ = self.request("POST", "/api/v1/devices/%s/tasks%s" % (urllib.parse.quote(
+            urllib.parse.quote(dev, safe=""), safe=""), query), body, port=api)
         return st, json.loads(text) if text else None
 
     def get_task(self, tid):
-        st, text, _ = self.call(self.api_a, "GET", "/api/v1/tasks/%d" % tid)
+        st, text, _ = self.request("GET", "/api/v1/tasks/%d" % tid, port=self.api_a)
         check(st == 200, "GET task %d: %d %s" % (tid, st, text))
         return json.loads(text)
-
-    def sql(self, q):
-        return self.pg.psql(q).strip()
 
     def dev_id(self, s):
         st, body, _ = http("GET", "http://127.0.0.1:%d/_sim/dev/%s/info" % (self.cr, s))
@@ -290,10 +263,10 @@ def run(w):
     # API calls ask CU000001 too: every task done, and each device took one
     # request per "accepted" outcome (the others coalesced)
     before = {sn: w.udp_requests(sn) for sn in devs}
-    st, text, _ = w.call(w.api_a, "POST", "/api/v1/bulk", {
+    st, text, _ = w.request("POST", "/api/v1/bulk", {
         "query": "oui = '02CAFE'", "task": {"rpc": "GetParameterValues", "args": {
             "ParameterNames": [MS + "PeriodicInformInterval"]}},
-        "rate": 100, "connection_request": True})
+        "rate": 100, "connection_request": True}, port=w.api_a)
     check(st == 201, "bulk: %d %s" % (st, text))
     bulk = json.loads(text)["id"]
     asks = [threading.Thread(target=lambda i=i: results.__setitem__(i, w.task(
@@ -341,8 +314,7 @@ def run(w):
 
     # a clean stop with the XMPP thread and the STUN sockets: exit 0 (under
     # the sanitizers, no leak either)
-    w.a.p.send_signal(signal.SIGTERM)
-    rc = w.a.wait(30)
+    rc = w.a.stop(30)
     check(rc == 0, "acsd exited %d on SIGTERM" % rc)
     yield "acsd stopped cleanly (exit 0)"
 

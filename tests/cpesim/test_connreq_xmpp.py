@@ -34,8 +34,6 @@ Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL, Prosody or binaries).
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import urllib.parse
 
@@ -45,7 +43,8 @@ ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import prosody  # noqa: E402
-from simtest import Fail, Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import Fail, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
 
 MS = "Device.ManagementServer."
 DOMAIN = "cwmp.test"
@@ -61,18 +60,16 @@ PRESETS = """return {
 SERIALS = ("CX000001", "CX000002", "CX000003")
 
 
-class World:
+class World(simtest.World):
     def __init__(self, pg, tmp):
-        self.pg, self.tmp, self.procs = pg, tmp, []
+        super().__init__(pg, tmp)
         self.xmpp = prosody.Prosody(tmp, DOMAIN, tls=True)
         self.xmpp.register("acs", "acs-xmpp-pw")
         for s in SERIALS + ("CY000001",):
             self.xmpp.register(s, "xpw-" + s)
         self.xmpp.start()
         self.key = os.path.join(tmp, "secret.key")
-        with open(self.key, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
-        os.chmod(self.key, 0o600)
+        simtest.write_key(self.key)
         tree = os.path.join(tmp, "policies")
         os.makedirs(os.path.join(tree, "presets"))
         os.makedirs(os.path.join(tree, "provisions"))
@@ -82,18 +79,14 @@ class World:
             f.write(PRESETS)
         self.cwmp, self.api, self.cr, self.cr2 = free_port(), free_port(), free_port(), free_port()
         xs = "127.0.0.1:%d" % self.xmpp.port
-        self.a = self.spawn([
-            bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
-            "127.0.0.1:%d" % self.api, "--pg", pg.dsn, "--workers", "2", "--log-level", "info",
+        self.a = self.spawn(simtest.acsd_argv(
+            self.cwmp, self.api, "--pg", pg.dsn, "--workers", "2", "--log-level", "info",
             "--secret-key-file", self.key, "--connreq-username", "cr", "--connreq-password",
             "cpesim", "--connreq-timeout-ms", "3000", "--policies", tree, "--xmpp-jid",
             "acs@%s/acsd" % DOMAIN, "--xmpp-password", "acs-xmpp-pw", "--xmpp-server", xs,
-            "--xmpp-tls", "trusted"])
-        wait_for("acsd /health", lambda: self.a.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200, 30)
-        p = self.cli(["token", "create", "--role", "operator", "--name", "xmpp-test"])
-        check(p.returncode == 0 and p.stdout.startswith("acs_"), "token create: %s" % p.stderr)
-        self.token = p.stdout.strip()
+            "--xmpp-tls", "trusted"))
+        simtest.wait_healthy(self.a, self.api)
+        self.token = simtest.create_token(pg.dsn, "operator", "xmpp-test")
         self.sim = self.spawn([
             bin_path("cpesim"), "--count", "3", "--first", "1", "--duration", "600",
             "--periodic-interval", "3600", "--seed", "7", "--verbose", "--serial-prefix", "CX",
@@ -110,34 +103,15 @@ class World:
             "--set", MS + "ConnectionRequestURL=http://127.0.0.1:%d/x" % free_port(),
             "--set", "Device.XMPP.Connection.1.Password=xpw-%{serial}"])
 
-    def spawn(self, argv):
-        p = Proc(argv)
-        self.procs.append(p)
-        return p
-
     def close(self):
-        for p in reversed(self.procs):
-            p.kill()
+        super().close()
         self.xmpp.stop()
-
-    def cli(self, args, stdin=None):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
-        return subprocess.run([bin_path("acsd")] + args + ["--pg", self.pg.dsn], env=env,
-                              input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, timeout=30)
 
     def task(self, dev, timeout=15):
         body = {"rpc": "GetParameterValues",
                 "args": {"ParameterNames": [MS + "PeriodicInformInterval"]}}
-        st, text, _ = http("POST", "http://127.0.0.1:%d/api/v1/devices/%s/tasks?"
-                           "connection_request=true&timeout=%d" % (
-                               self.api, urllib.parse.quote(urllib.parse.quote(dev, safe=""),
-                                                            safe=""), timeout),
-                           body, {"Authorization": "Bearer " + self.token}, 60)
-        return st, json.loads(text) if text else None
-
-    def sql(self, q):
-        return self.pg.psql(q).strip()
+        return self.call("POST", "/api/v1/devices/%s/tasks?connection_request=true&timeout=%d" % (
+            urllib.parse.quote(urllib.parse.quote(dev, safe=""), safe=""), timeout), body, 60)
 
     def dev_id(self, s, port=None):
         st, body, _ = http("GET", "http://127.0.0.1:%d/_sim/dev/%s/info" % (port or self.cr, s))
@@ -231,8 +205,7 @@ def run(w):
 
     # a clean stop with the XMPP thread and the STUN sockets: exit 0 (under
     # the sanitizers, no leak either)
-    w.a.p.send_signal(signal.SIGTERM)
-    rc = w.a.wait(30)
+    rc = w.a.stop(30)
     check(rc == 0, "acsd exited %d on SIGTERM" % rc)
     yield "acsd stopped cleanly (exit 0)"
 

@@ -43,7 +43,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import Fail, bin_path, check, free_port, http, run_test  # noqa: E402
 
 REALM = "acs-test"
 FLEET_USER, FLEET_PASS = "fleet", "fleet-secret-1"
@@ -167,16 +168,13 @@ def factory_password(key_hex, serial):
     return hmac.new(bytes.fromhex(key_hex), serial.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-class World:
+class World(simtest.World):
     def __init__(self, pg, tmp):
-        self.pg, self.tmp, self.procs = pg, tmp, []
-        self.secret_hex = os.urandom(32).hex()
-        self.factory_hex = os.urandom(32).hex()
+        super().__init__(pg, tmp)
         self.key = os.path.join(tmp, "secret.key")
         self.fkey = os.path.join(tmp, "factory.key")
-        for path, v in ((self.key, self.secret_hex), (self.fkey, self.factory_hex)):
-            with open(path, "w") as f:
-                f.write(v + "\n")
+        self.secret_hex = simtest.write_key(self.key, private=False)
+        self.factory_hex = simtest.write_key(self.fkey, private=False)
         # the policies: the example acs_credentials provision on every boot
         self.tree = os.path.join(tmp, "policies")
         os.makedirs(os.path.join(self.tree, "presets"))
@@ -194,28 +192,14 @@ class World:
                   "--cpe-auth-max-failures", "3", "--cpe-auth-lockout", "60",
                   "--cpe-auth-nonce-ttl", "120", "--files", "off", "--log-level", "info"]
         self.a_cwmp, self.a_api = free_port(), free_port()
-        self.a = self.spawn([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.a_cwmp, "--api",
-                             "127.0.0.1:%d" % self.a_api, "--policies", self.tree] + common)
-        wait_for("acsd A /health", lambda: self.a.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.a_api)[0] == 200, 30)
+        self.a = self.spawn(simtest.acsd_argv(self.a_cwmp, self.a_api, "--policies", self.tree,
+                                              *common))
+        simtest.wait_healthy(self.a, self.a_api, "acsd A")
         self.common = common
         self.b_cwmp, self.b_api = free_port(), free_port()
-        self.b = self.spawn([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.b_cwmp, "--api",
-                             "127.0.0.1:%d" % self.b_api, "--cpe-auth-basic", "always"] + common)
-        wait_for("acsd B /health", lambda: self.b.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.b_api)[0] == 200, 30)
-
-    def spawn(self, argv, env=None):
-        p = Proc(argv, env=env)
-        self.procs.append(p)
-        return p
-
-    def close(self):
-        for p in reversed(self.procs):
-            p.kill()
-
-    def sql(self, query):
-        return self.pg.psql(query)
+        self.b = self.spawn(simtest.acsd_argv(self.b_cwmp, self.b_api, "--cpe-auth-basic", "always",
+                                              *common))
+        simtest.wait_healthy(self.b, self.b_api, "acsd B")
 
     def cpesim(self, port, prefix, count, extra=(), timeout=60):
         """Runs cpesim to its end; its summary."""
@@ -373,10 +357,8 @@ def stale_nonce(w):
     # acsd C: nonces fresh for 1 s; cpesim's kept nonce goes stale between its
     # sessions (2.5 s apart): answered again after the stale=true 401, no failure
     c_cwmp, c_api = free_port(), free_port()
-    w.c = w.spawn([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % c_cwmp, "--api",
-                   "127.0.0.1:%d" % c_api] + w.common + ["--cpe-auth-nonce-ttl", "1"])
-    wait_for("acsd C /health", lambda: w.c.alive() and http(
-        "GET", "http://127.0.0.1:%d/health" % c_api)[0] == 200, 30)
+    w.c = w.spawn(simtest.acsd_argv(c_cwmp, c_api, *w.common, "--cpe-auth-nonce-ttl", "1"))
+    simtest.wait_healthy(w.c, c_api, "acsd C")
     s = w.cpesim(c_cwmp, "STSIM", 1, fleet + ["--sessions", "2", "--loop", "--rate", "0.4"])
     check(s["sessions_ok"] == 2 and s["sessions_failed"] == 0 and s["http_401"] == 2,
           "cpesim and a stale nonce: %r" % s)
@@ -461,8 +443,7 @@ def factory_then_own(w):
 def clean_stop(w):
     import signal
     for name, p in (("A", w.a), ("B", w.b)):
-        p.p.send_signal(signal.SIGTERM)
-        rc = p.wait(30)
+        rc = p.stop(30)
         log = p.log()
         for bad in ("Sanitizer", "runtime error:", "leaked"):
             check(bad not in log, "acsd %s reported '%s':\n%s" % (name, bad, log[-3000:]))

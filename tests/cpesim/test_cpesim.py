@@ -19,7 +19,6 @@ unknown parameter (9005), FactoryReset ("0 BOOTSTRAP" again, defaults back).
 
 Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL or no binaries).
 """
-import http.server
 import json
 import os
 import signal
@@ -27,7 +26,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -36,7 +34,8 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, bin_path, check, free_port, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import Fail, Files, Proc, bin_path, check, free_port, wait_for, unavailable  # noqa: E402
 import pgtest  # noqa: E402
 
 SKIP = 77
@@ -55,75 +54,14 @@ def dev_id(i):
 
 
 
-class Proc:
-    """A child process with its output in a temporary file, killed at the end."""
-
-    def __init__(self, argv, env=None):
-        self.argv = argv
-        self.out = tempfile.TemporaryFile()
-        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out,
-                                  stderr=subprocess.STDOUT, env=env)
-
-    def log(self):
-        self.out.seek(0)
-        return self.out.read().decode("utf-8", "replace")
-
-    def alive(self):
-        return self.p.poll() is None
-
-    def kill(self):
-        if self.alive():
-            self.p.kill()
-            self.p.wait()
-
-
-class Files(http.server.ThreadingHTTPServer):
-    """A file server for Download (GET) and Upload (PUT)."""
-    daemon_threads = True
-
-    def __init__(self):
-        self.files = {}
-        self.uploads = {}
-        super().__init__(("127.0.0.1", 0), FileHandler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def base(self):
-        return "http://127.0.0.1:%d" % self.server_address[1]
-
-
-class FileHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
-
-    def _send(self, code, body=b""):
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        body = self.server.files.get(self.path)
-        self._send(200, body) if body is not None else self._send(404)
-
-    def do_PUT(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        self.server.uploads[self.path] = self.rfile.read(n)
-        self._send(201)
-
-
 class World:
     def __init__(self, pg, files):
         self.pg = pg
         self.files = files
         self.cwmp, self.api, self.cr = free_port(), free_port(), free_port()
         self.ack = tempfile.NamedTemporaryFile(prefix="cpesim-ack-", delete=False).name
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
-        self.acsd = Proc([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
-                          "127.0.0.1:%d" % self.api, "--pg", pg.dsn, "--workers", "2",
-                          "--retry-after", "2"], env=env)
+        self.acsd = Proc(simtest.acsd_argv(self.cwmp, self.api, "--pg", pg.dsn, "--workers", "2",
+                                           "--retry-after", "2"))
         wait_for("acsd /health", lambda: self.http_get(self.api, "/health")[0] == 200
                  or not self.acsd.alive() and self.fail_acsd(), 30)
         self.sim = Proc([bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % self.cwmp,
@@ -414,11 +352,7 @@ def test_stop(w):
 
 
 def main():
-    for b in ("acsd", "cpesim"):
-        if not os.access(bin_path(b), os.X_OK):
-            print("skipped: %s not built (set ACS_BIN_DIR)" % bin_path(b))
-            return SKIP
-    why = pgtest.unavailable_reason()
+    why = unavailable()
     if why:
         print("skipped: " + why)
         return SKIP

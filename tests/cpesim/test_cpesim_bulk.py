@@ -20,8 +20,6 @@ Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL or no binaries).
 """
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +28,8 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import Fail, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
 
 COUNT = 1000
 PREFIX = "BK"
@@ -48,55 +47,39 @@ def dev_id(i):
     return "%s-%s-%s" % (OUI, PCLASS, serial(i))
 
 
-class World:
-    def __init__(self, pg):
-        self.pg = pg
-        self.cwmp, self.api, self.cr = free_port(), free_port(), free_port()
+class World(simtest.World):
+    api_timeout = 10
+
+    def __init__(self, pg, tmp):
+        super().__init__(pg, tmp)
+        self.cr = free_port()
         self.ack = tempfile.NamedTemporaryFile(prefix="cpesim-bulk-ack-", delete=False).name
         self.sim = None
-        self.acsd = Proc([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
-                          "127.0.0.1:%d" % self.api, "--pg", pg.dsn, "--workers", "2",
-                          "--retry-after", "2", "--log-level", "warn"])
-        wait_for("acsd /health", lambda: self.acsd.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200, 30)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
-        p = subprocess.run([bin_path("acsd"), "token", "create", "--role", "operator", "--name",
-                            "bulk-test", "--pg", pg.dsn], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, timeout=30)
-        check(p.returncode == 0 and p.stdout.startswith("acs_"), "token create: %s" % p.stderr)
-        self.token = p.stdout.strip()
-        self.sim = Proc([bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % self.cwmp,
-                         "--count", str(COUNT), "--serial-prefix", PREFIX, "--duration", "300",
-                         "--periodic-interval", str(INTERVAL), "--cr-listen",
-                         "127.0.0.1:%d" % self.cr, "--ack-log", self.ack, "--seed", "11",
-                         "--reboot-ms", "200"])
+        self.start_acsd("--pg", pg.dsn, "--workers", "2", "--retry-after", "2", "--log-level",
+                        "warn")
+        self.token = simtest.create_token(pg.dsn, "operator", "bulk-test")
+        self.sim = self.spawn([bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % self.cwmp,
+                               "--count", str(COUNT), "--serial-prefix", PREFIX, "--duration",
+                               "300", "--periodic-interval", str(INTERVAL), "--cr-listen",
+                               "127.0.0.1:%d" % self.cr, "--ack-log", self.ack, "--seed", "11",
+                               "--reboot-ms", "200"])
 
     def close(self):
-        if self.sim:
-            self.sim.kill()
-        self.acsd.kill()
+        super().close()
         try:
             os.unlink(self.ack)
         except OSError:
             pass
 
-    def api_call(self, method, path, body=None):
-        st, text, _ = http(method, "http://127.0.0.1:%d%s" % (self.api, path), body,
-                        {"Authorization": "Bearer " + self.token})
-        return st, json.loads(text) if text else None
-
     def bulk(self, bid):
-        st, b = self.api_call("GET", "/api/v1/bulk/%d" % bid)
+        st, b = self.call("GET", "/api/v1/bulk/%d" % bid)
         check(st == 200, "GET bulk %d: %d %r" % (bid, st, b))
         return b
 
     def op(self, bid, what):
-        st, b = self.api_call("POST", "/api/v1/bulk/%d/%s" % (bid, what))
+        st, b = self.call("POST", "/api/v1/bulk/%d/%s" % (bid, what))
         check(st == 200, "%s bulk %d: %d %r" % (what, bid, st, b))
         return b
-
-    def sql(self, q):
-        return self.pg.psql(q)
 
     def ntasks(self, bid, where=""):
         return int(self.sql("SELECT count(*) FROM tasks WHERE bulk_id = %d %s" % (bid, where)))
@@ -139,14 +122,14 @@ def run(w):
     # the one that finishes
     args = {"ParameterList": [{"Name": SSID, "Value": "bulk-ssid", "Type": "xsd:string"}],
             "ParameterKey": "bulk-1"}
-    st, b = w.api_call("POST", "/api/v1/bulk", {
+    st, b = w.call("POST", "/api/v1/bulk", {
         "query": "serial_number ~= BK0001 OR serial_number ~= BK0002 OR serial_number ~= BK0003",
         "task": {"rpc": "SetParameterValues", "args": args}, "rate": RATE, "expires_in": 600})
     check(st == 201 and b["progress"] == {"total": 300, "pending": 300, "done": 0, "failed": 0},
           "POST bulk: %d %r" % (st, b))
     bid = b["id"]
     # the one that is cancelled
-    st, c = w.api_call("POST", "/api/v1/bulk", {"query": "serial_number ~= BK0005",
+    st, c = w.call("POST", "/api/v1/bulk", {"query": "serial_number ~= BK0005",
                                                 "task": {"rpc": "Reboot", "args": {"CommandKey": "bulk-rb"}},
                                                 "rate": 4})
     check(st == 201 and c["progress"]["total"] == 100, "POST bulk: %d %r" % (st, c))
@@ -213,15 +196,14 @@ def run(w):
           "a second cancelled after %d of 100 tasks; %.1f s in all" % (
               COUNT, RATE, most, span, made, time.monotonic() - t0), flush=True)
 
-    w.sim.p.send_signal(signal.SIGTERM)
-    w.sim.p.wait(40)
+    w.sim.stop(40)
     last = [ln for ln in w.sim.log().splitlines() if ln.startswith("{")][-1]
     s = json.loads(last)
     check(s["sessions_failed"] == 0, "failed sessions: %s" % last)
 
 
 def main():
-    return run_test(lambda pg, tmp: World(pg), run,
+    return run_test(World, run,
                     lambda w: [("cpesim", w.sim), ("acsd", w.acsd)], "acs-bulk-")
 
 if __name__ == "__main__":

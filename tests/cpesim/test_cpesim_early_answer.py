@@ -43,7 +43,6 @@ Exits 0 (pass), 1 (fail) or 77 (skipped: cpesim not built).
 import json
 import os
 import re
-import signal
 import socket
 import sys
 import threading
@@ -260,8 +259,7 @@ def run_fleet(mode, prefix):
             raise Fail("%s\n--- cpesim ---\n%s" % (sys.exc_info()[1], sim.log()[-3000:]))
         check(sim.alive(), "%s: cpesim died (%s):\n%s" % (mode, sim.p.returncode,
                                                           sim.log()[-4000:]))
-        sim.p.send_signal(signal.SIGTERM)
-        rc = sim.wait(30)
+        rc = sim.stop(30)
         out = sim.log()
         check(rc == 0, "%s: cpesim exited %s:\n%s" % (mode, rc, out[-4000:]))
         check("ERROR: AddressSanitizer" not in out and "runtime error" not in out,

@@ -40,7 +40,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -51,7 +50,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
 
 MS = "Device.ManagementServer."
 OUI, PCLASS = "02CAFE", "HG181"
@@ -114,66 +114,40 @@ class Fleet:
             self.prefix, self.quirks, s["failed"], self.p.log()[-2000:]))
 
 
-class World:
+class World(simtest.World):
     def __init__(self, pg, tmp, policies=True):
-        self.pg, self.tmp, self.procs, self.fleets = pg, tmp, [], {}
+        super().__init__(pg, tmp)
+        self.fleets = {}
         self.key = os.path.join(tmp, "secret.key")
-        with open(self.key, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
-        os.chmod(self.key, 0o600)
-        self.cwmp, self.api, self.files = free_port(), free_port(), free_port()
-        argv = [bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
-                "127.0.0.1:%d" % self.api, "--pg", pg.dsn, "--workers", "2",
-                "--secret-key-file", self.key, "--log-level", "info", "--files",
-                "127.0.0.1:%d" % self.files, "--connreq-username", "cr",
+        simtest.write_key(self.key)
+        self.files = free_port()
+        args = ["--pg", pg.dsn, "--workers", "2", "--secret-key-file", self.key, "--log-level",
+                "info", "--files", "127.0.0.1:%d" % self.files, "--connreq-username", "cr",
                 "--connreq-password", "cpesim", "--connreq-timeout-ms", "3000"]
         if policies:
             tree = os.path.join(tmp, "policies")
             shutil.copytree(os.path.join(ROOT, "policies"), tree)
-            argv += ["--policies", tree]
-        self.acsd = self.spawn(argv)
-        wait_for("acsd /health", lambda: self.acsd.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200, 30)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
-        p = subprocess.run([bin_path("acsd"), "token", "create", "--role", "admin", "--name",
-                            "quirks", "--pg", pg.dsn], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, timeout=30)
-        check(p.returncode == 0 and p.stdout.startswith("acs_"), "token create: %s" % p.stderr)
-        self.token = p.stdout.strip()
+            args += ["--policies", tree]
+        self.start_acsd(*args)
+        self.token = simtest.create_token(pg.dsn, "admin", "quirks")
 
     def fleet(self, prefix, quirks, extra=()):
         self.fleets[prefix] = Fleet(self, prefix, quirks, extra)
         return self.fleets[prefix]
 
-    def spawn(self, argv, env=None):
-        p = Proc(argv, env=env)
-        self.procs.append(p)
-        return p
-
-    def close(self):
-        for p in reversed(self.procs):
-            p.kill()
-
     def logs(self):
         return [("acsd", self.acsd)] + [("cpesim " + f.prefix + " " + f.quirks, f.p)
                                         for f in self.fleets.values()]
 
-    def sql(self, s):
-        return self.pg.psql(s)
-
-    def call(self, method, path, body=None, timeout=30):
-        return http(method, "http://127.0.0.1:%d%s" % (self.api, path), body,
-                    {"Authorization": "Bearer " + self.token}, timeout)
-
     def task(self, dev, rpc, args, cr=True, timeout=20):
         query = "?connection_request=true&timeout=%d" % timeout if cr else ""
-        st, text, _ = self.call("POST", "/api/v1/devices/%s/tasks%s" % (q(dev), query),
-                                {"rpc": rpc, "args": args}, timeout + 10)
+        st, text, _ = self.request("POST", "/api/v1/devices/%s/tasks%s" % (q(dev), query),
+                                   {"rpc": rpc, "args": args}, timeout + 10)
         check(st in (200, 201, 202), "POST %s task for %s: %d %s" % (rpc, dev, st, text))
         return json.loads(text)
 
     def get_task(self, tid):
-        st, text, _ = self.call("GET", "/api/v1/tasks/%d" % tid)
+        st, text, _ = self.request("GET", "/api/v1/tasks/%d" % tid)
         check(st == 200, "GET task %d: %d %s" % (tid, st, text))
         return json.loads(text)
 
@@ -357,8 +331,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Fail as e:
-        print("FAIL: %s" % e)
-        sys.exit(1)
+    sys.exit(main())

@@ -30,7 +30,7 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, check, run_test, wait_for  # noqa: E402
+from simtest import check, run_test, wait_for  # noqa: E402
 from test_cpesim_quirks import MS, World, dev_id  # noqa: E402
 
 
@@ -114,8 +114,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Fail as e:
-        print("FAIL: %s" % e)
-        sys.exit(1)
+    sys.exit(main())

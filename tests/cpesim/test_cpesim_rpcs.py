@@ -41,12 +41,9 @@ result, fault) and in the store (parameters, events, devices):
 
 Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL or no binaries).
 """
-import http.server
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -59,7 +56,8 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, bin_path, check, free_port, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import Fail, Files, bin_path, check, free_port, wait_for, unavailable  # noqa: E402
 import pgtest  # noqa: E402
 
 SKIP = 77
@@ -83,63 +81,6 @@ def dev_id(i):
 
 
 
-class Proc:
-    def __init__(self, argv):
-        self.out = tempfile.TemporaryFile()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
-        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out,
-                                  stderr=subprocess.STDOUT, env=env)
-
-    def log(self):
-        self.out.seek(0)
-        return self.out.read().decode("utf-8", "replace")
-
-    def alive(self):
-        return self.p.poll() is None
-
-    def kill(self):
-        if self.alive():
-            self.p.kill()
-            self.p.wait()
-
-
-class Files(http.server.ThreadingHTTPServer):
-    """Downloads (GET, counted) and uploads (PUT)."""
-    daemon_threads = True
-
-    def __init__(self):
-        self.files, self.uploads, self.gets = {}, {}, []
-        super().__init__(("127.0.0.1", 0), FileHandler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def base(self):
-        return "http://127.0.0.1:%d" % self.server_address[1]
-
-
-class FileHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
-
-    def _send(self, code, body=b""):
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        self.server.gets.append(self.path)
-        body = self.server.files.get(self.path)
-        self._send(200, body) if body is not None else self._send(404)
-
-    def do_PUT(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        self.server.uploads[self.path] = self.rfile.read(n)
-        self._send(201)
-
-
 def http(method, url, body=None, headers=None, timeout=10):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
@@ -152,36 +93,27 @@ def http(method, url, body=None, headers=None, timeout=10):
         return e.code, e.read().decode()
 
 
-class World:
+class World(simtest.World):
     """acsd, an admin token and cpesim with count devices (test_cpesim_firmware.py
     makes one too, with acsd_args of its own)."""
 
     def __init__(self, pg, files, acsd_args=(), count=COUNT):
-        self.pg, self.files = pg, files
-        self.cwmp, self.api, self.cr = free_port(), free_port(), free_port()
+        super().__init__(pg, None)
+        self.files = files
+        self.cr = free_port()
         self.ack = tempfile.NamedTemporaryFile(prefix="cpesim-rpc-ack-", delete=False).name
-        self.acsd = Proc([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
-                          "127.0.0.1:%d" % self.api, "--pg", pg.dsn, "--workers", "2",
-                          "--retry-after", "2", "--log-level", "warn"] + list(acsd_args))
         self.sim = None
-        wait_for("acsd /health", lambda: self.acsd.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200, 30)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
-        p = subprocess.run([bin_path("acsd"), "token", "create", "--role", "admin", "--name",
-                            "rpc-test", "--pg", pg.dsn], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, timeout=30)
-        check(p.returncode == 0 and p.stdout.startswith("acs_"), "token create: %s" % p.stderr)
-        self.token = p.stdout.strip()
-        self.sim = Proc([bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % self.cwmp,
-                         "--count", str(count), "--first", "1", "--serial-prefix", PREFIX,
-                         "--duration", "600", "--periodic-interval", str(INTERVAL),
-                         "--cr-listen", "127.0.0.1:%d" % self.cr, "--ack-log", self.ack,
-                         "--seed", "5", "--reboot-ms", "200", "--verbose"])
+        self.start_acsd("--pg", pg.dsn, "--workers", "2", "--retry-after", "2", "--log-level",
+                        "warn", *acsd_args)
+        self.token = simtest.create_token(pg.dsn, "admin", "rpc-test")
+        self.sim = self.spawn([bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % self.cwmp,
+                               "--count", str(count), "--first", "1", "--serial-prefix", PREFIX,
+                               "--duration", "600", "--periodic-interval", str(INTERVAL),
+                               "--cr-listen", "127.0.0.1:%d" % self.cr, "--ack-log", self.ack,
+                               "--seed", "5", "--reboot-ms", "200", "--verbose"])
 
     def close(self):
-        if self.sim:
-            self.sim.kill()
-        self.acsd.kill()
+        super().close()
         try:
             os.unlink(self.ack)
         except OSError:
@@ -262,9 +194,6 @@ class World:
         want = set(events)
         return wait_for("%s: %s in %s's acknowledged Informs" % (what, sorted(want), serial(i)),
                         lambda: [e for e in self.acks_of(i)[since:] if want <= e], timeout)
-
-    def sql(self, q):
-        return self.pg.psql(q)
 
     def param(self, i, name, col="value"):
         return self.sql("SELECT %s FROM parameters WHERE device_id = '%s' AND name = '%s'" % (
@@ -660,11 +589,7 @@ def run_all(w):
 
 
 def main():
-    for b in ("acsd", "cpesim"):
-        if not os.access(bin_path(b), os.X_OK):
-            print("skipped: %s not built (set ACS_BIN_DIR)" % bin_path(b))
-            return SKIP
-    why = pgtest.unavailable_reason()
+    why = unavailable()
     if why:
         print("skipped: " + why)
         return SKIP
@@ -683,8 +608,7 @@ def main():
                 check(not any("M Download/q-dl" in e or "M Upload/q-up" in e
                               for e in w.acks_of(13)) and "/hg181-fw-3.0.0.bin" not in
                       w.files.gets, "a cancelled transfer ran")
-                w.sim.p.send_signal(signal.SIGTERM)
-                w.sim.p.wait(40)
+                w.sim.stop(40)
                 last = [ln for ln in w.sim.log().splitlines() if ln.startswith("{")][-1]
                 s = json.loads(last)
                 check(s["sessions_failed"] == 0, "failed sessions: %s" % last)

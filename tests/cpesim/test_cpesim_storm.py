@@ -28,7 +28,6 @@ Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL or no binaries).
 import collections
 import json
 import os
-import signal
 import sys
 import tempfile
 
@@ -36,40 +35,37 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import Fail, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
 
 COUNT = int(os.environ.get("CPESIM_STORM_COUNT", "2000"))
 PREFIX = "ST"
 DEADLINE = 120  # seconds per storm (ASan, a loaded machine)
 
 
-class World:
+class World(simtest.World):
     def __init__(self, pg, tmp):
-        self.pg, self.tmp = pg, tmp
+        super().__init__(pg, tmp)
         self.state = os.path.join(tmp, "fleet.state")
-        self.acsd = self.sim = None
+        self.sim = None
 
     def start_acsd(self, *extra):
+        """acsd on fresh ports, after the one before (if any) has stopped (SIGTERM)."""
         if self.acsd:
-            self.acsd.p.send_signal(signal.SIGTERM)
-            self.acsd.wait(40)
-        self.cwmp, self.api = free_port(), free_port()
-        self.acsd = Proc([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
-                          "127.0.0.1:%d" % self.api, "--pg", self.pg.dsn, "--workers", "2",
-                          "--files", "off", "--log-level", "warn"] + list(extra))
-        wait_for("acsd /health", lambda: self.acsd.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200, 30)
+            self.acsd.stop(40)
+        return super().start_acsd("--pg", self.pg.dsn, "--workers", "2", "--files", "off",
+                                  "--log-level", "warn", *extra)
 
     def storm(self, name, *extra):
         """One storm of the whole fleet; its summary, after every device's success."""
         cr = free_port()
         ack = os.path.join(self.tmp, "ack-%s.log" % name)
         id0 = int(self.pg.psql("SELECT coalesce(max(id), 0) FROM events"))
-        self.sim = Proc([bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % self.cwmp,
-                         "--count", str(COUNT), "--serial-prefix", PREFIX, "--state", self.state,
-                         "--duration", str(DEADLINE + 30), "--periodic-interval", "86400",
-                         "--cr-listen", "127.0.0.1:%d" % cr, "--ack-log", ack, "--seed", "3",
-                         "--quiet"] + list(extra))
+        self.sim = self.spawn([bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % self.cwmp,
+                               "--count", str(COUNT), "--serial-prefix", PREFIX, "--state",
+                               self.state, "--duration", str(DEADLINE + 30), "--periodic-interval",
+                               "86400", "--cr-listen", "127.0.0.1:%d" % cr, "--ack-log", ack,
+                               "--seed", "3", "--quiet"] + list(extra))
 
         def done():
             if not self.sim.alive():
@@ -79,8 +75,7 @@ class World:
         wait_for("%s: %d devices ok" % (name, COUNT), done, DEADLINE, 0.2)
         check(self.sim.alive(), "%s: cpesim died (%s):\n%s" % (name, self.sim.p.returncode,
                                                                self.sim.log()[-4000:]))
-        self.sim.p.send_signal(signal.SIGTERM)
-        rc = self.sim.wait(60)
+        rc = self.sim.stop(60)
         out = self.sim.log()
         check(rc == 0, "%s: cpesim exited %s:\n%s" % (name, rc, out[-4000:]))
         check("AddressSanitizer" not in out and "runtime error" not in out,
@@ -104,12 +99,6 @@ class World:
                                         list((want - got).items())[:3],
                                         list((got - want).items())[:3]))
         return r
-
-    def close(self):
-        if self.sim:
-            self.sim.kill()
-        if self.acsd:
-            self.acsd.kill()
 
 
 def run(w):

@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 import urllib.parse
 import urllib.request
@@ -34,15 +33,16 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import Proc, bin_path, check, free_port, run_test, wait_for  # noqa: E402
 import tlscerts  # noqa: E402
 
 OUI, PCLASS = "02CAFE", "HG181"
 
 
-class World:
+class World(simtest.World):
     def __init__(self, pg, tmp):
-        self.pg, self.tmp = pg, tmp
+        super().__init__(pg, tmp)
         self.pki = tlscerts.Pki(tmp)
         self.srv = self.pki.server("srv")
         for i in (1, 2, 3):
@@ -50,28 +50,12 @@ class World:
             self.pki.client(s, "%s-%s-%s" % (OUI, PCLASS, s), serial=0x2000 + i)
         self.stranger = tlscerts.Pki(tmp, "stranger-ca").client("stranger", "%s-%s-BAD000001"
                                                                 % (OUI, PCLASS))
-        self.cwmp, self.api, self.files = free_port(), free_port(), free_port()
-        self.acsd = Proc([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
-                          "127.0.0.1:%d" % self.api, "--files", "127.0.0.1:%d" % self.files,
-                          "--pg", pg.dsn, "--workers", "2", "--log-level", "info",
-                          "--tls", "cwmp,files", "--tls-cert", self.srv[0], "--tls-key",
-                          self.srv[1], "--tls-client-ca", self.pki.ca])
+        self.files = free_port()
         self.sim = None
-        wait_for("acsd /health", lambda: self.acsd.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200, 30)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
-        p = subprocess.run([bin_path("acsd"), "token", "create", "--role", "admin", "--pg", pg.dsn],
-                           env=env, capture_output=True, text=True, timeout=30)
-        check(p.returncode == 0, "token create: %s" % p.stderr)
-        self.token = p.stdout.strip()
-
-    def close(self):
-        if self.sim:
-            self.sim.kill()
-        self.acsd.kill()
-
-    def sql(self, q):
-        return self.pg.psql(q)
+        self.start_acsd("--files", "127.0.0.1:%d" % self.files, "--pg", pg.dsn, "--workers", "2",
+                        "--log-level", "info", "--tls", "cwmp,files", "--tls-cert", self.srv[0],
+                        "--tls-key", self.srv[1], "--tls-client-ca", self.pki.ca)
+        self.token = simtest.create_token(pg.dsn, "admin")
 
     def stored(self, serial):
         return int(self.sql("SELECT count(*) FROM devices WHERE id = '%s-%s-%s'"
@@ -79,8 +63,9 @@ class World:
 
     def cpesim(self, *args, timeout=60):
         """One bounded cpesim run over https: (exit code, output)."""
-        self.sim = Proc([bin_path("cpesim"), "--acs", "https://127.0.0.1:%d/" % self.cwmp,
-                         "--tls-ca", self.pki.ca, "--seed", "7", "--timeout", "10"] + list(args))
+        self.sim = self.spawn([bin_path("cpesim"), "--acs", "https://127.0.0.1:%d/" % self.cwmp,
+                               "--tls-ca", self.pki.ca, "--seed", "7", "--timeout", "10"] +
+                              list(args))
         rc = self.sim.wait(timeout)
         out = self.sim.log()
         # failed sessions do not fail cpesim; a sanitizer's report does
@@ -146,28 +131,27 @@ def scenarios(w):
     # the default), where plain HTTP neither offers nor accepts it
     # (tests/cpesim/test_cpe_auth.py)
     port, api = free_port(), free_port()
-    auth = Proc([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % port, "--api", "127.0.0.1:%d" % api,
-                 "--files", "off", "--pg", w.pg.dsn, "--workers", "2", "--tls", "cwmp",
-                 "--tls-cert", w.srv[0], "--tls-key", w.srv[1], "--cpe-auth", "on",
-                 "--cpe-auth-username", "fleet", "--cpe-auth-password", "fleet-secret-1"])
+    auth = Proc(simtest.acsd_argv(port, api, "--files", "off", "--pg", w.pg.dsn, "--workers", "2",
+                                  "--tls", "cwmp", "--tls-cert", w.srv[0], "--tls-key", w.srv[1],
+                                  "--cpe-auth", "on", "--cpe-auth-username", "fleet",
+                                  "--cpe-auth-password", "fleet-secret-1"))
     try:
-        wait_for("acsd with cpe-auth /health", lambda: auth.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % api)[0] == 200, 30)
-        w.sim = Proc([bin_path("cpesim"), "--acs", "https://127.0.0.1:%d/" % port, "--tls-ca",
-                      w.pki.ca, "--seed", "7", "--timeout", "10", "--count", "2",
-                      "--serial-prefix", "BASIC", "--auth-scheme", "basic", "--set",
-                      "Device.ManagementServer.Username=fleet", "--set",
-                      "Device.ManagementServer.Password=fleet-secret-1"])
+        simtest.wait_healthy(auth, api, "acsd with cpe-auth")
+        w.sim = w.spawn([bin_path("cpesim"), "--acs", "https://127.0.0.1:%d/" % port, "--tls-ca",
+                         w.pki.ca, "--seed", "7", "--timeout", "10", "--count", "2",
+                         "--serial-prefix", "BASIC", "--auth-scheme", "basic", "--set",
+                         "Device.ManagementServer.Username=fleet", "--set",
+                         "Device.ManagementServer.Password=fleet-secret-1"])
         rc = w.sim.wait(60)
         out = w.sim.log()
         _, ok, failed, _, _ = summary(out)
         check(rc == 0 and ok == 2 and failed == 0 and w.stored("BASIC000000")
               and w.stored("BASIC000001"), "Basic over TLS: %d ok, %d failed\n%s"
               % (ok, failed, out[-1500:]))
-        w.sim = Proc([bin_path("cpesim"), "--acs", "https://127.0.0.1:%d/" % port, "--tls-ca",
-                      w.pki.ca, "--seed", "7", "--timeout", "10", "--count", "1",
-                      "--serial-prefix", "BASICWRONG", "--auth-scheme", "basic", "--auth-wrong",
-                      "--set", "Device.ManagementServer.Username=fleet"])
+        w.sim = w.spawn([bin_path("cpesim"), "--acs", "https://127.0.0.1:%d/" % port, "--tls-ca",
+                         w.pki.ca, "--seed", "7", "--timeout", "10", "--count", "1",
+                         "--serial-prefix", "BASICWRONG", "--auth-scheme", "basic",
+                         "--auth-wrong", "--set", "Device.ManagementServer.Username=fleet"])
         w.sim.wait(60)
         _, ok, failed, _, _ = summary(w.sim.log())
         check(ok == 0 and failed == 1 and w.stored("BASICWRONG000000") == 0,
@@ -180,24 +164,21 @@ def scenarios(w):
     image = b"cpesim-firmware version=7.7.7 hg181\n" + bytes(range(256)) * 1200
     q = urllib.parse.urlencode({"name": "tls-fw.bin", "type": "1 Firmware Upgrade Image",
                                 "sha256": hashlib.sha256(image).hexdigest()})
-    st, text, _ = http("POST", "http://127.0.0.1:%d/api/v1/files?%s" % (w.api, q), raw=image,
-                       headers={"Authorization": "Bearer " + w.token,
-                                "Content-Type": "application/octet-stream"})
+    st, text, _ = w.request("POST", "/api/v1/files?%s" % q, timeout=10, raw=image,
+                            headers={"Content-Type": "application/octet-stream"})
     check(st == 201, "upload: %d %s" % (st, text))
     dev = urllib.parse.quote("%s-%s-TLS000001" % (OUI, PCLASS), safe="")
-    st, text, _ = http("POST", "http://127.0.0.1:%d/api/v1/devices/%s/tasks" % (w.api, dev),
-                       {"rpc": "Download", "args": {"file": "tls-fw.bin"}},
-                       {"Authorization": "Bearer " + w.token})
+    st, text, _ = w.request("POST", "/api/v1/devices/%s/tasks" % dev,
+                            {"rpc": "Download", "args": {"file": "tls-fw.bin"}}, 10)
     check(st == 201, "Download task: %d %s" % (st, text))
     tid = json.loads(text)["id"]
-    w.sim = Proc([bin_path("cpesim"), "--acs", "https://127.0.0.1:%d/" % w.cwmp, "--tls-ca",
-                  w.pki.ca, "--count", "1", "--first", "1", "--serial-prefix", "TLS", "--periodic",
-                  "--periodic-interval", "1", "--duration", "30", "--reboot-ms", "200",
-                  "--verbose", *cert])
+    w.sim = w.spawn([bin_path("cpesim"), "--acs", "https://127.0.0.1:%d/" % w.cwmp, "--tls-ca",
+                     w.pki.ca, "--count", "1", "--first", "1", "--serial-prefix", "TLS",
+                     "--periodic", "--periodic-interval", "1", "--duration", "30", "--reboot-ms",
+                     "200", "--verbose", *cert])
 
     def task():
-        st, text, _ = http("GET", "http://127.0.0.1:%d/api/v1/tasks/%d" % (w.api, tid),
-                           headers={"Authorization": "Bearer " + w.token})
+        st, text, _ = w.request("GET", "/api/v1/tasks/%d" % tid, timeout=10)
         t = json.loads(text)
         return t if t["status"] not in ("pending", "sent") else None
     t = wait_for("the Download task to end", task, 25)

@@ -67,7 +67,7 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, bin_path, check, free_port, wait_for  # noqa: E402
+from simtest import Fail, Proc, bin_path, check, free_port, wait_for, unavailable  # noqa: E402
 import pgtest  # noqa: E402
 
 SKIP = 77
@@ -85,29 +85,6 @@ def http_get(port, path, timeout=5):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
-
-
-class Proc:
-    """A child process with its output in a temporary file."""
-
-    def __init__(self, argv):
-        self.argv = argv
-        self.out = tempfile.TemporaryFile()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ACS_")}
-        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out,
-                                  stderr=subprocess.STDOUT, env=env)
-
-    def log(self):
-        self.out.seek(0)
-        return self.out.read().decode("utf-8", "replace")
-
-    def alive(self):
-        return self.p.poll() is None
-
-    def kill(self):
-        if self.alive():
-            self.p.kill()
-            self.p.wait()
 
 
 def start_acsd(argv, api):
@@ -138,11 +115,7 @@ def parse_events(s):
 
 
 def main():
-    for b in ("acsd", "cpesim"):
-        if not os.access(bin_path(b), os.X_OK):
-            print("skipped: %s not built (set ACS_BIN_DIR)" % bin_path(b))
-            return SKIP
-    why = pgtest.unavailable_reason()
+    why = unavailable()
     if why:
         print("skipped: " + why)
         return SKIP

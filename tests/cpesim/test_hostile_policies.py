@@ -41,7 +41,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import Fail, bin_path, check, http, run_test, wait_for  # noqa: E402
 
 CORPUS = os.path.join(ROOT, "tests", "hostile", "policies")
 NGOOD = 6
@@ -68,9 +69,9 @@ def rss_kb(pid):
     return 0
 
 
-class World:
+class World(simtest.World):
     def __init__(self, pg, tmp):
-        self.pg, self.procs = pg, []
+        super().__init__(pg, tmp)
         self.cases = corpus()
         self.tree = os.path.join(tmp, "policies")
         shutil.copytree(CORPUS, self.tree)
@@ -90,16 +91,12 @@ class World:
                             pg.dsn], capture_output=True, text=True, timeout=60,
                            env={k: v for k, v in os.environ.items() if not k.startswith("ACS_")})
         check(p.returncode == 0, "acsd policies push --force: %s%s" % (p.stdout, p.stderr))
-        self.cwmp, self.api = free_port(), free_port()
         env = {}
         asan = os.environ.get("ASAN_OPTIONS")
         # a bounded quarantine, so that RSS under ASan measures acsd, not ASan
         env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "quarantine_size_mb=16"
-        self.acsd = self.spawn([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
-                                "127.0.0.1:%d" % self.api, "--pg", pg.dsn, "--workers", "1",
-                                "--files", "off", "--log-level", "info"], env=env)
-        wait_for("acsd /health", lambda: self.acsd.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200, 30)
+        self.start_acsd("--pg", pg.dsn, "--workers", "1", "--files", "off", "--log-level", "info",
+                        env=env)
         self.rss0 = rss_kb(self.acsd.p.pid)
         self.worst_health, self.health_fail, self.rss_max = 0.0, None, self.rss0
         self.stop = threading.Event()
@@ -128,19 +125,10 @@ class World:
                 self.rss_max = max(self.rss_max, rss_kb(self.acsd.p.pid))
             time.sleep(0.05)
 
-    def spawn(self, argv, env=None):
-        p = Proc(argv, env=env)
-        self.procs.append(p)
-        return p
-
     def close(self):
         if hasattr(self, "stop"):
             self.stop.set()
-        for p in reversed(self.procs):
-            p.kill()
-
-    def sql(self, query):
-        return self.pg.psql(query)
+        super().close()
 
 
 def run(w):

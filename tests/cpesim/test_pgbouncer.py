@@ -35,6 +35,7 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
+import simtest  # noqa: E402
 from simtest import Fail, Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
 
 DEVICES = 150
@@ -93,10 +94,7 @@ class World:
                           "--api", "127.0.0.1:%d" % self.api, "--files", "off", "--workers",
                           "2", "--policies", os.path.join(ROOT, "policies")])
         self.procs.append(("acsd", self.acsd))
-        p = subprocess.run([bin_path("acsd"), "token", "create", "--role", "admin", "--name",
-                            "pgbouncer-test", "--pg", dsn], capture_output=True, timeout=60)
-        check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-        self.token = p.stdout.decode().strip()
+        self.token = simtest.create_token(dsn, "admin", "pgbouncer-test", timeout=60)
         wait_for("acsd", lambda: http("GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200,
                  30)
         self.tmp = tmp

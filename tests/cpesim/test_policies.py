@@ -43,7 +43,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 
@@ -52,7 +51,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Fail, Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
 
 N181, N098 = 120, 40
 FIRMWARE = "gateway-2.0.0.bin"
@@ -70,36 +70,27 @@ def q(dev):
     return urllib.parse.quote(urllib.parse.quote(dev, safe=""), safe="")
 
 
-class World:
+class World(simtest.World):
     def __init__(self, pg, tmp):
-        self.pg, self.tmp, self.procs = pg, tmp, []
+        super().__init__(pg, tmp)
         self.tree = os.path.join(tmp, "policies")
         shutil.copytree(os.path.join(ROOT, "policies"), self.tree)
         self.key = os.path.join(tmp, "secret.key")
-        with open(self.key, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
+        simtest.write_key(self.key, private=False)
         now = int(time.time())
         last_0230 = now - now % 86400 + 2 * 3600 + 1800
         if last_0230 > now:
             last_0230 -= 86400
         self.engine_now = last_0230 + 5
-        self.cwmp, self.api, self.files = free_port(), free_port(), free_port()
+        self.files = free_port()
         self.cr181, self.cr098 = free_port(), free_port()
-        argv = [bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
-                "127.0.0.1:%d" % self.api, "--pg", pg.dsn, "--workers", "2", "--policies",
-                self.tree, "--secret-key-file", self.key, "--log-level", "info"]
+        args = ["--pg", pg.dsn, "--workers", "2", "--policies", self.tree, "--secret-key-file",
+                self.key, "--log-level", "info"]
         if "--files" in subprocess.run([bin_path("acsd"), "--help"], stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT, text=True).stdout:
-            argv += ["--files", "127.0.0.1:%d" % self.files]
-        self.acsd = self.spawn(argv, env={
-            "ACS_CLOCK_OFFSET_MS": str((self.engine_now - now) * 1000)})
-        wait_for("acsd /health", lambda: self.acsd.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200, 30)
-        p = Proc([bin_path("acsd"), "token", "create", "--role", "admin", "--name", "policies",
-                  "--pg", pg.dsn])
-        p.wait(30)
-        self.token = p.log().strip().splitlines()[0]
-        check(self.token.startswith("acs_"), "token create: %s" % p.log())
+            args += ["--files", "127.0.0.1:%d" % self.files]
+        self.start_acsd(*args, env={"ACS_CLOCK_OFFSET_MS": str((self.engine_now - now) * 1000)})
+        self.token = simtest.create_token(pg.dsn, "admin", "policies")
         acs = "http://127.0.0.1:%d/" % self.cwmp
         common = ["--acs", acs, "--duration", "600", "--periodic-interval", "3600", "--seed", "5",
                   "--concurrency", "20", "--no-loop"]
@@ -109,25 +100,6 @@ class World:
         self.sim098 = self.spawn([bin_path("cpesim"), "--count", str(N098), "--first", "1",
                                   "--serial-prefix", "PB", "--model", "tr098", "--cr-listen",
                                   "127.0.0.1:%d" % self.cr098] + common)
-
-    def spawn(self, argv, env=None):
-        p = Proc(argv, env=env)
-        self.procs.append(p)
-        return p
-
-    def close(self):
-        for p in reversed(self.procs):
-            p.kill()
-
-    def sql(self, query):
-        return self.pg.psql(query)
-
-    def call(self, method, path, body=None, timeout=30, raw=None, ctype=None):
-        headers = {"Authorization": "Bearer " + self.token}
-        if raw is not None:
-            return http(method, "http://127.0.0.1:%d%s" % (self.api, path), None,
-                        dict(headers, **{"Content-Type": ctype}), timeout, raw=raw)
-        return http(method, "http://127.0.0.1:%d%s" % (self.api, path), body, headers, timeout)
 
     def sim(self, port, path):
         st, body, _ = http("GET", "http://127.0.0.1:%d%s" % (port, path))
@@ -147,15 +119,15 @@ class World:
         if args is None:
             args = {"ParameterNames": [root + "DeviceInfo.UpTime"]}
         body = {"rpc": rpc, "args": args}
-        st, text, _ = self.call("POST", "/api/v1/devices/%s/tasks?connection_request=true&"
-                                "timeout=%d" % (q(dev), timeout), body, timeout + 10)
+        st, text, _ = self.request("POST", "/api/v1/devices/%s/tasks?connection_request=true&"
+                                      "timeout=%d" % (q(dev), timeout), body, timeout + 10)
         doc = json.loads(text)
         check(st == 200 and doc["status"] == "done", "%s: connection request task: %d %s" % (
             dev, st, text))
         return doc
 
     def tag(self, dev, add):
-        st, text, _ = self.call("POST", "/api/v1/devices/%s/tags" % q(dev), {"add": add})
+        st, text, _ = self.request("POST", "/api/v1/devices/%s/tags" % q(dev), {"add": add})
         check(st == 200, "tags of %s: %d %s" % (dev, st, text))
 
 
@@ -289,14 +261,14 @@ def run(w):
 
 
 def firmware(w):
-    st, text, _ = w.call("GET", "/api/v1/files")
+    st, text, _ = w.request("GET", "/api/v1/files")
     if st == 404:
         yield "firmware: skipped (no file server in this build)"
         return
     image = b"cpesim-firmware version=2.0.0\n" + os.urandom(200000)
-    st, text, _ = w.call("POST", "/api/v1/files?name=%s&type=%s&version=2.0.0&sha256=%s" % (
+    st, text, _ = w.request("POST", "/api/v1/files?name=%s&type=%s&version=2.0.0&sha256=%s" % (
         FIRMWARE, urllib.parse.quote("1 Firmware Upgrade Image"), hashlib.sha256(image).hexdigest()),
-        raw=image, ctype="application/octet-stream")
+        headers={"Content-Type": "application/octet-stream"}, raw=image)
     check(st == 201, "upload: %d %s" % (st, text))
     # a device whose place in the window (2 h of spread) has come by now (+5 s)
     serial = dev = None

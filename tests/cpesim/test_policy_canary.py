@@ -20,9 +20,7 @@ gen- tags), so a device's tags say which generation its last session ran.
 Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL or no binaries).
 """
 import hashlib
-import json
 import os
-import subprocess
 import sys
 import time
 
@@ -30,7 +28,8 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import bin_path, check, run_test, wait_for  # noqa: E402
 
 N = 40
 PRESETS = 'return {{name = "mark", provisions = {"mark"}, channel = "mark"}}\n'
@@ -55,45 +54,12 @@ def point(dev):
     return int(hashlib.md5(("rollout:" + dev).encode()).hexdigest()[:8], 16) / 4294967296.0 * 100
 
 
-class World:
+class World(simtest.World):
     def __init__(self, pg, tmp):
-        self.pg, self.tmp, self.procs = pg, tmp, []
-        self.cwmp, self.api = free_port(), free_port()
-        self.acsd = self.spawn([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
-                                "127.0.0.1:%d" % self.api, "--pg", pg.dsn, "--workers", "2",
-                                "--log-level", "info"])
-        wait_for("acsd /health", lambda: self.acsd.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200, 30)
-        p = Proc([bin_path("acsd"), "token", "create", "--role", "admin", "--name", "ops",
-                  "--pg", pg.dsn])
-        p.wait(30)
-        self.token = p.log().strip().splitlines()[0]
-        check(self.token.startswith("acs_"), "token create: %s" % p.log())
+        super().__init__(pg, tmp)
+        self.start_acsd("--pg", pg.dsn, "--workers", "2", "--log-level", "info")
+        self.token = simtest.create_token(pg.dsn, "admin", "ops")
         self.sim = None
-
-    def spawn(self, argv, env=None):
-        p = Proc(argv, env=env)
-        self.procs.append(p)
-        return p
-
-    def close(self):
-        for p in reversed(self.procs):
-            p.kill()
-
-    def sql(self, query):
-        return self.pg.psql(query)
-
-    def call(self, method, path, body=None):
-        st, text, _ = http(method, "http://127.0.0.1:%d%s" % (self.api, path), body,
-                           {"Authorization": "Bearer " + self.token}, 30)
-        return st, (json.loads(text) if text else None)
-
-    def acsctl(self, *args):
-        e = {k: v for k, v in os.environ.items() if not k.startswith(("ACS_", "ACSCTL_"))}
-        e.update(ACSCTL_URL="http://127.0.0.1:%d" % self.api, ACSCTL_TOKEN=self.token)
-        p = subprocess.run([sys.executable, bin_path("acsctl")] + list(args), capture_output=True,
-                           env=e, timeout=60, stdin=subprocess.DEVNULL)
-        return p.returncode, (p.stdout + p.stderr).decode()
 
     def sessions(self, periodic=True, count=N, first=0):
         """One session per device, all done."""

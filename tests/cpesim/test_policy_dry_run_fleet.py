@@ -30,7 +30,8 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import bin_path, check, run_test, wait_for  # noqa: E402
 
 SOURCE = os.environ.get("ACS_SOURCE_DIR") or os.path.join(HERE, "..", "..")
 N = 12
@@ -53,40 +54,17 @@ def read_tree(d):
     return files
 
 
-class World:
+class World(simtest.World):
+    api_timeout = 60
+
     def __init__(self, pg, tmp):
-        self.pg, self.tmp, self.procs = pg, tmp, []
+        super().__init__(pg, tmp)
         self.tree = os.path.join(tmp, "policies")
         shutil.copytree(os.path.join(SOURCE, "policies"), self.tree)
-        self.cwmp, self.api = free_port(), free_port()
-        self.acsd = self.spawn([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
-                                "127.0.0.1:%d" % self.api, "--pg", pg.dsn, "--workers", "2",
-                                "--policies", self.tree, "--log-level", "info"])
-        wait_for("acsd /health", lambda: self.acsd.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200, 30)
-        p = Proc([bin_path("acsd"), "token", "create", "--role", "admin", "--name", "ops",
-                  "--pg", pg.dsn])
-        p.wait(30)
-        self.token = p.log().strip().splitlines()[0]
-        check(self.token.startswith("acs_"), "token create: %s" % p.log())
+        self.start_acsd("--pg", pg.dsn, "--workers", "2", "--policies", self.tree,
+                        "--log-level", "info")
+        self.token = simtest.create_token(pg.dsn, "admin", "ops")
         self.sims = []
-
-    def spawn(self, argv, env=None):
-        p = Proc(argv, env=env)
-        self.procs.append(p)
-        return p
-
-    def close(self):
-        for p in reversed(self.procs):
-            p.kill()
-
-    def sql(self, query):
-        return self.pg.psql(query)
-
-    def call(self, method, path, body=None):
-        st, text, _ = http(method, "http://127.0.0.1:%d%s" % (self.api, path), body,
-                           {"Authorization": "Bearer " + self.token}, 60)
-        return st, (json.loads(text) if text else None)
 
     def boot(self):
         """One bootstrap session per device, both models."""

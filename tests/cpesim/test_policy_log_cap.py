@@ -14,7 +14,6 @@ provision calls log() 10,000 times in one session.
 
 Exits 0 (pass), 1 (fail) or 77 (skipped: no PostgreSQL or no binaries).
 """
-import json
 import os
 import re
 import sys
@@ -23,7 +22,8 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
 
 N = 3
 LINES = 10000
@@ -33,43 +33,26 @@ tag("logged")
 """ % LINES
 
 
-class World:
+class World(simtest.World):
     def __init__(self, pg, tmp):
-        self.pg, self.tmp, self.procs = pg, tmp, []
+        super().__init__(pg, tmp)
         self.cwmp, self.api = free_port(), free_port()
-        self.acsd = None
         self.start()
-        p = Proc([bin_path("acsd"), "token", "create", "--role", "admin", "--name", "ops",
-                  "--pg", pg.dsn])
-        p.wait(30)
-        self.token = p.log().strip().splitlines()[0]
-        check(self.token.startswith("acs_"), "token create: %s" % p.log())
+        self.token = simtest.create_token(pg.dsn, "admin", "ops")
         self.sim = None
 
     def start(self, env=None):
+        """acsd (again, on the same ports)."""
         if self.acsd:
             self.acsd.kill()
-        self.acsd = Proc([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
-                          "127.0.0.1:%d" % self.api, "--pg", self.pg.dsn, "--workers", "1",
-                          "--log-level", "info"], env=env)
-        self.procs.append(self.acsd)
-        wait_for("acsd /health", lambda: self.acsd.alive() and http(
-            "GET", "http://127.0.0.1:%d/health" % self.api)[0] == 200, 30)
-
-    def close(self):
-        for p in reversed(self.procs):
-            p.kill()
-
-    def call(self, method, path, body=None):
-        st, text, _ = http(method, "http://127.0.0.1:%d%s" % (self.api, path), body,
-                           {"Authorization": "Bearer " + self.token}, 30)
-        return st, (json.loads(text) if text else None)
+        self.acsd = self.spawn(simtest.acsd_argv(self.cwmp, self.api, "--pg", self.pg.dsn,
+                                                 "--workers", "1", "--log-level", "info"), env)
+        simtest.wait_healthy(self.acsd, self.api)
 
     def sessions(self):
-        self.sim = Proc([bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % self.cwmp,
-                         "--count", str(N), "--serial-prefix", "LOG", "--sessions", str(N),
-                         "--no-loop", "--seed", "5", "--quiet"])
-        self.procs.append(self.sim)
+        self.sim = self.spawn([bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % self.cwmp,
+                               "--count", str(N), "--serial-prefix", "LOG", "--sessions", str(N),
+                               "--no-loop", "--seed", "5", "--quiet"])
         rc = self.sim.wait(60)
         check(rc == 0, "cpesim exited %d: %s" % (rc, self.sim.log()[-2000:]))
 

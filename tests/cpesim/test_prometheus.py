@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -21,7 +20,8 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from simtest import Proc, bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
+import simtest  # noqa: E402
+from simtest import bin_path, check, free_port, http, run_test, wait_for  # noqa: E402
 
 COUNT = 100
 DURATION = 12
@@ -38,8 +38,9 @@ PROBE = 'refresh(root() .. "DeviceInfo.UpTime", 0)\ncommit()\n'
 BROKEN = 'error("deliberately broken")\n'
 
 
-class World:
+class World(simtest.World):
     def __init__(self, pg, tmp):
+        super().__init__(pg, tmp)
         self.cwmp, self.api, self.prom_port = free_port(), free_port(), free_port()
         tree = os.path.join(tmp, "policies")
         for d, name, text in (("presets", "default.lua", PRESETS),
@@ -48,29 +49,21 @@ class World:
             os.makedirs(os.path.join(tree, d), exist_ok=True)
             with open(os.path.join(tree, d, name), "w") as f:
                 f.write(text)
-        self.acsd = Proc([bin_path("acsd"), "--cwmp", "127.0.0.1:%d" % self.cwmp, "--api",
-                          "127.0.0.1:%d" % self.api, "--pg", pg.dsn, "--workers", "2",
-                          "--policies", tree, "--log-level", "warn", "--log-format", "json"])
-        p = subprocess.run([bin_path("acsd"), "token", "create", "--role", "readonly", "--pg",
-                            pg.dsn], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
-                           env={k: v for k, v in os.environ.items() if not k.startswith("ACS_")})
-        check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-        self.token = p.stdout.decode().strip()
+        # not waited for: the test waits for its /ready
+        self.acsd = self.spawn(simtest.acsd_argv(self.cwmp, self.api, "--pg", pg.dsn, "--workers",
+                                                 "2", "--policies", tree, "--log-level", "warn",
+                                                 "--log-format", "json"))
+        self.token = simtest.create_token(pg.dsn, "readonly", timeout=60)
         conf = os.path.join(tmp, "prometheus.yml")
         with open(conf, "w") as f:
             f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
                     "scrape_configs:\n  - job_name: acsd\n    metrics_path: /metrics\n"
                     "    static_configs:\n      - targets: ['127.0.0.1:%d']\n" % self.api)
-        self.prom = Proc([shutil.which("prometheus"), "--config.file", conf,
-                          "--storage.tsdb.path", os.path.join(tmp, "tsdb"),
-                          "--web.listen-address", "127.0.0.1:%d" % self.prom_port,
-                          "--log.level", "warn"])
+        self.prom = self.spawn([shutil.which("prometheus"), "--config.file", conf,
+                                "--storage.tsdb.path", os.path.join(tmp, "tsdb"),
+                                "--web.listen-address", "127.0.0.1:%d" % self.prom_port,
+                                "--log.level", "warn"])
         self.sim = None
-
-    def close(self):
-        for p in (self.sim, self.prom, self.acsd):
-            if p:
-                p.kill()
 
 
 def query(w, q):
@@ -96,9 +89,9 @@ def run(w):
              timeout=30)
     wait_for("Prometheus to answer", lambda: http(
         "GET", "http://127.0.0.1:%d/-/ready" % w.prom_port)[0] == 200, timeout=60)
-    w.sim = Proc([bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % w.cwmp, "--count",
-                  str(COUNT), "--serial-prefix", "PROM", "--concurrency", "20", "--rate", "200",
-                  "--duration", str(DURATION), "--seed", "3", "--quiet"])
+    w.sim = w.spawn([bin_path("cpesim"), "--acs", "http://127.0.0.1:%d/" % w.cwmp, "--count",
+                     str(COUNT), "--serial-prefix", "PROM", "--concurrency", "20", "--rate",
+                     "200", "--duration", str(DURATION), "--seed", "3", "--quiet"])
     wait_for("the target up in Prometheus",
              lambda: [v for _, v in query(w, 'up{job="acsd"}')] == [1.0], timeout=30)
     yield "Prometheus scrapes acsd's /metrics (up == 1)"

@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import pgtest  # noqa: E402
-from acstest import Acsd, Conn, Fail, acsd_path, clean_env, format_request, request, free_port, run_tests  # noqa: E402
+from acstest import Acsd, Conn, Fail, acsd_path, clean_env, create_tokens, format_request, free_port, request, serve  # noqa: E402
 
 SOURCE = os.environ.get("ACS_SOURCE_DIR") or os.path.join(HERE, "..", "..")
 CHECKS = 0
@@ -791,16 +791,9 @@ def main():
     acsctl_path()
     with pgtest.PgCluster(fast=True) as pg:
         Env.pg = pg
-        for role, tname in (("admin", "admin"), ("operator", "op"), ("readonly", "ro")):
-            p = subprocess.run([acsd_path(), "token", "create", "--role", role, "--name", tname, "--pg", pg.dsn],
-                               stdin=subprocess.DEVNULL, capture_output=True, env=clean_env(), timeout=60)
-            check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-            Env.tok[role] = p.stdout.decode().strip()
+        Env.tok.update(create_tokens(pg.dsn, check=check))
         insert_devices()
-        with Acsd(["--pg", pg.dsn, "--log-level", "warn"]) as s:
-            Env.acsd = s
-            s.wait_ready()
-            SKIPPED.extend(run_tests(TESTS, [("acsd", s)], skip=Skip))
+        SKIPPED.extend(serve(Env, ["--pg", pg.dsn, "--log-level", "warn"], TESTS, skip=Skip))
     print("%d checks passed; %d tests skipped%s" % (CHECKS, len(SKIPPED),
                                                    " (%s)" % ", ".join(SKIPPED) if SKIPPED else ""), flush=True)
     sys.exit(0)

@@ -15,7 +15,6 @@ with test_api_queries.py's checker."""
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -26,7 +25,7 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
-from acstest import Acsd, Fail, acsd_path, clean_env, run_tests  # noqa: E402
+from acstest import Acsd, Fail, run_tests, create_tokens  # noqa: E402
 import test_api_queries as qa  # noqa: E402  (the OpenAPI checker and request helpers)
 from test_api_queries import Env, check, expect_error, ok, psql  # noqa: E402
 
@@ -423,17 +422,10 @@ TESTS = [test_validation, test_roles_and_404, test_expansion_and_progress, test_
 
 def main():
     pgtest.skip_unless_available()
-    name = os.path.basename(sys.argv[0])
     Env.openapi = qa.load_openapi()
     with pgtest.PgCluster(fast=True) as pg:
         Env.pg = pg
-        for role, tname in (("admin", "admin"), ("operator", "op"), ("readonly", "ro")):
-            p = subprocess.run([acsd_path(), "token", "create", "--role", role, "--name", tname, "--pg", pg.dsn],
-                               stdin=subprocess.DEVNULL, capture_output=True, env=clean_env(), timeout=60)
-            if p.returncode != 0:
-                print("FAIL %s: token create: %s" % (name, p.stderr.decode()))
-                sys.exit(1)
-            Env.tok[role] = p.stdout.decode().strip()
+        Env.tok.update(create_tokens(pg.dsn))
         psql("INSERT INTO devices (id, oui, product_class, serial_number, tags) SELECT 'BK-X-S' || "
              "lpad(i::text, 4, '0'), 'BK', 'X', 'S' || lpad(i::text, 4, '0'), CASE WHEN i %% 3 = 0 THEN "
              "'{lab}'::text[] ELSE '{}' END FROM generate_series(1, %d) i" % N)

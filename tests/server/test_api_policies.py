@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
 import test_api_queries as spec  # noqa: E402  (the OpenAPI checker)
-from acstest import Acsd, Fail, acsd_path, clean_env, request, run_tests  # noqa: E402
+from acstest import Acsd, Fail, acsd_path, clean_env, request, run_tests, create_tokens  # noqa: E402
 
 CHECKS = 0
 
@@ -516,11 +516,7 @@ def main():
     with pgtest.PgCluster(fast=True, settings=settings) as pg:
         Env.pg = pg
         # the schema first, then tokens
-        for role, tname in (("admin", "admin"), ("operator", "op"), ("readonly", "ro")):
-            p = subprocess.run([acsd_path(), "token", "create", "--role", role, "--name", tname, "--pg", pg.dsn],
-                               stdin=subprocess.DEVNULL, capture_output=True, env=clean_env(), timeout=60)
-            check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-            Env.tok[role] = p.stdout.decode().strip()
+        Env.tok.update(create_tokens(pg.dsn, check=check))
         Env.dir = tempfile.mkdtemp(prefix="acs-pol-")
         write_dir(Env.dir, tree("GEN-1"))
         args = ["--pg", pg.dsn, "--policies", Env.dir, "--log-level", "info"]

@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import pgtest  # noqa: E402
-from acstest import Acsd, Conn, Fail, acsd_path, clean_env, format_request, request, run_tests  # noqa: E402
+from acstest import Conn, Fail, create_tokens, format_request, request, serve  # noqa: E402
 
 TOKEN_TTL = 5.0
 CHECKS = 0
@@ -1409,18 +1409,11 @@ def main():
         Env.no_auto_explain = True
     with pgtest.PgCluster(fast=True, settings=settings) as pg:
         Env.pg = pg
-        for role, tname in (("admin", "admin"), ("operator", "op"), ("readonly", "ro")):
-            p = subprocess.run([acsd_path(), "token", "create", "--role", role, "--name", tname, "--pg", pg.dsn],
-                               stdin=subprocess.DEVNULL, capture_output=True, env=clean_env(), timeout=60)
-            check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-            Env.tok[role] = p.stdout.decode().strip()
+        Env.tok.update(create_tokens(pg.dsn, check=check))
         Env.devs = make_fleet()
         insert_fleet(Env.devs)
         pg.psql("ANALYZE")
-        with Acsd(["--pg", pg.dsn, "--log-level", "warn"]) as s:
-            Env.acsd = s
-            s.wait_ready()
-            run_tests(TESTS, [("acsd", s)])
+        serve(Env, ["--pg", pg.dsn, "--log-level", "warn"], TESTS)
     print("%d checks passed" % CHECKS, flush=True)
     sys.exit(0)
 

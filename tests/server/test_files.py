@@ -20,7 +20,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -31,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import pgtest  # noqa: E402
-from acstest import Acsd, Conn, Fail, acsd_path, clean_env, format_request, free_port, request, run_tests  # noqa: E402
+from acstest import Acsd, Conn, Fail, acsd_path, create_tokens, format_request, free_port, request, serve, envelope, CwmpSession  # noqa: E402
 
 CHECKS = 0
 REALM = "acsd files"
@@ -179,15 +178,6 @@ def device_and_task(serial, args='{"file": "none"}'):
 
 # --- CWMP
 
-def envelope(body, ident="1"):
-    return ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
-            'xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" '
-            'xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-            'xmlns:cwmp="urn:dslforum-org:cwmp-1-0"><soap:Header><cwmp:ID soap:mustUnderstand="1">'
-            '%s</cwmp:ID></soap:Header><soap:Body>%s</soap:Body></soap:Envelope>' % (ident, body))
-
-
 def inform(serial, events=(("2 PERIODIC", ""),), version="1.0.0"):
     ev = "".join("<EventStruct><EventCode>%s</EventCode><CommandKey>%s</CommandKey></EventStruct>"
                  % e for e in events)
@@ -208,24 +198,11 @@ def transfer_complete(key, code=0, string=""):
                     '</CompleteTime></cwmp:TransferComplete>' % (key, code, string), "tc1")
 
 
-class Cpe:
-    """One scripted CWMP session on one connection."""
+class Cpe(CwmpSession):
+    """One scripted CWMP session on one connection (a 503 fails the Inform)."""
 
     def __init__(self, serial, events=(("2 PERIODIC", ""),), version="1.0.0"):
-        self.c = Conn(Env.acsd.cwmp, timeout=20)
-        self.c.send(format_request("POST", "/", {"Content-Type": "text/xml"},
-                                   inform(serial, events, version)))
-        st, h, body = self.c.read_response(20)
-        check(st == 200 and b"InformResponse" in body, "Inform: %d %r" % (st, body[:300]))
-        self.cookie = h.get("set-cookie", "").split(";")[0]
-
-    def post(self, body=b""):
-        self.c.send(format_request("POST", "/", {"Cookie": self.cookie, "Content-Type": "text/xml"},
-                                   body))
-        return self.c.read_response(20)
-
-    def close(self):
-        self.c.close()
+        super().__init__(Env.acsd.cwmp, inform(serial, events, version), retry_s=0, check=check)
 
 
 def visit(serial):
@@ -732,18 +709,10 @@ def main():
     name = os.path.basename(sys.argv[0])
     with pgtest.PgCluster(fast=True) as pg:
         Env.pg = pg
-        for role, tname in (("admin", "admin"), ("operator", "op"), ("readonly", "ro")):
-            p = subprocess.run([acsd_path(), "token", "create", "--role", role, "--name", tname,
-                                "--pg", pg.dsn], stdin=subprocess.DEVNULL, capture_output=True,
-                               env=clean_env(), timeout=60)
-            check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-            Env.tok[role] = p.stdout.decode().strip()
+        Env.tok.update(create_tokens(pg.dsn, check=check))
         Env.files_port = free_port()
-        with Acsd(["--pg", pg.dsn, "--files", "127.0.0.1:%d" % Env.files_port,
-                   "--max-file-size", "3M", "--log-level", "info"]) as s:
-            Env.acsd = s
-            s.wait_ready()
-            run_tests(TESTS, [("acsd", s)], tail=6000)
+        serve(Env, ["--pg", pg.dsn, "--files", "127.0.0.1:%d" % Env.files_port,
+                    "--max-file-size", "3M", "--log-level", "info"], TESTS, tail=6000)
     print("%s: %d checks, 0 failed" % (name, CHECKS))
     sys.exit(0)
 

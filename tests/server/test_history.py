@@ -16,7 +16,6 @@ unknown device, 400 for a bad cursor; every answer checked against
 api/openapi.yaml."""
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
 import test_api_queries as spec  # noqa: E402  (the OpenAPI checker)
-from acstest import Acsd, Conn, acsd_path, check, clean_env, format_request, request, run_tests  # noqa: E402
+from acstest import Acsd, acsd_path, check, clean_env, create_tokens, request, run_tests, CwmpSession, envelope, rid_of  # noqa: E402
 
 SERIAL = "HIST1"
 DEV = "00AA33-Box-" + SERIAL
@@ -60,15 +59,6 @@ def api(method, path, role="operator", body=None):
 
 # --- a scripted CPE
 
-def envelope(body, ident="1"):
-    return ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
-            'xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" '
-            'xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-            'xmlns:cwmp="urn:dslforum-org:cwmp-1-0"><soap:Header><cwmp:ID soap:mustUnderstand="1">'
-            '%s</cwmp:ID></soap:Header><soap:Body>%s</soap:Body></soap:Envelope>' % (ident, body))
-
-
 def inform(events):
     ev = "".join("<EventStruct><EventCode>%s</EventCode><CommandKey>%s</CommandKey></EventStruct>"
                  % e for e in events)
@@ -82,30 +72,9 @@ def inform(events):
         '</ParameterValueStruct></ParameterList></cwmp:Inform>' % (SERIAL, len(events), ev))
 
 
-class Cpe:
+class Cpe(CwmpSession):
     def __init__(self, events):
-        deadline = time.monotonic() + 10
-        while True:  # 503 while a worker's store connection is still being made
-            self.c = Conn(Env.acsd.cwmp, timeout=20)
-            self.c.send(format_request("POST", "/", {"Content-Type": "text/xml"}, inform(events)))
-            st, h, body = self.c.read_response(20)
-            if st != 503 or time.monotonic() > deadline:
-                break
-            self.c.close()
-            time.sleep(0.2)
-        check(st == 200 and b"InformResponse" in body, "Inform: %d %r" % (st, body[:300]))
-        self.cookie = h.get("set-cookie", "").split(";")[0]
-
-    def post(self, body=b""):
-        self.c.send(format_request("POST", "/", {"Cookie": self.cookie, "Content-Type": "text/xml"}, body))
-        return self.c.read_response(20)
-
-    def close(self):
-        self.c.close()
-
-
-def rid_of(xml):
-    return re.search(r"<cwmp:ID[^>]*>([^<]*)</cwmp:ID>", xml).group(1)
+        super().__init__(Env.acsd.cwmp, inform(events))
 
 
 def history(query=""):
@@ -249,11 +218,7 @@ def main():
     spec.Env.openapi = spec.load_openapi()
     with pgtest.PgCluster(fast=True) as pg:
         Env.pg = pg
-        for role, name in (("admin", "admin"), ("operator", "op"), ("readonly", "ro")):
-            p = subprocess.run([acsd_path(), "token", "create", "--role", role, "--name", name, "--pg", pg.dsn],
-                               stdin=subprocess.DEVNULL, capture_output=True, env=clean_env(), timeout=60)
-            check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-            Env.tok[role] = p.stdout.decode().strip()
+        Env.tok.update(create_tokens(pg.dsn))
         with Acsd(["--pg", pg.dsn, "--files", "off"]) as a:
             Env.acsd = a
             a.wait_ready()

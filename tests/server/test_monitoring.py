@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import pgtest  # noqa: E402
-from acstest import Acsd, Conn, Fail, acsd_path, clean_env, request, run_tests  # noqa: E402
+from acstest import Acsd, Conn, Fail, request, create_token, serve  # noqa: E402
 
 
 def check(cond, msg):
@@ -254,20 +254,10 @@ def main():
     pgtest.skip_unless_available()
     with pgtest.PgCluster(fast=True) as pg:
         Env.pg = pg
-        p = subprocess.run([acsd_path(), "token", "create", "--role", "readonly", "--pg", pg.dsn],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=clean_env(), timeout=60)
-        check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-        Env.token = p.stdout.decode().strip()
-        p = subprocess.run([acsd_path(), "token", "create", "--role", "admin", "--pg", pg.dsn],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=clean_env(), timeout=60)
-        check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-        Env.admin = p.stdout.decode().strip()
-        with Acsd(["--pg", pg.dsn, "--log-level", "warn", "--shutdown-timeout-ms", "5000"]) as s:
-            Env.acsd = s
-            s.wait_ready()
-            run_tests(TESTS, [("acsd", s)], tail=1 << 30)
+        Env.token = create_token(pg.dsn, "readonly", check=check)
+        Env.admin = create_token(pg.dsn, "admin", check=check)
+        serve(Env, ["--pg", pg.dsn, "--log-level", "warn", "--shutdown-timeout-ms", "5000"], TESTS,
+              tail=1 << 30)
     sys.exit(0)
 
 

@@ -23,7 +23,6 @@ Every answer is checked against api/openapi.yaml."""
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
 import policytest  # noqa: E402
 import test_api_queries as spec  # noqa: E402  (the OpenAPI checker)
-from acstest import Acsd, Fail, acsd_path, check, clean_env, request, run_tests  # noqa: E402
+from acstest import Acsd, Fail, check  # noqa: E402
 from policytest import tree_of  # noqa: E402
 
 PRESETS = """return {
@@ -361,11 +360,6 @@ TESTS = [test_good_push_records_its_dry_run, test_runtime_error_refused_by_the_a
          test_acsctl_policies_test, test_start_import_and_watcher_run_it]
 
 
-class Logs:
-    def log(self):
-        return Env.acsd.log() if Env.acsd else ""
-
-
 def main():
     pgtest.skip_unless_available()
     spec.Env.openapi = spec.load_openapi()
@@ -374,25 +368,12 @@ def main():
     Env.bad = os.path.join(Env.tmp, "bad")
     write_tree(Env.good, GOOD)
     write_tree(Env.bad, BAD)
-    try:
-        with pgtest.PgCluster(fast=True) as pg:
-            Env.pg = pg
-            p = subprocess.run([acsd_path(), "token", "create", "--role", "admin", "--name", "admin",
-                                "--pg", pg.dsn], stdin=subprocess.DEVNULL, capture_output=True,
-                               env=clean_env(), timeout=60)
-            check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-            Env.tok = p.stdout.decode().strip()
-            add_devices()
-            Env.acsd = Acsd(["--pg", pg.dsn, "--log-level", "info"])
-            Env.acsd.wait_ready()
-            try:
-                run_tests(TESTS, [("acsd", Logs())], tail=4000)
-            finally:
-                Env.acsd.kill()
-    finally:
-        shutil.rmtree(Env.tmp, ignore_errors=True)
-    print("ok", flush=True)
-    sys.exit(0)
+
+    def setup():
+        add_devices()
+        Env.acsd = Acsd(["--pg", Env.pg.dsn, "--log-level", "info"])
+        Env.acsd.wait_ready()
+    policytest.main(Env, TESTS, Env.tmp, setup)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Runs against the shipped example policies (they have a virtual/ folder)."""
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ import pgtest  # noqa: E402
 import policytest  # noqa: E402
 import test_api_queries as spec  # noqa: E402  (the OpenAPI checker)
 from policytest import tree_of  # noqa: E402,F401  (the other policy tests take it from here too)
-from acstest import Acsd, Fail, acsd_path, check, clean_env, request, run_tests  # noqa: E402
+from acstest import Acsd, Fail, check  # noqa: E402
 
 SOURCE = os.environ.get("ACS_SOURCE_DIR") or os.path.join(HERE, "..", "..")
 
@@ -37,12 +36,7 @@ class Env:
 
 
 H = policytest.Helpers(Env, timeout=15)
-psql, api, cli_push = H.psql, H.api, H.cli_push
-
-
-def acsctl(*args):
-    rc, out, err = H.acsctl(*args)
-    return rc, out + err
+psql, api, cli_push, acsctl = H.psql, H.api, H.cli_push, H.acsctl_out
 
 
 def gens():
@@ -205,34 +199,13 @@ TESTS = [test_same_tree_every_path, test_acsctl_push_virtual, test_restart_keeps
          test_clean_shutdown]
 
 
-class Logs:
-    def log(self):
-        return Env.acsd.log() if Env.acsd else ""
-
-
 def main():
     pgtest.skip_unless_available()
     spec.Env.openapi = spec.load_openapi()
     tmp = tempfile.mkdtemp(prefix="acs-paths-")
     Env.dir = os.path.join(tmp, "policies")
     shutil.copytree(os.path.join(SOURCE, "policies"), Env.dir)
-    try:
-        with pgtest.PgCluster(fast=True) as pg:
-            Env.pg = pg
-            p = subprocess.run([acsd_path(), "token", "create", "--role", "admin", "--name", "admin",
-                                "--pg", pg.dsn], stdin=subprocess.DEVNULL, capture_output=True,
-                               env=clean_env(), timeout=60)
-            check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-            Env.tok = p.stdout.decode().strip()
-            try:
-                run_tests(TESTS, [("acsd", Logs())], tail=4000)
-            finally:
-                if Env.acsd:
-                    Env.acsd.kill()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("ok", flush=True)
-    sys.exit(0)
+    policytest.main(Env, TESTS, tmp)
 
 
 if __name__ == "__main__":

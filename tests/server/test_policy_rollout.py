@@ -12,7 +12,6 @@ generation's source comes back as pushed (API, and acsctl as a tree)."""
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
 import policytest  # noqa: E402
 import test_api_queries as spec  # noqa: E402  (the OpenAPI checker)
-from acstest import Acsd, Fail, acsd_path, check, clean_env, request, run_tests  # noqa: E402
+from acstest import Acsd, Fail, check  # noqa: E402
 from policytest import tree_of  # noqa: E402
 
 SOURCE = os.environ.get("ACS_SOURCE_DIR") or os.path.join(HERE, "..", "..")
@@ -42,12 +41,7 @@ class Env:
 
 
 H = policytest.Helpers(Env, timeout=15)
-psql, api, cli_push = H.psql, H.api, H.cli_push
-
-
-def acsctl(*args):
-    rc, out, err = H.acsctl(*args)
-    return rc, out + err
+psql, api, cli_push, acsctl = H.psql, H.api, H.cli_push, H.acsctl_out
 
 
 def ngens():
@@ -188,11 +182,6 @@ TESTS = [test_unknown_global_refused_everywhere, test_forced_push_audited, test_
          test_restart_serves_the_activated, test_source_download]
 
 
-class Logs:
-    def log(self):
-        return Env.acsd.log() if Env.acsd else ""
-
-
 def main():
     pgtest.skip_unless_available()
     spec.Env.openapi = spec.load_openapi()
@@ -203,23 +192,7 @@ def main():
     shutil.copytree(os.path.join(SOURCE, "policies"), Env.bad)
     with open(os.path.join(Env.bad, "provisions", "bad.lua"), "w") as f:
         f.write(BAD)
-    try:
-        with pgtest.PgCluster(fast=True) as pg:
-            Env.pg = pg
-            p = subprocess.run([acsd_path(), "token", "create", "--role", "admin", "--name", "admin",
-                                "--pg", pg.dsn], stdin=subprocess.DEVNULL, capture_output=True,
-                               env=clean_env(), timeout=60)
-            check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-            Env.tok = p.stdout.decode().strip()
-            try:
-                run_tests(TESTS, [("acsd", Logs())], tail=4000)
-            finally:
-                if Env.acsd:
-                    Env.acsd.kill()
-    finally:
-        shutil.rmtree(Env.tmp, ignore_errors=True)
-    print("ok", flush=True)
-    sys.exit(0)
+    policytest.main(Env, TESTS, Env.tmp)
 
 
 if __name__ == "__main__":

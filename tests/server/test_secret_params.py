@@ -13,10 +13,8 @@ acsd's log at debug level holds none of the values. Every answer checked
 against api/openapi.yaml."""
 import json
 import os
-import re
 import subprocess
 import sys
-import time
 import urllib.parse
 
 sys.dont_write_bytecode = True
@@ -26,7 +24,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
 import test_api_queries as spec  # noqa: E402  (the OpenAPI checker)
-from acstest import Acsd, Conn, acsd_path, check, clean_env, format_request, request, run_tests  # noqa: E402
+from acstest import check, clean_env, create_tokens, request, serve, CwmpSession, envelope, rid_of  # noqa: E402
 
 SERIAL = "SEC1"
 DEV = "00AA44-Box-" + SERIAL
@@ -81,15 +79,6 @@ def no_secret_in(what, text):
 
 # --- a scripted CPE
 
-def envelope(body, ident="1"):
-    return ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
-            'xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" '
-            'xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-            'xmlns:cwmp="urn:dslforum-org:cwmp-1-0"><soap:Header><cwmp:ID soap:mustUnderstand="1">'
-            '%s</cwmp:ID></soap:Header><soap:Body>%s</soap:Body></soap:Envelope>' % (ident, body))
-
-
 def pvs(params):
     return ('<ParameterList soapenc:arrayType="cwmp:ParameterValueStruct[%d]">%s</ParameterList>'
             % (len(params), "".join('<ParameterValueStruct><Name>%s</Name><Value xsi:type="%s">%s</Value>'
@@ -125,30 +114,9 @@ def inform(events):
         % (SERIAL, len(events), ev, pvs(INFORM_PARAMS)))
 
 
-class Cpe:
+class Cpe(CwmpSession):
     def __init__(self, events):
-        deadline = time.monotonic() + 10
-        while True:  # 503 while a worker's store connection is still being made
-            self.c = Conn(Env.acsd.cwmp, timeout=20)
-            self.c.send(format_request("POST", "/", {"Content-Type": "text/xml"}, inform(events)))
-            st, h, body = self.c.read_response(20)
-            if st != 503 or time.monotonic() > deadline:
-                break
-            self.c.close()
-            time.sleep(0.2)
-        check(st == 200 and b"InformResponse" in body, "Inform: %d %r" % (st, body[:300]))
-        self.cookie = h.get("set-cookie", "").split(";")[0]
-
-    def post(self, body=b""):
-        self.c.send(format_request("POST", "/", {"Cookie": self.cookie, "Content-Type": "text/xml"}, body))
-        return self.c.read_response(20)
-
-    def close(self):
-        self.c.close()
-
-
-def rid_of(xml):
-    return re.search(r"<cwmp:ID[^>]*>([^<]*)</cwmp:ID>", xml).group(1)
+        super().__init__(Env.acsd.cwmp, inform(events))
 
 
 # --- tests
@@ -320,16 +288,10 @@ def main():
     spec.Env.openapi = spec.load_openapi()
     with pgtest.PgCluster(fast=True) as pg:
         Env.pg = pg
-        for role, name in (("admin", "admin"), ("operator", "op"), ("readonly", "ro")):
-            p = subprocess.run([acsd_path(), "token", "create", "--role", role, "--name", name, "--pg", pg.dsn],
-                               stdin=subprocess.DEVNULL, capture_output=True, env=clean_env(), timeout=60)
-            check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-            Env.tok[role] = p.stdout.decode().strip()
-        with Acsd(["--pg", pg.dsn, "--files", "off", "--log-level", "debug"]) as a:
-            Env.acsd = a
-            a.wait_ready()
-            run_tests([test_sessions, test_stored, test_device_views, test_task_views, test_queries,
-                       test_acsctl, test_log], [("acsd", a)], tail=4000)
+        Env.tok.update(create_tokens(pg.dsn))
+        serve(Env, ["--pg", pg.dsn, "--files", "off", "--log-level", "debug"],
+              [test_sessions, test_stored, test_device_views, test_task_views, test_queries,
+               test_acsctl, test_log], tail=4000)
     print("ok", flush=True)
     sys.exit(0)
 

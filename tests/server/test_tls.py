@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import pgtest  # noqa: E402
 import tlscerts  # noqa: E402
-from acstest import Acsd, Conn, Fail, acsd_path, clean_env, format_request, free_port, run_tests  # noqa: E402
+from acstest import Acsd, Conn, Fail, acsd_path, format_request, free_port, run_tests, create_token, envelope  # noqa: E402
 
 CHECKS = 0
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # TLS 1.1, on purpose
@@ -124,15 +124,6 @@ def file_der(pem):
 
 
 # --- CWMP
-
-def envelope(body, ident="1"):
-    return ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
-            'xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" '
-            'xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-            'xmlns:cwmp="urn:dslforum-org:cwmp-1-0"><soap:Header><cwmp:ID soap:mustUnderstand="1">'
-            '%s</cwmp:ID></soap:Header><soap:Body>%s</soap:Body></soap:Envelope>' % (ident, body))
-
 
 def inform(serial, oui="00AA33"):
     return envelope(
@@ -516,10 +507,7 @@ def main():
         Env.dir = d
         Env.pg = pg
         make_certs(d)
-        p = subprocess.run([acsd_path(), "token", "create", "--role", "admin", "--pg", pg.dsn],
-                           stdin=subprocess.DEVNULL, capture_output=True, env=clean_env(), timeout=60)
-        check(p.returncode == 0, "token create: %s" % p.stderr.decode())
-        Env.token = p.stdout.decode().strip()
+        Env.token = create_token(pg.dsn, "admin", check=check)
         live = os.path.join(d, "live.pem"), os.path.join(d, "live.key")
         for src, dst in zip(Env.certs["srv1"], live):
             with open(src, "rb") as f, open(dst, "wb") as g:

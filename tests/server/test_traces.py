@@ -12,7 +12,6 @@ against api/openapi.yaml with test_api_queries.py's checker."""
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -22,7 +21,7 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
-from acstest import Acsd, acsd_path, clean_env, run_tests  # noqa: E402
+from acstest import Acsd, run_tests, create_tokens  # noqa: E402
 import test_api_queries as qa  # noqa: E402
 from test_api_queries import Env, check, expect_error, ok, psql  # noqa: E402
 
@@ -180,17 +179,10 @@ TESTS = [test_validation, test_trace_a_session, test_bounds, test_restart, test_
 
 def main():
     pgtest.skip_unless_available()
-    name = os.path.basename(sys.argv[0])
     Env.openapi = qa.load_openapi()
     with pgtest.PgCluster(fast=True) as pg:
         Env.pg = pg
-        for role, tname in (("admin", "admin"), ("operator", "op"), ("readonly", "ro")):
-            p = subprocess.run([acsd_path(), "token", "create", "--role", role, "--name", tname, "--pg", pg.dsn],
-                               stdin=subprocess.DEVNULL, capture_output=True, env=clean_env(), timeout=60)
-            if p.returncode != 0:
-                print("FAIL %s: token create: %s" % (name, p.stderr.decode()))
-                sys.exit(1)
-            Env.tok[role] = p.stdout.decode().strip()
+        Env.tok.update(create_tokens(pg.dsn))
         Env.acsd = start_acsd()
         try:
             run_tests(TESTS, [("acsd", Env.acsd)])

@@ -1,10 +1,14 @@
 """acstest: what the server tests share (stdlib only).
 
 Starts build/bin/acsd (ACS_BIN_DIR) on free loopback ports, talks raw HTTP
-to it, and makes sure it is gone when a test ends, whatever happened.
+to it, and makes sure it is gone when a test ends, whatever happened;
+creates API tokens (create_token, create_tokens), runs a test's functions
+against one acsd (serve) and scripts a CPE's CWMP session (envelope,
+CwmpSession).
 Lives in tests/server/lib/ because every tests/server/*.py is a test.
 """
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -138,6 +142,36 @@ class Acsd:
         check(rc == 0, "acsd exit status %s, expected 0:\n%s" % (rc, log))
 
 
+ROLES = (("admin", "admin"), ("operator", "op"), ("readonly", "ro"))  # (role, token name)
+
+
+def create_token(dsn, role, name=None, check=check):
+    """A new API token of role (named name) in the store at dsn, as `acsd
+    token create` prints it; fails (check) unless the command exits 0."""
+    argv = [acsd_path(), "token", "create", "--role", role]
+    if name:
+        argv += ["--name", name]
+    p = subprocess.run(argv + ["--pg", dsn], stdin=subprocess.DEVNULL, capture_output=True,
+                       env=clean_env(), timeout=60)
+    check(p.returncode == 0, "token create: %s" % p.stderr.decode())
+    return p.stdout.decode().strip()
+
+
+def create_tokens(dsn, roles=ROLES, check=check):
+    """role -> a new token, for each (role, name) of roles."""
+    return {role: create_token(dsn, role, name, check) for role, name in roles}
+
+
+def serve(env, args, tests, tail=5000, skip=None, **kw):
+    """Runs tests (run_tests) against one acsd, Acsd(args, **kw), in
+    env.acsd once ready; it is killed afterwards, whatever happened. Returns
+    the names of the tests skipped."""
+    with Acsd(args, **kw) as s:
+        env.acsd = s
+        s.wait_ready()
+        return run_tests(tests, [("acsd", s)], skip=skip, tail=tail)
+
+
 class Conn:
     """A raw HTTP/1.1 client connection with its own read buffer."""
 
@@ -209,6 +243,50 @@ class Conn:
             return True
         check(data == b"", "expected the connection to close, got %r" % data[:200])
         return True
+
+
+def envelope(body, ident="1"):
+    """A CWMP SOAP envelope: body, with the cwmp:ID ident."""
+    return ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" '
+            'xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xmlns:cwmp="urn:dslforum-org:cwmp-1-0"><soap:Header><cwmp:ID soap:mustUnderstand="1">'
+            '%s</cwmp:ID></soap:Header><soap:Body>%s</soap:Body></soap:Envelope>' % (ident, body))
+
+
+def rid_of(xml):
+    """The cwmp:ID of an envelope (text)."""
+    return re.search(r"<cwmp:ID[^>]*>([^<]*)</cwmp:ID>", xml).group(1)
+
+
+class CwmpSession:
+    """A scripted CPE's session on one connection to acsd's CWMP port: the
+    Inform (an envelope), answered by an InformResponse (503s, while a
+    worker's store connection is still being made, tried again for retry_s
+    seconds; the answer held to that with check); then post() sends the
+    CPE's next message and reads acsd's answer."""
+
+    def __init__(self, port, inform, retry_s=10, check=check):
+        deadline = time.monotonic() + retry_s
+        while True:
+            self.c = Conn(port, timeout=20)
+            self.c.send(format_request("POST", "/", {"Content-Type": "text/xml"}, inform))
+            st, h, body = self.c.read_response(20)
+            if st != 503 or time.monotonic() >= deadline:
+                break
+            self.c.close()
+            time.sleep(0.2)
+        check(st == 200 and b"InformResponse" in body, "Inform: %d %r" % (st, body[:300]))
+        self.cookie = h.get("set-cookie", "").split(";")[0]
+
+    def post(self, body=b""):
+        self.c.send(format_request("POST", "/", {"Cookie": self.cookie, "Content-Type": "text/xml"},
+                                   body))
+        return self.c.read_response(20)
+
+    def close(self):
+        self.c.close()
 
 
 def request(port, method, path, headers=None, body=b"", timeout=5.0, host="127.0.0.1"):

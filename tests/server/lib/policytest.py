@@ -10,11 +10,13 @@ The module is imported after the test has put tests/server on sys.path
 (the OpenAPI checker, test_api_queries, lives there)."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+import pgtest
 import test_api_queries as spec
-from acstest import acsd_path, clean_env, request
+from acstest import acsd_path, clean_env, create_token, request, run_tests
 
 
 def tree_of(d):
@@ -66,3 +68,47 @@ class Helpers:
         p = subprocess.run([sys.executable, ctl] + list(args), capture_output=True, env=e,
                            timeout=60, stdin=subprocess.DEVNULL)
         return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def acsctl_out(self, *args):
+        """(exit code, stdout and stderr) of acsctl against the test's acsd."""
+        rc, out, err = self.acsctl(*args)
+        return rc, out + err
+
+
+class Logs:
+    """The log of the test's acsd of the moment (env.acsd: the tests start
+    and stop it), for run_tests."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def log(self):
+        return self.env.acsd.log() if self.env.acsd else ""
+
+
+def run_with_acsd(env, tests, tail=4000):
+    """run_tests(tests) with the log of env.acsd, which is killed afterwards
+    (if there is one then), whatever happened."""
+    try:
+        run_tests(tests, [("acsd", Logs(env))], tail=tail)
+    finally:
+        if env.acsd:
+            env.acsd.kill()
+
+
+def main(env, tests, tmp, setup=None):
+    """The policy tests' main(), once the directory tmp (removed at the end,
+    whatever happened) holds their trees: a throwaway cluster in env.pg, an
+    admin token in env.tok, setup() if given, then the tests (run_with_acsd);
+    exits 0 when they pass."""
+    try:
+        with pgtest.PgCluster(fast=True) as pg:
+            env.pg = pg
+            env.tok = create_token(pg.dsn, "admin", "admin")
+            if setup:
+                setup()
+            run_with_acsd(env, tests)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("ok", flush=True)
+    sys.exit(0)
