@@ -58,6 +58,9 @@ def wait_for(what, cond, timeout=60.0, step=0.05):
     raise Fail("timed out waiting for %s%s" % (what, " (%s)" % last if last else ""))
 
 
+STARTED = []  # every Proc of this test process: run_test kills what is left at its end
+
+
 class Proc:
     """A child process (acsd, cpesim) with its output kept in a file, run
     without the caller's ACS_* environment (plus env, when given)."""
@@ -69,6 +72,7 @@ class Proc:
         e.update(env or {})
         self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out,
                                   stderr=subprocess.STDOUT, env=e)
+        STARTED.append(self)
 
     def wait(self, timeout):
         return self.p.wait(timeout)
@@ -287,5 +291,7 @@ def run_test(make_world, run, logs, prefix="acs-sim-"):
             finally:
                 if w:
                     w.close()
+                for p in reversed(STARTED):  # what a world that failed to build had started
+                    p.kill()
     print("PASS (%.0f s)" % (time.monotonic() - t0))
     return 0
