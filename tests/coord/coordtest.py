@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "server", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import pgtest  # noqa: E402,F401
-from acstest import Acsd, Conn, check, fail, format_request, free_port  # noqa: E402,F401
+from acstest import Acsd, Conn, check, envelope, fail, format_request, free_port  # noqa: E402,F401
 
 
 def redis_server_path():
@@ -118,15 +118,6 @@ class Procs:
 
 
 # --- a scripted CPE
-
-def envelope(body, ident="1"):
-    return ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
-            'xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" '
-            'xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-            'xmlns:cwmp="urn:dslforum-org:cwmp-1-0"><soap:Header><cwmp:ID soap:mustUnderstand="1">'
-            '%s</cwmp:ID></soap:Header><soap:Body>%s</soap:Body></soap:Envelope>' % (ident, body))
-
 
 def inform(serial, version="1.0.0"):
     return envelope(

@@ -42,22 +42,15 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, os.path.join(HERE, "..", "server", "lib"))
 sys.path.insert(0, HERE)
 import simtest  # noqa: E402
+from acstest import envelope  # noqa: E402  (one CWMP envelope for every suite)
 from simtest import Fail, bin_path, check, free_port, http, run_test  # noqa: E402
 
 REALM = "acs-test"
 FLEET_USER, FLEET_PASS = "fleet", "fleet-secret-1"
 OUI, PC = "00AA55", "Box"
-
-
-def envelope(body, ident="1"):
-    return ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
-            'xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" '
-            'xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-            'xmlns:cwmp="urn:dslforum-org:cwmp-1-0"><soap:Header><cwmp:ID soap:mustUnderstand="1">'
-            '%s</cwmp:ID></soap:Header><soap:Body>%s</soap:Body></soap:Envelope>' % (ident, body))
 
 
 def inform(serial, events=("0 BOOTSTRAP", "1 BOOT")):
