@@ -38,6 +38,8 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
 SKIP = 77
 _clusters = []
 _handlers_installed = False
@@ -85,12 +87,7 @@ def skip_unless_available():
         sys.exit(SKIP)
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from ports import free_port  # noqa: E402,F401 (also for the tests that import it from here)
 
 
 def _cleanup_all():

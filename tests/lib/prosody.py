@@ -46,12 +46,7 @@ def unavailable():
     return None
 
 
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+from ports import free_port as _free_port  # noqa: E402
 
 
 class Prosody:
