@@ -70,6 +70,10 @@ acs_dm_param *acs_dm_get(const acs_dm *dm, const char *name);
 /* Finds or adds name (and, for a parameter, nothing else: parents are
  * implied). Returns NULL on allocation failure. */
 acs_dm_param *acs_dm_put(acs_dm *dm, const char *name);
+/* What a 9005 taught, forgotten, as the store never holds it: parameters
+ * a listing of their name found missing removed, other absent entries no
+ * longer marked (an object's listing stays: nothing under it). */
+void acs_dm_forget_absent(acs_dm *dm);
 /* Removes name and, for an object, everything under it. */
 void acs_dm_remove_subtree(acs_dm *dm, const char *name);
 /* Range [*first, *end) of the entries under prefix (prefix itself included). */

@@ -303,6 +303,7 @@ bool acs_devcache_take_model(acs_devcache *c, const char *id, int64_t version, a
 }
 
 static size_t model_bytes(acs_dm *dm) {
+  acs_dm_forget_absent(dm); /* a 9005 is asked again next session, as from the store */
   if (dm->cap > dm->n && dm->n) { /* kept, it does not grow: give back the spare room */
     acs_dm_param *v = realloc(dm->v, dm->n * sizeof *v);
     if (v) {
@@ -313,8 +314,7 @@ static size_t model_bytes(acs_dm *dm) {
   size_t b = dm->cap * sizeof *dm->v;
   for (size_t i = 0; i < dm->n; i++) {
     acs_dm_param *p = &dm->v[i];
-    p->absent = false; /* a 9005 is asked again next session, as from the store */
-    p->fresh = false;  /* in the store now, as the version says */
+    p->fresh = false; /* in the store now, as the version says */
     if (p->own_name) b += strlen(p->name) + 1 + 16; /* else shared by the worker's models */
     if (p->value) b += strlen(p->value) + 1 + 16;
   }

@@ -206,6 +206,20 @@ void acs_dm_remove_subtree(acs_dm *dm, const char *name) {
   dm->n -= end - first;
 }
 
+void acs_dm_forget_absent(acs_dm *dm) {
+  size_t out = 0;
+  for (size_t i = 0; i < dm->n; i++) {
+    acs_dm_param *p = &dm->v[i];
+    if (p->absent && !p->object && !p->value) { /* a name a listing found missing */
+      param_clear(p);
+      continue;
+    }
+    p->absent = false;
+    dm->v[out++] = *p;
+  }
+  dm->n = out;
+}
+
 bool acs_dm_is_object_value(const char *name, acs_cwmp_type type) {
   size_t len = name ? strlen(name) : 0;
   return type == ACS_XSD_OBJECT || (len && name[len - 1] == '.');

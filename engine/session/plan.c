@@ -306,9 +306,16 @@ static acs_cwmp_msg *new_rpcs(acs_arena *a, size_t n) {
   return acs_arena_calloc(a, n ? n : 1, sizeof(acs_cwmp_msg));
 }
 
+/* Unknown parameters declared by their full name (one listing each, or
+ * their object's when several share it) and the object each is under. */
+typedef struct lone {
+  names path, obj;
+} lone;
+
 static int stage_names(const acs_dm *dm, const acs_decl *decls, size_t n, acs_arena *a,
                        acs_plan *out) {
   names l = {NULL, 0, 0, a, 0};
+  lone one = {{NULL, 0, 0, a, 0}, {NULL, 0, 0, a, 0}};
   char prefix[1024];
   for (size_t i = 0; i < n; i++) {
     const acs_decl *d = &decls[i];
@@ -320,8 +327,29 @@ static int stage_names(const acs_dm *dm, const acs_decl *decls, size_t n, acs_ar
     int64_t at = listed_at(dm, prefix, &absent);
     int64_t need = d->path_at > 0 ? d->path_at : 1;
     if (at >= need) continue; /* listed recently enough (or known absent) */
+    size_t pl = strlen(d->path);
+    if (pl && d->path[pl - 1] != '.' && !strpbrk(d->path, "*[")) {
+      /* a parameter by its full name: listed alone (one name, not its
+       * object's whole subtree), unless others of its object are wanted
+       * too (below); a 9005 leaves it known absent */
+      if (p && p->names_at >= need) continue;
+      names_add(&one.path, d->path, pl);
+      names_add(&one.obj, prefix, strlen(prefix));
+      continue;
+    }
     names_add(&l, prefix, strlen(prefix));
   }
+  /* one round trip per object at most: two or more parameters of one object
+   * are listed with it, a lone one by its name */
+  for (size_t i = 0; i < one.path.n && !one.path.err && !one.obj.err; i++) {
+    bool shared = false;
+    for (size_t k = 0; k < one.path.n && !shared; k++)
+      shared = k != i && strcmp(one.obj.v[k], one.obj.v[i]) == 0 &&
+               strcmp(one.path.v[k], one.path.v[i]) != 0;
+    const char *name = shared ? one.obj.v[i] : one.path.v[i];
+    names_add(&l, name, strlen(name));
+  }
+  if (one.path.err || one.obj.err) return ACS_ENOMEM;
   if (l.err) return l.err;
   dedupe(&l, true);
   if (!l.n) return 0;

@@ -278,10 +278,11 @@ static void test_actions(void) {
   /* A */
   int n = pt_session(&c, &m, "0 BOOTSTRAP,1 BOOT", &t);
   printf("session A: %d RPCs: %s\n", n, pt_describe(&t, desc, sizeof desc));
-  /* a new device: each unknown name is discovered (GPN of its object) first */
+  /* a new device: each unknown name is discovered first, by its own name
+   * (the only one of its object that is wanted) */
   CHECK_STR(desc,
-            "GPN(Device.IP.Interface.1.) GPV(1: Device.IP.Interface.1.Name) "
-            "GPN(Device.Time.) GPV(1: Device.Time.NTPServer1) "
+            "GPN(Device.IP.Interface.1.Name) GPV(1: Device.IP.Interface.1.Name) "
+            "GPN(Device.Time.NTPServer1) GPV(1: Device.Time.NTPServer1) "
             "SPV(1: Device.Time.NTPServer1) Download() Reboot()");
   CHECK_INT(n, 7);
   CHECK_STR(t.rpc[4].value, "vp-SN-ACTIONS");

@@ -260,21 +260,74 @@ static void test_discovery(void) {
   CHECK_INT(acs_dm_apply(&dm, &gpv, &vr, 5000), 0);
   plan(&dm, d, 2, &a, &p);
   CHECK_INT(p.n, 0);
-  /* a subtree the CPE does not have: one listing, answered 9005, then nothing */
+  /* a parameter the CPE does not have: listed by its own name (not its
+   * object's subtree), answered 9005, then nothing; the device cache
+   * forgets what the 9005 taught, as the store never holds it */
   acs_decl e = ACS_DECL_INIT;
   e.path = "Device.Nope.X";
   e.value_at = 5000;
   plan(&dm, &e, 1, &a, &p);
   CHECK_INT(p.n, 1);
   if (p.n == 1) {
-    CHECK_STR(p.rpcs[0].u.get_parameter_names.parameter_path, "Device.Nope.");
+    CHECK_STR(p.rpcs[0].u.get_parameter_names.parameter_path, "Device.Nope.X");
+    CHECK_INT(p.rpcs[0].u.get_parameter_names.next_level, 0);
     acs_cwmp_msg s2 = p.rpcs[0];
     acs_cwmp_msg f = {.kind = ACS_CWMP_FAULT};
     f.u.fault.code = 9005;
     CHECK_INT(acs_dm_apply(&dm, &s2, &f, 5000), 0);
     plan(&dm, &e, 1, &a, &p);
     CHECK_INT(p.n, 0);
+    const acs_dm_param *x = acs_dm_get(&dm, "Device.Nope.X");
+    CHECK(x && x->absent);
+    size_t before = dm.n;
+    acs_dm_forget_absent(&dm);
+    CHECK(acs_dm_get(&dm, "Device.Nope.X") == NULL);
+    CHECK_INT(dm.n, before - 1);
   }
+  /* one it has: the listing of its name alone, then its value, then nothing */
+  acs_decl g = ACS_DECL_INIT;
+  g.path = "Device.Extra.Y";
+  g.value_at = 5000;
+  plan(&dm, &g, 1, &a, &p);
+  CHECK_INT(p.n, 1);
+  if (p.n == 1) {
+    CHECK_STR(p.rpcs[0].u.get_parameter_names.parameter_path, "Device.Extra.Y");
+    acs_cwmp_msg s3 = p.rpcs[0];
+    acs_cwmp_param_info one[] = {{"Device.Extra.Y", true}};
+    acs_cwmp_msg r3 = {.kind = ACS_CWMP_GET_PARAMETER_NAMES_RESPONSE};
+    r3.u.get_parameter_names_response.params.v = one;
+    r3.u.get_parameter_names_response.params.n = 1;
+    CHECK_INT(acs_dm_apply(&dm, &s3, &r3, 5000), 0);
+    plan(&dm, &g, 1, &a, &p);
+    CHECK_INT(p.stage, 3);
+    CHECK_INT(p.n, 1);
+    if (p.n == 1) {
+      CHECK_INT(p.rpcs[0].u.get_parameter_values.names.n, 1);
+      acs_cwmp_msg gv = p.rpcs[0];
+      acs_cwmp_param_value yv = {"Device.Extra.Y", "7", ACS_XSD_UNSIGNEDINT};
+      acs_cwmp_msg gr = {.kind = ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE};
+      gr.u.get_parameter_values_response.params.v = &yv;
+      gr.u.get_parameter_values_response.params.n = 1;
+      CHECK_INT(acs_dm_apply(&dm, &gv, &gr, 5000), 0);
+      plan(&dm, &g, 1, &a, &p);
+      CHECK_INT(p.n, 0);
+    }
+  }
+  /* two of one unknown object: one listing, of the object (one round trip) */
+  acs_decl two[2] = {ACS_DECL_INIT, ACS_DECL_INIT};
+  two[0].path = "Device.Other.A";
+  two[0].value_at = 5000;
+  two[1].path = "Device.Other.B";
+  two[1].value_at = 5000;
+  plan(&dm, two, 2, &a, &p);
+  CHECK_INT(p.n, 1);
+  if (p.n == 1) CHECK_STR(p.rpcs[0].u.get_parameter_names.parameter_path, "Device.Other.");
+  /* a parameter under an object listed whole: known absent, no listing */
+  acs_decl h = ACS_DECL_INIT;
+  h.path = "Device.WiFi.SSID.1.Missing";
+  h.value_at = 5000;
+  plan(&dm, &h, 1, &a, &p);
+  CHECK_INT(p.n, 0);
 out:
   acs_arena_reset(&a);
   acs_dm_free(&dm);
