@@ -239,6 +239,7 @@ static void drop_outstanding(acs__session *s, bool superseded) {
 static void sess_end(acs__session *s, const char *why) {
   if (s->st == ACS__S_DONE) return;
   acs_app *app = s->t->aw->app;
+  acs__policy_log_dropped(s); /* the policy log cap's summary, as the session ends */
   if (why) acs_log(ACS_LOG_DEBUG, "session", "%s: session ended: %s", s->device_id, why);
   drop_outstanding(s, why && strcmp(why, "superseded") == 0);
   /* listings not yet stored: whatever ends the session, they are (not when
@@ -680,6 +681,7 @@ static void next_rpc(acs__session *s) {
   }
   /* nothing more to do: the listings not yet stored, then 204 ends the session */
   if (s->t->aw->pg && acs__sess_store_listed(s, listed_stored_cb) == 0) return;
+  acs__policy_log_dropped(s); /* the cap's summary line before the CPE hears the end */
   sess_reply_msg(s, NULL, false);
   sess_end(s, NULL);
 }
@@ -701,6 +703,7 @@ static void listed_stored_cb(acs__session *s, int status) {
   if (status)
     acs_log(ACS_LOG_WARN, "session", "%s: listing not stored: %s", s->device_id,
             acs_strerror(status));
+  if (s->st != ACS__S_DONE) acs__policy_log_dropped(s);
   sess_reply_msg(s, NULL, false);
   sess_end(s, NULL); /* nothing when it has ended meanwhile */
 }
