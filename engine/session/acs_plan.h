@@ -46,6 +46,8 @@ typedef struct acs_dm_param {
   bool absent;      /* an object the CPE said it does not have (9005) */
   bool leaves_only; /* the CPE answers a partial path of this object with the object alone:
                        its parameters are asked for by name */
+  bool list_whole;  /* an object whose parameters the CPE refused to list by their own
+                       names (a fault other than 9005): it is listed instead */
   bool unstored;    /* listed by this session, its listing not yet in the store (the
                        session writes it with the value, or at its end) */
   bool fresh;       /* added to the model by a listing of this session: no row of it

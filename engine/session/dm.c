@@ -316,6 +316,19 @@ int acs_dm_apply(acs_dm *dm, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp, 
       if (!p) return ACS_ENOMEM;
       p->names_at = now;
       p->absent = true;
+    } else if (sent->kind == ACS_CWMP_GET_PARAMETER_NAMES) {
+      /* a parameter's own name refused otherwise (a stack that lists
+       * objects only): its object is listed from now on */
+      const char *path = sent->u.get_parameter_names.parameter_path;
+      size_t pl = path ? strlen(path) : 0;
+      const char *dot = pl && path[pl - 1] != '.' ? strrchr(path, '.') : NULL;
+      if (dot) {
+        char *obj = strndup(path, (size_t)(dot - path) + 1);
+        acs_dm_param *o = obj ? acs_dm_put(dm, obj) : NULL;
+        free(obj);
+        if (!o) return ACS_ENOMEM;
+        o->list_whole = true;
+      }
     }
     return 0;
   }

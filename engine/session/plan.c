@@ -342,7 +342,8 @@ static int stage_names(const acs_dm *dm, const acs_decl *decls, size_t n, acs_ar
   /* one round trip per object at most: two or more parameters of one object
    * are listed with it, a lone one by its name */
   for (size_t i = 0; i < one.path.n && !one.path.err && !one.obj.err; i++) {
-    bool shared = false;
+    const acs_dm_param *o = acs_dm_get(dm, one.obj.v[i]);
+    bool shared = o && o->list_whole; /* a CPE that lists objects only */
     for (size_t k = 0; k < one.path.n && !shared; k++)
       shared = k != i && strcmp(one.obj.v[k], one.obj.v[i]) == 0 &&
                strcmp(one.path.v[k], one.path.v[i]) != 0;

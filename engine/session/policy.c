@@ -570,6 +570,12 @@ void acs__policy_answer(acs__session *s, const acs_cwmp_msg *sent, const acs_cwm
     /* a listing the CPE refuses with 9005 is an answer: the subtree is absent;
      * values of several names refused with 9005 are asked for one by one */
     if (sent->kind == ACS_CWMP_GET_PARAMETER_NAMES && f->code == 9005) return;
+    /* a parameter's own name refused otherwise: the planner lists its object
+     * next (acs_dm_apply marked it), the declarations stand */
+    const char *gp = sent->kind == ACS_CWMP_GET_PARAMETER_NAMES
+                         ? sent->u.get_parameter_names.parameter_path
+                         : NULL;
+    if (gp && *gp && gp[strlen(gp) - 1] != '.' && strchr(gp, '.')) return;
     if (sent->kind == ACS_CWMP_GET_PARAMETER_VALUES && f->code == 9005 &&
         sent->u.get_parameter_values.names.n > 1) {
       p->split_gpv = true;

@@ -25,6 +25,7 @@ static const struct {
     {"xsd-1999", SIM_Q_XSD_1999},
     {"download-no-credentials", SIM_Q_DOWNLOAD_NO_CREDENTIALS},
     {"xmpp-silent", SIM_Q_XMPP_SILENT},
+    {"gpn-objects-only", SIM_Q_GPN_OBJECTS_ONLY},
 };
 
 int sim_quirks_parse(const char *list, uint32_t *out, char *bad, size_t badlen) {

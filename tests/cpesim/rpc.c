@@ -180,6 +180,11 @@ static void spv(sim_dev *d, const acs_cwmp_msg *req, acs_arena *a, acs_cwmp_msg 
 
 static void gpn(sim_dev *d, const acs_cwmp_msg *req, acs_arena *a, acs_cwmp_msg *rsp) {
   const char *path = nz(req->u.get_parameter_names.parameter_path);
+  size_t pl = strlen(path);
+  if (SIM_QUIRK(SIM_Q_GPN_OBJECTS_ONLY) && pl && path[pl - 1] != '.') {
+    fault(rsp, a, 9003, "Invalid arguments: %s is not an object", path);
+    return;
+  }
   collect c = {.params_only = false};
   int rc = sim_dev_walk(d, path, req->u.get_parameter_names.next_level, collect_cb, &c);
   if (rc) {

@@ -536,6 +536,7 @@ enum {
   SIM_Q_XSD_1999 = 1 << 9,           /* 1999 XMLSchema namespaces */
   SIM_Q_DOWNLOAD_NO_CREDENTIALS = 1 << 10, /* Download's Username/Password ignored */
   SIM_Q_XMPP_SILENT = 1 << 11,       /* XMPP connection requests never answered */
+  SIM_Q_GPN_OBJECTS_ONLY = 1 << 12,  /* GetParameterNames of a parameter's name: 9003 */
 };
 #define SIM_QUIRK(q) ((S->o.quirks & (q)) != 0)
 

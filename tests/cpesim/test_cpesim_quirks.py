@@ -30,6 +30,9 @@ cr_credentials policy). Per quirk (docs/cpesim.md "Quirks"):
   download-no-credentials a Download of a file of acsd's file server: the
   (QD)                    server refuses (401), TransferComplete 9012 ends
                           the task 'fault', nothing hangs
+  gpn-objects-only (QN)   with no-bootstrap: a parameter's name listed by
+                          the planner is refused (9003); its object is
+                          listed after it, refresh's UpTime read, no fault
 
 and every fleet: no failed session. test_cpesim_quirks_cr.py has the
 connection-request and crash quirks.
@@ -304,8 +307,31 @@ def s_download_no_credentials(w):
             "the task 'fault' %r" % t["fault"]]
 
 
+def s_gpn_objects_only(w):
+    f = w.fleets["QN"]
+    wait_for("QN's first sessions over", lambda: (lambda st: st["in_flight"] == 0 and
+                                                  st["ok"] >= 1)(f.stats()), 30)
+    gpn = [ln.split(" ", 1)[1] for ln in f.rpc_lines() if ln.startswith("GetParameterNames ")]
+    by_name = [p for p in gpn if not p.endswith(".")]
+    check(by_name, "no GetParameterNames of a parameter's name: %r" % gpn)
+    for p in by_name:  # its object, or an object above it, listed afterwards
+        later = gpn[gpn.index(p) + 1:]
+        check(any(o.endswith(".") and p.startswith(o) for o in later),
+              "%s refused (9003), no object of it listed after it: %r" % (p, gpn))
+    d = dev_id("QN")
+    up = w.sql("SELECT coalesce(value, 'NULL') FROM parameters WHERE device_id = '%s' AND "
+               "name = 'Device.DeviceInfo.UpTime'" % d)
+    check(up not in ("", "NULL"), "refresh's UpTime not read: %r" % up)
+    faults = w.sql("SELECT channel || ' ' || code FROM faults WHERE device_id = '%s'" % d)
+    check(not faults, "faults stored: %r" % faults)
+    f.no_failure()
+    return ["gpn-objects-only: %s refused by name, listed by object, UpTime %s read, no fault" % (
+        ", ".join(by_name), up)]
+
+
 SCENARIOS = [s_object_only, s_no_bootstrap, s_no_periodic, s_stale_cookies, s_xsd_1999,
-             s_fault_in_faultstring, s_boot_without_m_reboot, s_download_no_credentials]
+             s_fault_in_faultstring, s_boot_without_m_reboot, s_download_no_credentials,
+             s_gpn_objects_only]
 
 
 def make_world(pg, tmp):
@@ -318,6 +344,7 @@ def make_world(pg, tmp):
     w.fleet("QF", "fault-in-faultstring")
     w.fleet("QR", "boot-without-m-reboot")
     w.fleet("QD", "download-no-credentials")
+    w.fleet("QN", "no-bootstrap,gpn-objects-only")
     return w
 
 

@@ -313,6 +313,23 @@ static void test_discovery(void) {
       CHECK_INT(p.n, 0);
     }
   }
+  /* a CPE that refuses to list a parameter by its own name (a fault other
+   * than 9005): its object is listed next, and no longer the name */
+  acs_decl r = ACS_DECL_INIT;
+  r.path = "Device.Quirk.Z";
+  r.value_at = 5000;
+  plan(&dm, &r, 1, &a, &p);
+  CHECK_INT(p.n, 1);
+  if (p.n == 1) {
+    CHECK_STR(p.rpcs[0].u.get_parameter_names.parameter_path, "Device.Quirk.Z");
+    acs_cwmp_msg s4 = p.rpcs[0];
+    acs_cwmp_msg f4 = {.kind = ACS_CWMP_FAULT};
+    f4.u.fault.code = 9003;
+    CHECK_INT(acs_dm_apply(&dm, &s4, &f4, 5000), 0);
+    plan(&dm, &r, 1, &a, &p);
+    CHECK_INT(p.n, 1);
+    if (p.n == 1) CHECK_STR(p.rpcs[0].u.get_parameter_names.parameter_path, "Device.Quirk.");
+  }
   /* two of one unknown object: one listing, of the object (one round trip) */
   acs_decl two[2] = {ACS_DECL_INIT, ACS_DECL_INIT};
   two[0].path = "Device.Other.A";
