@@ -216,6 +216,28 @@ static void test_alias_and_wildcard_set(void) {
   acs_dm_free(&dm);
 }
 
+/* A lone unknown parameter (its value wanted): listed by its own name, the
+ * listing answered with fault code; p is then the next plan. False when
+ * the first plan was not that listing. */
+static bool refused_by_name(acs_dm *dm, acs_arena *a, const char *path, unsigned code,
+                            acs_plan *p) {
+  acs_decl d = ACS_DECL_INIT;
+  d.path = path;
+  d.value_at = 5000;
+  plan(dm, &d, 1, a, p);
+  CHECK_INT(p->n, 1);
+  if (p->n != 1) return false;
+  CHECK_INT(p->rpcs[0].kind, ACS_CWMP_GET_PARAMETER_NAMES);
+  CHECK_STR(p->rpcs[0].u.get_parameter_names.parameter_path, path);
+  CHECK_INT(p->rpcs[0].u.get_parameter_names.next_level, 0);
+  acs_cwmp_msg sent = p->rpcs[0];
+  acs_cwmp_msg f = {.kind = ACS_CWMP_FAULT};
+  f.u.fault.code = code;
+  CHECK_INT(acs_dm_apply(dm, &sent, &f, 5000), 0);
+  plan(dm, &d, 1, a, p);
+  return true;
+}
+
 static void test_discovery(void) {
   acs_dm dm;
   acs_dm_init(&dm);
@@ -263,19 +285,7 @@ static void test_discovery(void) {
   /* a parameter the CPE does not have: listed by its own name (not its
    * object's subtree), answered 9005, then nothing; the device cache
    * forgets what the 9005 taught, as the store never holds it */
-  acs_decl e = ACS_DECL_INIT;
-  e.path = "Device.Nope.X";
-  e.value_at = 5000;
-  plan(&dm, &e, 1, &a, &p);
-  CHECK_INT(p.n, 1);
-  if (p.n == 1) {
-    CHECK_STR(p.rpcs[0].u.get_parameter_names.parameter_path, "Device.Nope.X");
-    CHECK_INT(p.rpcs[0].u.get_parameter_names.next_level, 0);
-    acs_cwmp_msg s2 = p.rpcs[0];
-    acs_cwmp_msg f = {.kind = ACS_CWMP_FAULT};
-    f.u.fault.code = 9005;
-    CHECK_INT(acs_dm_apply(&dm, &s2, &f, 5000), 0);
-    plan(&dm, &e, 1, &a, &p);
+  if (refused_by_name(&dm, &a, "Device.Nope.X", 9005, &p)) {
     CHECK_INT(p.n, 0);
     const acs_dm_param *x = acs_dm_get(&dm, "Device.Nope.X");
     CHECK(x && x->absent);
@@ -315,18 +325,7 @@ static void test_discovery(void) {
   }
   /* a CPE that refuses to list a parameter by its own name (a fault other
    * than 9005): its object is listed next, and no longer the name */
-  acs_decl r = ACS_DECL_INIT;
-  r.path = "Device.Quirk.Z";
-  r.value_at = 5000;
-  plan(&dm, &r, 1, &a, &p);
-  CHECK_INT(p.n, 1);
-  if (p.n == 1) {
-    CHECK_STR(p.rpcs[0].u.get_parameter_names.parameter_path, "Device.Quirk.Z");
-    acs_cwmp_msg s4 = p.rpcs[0];
-    acs_cwmp_msg f4 = {.kind = ACS_CWMP_FAULT};
-    f4.u.fault.code = 9003;
-    CHECK_INT(acs_dm_apply(&dm, &s4, &f4, 5000), 0);
-    plan(&dm, &r, 1, &a, &p);
+  if (refused_by_name(&dm, &a, "Device.Quirk.Z", 9003, &p)) {
     CHECK_INT(p.n, 1);
     if (p.n == 1) CHECK_STR(p.rpcs[0].u.get_parameter_names.parameter_path, "Device.Quirk.");
   }
