@@ -164,27 +164,11 @@ static const char sql_task_status[] =
     "  fault_code = $3::int, fault_string = $4\n"
     "WHERE id = $1 AND status IN ('pending', 'sent')";
 
-/* A GetParameterNames of a whole subtree: what is stored under it and was
- * not listed has vanished from the CPE. */
-static const char sql_gpn_vanished[] =
-    "DELETE FROM parameters WHERE device_id = $1 AND starts_with(name, $2)\n"
-    "  AND name <> ALL($3::text[]) AND name <> $2";
-
-/* When a subtree or name was last read (values) or listed (names), kept in
- * the device row: an unchanged value is not written, so its value_at alone
- * would make it look as old as its last change. */
-static const char sql_refreshed[] =
-    "UPDATE devices SET refreshed = refreshed || (SELECT jsonb_object_agg(n,\n"
-    "  (extract(epoch FROM now()) * 1000)::bigint) FROM unnest($2::text[]) AS n)\n"
-    "WHERE id = $1";
-
-/* The '#names:PATH' marks of the listings written at a session's end, each
- * as of when it was listed ($3: how many ms ago). */
-static const char sql_refreshed_ago[] =
-    "UPDATE devices SET refreshed = refreshed || (SELECT jsonb_object_agg(u.n,\n"
-    "  (extract(epoch FROM now()) * 1000)::bigint - u.ago)\n"
-    "  FROM unnest($2::text[], $3::bigint[]) AS u(n, ago))\n"
-    "WHERE id = $1";
+/* Vanished names, listings' marks: functions of schema version 20
+ * (store/params_sql.h). */
+static const char sql_gpn_vanished[] = "SELECT acs_gpn_vanished($1, $2, $3::text[])";
+static const char sql_refreshed[] = "SELECT acs_refreshed($1, $2::text[])";
+static const char sql_refreshed_ago[] = "SELECT acs_refreshed_ago($1, $2::text[], $3::bigint[])";
 
 /* Objects a GetParameterValues answer named (some stacks answer a partial
  * path with the object itself): stored as objects, never as a leaf. */

@@ -77,12 +77,19 @@ int acs_store_delete_subtree(acs_pg *c, const char *device_id, const char *name,
                              acs_pg_cb cb, void *arg);
 
 /* The statements themselves, for callers that build their own parameters:
- * $1 device id, then text-array literals (acs_pg_array_append). */
+ * $1 device id, then text-array literals (acs_pg_array_append). Each calls
+ * a function of the schema (params_sql.h) whose one value is how many rows
+ * it wrote: acs_store_rows() of the result. */
 extern const char acs_store_sql_put_values[];     /* $2 names, $3 values, $4 types */
 extern const char acs_store_sql_put_names[];      /* $2 names, $3 writable bool[] */
 extern const char acs_store_sql_put_values_listed[]; /* put_values' and $5 writable bool[] */
 extern const char acs_store_sql_put_attrs[];      /* $2 names, $3 smallint[], $4 lists */
 extern const char acs_store_sql_delete_subtree[]; /* $2 name or prefix */
+
+/* The rows a model write above wrote (its function's value), -1 for a
+ * result that is not one. acs_store_delete_subtree's are its command's:
+ * acs_pg_cmd_tuples(). */
+long long acs_store_rows(const acs_pg_result *r);
 
 /* --- group commit (batch.c)
  *

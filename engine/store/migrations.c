@@ -850,6 +850,7 @@ static const char v19_sql[] =
     "CREATE INDEX devices_created_at ON devices (created_at);\n";
 
 extern const char acs__store_v14_sql[]; /* migrations_v14.c */
+extern const char acs__store_v20_sql[]; /* migrations_v20.c */
 
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
@@ -868,6 +869,7 @@ const acs_store_migration acs_store_migrations[] = {
     {16, "traceparent on tasks and bulk actions; wire traces", v16_sql},
     {17, "connection requests: claims across instances, UDP bindings", v17_sql},
     {19, "canary roll-outs targeted by a device query", v19_sql},
+    {20, "a session's writes of its data model as functions, planned once", acs__store_v20_sql},
 };
 
 const size_t acs_store_migrations_count =

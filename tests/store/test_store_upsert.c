@@ -34,6 +34,12 @@ static void rec_cb(acs_pg_result *r, void *arg) {
   if (r->status) fprintf(stderr, "statement failed: %s\n", r->error);
 }
 
+/* A model write: what it wrote is its function's value. */
+static void put_cb(acs_pg_result *r, void *arg) {
+  rec_cb(r, arg);
+  ((rec *)arg)->affected = acs_store_rows(r);
+}
+
 static rec run1(const char *sql) {
   rec x = {0};
   CHECK_INT(acs_pg_query(c, sql, 0, NULL, 0, rec_cb, &x), 0);
@@ -67,7 +73,7 @@ static outcome put(const char *const *names, const char *const *values, const ch
    * ones: they still hold earlier transactions until a flush. */
   run1("SELECT pg_stat_force_next_flush()");
   CHECK_INT(acs_pg_begin_batch(c, 0), 0);
-  CHECK_INT(acs_store_put_values(c, DEV, n, names, values, types, 0, rec_cb, &u), 0);
+  CHECK_INT(acs_store_put_values(c, DEV, n, names, values, types, 0, put_cb, &u), 0);
   CHECK_INT(acs_pg_query(c, xact_sql, 0, NULL, 0, rec_cb, &s), 0);
   CHECK_INT(acs_pg_sync(c, rec_cb, &sy), 0);
   CHECK(st_wait(loop, &sy.calls, 1, 10000));
@@ -124,7 +130,7 @@ int main(void) {
     uint64_t t0 = uv_hrtime();
     for (int k = 0; k < 20; k++) {
       rec u = {0};
-      CHECK_INT(acs_store_put_values(c, DEV, N, names, values, types, 0, rec_cb, &u), 0);
+      CHECK_INT(acs_store_put_values(c, DEV, N, names, values, types, 0, put_cb, &u), 0);
       CHECK(st_wait(loop, &u.calls, 1, 5000));
       CHECK_INT(u.affected, 0);
     }
@@ -200,8 +206,8 @@ int main(void) {
     }
     for (int k = 0; k < 2; k++) {
       rec a = {0}, b = {0};
-      CHECK_INT(acs_store_put_names(c, DEV, N, names, w, 0, rec_cb, &a), 0);
-      CHECK_INT(acs_store_put_attrs(c, DEV, N, names, notif, acl, 0, rec_cb, &b), 0);
+      CHECK_INT(acs_store_put_names(c, DEV, N, names, w, 0, put_cb, &a), 0);
+      CHECK_INT(acs_store_put_attrs(c, DEV, N, names, notif, acl, 0, put_cb, &b), 0);
       CHECK(st_wait(loop, &b.calls, 1, 10000));
       CHECK_INT(a.status, 0);
       CHECK_INT(b.status, 0);
@@ -220,7 +226,7 @@ int main(void) {
     const char *on[] = {"Device.Test.Object.1."};
     bool ow[] = {true};
     rec a = {0};
-    CHECK_INT(acs_store_put_names(c, DEV, 1, on, ow, 0, rec_cb, &a), 0);
+    CHECK_INT(acs_store_put_names(c, DEV, 1, on, ow, 0, put_cb, &a), 0);
     CHECK(st_wait(loop, &a.calls, 1, 5000));
     x = run1("SELECT is_object::int FROM parameters WHERE name = 'Device.Test.Object.1.'");
     CHECK_INT(x.v[0], 1);
@@ -234,7 +240,7 @@ int main(void) {
                         "Device.Test.Object.2.Value"};
     bool nw[] = {true, false, true, true}; /* stored writable, and not: the second changes */
     rec a = {0};
-    CHECK_INT(acs_store_put_new_names(c, DEV, 4, nn, nw, 0, rec_cb, &a), 0);
+    CHECK_INT(acs_store_put_new_names(c, DEV, 4, nn, nw, 0, put_cb, &a), 0);
     CHECK(st_wait(loop, &a.calls, 1, 5000));
     CHECK_INT(a.status, 0);
     CHECK_INT(a.affected, 3); /* two inserted, Object.2.Value updated, Object.1.Value as it was */
@@ -247,7 +253,7 @@ int main(void) {
     CHECK_INT(x.v[1], 1);
     CHECK_INT(x.v[2], 1);
     rec b = {0};
-    CHECK_INT(acs_store_put_new_names(c, DEV, 0, nn, nw, 0, rec_cb, &b), 0); /* nothing: fine */
+    CHECK_INT(acs_store_put_new_names(c, DEV, 0, nn, nw, 0, put_cb, &b), 0); /* nothing: fine */
     CHECK(st_wait(loop, &b.calls, 1, 5000));
     CHECK_INT(b.status, 0);
     CHECK_INT(b.affected, 0);
@@ -267,7 +273,41 @@ int main(void) {
     CHECK_INT(x.v[0], 110); /* Object.10 to .19 and .100 to .199 remain */
   }
 
-  CHECK_INT(acs_store_put_values(c, DEV, 1, names, values, NULL, 0, rec_cb, NULL), ACS_EINVAL);
+  /* A listing's vanished names (acs_gpn_vanished): the subtree as a key
+   * range ends where its prefix does, bytewise, on both sides: siblings
+   * whose names share the prefix's characters, '-' (below '.') and '/'
+   * (above it) stay, as do the prefix itself and another device's rows */
+  {
+    run1(
+        "INSERT INTO devices (id, oui, product_class, serial_number) "
+        "VALUES ('" DEV "-2', '00D09E', 'IGD', 'SN-002')");
+    run1("INSERT INTO parameters (device_id, name) SELECT d, n FROM unnest(ARRAY['" DEV "', '" DEV
+         "-2']) AS d, unnest(ARRAY['Device.V.', 'Device.V.1.', 'Device.V.1.X', "
+         "'Device.V.10.X', 'Device.V.2.Y', 'Device.VW.Z', 'Device.V-', 'Device.V/']) AS n");
+    static const char count_v[] = "SELECT count(*) FILTER (WHERE device_id = '" DEV
+                                  "'), count(*) "
+                                  "FROM parameters WHERE name LIKE 'Device.V%'";
+    rec r = run1("SELECT acs_gpn_vanished('" DEV "', 'Device.V.1.', ARRAY['Device.V.1.X'])");
+    CHECK_INT(r.v[0], 0);
+    r = run1("SELECT acs_gpn_vanished('" DEV
+             "', 'Device.V.', ARRAY['Device.V.1.', 'Device.V.1.X'])");
+    CHECK_INT(r.v[0], 2); /* Device.V.10.X, Device.V.2.Y */
+    r = run1(count_v);
+    CHECK_INT(r.v[0], 6);
+    CHECK_INT(r.v[1], 14);
+    /* "": the whole device; a name that is not an object's: its subtree */
+    r = run1("SELECT acs_gpn_vanished('" DEV "', 'Device.V', ARRAY['Device.V.', 'Device.V-'])");
+    CHECK_INT(r.v[0], 4); /* Device.V.1., Device.V.1.X, Device.VW.Z, Device.V/ */
+    r = run1("SELECT acs_gpn_vanished('" DEV
+             "-2', '', ARRAY(SELECT name FROM parameters "
+             "WHERE device_id = '" DEV "-2' AND name <> 'Device.V.2.Y'))");
+    CHECK_INT(r.v[0], 1);
+    r = run1(count_v);
+    CHECK_INT(r.v[0], 2); /* Device.V., Device.V- */
+    CHECK_INT(r.v[1], 9);
+  }
+
+  CHECK_INT(acs_store_put_values(c, DEV, 1, names, values, NULL, 0, put_cb, NULL), ACS_EINVAL);
 
   CHECK_INT(acs_pg_close(c, close_cb, NULL), 0);
   while (!closed) uv_run(loop, UV_RUN_ONCE);
