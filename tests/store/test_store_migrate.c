@@ -73,6 +73,46 @@ int main(void) {
   check_schema(pg);
   CHECK_INT(st_ll(pg, "SELECT acs_events_maintain() IS NULL"), 0);
 
+  /* acs_time() as version 20 wrote it (an index's expression) gives what
+   * version 3's gave, for 55,299 strings made of valid and invalid pieces
+   * of a dateTime: year, month, day, separator, hour, minute, second and
+   * fraction, offset */
+  CHECK_INT(
+      st_ll(pg,
+            "CREATE FUNCTION pg_temp.acs_time_v3(v text) RETURNS timestamptz LANGUAGE sql "
+            "IMMUTABLE AS $$ SELECT CASE WHEN m IS NULL OR m[1] = '0000' THEN NULL ELSE "
+            "((make_timestamp(m[1]::int, m[2]::int, 1, 0, 0, 0) + make_interval(days => "
+            "m[3]::int - 1, hours => m[4]::int, mins => m[5]::int, secs => m[6]::float8)) - "
+            "CASE WHEN m[7] IS NULL OR m[7] IN ('Z', 'z') THEN interval '0' ELSE "
+            "(substr(m[7], 1, 1) || '1')::int * make_interval(hours => substr(m[7], 2, 2)::int, "
+            "mins => substr(m[7], 5, 2)::int) END) AT TIME ZONE 'UTC' END "
+            "FROM regexp_match(v, '^([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]"
+            "([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9](?:[.][0-9]{1,9})?)"
+            "([Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?$') AS m $$"),
+      0);
+  static const char time_cases[] =
+      "WITH p AS (SELECT (ARRAY['2026','0000','20x6'])[1 + g % 3] || '-' || "
+      "(ARRAY['02','12','13','2'])[1 + (g / 3) % 4] || '-' || "
+      "(ARRAY['01','31','29','32'])[1 + (g / 12) % 4] || "
+      "(ARRAY['T','t',' ','X'])[1 + (g / 48) % 4] || "
+      "(ARRAY['00','23','24'])[1 + (g / 192) % 3] || ':' || "
+      "(ARRAY['59','60'])[1 + (g / 576) % 2] || ':' || "
+      "(ARRAY['00','60','01.5','01.123456789','01.1234567890','01.'])[1 + (g / 1152) % 6] || "
+      "(ARRAY['','Z','z','+05:30','-11:59','+24:00','+5:30','Zz'])[1 + (g / 6912) % 8] "
+      "AS v FROM generate_series(0, 55295) g "
+      "UNION ALL SELECT NULL UNION ALL SELECT '' UNION ALL SELECT '2026-02-31T23:59:59+14:00') "
+      "SELECT ";
+  char tsql[2048];
+  snprintf(tsql, sizeof tsql,
+           "%scount(*) FILTER (WHERE acs_time(v) IS DISTINCT FROM "
+           "pg_temp.acs_time_v3(v)) FROM p",
+           time_cases);
+  CHECK_INT(st_ll(pg, tsql), 0);
+  snprintf(tsql, sizeof tsql, "%scount(acs_time(v)) FROM p", time_cases);
+  /* the valid ones: 2026, 2 months, 3 days, 3 separators, 2 hours, a
+   * minute, 3 seconds, 5 offsets; and the last case */
+  CHECK_INT(st_ll(pg, tsql), 541);
+
   /* 3. several instances at once on empty databases, a few rounds */
   for (int round = 0; round < 3; round++) {
     char db[32], sql[128], dsn2[512];
