@@ -24,32 +24,29 @@
 #include "store/params_sql.h"
 
 /* Each returns how many rows it wrote (acs_store_rows()). */
-#define FUNC(name, args, body)                        \
-  "CREATE FUNCTION " name "(" args                    \
-  ") RETURNS bigint LANGUAGE plpgsql\n"               \
-  "SET plan_cache_mode = force_generic_plan AS $f$\n" \
-  "DECLARE acs_rows bigint;\n"                        \
-  "BEGIN\n" body                                      \
-  ";\n"                                               \
-  "GET DIAGNOSTICS acs_rows = ROW_COUNT;\n"           \
-  "RETURN acs_rows;\n"                                \
+/* clang-format off */
+#define FUNC(name, args, body)                                           \
+  "CREATE FUNCTION " name "(" args ") RETURNS bigint LANGUAGE plpgsql\n" \
+  "SET plan_cache_mode = force_generic_plan AS $f$\n"                   \
+  "DECLARE acs_rows bigint;\n"                                          \
+  "BEGIN\n" body ";\n"                                                  \
+  "GET DIAGNOSTICS acs_rows = ROW_COUNT;\n"                             \
+  "RETURN acs_rows;\n"                                                  \
   "END $f$;\n"
 
 const char acs__store_v20_sql[] =
     FUNC("acs_put_values", "text, text[], text[], text[]", ACS_SQL_PUT_VALUES)
-        FUNC("acs_put_values_listed", "text, text[], text[], text[], boolean[]",
-             ACS_SQL_PUT_VALUES_LISTED)
-            FUNC("acs_put_names", "text, text[], boolean[]", ACS_SQL_PUT_NAMES)
-                FUNC("acs_put_new_names", "text, text[], boolean[]", ACS_SQL_PUT_NEW_NAMES)
-                    FUNC("acs_put_attrs", "text, text[], smallint[], text[]", ACS_SQL_PUT_ATTRS)
-                        FUNC("acs_refreshed", "text, text[]", ACS_SQL_REFRESHED) FUNC(
-                            "acs_refreshed_ago", "text, text[], bigint[]", ACS_SQL_REFRESHED_AGO)
-                            FUNC("acs_gpn_vanished", "text, text, text[]",
-                                 "IF right($2, 1) = '.' THEN\n" ACS_SQL_GPN_VANISHED_RANGE
-                                 ";\n"
-                                 "ELSE\n" ACS_SQL_GPN_VANISHED_ANY
-                                 ";\n"
-                                 "END IF")
+    FUNC("acs_put_values_listed", "text, text[], text[], text[], boolean[]",
+         ACS_SQL_PUT_VALUES_LISTED)
+    FUNC("acs_put_names", "text, text[], boolean[]", ACS_SQL_PUT_NAMES)
+    FUNC("acs_put_new_names", "text, text[], boolean[]", ACS_SQL_PUT_NEW_NAMES)
+    FUNC("acs_put_attrs", "text, text[], smallint[], text[]", ACS_SQL_PUT_ATTRS)
+    FUNC("acs_refreshed", "text, text[]", ACS_SQL_REFRESHED)
+    FUNC("acs_refreshed_ago", "text, text[], bigint[]", ACS_SQL_REFRESHED_AGO)
+    FUNC("acs_gpn_vanished", "text, text, text[]",
+         "IF right($2, 1) = '.' THEN\n" ACS_SQL_GPN_VANISHED_RANGE ";\n"
+         "ELSE\n" ACS_SQL_GPN_VANISHED_ANY ";\n"
+         "END IF")
     /* the Inform's function of version 14, for the same reason: its
      * per-device reads ('c', 'p', 't' rows) were planned per call in a boot
      * storm, ~270 µs a device */
@@ -80,12 +77,13 @@ const char acs__store_v20_sql[] =
     "       WHEN substr(v, n - 5, 1) IN ('+', '-') THEN 6 ELSE 0 END;\n"
     "  RETURN ((make_timestamp(substr(v, 1, 4)::int, substr(v, 6, 2)::int, 1, 0, 0, 0)\n"
     "    + make_interval(days => substr(v, 9, 2)::int - 1, hours => substr(v, 12, 2)::int,\n"
-    "                    mins => substr(v, 15, 2)::int, secs => substr(v, 18, n - 17 - "
-    "o)::float8))\n"
+    "                    mins => substr(v, 15, 2)::int,\n"
+    "                    secs => substr(v, 18, n - 17 - o)::float8))\n"
     "   - CASE WHEN o < 6 THEN interval '0'\n"
-    "     ELSE (substr(v, n - 5, 1) || '1')::int * make_interval(hours => substr(v, n - 4, "
-    "2)::int,\n"
-    "                                                          mins => substr(v, n - 1, 2)::int)\n"
+    "     ELSE (substr(v, n - 5, 1) || '1')::int\n"
+    "          * make_interval(hours => substr(v, n - 4, 2)::int,\n"
+    "                          mins => substr(v, n - 1, 2)::int)\n"
     "     END)\n"
     "  AT TIME ZONE 'UTC';\n"
     "END $f$;\n";
+/* clang-format on */
