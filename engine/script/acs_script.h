@@ -148,6 +148,16 @@ acs_script_run *acs_script_run_new(acs_script_vm *vm, const acs_script_limits *l
  * resume of this run. */
 void acs_script_run_free(acs_script_run *run);
 void *acs_script_run_ctx(const acs_script_run *run);
+/* Makes the run a sealed one: from now on its first read of a global that
+ * may depend on the session, the clock or chance (the library's globals,
+ * the lazy ones such as device, acs, os, math, coroutine, anything but the
+ * pure functions of string, table, utf8 and a few base functions) raises
+ * before any such function runs, and marks the run (a pcall that catches
+ * the error does not clear the mark). What a sealed run's channel returns
+ * unmarked is a function of the policy's text alone. */
+void acs_script_run_seal(acs_script_run *run);
+/* Did the sealed run read such a global? */
+bool acs_script_run_unsealed(const acs_script_run *run);
 /* Instructions charged so far (hook counts plus charges of C functions). */
 uint64_t acs_script_run_instructions(const acs_script_run *run);
 /* Bytes of the blocks the run allocated that are not freed yet. */

@@ -77,6 +77,8 @@ void acs_script_run_free(acs_script_run *run) {
 }
 
 void *acs_script_run_ctx(const acs_script_run *run) { return run->ctx; }
+void acs_script_run_seal(acs_script_run *run) { run->sealed = true; }
+bool acs_script_run_unsealed(const acs_script_run *run) { return run->unsealed; }
 uint64_t acs_script_run_instructions(const acs_script_run *run) { return run->used; }
 size_t acs_script_run_memory(const acs_script_run *run) { return run->mem; }
 

@@ -93,13 +93,44 @@ static int acs__unknown_global(lua_State *L, int k) {
   return luaL_error(L, "unknown global (a %s key)", luaL_typename(L, k));
 }
 
+/* The API's globals a sealed run may read (acs_script_run_seal): what they
+ * give depends on their arguments alone (math: random; os: the clock). */
+static const char *const acs__sealed_ok[] = {
+    "assert",   "error",  "ipairs",   "next",   "pairs",        "rawget",
+    "rawlen",   "select", "tostring", "type",   "_VERSION",     "tonumber",
+    "rawequal", "rawset", "pcall",    "xpcall", "setmetatable", "getmetatable",
+    "string",   "table",  "utf8",     NULL,
+};
+
+static acs_script_run *acs__sealed_run(lua_State *L) {
+  acs_script_chan *ch = acs__chan_of(L);
+  return ch && ch->run->sealed ? ch->run : NULL;
+}
+
+/* A sealed run reads global k, which it may not: marked, and raised before
+ * anything of the session is touched. */
+static int acs__unseal(lua_State *L, acs_script_run *run, int k) {
+  run->unsealed = true;
+  return luaL_error(L, "'%s' may depend on the session: not read here",
+                    lua_type(L, k) == LUA_TSTRING ? lua_tostring(L, k) : "?");
+}
+
+static bool acs__sealed_may(lua_State *L, int k) {
+  const char *name = lua_type(L, k) == LUA_TSTRING ? lua_tostring(L, k) : NULL;
+  for (const char *const *n = acs__sealed_ok; name && *n; n++)
+    if (strcmp(*n, name) == 0) return true;
+  return false;
+}
+
 static int l_env_index(lua_State *L) {
   lua_settop(L, 2);
+  acs_script_run *sealed = acs__sealed_run(L);
   lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return 1;
+  if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return sealed ? acs__unseal(L, sealed, 2) : 1;
   lua_pop(L, 1);
   lua_pushvalue(L, 2);
   if (lua_rawget(L, lua_upvalueindex(3)) == LUA_TFUNCTION) {
+    if (sealed) return acs__unseal(L, sealed, 2);
     lua_call(L, 0, 1);
     if (!lua_isnil(L, -1)) {
       lua_pushvalue(L, 2);
@@ -110,7 +141,8 @@ static int l_env_index(lua_State *L) {
   }
   lua_pop(L, 1);
   lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+    return sealed && !acs__sealed_may(L, 2) ? acs__unseal(L, sealed, 2) : 1;
   return acs__unknown_global(L, 2);
 }
 
@@ -155,6 +187,8 @@ static int acs__run_env(lua_State *L) {
 
 static int l_lib_index(lua_State *L) {
   lua_settop(L, 2);
+  acs_script_run *sealed = acs__sealed_run(L);
+  if (sealed) return acs__unseal(L, sealed, 2);
   if (acs__run_env(L)) {
     lua_pushvalue(L, 2);
     lua_gettable(L, 3);

@@ -127,6 +127,8 @@ struct acs_script_run {
   acs_script_chan *cur_chan; /* the channel being resumed */
   lua_State *cur_L;          /* the thread running in it */
   uint64_t rng[4];           /* math.random: xoshiro256** */
+  bool sealed;               /* acs_script_run_seal */
+  bool unsealed;             /* a sealed run read what it may not */
 };
 
 struct acs_script_chan {

@@ -22,6 +22,12 @@ typedef struct acs_policy_vm {
   size_t chunks;        /* chunks of the current generation (0: none loaded) */
   bool error;           /* no generation could be loaded: sessions run no policies */
   long long generation; /* the store's generation loaded (0: a directory's tree) */
+  /* per presets file, what it returns when that depends on its text alone
+   * (a registry reference), else why not (policy_preset.c); for the VM's
+   * generation presets_gen */
+  int *preset_refs;
+  size_t npreset_refs;
+  uint64_t presets_gen;
 } acs_policy_vm;
 
 /* A VM with the host functions and the tree of dir loaded (dir NULL: the

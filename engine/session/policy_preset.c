@@ -288,6 +288,7 @@ typedef struct matches {
   match *v;
   size_t n, cap;
   int order;
+  bool kept; /* reading a file's kept value: copies go all the way down */
 } matches;
 
 static int cmp_match(const void *a, const void *b) {
@@ -304,19 +305,27 @@ static void match_free(lua_State *L, match *m) {
   m->nprovs = 0;
 }
 
-/* A copy of the args table on top (raw reads: no policy code runs), which
- * replaces it, in the registry. */
-static int copy_args(lua_State *L) {
+/* A copy of the table on top (raw reads: no policy code runs), which
+ * replaces it; deep: its tables copied too (a kept value, plain data, is
+ * shared by every session: a provision must not change it for the next). */
+static void copy_table(lua_State *L, bool deep) {
+  luaL_checkstack(L, 4, NULL);
   int src = lua_gettop(L);
   lua_newtable(L);
   lua_pushnil(L);
   while (lua_next(L, src)) {
     acs_script_charge(L, 4);
+    if (deep && lua_istable(L, -1)) copy_table(L, true);
     lua_pushvalue(L, -2);
     lua_insert(L, -2);
     lua_rawset(L, src + 1);
   }
   lua_remove(L, src);
+}
+
+/* The args table on top, copied into the registry (it replaces it). */
+static int copy_args(lua_State *L, bool deep) {
+  copy_table(L, deep);
   return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
@@ -368,7 +377,7 @@ static void collect_preset(lua_State *L, matches *ms) {
       lua_pop(L, 1);
       lua_rawgeti(L, -1, 2);
       if (lua_istable(L, -1) && pr->name[0])
-        pr->args_ref = copy_args(L); /* nothing raises from here to the count below */
+        pr->args_ref = copy_args(L, ms->kept); /* nothing raises from here to the count below */
       else
         lua_pop(L, 1);
     }
@@ -424,12 +433,112 @@ static void collect_presets(lua_State *L, void *ud) {
   }
 }
 
+/* --- presets files that depend on their text alone.
+ * Most presets files are data: a list of tables of strings and numbers. Such
+ * a file is run once per worker and generation, sealed (it raises at its
+ * first read of anything that may depend on the session, the clock or
+ * chance: acs_script_run_seal), and when it completes and returns plain
+ * data (tables without metatables, of strings, numbers and booleans, at
+ * most PLAIN_DEPTH deep and PLAIN_NODES in all) that value is kept and read
+ * by every later session in place of a run of the file. Any other file runs
+ * in every session, as before. */
+#define PRESET_UNKNOWN (-3) /* not tried yet (LUA_NOREF: runs every session) */
+#define PLAIN_DEPTH 8
+#define PLAIN_NODES 4096
+
+static bool plain_data(lua_State *L, int idx, int depth, size_t *nodes) {
+  if (++*nodes > PLAIN_NODES || depth > PLAIN_DEPTH || !lua_checkstack(L, 3)) return false;
+  idx = lua_absindex(L, idx);
+  if (lua_getmetatable(L, idx)) {
+    lua_pop(L, 1);
+    return false;
+  }
+  bool ok = true;
+  lua_pushnil(L);
+  while (ok && lua_next(L, idx)) {
+    int kt = lua_type(L, -2), vt = lua_type(L, -1);
+    ok = (kt == LUA_TSTRING || kt == LUA_TNUMBER) &&
+         (vt == LUA_TSTRING || vt == LUA_TNUMBER || vt == LUA_TBOOLEAN ||
+          (vt == LUA_TTABLE && plain_data(L, -1, depth + 1, nodes)));
+    lua_pop(L, ok ? 1 : 2);
+  }
+  return ok;
+}
+
+/* Runs inside acs_script_chan_protect: the sealed file's value on top. */
+static void keep_plain(lua_State *L, void *ud) {
+  size_t nodes = 0;
+  if (!lua_istable(L, -1) || !plain_data(L, -1, 0, &nodes)) return;
+  lua_pushvalue(L, -1);
+  *(int *)ud = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static int seal_preset(acs__session *s, acs_policy_vm *pv, const char *name) {
+  acs_script_run *run = acs_script_run_new(pv->vm, NULL, s);
+  if (!run) return PRESET_UNKNOWN; /* out of memory: tried again later */
+  acs_script_run_seal(run);
+  acs_script_chan *ch = NULL;
+  int ref = LUA_NOREF;
+  if (acs_script_run_call(run, name, NULL, &ch) == ACS_SCRIPT_DONE && ch &&
+      !acs_script_run_unsealed(run))
+    acs_script_chan_protect(ch, keep_plain, &ref);
+  acs_script_run_free(run);
+  acs_log(ACS_LOG_INFO, "policy", "%s: %s", name,
+          ref >= 0 ? "data alone: read from one run per generation" : "runs in every session");
+  return ref;
+}
+
+/* What presets file i returns, kept (a registry reference), or LUA_NOREF:
+ * the file runs in this session. */
+static int preset_kept(acs__session *s, acs_policy_vm *pv, size_t i) {
+  if (s->dry) return LUA_NOREF; /* a dry run's reports name each file's channel */
+  lua_State *VL = acs_script_vm_state(pv->vm);
+  uint64_t gen = acs_script_vm_generation(pv->vm);
+  if (!pv->preset_refs || pv->presets_gen != gen) {
+    for (size_t k = 0; pv->preset_refs && k < pv->npreset_refs; k++)
+      if (pv->preset_refs[k] >= 0) luaL_unref(VL, LUA_REGISTRYINDEX, pv->preset_refs[k]);
+    free(pv->preset_refs);
+    pv->npreset_refs = 0;
+    if (!(pv->preset_refs = malloc((pv->npresets + 1) * sizeof *pv->preset_refs))) return LUA_NOREF;
+    for (size_t k = 0; k < pv->npresets; k++) pv->preset_refs[k] = PRESET_UNKNOWN;
+    pv->npreset_refs = pv->npresets;
+    pv->presets_gen = gen;
+  }
+  if (i >= pv->npreset_refs) return LUA_NOREF;
+  if (pv->preset_refs[i] == PRESET_UNKNOWN) pv->preset_refs[i] = seal_preset(s, pv, pv->presets[i]);
+  return pv->preset_refs[i] >= 0 ? pv->preset_refs[i] : LUA_NOREF;
+}
+
+static int l_collect_kept(lua_State *L) {
+  collect_presets(L, lua_touserdata(L, 1));
+  return 0;
+}
+
 void acs__policy_start_presets(acs__session *s, acs_policy_vm *pv) {
   acs__policy *p = s->pol;
   lua_State *VL = acs_script_vm_state(pv->vm);
   matches ms = {.s = s};
   for (size_t i = 0; i < pv->npresets; i++) {
     const char *name = pv->presets[i];
+    int kept = preset_kept(s, pv, i);
+    if (kept != LUA_NOREF) {
+      /* its channel completes (a fault of an earlier generation clears) */
+      acs__policy_chan_add(p, NULL, name, name);
+      p->chans[p->nchans - 1].done = true;
+      size_t before = ms.n;
+      ms.file = name;
+      ms.kept = true;
+      lua_pushcfunction(VL, l_collect_kept);
+      lua_pushlightuserdata(VL, &ms);
+      lua_rawgeti(VL, LUA_REGISTRYINDEX, kept);
+      if (lua_pcall(VL, 2, 0, 0) != LUA_OK) { /* out of memory: nothing else raises */
+        acs_log(ACS_LOG_WARN, "policy", "%s: %s: %s", s->device_id, name,
+                lua_type(VL, -1) == LUA_TSTRING ? lua_tostring(VL, -1) : "error");
+        lua_pop(VL, 1);
+        while (ms.n > before) match_free(VL, &ms.v[--ms.n]);
+      }
+      continue;
+    }
     acs_script_chan *ch = NULL;
     int st = acs_script_run_call(p->run, name, NULL, &ch);
     if (st < 0 || !ch) continue;
@@ -441,6 +550,7 @@ void acs__policy_start_presets(acs__session *s, acs_policy_vm *pv) {
      * budgets: its tables may have metamethods */
     size_t before = ms.n;
     ms.file = name;
+    ms.kept = false;
     if (acs_script_chan_protect(ch, collect_presets, &ms) != 0) {
       while (ms.n > before) match_free(VL, &ms.v[--ms.n]);
       if (acs_script_chan_state(ch) == ACS_SCRIPT_FAULT)

@@ -249,5 +249,6 @@ void acs_policy_vm_free(acs_policy_vm *pv) {
   if (pv->vm) acs_script_vm_free(pv->vm);
   free_names(pv->presets, pv->npresets);
   free_names(pv->alarms, pv->nalarms);
+  free(pv->preset_refs);
   free(pv);
 }

@@ -886,6 +886,62 @@ static void test_library(void) {
   acs_script_vm_free(vm);
 }
 
+/* A sealed run (acs_script_run_seal) reads only what depends on a policy's
+ * text: string, table, the base functions; anything else raises and marks
+ * the run, a pcall that catches the error included. */
+static void test_sealed(void) {
+  acs_script_vm *vm = st_vm(NULL);
+  CHECK(vm != NULL);
+  if (!vm) return;
+  register_hosts(vm);
+  static const char lib[] =
+      "function who() return 'lib' end\n"
+      "return {lazy = function() return {made_in = ctx()} end}\n";
+  static const struct {
+    const char *name, *text;
+    int st;
+    bool unsealed;
+  } cases[] = {
+      {"pure",
+       "local t = {} for i = 1, 3 do t[#t + 1] = string.format('%d', i) end\n"
+       "return table.concat(t, ',') .. select('#', 1, 2) .. tostring(tonumber('4'))\n"
+       "  .. type(next({})) .. utf8.char(65) .. ('x'):rep(2)",
+       ACS_SCRIPT_DONE, false},
+      {"math", "return math.floor(1.5)", ACS_SCRIPT_FAULT, true},
+      {"os", "return os.time()", ACS_SCRIPT_FAULT, true},
+      {"coroutine", "return coroutine.running()", ACS_SCRIPT_FAULT, true},
+      {"library", "return who()", ACS_SCRIPT_FAULT, true},
+      {"lazy", "return lazy.made_in", ACS_SCRIPT_FAULT, true},
+      {"host", "return ctx()", ACS_SCRIPT_FAULT, true},
+      {"caught", "local ok = pcall(function() return os.time() end) return tostring(ok)",
+       ACS_SCRIPT_DONE, true},
+  };
+  size_t n = sizeof cases / sizeof cases[0];
+  acs_script_chunk set[16] = {{"lib", lib, sizeof lib - 1, true}};
+  for (size_t i = 0; i < n; i++)
+    set[i + 1] = (acs_script_chunk){cases[i].name, cases[i].text, strlen(cases[i].text), false};
+  char err[256] = "";
+  CHECK_INT(acs_script_vm_load_set(vm, set, n + 1, err, sizeof err), 0);
+  for (size_t i = 0; i < n; i++) {
+    acs_script_run *run = acs_script_run_new(vm, NULL, "sealed");
+    acs_script_run_seal(run);
+    acs_script_chan *ch = lib_call(run, cases[i].name, cases[i].st);
+    if (acs_script_run_unsealed(run) != cases[i].unsealed) fprintf(stderr, "  %s\n", cases[i].name);
+    CHECK(acs_script_run_unsealed(run) == cases[i].unsealed);
+    if (cases[i].st == ACS_SCRIPT_FAULT)
+      CHECK(ch && strstr(acs_script_chan_fault_message(ch), "may depend on the session"));
+    if (i == 0) CHECK_STR(first_value(ch), "1,2,324nilAxx");
+    if (i == n - 1) CHECK_STR(first_value(ch), "false");
+    acs_script_run_free(run);
+    /* unsealed, the same text runs */
+    run = acs_script_run_new(vm, NULL, "open");
+    lib_call(run, cases[i].name, ACS_SCRIPT_DONE);
+    CHECK(!acs_script_run_unsealed(run));
+    acs_script_run_free(run);
+  }
+  acs_script_vm_free(vm);
+}
+
 int main(void) {
   acs_script_limits def;
   acs_script_limits_default(&def);
@@ -915,5 +971,6 @@ int main(void) {
   test_coroutines(vm);
   acs_script_vm_free(vm);
   test_library();
+  test_sealed();
   return acs_test_result("test_script_sandbox");
 }
