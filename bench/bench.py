@@ -158,6 +158,17 @@ def proc_cpu(pid):
         return 0.0
 
 
+def proc_cpu_reaped(pid):
+    """CPU seconds of the children pid has waited for (cutime + cstime): a
+    PostgreSQL backend that exited, for the postmaster."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def children_of(ppid):
     out = []
     for d in os.listdir("/proc"):
@@ -188,7 +199,10 @@ class CpuMeter:
         self.pg_pid = pg_pid
 
     def snap(self, server_pid):
-        pg = proc_cpu(self.pg_pid) + sum(proc_cpu(p) for p in children_of(self.pg_pid))
+        # the backends alive now, and those that exited (autovacuum workers, a psql's),
+        # which the postmaster reaped: their CPU is in its cutime/cstime
+        pg = (proc_cpu(self.pg_pid) + proc_cpu_reaped(self.pg_pid) +
+              sum(proc_cpu(p) for p in children_of(self.pg_pid)))
         ch = resource.getrusage(resource.RUSAGE_CHILDREN)
         me = resource.getrusage(resource.RUSAGE_SELF)
         busy, irq, total = machine_busy()
@@ -854,6 +868,10 @@ class Bench:
                               concurrency=a.concurrency).wait(960)
             print("bench: %s warm-up: %.0f sessions/s (ok %d, failed %d)" % (
                 label, r["sessions_per_s"], r["sessions_ok"], r["sessions_failed"]))
+        # what the phases before left to vacuum (the bootstrap, (a)'s runs for (p)) is
+        # not this phase's: paid now, outside the runs (printed)
+        self.vacuum(label, "before the runs (what ran before left it)")
+        sessions = 0
         for i in range(a.repeat):
             ev0, la = self.events_count(), loadavg()
             if a.statements:
@@ -866,6 +884,7 @@ class Bench:
             ev = self.events_count() - ev0
             acked = fl.check_acked(label, ev)
             cpu = CpuMeter.delta(c0, c1)
+            sessions += r["sessions_ok"]
             runs_a.append({"sessions_per_s": r["sessions_per_s"], "ok": r["sessions_ok"],
                            "failed": r["sessions_failed"], "503": r["http_503"],
                            "informs_acked": acked, "event_rows": ev,
@@ -886,8 +905,12 @@ class Bench:
                       runs_a[-1]["cpu_us_per_session"], cpu["machine_busy_pct"],
                       self.clients_line(r)))
         acsd.stop()
+        # and what these runs left: their sessions' share of vacuuming (the autovacuum
+        # that ran during the runs is in their PostgreSQL figures already)
+        pg_s = self.vacuum(label, "after the runs (what they left)")
         out = {"workers": workers, "acsd": runs_a,
-               "acsd_sessions_per_s": med([x["sessions_per_s"] for x in runs_a])}
+               "acsd_sessions_per_s": med([x["sessions_per_s"] for x in runs_a]),
+               "vacuum_after_us": int(1e6 * pg_s / sessions) if sessions else 0}
         if not floor:
             return out
         runs_f = []
@@ -915,6 +938,17 @@ class Bench:
         out["floor_sessions_per_s"] = med([x["sessions_per_s"] for x in runs_f])
         out["ratio"] = out["acsd_sessions_per_s"] / out["floor_sessions_per_s"]
         return out
+
+    def vacuum(self, label, when):
+        """VACUUM of the bench's database, printed with PostgreSQL's CPU for it (s)."""
+        time.sleep(1)  # a stopped acsd's backends exit and are reaped before the snapshot
+        c0, t0 = self.meter.snap(0), time.monotonic()
+        self.pg.psql("VACUUM")  # its backend's CPU: reaped by the postmaster (snap)
+        c1 = self.meter.snap(0)
+        pg_s = c1["pg"] - c0["pg"]
+        print("bench: %s VACUUM %s: %.1f s, PostgreSQL CPU %.2f s" % (
+            label, when, time.monotonic() - t0, pg_s))
+        return pg_s
 
     def phase_p(self, workers):
         """(p) (a) with the example policies on."""
@@ -1216,6 +1250,10 @@ def report(a, res, keep_log):
         print("| (p) CPU per session with them: acsd / PostgreSQL | %d / %d us |" % (
             cpu_p["server_us"], cpu_p["pg_us"]))
         if ra:
+            print("| (p) PostgreSQL per session with policies / without (each phase from a "
+                  "vacuumed store) | %.2f |" % (cpu_p["pg_us"] / max(1, cpu_a["pg_us"])))
+            print("| vacuum each phase left, PostgreSQL CPU per session: (a) / (p) | %d / %d us |"
+                  % (ra.get("vacuum_after_us", 0), rp.get("vacuum_after_us", 0)))
             print("| (p) the policies' cost per periodic session (acsd CPU, p - a) | %d us |" % (
                 cpu_p["server_us"] - cpu_a["server_us"]))
             print("| (p) ratio acsd with policies / floor | %.2f |" % (
