@@ -60,13 +60,30 @@ static void acs__chan_release(acs_script_chan *ch) {
   ch->nvals = 0;
 }
 
+/* A channel that completed leaves its coroutine for the next channel of any
+ * run: reset (its stack emptied, its upvalues closed: nothing of this run
+ * stays reachable through it), its extraspace cleared. A faulted or killed
+ * one is not reused (a kill leaves its hooks off). Returns whether kept. */
+static bool acs__chan_recycle(acs_script_vm *vm, acs_script_chan *ch) {
+  lua_State *co = ch->L;
+  if (!co || ch->ref == LUA_NOREF || ch->state != ACS_SCRIPT_DONE || ch->kill ||
+      vm->nspare >= ACS__SPARE || lua_status(co) != LUA_OK || lua_resetthread(co) != LUA_OK)
+    return false;
+  acs__set_chan(co, NULL);
+  vm->spare_L[vm->nspare] = co;
+  vm->spare_ref[vm->nspare++] = ch->ref;
+  ch->ref = LUA_NOREF;
+  ch->L = NULL;
+  return true;
+}
+
 void acs_script_run_free(acs_script_run *run) {
   if (!run) return;
   acs_script_vm *vm = run->vm;
   acs_require(vm->cur != run);
   for (acs_script_chan *ch = run->chans, *next; ch; ch = next) {
     next = ch->next;
-    acs__chan_release(ch);
+    if (!acs__chan_recycle(vm, ch)) acs__chan_release(ch);
     free(ch);
   }
   luaL_unref(vm->L, LUA_REGISTRYINDEX, run->ref_env);
@@ -260,13 +277,24 @@ static int acs__call_p(lua_State *L) {
     c->fn(L, c->ud);
     lua_settop(L, 5);
   }
-  lua_State *co = lua_newthread(L); /* 6 */
+  acs_script_vm *vm = c->run->vm;
+  lua_State *co;
+  if (vm->nspare) { /* a completed channel's, reset (acs__chan_recycle) */
+    vm->nspare--;
+    co = vm->spare_L[vm->nspare];
+    c->ch->ref = vm->spare_ref[vm->nspare];        /* freed by acs__start on an error below */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ch->ref); /* 6 */
+  } else {
+    co = lua_newthread(L); /* 6 */
+  }
   lua_pushvalue(L, 3);
   lua_pushvalue(L, 4);
   lua_pushvalue(L, 5);
   lua_xmove(L, co, 3);
-  lua_pushvalue(L, 6);
-  c->ch->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (c->ch->ref == LUA_NOREF) {
+    lua_pushvalue(L, 6);
+    c->ch->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   c->ch->L = co;
   acs__set_root(co, c->ch);
   c->rc = 0;

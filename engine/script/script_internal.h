@@ -70,6 +70,8 @@ typedef struct acs__freeblk {
   struct acs__freeblk *next;
 } acs__freeblk;
 
+#define ACS__SPARE 32 /* completed channels' coroutines kept for reuse */
+
 struct acs_script_vm {
   lua_State *L;
   acs__freeblk *cache[ACS__NCLASS]; /* freed small blocks, by class */
@@ -99,6 +101,11 @@ struct acs_script_vm {
   int ref_gen;     /* the current generation: name -> function(_ENV, ...), and
                     * under the light userdata keys below its library */
   bool lib_loading; /* library chunks are running (acs__lib_run) */
+  /* channels' coroutines that completed, reset, for the next channels
+   * (run.c): the threads and their registry references */
+  lua_State *spare_L[ACS__SPARE];
+  int spare_ref[ACS__SPARE];
+  int nspare;
 };
 
 /* Keys of a generation table (light userdata: no policy name collides). */

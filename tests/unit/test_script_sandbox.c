@@ -152,6 +152,50 @@ static void test_run_basic(acs_script_vm *vm) {
   CHECK_EVAL(vm, "string = nil return ('x'):upper() .. tostring(string ~= nil)", "Xtrue");
 }
 
+/* A channel that completed leaves its coroutine to a later channel (of any
+ * run), reset: the later one starts on an empty stack, with its own
+ * arguments and environment; a faulted channel's coroutine is not reused. */
+static const char *first_value(acs_script_chan *ch);
+
+static void test_reuse(acs_script_vm *vm) {
+  CHECK_INT(st_load(vm, "co_id",
+                    "local t = coroutine.running() leftover = tostring(t)\n"
+                    "return tostring(t), select('#', ...), (...).n"),
+            0);
+  CHECK_INT(st_load(vm, "co_seen", "return rawget(_G, 'leftover')"), 0);
+  CHECK_INT(st_load(vm, "co_boom", "local t = tostring(coroutine.running()) error(t, 0)"), 0);
+  char first[64] = "", boom[64] = "";
+  for (int i = 0; i < 3; i++) {
+    acs_script_run *run = acs_script_run_new(vm, NULL, NULL);
+    int v = i;
+    acs_script_chan *ch = NULL;
+    CHECK_INT(acs_script_run_call_fn(run, "co_id", args_cb, &v, &ch), ACS_SCRIPT_DONE);
+    int n;
+    lua_State *T = acs_script_chan_values(ch, &n);
+    CHECK_INT(n, 3);
+    if (i == 0) snprintf(first, sizeof first, "%s", lua_tostring(T, -3));
+    CHECK_STR(lua_tostring(T, -3), first); /* the same coroutine, run after run */
+    CHECK_INT(lua_tointeger(T, -2), 1);    /* its arguments only */
+    CHECK_INT(lua_tointeger(T, -1), i);
+    /* a second channel of the run: another coroutine, the run's globals */
+    CHECK_INT(acs_script_run_call(run, "co_seen", NULL, &ch), ACS_SCRIPT_DONE);
+    CHECK_STR(first_value(ch), first);
+    if (i == 1) {
+      CHECK_INT(acs_script_run_call(run, "co_boom", NULL, &ch), ACS_SCRIPT_FAULT);
+      snprintf(boom, sizeof boom, "%s", acs_script_chan_fault_message(ch));
+    }
+    acs_script_run_free(run);
+    /* a new run sees nothing of the last one's globals */
+    run = acs_script_run_new(vm, NULL, NULL);
+    CHECK_INT(acs_script_run_call(run, "co_seen", NULL, &ch), ACS_SCRIPT_DONE);
+    int nv;
+    T = acs_script_chan_values(ch, &nv);
+    CHECK(nv == 1 && lua_isnil(T, -1));
+    acs_script_run_free(run);
+  }
+  CHECK(boom[0] && strcmp(boom, first) != 0);
+}
+
 /* --- globals stay in their run; channels of a run share them */
 static void test_isolation(acs_script_vm *vm) {
   CHECK_INT(st_load(vm, "setx", "x = (...).v local got = host.ask('wait') return x .. got"), 0);
@@ -960,6 +1004,7 @@ int main(void) {
   test_load(vm);
   CHECK_INT(acs_script_vm_register(vm, NULL, "late", l_host_ask), ACS_ESTATE);
   test_run_basic(vm);
+  test_reuse(vm);
   test_isolation(vm);
   test_yield(vm);
   test_allowlist(vm);
