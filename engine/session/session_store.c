@@ -104,23 +104,25 @@ static const char *xsd_name(acs_cwmp_type t, char buf[32]) {
 
 /* --- statements */
 
-/* Every Inform of a group-commit transaction in one call of acs_informs()
- * (migration 11, docs/storage.md "One statement per batch"): the device
- * rows (group 0), their events (1), the Inform's parameters with whether
- * the worker's cache knows each unchanged (2), and the CommandKeys of the
- * "M ..." events that settle tasks (3); group 0 ends with the session's
- * fencing token (migration 14: 0 without Redis). It answers, per device,
- * 'v' (stale, version), 't' (each pending task), 'p' (each stored parameter, when the
- * model is wanted) and, with policies, 'c' (the policy context unless the
- * worker's copy is current; with the model, the device's refreshed map;
- * ctx_gen; the store's now, migration 12). */
+/* Every Inform of a group-commit transaction in one call of
+ * acs_inform_batch() (migrations 11 and 21, docs/storage.md "One statement
+ * per batch"): the device rows (group 0), their events (1), the Inform's
+ * parameters with whether the worker's cache knows each unchanged (2), and
+ * the CommandKeys of the "M ..." events that settle tasks (3); group 0 ends
+ * with the session's fencing token (migration 14: 0 without Redis). It
+ * answers, per device, 'v' (stale, version, ctx_gen, the store's now), 't'
+ * (each pending task), 'p' (each stored parameter, when the model is
+ * wanted) and, with policies, 'c' when the worker must read the policy
+ * context (its copy not current, the device stale, the model wanted: then
+ * the device's refreshed map; migrations 12 and 21). */
 static const acs_store_set_def set_informs = {
-    .sql = "SELECT * FROM acs_informs($1::text[], $2::text[], $3::text[], $4::text[],\n"
-           "  $5::text[], $6::text[], $7::text[], $8::boolean[], $9::boolean[], $10::inet[],\n"
-           "  $11::text[], $12::text[], $13::bigint[], $14::boolean[], $15::boolean[],\n"
-           "  $16::bigint[], $17::bigint[], $18::text[], $19::text[], $20::text[],\n"
-           "  $21::text[], $22::text[], $23::text[], $24::text[], $25::boolean[],\n"
-           "  $26::text[], $27::text[])",
+    .sql =
+        "SELECT * FROM acs_inform_batch($1::text[], $2::text[], $3::text[], $4::text[],\n"
+        "  $5::text[], $6::text[], $7::text[], $8::boolean[], $9::boolean[], $10::inet[],\n"
+        "  $11::text[], $12::text[], $13::bigint[], $14::boolean[], $15::boolean[],\n"
+        "  $16::bigint[], $17::bigint[], $18::text[], $19::text[], $20::text[],\n"
+        "  $21::text[], $22::text[], $23::text[], $24::text[], $25::boolean[],\n"
+        "  $26::text[], $27::text[])",
     .ngroups = 4,
     .ncols = {17, 3, 5, 2},
     .unique_key = true,
@@ -474,13 +476,15 @@ static void inform_param(sess_op *op, const acs_pg_result *r, int row) {
   if (!acs_pg_isnull(r, row, 9)) p->names_at = strtoll(acs_pg_getvalue(r, row, 9), NULL, 10);
 }
 
-/* One row of acs_informs() for this Inform (columns: ord, kind, r1..r8). */
+/* One row of acs_inform_batch() for this Inform (columns: ord, kind, r1..r8). */
 static void inform_row_cb(const acs_pg_result *r, int row, void *arg) {
   sess_op *op = arg;
   switch (acs_pg_getvalue(r, row, 1)[0]) {
-    case 'v':
+    case 'v': /* and, from version 21 on, ctx_gen and the store's now */
       op->stale = acs_pg_getvalue(r, row, 2)[0] == 't';
       op->version = strtoll(acs_pg_getvalue(r, row, 3), NULL, 10);
+      if (!acs_pg_isnull(r, row, 4)) op->ctx_gen = strtoll(acs_pg_getvalue(r, row, 4), NULL, 10);
+      if (!acs_pg_isnull(r, row, 5)) op->now_ms = strtoll(acs_pg_getvalue(r, row, 5), NULL, 10);
       break;
     case 't':
       inform_task(op, r, row);
@@ -518,7 +522,7 @@ static void rows_cb(acs_pg_result *r, void *arg) {
 
 /* --- builders */
 
-/* The Inform joins the transaction's acs_informs() call. What the worker's
+/* The Inform joins the transaction's acs_inform_batch() call. What the worker's
  * cache knows decides what is sent: the version its last Inform left (none
  * after a BOOTSTRAP: the model is not to be trusted), each parameter as
  * known when it has not changed since, and whether a model is cached. */

@@ -851,6 +851,7 @@ static const char v19_sql[] =
 
 extern const char acs__store_v14_sql[]; /* migrations_v14.c */
 extern const char acs__store_v20_sql[]; /* migrations_v20.c */
+extern const char acs__store_v21_sql[]; /* migrations_v21.c */
 
 const acs_store_migration acs_store_migrations[] = {
     {1, "initial schema", v1_sql},
@@ -870,6 +871,7 @@ const acs_store_migration acs_store_migrations[] = {
     {17, "connection requests: claims across instances, UDP bindings", v17_sql},
     {19, "canary roll-outs targeted by a device query", v19_sql},
     {20, "a session's writes of its data model as functions, planned once", acs__store_v20_sql},
+    {21, "the Informs' function without a second read of each device", acs__store_v21_sql},
 };
 
 const size_t acs_store_migrations_count =

@@ -19,9 +19,12 @@
     "          'next_retry_at', (extract(epoch FROM f.next_retry_at) * 1000)::bigint)), '[]')\n" \
     "          FROM faults f WHERE f.device_id = d.id),\n"
 
-/* The policy context's rows of acs_informs(), versions 12 and 14: the context
- * only when the worker's copy is not current, ctx_gen and the store's now. */
-#define CTX_QUERY \
+/* The policy context's rows of acs_informs(), versions 12 and 14 (for every
+ * device whose model the worker keeps: o.model), and of version 21's
+ * acs_inform_batch() (for fewer): the context only when the worker's copy is
+ * not current, ctx_gen and the store's now. */
+#define CTX_QUERY CTX_ROWS("o.model")
+#define CTX_ROWS(which) \
     "  RETURN QUERY SELECT o.ord::int, 'c'::\"char\",\n" \
     "    CASE WHEN o.cexp IS DISTINCT FROM d.ctx_gen OR o.id = ANY(stale) THEN\n" \
     CTX_HEAD \
@@ -39,6 +42,6 @@
     "    CASE WHEN d.id = ANY(want) THEN d.refreshed::text END,\n" \
     "    d.ctx_gen::text, (extract(epoch FROM now()) * 1000)::bigint::text, NULL, NULL, NULL, NULL\n" \
     "  FROM unnest(d_id, d_model, d_cexp) WITH ORDINALITY AS o(id, model, cexp, ord)\n" \
-    "  CROSS JOIN LATERAL (SELECT * FROM devices d WHERE d.id = o.id OFFSET 0) d WHERE o.model;\n"
+    "  CROSS JOIN LATERAL (SELECT * FROM devices d WHERE d.id = o.id OFFSET 0) d WHERE " which ";\n"
 
 #endif
