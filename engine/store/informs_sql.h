@@ -1,6 +1,7 @@
 /* informs_sql.h: the body of acs_informs() as schema version 14 wrote it
  * (migrations_v14.c), in the pieces that version 21's acs_inform_batch()
- * (migrations_v21.c) keeps: one copy of the text both use. */
+ * (migrations_v21.c) keeps and that version 11's (migrations.c) shared
+ * already: one copy of the text they use. */
 #ifndef ACS_INFORMS_SQL_H
 #define ACS_INFORMS_SQL_H
 
@@ -32,17 +33,8 @@
     "      AS u(id, oui, pc, sn, mf, hw, sw, boot, bootstrap, ip, url, cv, expect, model, have,\n" \
     "           fence"
 
-/* The devices' upsert (up), up to its RETURNING. */
-#define INF_UPSERT \
-    "  up AS (\n" \
-    "    INSERT INTO devices AS d (id, oui, product_class, serial_number, manufacturer,\n" \
-    "      hardware_version, software_version, last_inform, last_inform_hour, last_boot,\n" \
-    "      last_bootstrap, source_ip, connection_request_url, cwmp_version, data_stale, version,\n" \
-    "      session_fence)\n" \
-    "    SELECT u.id, u.oui, u.pc, u.sn, u.mf, u.hw, u.sw, now(), date_trunc('hour', now(), 'UTC'),\n" \
-    "      CASE WHEN u.boot THEN now() END, CASE WHEN u.bootstrap THEN now() END, u.ip, u.url, u.cv,\n" \
-    "      u.bootstrap, ver, coalesce(u.fence, 0)\n" \
-    "    FROM u ORDER BY u.id\n" \
+/* The update of a device's row that an Inform makes (version 11's too). */
+#define INF_UPSERT_SET \
     "    ON CONFLICT (id) DO UPDATE SET\n" \
     "      manufacturer = excluded.manufacturer,\n" \
     "      hardware_version = coalesce(excluded.hardware_version, d.hardware_version),\n" \
@@ -56,7 +48,20 @@
     "                                        d.connection_request_url),\n" \
     "      cwmp_version = excluded.cwmp_version,\n" \
     "      data_stale = d.data_stale OR excluded.data_stale,\n" \
-    "      refreshed = CASE WHEN excluded.data_stale THEN '{}'::jsonb ELSE d.refreshed END,\n" \
+    "      refreshed = CASE WHEN excluded.data_stale THEN '{}'::jsonb ELSE d.refreshed END,\n"
+
+/* The devices' upsert (up), up to its RETURNING. */
+#define INF_UPSERT \
+    "  up AS (\n" \
+    "    INSERT INTO devices AS d (id, oui, product_class, serial_number, manufacturer,\n" \
+    "      hardware_version, software_version, last_inform, last_inform_hour, last_boot,\n" \
+    "      last_bootstrap, source_ip, connection_request_url, cwmp_version, data_stale, version,\n" \
+    "      session_fence)\n" \
+    "    SELECT u.id, u.oui, u.pc, u.sn, u.mf, u.hw, u.sw, now(), date_trunc('hour', now(), 'UTC'),\n" \
+    "      CASE WHEN u.boot THEN now() END, CASE WHEN u.bootstrap THEN now() END, u.ip, u.url, u.cv,\n" \
+    "      u.bootstrap, ver, coalesce(u.fence, 0)\n" \
+    "    FROM u ORDER BY u.id\n" \
+    INF_UPSERT_SET \
     "      prev_version = d.version, version = excluded.version,\n" \
     "      session_fence = greatest(d.session_fence, excluded.session_fence)\n" \
     "    WHERE excluded.session_fence = 0 OR d.session_fence <= excluded.session_fence\n"
@@ -78,6 +83,10 @@
     "        || d.session_fence || ')', ', ') FROM unnest(d_id, d_fence) AS f(id, fence)\n" \
     "        JOIN devices d ON d.id = f.id WHERE f.fence > 0 AND d.session_fence > f.fence);\n" \
     "  END IF;\n" \
+    INF_EVENTS_PARAMS
+
+/* The events and the Inform's parameters (version 11's too). */
+#define INF_EVENTS_PARAMS \
     "\n" \
     "  IF cardinality(e_dev) > 0 THEN\n" \
     "    INSERT INTO events (device_id, code, command_key)\n" \

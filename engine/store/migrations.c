@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "store/acs_store.h"
+#include "store/informs_sql.h"
 #include "store/migrations_sql.h"
 
 /* Version 1: devices, parameters, events, tasks, faults, API tokens,
@@ -484,20 +485,7 @@ static const char v6_sql[] =
     "      CASE WHEN u.boot THEN now() END, CASE WHEN u.bootstrap THEN now() END, u.ip, u.url, u.cv,\n" \
     "      u.bootstrap, ver\n" \
     "    FROM u ORDER BY u.id\n" \
-    "    ON CONFLICT (id) DO UPDATE SET\n" \
-    "      manufacturer = excluded.manufacturer,\n" \
-    "      hardware_version = coalesce(excluded.hardware_version, d.hardware_version),\n" \
-    "      software_version = coalesce(excluded.software_version, d.software_version),\n" \
-    "      last_inform = excluded.last_inform,\n" \
-    "      last_inform_hour = excluded.last_inform_hour,\n" \
-    "      last_boot = coalesce(excluded.last_boot, d.last_boot),\n" \
-    "      last_bootstrap = coalesce(excluded.last_bootstrap, d.last_bootstrap),\n" \
-    "      source_ip = excluded.source_ip,\n" \
-    "      connection_request_url = coalesce(excluded.connection_request_url,\n" \
-    "                                        d.connection_request_url),\n" \
-    "      cwmp_version = excluded.cwmp_version,\n" \
-    "      data_stale = d.data_stale OR excluded.data_stale,\n" \
-    "      refreshed = CASE WHEN excluded.data_stale THEN '{}'::jsonb ELSE d.refreshed END,\n" \
+    INF_UPSERT_SET \
     "      prev_version = d.version, version = excluded.version\n" \
     "    RETURNING d.id, d.prev_version)\n" \
     "  SELECT array_agg(u.id) FILTER (WHERE u.expect IS NULL\n" \
@@ -506,75 +494,19 @@ static const char v6_sql[] =
     "                                 OR up.prev_version IS DISTINCT FROM u.expect))\n" \
     "    INTO stale, want\n" \
     "  FROM up JOIN u ON u.id = up.id;\n" \
+    INF_EVENTS_PARAMS \
+    INF_ALARMS ";\n" \
     "\n" \
-    "  IF cardinality(e_dev) > 0 THEN\n" \
-    "    INSERT INTO events (device_id, code, command_key)\n" \
-    "    SELECT e.dev, e.code, nullif(e.key, '') FROM unnest(e_dev, e_code, e_key) AS e(dev, code, key);\n" \
-    "  END IF;\n" \
-    "\n" \
-    "  IF cardinality(p_dev) > 0 AND (stale IS NOT NULL OR false = ANY(p_known)) THEN\n" \
-    "    WITH u AS (\n" \
-    "      SELECT DISTINCT ON (u.dev, u.name) u.dev, u.name, u.value, u.typ\n" \
-    "      FROM unnest(p_dev, p_name, p_value, p_type, p_known) WITH ORDINALITY\n" \
-    "        AS u(dev, name, value, typ, known, o)\n" \
-    "      WHERE NOT u.known OR u.dev = ANY(stale)\n" \
-    "      ORDER BY u.dev, u.name, u.o DESC),\n" \
-    "    c AS (\n" \
-    "      SELECT u.* FROM u LEFT JOIN LATERAL (\n" \
-    "        SELECT true AS found, p.value, p.xsd_type FROM parameters p\n" \
-    "        WHERE p.device_id = u.dev AND p.name = u.name LIMIT 1) p ON true\n" \
-    "      WHERE p.found IS NULL OR p.value IS DISTINCT FROM u.value\n" \
-    "         OR p.xsd_type IS DISTINCT FROM u.typ)\n" \
-    "    INSERT INTO parameters AS p (device_id, name, value, xsd_type, value_at)\n" \
-    "    SELECT c.dev, c.name, c.value, c.typ, now() FROM c ORDER BY c.dev, c.name\n" \
-    "    ON CONFLICT (device_id, name) DO UPDATE\n" \
-    "    SET value = excluded.value, xsd_type = excluded.xsd_type, value_at = excluded.value_at\n" \
-    "    WHERE p.value IS DISTINCT FROM excluded.value OR p.xsd_type IS DISTINCT FROM excluded.xsd_type;\n" \
-    "  END IF;\n" \
-    "\n" \
-    "  UPDATE alarms SET cleared_at = now()\n" \
-    "  WHERE device_id = ANY(d_id) AND cleared_at IS NULL AND clear_on_inform;\n" \
-    "\n" \
-    "  UPDATE tasks t SET done_at = CASE WHEN x.st = 'pending' THEN NULL ELSE now() END,\n" \
-    "    status = x.st, sent_at = CASE WHEN x.st = 'pending' THEN NULL ELSE t.sent_at END,\n" \
-    "    unknown_count = t.unknown_count + CASE WHEN x.st IN ('pending', 'unknown') THEN 1 ELSE 0 END\n" \
-    "  FROM tasks t0 CROSS JOIN LATERAL (SELECT CASE\n" \
-    "      WHEN t0.status = 'pending' THEN 'expired'\n" \
-    "      WHEN t0.command_key IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(m_dev, m_key) AS m(dev, key)\n" \
-    "        WHERE m.dev = t0.device_id AND m.key = t0.command_key) THEN 'done'\n" \
-    "      WHEN t0.rpc NOT IN ('Reboot', 'FactoryReset', 'Download', 'Upload', 'ScheduleInform',\n" \
-    "        'ScheduleDownload', 'ChangeDUState') THEN 'pending'\n" \
-    "      ELSE 'unknown' END AS st) x\n" \
-    "  WHERE t.id = t0.id AND t0.device_id = ANY(d_id) AND t0.status IN ('pending', 'sent')\n" \
-    "    AND ((t0.status = 'sent' AND (t0.result IS NULL\n" \
-    "          OR t0.result - 'connection_request' = '{}'::jsonb))\n" \
-    "      OR (t0.status = 'pending' AND t0.expires_at <= now()));\n" \
+    INF_SETTLE ";\n" \
     "  IF cardinality(m_dev) > 0 THEN\n" \
-    "    UPDATE tasks t SET done_at = now(), status = 'done'\n" \
-    "    FROM unnest(m_dev, m_key) AS m(dev, key)\n" \
-    "    WHERE t.device_id = m.dev AND t.command_key = m.key AND t.status = 'unknown';\n" \
+    INF_MDONE ";\n" \
     "  END IF;\n" \
     "\n" \
     "  RETURN QUERY SELECT o.ord::int, 'v'::\"char\",\n" \
     "    CASE WHEN o.id = ANY(stale) THEN 't' ELSE 'f' END,\n" \
     "    ver::text, NULL, NULL, NULL, NULL, NULL, NULL\n" \
     "  FROM unnest(d_id) WITH ORDINALITY AS o(id, ord);\n" \
-    "  RETURN QUERY SELECT o.ord::int, 't'::\"char\", t.id::text, t.rpc, t.args::text, t.command_key,\n" \
-    "    NULL, NULL, NULL, NULL\n" \
-    "  FROM unnest(d_id) WITH ORDINALITY AS o(id, ord)\n" \
-    "  CROSS JOIN LATERAL (SELECT * FROM tasks t WHERE t.device_id = o.id\n" \
-    "    AND t.status IN ('pending', 'sent') AND t.status = 'pending' OFFSET 0) t\n" \
-    "  ORDER BY o.ord, t.id;\n" \
-    "  IF want IS NOT NULL THEN\n" \
-    "    RETURN QUERY SELECT o.ord::int, 'p'::\"char\", p.name, p.value, p.xsd_type, p.writable::text,\n" \
-    "      p.is_object::text, p.notification::text,\n" \
-    "      (extract(epoch FROM p.value_at) * 1000)::bigint::text,\n" \
-    "      (extract(epoch FROM p.names_at) * 1000)::bigint::text\n" \
-    "    FROM unnest(d_id) WITH ORDINALITY AS o(id, ord)\n" \
-    "    CROSS JOIN LATERAL (SELECT * FROM parameters p WHERE p.device_id = o.id OFFSET 0) p\n" \
-    "    WHERE o.id = ANY(want)\n" \
-    "    ORDER BY o.ord, p.name;\n" \
-    "  END IF;\n"
+    INF_TP_ROWS
 
 /* Version 11: the store path of a session at batch speed (docs/storage.md,
  * "One statement per batch").

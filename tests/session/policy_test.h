@@ -295,6 +295,26 @@ static inline void pt_cpe_on_worker(cs_cpe *c, int port, const char *oui, const 
   exit(1);
 }
 
+/* A device of a given worker (pt_cpe_on_worker), its CPE's data model
+ * (pt_model_init) and the record of its last turn. */
+typedef struct pt_dev {
+  cs_cpe c;
+  cm_model m;
+  pt_turn t;
+} pt_dev;
+
+static inline void pt_dev_init(pt_dev *d, int port, const char *pc, const char *prefix,
+                               unsigned worker, unsigned nworkers) {
+  pt_cpe_on_worker(&d->c, port, "00D09E", pc, prefix, worker, nworkers);
+  pt_model_init(&d->m, &d->c);
+  memset(&d->t, 0, sizeof d->t);
+}
+
+static inline void pt_dev_free(pt_dev *d) {
+  cm_free(&d->m);
+  cs_cpe_free(&d->c);
+}
+
 /* Waits up to ms for sql (one text parameter) to answer want; the time it
  * took in ms, or -1. */
 static inline long long pt_wait_sql(PGconn *pg, const char *sql, const char *p1, const char *want,

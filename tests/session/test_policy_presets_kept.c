@@ -53,16 +53,10 @@ static void write_tree(const char *dir, const char *tag, bool fixed) {
   pt_write(dir, "provisions/tz.lua", tz_lua);
 }
 
-typedef struct dev {
-  cs_cpe c;
-  cm_model m;
-  pt_turn t;
-} dev;
+typedef pt_dev dev;
 
 static void dev_init(dev *d, const char *prefix, unsigned worker) {
-  pt_cpe_on_worker(&d->c, acsd.cwmp_port, "00D09E", "PK", prefix, worker, 2);
-  pt_model_init(&d->m, &d->c);
-  memset(&d->t, 0, sizeof d->t);
+  pt_dev_init(d, acsd.cwmp_port, "PK", prefix, worker, 2);
 }
 
 static const char *value(dev *d, const char *name) {
@@ -164,12 +158,9 @@ int main(void) {
                     x.c.device_id, "0", 3000) >= 0);
   CHECK_INT(faults_of(&z, "presets/e_fix"), 0);
 
-  cm_free(&x.m);
-  cm_free(&y.m);
-  cm_free(&z.m);
-  cs_cpe_free(&x.c);
-  cs_cpe_free(&y.c);
-  cs_cpe_free(&z.c);
+  pt_dev_free(&x);
+  pt_dev_free(&y);
+  pt_dev_free(&z);
   CHECK_INT(cs_acsd_stop(&acsd, 20000), 0);
   pt_tree_remove(dir_a);
   pt_tree_remove(dir_b);

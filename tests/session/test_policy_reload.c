@@ -44,22 +44,13 @@ static void write_tree(const char *dir, const char *tag) {
 }
 
 /* A device and its CPE. */
-typedef struct dev {
-  cs_cpe c;
-  cm_model m;
-  pt_turn t;
-} dev;
+typedef pt_dev dev;
 
 static void dev_init(dev *d, const char *prefix, unsigned worker) {
-  pt_cpe_on_worker(&d->c, acsd.cwmp_port, "00D09E", "PT", prefix, worker, 2);
-  pt_model_init(&d->m, &d->c);
-  memset(&d->t, 0, sizeof d->t);
+  pt_dev_init(d, acsd.cwmp_port, "PT", prefix, worker, 2);
 }
 
-static void dev_free(dev *d) {
-  cm_free(&d->m);
-  cs_cpe_free(&d->c);
-}
+static void dev_free(dev *d) { pt_dev_free(d); }
 
 /* One session: the tag its SetParameterValues carried into tag, or "" when
  * the session did not go as it should (1 SPV of ProvisioningCode, then 204;
