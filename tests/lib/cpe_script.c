@@ -92,16 +92,41 @@ static void track_child(pid_t pid, bool add) {
   pthread_mutex_unlock(&children_mu);
 }
 
-static int free_port(void) {
+/* Does a loopback port bind now (port 0: the kernel's pick, returned)? */
+static int bind_port(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)port),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t sl = sizeof sa;
-  int port = -1;
+  int got = -1;
   if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
       getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-    port = ntohs(sa.sin_port);
+    got = ntohs(sa.sin_port);
   if (fd >= 0) close(fd);
-  return port;
+  return got;
+}
+
+/* A loopback port for a server to listen on: a random one below the
+ * kernel's ephemeral range that binds now, as tests/lib/ports.py picks them.
+ * A port the kernel picks (bind to 0) is in that range, where any outgoing
+ * connection of a test running meanwhile (cpesim opens thousands) may be
+ * given it before the server binds it: "Address already in use". */
+static int free_port(void) {
+  int low = 32768;
+  FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+  if (f) {
+    if (fscanf(f, "%d", &low) != 1) low = 32768;
+    fclose(f);
+  }
+  int first = low - 12000 > 1024 ? low - 12000 : 1024;
+  static unsigned seed;
+  if (!seed) seed = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
+  for (int i = 0; i < 200 && low - 1 > first; i++) {
+    int port = first + (int)(rand_r(&seed) % (unsigned)(low - first));
+    if (bind_port(port) == port) return port;
+  }
+  return bind_port(0); /* no room below: the kernel's pick */
 }
 
 static bool child_exited(cs_acsd *a, int *status) {
@@ -152,7 +177,9 @@ int cs_acsd_start(cs_acsd *a, unsigned workers, const char *const *extra) {
   char path[512], cwmp[64], api[64], nw[16];
   snprintf(path, sizeof path, "%s/acsd", bin);
   a->cwmp_port = free_port();
-  a->api_port = free_port();
+  do {
+    a->api_port = free_port();
+  } while (a->api_port == a->cwmp_port);
   snprintf(cwmp, sizeof cwmp, "127.0.0.1:%d", a->cwmp_port);
   snprintf(api, sizeof api, "127.0.0.1:%d", a->api_port);
   snprintf(nw, sizeof nw, "%u", workers);
