@@ -148,25 +148,27 @@ def wait_port(port, proc, timeout=15):
 
 # --- CPU accounting from /proc
 
-def proc_cpu(pid):
-    """utime + stime of one process, in seconds (0 when gone)."""
+def _stat_cpu(pid, first):
+    """Two consecutive CPU fields of /proc/PID/stat (0-based after the
+    command's ")": 11 utime + stime, 13 cutime + cstime), in seconds (0 when
+    gone)."""
     try:
         with open("/proc/%d/stat" % pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TCK
+        return (int(fields[first]) + int(fields[first + 1])) / TCK
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def proc_cpu(pid):
+    """utime + stime of one process, in seconds (0 when gone)."""
+    return _stat_cpu(pid, 11)
 
 
 def proc_cpu_reaped(pid):
     """CPU seconds of the children pid has waited for (cutime + cstime): a
     PostgreSQL backend that exited, for the postmaster."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[13]) + int(fields[14])) / TCK
-    except (OSError, IndexError, ValueError):
-        return 0.0
+    return _stat_cpu(pid, 13)
 
 
 def children_of(ppid):
