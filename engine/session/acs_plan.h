@@ -60,6 +60,8 @@ typedef struct acs_dm_param {
 typedef struct acs_dm {
   acs_dm_param *v; /* sorted by name (bytewise) */
   size_t n, cap;
+  size_t swept; /* names the last subtree listing applied (acs_dm_apply) found gone and
+                   dropped: the store may still hold rows of them */
 } acs_dm;
 
 void acs_dm_init(acs_dm *dm);

@@ -287,9 +287,11 @@ static int apply_names(acs_dm *dm, const acs_cwmp_gpn *req, const acs_cwmp_gpn_r
     size_t first, end, out;
     acs_dm_range(dm, path, &first, &end);
     out = first;
+    dm->swept = 0;
     for (size_t i = first; i < end; i++) {
       if (dm->v[i].names_at == -1 && strcmp(dm->v[i].name, path) != 0) {
         param_clear(&dm->v[i]);
+        dm->swept++;
         continue;
       }
       dm->v[out++] = dm->v[i];

@@ -179,6 +179,10 @@ void acs__sess_unref(acs__session *s) {
   for (size_t i = 0; i < s->nlisted; i++) free(s->listed[i]);
   free(s->listed);
   free(s->listed_us);
+  free(s->listed_gone);
+  for (size_t i = 0; i < s->nmarks; i++) free(s->marks[i]);
+  free(s->marks);
+  free(s->marks_us);
   acs__policy_free(s);
   json_decref(s->policy_ctx_json);
   s->policy_ctx_json = NULL;
@@ -745,6 +749,7 @@ static void on_rpc_answer(acs__session *s, const acs_cwmp_msg *in) {
   s->outstanding = NULL;
   if (s->outstanding_policy) {
     s->outstanding_policy = false;
+    s->dm.swept = SIZE_MAX; /* unknown, unless the answer is applied to the model */
     acs__policy_answer(s, &e->rpc_msg, in);
     /* a subtree's listing is stored with its values, or at the end */
     if (!s->t->aw->pg || in->kind == ACS_CWMP_FAULT || acs__sess_defer_listed(s, &e->rpc_msg, in) ||

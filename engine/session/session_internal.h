@@ -108,7 +108,15 @@ struct acs__session {
    * their values, the rest at the session's end: session_store.c) */
   char **listed;
   uint64_t *listed_us; /* when each was listed (acs_metrics_now_us) */
+  bool *listed_gone;   /* the listing dropped names from the model: the end deletes the
+                        * store's rows under it that the model no longer has */
   size_t nlisted;
+  /* the names the planner's GetParameterValues asked for, as of when each
+   * answer came: devices.refreshed, written with the listings at the end */
+  char **marks;
+  uint64_t *marks_us;
+  size_t nmarks;
+  bool deferred;        /* something of the above, or a listed name unstored in s->dm */
   bool listed_flushing; /* their final write is submitted */
   uint64_t t0_us; /* the Inform's arrival (metrics: acs_metrics_now_us) */
   /* with Redis (session_lock.c): the device's lock, held from before the
@@ -173,15 +181,17 @@ int acs__sess_store_tasks_since(acs__session *s, int64_t after, acs__sess_done_f
 /* A planner RPC's answer: the data-model changes only. */
 int acs__sess_store_model(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp,
                           acs__sess_done_fn done);
-/* A planner's GetParameterNames of a whole subtree (rsp its answer, already
- * applied to s->dm): its names are marked unstored in s->dm and written
- * later, each with its value when a GetParameterValues answer brings it,
- * the others with the vanished names' delete and the subtree's '#names:'
- * mark at the session's end (acs__sess_store_listed). Returns false when
- * it is not deferred (the caller stores the answer as before). */
+/* A planner's GetParameterNames of a whole subtree or of one parameter (rsp
+ * its answer, already applied to s->dm): its names are marked unstored in
+ * s->dm and written later, each with its value when a GetParameterValues
+ * answer brings it, the others at the session's end (acs__sess_store_listed)
+ * with, for a subtree, the vanished names' delete and its '#names:' mark.
+ * Returns false when it is not deferred (the caller stores the answer as
+ * before). */
 bool acs__sess_defer_listed(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp);
 /* The session's deferred listings, in one item: the names still unstored,
- * the vanished names deleted, the '#names:PATH' marks last. Returns 0
+ * the vanished names deleted, the '#names:PATH' marks and the planner's
+ * reads' marks last. Returns 0
  * (done runs; may be NULL), ACS_ENOTFOUND when nothing is deferred or it is
  * already submitted, or an error (nothing submitted). */
 int acs__sess_store_listed(acs__session *s, acs__sess_done_fn done);

@@ -46,6 +46,8 @@ typedef struct sess_op {
   char *json; /* result or payload */
   long long rows;
   bool check_only;  /* OP_MARK_SENT of an RPC that is not one-shot */
+  bool marks_later; /* OP_MODEL: the read's devices.refreshed marks wait for the end */
+  uint64_t at_us;   /* OP_MODEL: when the answer came (acs_metrics_now_us) */
   acs__task *tasks; /* OP_INFORM: read back by the last attempt */
   size_t ntasks;
   acs_dm dm;                 /* OP_INFORM with policies: the stored data model */
@@ -332,7 +334,7 @@ out:
 /* The listing of a name this session listed and has not stored yet: its
  * writable flag (0 or 1), else -1 (acs__sess_defer_listed). */
 static signed char unstored_listing(const acs__session *s, const char *name) {
-  if (!s->nlisted || !name) return -1;
+  if (!s->deferred || !name) return -1;
   const acs_dm_param *p = acs_dm_get(&s->dm, name);
   return p && p->unstored && !p->object ? (signed char)(p->writable > 0) : -1;
 }
@@ -370,7 +372,7 @@ static int put_values(acs_pg *c, const acs__session *s, const acs_cwmp_param_val
 
 /* After the commit of values written with their listing: stored now. */
 static void listing_stored(acs__session *s, const acs_cwmp_param_values *pv) {
-  for (size_t i = 0; s->nlisted && i < pv->n; i++) {
+  for (size_t i = 0; s->deferred && i < pv->n; i++) {
     if (!pv->v[i].name || acs_dm_is_object_value(pv->v[i].name, pv->v[i].type)) continue;
     acs_dm_param *p = acs_dm_get(&s->dm, pv->v[i].name);
     if (p) p->unstored = p->fresh = false;
@@ -609,7 +611,7 @@ static int build_inform(acs_pg *c, sess_op *op) {
 
 /* What the CPE's answer changes in the stored data model. */
 static int build_model(acs_pg *c, acs__session *s, const acs_cwmp_msg *sent,
-                       const acs_cwmp_msg *rsp) {
+                       const acs_cwmp_msg *rsp, bool marks_later) {
   const char *dev = s->device_id;
   acs_buf a[5] = {ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT};
   const char **names = NULL, **lists = NULL;
@@ -621,7 +623,7 @@ static int build_model(acs_pg *c, acs__session *s, const acs_cwmp_msg *sent,
     case ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE: {
       rc = put_answer_values(c, s, &rsp->u.get_parameter_values_response.params);
       const acs_cwmp_strings *asked = &sent->u.get_parameter_values.names;
-      if (rc || !asked->n) break;
+      if (rc || !asked->n || marks_later) break;
       acs_pg_array_append(&a[0], (const char *const *)asked->v, asked->n);
       if (acs_buf_err(&a[0])) goto nomem;
       const char *p[2] = {dev, a[0].data};
@@ -748,6 +750,8 @@ cleanup:
   return rc;
 }
 
+static void defer_marks(acs__session *s, const acs_cwmp_strings *asked, uint64_t at_us);
+
 static void tasks_rows_cb(acs_pg_result *r, void *arg) {
   sess_op *op = arg;
   if (r->status) return;
@@ -764,24 +768,26 @@ static void tasks_rows_cb(acs_pg_result *r, void *arg) {
   }
 }
 
-/* The session's deferred listings at its end: the names not yet stored
- * (objects, parameters never read), then per subtree the stored names it
- * no longer has (what the model holds under it: the listing and what the
- * session learnt since), then the '#names:' marks, last, so that a
- * transaction that does not commit claims nothing. */
+/* The session's deferred writes at its end: the names not yet stored
+ * (objects, parameters never read), then per subtree whose listing dropped
+ * names from the model the stored names it no longer has (what the model
+ * holds under it: the listing and what the session learnt since), then the
+ * '#names:' marks and the reads' marks, last, so that a transaction that
+ * does not commit claims nothing. */
 static int build_listed(acs_pg *c, acs__session *s) {
   const acs_dm *dm = &s->dm;
   const char *dev = s->device_id;
   acs_buf a[3] = {ACS_BUF_INIT, ACS_BUF_INIT, ACS_BUF_INIT};
-  size_t n = 0, nk = 0;
+  size_t n = 0, nk = 0, no = 0, nkeys = s->nlisted + s->nmarks;
   for (size_t i = 0; i < dm->n; i++) n += dm->v[i].unstored;
   const char **names = calloc(n + dm->n + 1, sizeof *names);
   bool *w = calloc(n + 1, sizeof *w);
-  char **keys = calloc(s->nlisted + 1, sizeof *keys);
-  char(*ago)[24] = calloc(s->nlisted + 1, sizeof *ago);
-  const char **agos = calloc(s->nlisted + 1, sizeof *agos);
+  char **owned = calloc(s->nlisted + 1, sizeof *owned);
+  const char **keys = calloc(nkeys + 1, sizeof *keys);
+  char(*ago)[24] = calloc(nkeys + 1, sizeof *ago);
+  const char **agos = calloc(nkeys + 1, sizeof *agos);
   int rc = ACS_ENOMEM;
-  if (!names || !w || !keys || !ago || !agos) goto out;
+  if (!names || !w || !owned || !keys || !ago || !agos) goto out;
   /* names new to the model first (no probe for a row: there is none), then
    * the ones it had before (probed: an unchanged row is not even locked) */
   for (int fresh = 1; fresh >= 0; fresh--) {
@@ -796,22 +802,34 @@ static int build_listed(acs_pg *c, acs__session *s) {
       goto out;
   }
   uint64_t now = acs_metrics_now_us();
-  for (size_t k = 0; k < s->nlisted; k++) {
-    const char *path = s->listed[k];
-    /* an object deleted since (DeleteObject): its listing no longer holds */
-    if (*path && !acs_dm_get(dm, path)) continue;
-    size_t first, end, m = 0;
-    acs_dm_range(dm, path, &first, &end);
-    for (size_t i = first; i < end; i++) names[m++] = dm->v[i].name;
-    acs_buf_reset(&a[0]);
-    acs_pg_array_append(&a[0], names, m);
-    if (acs_buf_err(&a[0])) goto nomem;
-    const char *p[3] = {dev, path, a[0].data};
-    if ((rc = acs_pg_query(c, sql_gpn_vanished, 3, p, 0, NULL, NULL))) goto out;
-    size_t kl = strlen(path) + 8;
-    if (!(keys[nk] = malloc(kl))) goto nomem;
-    snprintf(keys[nk], kl, "#names:%s", path);
-    uint64_t at = s->listed_us[k];
+  for (size_t k = 0; k < nkeys; k++) {
+    uint64_t at;
+    if (k < s->nlisted) {
+      const char *path = s->listed[k];
+      /* an object deleted since (DeleteObject): its listing no longer holds */
+      if (*path && !acs_dm_get(dm, path)) continue;
+      if (s->listed_gone[k]) {
+        /* the model held names the listing did not: their rows go (a
+         * listing that dropped nothing leaves nothing to delete, as the
+         * model held every stored row under it) */
+        size_t first, end, m = 0;
+        acs_dm_range(dm, path, &first, &end);
+        for (size_t i = first; i < end; i++) names[m++] = dm->v[i].name;
+        acs_buf_reset(&a[0]);
+        acs_pg_array_append(&a[0], names, m);
+        if (acs_buf_err(&a[0])) goto nomem;
+        const char *p[3] = {dev, path, a[0].data};
+        if ((rc = acs_pg_query(c, sql_gpn_vanished, 3, p, 0, NULL, NULL))) goto out;
+      }
+      size_t kl = strlen(path) + 8;
+      if (!(owned[no] = malloc(kl))) goto nomem;
+      snprintf(owned[no], kl, "#names:%s", path);
+      keys[nk] = owned[no++];
+      at = s->listed_us[k];
+    } else {
+      keys[nk] = s->marks[k - s->nlisted];
+      at = s->marks_us[k - s->nlisted];
+    }
     snprintf(ago[nk], sizeof ago[nk], "%llu",
              (unsigned long long)(now > at ? (now - at) / 1000 : 0));
     agos[nk] = ago[nk];
@@ -819,7 +837,7 @@ static int build_listed(acs_pg *c, acs__session *s) {
   }
   rc = 0;
   if (!nk) goto out;
-  acs_pg_array_append(&a[1], (const char *const *)keys, nk);
+  acs_pg_array_append(&a[1], keys, nk);
   acs_pg_array_append(&a[2], agos, nk);
   if (acs_buf_err(&a[1]) || acs_buf_err(&a[2])) goto nomem;
   const char *pr[3] = {dev, a[1].data, a[2].data};
@@ -828,7 +846,8 @@ static int build_listed(acs_pg *c, acs__session *s) {
 nomem:
   rc = ACS_ENOMEM;
 out:
-  for (size_t k = 0; keys && k < nk; k++) free(keys[k]);
+  for (size_t k = 0; owned && k < no; k++) free(owned[k]);
+  free(owned);
   free(keys);
   free(ago);
   free(agos);
@@ -879,14 +898,14 @@ static int op_build(acs_pg *c, void *arg) {
         const char *pc[2] = {s->device_id, key ? key : ""};
         return acs_pg_query(c, sql_transfer_cancelled, 2, pc, 0, NULL, NULL);
       }
-      return build_model(c, s, op->sent, op->rsp);
+      return build_model(c, s, op->sent, op->rsp, false);
     }
     case OP_STATUS: {
       const char *p[4] = {id, op->status, op->fault_code ? code : NULL, op->text};
       return acs_pg_query(c, sql_task_status, 4, p, 0, NULL, NULL);
     }
     case OP_MODEL:
-      return build_model(c, s, op->sent, op->rsp);
+      return build_model(c, s, op->sent, op->rsp, op->marks_later);
     case OP_FAULT: {
       const char *p[5] = {s->device_id, op->channel, op->status, op->text, op->provision};
       return acs_pg_query(c, sql_fault, 5, p, 0, NULL, NULL);
@@ -1039,6 +1058,7 @@ static void op_done(int status, const acs_pg_result *r, void *arg) {
     } else if (op->kind == OP_LISTED) {
       for (size_t i = 0; i < s->dm.n; i++) s->dm.v[i].unstored = s->dm.v[i].fresh = false;
     } else if ((op->kind == OP_MODEL || op->kind == OP_RESULT) && op->rsp) {
+      if (op->marks_later) defer_marks(s, &op->sent->u.get_parameter_values.names, op->at_us);
       if (op->rsp->kind == ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE)
         listing_stored(s, &op->rsp->u.get_parameter_values_response.params);
       else if (op->rsp->kind == ACS_CWMP_SET_PARAMETER_VALUES_RESPONSE)
@@ -1114,39 +1134,70 @@ int acs__sess_store_inform(acs__session *s, acs__sess_done_fn done) {
   return submit(s, op, ACS_PG_FAILFAST);
 }
 
+/* Can this session's model writes wait for its end (acs__sess_store_listed)? */
+static bool can_defer(const acs__session *s) {
+  return s->with_policies && s->t->aw->batch && !s->listed_flushing;
+}
+
 bool acs__sess_defer_listed(acs__session *s, const acs_cwmp_msg *sent, const acs_cwmp_msg *rsp) {
-  if (!s->with_policies || !s->t->aw->batch || s->listed_flushing ||
-      sent->kind != ACS_CWMP_GET_PARAMETER_NAMES ||
+  if (!can_defer(s) || sent->kind != ACS_CWMP_GET_PARAMETER_NAMES ||
       rsp->kind != ACS_CWMP_GET_PARAMETER_NAMES_RESPONSE || sent->u.get_parameter_names.next_level)
     return false;
   const char *path = sent->u.get_parameter_names.parameter_path;
   if (!path) path = "";
   size_t pl = strlen(path);
-  if (pl && path[pl - 1] != '.') return false;
+  bool subtree = pl == 0 || path[pl - 1] == '.'; /* else a parameter, listed by its name */
   /* the model must hold every name listed (it is what the end writes) */
   const acs_cwmp_gpn_response *r = &rsp->u.get_parameter_names_response;
   for (size_t i = 0; i < r->params.n; i++)
     if (r->params.v[i].name && !acs_dm_get(&s->dm, r->params.v[i].name)) return false;
-  char **l = realloc(s->listed, (s->nlisted + 1) * sizeof *l);
-  if (!l) return false;
-  s->listed = l;
-  uint64_t *at = realloc(s->listed_us, (s->nlisted + 1) * sizeof *at);
-  if (!at) return false;
-  s->listed_us = at;
-  if (!(l[s->nlisted] = strdup(path))) return false;
-  at[s->nlisted++] = acs_metrics_now_us();
+  if (subtree) {
+    char **l = realloc(s->listed, (s->nlisted + 1) * sizeof *l);
+    if (!l) return false;
+    s->listed = l;
+    uint64_t *at = realloc(s->listed_us, (s->nlisted + 1) * sizeof *at);
+    if (!at) return false;
+    s->listed_us = at;
+    bool *gone = realloc(s->listed_gone, (s->nlisted + 1) * sizeof *gone);
+    if (!gone) return false;
+    s->listed_gone = gone;
+    if (!(l[s->nlisted] = strdup(path))) return false;
+    /* acs_dm_apply counted what the listing dropped (SIZE_MAX: not applied) */
+    gone[s->nlisted] = s->dm.swept != 0;
+    at[s->nlisted++] = acs_metrics_now_us();
+  }
   for (size_t i = 0; i < r->params.n; i++) {
     acs_dm_param *p = r->params.v[i].name ? acs_dm_get(&s->dm, r->params.v[i].name) : NULL;
     if (p) p->unstored = true;
   }
+  s->deferred = true;
   /* the model changes: the worker's copy is no longer the store's */
   acs_devcache_forget(s->devcache, s->device_id);
   s->cache_version = 0;
   return true;
 }
 
+/* The names a planner's GetParameterValues asked for, read at at_us: their
+ * devices.refreshed marks go with the end's write (after the values' own,
+ * which committed first). Out of memory, a mark is lost: the next session
+ * reads the value again. */
+static void defer_marks(acs__session *s, const acs_cwmp_strings *asked, uint64_t at_us) {
+  if (s->listed_flushing || !asked->n) return;
+  char **m = realloc(s->marks, (s->nmarks + asked->n) * sizeof *m);
+  if (!m) return;
+  s->marks = m;
+  uint64_t *at = realloc(s->marks_us, (s->nmarks + asked->n) * sizeof *at);
+  if (!at) return;
+  s->marks_us = at;
+  for (size_t i = 0; i < asked->n; i++) {
+    if (!(m[s->nmarks] = strdup(asked->v[i] ? asked->v[i] : ""))) return;
+    at[s->nmarks++] = at_us;
+  }
+  s->deferred = true;
+}
+
 int acs__sess_store_listed(acs__session *s, acs__sess_done_fn done) {
-  if (!s->nlisted || s->listed_flushing) return ACS_ENOTFOUND;
+  if (!s->deferred || s->listed_flushing) return ACS_ENOTFOUND;
   sess_op *op = op_new(OP_LISTED, done);
   if (!op) return ACS_ENOMEM;
   s->listed_flushing = true;
@@ -1231,6 +1282,11 @@ int acs__sess_store_model(acs__session *s, const acs_cwmp_msg *sent, const acs_c
   if (!op) return ACS_ENOMEM;
   op->sent = sent;
   op->rsp = rsp;
+  /* a read's marks wait for the end, once its values are committed (a
+   * write that fails claims nothing) */
+  op->marks_later = can_defer(s) && sent->kind == ACS_CWMP_GET_PARAMETER_VALUES &&
+                    rsp->kind == ACS_CWMP_GET_PARAMETER_VALUES_RESPONSE;
+  op->at_us = acs_metrics_now_us();
   return submit(s, op, 0);
 }
 

@@ -23,7 +23,14 @@
  *  - dies: acsd stops after the values were written and before the session
  *    ends: the store has those rows but no objects and no '#names:' mark,
  *    and the next session (a new acsd) lists again and ends with the whole
- *    model stored.
+ *    model stored;
+ *  - relist: a later session lists Device.WiFi. again; when the CPE has
+ *    dropped an instance, the end deletes its rows (the listing dropped
+ *    names from the model), and a listing that drops nothing leaves every
+ *    row;
+ *  - lone: a parameter the store does not know, listed by its own name and
+ *    read, is written once (its listing waits for its value: no update),
+ *    and the read's devices.refreshed mark comes with the session's end.
  * Statistics are read as test_session_devcache.c reads them. */
 #include "policy_test.h"
 
@@ -37,8 +44,19 @@ static const char disc_lua[] =
     "commit()\n"
     "set('Device.Time.NTPServer1', 'ntp.example.com')\n";
 
+static const char relist_lua[] =
+    "declare('Device.WiFi.', {path = true})\n"
+    "declare('Device.WiFi.SSID.*.SSID', {value = true})\n"
+    "commit()\n";
+
+static const char lone_lua[] =
+    "declare('Device.Time.LocalTimeZone', {value = -3600})\n"
+    "commit()\n";
+
 static const char presets_lua[] =
-    "return {{name = 'disc', events = {'0 BOOTSTRAP', '1 BOOT'}, provisions = {'disc'}}}\n";
+    "return {{name = 'disc', events = {'0 BOOTSTRAP', '1 BOOT'}, provisions = {'disc'}},\n"
+    "  {name = 'relist', events = {'2 PERIODIC'}, provisions = {'relist'}},\n"
+    "  {name = 'lone', events = {'6 CONNECTION REQUEST'}, provisions = {'lone'}}}\n";
 
 static const char *const extra_args[] = {"--policies", tree, "--session-timeout-ms", "2000", NULL};
 
@@ -242,17 +260,100 @@ static void test_dies(void) {
   cs_cpe_free(&c);
 }
 
+/* Rows under Device.WiFi. against the CPE's entries there (objects too). */
+static void check_wifi(const cs_cpe *c, const cm_model *m) {
+  long long want = 0;
+  for (size_t i = 0; i < m->n; i++) want += strncmp(m->p[i].name, "Device.WiFi.", 12) == 0;
+  CHECK(want > 3);
+  CHECK_INT(count(c, "name LIKE 'Device.WiFi.%'"), want);
+}
+
+static void test_relist(void) {
+  cs_cpe c;
+  cm_model m;
+  pt_turn t;
+  char desc[512];
+  memset(&t, 0, sizeof t);
+  cs_cpe_init(&c, acsd.cwmp_port, "00C0FE", "FC-1", "SN-RELIST");
+  pt_model_init(&m, &c);
+  CHECK_INT(pt_session(&c, &m, "0 BOOTSTRAP", &t), 3);
+  check_complete(&c, &m);
+  /* listed again, nothing gone */
+  int n = pt_session(&c, &m, "2 PERIODIC", &t);
+  printf("relist: unchanged: %d RPCs: %s\n", n, pt_describe(&t, desc, sizeof desc));
+  CHECK_INT(pt_count(&t, ACS_CWMP_GET_PARAMETER_NAMES), 1);
+  CHECK_INT(pt_count(&t, ACS_CWMP_GET_PARAMETER_VALUES), 1);
+  check_wifi(&c, &m);
+  /* SSID.2 gone, SSID.4 new */
+  CHECK(cm_remove(&m, "Device.WiFi.SSID.2.") > 1);
+  cm_set(&m, "Device.WiFi.SSID.4.SSID", "four", ACS_XSD_STRING, true);
+  n = pt_session(&c, &m, "2 PERIODIC", &t);
+  printf("relist: SSID.2 gone, SSID.4 new: %d RPCs: %s\n", n, pt_describe(&t, desc, sizeof desc));
+  CHECK_INT(pt_count(&t, ACS_CWMP_GET_PARAMETER_NAMES), 1);
+  CHECK_INT(count(&c, "name LIKE 'Device.WiFi.SSID.2.%'"), 0);
+  CHECK_STR(qs(pg, "SELECT value FROM parameters WHERE device_id = $1 AND name = $2", c.device_id,
+               "Device.WiFi.SSID.4.SSID"),
+            "four");
+  check_wifi(&c, &m);
+  CHECK_STR(qs(pg, "SELECT (refreshed ? '#names:Device.WiFi.')::text FROM devices WHERE id = $1",
+               c.device_id, NULL),
+            "true");
+  cm_free(&m);
+  cs_cpe_free(&c);
+}
+
+static void test_lone(void) {
+  cs_cpe c;
+  cm_model m;
+  pt_turn t;
+  char desc[512];
+  memset(&t, 0, sizeof t);
+  cs_cpe_init(&c, acsd.cwmp_port, "00C0FE", "FC-1", "SN-LONE");
+  pt_model_init(&m, &c);
+  long long ins0, upd0, ins1, upd1;
+  settled(&ins0, &upd0);
+  int n = pt_session(&c, &m, "6 CONNECTION REQUEST", &t);
+  printf("lone: %d RPCs: %s\n", n, pt_describe(&t, desc, sizeof desc));
+  CHECK_INT(n, 2);
+  CHECK_INT(t.rpc[0].kind, ACS_CWMP_GET_PARAMETER_NAMES);
+  CHECK_STR(t.rpc[0].name, "Device.Time.LocalTimeZone");
+  CHECK_INT(t.rpc[1].kind, ACS_CWMP_GET_PARAMETER_VALUES);
+  settled(&ins1, &upd1);
+  long long rows = count(&c, "true");
+  printf("lone: %lld rows; %lld inserted, %lld updated\n", rows, ins1 - ins0, upd1 - upd0);
+  CHECK(ins0 >= 0 && rows > 1);
+  CHECK_INT(ins1 - ins0, rows);
+  CHECK_INT(upd1 - upd0, 0);
+  CHECK_INT(count(&c,
+                  "name = 'Device.Time.LocalTimeZone' AND value = 'CET-1CEST' AND writable "
+                  "AND names_at IS NOT NULL"),
+            1);
+  CHECK_STR(qs(pg,
+               "SELECT (refreshed ? 'Device.Time.LocalTimeZone')::text FROM devices WHERE "
+               "id = $1",
+               c.device_id, NULL),
+            "true");
+  /* fresh now: the next such session asks for nothing */
+  CHECK_INT(pt_session(&c, &m, "6 CONNECTION REQUEST", &t), 0);
+  cm_free(&m);
+  cs_cpe_free(&c);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   pg = cs_pg_connect(cs_env("ACS_TEST_PG_DSN"));
   pt_tree_new(tree, sizeof tree);
   pt_write(tree, "provisions/disc.lua", disc_lua);
+  pt_write(tree, "provisions/relist.lua", relist_lua);
+  pt_write(tree, "provisions/lone.lua", lone_lua);
   pt_write(tree, "presets/default.lua", presets_lua);
   if (cs_acsd_start(&acsd, 2, extra_args) != 0) return 1;
   test_once();
   test_timeout();
   test_superseded();
   test_dies();
+  test_relist();
+  test_lone();
   CHECK_INT(cs_acsd_stop(&acsd, 20000), 0);
   pt_tree_remove(tree);
   PQfinish(pg);
