@@ -130,5 +130,9 @@ typedef struct acs_plan {
  * ACS_ENOMEM / ACS_EINVAL (a malformed path). */
 int acs_plan_next(const acs_dm *dm, const acs_decl *decls, size_t n, int64_t now_ms,
                   acs_arena *arena, acs_plan *out);
+/* True when d certainly needs no RPC, decided without planning: a
+ * parameter by its own name that the model knows, read recently enough and
+ * (when d sets it) holding the value already. False: ask acs_plan_next. */
+bool acs_plan_settled(const acs_dm *dm, const acs_decl *d);
 
 #endif

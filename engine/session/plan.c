@@ -519,6 +519,13 @@ static bool same_value(const char *cur, const char *want, acs_cwmp_type t) {
   }
 }
 
+/* The type a value is set with: the declaration's, else the device's. */
+static acs_cwmp_type set_type(const acs_decl *d, const acs_dm_param *p) {
+  if (d->type != ACS_XSD_ANY && d->type != ACS_XSD_OBJECT) return d->type;
+  if (p->type != ACS_XSD_ANY && p->type != ACS_XSD_OBJECT) return p->type;
+  return ACS_XSD_STRING; /* "object" is never sent as a value's type */
+}
+
 static int stage_set(const acs_dm *dm, const acs_decl *decls, size_t n, acs_arena *a,
                      acs_plan *out) {
   size_t cap = 0, cnt = 0;
@@ -532,10 +539,7 @@ static int stage_set(const acs_dm *dm, const acs_decl *decls, size_t n, acs_aren
     for (size_t k = 0; k < m.n; k++) {
       const acs_dm_param *p = acs_dm_get(dm, m.v[k]);
       if (!p || p->object || p->writable == 0) continue; /* read-only: 9008 anyway */
-      /* "object" is never sent as a value's type */
-      acs_cwmp_type t = d->type != ACS_XSD_ANY && d->type != ACS_XSD_OBJECT ? d->type
-                        : p->type != ACS_XSD_ANY && p->type != ACS_XSD_OBJECT ? p->type
-                                                                              : ACS_XSD_STRING;
+      acs_cwmp_type t = set_type(d, p);
       if (p->value_at > 0 && same_value(p->value, d->value, t)) continue;
       size_t j;
       for (j = 0; j < cnt && strcmp(pv[j].name, m.v[k]) != 0; j++) {
@@ -605,6 +609,23 @@ static int stage_attrs(const acs_dm *dm, const acs_decl *decls, size_t n, acs_ar
   out->n = 1;
   out->stage = 5;
   return 0;
+}
+
+bool acs_plan_settled(const acs_dm *dm, const acs_decl *d) {
+  if (!d->path || (d->value_at <= 0 && !d->value) || d->path_at != 0 || d->instances >= 0 ||
+      d->notification >= 0 || strpbrk(d->path, "*["))
+    return false;
+  size_t len = strlen(d->path);
+  if (!len || d->path[len - 1] == '.' || len >= 1024) return false; /* objects: a range */
+  seg segs[MAX_SEGS];
+  size_t ns;
+  bool object;
+  if (split(d->path, segs, &ns, &object)) return false; /* the plan reports it */
+  /* stage_names: known; stage_values: read recently enough */
+  const acs_dm_param *p = acs_dm_get(dm, d->path);
+  if (!p || p->absent || p->value_at < d->value_at) return false;
+  if (!d->value || p->writable == 0) return true; /* stage_set: nothing, or read-only */
+  return p->value_at > 0 && same_value(p->value, d->value, set_type(d, p));
 }
 
 int acs_plan_next(const acs_dm *dm, const acs_decl *decls, size_t n, int64_t now_ms,

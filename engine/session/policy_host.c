@@ -80,6 +80,10 @@ bool acs__policy_needs_work(acs__session *s, pdecl *d) {
   if (d->failed) return false;
   acs__policy *p = s->pol;
   if (d->done_at && d->done_at == p->dm_epoch) return false;
+  if (acs_plan_settled(&s->dm, &d->d)) {
+    d->done_at = p->dm_epoch;
+    return false;
+  }
   if (!p->scratch.block_size) acs_arena_init(&p->scratch, 4096);
   acs_plan plan;
   int rc = acs_plan_next(&s->dm, &d->d, 1, acs_policy_now_ms(), &p->scratch, &plan);

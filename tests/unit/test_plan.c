@@ -544,6 +544,72 @@ static void test_instance_walk(void) {
   }
 }
 
+/* acs_plan_settled never answers "no work" where the planner has some:
+ * random declarations of names of random models (and names they lack,
+ * objects, patterns), fresh or old, setting the value they have or
+ * another, typed or not; and it does answer for the plain cases (a fresh
+ * value read, the value a set wants), so that the shortcut is taken. */
+static void test_settled(void) {
+  static const char *const vals[] = {"v", "w", "3", "03", "true", "1"};
+  static const acs_cwmp_type types[] = {ACS_XSD_ANY, ACS_XSD_STRING, ACS_XSD_UNSIGNEDINT,
+                                        ACS_XSD_BOOLEAN};
+  acs_arena a;
+  acs_arena_init(&a, 0);
+  int settled = 0, tried = 0;
+  for (int m = 0; m < 100; m++) {
+    acs_dm dm;
+    acs_dm_init(&dm);
+    random_model(&dm);
+    put(&dm, "Device.RO", "v", ACS_XSD_STRING, 0, 1000);
+    put(&dm, "Device.Old", "v", ACS_XSD_STRING, 1, 0);
+    for (int k = 0; k < 200; k++) {
+      char path[256];
+      size_t i = rnd((unsigned)dm.n + 4);
+      const char *const extra[] = {"Device.Missing", "Device.T0.*.X", "Device.T0.", "Device..X"};
+      snprintf(path, sizeof path, "%s", i < dm.n ? dm.v[i].name : extra[i - dm.n]);
+      acs_decl d = ACS_DECL_INIT;
+      d.path = path;
+      d.value_at = rnd(3) ? (int64_t)rnd(3) * 1000 : -1;
+      if (rnd(2)) d.value = vals[rnd(6)];
+      d.type = types[rnd(4)];
+      if (!rnd(10)) d.path_at = 1000;
+      if (!rnd(10)) d.notification = 1;
+      bool fast = acs_plan_settled(&dm, &d);
+      acs_plan p;
+      int rc = acs_plan_next(&dm, &d, 1, 5000, &a, &p);
+      tried++;
+      if (fast) {
+        settled++;
+        CHECK(rc == 0 && p.n == 0);
+      }
+      acs_arena_reset(&a);
+    }
+    acs_dm_free(&dm);
+  }
+  printf("settled: %d of %d random declarations answered without planning\n", settled, tried);
+  CHECK(settled > tried / 20);
+  /* the plain cases */
+  acs_dm dm;
+  acs_dm_init(&dm);
+  gateway(&dm, 1000);
+  acs_decl d = ACS_DECL_INIT;
+  d.path = "Device.ManagementServer.PeriodicInformInterval";
+  d.value_at = 1000;
+  CHECK(acs_plan_settled(&dm, &d));
+  d.value_at = 1001; /* older than wanted */
+  CHECK(!acs_plan_settled(&dm, &d));
+  d.value_at = 0;
+  d.value = "0300"; /* the same number */
+  CHECK(acs_plan_settled(&dm, &d));
+  d.value = "600";
+  CHECK(!acs_plan_settled(&dm, &d));
+  d.value = "2.0"; /* SoftwareVersion is read-only: never set */
+  d.path = "Device.DeviceInfo.SoftwareVersion";
+  CHECK(acs_plan_settled(&dm, &d));
+  acs_dm_free(&dm);
+  acs_arena_reset(&a);
+}
+
 int main(void) {
   test_fresh();
   test_object_only_answer();
@@ -554,5 +620,6 @@ int main(void) {
   test_discovery();
   test_vanished();
   test_instance_walk();
+  test_settled();
   return acs_test_result("test_plan");
 }
